@@ -1,0 +1,218 @@
+/*
+ * lm_sync.h — the replica engine: domain schema, change capture, hybrid
+ * logical clock, per-column merge with a conflict log, watermarks, scopes.
+ * The server and every agent run this same engine; it knows SQLite, not
+ * sockets.
+ *
+ * Threading: an lm_replica is one SQLite connection; use it from one thread
+ * at a time. Several lm_replica handles may open the same file (WAL mode).
+ *
+ * Ownership: lm_replica is opaque and owned by whoever opened it. Arrays of
+ * lm_change / lm_conflict / lm_refusal returned through out-parameters are
+ * owned by the caller and freed with the matching *_free function. Inputs are
+ * borrowed for the duration of the call only.
+ */
+#ifndef LM_SYNC_H
+#define LM_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lm_protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sqlite3 sqlite3;
+typedef struct lm_replica lm_replica;
+
+/* Schema version this build writes. Opening an older file migrates it in one
+ * transaction; a newer one is refused with LM_ESCHEMA. */
+#define LM_SCHEMA_VERSION 1
+
+/* Text ids: 26 chars, time-ordered (48-bit ms) and site-unique, NUL included. */
+#define LM_ID_SIZE 27
+
+/* Roles, as stored and sent on the wire ("agent", "dispatcher", "hq").
+ * LM_ROLE_SYSTEM is the replica itself or a trusted local admin tool: no
+ * rights checks. */
+typedef enum lm_role {
+    LM_ROLE_SYSTEM = 0,
+    LM_ROLE_AGENT = 1,
+    LM_ROLE_DISPATCHER = 2,
+    LM_ROLE_HQ = 3,
+} lm_role;
+
+const char *lm_role_name(int role);
+int lm_role_parse(const char *name); /* -1 when unknown */
+
+/* Who is reading or writing: decides what rows are sent (read scope) and
+ * which incoming changes are accepted (write rights). Borrowed strings. */
+typedef struct lm_scope {
+    int role;                /* lm_role */
+    const char *user_id;     /* agent_id / dispatcher_id the rows carry */
+    const char *const *villages; /* agent's villages */
+    size_t n_villages;
+    const char *county;      /* dispatcher's county */
+} lm_scope;
+
+typedef struct lm_replica_options {
+    /* Create the file and schema when missing (otherwise LM_ENOTFOUND). */
+    int create;
+    /* Site id for a new replica; 0 draws a random one. Ignored when the
+     * file already has one. */
+    uint64_t site;
+    /* Clock source in ms since the epoch; NULL = CLOCK_REALTIME. Tests and
+     * the simulation drive time through it. */
+    uint64_t (*now_ms)(void *ud);
+    void *now_ud;
+    /* Remote HLCs further ahead than this are clamped and flagged
+     * (0 = default 10 minutes). */
+    uint64_t max_drift_ms;
+    /* sqlite3_busy_timeout for this connection (0 = default 5000). */
+    int busy_timeout_ms;
+} lm_replica_options;
+
+/* Opens (and migrates or creates) a replica. On success *out owns the
+ * connection. Before returning it stamps every change that plain SQL logged
+ * without a version. On failure *out is NULL and, when errmsg is not NULL, a
+ * message is written there. */
+int lm_replica_open(const char *path, const lm_replica_options *opts, lm_replica **out,
+                    char *errmsg, size_t errmsg_size);
+void lm_replica_close(lm_replica *r); /* NULL is fine */
+const char *lm_replica_errmsg(const lm_replica *r);
+
+/* The underlying connection (borrowed). Plain SQL writes to synced tables
+ * through it, or through any other connection or program, are captured by
+ * triggers; call lm_replica_stamp() before reading changes to push. */
+sqlite3 *lm_replica_db(lm_replica *r);
+uint64_t lm_replica_site(const lm_replica *r);
+
+/* ----------------------------------------------------------- clock & ids */
+
+/* Next local HLC (monotonic across restarts: the last one is persisted). */
+int lm_replica_hlc_next(lm_replica *r, uint64_t *out);
+/* Tells the replica the server's clock (from WELCOME); the offset is kept
+ * and applied to the local physical clock. */
+int lm_replica_set_server_time(lm_replica *r, uint64_t server_time_ms);
+/* A new time-ordered, site-unique id (LM_ID_SIZE bytes incl. NUL). */
+int lm_replica_new_id(lm_replica *r, char out[LM_ID_SIZE]);
+/* Gives every captured-but-unversioned change its HLC. Returns the count
+ * stamped through *n (may be NULL). */
+int lm_replica_stamp(lm_replica *r, uint64_t *n);
+
+/* ------------------------------------------------------------ key/value */
+
+/* Small persistent settings (credentials, cursors, last sync). get returns
+ * LM_ENOTFOUND when missing; *out is owned by the caller (lm_free). */
+int lm_replica_meta_get(lm_replica *r, const char *key, char **out);
+int lm_replica_meta_set(lm_replica *r, const char *key, const char *value);
+
+/* ------------------------------------------------------------ outgoing */
+
+/* Local-origin changes with seq > after_seq, in seq order, within about
+ * byte_budget bytes (at least one change when any is pending). *upto_seq is
+ * the seq the batch covers through (a PUSH's upto_seq). Stamps first. */
+int lm_replica_local_changes(lm_replica *r, uint64_t after_seq, size_t byte_budget,
+                             lm_change **out, uint32_t *n, uint64_t *upto_seq);
+
+/* Changes after cursor that the reader's scope may see, excluding those that
+ * originated at exclude_site (0 = none), within about byte_budget bytes.
+ * *next_cursor is stable: passing it back resumes exactly after this batch.
+ * *more is 1 when further changes remain. cursor 0 on a replica with much
+ * history is served from current state (one version per live cell plus
+ * tombstones), not from all history. */
+int lm_replica_changes_since(lm_replica *r, uint64_t cursor, const lm_scope *reader,
+                             uint64_t exclude_site, size_t byte_budget, lm_change **out,
+                             uint32_t *n, uint64_t *next_cursor, int *more);
+
+void lm_changes_free(lm_change *changes, uint32_t n);
+
+/* Pending local changes not yet acknowledged by the server. */
+int lm_replica_pending_count(lm_replica *r, uint64_t *n);
+
+/* ------------------------------------------------------------ incoming */
+
+typedef struct lm_apply_ctx {
+    /* Writer's rights; NULL = trusted (an agent applying what the server
+     * sent). A change outside the writer's rights is refused, not applied. */
+    const lm_scope *writer;
+    /* Watermark to record in the same transaction: the origin site and the
+     * seq the batch covers through (0/0 = none). Changes from a batch at or
+     * below the stored watermark are no-ops. */
+    uint64_t origin_site;
+    uint64_t origin_upto_seq;
+    /* When non-NULL, meta key/value written in the same transaction (an
+     * agent stores its pull cursor this way). */
+    const char *cursor_key;
+    uint64_t cursor_value;
+    /* Server only: stamp collections.received_at with this time (0 = no). */
+    uint64_t received_at_ms;
+} lm_apply_ctx;
+
+typedef struct lm_apply_result {
+    uint32_t applied;   /* changes that changed state */
+    uint32_t noops;     /* already known (re-sent) */
+    uint32_t conflicts; /* concurrent writes: a loser went to the conflict log */
+    uint32_t clamped;   /* HLCs too far ahead, clamped and flagged */
+    lm_refusal *refusals; /* owned by the result: lm_apply_result_clear() */
+    uint32_t n_refusals;
+} lm_apply_result;
+
+/* Applies a batch in one transaction, together with the watermark / cursor
+ * of ctx. Either all of it (minus refused changes) commits, or nothing. */
+int lm_replica_apply(lm_replica *r, const lm_change *changes, uint32_t n,
+                     const lm_apply_ctx *ctx, lm_apply_result *res);
+void lm_apply_result_clear(lm_apply_result *res);
+
+/* Per-origin watermark (0 when unknown). */
+int lm_replica_watermark(lm_replica *r, uint64_t origin_site, uint64_t *seq);
+
+/* Agent side, after PUSH_ACK: marks local changes up to upto_seq as
+ * acknowledged and keeps the refusals the server reported for changes of
+ * that batch (the batch is passed so each refusal can be stored with its
+ * table/pk/column/value). */
+int lm_replica_push_acked(lm_replica *r, uint64_t upto_seq, const lm_change *batch,
+                          uint32_t n_batch, const lm_refusal *refusals, uint32_t n_refusals);
+int lm_replica_push_acked_seq(lm_replica *r, uint64_t *upto_seq);
+
+/* ---------------------------------------------------------- conflicts */
+
+typedef struct lm_conflict {
+    int64_t id;
+    char *table, *pk, *column;
+    lm_value winner, loser; /* winner = value kept; loser = value set aside */
+    uint64_t winner_hlc, winner_site, loser_hlc, loser_site;
+    uint64_t at_ms;
+    int resolved; /* 0 open, 1 resolved */
+} lm_conflict;
+
+int lm_replica_conflicts(lm_replica *r, int include_resolved, lm_conflict **out, size_t *n);
+/* keep_loser = 0 keeps the winner ("theirs" on an agent when the server's
+ * value won); 1 writes the loser's value back as a new local change that
+ * syncs like any other write. Either way the conflict is marked resolved. */
+int lm_replica_conflict_resolve(lm_replica *r, int64_t id, int keep_loser);
+void lm_conflicts_free(lm_conflict *c, size_t n);
+
+/* Refusals kept on this replica (agent: reported by the server). */
+typedef struct lm_refusal_record {
+    int64_t id;
+    char *table, *pk, *column;
+    lm_value value;
+    int32_t code;
+    char *reason;
+    uint64_t at_ms;
+} lm_refusal_record;
+
+int lm_replica_refusals(lm_replica *r, lm_refusal_record **out, size_t *n);
+void lm_refusal_records_free(lm_refusal_record *rr, size_t n);
+
+/* Deterministic hash of all synced state a scope may see (tables, rows,
+ * values; not versions): replicas that converged have equal hashes. */
+int lm_replica_state_hash(lm_replica *r, const lm_scope *reader, uint8_t out[32]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
