@@ -322,6 +322,24 @@ int lm_msg_encode_frame(const lm_msg *m, lm_buf *out, size_t deflate_min, size_t
 int lm_msg_decode(int type, const uint8_t *payload, size_t len, lm_msg *m, char *errmsg,
                   size_t errmsg_size);
 
+/* --------------------------------------------------------------- auth */
+
+/* User keys are 32 random bytes, shown to people as 64 lowercase hex chars. */
+#define LM_KEY_SIZE 32
+#define LM_KEY_HEX_SIZE 65 /* with NUL */
+
+/* Fills out with LM_KEY_SIZE bytes from OpenSSL's RAND_bytes. */
+int lm_random_bytes(uint8_t *out, size_t len);
+int lm_key_to_hex(const uint8_t key[LM_KEY_SIZE], char out[LM_KEY_HEX_SIZE]);
+/* LM_EINVAL unless hex is exactly 64 hex digits. */
+int lm_key_from_hex(const char *hex, uint8_t out[LM_KEY_SIZE]);
+/* AUTH.mac = HMAC-SHA256(key, nonce[32] | user bytes | site as 8 bytes
+ * big-endian). */
+int lm_auth_mac(const uint8_t key[LM_KEY_SIZE], const uint8_t nonce[32], const char *user,
+                uint64_t site, uint8_t out[32]);
+/* Constant-time comparison; 1 when equal. */
+int lm_auth_mac_equal(const uint8_t a[32], const uint8_t b[32]);
+
 #ifdef __cplusplus
 }
 #endif
