@@ -1,0 +1,218 @@
+/*
+ * cli.c — helpers every subcommand shares (see cli.h).
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include <time.h>
+#include <unistd.h>
+
+int lm_cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "lastmile: %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return LM_EXIT_RUNTIME;
+}
+
+int lm_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "lastmile: %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'lastmile %s --help')\n", cmd);
+    return LM_EXIT_USAGE;
+}
+
+int lm_cli_parse(const char *cmd, const char *usage, int argc, char **argv, const lm_opt *opts,
+                 size_t n_opts, lm_args *args, const lm_cli_common *common)
+{
+    char err[160];
+    if (lm_args_parse(argc, argv, opts, n_opts, args, err, sizeof err) != LM_OK)
+        return lm_cli_usage_error(cmd, "%s", err);
+    if (common->help) {
+        fputs(usage, stdout);
+        return LM_EXIT_OK;
+    }
+    return -1;
+}
+
+const char *lm_cli_db_path(const char *db_opt)
+{
+    if (db_opt && *db_opt)
+        return db_opt;
+    const char *env = getenv("LASTMILE_DB");
+    if (env && *env)
+        return env;
+    return "./lastmile.db";
+}
+
+int lm_cli_open(const char *cmd, const char *db_opt, int require_user, lm_replica **out)
+{
+    const char *path = lm_cli_db_path(db_opt);
+    char err[256] = "";
+    *out = NULL;
+    if (access(path, F_OK) != 0)
+        return lm_cli_error(cmd, "no replica at %s (run 'lastmile init' first)", path);
+    lm_replica_options o;
+    memset(&o, 0, sizeof o);
+    int rc = lm_replica_open(path, &o, out, err, sizeof err);
+    if (rc != LM_OK) {
+        *out = NULL;
+        return lm_cli_error(cmd, "cannot open %s: %s", path, err[0] ? err : lm_strerror(rc));
+    }
+    if (require_user) {
+        char *user = lm_cli_meta(*out, "user");
+        if (!user) {
+            lm_replica_close(*out);
+            *out = NULL;
+            return lm_cli_error(cmd, "%s is not initialised (run 'lastmile init' first)", path);
+        }
+        lm_free(user);
+    }
+    return LM_EXIT_OK;
+}
+
+uint64_t lm_cli_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+char *lm_cli_meta(lm_replica *r, const char *key)
+{
+    char *v = NULL;
+    if (lm_replica_meta_get(r, key, &v) != LM_OK)
+        return NULL;
+    return v;
+}
+
+int lm_cli_emit_json(const char *cmd, lm_json *j, lm_buf *b)
+{
+    int rc = lm_json_finish(j);
+    if (rc == LM_OK)
+        rc = lm_buf_append(b, "\n", 1);
+    if (rc != LM_OK)
+        return lm_cli_error(cmd, "cannot write JSON: %s", lm_strerror(rc));
+    if (fwrite(b->data, 1, b->len, stdout) != b->len || fflush(stdout) != 0)
+        return lm_cli_error(cmd, "cannot write to stdout");
+    return LM_EXIT_OK;
+}
+
+void lm_cli_json_column(lm_json *j, sqlite3_stmt *stmt, int col)
+{
+    switch (sqlite3_column_type(stmt, col)) {
+    case SQLITE_INTEGER:
+        lm_json_int(j, sqlite3_column_int64(stmt, col));
+        break;
+    case SQLITE_FLOAT:
+        lm_json_double(j, sqlite3_column_double(stmt, col));
+        break;
+    case SQLITE_NULL:
+        lm_json_null(j);
+        break;
+    default: {
+        /* TEXT as is; a BLOB has no JSON form, so it is shown as text too
+         * (the writer keeps the output valid whatever the bytes). */
+        const char *t = (const char *)sqlite3_column_text(stmt, col);
+        lm_json_string_n(j, t ? t : "", (size_t)sqlite3_column_bytes(stmt, col));
+        break;
+    }
+    }
+}
+
+int lm_cli_exec(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? LM_OK : LM_EDB;
+}
+
+void lm_cli_format_time(uint64_t ms, char *out, size_t size)
+{
+    time_t t = (time_t)(ms / 1000u);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || strftime(out, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(out, size, "%llu ms", (unsigned long long)ms);
+}
+
+void lm_cli_json_value(lm_json *j, const lm_value *v)
+{
+    switch (v->type) {
+    case LM_VAL_INTEGER:
+        lm_json_int(j, v->i);
+        break;
+    case LM_VAL_FLOAT:
+        lm_json_double(j, v->f);
+        break;
+    case LM_VAL_TEXT:
+    case LM_VAL_BLOB:
+        lm_json_string_n(j, (const char *)v->bytes, v->len);
+        break;
+    default:
+        lm_json_null(j);
+        break;
+    }
+}
+
+void lm_cli_value_text(const lm_value *v, char *out, size_t size)
+{
+    switch (v->type) {
+    case LM_VAL_INTEGER:
+        snprintf(out, size, "%lld", (long long)v->i);
+        break;
+    case LM_VAL_FLOAT:
+        snprintf(out, size, "%g", v->f);
+        break;
+    case LM_VAL_TEXT:
+        snprintf(out, size, "%.*s", (int)(v->len < 200 ? v->len : 200),
+                 v->bytes ? (const char *)v->bytes : "");
+        break;
+    case LM_VAL_BLOB:
+        snprintf(out, size, "(%zu-byte blob)", v->len);
+        break;
+    default:
+        snprintf(out, size, "NULL");
+        break;
+    }
+}
+
+int lm_cli_row_exists(sqlite3 *db, const char *sql, const char *arg)
+{
+    sqlite3_stmt *st = NULL;
+    int found;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return LM_EDB;
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : LM_EDB;
+    sqlite3_finalize(st);
+    return found;
+}
+
+int lm_cli_print_id(const char *cmd, const char *id, int json)
+{
+    if (!json) {
+        printf("%s\n", id);
+        return fflush(stdout) == 0 ? LM_EXIT_OK : LM_EXIT_RUNTIME;
+    }
+    lm_buf b;
+    lm_json j;
+    lm_buf_init(&b);
+    lm_json_init(&j, &b);
+    lm_json_begin_object(&j);
+    lm_json_key(&j, "id");
+    lm_json_string(&j, id);
+    lm_json_end_object(&j);
+    int code = lm_cli_emit_json(cmd, &j, &b);
+    lm_buf_close(&b);
+    return code;
+}

@@ -1,0 +1,118 @@
+/*
+ * cli.h — what every `lastmile` subcommand shares: the common options, the
+ * error line format ("lastmile: <command>: <reason>" on stderr), exit codes,
+ * opening the replica and small SQLite helpers.
+ */
+#ifndef LM_AGENT_CLI_H
+#define LM_AGENT_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "args.h"
+#include "json.h"
+#include "lm_sync.h"
+
+#define LM_EXIT_OK 0
+#define LM_EXIT_RUNTIME 1
+#define LM_EXIT_USAGE 2
+
+/* The options every command takes. */
+typedef struct lm_cli_common {
+    const char *db; /* --db, else $LASTMILE_DB, else ./lastmile.db */
+    int help;
+    int json;
+} lm_cli_common;
+
+#define LM_CLI_COMMON_OPTS(c)                                                                      \
+    {"db", LM_OPT_VALUE, &(c).db, NULL},                                                           \
+    {                                                                                              \
+        "help", LM_OPT_FLAG, NULL, &(c).help                                                       \
+    }
+#define LM_CLI_JSON_OPT(c)                                                                         \
+    {                                                                                              \
+        "json", LM_OPT_FLAG, NULL, &(c).json                                                       \
+    }
+
+/* Prints "lastmile: <cmd>: <reason>" to stderr; returns LM_EXIT_RUNTIME. */
+int lm_cli_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Same line plus a pointer to --help; returns LM_EXIT_USAGE. */
+int lm_cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Parses argv for cmd. Returns -1 to go on, LM_EXIT_OK after printing usage
+ * for --help, LM_EXIT_USAGE (message printed) on bad options. */
+int lm_cli_parse(const char *cmd, const char *usage, int argc, char **argv, const lm_opt *opts,
+                 size_t n_opts, lm_args *args, const lm_cli_common *common);
+
+/* The replica path for --db (NULL: $LASTMILE_DB, else ./lastmile.db). */
+const char *lm_cli_db_path(const char *db_opt);
+
+/* Opens an existing replica; on failure prints the reason and returns
+ * LM_EXIT_RUNTIME with *out NULL. require_user also insists that
+ * `lastmile init` completed (meta "user" present). */
+int lm_cli_open(const char *cmd, const char *db_opt, int require_user, lm_replica **out);
+
+/* Wall-clock ms since the epoch (device time, as records keep it). */
+uint64_t lm_cli_now_ms(void);
+
+/* Meta value or NULL when missing (caller frees with lm_free). */
+char *lm_cli_meta(lm_replica *r, const char *key);
+
+/* Finishes j, writes the buffer and a newline to stdout. Returns the exit
+ * code (LM_EXIT_RUNTIME with a message when the writer failed). */
+int lm_cli_emit_json(const char *cmd, lm_json *j, lm_buf *b);
+
+/* Writes the column of stmt's current row as JSON (integer, text, null...). */
+struct sqlite3_stmt;
+void lm_cli_json_column(lm_json *j, struct sqlite3_stmt *stmt, int col);
+
+/* Prints a new record's id as the last stdout line, or {"id": ...}. */
+int lm_cli_print_id(const char *cmd, const char *id, int json);
+
+/* Runs one SQL statement without results; LM_OK or LM_EDB. */
+int lm_cli_exec(sqlite3 *db, const char *sql);
+
+/* Formats ms since the epoch as "YYYY-MM-DD HH:MM:SS UTC" into out. */
+void lm_cli_format_time(uint64_t ms, char *out, size_t size);
+
+/* Writes an lm_value as JSON (TEXT/BLOB as strings). */
+void lm_cli_json_value(lm_json *j, const lm_value *v);
+/* Formats an lm_value as text for tables into out (truncated to size). */
+void lm_cli_value_text(const lm_value *v, char *out, size_t size);
+
+/* 1 when `sql` (one "?" parameter bound to arg) returns a row, 0 when not,
+ * LM_EDB on error. */
+int lm_cli_row_exists(sqlite3 *db, const char *sql, const char *arg);
+
+/* Runs one sync session with the given credentials; progress on stderr when
+ * it is a terminal. On success records meta "last_sync"; on failure meta
+ * "last_error". Returns LM_OK or the session's error (reason in err). */
+struct lm_sync_stats;
+int lm_cli_run_sync(lm_replica *r, const char *server, const char *user,
+                    const uint8_t key[LM_KEY_SIZE], struct lm_sync_stats *st, char *err,
+                    size_t err_size);
+/* Prints the session summary: the one line "synced: pushed N changes (B
+ * bytes), pulled M changes (B bytes)", or with json an object. Returns an
+ * exit code. */
+int lm_cli_print_sync_summary(const char *cmd, const struct lm_sync_stats *st, int json);
+
+/* The command table main dispatches on. Each returns an exit code. */
+int lm_cmd_init(int argc, char **argv);
+int lm_cmd_farmer_add(int argc, char **argv);
+int lm_cmd_collect(int argc, char **argv);
+int lm_cmd_grade(int argc, char **argv);
+int lm_cmd_adjust(int argc, char **argv);
+int lm_cmd_list(int argc, char **argv);
+int lm_cmd_status(int argc, char **argv);
+int lm_cmd_sync(int argc, char **argv);
+int lm_cmd_conflicts(int argc, char **argv);
+
+#endif

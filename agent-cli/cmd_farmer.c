@@ -1,0 +1,104 @@
+/*
+ * cmd_farmer.c — `lastmile farmer add`: registers a farmer on the local
+ * replica (plain SQL INSERT; the capture triggers queue it for the next
+ * sync).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sqlite3.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: lastmile farmer add --name NAME --village V [--phone P] [--poor]\n"
+    "                           [--household ID] [--db PATH] [--json]\n"
+    "\n"
+    "Registers a farmer of village V. --poor marks a registered-poor household\n"
+    "(--household is its registration id). Prints the new farmer id as the\n"
+    "last line (with --json: {\"id\": ...}).\n";
+
+#define MAX_FIELD 200
+
+int lm_cmd_farmer_add(int argc, char **argv)
+{
+    lm_cli_common c = {0};
+    const char *name = NULL, *village = NULL, *phone = NULL, *household = NULL;
+    int poor = 0;
+    lm_args a;
+    const lm_opt opts[] = {
+        LM_CLI_COMMON_OPTS(c),
+        LM_CLI_JSON_OPT(c),
+        {"name", LM_OPT_VALUE, &name, NULL},
+        {"village", LM_OPT_VALUE, &village, NULL},
+        {"phone", LM_OPT_VALUE, &phone, NULL},
+        {"household", LM_OPT_VALUE, &household, NULL},
+        {"poor", LM_OPT_FLAG, NULL, &poor},
+    };
+    const char *cmd = "farmer add";
+    int code = lm_cli_parse(cmd, usage, argc, argv, opts, sizeof opts / sizeof opts[0], &a, &c);
+    if (code >= 0)
+        return code;
+    if (a.n_positional)
+        return lm_cli_usage_error(cmd, "unexpected argument '%s'", a.positional[0]);
+    if (!name || !*name)
+        return lm_cli_usage_error(cmd, "--name is required");
+    if (!village || !*village)
+        return lm_cli_usage_error(cmd, "--village is required");
+    if (strlen(name) > MAX_FIELD || strlen(village) > MAX_FIELD ||
+        (phone && strlen(phone) > MAX_FIELD) || (household && strlen(household) > MAX_FIELD))
+        return lm_cli_usage_error(cmd, "values are limited to %d bytes", MAX_FIELD);
+
+    lm_replica *r;
+    if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
+        return code;
+    sqlite3 *db = lm_replica_db(r);
+    char *user = lm_cli_meta(r, "user");
+    char id[LM_ID_SIZE];
+    sqlite3_stmt *st = NULL;
+
+    if (lm_cli_exec(db, "BEGIN IMMEDIATE") != LM_OK) {
+        code = lm_cli_error(cmd, "cannot start a transaction: %s", sqlite3_errmsg(db));
+        goto fail_begin;
+    }
+    if (lm_replica_new_id(r, id) != LM_OK) {
+        code = lm_cli_error(cmd, "cannot make an id: %s", lm_replica_errmsg(r));
+        goto fail_insert;
+    }
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO farmers (id, name, village, phone, registered_poor, "
+                           "household_id, created_by, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        code = lm_cli_error(cmd, "cannot prepare: %s", sqlite3_errmsg(db));
+        goto fail_insert;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, village, -1, SQLITE_STATIC);
+    if (phone)
+        sqlite3_bind_text(st, 4, phone, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, poor);
+    if (household)
+        sqlite3_bind_text(st, 6, household, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)lm_cli_now_ms());
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        code = lm_cli_error(cmd, "cannot insert: %s", sqlite3_errmsg(db));
+        goto fail_insert;
+    }
+    if (lm_cli_exec(db, "COMMIT") != LM_OK) {
+        code = lm_cli_error(cmd, "cannot commit: %s", sqlite3_errmsg(db));
+        goto fail_insert;
+    }
+    sqlite3_finalize(st);
+    lm_free(user);
+    lm_replica_close(r);
+    return lm_cli_print_id(cmd, id, c.json);
+
+fail_insert:
+    sqlite3_finalize(st);
+    lm_cli_exec(db, "ROLLBACK");
+fail_begin:
+    lm_free(user);
+    lm_replica_close(r);
+    return code;
+}

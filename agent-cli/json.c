@@ -1,0 +1,261 @@
+/*
+ * json.c — the streaming JSON writer (see json.h). The writer tracks one
+ * small state per nesting level so callers never think about commas.
+ */
+#include "json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void lm_json_init(lm_json *j, lm_buf *out)
+{
+    memset(j, 0, sizeof *j);
+    j->out = out;
+}
+
+static void put(lm_json *j, const void *data, size_t len)
+{
+    if (j->rc == LM_OK)
+        j->rc = lm_buf_append(j->out, data, len);
+}
+
+static void put_str(lm_json *j, const char *s)
+{
+    put(j, s, strlen(s));
+}
+
+/* Writes the separator a new value needs at the current level and checks the
+ * value is allowed here (in an object a key must come first). */
+static void begin_value(lm_json *j)
+{
+    if (j->rc != LM_OK)
+        return;
+    if (j->depth > 0 && j->object[j->depth - 1]) {
+        if (!j->want_value) {
+            j->rc = LM_ESTATE;
+            return;
+        }
+        j->want_value = 0;
+        return;
+    }
+    if (j->depth == 0) {
+        if (j->top_written)
+            j->rc = LM_ESTATE; /* only one top-level value */
+        j->top_written = 1;
+        return;
+    }
+    if (j->count[j->depth - 1])
+        put(j, ",", 1);
+    j->count[j->depth - 1] = 1;
+}
+
+static void open_container(lm_json *j, int object)
+{
+    begin_value(j);
+    if (j->rc != LM_OK)
+        return;
+    if (j->depth + 1 >= LM_JSON_MAX_DEPTH) {
+        j->rc = LM_EDEPTH;
+        return;
+    }
+    put(j, object ? "{" : "[", 1);
+    j->depth++;
+    j->count[j->depth - 1] = 0;
+    j->object[j->depth - 1] = (uint8_t)object;
+}
+
+static void close_container(lm_json *j, int object)
+{
+    if (j->rc != LM_OK)
+        return;
+    if (j->depth == 0 || j->object[j->depth - 1] != object || j->want_value) {
+        j->rc = LM_ESTATE;
+        return;
+    }
+    j->depth--;
+    put(j, object ? "}" : "]", 1);
+}
+
+void lm_json_begin_object(lm_json *j)
+{
+    open_container(j, 1);
+}
+
+void lm_json_end_object(lm_json *j)
+{
+    close_container(j, 1);
+}
+
+void lm_json_begin_array(lm_json *j)
+{
+    open_container(j, 0);
+}
+
+void lm_json_end_array(lm_json *j)
+{
+    close_container(j, 0);
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there
+ * are not valid UTF-8 (overlong forms, surrogates and values past U+10FFFF
+ * included). */
+static size_t utf8_len(const unsigned char *s, size_t left)
+{
+    unsigned char c = s[0];
+    size_t n;
+    uint32_t cp, min;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xe0) == 0xc0) {
+        n = 2, cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        n = 3, cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        n = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (left < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* Writes s as a quoted JSON string. */
+static void put_quoted(lm_json *j, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, run = 0; /* run: bytes since i that pass through unchanged */
+    put(j, "\"", 1);
+    while (i + run < len) {
+        const unsigned char *c = p + i + run;
+        size_t n = utf8_len(c, len - i - run);
+        if (n > 1 || (n == 1 && *c >= 0x20 && *c != '"' && *c != '\\')) {
+            run += n;
+            continue;
+        }
+        put(j, p + i, run);
+        i += run;
+        run = 0;
+        char esc[8];
+        switch (*c) {
+        case '"':
+            put_str(j, "\\\"");
+            break;
+        case '\\':
+            put_str(j, "\\\\");
+            break;
+        case '\n':
+            put_str(j, "\\n");
+            break;
+        case '\r':
+            put_str(j, "\\r");
+            break;
+        case '\t':
+            put_str(j, "\\t");
+            break;
+        case '\b':
+            put_str(j, "\\b");
+            break;
+        case '\f':
+            put_str(j, "\\f");
+            break;
+        default:
+            if (n == 1) {
+                snprintf(esc, sizeof esc, "\\u%04x", *c);
+                put_str(j, esc);
+            } else {
+                put_str(j, "\\ufffd"); /* invalid UTF-8 byte */
+            }
+            break;
+        }
+        i++;
+    }
+    put(j, p + i, run);
+    put(j, "\"", 1);
+}
+
+void lm_json_key(lm_json *j, const char *key)
+{
+    if (j->rc != LM_OK)
+        return;
+    if (j->depth == 0 || !j->object[j->depth - 1] || j->want_value || !key) {
+        j->rc = LM_ESTATE;
+        return;
+    }
+    if (j->count[j->depth - 1])
+        put(j, ",", 1);
+    j->count[j->depth - 1] = 1;
+    put_quoted(j, key, strlen(key));
+    put(j, ":", 1);
+    j->want_value = 1;
+}
+
+void lm_json_string_n(lm_json *j, const char *s, size_t len)
+{
+    begin_value(j);
+    if (j->rc == LM_OK)
+        put_quoted(j, s, len);
+}
+
+void lm_json_string(lm_json *j, const char *s)
+{
+    if (!s)
+        lm_json_null(j);
+    else
+        lm_json_string_n(j, s, strlen(s));
+}
+
+void lm_json_int(lm_json *j, int64_t v)
+{
+    char tmp[32];
+    begin_value(j);
+    snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    put_str(j, tmp);
+}
+
+void lm_json_uint(lm_json *j, uint64_t v)
+{
+    char tmp[32];
+    begin_value(j);
+    snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
+    put_str(j, tmp);
+}
+
+void lm_json_double(lm_json *j, double v)
+{
+    char tmp[64];
+    if (!isfinite(v)) {
+        lm_json_null(j);
+        return;
+    }
+    begin_value(j);
+    snprintf(tmp, sizeof tmp, "%.6g", v);
+    put_str(j, tmp);
+}
+
+void lm_json_bool(lm_json *j, int v)
+{
+    begin_value(j);
+    put_str(j, v ? "true" : "false");
+}
+
+void lm_json_null(lm_json *j)
+{
+    begin_value(j);
+    put_str(j, "null");
+}
+
+int lm_json_finish(const lm_json *j)
+{
+    if (j->rc != LM_OK)
+        return j->rc;
+    return j->depth == 0 && !j->want_value ? LM_OK : LM_ESTATE;
+}

@@ -1,0 +1,68 @@
+/*
+ * main.c — `lastmile`, the field tool: dispatches to one subcommand.
+ * Exit codes: 0 ok, 1 runtime error, 2 usage error; every error is one line
+ * on stderr, "lastmile: <command>: <reason>".
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: lastmile COMMAND [options]\n"
+    "\n"
+    "Commands (each takes --db PATH, default $LASTMILE_DB else ./lastmile.db,\n"
+    "and --help; those that print data take --json):\n"
+    "  init --server HOST:PORT --user ID --key KEY   set up this replica, first sync\n"
+    "  farmer add --name NAME --village V [--phone P] [--poor] [--household ID]\n"
+    "  collect --farmer ID --product CODE --grade G --kg KG --price YUAN_PER_KG [--note TEXT]\n"
+    "  grade --collection ID --grade G [--moisture PCT] [--defects TEXT]\n"
+    "  adjust --collection ID (--delta-kg KG | --void) --reason TEXT\n"
+    "  list farmers|collections|gradings|adjustments|routes|stops|refusals\n"
+    "  status                                        pending changes, last sync, conflicts\n"
+    "  sync                                          push, then pull, until up to date\n"
+    "  conflicts [resolve ID --keep mine|theirs]\n"
+    "\n"
+    "Exit codes: 0 ok, 1 runtime error, 2 usage error.\n";
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"init", lm_cmd_init},     {"collect", lm_cmd_collect},     {"grade", lm_cmd_grade},
+    {"adjust", lm_cmd_adjust}, {"list", lm_cmd_list},           {"status", lm_cmd_status},
+    {"sync", lm_cmd_sync},     {"conflicts", lm_cmd_conflicts},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return LM_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        fputs(usage, stdout);
+        return LM_EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0) {
+        printf("lastmile %s\n", LM_VERSION);
+        return LM_EXIT_OK;
+    }
+    if (strcmp(name, "farmer") == 0) {
+        if (argc >= 3 && strcmp(argv[2], "add") == 0)
+            return lm_cmd_farmer_add(argc - 3, argv + 3);
+        if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0))
+            return lm_cmd_farmer_add(1, argv + 2);
+        fprintf(stderr, "lastmile: farmer: say 'farmer add' (see 'lastmile --help')\n");
+        return LM_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(commands[i].name, name) == 0)
+            return commands[i].run(argc - 2, argv + 2);
+    }
+    fprintf(stderr, "lastmile: unknown command '%s' (see 'lastmile --help')\n", name);
+    return LM_EXIT_USAGE;
+}

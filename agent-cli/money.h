@@ -1,0 +1,34 @@
+/*
+ * money.h — exact decimal input for weights, prices and moisture. Nothing
+ * here touches floating point: "12.345" kg is parsed digit by digit into
+ * 12345 g, "3.10" yuan/kg into 310 fen, so what the agent typed is what
+ * the ledger stores.
+ */
+#ifndef LM_AGENT_MONEY_H
+#define LM_AGENT_MONEY_H
+
+#include <stdint.h>
+
+/* Parses an ASCII decimal "[-]D+[.D+]" into value × 10^places. No sign
+ * other than a leading '-', no spaces, no exponent. Returns LM_OK, or
+ * LM_EINVAL (not a number, or more than `places` decimals) / LM_ERANGE (does
+ * not fit in 64 bits); *why (may be NULL) then points to a fixed phrase
+ * ("is not a number", "has more than 3 decimals", "is too large"). */
+int lm_money_parse_decimal(const char *s, int places, int64_t *out, const char **why);
+
+/* --kg: positive, at most 3 decimals, in grams. */
+int lm_money_parse_kg(const char *s, int64_t *grams, const char **why);
+/* --delta-kg: non-zero, may be negative, at most 3 decimals, in grams. */
+int lm_money_parse_delta_kg(const char *s, int64_t *grams, const char **why);
+/* --price: yuan per kg, positive, at most 2 decimals, in fen per kg. */
+int lm_money_parse_price(const char *s, int64_t *fen, const char **why);
+/* --moisture: percent 0..100, at most 1 decimal, in permille. */
+int lm_money_parse_moisture(const char *s, int64_t *permille, const char **why);
+
+/* amount = weight_g × price_fen / 1000 rounded half up, i.e. half away from
+ * zero, so a negative adjustment of the whole weight gives back exactly the
+ * collection's amount. LM_ERANGE when the product does not fit in 64 bits;
+ * LM_EINVAL when price_fen is negative. */
+int lm_money_amount_fen(int64_t weight_g, int64_t price_fen, int64_t *amount_fen);
+
+#endif

@@ -1,0 +1,635 @@
+/*
+ * sync_client.c — the agent's side of a sync session, on a private libuv
+ * loop (see sync_client.h).
+ *
+ * Happy path:
+ *   resolve HOST → connect (timer: connect timeout) → send HELLO
+ *   CHALLENGE   → send AUTH{HMAC(key, nonce | user | site)}
+ *   WELCOME     → adopt the server clock; push loop:
+ *     local changes after max(push_watermark, acked seq) within the budget
+ *     → PUSH → PUSH_ACK → lm_replica_push_acked() → next batch; the budget
+ *     doubles while acks come back within a second and halves when slow
+ *   nothing left → pull loop: PULL{cursor} → CHANGES → lm_replica_apply()
+ *     with the cursor in the same transaction → again while "more"
+ *   local work appeared meanwhile (another program wrote the replica) → push
+ *   again, a bounded number of rounds → BYE → close.
+ *
+ * Failure modes: connect refused or timed out, the server silent for longer
+ * than the I/O timeout, EOF or reset mid-session, an ERROR frame (wrong key:
+ * LM_EAUTH), a malformed or unexpected frame. Each fails the session with one
+ * reason; nothing is rolled back because every completed step committed on
+ * its own and the incomplete one never touched the replica.
+ *
+ * SQLite work runs on the loop thread: the agent has one session and nothing
+ * else to serve, so a blocking commit only delays its own next frame.
+ */
+#include "sync_client.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#define BUDGET_START (8u << 10)
+#define BUDGET_MIN (1u << 10)
+#define BUDGET_MAX (256u << 10)
+#define PULL_BUDGET (256u << 10)
+#define FAST_ACK_MS 1000u
+#define DEFLATE_MIN 512u
+#define MAX_ROUNDS 4
+#define READ_CHUNK (64u << 10)
+
+enum state {
+    S_CONNECTING,
+    S_CHALLENGE, /* HELLO sent, waiting for CHALLENGE */
+    S_WELCOME,   /* AUTH sent */
+    S_PUSH_ACK,  /* PUSH in flight */
+    S_CHANGES,   /* PULL in flight */
+    S_BYE,       /* BYE queued; done once it is written */
+    S_DONE,
+};
+
+typedef struct client {
+    uv_loop_t loop;
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_connect_t connect_req;
+    int open_handles; /* closed in close_cb; the loop ends at zero */
+    int closing;
+
+    lm_replica *r;
+    const lm_sync_config *cfg;
+    lm_sync_stats *st;
+    lm_frame_decoder dec;
+    int state;
+    int rc;
+    char *err;
+    size_t err_size;
+    uint64_t started_ms;
+    uint64_t last_progress_ms;
+
+    uint64_t push_watermark;
+    lm_change *batch; /* the PUSH in flight (owned) */
+    uint32_t n_batch;
+    uint64_t batch_upto;
+    size_t budget;
+    uint64_t sent_at_ms;
+    uint64_t pull_cursor;
+    int rounds;
+
+    char read_buf[READ_CHUNK];
+} client;
+
+typedef struct write_req {
+    uv_write_t req;
+    lm_buf buf;
+    int is_bye;
+} write_req;
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int lm_sync_parse_server(const char *server, char *host, size_t host_size, int *port)
+{
+    const char *colon, *h = server;
+    size_t hlen;
+    *port = 0;
+    if (!server || !*server || host_size == 0)
+        return LM_EINVAL;
+    if (*h == '[') {
+        const char *close = strchr(h, ']');
+        if (!close || close[1] != ':')
+            return LM_EINVAL;
+        h++;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(h, ':');
+        if (!colon)
+            return LM_EINVAL;
+        hlen = (size_t)(colon - h);
+    }
+    if (hlen == 0 || hlen >= host_size)
+        return LM_EINVAL;
+    const char *p = colon + 1;
+    long v = 0;
+    if (!*p)
+        return LM_EINVAL;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9' || v > 65535)
+            return LM_EINVAL;
+        v = v * 10 + (*p - '0');
+    }
+    if (v < 1 || v > 65535)
+        return LM_EINVAL;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (int)v;
+    return LM_OK;
+}
+
+static void close_cb(uv_handle_t *h)
+{
+    client *c = h->data;
+    c->open_handles--;
+}
+
+/* Closes both handles once; the loop then runs out of work and ends. */
+static void shutdown_client(client *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->timer, close_cb);
+    uv_close((uv_handle_t *)&c->tcp, close_cb);
+}
+
+/* Fails the session with the first reason given; later ones are echoes of
+ * the first (a reset after an ERROR frame, say) and are dropped. */
+static void fail(client *c, int rc, const char *fmt, ...)
+{
+    if (c->rc == LM_OK && c->state != S_DONE) {
+        va_list ap;
+        c->rc = rc;
+        va_start(ap, fmt);
+        vsnprintf(c->err, c->err_size, fmt, ap);
+        va_end(ap);
+    }
+    shutdown_client(c);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+    client *c = t->data;
+    if (c->state == S_CONNECTING)
+        fail(c, LM_ETIMEDOUT, "cannot connect to %s: timed out", c->cfg->server);
+    else
+        fail(c, LM_ETIMEDOUT, "the server stopped answering (timed out)");
+}
+
+static void arm_timer(client *c, unsigned ms)
+{
+    if (!c->closing)
+        uv_timer_start(&c->timer, timer_cb, ms, 0);
+}
+
+static unsigned io_timeout(const client *c)
+{
+    return c->cfg->io_timeout_ms ? c->cfg->io_timeout_ms : 30000u;
+}
+
+static void progress(client *c, int final)
+{
+    if (!c->cfg->progress)
+        return;
+    uint64_t now = mono_ms();
+    if (!final && now - c->last_progress_ms < 200)
+        return;
+    c->last_progress_ms = now;
+    double secs = (double)(now - c->started_ms) / 1000.0;
+    double bytes = (double)(c->st->bytes_sent + c->st->bytes_received);
+    fprintf(stderr, "\rsync: %llu up, %llu down, %llu B sent, %llu B received, %.1f KiB/s   ",
+            (unsigned long long)c->st->pushed_changes, (unsigned long long)c->st->pulled_changes,
+            (unsigned long long)c->st->bytes_sent, (unsigned long long)c->st->bytes_received,
+            secs > 0 ? bytes / 1024.0 / secs : 0.0);
+    if (final)
+        fputc('\n', stderr);
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+    write_req *w = (write_req *)req;
+    client *c = req->handle->data;
+    int is_bye = w->is_bye;
+    lm_buf_close(&w->buf);
+    lm_free(w);
+    if (status < 0) {
+        fail(c, LM_ENET, "connection lost while sending: %s", uv_strerror(status));
+        return;
+    }
+    if (is_bye && c->state == S_BYE) {
+        c->state = S_DONE;
+        shutdown_client(c);
+    }
+}
+
+/* Encodes m as one frame and queues it; the buffer lives until write_cb. */
+static int send_msg(client *c, const lm_msg *m)
+{
+    write_req *w = lm_calloc(1, sizeof *w);
+    if (!w) {
+        fail(c, LM_ENOMEM, "out of memory");
+        return LM_ENOMEM;
+    }
+    lm_buf_init(&w->buf);
+    int rc = lm_msg_encode_frame(m, &w->buf, DEFLATE_MIN, 0);
+    if (rc != LM_OK) {
+        fail(c, rc, "cannot encode %s: %s", lm_msg_type_name(m->type), lm_strerror(rc));
+        goto fail_encode;
+    }
+    w->is_bye = m->type == LM_MSG_BYE;
+    uv_buf_t b = uv_buf_init((char *)w->buf.data, (unsigned)w->buf.len);
+    int uvrc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb);
+    if (uvrc < 0) {
+        rc = LM_ENET;
+        fail(c, rc, "connection lost while sending: %s", uv_strerror(uvrc));
+        goto fail_encode;
+    }
+    c->st->bytes_sent += w->buf.len;
+    return LM_OK;
+
+fail_encode:
+    lm_buf_close(&w->buf);
+    lm_free(w);
+    return rc;
+}
+
+static uint64_t push_after(client *c)
+{
+    uint64_t acked = 0;
+    if (lm_replica_push_acked_seq(c->r, &acked) != LM_OK)
+        acked = 0;
+    return acked > c->push_watermark ? acked : c->push_watermark;
+}
+
+static void start_pull(client *c);
+
+/* Sends the next PUSH batch, or moves on to pulling when nothing is left. */
+static void start_push(client *c)
+{
+    uint64_t upto = 0;
+    int rc =
+        lm_replica_local_changes(c->r, push_after(c), c->budget, &c->batch, &c->n_batch, &upto);
+    if (rc != LM_OK) {
+        fail(c, rc, "cannot read local changes: %s", lm_replica_errmsg(c->r));
+        return;
+    }
+    if (c->n_batch == 0) {
+        lm_changes_free(c->batch, 0);
+        c->batch = NULL;
+        start_pull(c);
+        return;
+    }
+    lm_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LM_MSG_PUSH;
+    m.u.push.upto_seq = upto;
+    m.u.push.changes = c->batch; /* borrowed for the encode only */
+    m.u.push.n_changes = c->n_batch;
+    c->batch_upto = upto;
+    c->sent_at_ms = mono_ms();
+    c->state = S_PUSH_ACK;
+    send_msg(c, &m);
+}
+
+static void finish_batch(client *c)
+{
+    lm_changes_free(c->batch, c->n_batch);
+    c->batch = NULL;
+    c->n_batch = 0;
+}
+
+static void on_push_ack(client *c, const lm_msg_push_ack *ack)
+{
+    if (ack->upto_seq != c->batch_upto) {
+        fail(c, LM_ESTATE, "server acknowledged seq %llu, expected %llu",
+             (unsigned long long)ack->upto_seq, (unsigned long long)c->batch_upto);
+        return;
+    }
+    int rc = lm_replica_push_acked(c->r, ack->upto_seq, c->batch, c->n_batch, ack->refusals,
+                                   ack->n_refusals);
+    if (rc != LM_OK) {
+        fail(c, rc, "cannot record the acknowledgement: %s", lm_replica_errmsg(c->r));
+        return;
+    }
+    c->st->pushed_changes += c->n_batch;
+    c->st->conflicts += ack->conflicts;
+    c->st->refusals += ack->n_refusals;
+    finish_batch(c);
+    /* Size batches to the link: a fast ack means the link can take more per
+     * round trip; a slow one means a drop would cost too much resending. */
+    uint64_t took = mono_ms() - c->sent_at_ms;
+    if (took < FAST_ACK_MS && c->budget < BUDGET_MAX)
+        c->budget *= 2;
+    else if (took >= FAST_ACK_MS && c->budget > BUDGET_MIN)
+        c->budget /= 2;
+    progress(c, 0);
+    start_push(c);
+}
+
+static void start_pull(client *c)
+{
+    char *cursor = NULL;
+    c->pull_cursor = 0;
+    int rc = lm_replica_meta_get(c->r, "pull_cursor", &cursor);
+    if (rc == LM_OK) {
+        c->pull_cursor = strtoull(cursor, NULL, 10);
+        lm_free(cursor);
+    } else if (rc != LM_ENOTFOUND) {
+        fail(c, rc, "cannot read the pull cursor: %s", lm_replica_errmsg(c->r));
+        return;
+    }
+    lm_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LM_MSG_PULL;
+    m.u.pull.cursor = c->pull_cursor;
+    m.u.pull.max_bytes = PULL_BUDGET;
+    c->state = S_CHANGES;
+    send_msg(c, &m);
+}
+
+static void send_bye(client *c)
+{
+    lm_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LM_MSG_BYE;
+    c->state = S_BYE;
+    send_msg(c, &m);
+}
+
+static void on_changes(client *c, const lm_msg_changes *ch)
+{
+    int rc;
+    if (ch->n_changes > 0) {
+        lm_apply_ctx ctx;
+        lm_apply_result res;
+        memset(&ctx, 0, sizeof ctx);
+        memset(&res, 0, sizeof res);
+        ctx.cursor_key = "pull_cursor";
+        ctx.cursor_value = ch->next_cursor;
+        rc = lm_replica_apply(c->r, ch->changes, ch->n_changes, &ctx, &res);
+        c->st->conflicts += res.conflicts;
+        lm_apply_result_clear(&res);
+        if (rc != LM_OK) {
+            fail(c, rc, "cannot apply the server's changes: %s", lm_replica_errmsg(c->r));
+            return;
+        }
+        c->st->pulled_changes += ch->n_changes;
+    } else if (ch->next_cursor != c->pull_cursor) {
+        char text[32];
+        snprintf(text, sizeof text, "%llu", (unsigned long long)ch->next_cursor);
+        rc = lm_replica_meta_set(c->r, "pull_cursor", text);
+        if (rc != LM_OK) {
+            fail(c, rc, "cannot store the pull cursor: %s", lm_replica_errmsg(c->r));
+            return;
+        }
+    }
+    progress(c, 0);
+    if (ch->more) {
+        if (ch->n_changes == 0 && ch->next_cursor == c->pull_cursor) {
+            fail(c, LM_ESTATE, "server said more changes follow but sent none");
+            return;
+        }
+        start_pull(c);
+        return;
+    }
+    /* Another program may have written the replica while we pulled. */
+    uint64_t pending = 0;
+    if (lm_replica_stamp(c->r, NULL) == LM_OK &&
+        lm_replica_pending_count(c->r, &pending) == LM_OK && pending > 0 &&
+        c->rounds + 1 < MAX_ROUNDS) {
+        c->rounds++;
+        start_push(c);
+        return;
+    }
+    send_bye(c);
+}
+
+static void on_welcome(client *c, const lm_msg_welcome *w)
+{
+    int rc = lm_replica_set_server_time(c->r, w->server_time_ms);
+    if (rc != LM_OK) {
+        fail(c, rc, "cannot adopt the server clock: %s", lm_replica_errmsg(c->r));
+        return;
+    }
+    snprintf(c->st->role, sizeof c->st->role, "%s", w->role ? w->role : "");
+    c->push_watermark = w->push_watermark;
+    start_push(c);
+}
+
+static void on_challenge(client *c, const lm_msg_challenge *ch)
+{
+    lm_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LM_MSG_AUTH;
+    int rc = lm_auth_mac(c->cfg->key, ch->nonce, c->cfg->user, lm_replica_site(c->r), m.u.auth.mac);
+    if (rc != LM_OK) {
+        fail(c, rc, "cannot compute the authentication code: %s", lm_strerror(rc));
+        return;
+    }
+    c->state = S_WELCOME;
+    send_msg(c, &m);
+}
+
+static const int expected_type[] = {
+    [S_CHALLENGE] = LM_MSG_CHALLENGE,
+    [S_WELCOME] = LM_MSG_WELCOME,
+    [S_PUSH_ACK] = LM_MSG_PUSH_ACK,
+    [S_CHANGES] = LM_MSG_CHANGES,
+};
+
+static void on_frame(client *c, const lm_frame *f)
+{
+    char why[160];
+    lm_msg m;
+    int rc = lm_msg_decode(f->type, f->payload, f->payload_len, &m, why, sizeof why);
+    if (rc != LM_OK) {
+        fail(c, rc, "bad %s frame from the server: %s", lm_msg_type_name(f->type), why);
+        return;
+    }
+    if (m.type == LM_MSG_ERROR) {
+        if (m.u.error.code == LM_EAUTH)
+            fail(c, LM_EAUTH, "authentication failed: wrong user or key, or user revoked");
+        else
+            fail(c, m.u.error.code < 0 ? m.u.error.code : LM_EIO, "server error %s: %s",
+                 lm_errname(m.u.error.code), m.u.error.message ? m.u.error.message : "");
+        goto done;
+    }
+    if (c->state < S_CHALLENGE || c->state > S_CHANGES || m.type != expected_type[c->state]) {
+        fail(c, LM_ESTATE, "unexpected %s from the server", lm_msg_type_name(m.type));
+        goto done;
+    }
+    switch (c->state) {
+    case S_CHALLENGE:
+        on_challenge(c, &m.u.challenge);
+        break;
+    case S_WELCOME:
+        on_welcome(c, &m.u.welcome);
+        break;
+    case S_PUSH_ACK:
+        on_push_ack(c, &m.u.push_ack);
+        break;
+    case S_CHANGES:
+        on_changes(c, &m.u.changes);
+        break;
+    default:
+        break;
+    }
+done:
+    lm_msg_clear(&m);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    client *c = h->data;
+    *buf = uv_buf_init(c->read_buf, sizeof c->read_buf);
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    client *c = s->data;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        if (c->state == S_BYE || c->state == S_DONE) {
+            c->state = S_DONE; /* the server closed after our BYE */
+            shutdown_client(c);
+        } else if (nread == UV_EOF) {
+            fail(c, LM_ENET, "the server closed the connection");
+        } else {
+            fail(c, LM_ENET, "connection lost: %s", uv_strerror((int)nread));
+        }
+        return;
+    }
+    c->st->bytes_received += (uint64_t)nread;
+    arm_timer(c, io_timeout(c));
+    int rc = lm_frame_decoder_feed(&c->dec, (const uint8_t *)buf->base, (size_t)nread);
+    while (rc == LM_OK && !c->closing) {
+        lm_frame f;
+        rc = lm_frame_decoder_next(&c->dec, &f);
+        if (rc == 1) {
+            on_frame(c, &f);
+            rc = LM_OK;
+        } else if (rc == 0) {
+            break;
+        }
+    }
+    if (rc < 0)
+        fail(c, rc, "bad frame from the server: %s", lm_strerror(rc));
+}
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+    client *c = req->data;
+    if (status < 0) {
+        if (status != UV_ECANCELED)
+            fail(c, LM_ENET, "cannot connect to %s: %s", c->cfg->server, uv_strerror(status));
+        return;
+    }
+    if (c->closing)
+        return;
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+    if (rc < 0) {
+        fail(c, LM_ENET, "cannot read from %s: %s", c->cfg->server, uv_strerror(rc));
+        return;
+    }
+    arm_timer(c, io_timeout(c));
+    char name[32];
+    snprintf(name, sizeof name, "lastmile/%s", LM_VERSION);
+    lm_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LM_MSG_HELLO;
+    m.u.hello.version = LM_PROTOCOL_VERSION;
+    m.u.hello.user = (char *)c->cfg->user; /* borrowed for the encode only */
+    m.u.hello.site = lm_replica_site(c->r);
+    m.u.hello.client = name;
+    c->state = S_CHALLENGE;
+    send_msg(c, &m);
+}
+
+/* Resolves HOST:PORT (blocking: the loop has nothing else to do yet) and
+ * starts the connection. */
+static int start_connect(client *c)
+{
+    char host[256], port_text[8];
+    int port;
+    if (lm_sync_parse_server(c->cfg->server, host, sizeof host, &port) != LM_OK) {
+        fail(c, LM_EINVAL, "server address '%s' is not HOST:PORT", c->cfg->server);
+        return LM_EINVAL;
+    }
+    snprintf(port_text, sizeof port_text, "%d", port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    uv_getaddrinfo_t gai;
+    int rc = uv_getaddrinfo(&c->loop, &gai, NULL, host, port_text, &hints);
+    if (rc < 0) {
+        fail(c, LM_ENET, "cannot resolve %s: %s", host, uv_strerror(rc));
+        return LM_ENET;
+    }
+    c->connect_req.data = c;
+    rc = uv_tcp_connect(&c->connect_req, &c->tcp, gai.addrinfo->ai_addr, connect_cb);
+    uv_freeaddrinfo(gai.addrinfo);
+    if (rc < 0) {
+        fail(c, LM_ENET, "cannot connect to %s: %s", c->cfg->server, uv_strerror(rc));
+        return LM_ENET;
+    }
+    unsigned ms = c->cfg->connect_timeout_ms ? c->cfg->connect_timeout_ms : 10000u;
+    arm_timer(c, ms);
+    return LM_OK;
+}
+
+int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *st, char *err,
+                       size_t err_size)
+{
+    memset(st, 0, sizeof *st);
+    if (err_size)
+        err[0] = '\0';
+    client *c = lm_calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, err_size, "out of memory");
+        return LM_ENOMEM;
+    }
+    c->r = r;
+    c->cfg = cfg;
+    c->st = st;
+    c->err = err;
+    c->err_size = err_size;
+    c->budget = BUDGET_START;
+    c->started_ms = mono_ms();
+    c->state = S_CONNECTING;
+    lm_frame_decoder_init(&c->dec, 0, 0);
+
+    int rc = uv_loop_init(&c->loop);
+    if (rc < 0) {
+        snprintf(err, err_size, "cannot start the event loop: %s", uv_strerror(rc));
+        rc = LM_EIO;
+        goto fail_loop;
+    }
+    uv_tcp_init(&c->loop, &c->tcp);
+    uv_timer_init(&c->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->open_handles = 2;
+
+    start_connect(c);
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    /* Every handle is closed by now (shutdown_client runs on every path that
+     * ends the session); the loop closes cleanly. */
+    if (c->open_handles != 0 || uv_loop_close(&c->loop) != 0) {
+        uv_run(&c->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&c->loop);
+    }
+    if (c->state == S_DONE)
+        c->rc = LM_OK;
+    else if (c->rc == LM_OK) {
+        c->rc = LM_ENET;
+        snprintf(err, err_size, "the session ended early");
+    }
+    rc = c->rc;
+    st->elapsed_ms = mono_ms() - c->started_ms;
+    progress(c, 1);
+
+fail_loop:
+    finish_batch(c);
+    lm_frame_decoder_close(&c->dec);
+    lm_free(c);
+    return rc;
+}

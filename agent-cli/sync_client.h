@@ -1,0 +1,54 @@
+/*
+ * sync_client.h — one sync session of an agent replica with a
+ * lastmile-server over TCP (libuv): HELLO → CHALLENGE → AUTH → WELCOME, then
+ * PUSH/PUSH_ACK until nothing local is pending, PULL/CHANGES until the
+ * server has nothing more, BYE.
+ *
+ * Every acknowledged PUSH batch and every applied CHANGES batch is committed
+ * on its own (with its watermark / cursor), so a connection that drops at any
+ * point leaves the replica consistent, the unacknowledged work still queued,
+ * and the next session resumes where this one stopped.
+ */
+#ifndef LM_AGENT_SYNC_CLIENT_H
+#define LM_AGENT_SYNC_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lm_protocol.h"
+#include "lm_sync.h"
+
+typedef struct lm_sync_stats {
+    uint64_t pushed_changes; /* acknowledged by the server */
+    uint64_t pulled_changes; /* received and applied */
+    uint64_t bytes_sent;     /* every byte written to the socket, handshake included */
+    uint64_t bytes_received; /* every byte read from the socket */
+    uint64_t conflicts;      /* reported by the server plus found while applying */
+    uint64_t refusals;       /* changes the server refused (kept on the replica) */
+    uint64_t elapsed_ms;
+    char role[16]; /* role the server gave the user in WELCOME */
+} lm_sync_stats;
+
+typedef struct lm_sync_config {
+    const char *server; /* "HOST:PORT" (borrowed) */
+    const char *user;   /* borrowed */
+    uint8_t key[LM_KEY_SIZE];
+    unsigned connect_timeout_ms; /* 0 = 10 s */
+    unsigned io_timeout_ms;      /* silence from the server longer than this fails; 0 = 30 s */
+    int progress;                /* 1 = progress line on stderr */
+} lm_sync_config;
+
+/* Splits "HOST:PORT" ("[v6]:PORT" too) into host (NUL-terminated, at most
+ * host_size bytes) and a port 1..65535. LM_EINVAL when malformed. */
+int lm_sync_parse_server(const char *server, char *host, size_t host_size, int *port);
+
+/* Runs one full session on r (borrowed; used from this thread only until
+ * the call returns). *st is zeroed first and filled even on failure with what
+ * was achieved. Returns LM_OK when both sides are up to date; otherwise an
+ * LM_E* code (LM_EAUTH for a wrong user or key, LM_ENET / LM_ETIMEDOUT for
+ * the link, the server's code for an ERROR it sent) and a one-line reason in
+ * err. */
+int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *st, char *err,
+                       size_t err_size);
+
+#endif

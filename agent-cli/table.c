@@ -1,0 +1,80 @@
+/*
+ * table.c — aligned text tables (see table.h).
+ */
+#include "table.h"
+
+#include <string.h>
+
+#include "lm_protocol.h"
+
+void lm_table_init(lm_table *t, size_t n_cols)
+{
+    memset(t, 0, sizeof *t);
+    t->n_cols = n_cols ? n_cols : 1;
+}
+
+void lm_table_close(lm_table *t)
+{
+    for (size_t i = 0; i < t->n_cells; i++)
+        lm_free(t->cells[i]);
+    lm_free(t->cells);
+    memset(t, 0, sizeof *t);
+}
+
+void lm_table_add(lm_table *t, const char *cell)
+{
+    if (t->rc != LM_OK)
+        return;
+    if (t->n_cells == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        char **cells = lm_realloc(t->cells, cap * sizeof *cells);
+        if (!cells) {
+            t->rc = LM_ENOMEM;
+            return;
+        }
+        t->cells = cells;
+        t->cap = cap;
+    }
+    char *copy = lm_strdup(cell ? cell : "");
+    if (!copy) {
+        t->rc = LM_ENOMEM;
+        return;
+    }
+    t->cells[t->n_cells++] = copy;
+}
+
+/* Display width: UTF-8 continuation bytes do not advance the cursor. */
+static size_t width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xc0) != 0x80;
+    return w;
+}
+
+int lm_table_print(const lm_table *t, FILE *out)
+{
+    if (t->rc != LM_OK)
+        return t->rc;
+    size_t *w = lm_calloc(t->n_cols, sizeof *w);
+    if (!w)
+        return LM_ENOMEM;
+    for (size_t i = 0; i < t->n_cells; i++) {
+        size_t cw = width(t->cells[i]);
+        if (cw > w[i % t->n_cols])
+            w[i % t->n_cols] = cw;
+    }
+    for (size_t i = 0; i < t->n_cells; i++) {
+        size_t col = i % t->n_cols;
+        int last = col + 1 == t->n_cols || i + 1 == t->n_cells;
+        fputs(t->cells[i], out);
+        if (last) {
+            fputc('\n', out);
+        } else {
+            for (size_t pad = width(t->cells[i]); pad < w[col] + 2; pad++)
+                fputc(' ', out);
+        }
+    }
+    lm_free(w);
+    return ferror(out) ? LM_EIO : LM_OK;
+}

@@ -1,0 +1,29 @@
+# The field tool's unit tests and the end-to-end tests that drive the real
+# `lastmile-server` and `lastmile` binaries over loopback (Python 3, stdlib).
+if(NOT TARGET lm_agent)
+  return()
+endif()
+
+foreach(t money json args)
+  add_executable(agent_${t}_test ${CMAKE_CURRENT_SOURCE_DIR}/unit/agent_${t}_test.c)
+  target_include_directories(agent_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(agent_${t}_test PRIVATE lm_agent)
+  add_test(NAME agent_${t} COMMAND agent_${t}_test)
+endforeach()
+
+if(NOT TARGET lastmile-server)
+  message(STATUS "integration: lastmile-server not built yet, end-to-end tests skipped")
+  return()
+endif()
+find_package(Python3 COMPONENTS Interpreter)
+if(NOT Python3_FOUND)
+  message(STATUS "integration: python3 not found, end-to-end tests skipped")
+  return()
+endif()
+foreach(t sync auth input drop)
+  add_test(NAME integration_${t}
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_${t}.py)
+  set_tests_properties(integration_${t} PROPERTIES
+    TIMEOUT 240
+    ENVIRONMENT "LASTMILE_BIN=$<TARGET_FILE:lastmile>;LASTMILE_SERVER_BIN=$<TARGET_FILE:lastmile-server>;PYTHONDONTWRITEBYTECODE=1")
+endforeach()

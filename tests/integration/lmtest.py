@@ -1,0 +1,185 @@
+"""Helpers the integration tests share: run the real `lastmile-server` and
+`lastmile` binaries on loopback with ephemeral ports, in a private temporary
+folder, and kill only the processes these helpers started.
+
+The binaries come from the environment (set by tests/integration.cmake):
+LASTMILE_BIN and LASTMILE_SERVER_BIN.
+"""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal, ROUND_HALF_UP
+
+CLI = os.environ.get("LASTMILE_BIN", "lastmile")
+SERVER = os.environ.get("LASTMILE_SERVER_BIN", "lastmile-server")
+TIMEOUT = 90  # seconds for any one command (ASan builds are slow)
+
+_children = []
+failures = []
+
+
+def check(cond, what):
+    """Records a failed expectation and keeps going, like the C harness."""
+    if not cond:
+        failures.append(what)
+        print("CHECK failed: " + what, file=sys.stderr)
+    return cond
+
+
+def done(name):
+    """Stops what we started, prints the summary, exits non-zero on failure."""
+    for p in list(_children):
+        stop_process(p, signal.SIGKILL)
+    print("%s: %d failed" % (name, len(failures)))
+    sys.exit(1 if failures else 0)
+
+
+def stop_process(p, sig=signal.SIGTERM, timeout=30):
+    """Signals one child we started (by PID) and reaps it; returns its code."""
+    if p.poll() is None:
+        try:
+            p.send_signal(sig)
+        except ProcessLookupError:
+            pass
+    try:
+        code = p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        code = p.wait(timeout=10)
+    if p in _children:
+        _children.remove(p)
+    return code
+
+
+def run(args, ok=True, env=None, timeout=TIMEOUT, stdin=None):
+    """Runs a command; returns (code, stdout, stderr). With ok=True a non-zero
+    exit is a failed check (its stderr is printed)."""
+    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env,
+                       input=stdin)
+    if ok and r.returncode != 0:
+        check(False, "%s exited %d: %s" % (" ".join(args[:3]), r.returncode, r.stderr.strip()))
+    return r.returncode, r.stdout, r.stderr
+
+
+class Server:
+    """A lastmile-server on 127.0.0.1 with its own database."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.db = os.path.join(folder, "server.db")
+        self.log_path = os.path.join(folder, "server.log")
+        self.proc = None
+        self.port = 0
+        run([SERVER, "init", "--db", self.db])
+
+    def add_user(self, uid, role, villages=None, county=None):
+        args = [SERVER, "user", "add", "--db", self.db, "--id", uid, "--role", role]
+        if villages:
+            args += ["--villages", ",".join(villages)]
+        if county:
+            args += ["--county", county]
+        code, out, _ = run(args)
+        lines = out.strip().splitlines()
+        return lines[-1].strip() if code == 0 and lines else ""
+
+    def start(self, port=0):
+        """Starts serving (port 0: a free one) and waits for 'listening on'."""
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(
+            [SERVER, "serve", "--db", self.db, "--listen", "127.0.0.1:%d" % port],
+            stdout=subprocess.PIPE, stderr=log, text=True)
+        log.close()
+        _children.append(self.proc)
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            check(False, "server did not say 'listening on': %r" % line)
+            raise SystemExit(done("server"))
+        self.port = int(line.rsplit(":", 1)[1])
+        return self.port
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def stop(self, sig=signal.SIGTERM):
+        code = stop_process(self.proc, sig)
+        self.proc.stdout.close()
+        self.proc = None
+        return code
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def rows(self, sql, params=()):
+        """Reads the server's database directly (WAL: fine while it runs)."""
+        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=30)
+        con.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in con.execute(sql, params)]
+        finally:
+            con.close()
+
+    def report(self, by):
+        code, out, _ = run([SERVER, "report", "volumes", "--db", self.db, "--by", by,
+                            "--format", "json"])
+        return json.loads(out) if code == 0 else []
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+
+class Agent:
+    """One `lastmile` replica."""
+
+    def __init__(self, folder, uid):
+        self.uid = uid
+        self.db = os.path.join(folder, uid + ".db")
+
+    def cli(self, *args, ok=True):
+        return run([CLI] + list(args) + ["--db", self.db], ok=ok)
+
+    def init(self, server, key, ok=True):
+        return self.cli("init", "--server", server.address, "--user", self.uid, "--key", key,
+                        ok=ok)
+
+    def new_id(self, *args):
+        code, out, _ = self.cli(*args)
+        return out.strip().splitlines()[-1] if code == 0 else None
+
+    def sync(self, ok=True):
+        code, out, err = self.cli("sync", "--json", ok=ok)
+        summary = json.loads(out) if code == 0 and out.strip() else None
+        return code, summary, err
+
+    def list(self, what):
+        code, out, _ = self.cli("list", what, "--json")
+        return json.loads(out) if code == 0 else []
+
+    def status(self):
+        code, out, _ = self.cli("status", "--json")
+        return json.loads(out) if code == 0 else {}
+
+
+def grams(kg):
+    """What the agent typed, in grams, computed independently of the C code."""
+    return int(Decimal(kg) * 1000)
+
+
+def fen(yuan):
+    return int(Decimal(yuan) * 100)
+
+
+def amount(weight_g, price_fen):
+    """Round half up, away from zero (docs/schema.md)."""
+    q = (Decimal(abs(weight_g)) * price_fen / 1000).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return int(q) if weight_g >= 0 else -int(q)
+
+
+def tempdir():
+    return tempfile.TemporaryDirectory(prefix="lm-it-")

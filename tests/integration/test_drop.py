@@ -1,0 +1,81 @@
+"""integration_drop: the server is killed (SIGKILL) in the middle of a large
+push; after a restart the next sync resumes, and the server ends up with
+every record exactly once, the replica with nothing queued."""
+import signal
+import subprocess
+import time
+
+from lmtest import CLI, Agent, Server, check, done, run, tempdir
+
+ROWS = 4000
+
+
+def bulk_insert(agent, farmer, n, tag):
+    """n collections in one plain-SQL transaction (the sqlite3 shell), so
+    the test spends its time syncing, not starting processes."""
+    sql = ("WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < %d) "
+           "INSERT INTO collections (id, agent_id, farmer_id, village, product, grade, "
+           "weight_g, unit_price_fen, amount_fen, collected_at, note) "
+           "SELECT printf('%s%%020d', i), '%s', '%s', 'xiaohe', "
+           "  (ARRAY) , 'B', 1000 + i, 250, (1000 + i) * 250 / 1000 + "
+           "  (((1000 + i) * 250) %% 1000 >= 500), 1700000000000 + i, 'bulk' FROM k;"
+           % (n, tag, agent.uid, farmer))
+    sql = sql.replace("(ARRAY)", "CASE i % 3 WHEN 0 THEN 'potato' WHEN 1 THEN 'corn' "
+                                 "ELSE 'apple' END")
+    run(["/usr/bin/sqlite3", agent.db, sql])
+
+
+def main():
+    with tempdir() as tmp:
+        server = Server(tmp)
+        key = server.add_user("agent-li", "agent", ["xiaohe"], "pingwu")
+        server.start()
+        a = Agent(tmp, "agent-li")
+        a.init(server, key)
+        farmer = a.new_id("farmer", "add", "--name", "Li", "--village", "xiaohe")
+        check(a.sync()[0] == 0, "first sync")
+
+        interrupted = 0
+        for attempt, tag in enumerate(("BULKA0", "BULKB0", "BULKC0")):
+            bulk_insert(a, farmer, ROWS, tag)
+            sync = subprocess.Popen([CLI, "sync", "--json", "--db", a.db],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            # Kill the server once the first batches landed: wait until the
+            # server holds some but (very likely) not all of this round.
+            deadline = time.time() + 60
+            while time.time() < deadline and sync.poll() is None:
+                have = server.rows("SELECT count(*) AS n FROM collections WHERE id LIKE ?",
+                                   (tag + "%",))[0]["n"]
+                if have > 0:
+                    break
+                time.sleep(0.01)
+            server.stop(signal.SIGKILL)
+            out, err = sync.communicate(timeout=90)
+            if sync.returncode != 0:
+                interrupted += 1
+                check(err.startswith("lastmile: sync: ") and "queued" in err,
+                      "interrupted sync says what is queued: %r" % err)
+            server.start(server.port)
+            code, summary, _ = a.sync()
+            check(code == 0, "sync after the restart succeeds (round %d)" % attempt)
+            n = server.rows("SELECT count(*) AS n, count(DISTINCT id) AS d FROM collections "
+                            "WHERE id LIKE ?", (tag + "%",))[0]
+            check(n["n"] == ROWS and n["d"] == ROWS,
+                  "round %d: server holds each of %d records once: %r" % (attempt, ROWS, n))
+            check(a.status().get("pending_changes") == 0, "nothing left queued")
+        print("syncs interrupted mid-push: %d of 3" % interrupted)
+        check(interrupted > 0, "at least one kill landed mid-sync")
+
+        want_w = sum(3 * (1000 + i) for i in range(1, ROWS + 1))
+        report = server.report("agent")
+        got = {r["agent"]: r["weight_g"] for r in report}
+        check(got.get("agent-li") == want_w, "report weight %r == %d" % (got, want_w))
+        mine = sorted(c["id"] for c in a.list("collections"))
+        theirs = sorted(c["id"] for c in server.rows("SELECT id FROM collections"))
+        check(mine == theirs, "replica and server hold the same collections")
+        check(server.stop() == 0, "server exits 0")
+    done("integration_drop")
+
+
+if __name__ == "__main__":
+    main()

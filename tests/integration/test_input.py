@@ -1,0 +1,111 @@
+"""integration_input: bad CLI input (negative, zero, non-numeric or
+over-precise numbers; unknown farmer, product, grade, collection; missing
+options) exits non-zero with one clear line and writes nothing; good input
+is stored exactly (grams, fen, amount rounded half up)."""
+import json
+
+from lmtest import Agent, Server, amount, check, done, run, tempdir, CLI
+
+
+def snapshot(agent):
+    return (agent.status().get("pending_changes"), agent.list("farmers"),
+            agent.list("collections"), agent.list("gradings"), agent.list("adjustments"))
+
+
+def main():
+    with tempdir() as tmp:
+        server = Server(tmp)
+        key = server.add_user("agent-li", "agent", ["xiaohe"], "pingwu")
+        server.start()
+        a = Agent(tmp, "agent-li")
+        a.init(server, key)
+        farmer = a.new_id("farmer", "add", "--name", "Li Si", "--village", "xiaohe", "--poor",
+                          "--household", "HH-1")
+        cid = a.new_id("collect", "--farmer", farmer, "--product", "potato", "--grade", "A",
+                       "--kg", "12.345", "--price", "3.10", "--note", "早上 \"first\"")
+        rows = [c for c in a.list("collections") if c["id"] == cid]
+        if check(len(rows) == 1, "collection listed"):
+            c = rows[0]
+            check(c["weight_g"] == 12345 and c["unit_price_fen"] == 310, "exact grams and fen")
+            check(c["amount_fen"] == amount(12345, 310) == 3827, "amount rounded half up")
+            check(c["note"] == "早上 \"first\"" and c["village"] == "xiaohe",
+                  "note and village kept")
+        f = [x for x in a.list("farmers") if x["id"] == farmer]
+        check(f and f[0]["registered_poor"] == 1 and f[0]["household_id"] == "HH-1",
+              "poor household recorded")
+        before = snapshot(a)
+
+        base = ["--farmer", farmer, "--product", "potato", "--grade", "A"]
+        bad = [
+            (base + ["--kg", "-1", "--price", "2"], "--kg"),
+            (base + ["--kg", "0", "--price", "2"], "--kg"),
+            (base + ["--kg", "abc", "--price", "2"], "--kg"),
+            (base + ["--kg", "1.2345", "--price", "2"], "--kg"),
+            (base + ["--kg", "1", "--price", "2.005"], "--price"),
+            (base + ["--kg", "1", "--price", "-2"], "--price"),
+            (base + ["--kg", "1", "--price", "0"], "--price"),
+            (base + ["--kg", "1", "--price", "1e2"], "--price"),
+            (base + ["--kg", "1"], "required"),
+            (["--farmer", "NOSUCHFARMER", "--product", "potato", "--grade", "A", "--kg", "1",
+              "--price", "2"], "unknown farmer"),
+            (["--farmer", farmer, "--product", "durian", "--grade", "A", "--kg", "1",
+              "--price", "2"], "unknown product"),
+            (["--farmer", farmer, "--product", "potato", "--grade", "Z", "--kg", "1",
+              "--price", "2"], "unknown grade"),
+            (base + ["--kg", "1", "--price", "2", "--weight", "3"], "unknown option"),
+        ]
+        for args, needle in bad:
+            code, out, err = a.cli("collect", *args, ok=False)
+            check(code != 0, "collect %s refused" % " ".join(args[-4:]))
+            check(err.startswith("lastmile: collect: ") and err.count("\n") == 1,
+                  "one clear line: %r" % err)
+            check(needle in err, "says %r: %r" % (needle, err))
+            check(out == "", "prints no id")
+        for args, needle in [
+            (["grade", "--collection", "NOPE", "--grade", "A"], "unknown collection"),
+            (["grade", "--collection", cid, "--grade", "Z"], "unknown grade"),
+            (["grade", "--collection", cid, "--grade", "A", "--moisture", "101"], "--moisture"),
+            (["grade", "--collection", cid, "--grade", "A", "--moisture", "12.34"], "--moisture"),
+            (["adjust", "--collection", cid, "--delta-kg", "0", "--reason", "x"], "--delta-kg"),
+            (["adjust", "--collection", cid, "--delta-kg", "-20", "--reason", "x"], "below zero"),
+            (["adjust", "--collection", cid, "--delta-kg", "1", "--void", "--reason", "x"],
+             "exactly one"),
+            (["adjust", "--collection", cid, "--void"], "--reason"),
+            (["adjust", "--collection", "NOPE", "--void", "--reason", "x"], "unknown collection"),
+            (["farmer", "add", "--village", "xiaohe"], "--name"),
+            (["list", "trucks"], "cannot list"),
+            (["conflicts", "resolve", "x", "--keep", "mine"], "not a number"),
+            (["conflicts", "resolve", "1", "--keep", "both"], "--keep"),
+        ]:
+            code, out, err = a.cli(*args, ok=False)
+            check(code != 0 and needle in err, "%s refused with %r: %r" % (args, needle, err))
+        check(snapshot(a) == before, "nothing was written by refused commands")
+
+        code, _, err = run([CLI, "collect", "--db", tmp + "/none.db"] + base
+                           + ["--kg", "1", "--price", "1"], ok=False)
+        check(code == 1 and "lastmile init" in err, "no replica: a pointer to init: %r" % err)
+        code, out, _ = run([CLI, "collect", "--help"])
+        check(code == 0 and "--price" in out, "--help prints usage")
+        code, _, _ = run([CLI, "frobnicate"], ok=False)
+        check(code == 2, "unknown command is a usage error")
+
+        # A void takes the collection out; a second void is refused.
+        a.new_id("adjust", "--collection", cid, "--void", "--reason", "wrong farmer")
+        code, _, err = a.cli("adjust", "--collection", cid, "--void", "--reason", "again",
+                             ok=False)
+        check(code != 0 and "already void" in err, "double void refused: %r" % err)
+        check(a.sync()[0] == 0, "syncs")
+        report = server.report("agent")
+        got = {r["agent"]: (r["weight_g"], r["amount_fen"]) for r in report}
+        check(got.get("agent-li", (0, 0)) == (0, 0), "a void collection counts for nothing: %r"
+              % report)
+        code, out, _ = a.cli("status", "--json")
+        st = json.loads(out) if code == 0 else {}
+        check(st.get("pending_changes") == 0 and st.get("last_sync_ms"), "status after sync: %r"
+              % st)
+        check(server.stop() == 0, "server exits 0")
+    done("integration_input")
+
+
+if __name__ == "__main__":
+    main()
