@@ -1,0 +1,173 @@
+/*
+ * config.c — defaults, key=value file and per-key validation for
+ * lastmile-server (see config.h).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "lm_protocol.h"
+
+void lm_server_config_defaults(lm_server_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->listen, sizeof c->listen, "127.0.0.1:7070");
+    c->log_level = LM_LOG_INFO;
+    c->max_sessions = 4096;
+    c->idle_timeout_ms = 120000;
+    c->handshake_timeout_ms = 10000;
+    c->max_frame = LM_FRAME_DEFAULT_MAX;
+}
+
+/* Parses a decimal unsigned within [lo, hi]; 0 on success. */
+static int parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
+                      unsigned long long *out)
+{
+    if (!s || !*s || !isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int lm_server_parse_listen(const char *listen, char *host, size_t host_size, int *port)
+{
+    if (!listen || !*listen)
+        return LM_EINVAL;
+    const char *colon;
+    const char *h = listen;
+    size_t hlen;
+    if (*listen == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':')
+            return LM_EINVAL;
+        h = listen + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon)
+            return LM_EINVAL;
+        hlen = (size_t)(colon - listen);
+    }
+    unsigned long long p;
+    if (hlen == 0 || hlen >= host_size || parse_uint(colon + 1, 0, 65535, &p) != 0)
+        return LM_EINVAL;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (int)p;
+    return LM_OK;
+}
+
+int lm_server_config_set(lm_server_config *c, const char *key, const char *value, char *err,
+                         size_t err_size)
+{
+    unsigned long long v;
+    if (strcmp(key, "listen") == 0) {
+        char host[256];
+        int port;
+        if (strlen(value) >= sizeof c->listen ||
+            lm_server_parse_listen(value, host, sizeof host, &port) != LM_OK)
+            goto fail_value;
+        snprintf(c->listen, sizeof c->listen, "%s", value);
+    } else if (strcmp(key, "db") == 0) {
+        if (!*value || strlen(value) >= sizeof c->db)
+            goto fail_value;
+        snprintf(c->db, sizeof c->db, "%s", value);
+    } else if (strcmp(key, "log_level") == 0) {
+        int level = lm_log_parse_level(value);
+        if (level < 0)
+            goto fail_value;
+        c->log_level = level;
+    } else if (strcmp(key, "max_sessions") == 0) {
+        if (parse_uint(value, 1, 1000000, &v) != 0)
+            goto fail_value;
+        c->max_sessions = (unsigned)v;
+    } else if (strcmp(key, "idle_timeout_ms") == 0) {
+        if (parse_uint(value, 100, 86400000ULL, &v) != 0)
+            goto fail_value;
+        c->idle_timeout_ms = (unsigned)v;
+    } else if (strcmp(key, "handshake_timeout_ms") == 0) {
+        if (parse_uint(value, 100, 3600000ULL, &v) != 0)
+            goto fail_value;
+        c->handshake_timeout_ms = (unsigned)v;
+    } else if (strcmp(key, "max_frame") == 0) {
+        /* Below 64 KiB a single maximal value (LM_MAX_VALUE) could not travel. */
+        if (parse_uint(value, 65536 + 1024, 64ULL << 20, &v) != 0)
+            goto fail_value;
+        c->max_frame = (size_t)v;
+    } else {
+        snprintf(err, err_size, "unknown config key '%s'", key);
+        return LM_EINVAL;
+    }
+    return LM_OK;
+
+fail_value:
+    snprintf(err, err_size, "bad value '%s' for %s", value, key);
+    return LM_EINVAL;
+}
+
+/* Trims leading and trailing white space in place; returns the new start. */
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+int lm_server_config_load(lm_server_config *c, const char *path, char *err, size_t err_size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+        return LM_EIO;
+    }
+    int rc = LM_OK;
+    char line[2048];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            snprintf(err, err_size, "%s:%d: line too long", path, lineno);
+            rc = LM_EINVAL;
+            goto fail_parse;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, err_size, "%s:%d: expected key = value", path, lineno);
+            rc = LM_EINVAL;
+            goto fail_parse;
+        }
+        *eq = '\0';
+        char *key = trim(s);
+        char *value = trim(eq + 1);
+        char msg[512];
+        rc = lm_server_config_set(c, key, value, msg, sizeof msg);
+        if (rc != LM_OK) {
+            snprintf(err, err_size, "%s:%d: %s", path, lineno, msg);
+            goto fail_parse;
+        }
+    }
+    if (ferror(f)) {
+        snprintf(err, err_size, "%s: read error", path);
+        rc = LM_EIO;
+    }
+fail_parse:
+    fclose(f);
+    return rc;
+}

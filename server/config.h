@@ -1,0 +1,43 @@
+/*
+ * config.h — lastmile-server settings: built-in defaults, then an optional
+ * key=value file (--config FILE), then command-line flags, each overriding
+ * the one before.
+ *
+ * File format: one `key = value` per line; blank lines and lines starting
+ * with '#' are ignored; surrounding spaces are trimmed. Keys: listen, db,
+ * log_level, max_sessions, idle_timeout_ms, handshake_timeout_ms, max_frame.
+ */
+#ifndef LM_SERVER_CONFIG_H
+#define LM_SERVER_CONFIG_H
+
+#include <stddef.h>
+
+#define LM_SERVER_PATH_MAX 1024
+
+typedef struct lm_server_config {
+    char listen[256];              /* HOST:PORT, port 0 = any free port */
+    char db[LM_SERVER_PATH_MAX];   /* server database file */
+    int log_level;                 /* enum lm_log_level */
+    unsigned max_sessions;         /* concurrent connections; more are refused */
+    unsigned idle_timeout_ms;      /* silence after WELCOME before the server hangs up */
+    unsigned handshake_timeout_ms; /* connect-to-WELCOME limit */
+    size_t max_frame;              /* largest frame accepted or sent, header included */
+} lm_server_config;
+
+/* Fills c with the defaults (listen 127.0.0.1:7070, no db, info, 4096
+ * sessions, 120 s idle, 10 s handshake, 1 MiB frames). */
+void lm_server_config_defaults(lm_server_config *c);
+
+/* Sets one key from text. LM_EINVAL with a message in err for an unknown key
+ * or a value out of range; c is unchanged then. */
+int lm_server_config_set(lm_server_config *c, const char *key, const char *value, char *err,
+                         size_t err_size);
+
+/* Reads a config file and applies every key in order. On error the message
+ * names the file and line; keys before the bad line stay applied. */
+int lm_server_config_load(lm_server_config *c, const char *path, char *err, size_t err_size);
+
+/* Splits "HOST:PORT" ("[v6]:PORT" too) into host and port 0..65535. */
+int lm_server_parse_listen(const char *listen, char *host, size_t host_size, int *port);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * main.c — `lastmile-server`: subcommand dispatch. Exit codes: 0 ok,
+ * 1 runtime error, 2 usage error.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+
+static const char usage[] =
+    "usage: lastmile-server <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  init --db PATH                     create the server database (idempotent)\n"
+    "  user add|list|revoke --db PATH ...  provision users and their keys\n"
+    "  serve --db PATH --listen HOST:PORT serve sync sessions\n"
+    "  report volumes --db PATH ...       volume report (table, csv, json)\n"
+    "  version                            print the version\n"
+    "\n"
+    "`lastmile-server <command> --help` describes each command.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("lastmile-server %s\n", LM_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "init") == 0)
+        return lm__cmd_init(argc - 2, argv + 2);
+    if (strcmp(cmd, "user") == 0)
+        return lm__cmd_user(argc - 2, argv + 2);
+    if (strcmp(cmd, "serve") == 0)
+        return lm__cmd_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "report") == 0)
+        return lm__cmd_report(argc - 2, argv + 2);
+    fprintf(stderr, "lastmile-server: unknown command '%s' (see --help)\n", cmd);
+    return 2;
+}

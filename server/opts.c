@@ -1,0 +1,55 @@
+/*
+ * opts.c — flag parsing shared by the subcommands (see opts.h).
+ */
+#include "opts.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int lm__opts_parse(int argc, char **argv, const lm_opt *opts, size_t n_opts, const char *cmd)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return LM_OPTS_HELP;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+            fprintf(stderr, "lastmile-server %s: unexpected argument '%s' (see --help)\n", cmd,
+                    arg);
+            return LM_OPTS_USAGE;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
+        const lm_opt *o = NULL;
+        for (size_t k = 0; k < n_opts; k++) {
+            if (strlen(opts[k].name) == name_len && strncmp(opts[k].name, name, name_len) == 0) {
+                o = &opts[k];
+                break;
+            }
+        }
+        if (!o) {
+            fprintf(stderr, "lastmile-server %s: unknown option '--%.*s' (see --help)\n", cmd,
+                    (int)name_len, name);
+            return LM_OPTS_USAGE;
+        }
+        if (o->present) {
+            if (eq) {
+                fprintf(stderr, "lastmile-server %s: --%s takes no value\n", cmd, o->name);
+                return LM_OPTS_USAGE;
+            }
+            *o->present = 1;
+            continue;
+        }
+        if (eq) {
+            *o->value = eq + 1;
+        } else if (i + 1 < argc) {
+            *o->value = argv[++i];
+        } else {
+            fprintf(stderr, "lastmile-server %s: --%s needs a value\n", cmd, o->name);
+            return LM_OPTS_USAGE;
+        }
+    }
+    return LM_OPTS_OK;
+}

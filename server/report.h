@@ -1,0 +1,41 @@
+/*
+ * report.h — the volume report: per group of collections, weight_g
+ * (collections plus adjustments), amount_fen and count, with voided
+ * collections left out (docs/schema.md, ledger rules). Exact integer sums.
+ */
+#ifndef LM_SERVER_REPORT_H
+#define LM_SERVER_REPORT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "lm_sync.h"
+
+enum lm_report_dim {
+    LM_DIM_AGENT,
+    LM_DIM_VILLAGE,
+    LM_DIM_PRODUCT,
+    LM_DIM_GRADE,
+    LM_DIM_DAY,
+    LM_DIM_COUNT_
+};
+
+enum lm_report_format { LM_FMT_TABLE, LM_FMT_CSV, LM_FMT_JSON };
+
+typedef struct lm_report_spec {
+    int dims[LM_DIM_COUNT_]; /* in the order asked */
+    size_t n_dims;
+    int format;
+} lm_report_spec;
+
+/* Parses "agent,village,product,grade,day" (any subset, any order, no
+ * repeats; NULL or "" = no grouping). LM_EINVAL with a message in err. */
+int lm__report_parse_by(const char *by, lm_report_spec *spec, char *err, size_t err_size);
+/* "table", "csv", "json" -> enum; -1 when unknown. */
+int lm__report_parse_format(const char *name);
+
+/* Runs the report on db (borrowed) and prints it to out. */
+int lm__report_volumes(sqlite3 *db, const lm_report_spec *spec, FILE *out, char *err,
+                       size_t err_size);
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * serve.c — `lastmile-server serve`: the listener, signals and shutdown.
+ *
+ * Happy path: load settings (defaults, --config file, flags), open the
+ * store, bind and listen, print `listening on HOST:PORT` (the real port
+ * when 0 was asked) as the first stdout line, then run the loop; every
+ * connection becomes a session (session.c).
+ *
+ * Shutdown (SIGINT or SIGTERM): stop accepting, close the signal handles
+ * (a second signal then takes the default action and kills the process),
+ * and ask every session to stop: an idle one says BYE and closes; one with
+ * a batch on the thread pool answers it first. The loop ends by itself when
+ * the last handle is closed and the last job (including the "last sync"
+ * rows) has committed; then the databases are closed and the exit code is 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "log.h"
+#include "opts.h"
+#include "server.h"
+
+static const char usage[] =
+    "usage: lastmile-server serve --db PATH [--listen HOST:PORT] [--config FILE]\n"
+    "                             [--log-level error|warn|info|debug]\n"
+    "                             [--max-sessions N] [--idle-timeout-ms MS]\n"
+    "                             [--handshake-timeout-ms MS] [--max-frame BYTES]\n"
+    "\n"
+    "Serves sync sessions on HOST:PORT (default 127.0.0.1:7070; port 0 picks a\n"
+    "free port). The first stdout line is `listening on HOST:PORT`. Logs go to\n"
+    "stderr. SIGINT/SIGTERM finish in-flight batches, close the database and\n"
+    "exit 0. Config file: key = value lines with keys listen, db, log_level,\n"
+    "max_sessions, idle_timeout_ms, handshake_timeout_ms, max_frame; flags win.\n";
+
+static void noop_close_cb(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void signal_cb(uv_signal_t *sig, int signum)
+{
+    lm_server *srv = sig->data;
+    if (srv->stopping)
+        return;
+    srv->stopping = 1;
+    lm_log(LM_LOG_INFO, "%s: stopping, draining %u session(s)",
+           signum == SIGINT ? "SIGINT" : "SIGTERM", srv->n_sessions);
+    uv_close((uv_handle_t *)&srv->listener, noop_close_cb);
+    uv_close((uv_handle_t *)&srv->sig_int, noop_close_cb);
+    uv_close((uv_handle_t *)&srv->sig_term, noop_close_cb);
+    lm__session_stop_all(srv);
+}
+
+static void connection_cb(uv_stream_t *listener, int status)
+{
+    lm_server *srv = listener->data;
+    if (status < 0) {
+        lm_log(LM_LOG_WARN, "listen: %s", uv_strerror(status));
+        return;
+    }
+    lm__session_accept(srv);
+}
+
+/* Binds and listens on cfg.listen; prints the real address. The host may
+ * be a name: it is resolved once, synchronously, before the loop runs. */
+static int start_listening(lm_server *srv, char *err, size_t err_size)
+{
+    char host[256];
+    int port;
+    if (lm_server_parse_listen(srv->cfg.listen, host, sizeof host, &port) != LM_OK) {
+        snprintf(err, err_size, "bad --listen '%s' (want HOST:PORT)", srv->cfg.listen);
+        return LM_EINVAL;
+    }
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    uv_getaddrinfo_t gai;
+    int rc = uv_getaddrinfo(srv->loop, &gai, NULL, host, NULL, &hints);
+    if (rc != 0) {
+        snprintf(err, err_size, "cannot resolve %s: %s", host, uv_strerror(rc));
+        return LM_ENET;
+    }
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof addr);
+    memcpy(&addr, gai.addrinfo->ai_addr, gai.addrinfo->ai_addrlen);
+    uv_freeaddrinfo(gai.addrinfo);
+    if (addr.ss_family == AF_INET)
+        ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)port);
+
+    uv_tcp_init(srv->loop, &srv->listener);
+    srv->listener.data = srv;
+    rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&srv->listener, 511, connection_cb);
+    if (rc != 0) {
+        snprintf(err, err_size, "cannot listen on %s: %s", srv->cfg.listen, uv_strerror(rc));
+        uv_close((uv_handle_t *)&srv->listener, noop_close_cb); /* the caller runs the loop */
+        return LM_ENET;
+    }
+    struct sockaddr_storage bound;
+    int len = sizeof bound;
+    uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
+    char ip[64] = "?";
+    if (bound.ss_family == AF_INET) {
+        uv_ip4_name((const struct sockaddr_in *)&bound, ip, sizeof ip);
+        printf("listening on %s:%d\n", ip, ntohs(((struct sockaddr_in *)&bound)->sin_port));
+    } else {
+        uv_ip6_name((const struct sockaddr_in6 *)&bound, ip, sizeof ip);
+        printf("listening on [%s]:%d\n", ip, ntohs(((struct sockaddr_in6 *)&bound)->sin6_port));
+    }
+    fflush(stdout);
+    lm_log(LM_LOG_INFO, "listening on %s (db %s, max %u sessions)", srv->cfg.listen, srv->cfg.db,
+           srv->cfg.max_sessions);
+    return LM_OK;
+}
+
+/* Thread-pool size libuv will use: UV_THREADPOOL_SIZE or its default 4. */
+static unsigned pool_size(void)
+{
+    const char *v = getenv("UV_THREADPOOL_SIZE");
+    long n = v ? strtol(v, NULL, 10) : 4;
+    if (n < 1)
+        n = 1;
+    if (n > 64)
+        n = 64;
+    return (unsigned)n;
+}
+
+/* Parses flags over defaults and an optional config file. 0 ok, else the
+ * exit code (2 usage / 1 unreadable file), or -1 for --help. */
+static int load_settings(int argc, char **argv, lm_server_config *cfg)
+{
+    const char *db = NULL, *listen = NULL, *config = NULL, *level = NULL, *max_sessions = NULL,
+               *idle = NULL, *handshake = NULL, *max_frame = NULL;
+    lm_opt opts[] = {{"db", &db, NULL},
+                     {"listen", &listen, NULL},
+                     {"config", &config, NULL},
+                     {"log-level", &level, NULL},
+                     {"max-sessions", &max_sessions, NULL},
+                     {"idle-timeout-ms", &idle, NULL},
+                     {"handshake-timeout-ms", &handshake, NULL},
+                     {"max-frame", &max_frame, NULL}};
+    int prc = lm__opts_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "serve");
+    if (prc == LM_OPTS_HELP)
+        return -1;
+    if (prc != LM_OPTS_OK)
+        return 2;
+    lm_server_config_defaults(cfg);
+    char err[512];
+    if (config && lm_server_config_load(cfg, config, err, sizeof err) != LM_OK) {
+        fprintf(stderr, "lastmile-server serve: %s\n", err);
+        return 1;
+    }
+    const char *keys[] = {"db",           "listen",          "log_level",
+                          "max_sessions", "idle_timeout_ms", "handshake_timeout_ms",
+                          "max_frame"};
+    const char *values[] = {db, listen, level, max_sessions, idle, handshake, max_frame};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (values[i] && lm_server_config_set(cfg, keys[i], values[i], err, sizeof err) != LM_OK) {
+            fprintf(stderr, "lastmile-server serve: %s\n", err);
+            return 2;
+        }
+    }
+    if (!cfg->db[0]) {
+        fprintf(stderr, "lastmile-server serve: --db PATH is required (or db in --config)\n");
+        return 2;
+    }
+    return 0;
+}
+
+int lm__cmd_serve(int argc, char **argv)
+{
+    lm_server *srv = lm_calloc(1, sizeof *srv);
+    if (!srv) {
+        fprintf(stderr, "lastmile-server serve: out of memory\n");
+        return 1;
+    }
+    int code = load_settings(argc, argv, &srv->cfg);
+    if (code == -1) {
+        fputs(usage, stdout);
+        code = 0;
+        goto fail_settings;
+    }
+    if (code != 0)
+        goto fail_settings;
+    code = 1;
+    lm_log_set_level(srv->cfg.log_level);
+    /* A peer that vanishes mid-write must be an EPIPE, not a dead server. */
+    signal(SIGPIPE, SIG_IGN);
+
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) != 0) {
+        lm_log(LM_LOG_ERROR, "cannot start the event loop");
+        goto fail_settings;
+    }
+    srv->loop = &loop;
+    char err[512] = "";
+    int rc = lm__store_open(&loop, srv->cfg.db, pool_size(), &srv->store, err, sizeof err);
+    if (rc != LM_OK) {
+        lm_log(LM_LOG_ERROR, "%s", *err ? err : lm_strerror(rc));
+        goto fail_store;
+    }
+    rc = start_listening(srv, err, sizeof err);
+    if (rc != LM_OK) {
+        lm_log(LM_LOG_ERROR, "%s", err);
+        uv_run(&loop, UV_RUN_DEFAULT); /* runs the listener's close callback */
+        goto fail_listen;
+    }
+    uv_signal_init(&loop, &srv->sig_int);
+    uv_signal_init(&loop, &srv->sig_term);
+    srv->sig_int.data = srv->sig_term.data = srv;
+    uv_signal_start(&srv->sig_int, signal_cb, SIGINT);
+    uv_signal_start(&srv->sig_term, signal_cb, SIGTERM);
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    lm_log(LM_LOG_INFO, "stopped after %llu session(s)", (unsigned long long)srv->sessions_total);
+    code = 0;
+fail_listen:
+    lm__store_close(srv->store);
+fail_store:
+    if (uv_loop_close(&loop) != 0) {
+        lm_log(LM_LOG_ERROR, "event loop closed with live handles");
+        code = 1;
+    }
+fail_settings:
+    lm_free(srv);
+    return code;
+}

@@ -1,0 +1,48 @@
+/*
+ * server.h — what serve.c (the listener, signals, shutdown) and session.c
+ * (one connection's state machine) share. Private to server/.
+ *
+ * Lifetime: the server owns every session through a doubly linked list. A
+ * session counts its open handles (tcp, timer) and its in-flight requests
+ * (writes, shutdown, a store job); it is freed only when both reach zero,
+ * i.e. in the last close / write / job callback, as libuv requires.
+ */
+#ifndef LM_SERVER_SERVER_H
+#define LM_SERVER_SERVER_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "store.h"
+
+typedef struct lm_session lm_session;
+
+typedef struct lm_server {
+    uv_loop_t *loop;
+    lm_server_config cfg;
+    lm_store *store;
+    uv_tcp_t listener;
+    uv_signal_t sig_int, sig_term;
+    lm_session *sessions; /* live sessions, newest first */
+    unsigned n_sessions;
+    int stopping; /* a signal arrived: accept nothing, end sessions when idle */
+    uint64_t sessions_total;
+    /* One read buffer for the whole loop: libuv calls alloc_cb and then
+     * read_cb synchronously, and the bytes are copied into the session's
+     * frame decoder before read_cb returns. */
+    char read_buf[64 * 1024];
+    int read_buf_busy;
+} lm_server;
+
+/* Accepts one pending connection on srv->listener and starts its session
+ * (handshake timer armed, reading). Refuses with ERROR LM_EBUSY when
+ * max_sessions are open or the server is stopping. */
+void lm__session_accept(lm_server *srv);
+
+/* Server shutdown: every session says BYE and closes, each once its
+ * current store job (if any) has finished and been answered. Sessions are
+ * freed later, in their close callbacks. */
+void lm__session_stop_all(lm_server *srv);
+
+#endif

@@ -1,0 +1,823 @@
+/*
+ * session.c — one client connection: the protocol state machine
+ *
+ *   HELLO → CHALLENGE → AUTH → (auth job) → WELCOME → { PUSH → (write job)
+ *   → PUSH_ACK | PULL → (read job) → CHANGES }* → BYE
+ *
+ * Happy path: bytes go into the session's frame decoder; each complete
+ * frame is decoded and handled; database work is a store job, and while it
+ * runs the session stops reading (back-pressure: one request in flight per
+ * session), then answers and resumes with any frames already buffered.
+ *
+ * Failure modes: bad bytes, an oversized frame header, an undecodable
+ * payload or a message the state does not expect get ERROR{code, text} and
+ * a graceful end: the ERROR is written, the write side shut down, and input
+ * is read and discarded until the peer closes or a linger timer fires, so
+ * the peer sees the ERROR rather than a reset. A failed AUTH (wrong key,
+ * unknown or revoked user: indistinguishable to the peer) is ERROR
+ * LM_EAUTH. A timeout (handshake, idle) is ERROR LM_ETIMEDOUT. A peer that
+ * vanishes is closed at once; a job it started still finishes (a batch is
+ * one transaction either way) and its answer is dropped.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+#include "srvdb.h"
+
+#define LINGER_MS 2000u
+#define DEFLATE_MIN 512u
+#define PULL_MIN_BUDGET 1024u
+
+enum state { ST_HELLO, ST_AUTH, ST_AUTHING, ST_READY };
+
+static const char *const state_names[] = {"HELLO", "AUTH", "AUTH (checking)", "READY"};
+
+struct lm_session {
+    lm_server *srv;
+    lm_session *prev, *next;
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_shutdown_t shutdown_req;
+    int handles_open; /* tcp, timer */
+    int reqs;         /* writes, shutdown, store job */
+    int state;
+    int reading;
+    int job_busy;
+    int ending;  /* graceful end begun: input is discarded */
+    int closing; /* handles are closing */
+    int stop_requested;
+    lm_frame_decoder dec;
+    char peer[64];
+    char user[LM_MAX_NAME + 1];
+    uint64_t site;
+    uint8_t nonce[32];
+    lm_user *u; /* after AUTH; owned */
+    uint64_t started_ms;
+    uint64_t bytes_in, bytes_out, changes_in, changes_out;
+    char end_reason[96];
+};
+
+/* A queued write; the buffer lives until the write callback. */
+typedef struct write_req {
+    uv_write_t req;
+    lm_session *s;
+    lm_buf buf;
+} write_req;
+
+typedef struct auth_job {
+    lm_store_job base; /* first: the store hands back &base */
+    lm_session *s;
+    char user[LM_MAX_NAME + 1];
+    uint64_t site;
+    uint8_t nonce[32];
+    uint8_t mac[32];
+    int ok;
+    int rc;
+    lm_user *u;
+    uint64_t watermark, head;
+} auth_job;
+
+typedef struct push_job {
+    lm_store_job base;
+    lm_session *s;
+    lm_msg msg; /* the PUSH, owned */
+    int rc;
+    char err[256];
+    lm_apply_result res;
+} push_job;
+
+typedef struct pull_job {
+    lm_store_job base;
+    lm_session *s;
+    uint64_t cursor;
+    size_t budget;
+    int rc;
+    char err[256];
+    lm_buf frame; /* the CHANGES frame, encoded on the worker */
+    uint32_t n_changes;
+} pull_job;
+
+typedef struct log_job {
+    lm_store_job base;
+    char user[LM_MAX_NAME + 1];
+    uint64_t site, at_ms, bytes_in, bytes_out, pushed, pulled;
+} log_job;
+
+static void hard_close(lm_session *s, const char *reason);
+static void end_graceful(lm_session *s, const char *reason);
+static void process_frames(lm_session *s);
+
+/* ----------------------------------------------------------- lifetime */
+
+static void log_run(lm_store_job *job, lm_replica *r)
+{
+    log_job *j = (log_job *)job;
+    if (lm__srvdb_session_log(lm_replica_db(r), j->user, j->site, j->at_ms, j->bytes_in,
+                              j->bytes_out, j->pushed, j->pulled) != LM_OK)
+        lm_log(LM_LOG_WARN, "recording last sync of %s failed", j->user);
+}
+
+static void log_done(lm_store_job *job, int status)
+{
+    lm_free(job);
+}
+
+/* Frees s once nothing refers to it any more. */
+static void maybe_free(lm_session *s)
+{
+    if (!s->closing || s->handles_open > 0 || s->reqs > 0)
+        return;
+    lm_server *srv = s->srv;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        srv->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    srv->n_sessions--;
+    if (s->u) {
+        /* The "last sync" row is a write like any other: it waits its turn
+         * behind the batches, and the loop runs until it is done. */
+        log_job *j = lm_calloc(1, sizeof *j);
+        if (j) {
+            snprintf(j->user, sizeof j->user, "%s", s->user);
+            j->site = s->site;
+            j->at_ms = lm__now_ms();
+            j->bytes_in = s->bytes_in;
+            j->bytes_out = s->bytes_out;
+            j->pushed = s->changes_in;
+            j->pulled = s->changes_out;
+            j->base.run = log_run;
+            j->base.done = log_done;
+            lm__store_submit(srv->store, &j->base, 1);
+        }
+        lm__user_clear(s->u);
+        lm_free(s->u);
+    }
+    lm_frame_decoder_close(&s->dec);
+    lm_free(s);
+}
+
+static void close_cb(uv_handle_t *h)
+{
+    lm_session *s = h->data;
+    s->handles_open--;
+    maybe_free(s);
+}
+
+/* Closes both handles now; pending writes are canceled by libuv. */
+static void hard_close(lm_session *s, const char *reason)
+{
+    if (s->closing)
+        return;
+    s->closing = 1;
+    if (!s->end_reason[0])
+        snprintf(s->end_reason, sizeof s->end_reason, "%s", reason);
+    uint64_t ms = lm__now_ms() - s->started_ms;
+    lm_log(LM_LOG_INFO,
+           "session end user=%s site=%016llx peer=%s bytes_in=%llu bytes_out=%llu "
+           "changes_in=%llu changes_out=%llu duration_ms=%llu reason=%s",
+           s->user[0] ? s->user : "-", (unsigned long long)s->site, s->peer,
+           (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
+           (unsigned long long)s->changes_in, (unsigned long long)s->changes_out,
+           (unsigned long long)ms, s->end_reason);
+    uv_close((uv_handle_t *)&s->tcp, close_cb);
+    uv_close((uv_handle_t *)&s->timer, close_cb);
+}
+
+/* ------------------------------------------------------------- output */
+
+static void write_cb(uv_write_t *req, int status)
+{
+    write_req *w = req->data;
+    lm_session *s = w->s;
+    lm_buf_close(&w->buf);
+    lm_free(w);
+    s->reqs--;
+    if (status < 0 && !s->closing) {
+        lm_log(LM_LOG_DEBUG, "write to %s failed: %s", s->peer, uv_strerror(status));
+        hard_close(s, "write failed");
+    }
+    maybe_free(s);
+}
+
+/* Writes an already framed buffer; takes ownership of *frame (left empty). */
+static int send_frame(lm_session *s, lm_buf *frame)
+{
+    write_req *w = lm_calloc(1, sizeof *w);
+    if (!w) {
+        lm_buf_close(frame);
+        hard_close(s, "out of memory");
+        return LM_ENOMEM;
+    }
+    w->s = s;
+    w->buf = *frame;
+    lm_buf_init(frame);
+    w->req.data = w;
+    uv_buf_t b = uv_buf_init((char *)w->buf.data, (unsigned)w->buf.len);
+    int rc = uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, write_cb);
+    if (rc != 0) {
+        lm_buf_close(&w->buf);
+        lm_free(w);
+        hard_close(s, "write failed");
+        return LM_ENET;
+    }
+    s->reqs++;
+    s->bytes_out += b.len;
+    return LM_OK;
+}
+
+static int send_msg(lm_session *s, const lm_msg *m)
+{
+    lm_buf frame;
+    lm_buf_init(&frame);
+    int rc = lm_msg_encode_frame(m, &frame, DEFLATE_MIN, s->srv->cfg.max_frame);
+    if (rc != LM_OK) {
+        lm_log(LM_LOG_ERROR, "encoding %s for %s: %s", lm_msg_type_name(m->type), s->peer,
+               lm_strerror(rc));
+        lm_buf_close(&frame);
+        hard_close(s, "encode failed");
+        return rc;
+    }
+    return send_frame(s, &frame);
+}
+
+/* Sends ERROR{code, text} and ends the session gracefully. */
+static void fail_session(lm_session *s, int code, const char *text)
+{
+    lm_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LM_MSG_ERROR;
+    m.u.error.code = code;
+    m.u.error.message = (char *)text; /* borrowed: the encoder keeps no reference */
+    lm_log(code == LM_ETIMEDOUT ? LM_LOG_INFO : LM_LOG_WARN, "session %s user=%s: %s: %s", s->peer,
+           s->user[0] ? s->user : "-", lm_errname(code), text);
+    snprintf(s->end_reason, sizeof s->end_reason, "%s", lm_errname(code));
+    if (send_msg(s, &m) == LM_OK)
+        end_graceful(s, lm_errname(code));
+}
+
+/* ------------------------------------------------------------ timers */
+
+static void timer_cb(uv_timer_t *t)
+{
+    lm_session *s = t->data;
+    if (s->closing)
+        return;
+    if (s->ending) {
+        hard_close(s, "linger over");
+        return;
+    }
+    if (s->job_busy) {
+        /* The database, not the peer, is slow: wait for the job. */
+        uv_timer_start(&s->timer, timer_cb, s->srv->cfg.idle_timeout_ms, 0);
+        return;
+    }
+    fail_session(s, LM_ETIMEDOUT, s->state == ST_READY ? "idle timeout" : "handshake timeout");
+}
+
+static void arm_timer(lm_session *s, unsigned ms)
+{
+    uv_timer_start(&s->timer, timer_cb, ms, 0);
+}
+
+/* -------------------------------------------------------------- input */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    lm_session *s = h->data;
+    lm_server *srv = s->srv;
+    if (srv->read_buf_busy) {
+        *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+        return;
+    }
+    srv->read_buf_busy = 1;
+    *buf = uv_buf_init(srv->read_buf, sizeof srv->read_buf);
+}
+
+static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    lm_session *s = stream->data;
+    s->srv->read_buf_busy = 0;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            lm_log(LM_LOG_DEBUG, "read from %s: %s", s->peer, uv_strerror((int)nread));
+        hard_close(s, s->ending ? s->end_reason : nread == UV_EOF ? "peer closed" : "read error");
+        return;
+    }
+    s->bytes_in += (uint64_t)nread;
+    if (s->ending || s->closing)
+        return; /* draining after ERROR/BYE */
+    int rc = lm_frame_decoder_feed(&s->dec, (const uint8_t *)buf->base, (size_t)nread);
+    if (rc != LM_OK) {
+        fail_session(s, rc, lm_strerror(rc));
+        return;
+    }
+    process_frames(s);
+}
+
+static void start_reading(lm_session *s)
+{
+    if (s->reading || s->closing)
+        return;
+    int rc = uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb);
+    if (rc != 0) {
+        hard_close(s, "read failed");
+        return;
+    }
+    s->reading = 1;
+}
+
+static void stop_reading(lm_session *s)
+{
+    if (!s->reading)
+        return;
+    uv_read_stop((uv_stream_t *)&s->tcp);
+    s->reading = 0;
+}
+
+/* --------------------------------------------------------- graceful end */
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+    lm_session *s = req->data;
+    s->reqs--;
+    if (status < 0 && !s->closing)
+        hard_close(s, s->end_reason);
+    maybe_free(s);
+}
+
+/* Flushes what is queued, half-closes, then discards input until the peer
+ * closes (or LINGER_MS) so the last frame is not lost to a reset. */
+static void end_graceful(lm_session *s, const char *reason)
+{
+    if (s->ending || s->closing)
+        return;
+    s->ending = 1;
+    if (!s->end_reason[0])
+        snprintf(s->end_reason, sizeof s->end_reason, "%s", reason);
+    s->shutdown_req.data = s;
+    if (uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, shutdown_cb) != 0) {
+        hard_close(s, reason);
+        return;
+    }
+    s->reqs++;
+    arm_timer(s, LINGER_MS);
+    start_reading(s);
+}
+
+static void send_bye_and_end(lm_session *s, const char *reason)
+{
+    lm_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LM_MSG_BYE;
+    m.u.bye.reason = (char *)reason; /* borrowed */
+    if (send_msg(s, &m) == LM_OK)
+        end_graceful(s, reason);
+}
+
+static void session_stop(lm_session *s)
+{
+    if (s->ending || s->closing)
+        return;
+    if (s->job_busy) {
+        s->stop_requested = 1; /* answered and ended in the job's done */
+        return;
+    }
+    send_bye_and_end(s, "server shutting down");
+}
+
+void lm__session_stop_all(lm_server *srv)
+{
+    /* Safe to walk: stopping a session never frees it synchronously. */
+    for (lm_session *s = srv->sessions; s; s = s->next)
+        session_stop(s);
+}
+
+/* Common tail of every job's done callback: 1 when the session may go on. */
+static int job_finished(lm_session *s)
+{
+    s->job_busy = 0;
+    s->reqs--;
+    if (s->closing) {
+        maybe_free(s);
+        return 0;
+    }
+    return 1;
+}
+
+/* After an answer went out: stop if the server is stopping, else continue
+ * with buffered frames and more input. */
+static void resume(lm_session *s)
+{
+    if (s->closing || s->ending)
+        return;
+    if (s->stop_requested || s->srv->stopping) {
+        send_bye_and_end(s, "server shutting down");
+        return;
+    }
+    arm_timer(s, s->state == ST_READY ? s->srv->cfg.idle_timeout_ms
+                                      : s->srv->cfg.handshake_timeout_ms);
+    process_frames(s);
+    if (!s->job_busy && !s->ending)
+        start_reading(s);
+}
+
+static void submit(lm_session *s, lm_store_job *job, int write)
+{
+    s->job_busy = 1;
+    s->reqs++;
+    stop_reading(s);
+    lm__store_submit(s->srv->store, job, write);
+}
+
+/* --------------------------------------------------------------- AUTH */
+
+/* Worker: look the user up, check the MAC, read the watermarks. An unknown
+ * or revoked user is checked against a random key so the answer and its
+ * timing do not tell which users exist. */
+static void auth_run(lm_store_job *job, lm_replica *r)
+{
+    auth_job *j = (auth_job *)job;
+    j->u = lm_calloc(1, sizeof *j->u);
+    if (!j->u) {
+        j->rc = LM_ENOMEM;
+        return;
+    }
+    int rc = lm__srvdb_user_get(lm_replica_db(r), j->user, j->u);
+    int known = rc == LM_OK && !j->u->revoked;
+    if (rc != LM_OK && rc != LM_ENOTFOUND) {
+        j->rc = rc;
+        return;
+    }
+    uint8_t key[LM_KEY_SIZE], want[32];
+    if (known)
+        memcpy(key, j->u->key, sizeof key);
+    else if (lm_random_bytes(key, sizeof key) != LM_OK)
+        memset(key, 0, sizeof key);
+    j->rc = lm_auth_mac(key, j->nonce, j->user, j->site, want);
+    if (j->rc != LM_OK)
+        return;
+    j->ok = known && lm_auth_mac_equal(want, j->mac);
+    if (!j->ok)
+        return;
+    j->rc = lm__user_scope_build(j->u);
+    if (j->rc == LM_OK)
+        j->rc = lm_replica_watermark(r, j->site, &j->watermark);
+    if (j->rc == LM_OK)
+        j->rc = lm__store_head_seq(r, &j->head);
+}
+
+static void auth_done(lm_store_job *job, int status)
+{
+    auth_job *j = (auth_job *)job;
+    lm_session *s = j->s;
+    if (!job_finished(s))
+        goto out;
+    if (j->rc != LM_OK) {
+        lm_log(LM_LOG_ERROR, "auth of %s: %s", s->user, lm_strerror(j->rc));
+        fail_session(s, j->rc == LM_ENOMEM ? LM_ENOMEM : LM_EDB, "server error during auth");
+        goto out;
+    }
+    if (!j->ok) {
+        fail_session(s, LM_EAUTH, "authentication failed");
+        goto out;
+    }
+    s->u = j->u;
+    j->u = NULL;
+    s->state = ST_READY;
+    lm_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LM_MSG_WELCOME;
+    m.u.welcome.server_time_ms = lm__now_ms();
+    m.u.welcome.server_site = lm__store_site(s->srv->store);
+    m.u.welcome.push_watermark = j->watermark;
+    m.u.welcome.server_seq = j->head;
+    m.u.welcome.role = (char *)lm_role_name(s->u->role); /* borrowed */
+    lm_log(LM_LOG_DEBUG, "session %s: %s %s authenticated, site %016llx watermark %llu", s->peer,
+           lm_role_name(s->u->role), s->user, (unsigned long long)s->site,
+           (unsigned long long)j->watermark);
+    if (send_msg(s, &m) == LM_OK)
+        resume(s);
+out:
+    if (j->u) {
+        lm__user_clear(j->u);
+        lm_free(j->u);
+    }
+    lm_free(j);
+}
+
+/* --------------------------------------------------------------- PUSH */
+
+/* Worker: the batch in one transaction with its watermark; the server
+ * stamps received_at. */
+static void push_run(lm_store_job *job, lm_replica *r)
+{
+    push_job *j = (push_job *)job;
+    lm_apply_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.writer = &j->s->u->scope;
+    ctx.origin_site = j->s->site;
+    ctx.origin_upto_seq = j->msg.u.push.upto_seq;
+    ctx.received_at_ms = lm__now_ms();
+    j->rc = lm_replica_apply(r, j->msg.u.push.changes, j->msg.u.push.n_changes, &ctx, &j->res);
+    if (j->rc != LM_OK)
+        snprintf(j->err, sizeof j->err, "%s", lm_replica_errmsg(r));
+}
+
+static void push_done(lm_store_job *job, int status)
+{
+    push_job *j = (push_job *)job;
+    lm_session *s = j->s;
+    if (!job_finished(s))
+        goto out;
+    if (j->rc != LM_OK) {
+        lm_log(LM_LOG_ERROR, "PUSH from %s (%u changes): %s: %s", s->user, j->msg.u.push.n_changes,
+               lm_errname(j->rc), j->err);
+        fail_session(s, j->rc, j->rc == LM_EBUSY ? "server busy, try again" : j->err);
+        goto out;
+    }
+    s->changes_in += j->msg.u.push.n_changes;
+    lm_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LM_MSG_PUSH_ACK;
+    m.u.push_ack.upto_seq = j->msg.u.push.upto_seq;
+    m.u.push_ack.applied = j->res.applied;
+    m.u.push_ack.conflicts = j->res.conflicts;
+    m.u.push_ack.refusals = j->res.refusals; /* borrowed from the result */
+    m.u.push_ack.n_refusals = j->res.n_refusals;
+    lm_log(LM_LOG_DEBUG,
+           "PUSH from %s upto %llu: %u changes, %u applied, %u no-ops, %u conflicts, "
+           "%u refused",
+           s->user, (unsigned long long)j->msg.u.push.upto_seq, j->msg.u.push.n_changes,
+           j->res.applied, j->res.noops, j->res.conflicts, j->res.n_refusals);
+    if (send_msg(s, &m) == LM_OK)
+        resume(s);
+out:
+    lm_apply_result_clear(&j->res);
+    lm_msg_clear(&j->msg);
+    lm_free(j);
+}
+
+/* --------------------------------------------------------------- PULL */
+
+/* Worker: read the scope's changes and encode (and deflate) the CHANGES
+ * frame here, off the loop. A batch that will not fit a frame is retried
+ * with half the budget. */
+static void pull_run(lm_store_job *job, lm_replica *r)
+{
+    pull_job *j = (pull_job *)job;
+    lm_session *s = j->s;
+    size_t budget = j->budget;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        lm_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = LM_MSG_CHANGES;
+        int more = 0;
+        j->rc = lm_replica_changes_since(r, j->cursor, &s->u->scope, s->site, budget,
+                                         &m.u.changes.changes, &m.u.changes.n_changes,
+                                         &m.u.changes.next_cursor, &more);
+        if (j->rc != LM_OK) {
+            snprintf(j->err, sizeof j->err, "%s", lm_replica_errmsg(r));
+            return;
+        }
+        m.u.changes.more = more ? 1 : 0;
+        lm_buf_reset(&j->frame);
+        j->rc = lm_msg_encode_frame(&m, &j->frame, DEFLATE_MIN, s->srv->cfg.max_frame);
+        j->n_changes = m.u.changes.n_changes;
+        lm_msg_clear(&m);
+        if (j->rc != LM_ETOOBIG || budget <= PULL_MIN_BUDGET)
+            break;
+        budget /= 2;
+    }
+    if (j->rc != LM_OK)
+        snprintf(j->err, sizeof j->err, "encoding CHANGES: %s", lm_strerror(j->rc));
+}
+
+static void pull_done(lm_store_job *job, int status)
+{
+    pull_job *j = (pull_job *)job;
+    lm_session *s = j->s;
+    if (!job_finished(s))
+        goto out;
+    if (j->rc != LM_OK) {
+        lm_log(LM_LOG_ERROR, "PULL for %s from cursor %llu: %s: %s", s->user,
+               (unsigned long long)j->cursor, lm_errname(j->rc), j->err);
+        fail_session(s, j->rc, j->rc == LM_EBUSY ? "server busy, try again" : j->err);
+        goto out;
+    }
+    s->changes_out += j->n_changes;
+    lm_log(LM_LOG_DEBUG, "PULL for %s from cursor %llu: %u changes, %zu bytes", s->user,
+           (unsigned long long)j->cursor, j->n_changes, j->frame.len);
+    if (send_frame(s, &j->frame) == LM_OK)
+        resume(s);
+out:
+    lm_buf_close(&j->frame);
+    lm_free(j);
+}
+
+/* ------------------------------------------------------------- frames */
+
+static void on_hello(lm_session *s, lm_msg *m)
+{
+    if (m->u.hello.version != LM_PROTOCOL_VERSION) {
+        char text[96];
+        snprintf(text, sizeof text, "protocol version %u not supported (this server speaks %u)",
+                 m->u.hello.version, LM_PROTOCOL_VERSION);
+        fail_session(s, LM_EVERSION, text);
+        return;
+    }
+    snprintf(s->user, sizeof s->user, "%s", m->u.hello.user ? m->u.hello.user : "");
+    s->site = m->u.hello.site;
+    if (lm_random_bytes(s->nonce, sizeof s->nonce) != LM_OK) {
+        fail_session(s, LM_EIO, "no random bytes for the challenge");
+        return;
+    }
+    lm_msg c;
+    memset(&c, 0, sizeof c);
+    c.type = LM_MSG_CHALLENGE;
+    memcpy(c.u.challenge.nonce, s->nonce, sizeof s->nonce);
+    c.u.challenge.server_time_ms = lm__now_ms();
+    s->state = ST_AUTH;
+    send_msg(s, &c);
+}
+
+static void on_auth(lm_session *s, lm_msg *m)
+{
+    auth_job *j = lm_calloc(1, sizeof *j);
+    if (!j) {
+        fail_session(s, LM_ENOMEM, "out of memory");
+        return;
+    }
+    j->s = s;
+    snprintf(j->user, sizeof j->user, "%s", s->user);
+    j->site = s->site;
+    memcpy(j->nonce, s->nonce, sizeof j->nonce);
+    memcpy(j->mac, m->u.auth.mac, sizeof j->mac);
+    j->base.run = auth_run;
+    j->base.done = auth_done;
+    s->state = ST_AUTHING;
+    submit(s, &j->base, 0);
+}
+
+static void on_push(lm_session *s, lm_msg *m)
+{
+    push_job *j = lm_calloc(1, sizeof *j);
+    if (!j) {
+        fail_session(s, LM_ENOMEM, "out of memory");
+        return;
+    }
+    j->s = s;
+    j->msg = *m; /* takes the decoded changes */
+    memset(m, 0, sizeof *m);
+    j->base.run = push_run;
+    j->base.done = push_done;
+    submit(s, &j->base, 1);
+}
+
+static void on_pull(lm_session *s, lm_msg *m)
+{
+    pull_job *j = lm_calloc(1, sizeof *j);
+    if (!j) {
+        fail_session(s, LM_ENOMEM, "out of memory");
+        return;
+    }
+    /* The budget is the client's (it knows its link) but bounded so the
+     * batch fits one frame even before compression. */
+    size_t budget = m->u.pull.max_bytes;
+    size_t cap = s->srv->cfg.max_frame / 2;
+    if (budget < PULL_MIN_BUDGET)
+        budget = PULL_MIN_BUDGET;
+    if (budget > cap)
+        budget = cap;
+    j->s = s;
+    j->cursor = m->u.pull.cursor;
+    j->budget = budget;
+    lm_buf_init(&j->frame);
+    j->base.run = pull_run;
+    j->base.done = pull_done;
+    submit(s, &j->base, 0);
+}
+
+static void handle_frame(lm_session *s, const lm_frame *f)
+{
+    lm_msg m;
+    char err[160] = "";
+    int rc = lm_msg_decode(f->type, f->payload, f->payload_len, &m, err, sizeof err);
+    if (rc != LM_OK) {
+        fail_session(s, rc, err[0] ? err : lm_strerror(rc));
+        return;
+    }
+    int want = s->state == ST_HELLO ? LM_MSG_HELLO : s->state == ST_AUTH ? LM_MSG_AUTH : -1;
+    if (m.type == LM_MSG_BYE && s->state != ST_AUTHING) {
+        end_graceful(s, "bye");
+    } else if (m.type == LM_MSG_ERROR) {
+        lm_log(LM_LOG_INFO, "session %s user=%s: peer sent ERROR %s: %s", s->peer,
+               s->user[0] ? s->user : "-", lm_errname(m.u.error.code),
+               m.u.error.message ? m.u.error.message : "");
+        end_graceful(s, "peer error");
+    } else if (want == LM_MSG_HELLO && m.type == want) {
+        on_hello(s, &m);
+    } else if (want == LM_MSG_AUTH && m.type == want) {
+        on_auth(s, &m);
+    } else if (s->state == ST_READY && m.type == LM_MSG_PUSH) {
+        on_push(s, &m);
+    } else if (s->state == ST_READY && m.type == LM_MSG_PULL) {
+        on_pull(s, &m);
+    } else {
+        char text[128];
+        snprintf(text, sizeof text, "%s not expected in state %s", lm_msg_type_name(m.type),
+                 state_names[s->state]);
+        fail_session(s, LM_ESTATE, text);
+    }
+    lm_msg_clear(&m);
+}
+
+/* Handles buffered frames until one starts a job, the session ends, or
+ * more bytes are needed. */
+static void process_frames(lm_session *s)
+{
+    while (!s->job_busy && !s->ending && !s->closing) {
+        lm_frame f;
+        int rc = lm_frame_decoder_next(&s->dec, &f);
+        if (rc == 0)
+            return;
+        if (rc < 0) {
+            fail_session(s, rc, lm_strerror(rc));
+            return;
+        }
+        if (s->state == ST_READY)
+            arm_timer(s, s->srv->cfg.idle_timeout_ms);
+        handle_frame(s, &f);
+    }
+}
+
+/* ------------------------------------------------------------- accept */
+
+static void peer_name(uv_tcp_t *tcp, char *out, size_t size)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    snprintf(out, size, "?");
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    char ip[64] = "?";
+    int port = 0;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        uv_ip4_name(a, ip, sizeof ip);
+        port = ntohs(a->sin_port);
+        snprintf(out, size, "%s:%d", ip, port);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        uv_ip6_name(a, ip, sizeof ip);
+        port = ntohs(a->sin6_port);
+        snprintf(out, size, "[%s]:%d", ip, port);
+    }
+}
+
+void lm__session_accept(lm_server *srv)
+{
+    lm_session *s = lm_calloc(1, sizeof *s);
+    if (!s) {
+        lm_log(LM_LOG_ERROR, "out of memory accepting a connection");
+        return;
+    }
+    s->srv = srv;
+    s->started_ms = lm__now_ms();
+    lm_frame_decoder_init(&s->dec, srv->cfg.max_frame, 0);
+    uv_tcp_init(srv->loop, &s->tcp);
+    uv_timer_init(srv->loop, &s->timer);
+    s->tcp.data = s;
+    s->timer.data = s;
+    s->handles_open = 2;
+    s->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = s;
+    srv->sessions = s;
+    srv->n_sessions++;
+    srv->sessions_total++;
+    int rc = uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&s->tcp);
+    if (rc != 0) {
+        lm_log(LM_LOG_WARN, "accept: %s", uv_strerror(rc));
+        hard_close(s, "accept failed");
+        return;
+    }
+    uv_tcp_nodelay(&s->tcp, 1);
+    peer_name(&s->tcp, s->peer, sizeof s->peer);
+    lm_log(LM_LOG_DEBUG, "connection from %s (%u open)", s->peer, srv->n_sessions);
+    start_reading(s);
+    if (srv->stopping) {
+        fail_session(s, LM_EBUSY, "server shutting down");
+        return;
+    }
+    if (srv->n_sessions > srv->cfg.max_sessions) {
+        fail_session(s, LM_EBUSY, "server full, try again later");
+        return;
+    }
+    arm_timer(s, srv->cfg.handshake_timeout_ms);
+}

@@ -1,0 +1,177 @@
+/*
+ * srvdb.c — server-only tables (users, last sync per user) and the user
+ * record / scope built from them (see srvdb.h).
+ */
+#include "srvdb.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+uint64_t lm__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int lm__srvdb_ensure_schema(sqlite3 *db, char *err, size_t err_size)
+{
+    static const char sql[] =
+        "CREATE TABLE IF NOT EXISTS lm_users("
+        " id TEXT PRIMARY KEY, role TEXT NOT NULL, villages TEXT, county TEXT,"
+        " key BLOB NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
+        " created_at INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS lm_sessions_log("
+        " user TEXT PRIMARY KEY, site INTEGER, last_sync_at INTEGER,"
+        " bytes_in INTEGER, bytes_out INTEGER, pushed INTEGER, pulled INTEGER,"
+        " sessions INTEGER NOT NULL DEFAULT 0);";
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, err_size, "creating server tables: %s", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return LM_EDB;
+    }
+    return LM_OK;
+}
+
+int lm__user_id_valid(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > LM_USER_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '.' || c == '-' || c == '@';
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+/* Copies a nullable TEXT column into an owned string (NULL stays NULL). */
+static int column_strdup(sqlite3_stmt *st, int col, char **out)
+{
+    *out = NULL;
+    const unsigned char *t = sqlite3_column_text(st, col);
+    if (!t)
+        return LM_OK;
+    *out = lm_strdup((const char *)t);
+    return *out ? LM_OK : LM_ENOMEM;
+}
+
+int lm__srvdb_user_get(sqlite3 *db, const char *id, lm_user *u)
+{
+    memset(u, 0, sizeof *u);
+    if (!lm__user_id_valid(id))
+        return LM_ENOTFOUND;
+    sqlite3_stmt *st = NULL;
+    int rc = LM_EDB;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT role, villages, county, key, revoked, created_at"
+                           " FROM lm_users WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto fail_prepare;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_DONE) {
+        rc = LM_ENOTFOUND;
+        goto fail_step;
+    }
+    if (step != SQLITE_ROW)
+        goto fail_step;
+    snprintf(u->id, sizeof u->id, "%s", id);
+    u->role = lm_role_parse((const char *)sqlite3_column_text(st, 0));
+    if (u->role < 0 || sqlite3_column_bytes(st, 3) != LM_KEY_SIZE)
+        goto fail_step; /* a corrupt row authenticates nobody */
+    memcpy(u->key, sqlite3_column_blob(st, 3), LM_KEY_SIZE);
+    u->revoked = sqlite3_column_int(st, 4) != 0;
+    u->created_at = sqlite3_column_int64(st, 5);
+    rc = column_strdup(st, 1, &u->villages);
+    if (rc == LM_OK)
+        rc = column_strdup(st, 2, &u->county);
+    if (rc != LM_OK)
+        goto fail_copy;
+    sqlite3_finalize(st);
+    return LM_OK;
+
+fail_copy:
+    lm__user_clear(u);
+fail_step:
+    sqlite3_finalize(st);
+fail_prepare:
+    return rc;
+}
+
+int lm__user_scope_build(lm_user *u)
+{
+    size_t n = 0;
+    if (u->villages && *u->villages) {
+        n = 1;
+        for (const char *p = u->villages; *p; p++)
+            n += *p == ',';
+        u->village_list = lm_calloc(n, sizeof *u->village_list);
+        if (!u->village_list)
+            return LM_ENOMEM;
+        const char *start = u->villages;
+        for (size_t i = 0; i < n; i++) {
+            const char *end = strchr(start, ',');
+            size_t len = end ? (size_t)(end - start) : strlen(start);
+            u->village_list[i] = lm_strndup(start, len);
+            if (!u->village_list[i]) {
+                u->n_villages = i;
+                return LM_ENOMEM; /* lm__user_clear frees the ones made */
+            }
+            start = end ? end + 1 : start + len;
+        }
+    }
+    u->n_villages = n;
+    u->scope.role = u->role;
+    u->scope.user_id = u->id;
+    u->scope.villages = (const char *const *)u->village_list;
+    u->scope.n_villages = n;
+    u->scope.county = u->county;
+    return LM_OK;
+}
+
+void lm__user_clear(lm_user *u)
+{
+    if (!u)
+        return;
+    if (u->village_list) {
+        for (size_t i = 0; i < u->n_villages; i++)
+            lm_free(u->village_list[i]);
+        lm_free(u->village_list);
+    }
+    lm_free(u->villages);
+    lm_free(u->county);
+    memset(u, 0, sizeof *u);
+}
+
+int lm__srvdb_session_log(sqlite3 *db, const char *user, uint64_t site, uint64_t at_ms,
+                          uint64_t bytes_in, uint64_t bytes_out, uint64_t pushed, uint64_t pulled)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO lm_sessions_log(user, site, last_sync_at, bytes_in,"
+                           " bytes_out, pushed, pulled, sessions)"
+                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)"
+                           " ON CONFLICT(user) DO UPDATE SET site = excluded.site,"
+                           " last_sync_at = excluded.last_sync_at, bytes_in = excluded.bytes_in,"
+                           " bytes_out = excluded.bytes_out, pushed = excluded.pushed,"
+                           " pulled = excluded.pulled, sessions = sessions + 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return LM_EDB;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)site);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)at_ms);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)bytes_in);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)bytes_out);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)pushed);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)pulled);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? LM_OK : LM_EDB;
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -1,0 +1,64 @@
+/*
+ * srvdb.h — the server-only tables that live in the same SQLite file as the
+ * server replica but are never synced:
+ *
+ *   lm_users(id TEXT PK, role TEXT, villages TEXT (comma list), county TEXT,
+ *            key BLOB(32), revoked INTEGER, created_at INTEGER)
+ *   lm_sessions_log(user TEXT PK, site INTEGER, last_sync_at INTEGER,
+ *            bytes_in INTEGER, bytes_out INTEGER, pushed INTEGER,
+ *            pulled INTEGER, sessions INTEGER)   -- last sync per user
+ *
+ * and the user record / scope the session code builds from a row.
+ * Functions take a borrowed sqlite3 handle and use it from the calling
+ * thread only.
+ */
+#ifndef LM_SERVER_SRVDB_H
+#define LM_SERVER_SRVDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lm_protocol.h"
+#include "lm_sync.h"
+
+#define LM_USER_ID_MAX 64
+
+/* A provisioned user. villages / county are owned (lm_free via
+ * lm__user_clear); scope borrows from them, so the record must not move
+ * once lm__user_scope_build has run. */
+typedef struct lm_user {
+    char id[LM_USER_ID_MAX + 1];
+    int role;       /* lm_role */
+    char *villages; /* comma list or NULL */
+    char *county;   /* or NULL */
+    uint8_t key[LM_KEY_SIZE];
+    int revoked;
+    int64_t created_at;
+    /* Scope view, filled by lm__user_scope_build. */
+    char **village_list;
+    size_t n_villages;
+    lm_scope scope;
+} lm_user;
+
+/* Creates the server-only tables when missing. */
+int lm__srvdb_ensure_schema(sqlite3 *db, char *err, size_t err_size);
+
+/* Loads user id into *u (zeroed first). LM_ENOTFOUND when there is no such
+ * user (revoked users are returned with revoked = 1). */
+int lm__srvdb_user_get(sqlite3 *db, const char *id, lm_user *u);
+
+/* Splits villages into village_list and points scope at the record. */
+int lm__user_scope_build(lm_user *u);
+void lm__user_clear(lm_user *u);
+
+/* 1 when id is 1..64 chars of [A-Za-z0-9_.@-]. */
+int lm__user_id_valid(const char *id);
+
+/* Upserts the per-user "last sync" row. */
+int lm__srvdb_session_log(sqlite3 *db, const char *user, uint64_t site, uint64_t at_ms,
+                          uint64_t bytes_in, uint64_t bytes_out, uint64_t pushed, uint64_t pulled);
+
+/* Current wall-clock time in ms since the epoch. */
+uint64_t lm__now_ms(void);
+
+#endif

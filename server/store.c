@@ -1,0 +1,212 @@
+/*
+ * store.c — SQLite work off the loop: a reader pool and one FIFO writer
+ * (see store.h for the happy path and failure modes).
+ *
+ * Why a loop-side write queue rather than a mutex around the writer: a
+ * worker thread blocked on a mutex is a thread-pool slot the readers cannot
+ * use; with the queue at most one pool thread ever holds write work.
+ * Readers do block on the pool's condition variable when every reader is
+ * lent out, but there are as many readers as pool threads (see serve.c),
+ * so that wait is momentary.
+ */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "log.h"
+#include "srvdb.h"
+
+#define MAX_READERS 64
+
+struct lm_store {
+    uv_loop_t *loop;
+    lm_replica *writer;
+    lm_store_job *wq_head, *wq_tail; /* writes waiting their turn */
+    int writing;                     /* a write job is on the pool */
+    unsigned pending;
+    uv_mutex_t mu;
+    uv_cond_t cv;
+    lm_replica *readers[MAX_READERS];
+    int reader_busy[MAX_READERS];
+    unsigned n_readers;
+};
+
+int lm__store_open(uv_loop_t *loop, const char *path, unsigned n_readers, lm_store **out, char *err,
+                   size_t err_size)
+{
+    *out = NULL;
+    if (n_readers == 0 || n_readers > MAX_READERS)
+        return LM_EINVAL;
+    lm_store *s = lm_calloc(1, sizeof *s);
+    if (!s)
+        return LM_ENOMEM;
+    s->loop = loop;
+    int rc = LM_EIO;
+    if (uv_mutex_init(&s->mu) != 0)
+        goto fail_mutex;
+    if (uv_cond_init(&s->cv) != 0)
+        goto fail_cond;
+    rc = lm__server_db_open(path, &s->writer, err, err_size);
+    if (rc != LM_OK)
+        goto fail_writer;
+    rc = lm__srvdb_ensure_schema(lm_replica_db(s->writer), err, err_size);
+    if (rc != LM_OK)
+        goto fail_readers;
+    for (; s->n_readers < n_readers; s->n_readers++) {
+        rc = lm__server_db_open(path, &s->readers[s->n_readers], err, err_size);
+        if (rc != LM_OK)
+            goto fail_readers;
+    }
+    *out = s;
+    return LM_OK;
+
+fail_readers:
+    for (unsigned i = 0; i < s->n_readers; i++)
+        lm_replica_close(s->readers[i]);
+    lm_replica_close(s->writer);
+fail_writer:
+    uv_cond_destroy(&s->cv);
+fail_cond:
+    uv_mutex_destroy(&s->mu);
+fail_mutex:
+    lm_free(s);
+    return rc;
+}
+
+void lm__store_close(lm_store *s)
+{
+    if (!s)
+        return;
+    for (unsigned i = 0; i < s->n_readers; i++)
+        lm_replica_close(s->readers[i]);
+    lm_replica_close(s->writer);
+    uv_cond_destroy(&s->cv);
+    uv_mutex_destroy(&s->mu);
+    lm_free(s);
+}
+
+uint64_t lm__store_site(const lm_store *s)
+{
+    return lm_replica_site(s->writer);
+}
+
+unsigned lm__store_pending(const lm_store *s)
+{
+    return s->pending;
+}
+
+/* Worker thread: borrow a replica, run the job, give the replica back. */
+static void work_cb(uv_work_t *w)
+{
+    lm_store_job *job = w->data;
+    lm_store *s = job->store;
+    if (job->write) {
+        job->replica = s->writer; /* only one write job is ever on the pool */
+    } else {
+        uv_mutex_lock(&s->mu);
+        for (;;) {
+            for (unsigned i = 0; i < s->n_readers && !job->replica; i++) {
+                if (!s->reader_busy[i]) {
+                    s->reader_busy[i] = 1;
+                    job->replica = s->readers[i];
+                }
+            }
+            if (job->replica)
+                break;
+            uv_cond_wait(&s->cv, &s->mu);
+        }
+        uv_mutex_unlock(&s->mu);
+    }
+    job->run(job, job->replica);
+    if (!job->write) {
+        uv_mutex_lock(&s->mu);
+        for (unsigned i = 0; i < s->n_readers; i++) {
+            if (s->readers[i] == job->replica)
+                s->reader_busy[i] = 0;
+        }
+        uv_cond_signal(&s->cv);
+        uv_mutex_unlock(&s->mu);
+    }
+}
+
+static void start_next_write(lm_store *s);
+
+/* Loop thread: the job is over; hand the writer to the next batch. */
+static void after_work_cb(uv_work_t *w, int status)
+{
+    lm_store_job *job = w->data;
+    lm_store *s = job->store;
+    s->pending--;
+    if (job->write) {
+        s->writing = 0;
+        start_next_write(s);
+    }
+    job->replica = NULL;
+    job->done(job, status);
+}
+
+static void queue(lm_store *s, lm_store_job *job)
+{
+    job->work.data = job;
+    int rc = uv_queue_work(s->loop, &job->work, work_cb, after_work_cb);
+    if (rc != 0) {
+        /* uv_queue_work only fails for a NULL work_cb; keep the contract
+         * that done always runs anyway. */
+        lm_log(LM_LOG_ERROR, "uv_queue_work: %s", uv_strerror(rc));
+        s->pending--;
+        if (job->write)
+            s->writing = 0;
+        job->done(job, rc);
+    }
+}
+
+static void start_next_write(lm_store *s)
+{
+    if (s->writing || !s->wq_head)
+        return;
+    lm_store_job *job = s->wq_head;
+    s->wq_head = job->next;
+    if (!s->wq_head)
+        s->wq_tail = NULL;
+    job->next = NULL;
+    s->writing = 1;
+    queue(s, job);
+}
+
+void lm__store_submit(lm_store *s, lm_store_job *job, int write)
+{
+    job->store = s;
+    job->write = write;
+    job->replica = NULL;
+    job->next = NULL;
+    s->pending++;
+    if (!write) {
+        queue(s, job);
+        return;
+    }
+    if (s->wq_tail)
+        s->wq_tail->next = job;
+    else
+        s->wq_head = job;
+    s->wq_tail = job;
+    start_next_write(s);
+}
+
+int lm__store_head_seq(lm_replica *r, uint64_t *out)
+{
+    *out = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(lm_replica_db(r), "SELECT COALESCE(MAX(seq), 0) FROM lm_changes", -1,
+                           &st, NULL) != SQLITE_OK)
+        return LM_EDB;
+    int rc = LM_EDB;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *out = (uint64_t)sqlite3_column_int64(st, 0);
+        rc = LM_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
