@@ -1,18 +1,18 @@
 # The field tool's unit tests and the end-to-end tests that drive the real
 # `lastmile-server` and `lastmile` binaries over loopback (Python 3, stdlib).
-if(NOT TARGET lm_agent)
+if(NOT TARGET lm_agent_text)
   return()
 endif()
 
 foreach(t money json args)
   add_executable(agent_${t}_test ${CMAKE_CURRENT_SOURCE_DIR}/unit/agent_${t}_test.c)
   target_include_directories(agent_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-  target_link_libraries(agent_${t}_test PRIVATE lm_agent)
+  target_link_libraries(agent_${t}_test PRIVATE lm_agent_text)
   add_test(NAME agent_${t} COMMAND agent_${t}_test)
 endforeach()
 
-if(NOT TARGET lastmile-server)
-  message(STATUS "integration: lastmile-server not built yet, end-to-end tests skipped")
+if(NOT TARGET lastmile OR NOT TARGET lastmile-server)
+  message(STATUS "integration: lastmile / lastmile-server not built yet, end-to-end tests skipped")
   return()
 endif()
 find_package(Python3 COMPONENTS Interpreter)

@@ -27,8 +27,8 @@ def refused(agent, what, code, err, needle):
 def main():
     with tempdir() as tmp:
         server = Server(tmp)
-        key = server.add_user("agent-ok", "agent", ["xiaohe"], "pingwu")
-        other = server.add_user("agent-other", "agent", ["nanpo"], "pingwu")
+        key = server.add_user("agent-ok", "agent", ["shangba"])
+        other = server.add_user("agent-other", "agent", ["liangshui"])
         server.start()
 
         bad = Agent(tmp, "agent-ok")
@@ -56,14 +56,14 @@ def main():
         good = Agent(tmp, "agent-ok")
         code, out, _ = good.init(server, key)
         check(code == 0 and "synced:" in out, "the right key works after the refusals")
-        farmer = good.new_id("farmer", "add", "--name", "Li", "--village", "xiaohe")
+        farmer = good.new_id("farmer", "add", "--name", "Li", "--village", "shangba")
         check(good.sync()[0] == 0, "and syncs")
         check(len(server.rows("SELECT id FROM farmers WHERE id = ?", (farmer,))) == 1,
               "its farmer reached the server")
 
         # A revoked user is refused like a wrong key; its work stays queued.
         run([SERVER, "user", "revoke", "--db", server.db, "--id", "agent-ok"])
-        good.new_id("farmer", "add", "--name", "Zhang", "--village", "xiaohe")
+        good.new_id("farmer", "add", "--name", "Zhang", "--village", "shangba")
         code, _, err = good.sync(ok=False)
         check(code != 0 and "authentication failed" in err, "revoked user refused: %r" % err)
         check(good.status().get("pending_changes", 0) > 0, "revoked user's work stays queued")

@@ -16,7 +16,7 @@ def bulk_insert(agent, farmer, n, tag):
     sql = ("WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < %d) "
            "INSERT INTO collections (id, agent_id, farmer_id, village, product, grade, "
            "weight_g, unit_price_fen, amount_fen, collected_at, note) "
-           "SELECT printf('%s%%020d', i), '%s', '%s', 'xiaohe', "
+           "SELECT printf('%s%%020d', i), '%s', '%s', 'shangba', "
            "  (ARRAY) , 'B', 1000 + i, 250, (1000 + i) * 250 / 1000 + "
            "  (((1000 + i) * 250) %% 1000 >= 500), 1700000000000 + i, 'bulk' FROM k;"
            % (n, tag, agent.uid, farmer))
@@ -28,11 +28,11 @@ def bulk_insert(agent, farmer, n, tag):
 def main():
     with tempdir() as tmp:
         server = Server(tmp)
-        key = server.add_user("agent-li", "agent", ["xiaohe"], "pingwu")
+        key = server.add_user("agent-li", "agent", ["shangba"])
         server.start()
         a = Agent(tmp, "agent-li")
         a.init(server, key)
-        farmer = a.new_id("farmer", "add", "--name", "Li", "--village", "xiaohe")
+        farmer = a.new_id("farmer", "add", "--name", "Li", "--village", "shangba")
         check(a.sync()[0] == 0, "first sync")
 
         interrupted = 0

@@ -15,11 +15,11 @@ def snapshot(agent):
 def main():
     with tempdir() as tmp:
         server = Server(tmp)
-        key = server.add_user("agent-li", "agent", ["xiaohe"], "pingwu")
+        key = server.add_user("agent-li", "agent", ["shangba"])
         server.start()
         a = Agent(tmp, "agent-li")
         a.init(server, key)
-        farmer = a.new_id("farmer", "add", "--name", "Li Si", "--village", "xiaohe", "--poor",
+        farmer = a.new_id("farmer", "add", "--name", "Li Si", "--village", "shangba", "--poor",
                           "--household", "HH-1")
         cid = a.new_id("collect", "--farmer", farmer, "--product", "potato", "--grade", "A",
                        "--kg", "12.345", "--price", "3.10", "--note", "早上 \"first\"")
@@ -28,7 +28,7 @@ def main():
             c = rows[0]
             check(c["weight_g"] == 12345 and c["unit_price_fen"] == 310, "exact grams and fen")
             check(c["amount_fen"] == amount(12345, 310) == 3827, "amount rounded half up")
-            check(c["note"] == "早上 \"first\"" and c["village"] == "xiaohe",
+            check(c["note"] == "早上 \"first\"" and c["village"] == "shangba",
                   "note and village kept")
         f = [x for x in a.list("farmers") if x["id"] == farmer]
         check(f and f[0]["registered_poor"] == 1 and f[0]["household_id"] == "HH-1",
@@ -72,7 +72,7 @@ def main():
              "exactly one"),
             (["adjust", "--collection", cid, "--void"], "--reason"),
             (["adjust", "--collection", "NOPE", "--void", "--reason", "x"], "unknown collection"),
-            (["farmer", "add", "--village", "xiaohe"], "--name"),
+            (["farmer", "add", "--village", "shangba"], "--name"),
             (["list", "trucks"], "cannot list"),
             (["conflicts", "resolve", "x", "--keep", "mine"], "not a number"),
             (["conflicts", "resolve", "1", "--keep", "both"], "--keep"),
