@@ -1,0 +1,533 @@
+/*
+ * changes.c — the compact encoding of a PUSH/CHANGES change list.
+ *
+ * A flat list of per-column changes (table, pk, column, value, hlc, site,
+ * prev_hlc, seq) is mostly redundant: a row write produces a dozen changes
+ * sharing table, pk, hlc and site, and consecutive rows have close HLCs and
+ * the same site. The list travels as two entries of the message map:
+ *
+ *   "d": [name, ...]        dictionary of table and column names (msgpack
+ *                           str, <= LM_MAX_NAME bytes, <= LM__MAX_DICT of
+ *                           them) in first-use order; "" is the tombstone
+ *                           column.
+ *   "r": [row, ...]         rows; each groups a run of consecutive changes
+ *                           with equal (table, pk, hlc, site):
+ *
+ *   row = [table, pk, dhlc, sq, cols]          or
+ *         [table, pk, dhlc, sq, cols, site]
+ *     table  uint  index into "d"
+ *     pk     str   <= LM_MAX_PK bytes
+ *     dhlc   int   hlc - hlc of the previous row (0 before the first row),
+ *                  mod 2^64 as a signed integer: a handful of bytes instead
+ *                  of nine.
+ *     sq     int   2 * dseq + step. dseq = seq of the row's first change -
+ *                  seq of the change before it in the message (0 at the
+ *                  start), signed mod 2^64; step (0 or 1) is the seq
+ *                  increment assumed between the row's later changes, so
+ *                  rows whose changes share one seq and rows whose changes
+ *                  number consecutively both cost nothing per column.
+ *     cols   array of column entries (at least one)
+ *     site   uint  present only when it differs from the previous row's
+ *                  site (0 before the first row).
+ *
+ *   col = [column, value]                      or
+ *         [column, value, prev_hlc]            or
+ *         [column, value, prev_hlc, dseq]
+ *     column    uint index into "d"
+ *     value     nil | int | float | str (TEXT) | bin (BLOB); <= LM_MAX_VALUE
+ *     prev_hlc  uint, omitted when 0 (an insert)
+ *     dseq      int, this change's seq - the previous change's seq, present
+ *               only when the row's default (dseq for the first column,
+ *               step after it) is wrong, or dseq does not fit in 2*dseq.
+ *
+ * Decoders skip array elements past those listed (room for a newer peer) and
+ * expand rows back into exactly the flat list that was encoded: grouping is
+ * a pure function of consecutive equality, so any input round-trips,
+ * including interleaved rows and deletes.
+ */
+#include <string.h>
+
+#include "codec.h"
+
+#define SEQ_PACK_LIMIT ((int64_t)1 << 62) /* |dseq| below this fits 2*dseq+1 */
+
+/* ------------------------------------------------------------ dictionary */
+
+typedef struct dict {
+    const char **names; /* borrowed from the changes */
+    uint32_t n;
+    uint32_t *slots; /* open addressing: index + 1, 0 = empty */
+    uint32_t mask;
+} dict;
+
+static uint32_t hash_str(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    while (*s)
+        h = (h ^ (uint8_t)*s++) * 16777619u;
+    return h;
+}
+
+static int dict_init(dict *d, uint32_t max_names)
+{
+    uint32_t cap = 16;
+    while (cap < 2 * max_names)
+        cap *= 2;
+    memset(d, 0, sizeof *d);
+    d->names = lm_calloc(max_names ? max_names : 1, sizeof *d->names);
+    d->slots = lm_calloc(cap, sizeof *d->slots);
+    if (!d->names || !d->slots) {
+        lm_free(d->names);
+        lm_free(d->slots);
+        return LM_ENOMEM;
+    }
+    d->mask = cap - 1;
+    return LM_OK;
+}
+
+static void dict_close(dict *d)
+{
+    lm_free(d->names);
+    lm_free(d->slots);
+}
+
+/* Index of name, adding it when new; LM_ETOOBIG past LM__MAX_DICT. */
+static int dict_index(dict *d, const char *name, uint32_t *idx)
+{
+    uint32_t i = hash_str(name) & d->mask;
+    while (d->slots[i]) {
+        uint32_t k = d->slots[i] - 1;
+        if (strcmp(d->names[k], name) == 0) {
+            *idx = k;
+            return LM_OK;
+        }
+        i = (i + 1) & d->mask;
+    }
+    if (d->n >= LM__MAX_DICT)
+        return LM_ETOOBIG;
+    d->names[d->n] = name;
+    d->slots[i] = d->n + 1;
+    *idx = d->n++;
+    return LM_OK;
+}
+
+/* ---------------------------------------------------------------- encode */
+
+static int check_change(const lm_change *c)
+{
+    if (!c->table || !c->pk || !c->column)
+        return LM_EINVAL;
+    if (strlen(c->table) > LM_MAX_NAME || strlen(c->column) > LM_MAX_NAME ||
+        strlen(c->pk) > LM_MAX_PK)
+        return LM_ETOOBIG;
+    switch (c->value.type) {
+    case LM_VAL_INTEGER:
+    case LM_VAL_FLOAT:
+    case LM_VAL_NULL:
+        return LM_OK;
+    case LM_VAL_TEXT:
+    case LM_VAL_BLOB:
+        if (c->value.len > LM_MAX_VALUE)
+            return LM_ETOOBIG;
+        return c->value.len && !c->value.bytes ? LM_EINVAL : LM_OK;
+    default:
+        return LM_EINVAL;
+    }
+}
+
+static void put_value(lm__mp_writer *w, const lm_value *v)
+{
+    switch (v->type) {
+    case LM_VAL_INTEGER:
+        lm__mp_put_i64(w, v->i);
+        break;
+    case LM_VAL_FLOAT:
+        lm__mp_put_double(w, v->f);
+        break;
+    case LM_VAL_TEXT:
+        lm__mp_put_str(w, v->bytes, v->len);
+        break;
+    case LM_VAL_BLOB:
+        lm__mp_put_bin(w, v->bytes, v->len);
+        break;
+    default:
+        lm__mp_put_nil(w);
+        break;
+    }
+}
+
+/* Whether change b continues the row that change a is in. */
+static int same_row(const lm_change *a, const lm_change *b, const uint32_t *ta, const uint32_t *tb)
+{
+    return *ta == *tb && a->hlc == b->hlc && a->site == b->site && strcmp(a->pk, b->pk) == 0;
+}
+
+int lm__changes_encode(lm__mp_writer *w, const lm_change *ch, uint32_t n)
+{
+    dict d;
+    int rc;
+
+    if (w->rc != LM_OK)
+        return w->rc;
+    if (n > LM_MAX_CHANGES)
+        return LM_ETOOBIG;
+    if (n && !ch)
+        return LM_EINVAL;
+    for (uint32_t i = 0; i < n; i++)
+        if ((rc = check_change(&ch[i])) != LM_OK)
+            return rc;
+
+    uint32_t max_names = 2 * n < LM__MAX_DICT ? 2 * n : LM__MAX_DICT;
+    if ((rc = dict_init(&d, max_names)) != LM_OK)
+        return rc;
+    /* idx[2i] = table index, idx[2i+1] = column index of change i */
+    uint32_t *idx = lm_calloc(n ? 2 * (size_t)n : 1, sizeof *idx);
+    if (!idx) {
+        rc = LM_ENOMEM;
+        goto fail_idx;
+    }
+    uint32_t rows = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if ((rc = dict_index(&d, ch[i].table, &idx[2 * i])) != LM_OK ||
+            (rc = dict_index(&d, ch[i].column, &idx[2 * i + 1])) != LM_OK)
+            goto fail_names;
+        if (i == 0 || !same_row(&ch[i - 1], &ch[i], &idx[2 * i - 2], &idx[2 * i]))
+            rows++;
+    }
+
+    lm__mp_put_cstr(w, "d");
+    lm__mp_put_array(w, d.n);
+    for (uint32_t k = 0; k < d.n; k++)
+        lm__mp_put_cstr(w, d.names[k]);
+
+    lm__mp_put_cstr(w, "r");
+    lm__mp_put_array(w, rows);
+    uint64_t prev_hlc = 0, prev_site = 0, prev_seq = 0;
+    for (uint32_t i = 0; i < n && w->rc == LM_OK;) {
+        uint32_t end = i + 1;
+        while (end < n && same_row(&ch[end - 1], &ch[end], &idx[2 * end - 2], &idx[2 * end]))
+            end++;
+        const lm_change *c = &ch[i];
+        uint64_t step = 0;
+        if (end - i >= 2 && ch[i + 1].seq - ch[i].seq == 1)
+            step = 1;
+        int64_t dseq = lm__u2i(c->seq - prev_seq);
+        int packed = dseq >= -SEQ_PACK_LIMIT && dseq < SEQ_PACK_LIMIT;
+
+        lm__mp_put_array(w, c->site != prev_site ? 6 : 5);
+        lm__mp_put_u64(w, idx[2 * i]);
+        lm__mp_put_cstr(w, c->pk);
+        lm__mp_put_i64(w, lm__u2i(c->hlc - prev_hlc));
+        lm__mp_put_i64(w, packed ? dseq * 2 + (int64_t)step : (int64_t)step);
+        lm__mp_put_array(w, end - i);
+        for (uint32_t k = i; k < end; k++) {
+            const lm_change *cc = &ch[k];
+            uint64_t want = k == i ? (packed ? (uint64_t)dseq : 0) : step;
+            uint64_t delta = cc->seq - prev_seq;
+            int explicit_seq = delta != want;
+            lm__mp_put_array(w, explicit_seq ? 4 : cc->prev_hlc ? 3 : 2);
+            lm__mp_put_u64(w, idx[2 * k + 1]);
+            put_value(w, &cc->value);
+            if (explicit_seq || cc->prev_hlc)
+                lm__mp_put_u64(w, cc->prev_hlc);
+            if (explicit_seq)
+                lm__mp_put_i64(w, lm__u2i(delta));
+            prev_seq = cc->seq;
+        }
+        if (c->site != prev_site)
+            lm__mp_put_u64(w, c->site);
+        prev_hlc = c->hlc;
+        prev_site = c->site;
+        i = end;
+    }
+    rc = w->rc;
+fail_names:
+    lm_free(idx);
+fail_idx:
+    dict_close(&d);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- decode */
+
+typedef struct name {
+    const uint8_t *s;
+    uint32_t len;
+} name;
+
+/* Copies wire bytes into a NUL-terminated string; refuses embedded NULs,
+ * which a C string could not carry back out. */
+static int dup_name(const uint8_t *s, uint32_t len, char **out)
+{
+    if (len && memchr(s, 0, len))
+        return LM_EMALFORMED;
+    *out = lm_malloc((size_t)len + 1);
+    if (!*out)
+        return LM_ENOMEM;
+    if (len)
+        memcpy(*out, s, len);
+    (*out)[len] = '\0';
+    return LM_OK;
+}
+
+static int read_value(lm__mp_reader *r, lm_value *v)
+{
+    int kind, rc;
+    const uint8_t *s;
+    uint32_t len;
+
+    memset(v, 0, sizeof *v);
+    v->type = LM_VAL_NULL;
+    if ((rc = lm__mp_peek(r, &kind)) != LM_OK)
+        return rc;
+    switch (kind) {
+    case LM__MP_NIL:
+        return lm__mp_read_nil(r);
+    case LM__MP_UINT:
+    case LM__MP_NINT:
+        v->type = LM_VAL_INTEGER;
+        return lm__mp_read_i64(r, &v->i);
+    case LM__MP_FLOAT:
+        v->type = LM_VAL_FLOAT;
+        return lm__mp_read_double(r, &v->f);
+    case LM__MP_STR:
+    case LM__MP_BIN:
+        rc = kind == LM__MP_STR ? lm__mp_read_str(r, &s, &len) : lm__mp_read_bin(r, &s, &len);
+        if (rc != LM_OK)
+            return rc;
+        if (len > LM_MAX_VALUE)
+            return LM_ETOOBIG;
+        if (kind == LM__MP_BIN && len == 0) {
+            v->type = LM_VAL_BLOB;
+            return LM_OK;
+        }
+        v->bytes = lm_malloc((size_t)len + 1);
+        if (!v->bytes)
+            return LM_ENOMEM;
+        if (len)
+            memcpy(v->bytes, s, len);
+        v->bytes[len] = 0; /* TEXT usable as a C string; harmless for BLOB */
+        v->len = len;
+        v->type = kind == LM__MP_STR ? LM_VAL_TEXT : LM_VAL_BLOB;
+        return LM_OK;
+    default:
+        return LM_ETYPE;
+    }
+}
+
+typedef struct decoder {
+    lm__dctx *c;
+    name *names;
+    uint32_t n_names;
+    lm_change *out;
+    uint32_t n, cap;
+    uint64_t prev_hlc, prev_site, prev_seq;
+} decoder;
+
+static int grow(decoder *d)
+{
+    if (d->n < d->cap)
+        return LM_OK;
+    uint32_t cap = d->cap ? d->cap * 2 : 16;
+    if (cap > LM_MAX_CHANGES)
+        cap = LM_MAX_CHANGES;
+    lm_change *p = lm_realloc(d->out, (size_t)cap * sizeof *p);
+    if (!p)
+        return LM_ENOMEM;
+    d->out = p;
+    d->cap = cap;
+    return LM_OK;
+}
+
+static int read_index(decoder *d, lm__mp_reader *r, uint32_t *idx, uint32_t row, int col,
+                      const char *what)
+{
+    uint64_t v;
+    int rc = lm__mp_read_u64(r, &v);
+    if (rc == LM_OK && v >= d->n_names)
+        rc = LM_ERANGE;
+    if (rc != LM_OK) {
+        if (col < 0)
+            return lm__derr(d->c, rc, "rows[%u].%s: %s", row, what,
+                            rc == LM_ERANGE ? "not an index into the name dictionary"
+                                            : lm__read_errtext(rc));
+        return lm__derr(d->c, rc, "rows[%u].cols[%d].%s: %s", row, col, what,
+                        rc == LM_ERANGE ? "not an index into the name dictionary"
+                                        : lm__read_errtext(rc));
+    }
+    *idx = (uint32_t)v;
+    return LM_OK;
+}
+
+/* Skips array elements a newer peer may have appended. */
+static int skip_extra(decoder *d, lm__mp_reader *r, uint32_t extra, int depth, uint32_t row)
+{
+    for (uint32_t i = 0; i < extra; i++) {
+        int rc = lm__mp_skip(r, depth);
+        if (rc != LM_OK)
+            return lm__derr(d->c, rc, "rows[%u]: %s", row, lm__read_errtext(rc));
+    }
+    return LM_OK;
+}
+
+/* One column entry of row `row` (depth 5) into a new lm_change. */
+static int read_col(decoder *d, lm__mp_reader *r, uint32_t row, uint32_t col, uint32_t table,
+                    const name *pk, uint64_t hlc, uint64_t site, uint64_t want_dseq)
+{
+    uint32_t n, cidx;
+    int rc = lm__mp_read_array(r, &n);
+    if (rc != LM_OK)
+        return lm__derr(d->c, rc, "rows[%u].cols[%u]: %s", row, col, lm__read_errtext(rc));
+    if (n < 2)
+        return lm__derr(d->c, LM_EMISSING, "rows[%u].cols[%u]: needs [column, value]", row, col);
+    if ((rc = read_index(d, r, &cidx, row, (int)col, "column")) != LM_OK)
+        return rc;
+    if (d->n >= LM_MAX_CHANGES)
+        return lm__derr(d->c, LM_ETOOBIG, "rows[%u].cols[%u]: more than %u changes", row, col,
+                        LM_MAX_CHANGES);
+    if ((rc = grow(d)) != LM_OK)
+        return lm__derr(d->c, rc, "rows[%u].cols[%u]: out of memory", row, col);
+
+    lm_change *c = &d->out[d->n];
+    memset(c, 0, sizeof *c);
+    c->value.type = LM_VAL_NULL;
+    c->hlc = hlc;
+    c->site = site;
+    rc = read_value(r, &c->value);
+    if (rc != LM_OK) {
+        lm_change_clear(c);
+        return lm__derr(d->c, rc, "rows[%u].cols[%u].value: %s", row, col,
+                        rc == LM_ETOOBIG ? "longer than LM_MAX_VALUE bytes"
+                        : rc == LM_ETYPE ? "not nil, integer, float, str or bin"
+                                         : lm__read_errtext(rc));
+    }
+    uint64_t dseq = want_dseq;
+    if (n >= 3 && (rc = lm__mp_read_u64(r, &c->prev_hlc)) != LM_OK) {
+        lm_change_clear(c);
+        return lm__derr(d->c, rc, "rows[%u].cols[%u].prev_hlc: %s", row, col, lm__read_errtext(rc));
+    }
+    if (n >= 4) {
+        int64_t sd;
+        if ((rc = lm__mp_read_i64(r, &sd)) != LM_OK) {
+            lm_change_clear(c);
+            return lm__derr(d->c, rc, "rows[%u].cols[%u].dseq: %s", row, col, lm__read_errtext(rc));
+        }
+        dseq = (uint64_t)sd;
+    }
+    c->seq = d->prev_seq + dseq;
+    if ((rc = skip_extra(d, r, n > 4 ? n - 4 : 0, 6, row)) != LM_OK ||
+        (rc = dup_name(d->names[table].s, d->names[table].len, &c->table)) != LM_OK ||
+        (rc = dup_name(d->names[cidx].s, d->names[cidx].len, &c->column)) != LM_OK ||
+        (rc = dup_name(pk->s, pk->len, &c->pk)) != LM_OK) {
+        lm_change_clear(c);
+        if (rc == LM_EMALFORMED)
+            return lm__derr(d->c, rc, "rows[%u]: name or pk contains a NUL byte", row);
+        return rc == LM_ENOMEM ? lm__derr(d->c, rc, "rows[%u]: out of memory", row) : rc;
+    }
+    d->prev_seq = c->seq;
+    d->n++;
+    return LM_OK;
+}
+
+static int read_row(decoder *d, lm__mp_reader *r, uint32_t row)
+{
+    uint32_t n, table, ncols;
+    name pk;
+    int64_t dhlc, sq;
+    int rc = lm__mp_read_array(r, &n);
+    if (rc != LM_OK)
+        return lm__derr(d->c, rc, "rows[%u]: %s", row, lm__read_errtext(rc));
+    if (n < 5)
+        return lm__derr(d->c, LM_EMISSING, "rows[%u]: needs [table, pk, dhlc, sq, cols]", row);
+    if ((rc = read_index(d, r, &table, row, -1, "table")) != LM_OK)
+        return rc;
+    if ((rc = lm__mp_read_str(r, &pk.s, &pk.len)) != LM_OK)
+        return lm__derr(d->c, rc, "rows[%u].pk: %s", row, lm__read_errtext(rc));
+    if (pk.len > LM_MAX_PK)
+        return lm__derr(d->c, LM_ETOOBIG, "rows[%u].pk: string longer than %d", row, LM_MAX_PK);
+    if ((rc = lm__mp_read_i64(r, &dhlc)) != LM_OK)
+        return lm__derr(d->c, rc, "rows[%u].dhlc: %s", row, lm__read_errtext(rc));
+    if ((rc = lm__mp_read_i64(r, &sq)) != LM_OK)
+        return lm__derr(d->c, rc, "rows[%u].sq: %s", row, lm__read_errtext(rc));
+    if ((rc = lm__mp_read_array(r, &ncols)) != LM_OK)
+        return lm__derr(d->c, rc, "rows[%u].cols: %s", row, lm__read_errtext(rc));
+    if (ncols == 0)
+        return lm__derr(d->c, LM_EMISSING, "rows[%u].cols: empty", row);
+
+    /* The site trails the columns, so read the columns from a copy of the
+     * cursor after skipping ahead to it. */
+    lm__mp_reader cols = *r;
+    for (uint32_t i = 0; i < ncols; i++)
+        if ((rc = lm__mp_skip(r, 5)) != LM_OK)
+            return lm__derr(d->c, rc, "rows[%u].cols[%u]: %s", row, i, lm__read_errtext(rc));
+    uint64_t site = d->prev_site;
+    if (n >= 6 && (rc = lm__mp_read_u64(r, &site)) != LM_OK)
+        return lm__derr(d->c, rc, "rows[%u].site: %s", row, lm__read_errtext(rc));
+    if ((rc = skip_extra(d, r, n > 6 ? n - 6 : 0, 4, row)) != LM_OK)
+        return rc;
+
+    uint64_t hlc = d->prev_hlc + (uint64_t)dhlc;
+    uint64_t step = (uint64_t)sq & 1;
+    uint64_t first = (uint64_t)((sq - (int64_t)step) / 2);
+    for (uint32_t i = 0; i < ncols; i++)
+        if ((rc = read_col(d, &cols, row, i, table, &pk, hlc, site, i == 0 ? first : step)) !=
+            LM_OK)
+            return rc;
+    d->prev_hlc = hlc;
+    d->prev_site = site;
+    return LM_OK;
+}
+
+int lm__changes_decode(lm__dctx *c, lm__mp_reader dict_r, lm__mp_reader rows_r, lm_change **out,
+                       uint32_t *n_out)
+{
+    decoder d;
+    uint32_t nd, nr;
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    memset(&d, 0, sizeof d);
+    d.c = c;
+    if ((rc = lm__mp_read_array(&dict_r, &nd)) != LM_OK)
+        return lm__derr(c, rc, "dict: %s", lm__read_errtext(rc));
+    if (nd > LM__MAX_DICT)
+        return lm__derr(c, LM_ETOOBIG, "dict: more than %u names", LM__MAX_DICT);
+    if ((rc = lm__mp_read_array(&rows_r, &nr)) != LM_OK)
+        return lm__derr(c, rc, "rows: %s", lm__read_errtext(rc));
+    if (nr > LM_MAX_CHANGES)
+        return lm__derr(c, LM_ETOOBIG, "rows: more than %u", LM_MAX_CHANGES);
+
+    d.names = lm_calloc(nd ? nd : 1, sizeof *d.names);
+    if (!d.names)
+        return lm__derr(c, LM_ENOMEM, "dict: out of memory");
+    d.n_names = nd;
+    for (uint32_t i = 0; i < nd; i++) {
+        if ((rc = lm__mp_read_str(&dict_r, &d.names[i].s, &d.names[i].len)) != LM_OK) {
+            lm__derr(c, rc, "dict[%u]: %s", i, lm__read_errtext(rc));
+            goto fail;
+        }
+        if (d.names[i].len > LM_MAX_NAME) {
+            rc = lm__derr(c, LM_ETOOBIG, "dict[%u]: string longer than %d", i, LM_MAX_NAME);
+            goto fail;
+        }
+    }
+    for (uint32_t i = 0; i < nr; i++)
+        if ((rc = read_row(&d, &rows_r, i)) != LM_OK)
+            goto fail;
+    lm_free(d.names);
+    if (d.n == 0) {
+        lm_free(d.out);
+        return LM_OK;
+    }
+    *out = d.out;
+    *n_out = d.n;
+    return LM_OK;
+
+fail:
+    for (uint32_t i = 0; i < d.n; i++)
+        lm_change_clear(&d.out[i]);
+    lm_free(d.out);
+    lm_free(d.names);
+    return rc;
+}

@@ -1,0 +1,131 @@
+/*
+ * msg_fields.c — the layout of every message: a msgpack map with one- or
+ * two-character keys. Keys unknown to a decoder are skipped (a newer peer may
+ * add fields); a key listed here may never change meaning.
+ *
+ *   HELLO      v version  u user  s site  c client?
+ *   CHALLENGE  n nonce(bin 32)  t server_time_ms
+ *   AUTH       m mac(bin 32)
+ *   WELCOME    t server_time_ms  s server_site  w push_watermark
+ *              q server_seq  r role
+ *   PUSH       u upto_seq  d/r change list (see changes.c)
+ *   PUSH_ACK   u upto_seq  a applied  c conflicts
+ *              f refusals? [[index, code, reason|nil], ...]
+ *   PULL       c cursor  b max_bytes
+ *   CHANGES    n next_cursor  m more(bool)  d/r change list
+ *   ERROR      c code  m message?
+ *   BYE        r reason?
+ *
+ * `?` marks optional fields (NULL / empty when absent).
+ */
+#include <stddef.h>
+
+#include "codec.h"
+
+#define F(key, name, kind, req, member, max)                                                       \
+    {                                                                                              \
+        key, name, kind, req, offsetof(lm_msg, member), 0, max                                     \
+    }
+#define F2(key, name, kind, req, member, count)                                                    \
+    {                                                                                              \
+        key, name, kind, req, offsetof(lm_msg, member), offsetof(lm_msg, count), 0                 \
+    }
+
+static const lm__field hello[] = {
+    F("v", "version", LM__F_U32, 1, u.hello.version, 0),
+    F("u", "user", LM__F_STR, 1, u.hello.user, LM_MAX_NAME),
+    F("s", "site", LM__F_U64, 1, u.hello.site, 0),
+    F("c", "client", LM__F_STR, 0, u.hello.client, LM_MAX_TEXT),
+};
+
+static const lm__field challenge[] = {
+    F("n", "nonce", LM__F_BIN32, 1, u.challenge.nonce, 0),
+    F("t", "server_time_ms", LM__F_U64, 1, u.challenge.server_time_ms, 0),
+};
+
+static const lm__field auth[] = {
+    F("m", "mac", LM__F_BIN32, 1, u.auth.mac, 0),
+};
+
+static const lm__field welcome[] = {
+    F("t", "server_time_ms", LM__F_U64, 1, u.welcome.server_time_ms, 0),
+    F("s", "server_site", LM__F_U64, 1, u.welcome.server_site, 0),
+    F("w", "push_watermark", LM__F_U64, 1, u.welcome.push_watermark, 0),
+    F("q", "server_seq", LM__F_U64, 1, u.welcome.server_seq, 0),
+    F("r", "role", LM__F_STR, 1, u.welcome.role, LM_MAX_NAME),
+};
+
+static const lm__field push[] = {
+    F("u", "upto_seq", LM__F_U64, 1, u.push.upto_seq, 0),
+    F2("d", "dict", LM__F_DICT, 1, u.push.changes, u.push.n_changes),
+    F2("r", "rows", LM__F_ROWS, 1, u.push.changes, u.push.n_changes),
+};
+
+static const lm__field push_ack[] = {
+    F("u", "upto_seq", LM__F_U64, 1, u.push_ack.upto_seq, 0),
+    F("a", "applied", LM__F_U32, 1, u.push_ack.applied, 0),
+    F("c", "conflicts", LM__F_U32, 1, u.push_ack.conflicts, 0),
+    F2("f", "refusals", LM__F_REFUSALS, 0, u.push_ack.refusals, u.push_ack.n_refusals),
+};
+
+static const lm__field pull[] = {
+    F("c", "cursor", LM__F_U64, 1, u.pull.cursor, 0),
+    F("b", "max_bytes", LM__F_U32, 1, u.pull.max_bytes, 0),
+};
+
+static const lm__field changes[] = {
+    F("n", "next_cursor", LM__F_U64, 1, u.changes.next_cursor, 0),
+    F("m", "more", LM__F_BOOL8, 1, u.changes.more, 0),
+    F2("d", "dict", LM__F_DICT, 1, u.changes.changes, u.changes.n_changes),
+    F2("r", "rows", LM__F_ROWS, 1, u.changes.changes, u.changes.n_changes),
+};
+
+static const lm__field error[] = {
+    F("c", "code", LM__F_I32, 1, u.error.code, 0),
+    F("m", "message", LM__F_STR, 0, u.error.message, LM_MAX_TEXT),
+};
+
+static const lm__field bye[] = {
+    F("r", "reason", LM__F_STR, 0, u.bye.reason, LM_MAX_TEXT),
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+const lm__field *lm__msg_fields(int type, size_t *n)
+{
+    switch (type) {
+    case LM_MSG_HELLO:
+        *n = COUNT(hello);
+        return hello;
+    case LM_MSG_CHALLENGE:
+        *n = COUNT(challenge);
+        return challenge;
+    case LM_MSG_AUTH:
+        *n = COUNT(auth);
+        return auth;
+    case LM_MSG_WELCOME:
+        *n = COUNT(welcome);
+        return welcome;
+    case LM_MSG_PUSH:
+        *n = COUNT(push);
+        return push;
+    case LM_MSG_PUSH_ACK:
+        *n = COUNT(push_ack);
+        return push_ack;
+    case LM_MSG_PULL:
+        *n = COUNT(pull);
+        return pull;
+    case LM_MSG_CHANGES:
+        *n = COUNT(changes);
+        return changes;
+    case LM_MSG_ERROR:
+        *n = COUNT(error);
+        return error;
+    case LM_MSG_BYE:
+        *n = COUNT(bye);
+        return bye;
+    default:
+        *n = 0;
+        return NULL;
+    }
+}
