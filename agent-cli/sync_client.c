@@ -213,6 +213,9 @@ static void write_cb(uv_write_t *req, int status)
         fail(c, LM_ENET, "connection lost while sending: %s", uv_strerror(status));
         return;
     }
+    /* Bytes leaving is progress too: a big batch on a slow link may take
+     * longer than the I/O timeout before the server can answer. */
+    arm_timer(c, io_timeout(c));
     if (is_bye && c->state == S_BYE) {
         c->state = S_DONE;
         shutdown_client(c);
