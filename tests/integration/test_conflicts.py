@@ -46,14 +46,19 @@ def main():
             open_b = json.loads(out) if code == 0 else []
             code, out, _ = a.cli("conflicts", "--json")
             open_a = json.loads(out) if code == 0 else []
-            logged = [c for c in open_a + open_b if c["pk"] == fid and c["column"] == "name"]
+            pair = {"Li Guihua A%d" % round_no, "Li Guihua B%d" % round_no}
+
+            def this_round(c):
+                return c["pk"] == fid and c["column"] == "name" and \
+                    {c["winner"], c["loser"]} == pair
+            logged = [c for c in open_a + open_b if this_round(c)]
             check(len(logged) >= 1, "round %d: the concurrent edit is in a conflict log: %r"
                   % (round_no, open_a + open_b))
             # Resolve on the replica that wrote the losing value, if it has the
             # conflict, else on the other.
-            who = b if any(c["pk"] == fid for c in open_b) else a
+            who = b if any(this_round(c) for c in open_b) else a
             mine_list = open_b if who is b else open_a
-            conflict = [c for c in mine_list if c["pk"] == fid and c["column"] == "name"]
+            conflict = [c for c in mine_list if this_round(c)]
             if not check(conflict, "round %d: a conflict to resolve" % round_no):
                 continue
             c = conflict[0]
