@@ -1,0 +1,22 @@
+# lastmile-server: unit tests of its pieces and an end-to-end test that
+# drives the real binary over loopback (names start with server_).
+if(NOT TARGET lastmile-server)
+  message(STATUS "server tests: lastmile-server not built yet, skipped")
+  return()
+endif()
+
+add_executable(server_unit_test ${CMAKE_CURRENT_SOURCE_DIR}/unit/server/server_unit_test.c)
+target_include_directories(server_unit_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(server_unit_test PRIVATE lm_server)
+add_test(NAME server_unit COMMAND server_unit_test)
+
+add_executable(server_e2e_test ${CMAKE_CURRENT_SOURCE_DIR}/unit/server/server_e2e_test.c
+                               ${CMAKE_CURRENT_SOURCE_DIR}/unit/server/proc.c)
+target_include_directories(server_e2e_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}
+                                                   ${CMAKE_CURRENT_SOURCE_DIR}/unit/server)
+target_compile_definitions(server_e2e_test PRIVATE
+                           LM_SERVER_BIN="$<TARGET_FILE:lastmile-server>")
+target_link_libraries(server_e2e_test PRIVATE lm_sync lm_protocol PkgConfig::SQLITE3)
+add_dependencies(server_e2e_test lastmile-server)
+add_test(NAME server_e2e COMMAND server_e2e_test)
+set_tests_properties(server_e2e PROPERTIES TIMEOUT 120)
