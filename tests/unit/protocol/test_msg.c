@@ -1,0 +1,819 @@
+/*
+ * test_msg.c — message codec: round trip of every message and of arbitrary
+ * change lists, forward compatibility, every refusal with its code and field
+ * path, hostile counts refused without allocating, msgpack-c as an oracle,
+ * allocation failure at every point.
+ */
+#include <msgpack.h>
+
+#include "mp.h"
+#include "proto_util.h"
+
+/* Random change list exercising every corner of the compact layout: runs
+ * that group, interleaving, deletes, extreme hlc/seq/site, every value type. */
+static lm_change *random_changes(uint32_t n)
+{
+    static const char *tables[] = {"collections", "farmers", "routes"};
+    static const char *pks[] = {"01JD00000000000000000000AA", "b", ""};
+    static const char *cols[] = {"id", "x", "", "weight_g"};
+    lm_change *ch = lm_calloc(n ? n : 1, sizeof *ch);
+    for (uint32_t i = 0; i < n; i++) {
+        lm_change *prev = i ? &ch[i - 1] : NULL;
+        uint8_t blob[5] = {0, 1, 2, 0xff, 0x80};
+        lm_value v;
+        switch (pu_rnd() % 12) {
+        case 0:
+            v = pu_int(INT64_MIN);
+            break;
+        case 1:
+            v = pu_int(INT64_MAX);
+            break;
+        case 2:
+            v = pu_int((int64_t)pu_rnd() - 2000000000);
+            break;
+        case 3:
+            v = (lm_value){LM_VAL_FLOAT, 0, 0.5, NULL, 0};
+            break;
+        case 4:
+            v = (lm_value){LM_VAL_FLOAT, 0, pu_rnd() % 2 ? NAN : -0.0, NULL, 0};
+            break;
+        case 5:
+            v = (lm_value){LM_VAL_FLOAT, 0, 1e300 * (pu_rnd() % 3), NULL, 0};
+            break;
+        case 6:
+            v = (lm_value){LM_VAL_TEXT, 0, 0, (uint8_t *)"a\0b", 3};
+            break;
+        case 7:
+            v = pu_text("");
+            break;
+        case 8:
+            v = (lm_value){LM_VAL_BLOB, 0, 0, pu_rnd() % 2 ? blob : NULL, pu_rnd() % 2 ? 5 : 0};
+            if (!v.bytes)
+                v.len = 0;
+            break;
+        case 9:
+            v = pu_text("walnut");
+            break;
+        default:
+            v = (lm_value){LM_VAL_NULL, 0, 0, NULL, 0};
+            break;
+        }
+        int same = prev && pu_rnd() % 3 != 0;
+        uint64_t r64 = (uint64_t)pu_rnd() << 32 | pu_rnd();
+        uint64_t hlc = same ? prev->hlc : (pu_rnd() % 4 == 0 ? UINT64_MAX - pu_rnd() % 2 : r64);
+        uint64_t site = same ? prev->site : (uint64_t[]){1, 2, UINT64_MAX, 0}[pu_rnd() % 4];
+        uint64_t pseq = prev ? prev->seq : 0;
+        uint64_t seq = (uint64_t[]){pseq, pseq + 1, r64, 0, UINT64_MAX, pseq - 1}[pu_rnd() % 6];
+        pu_change(&ch[i], same ? prev->table : tables[pu_rnd() % 3],
+                  same ? prev->pk : pks[pu_rnd() % 3], cols[pu_rnd() % 4], &v, hlc, site,
+                  pu_rnd() % 2 ? 0 : r64 ^ 0x5555, seq);
+    }
+    return ch;
+}
+
+/* A sample of every message type, owning its data. */
+static void sample(int type, lm_msg *m, uint32_t n_changes)
+{
+    memset(m, 0, sizeof *m);
+    m->type = type;
+    switch (type) {
+    case LM_MSG_HELLO:
+        m->u.hello = (lm_msg_hello){LM_PROTOCOL_VERSION, lm_strdup("agent-007"),
+                                    UINT64_C(0xfeedface12345678), lm_strdup("lastmile/0.1.0")};
+        break;
+    case LM_MSG_CHALLENGE:
+        for (int i = 0; i < 32; i++)
+            m->u.challenge.nonce[i] = (uint8_t)(i * 7);
+        m->u.challenge.server_time_ms = UINT64_C(1764300000123);
+        break;
+    case LM_MSG_AUTH:
+        for (int i = 0; i < 32; i++)
+            m->u.auth.mac[i] = (uint8_t)(255 - i);
+        break;
+    case LM_MSG_WELCOME:
+        m->u.welcome =
+            (lm_msg_welcome){UINT64_C(1764300000999), 1, 4711, UINT64_MAX, lm_strdup("dispatcher")};
+        break;
+    case LM_MSG_PUSH:
+        m->u.push.upto_seq = 123456789;
+        m->u.push.changes = random_changes(n_changes);
+        m->u.push.n_changes = n_changes;
+        break;
+    case LM_MSG_PUSH_ACK:
+        m->u.push_ack.upto_seq = 99;
+        m->u.push_ack.applied = 40;
+        m->u.push_ack.conflicts = 2;
+        m->u.push_ack.n_refusals = 3;
+        m->u.push_ack.refusals = lm_calloc(3, sizeof(lm_refusal));
+        m->u.push_ack.refusals[0] = (lm_refusal){0, LM_EIMMUTABLE, lm_strdup("weight_g")};
+        m->u.push_ack.refusals[1] = (lm_refusal){7, LM_ESCOPE, NULL};
+        m->u.push_ack.refusals[2] = (lm_refusal){UINT32_MAX, INT32_MIN, lm_strdup("")};
+        break;
+    case LM_MSG_PULL:
+        m->u.pull = (lm_msg_pull){UINT64_C(1) << 40, 65536};
+        break;
+    case LM_MSG_CHANGES:
+        m->u.changes.next_cursor = 77;
+        m->u.changes.more = 1;
+        m->u.changes.changes = random_changes(n_changes);
+        m->u.changes.n_changes = n_changes;
+        break;
+    case LM_MSG_ERROR:
+        m->u.error = (lm_msg_error){LM_EDENIED, lm_strdup("role agent may not write routes")};
+        break;
+    case LM_MSG_BYE:
+        m->u.bye.reason = NULL;
+        break;
+    }
+}
+
+static int round_trip(const lm_msg *m)
+{
+    lm_buf b;
+    lm_msg out;
+    char err[200];
+    lm_buf_init(&b);
+    int rc = lm_msg_encode(m, &b);
+    if (rc == LM_OK) {
+        rc = lm_msg_decode(m->type, b.data, b.len, &out, err, sizeof err);
+        if (rc != LM_OK)
+            fprintf(stderr, "decode %s: %s\n", lm_errname(rc), err);
+        else if (!pu_msg_eq(m, &out))
+            rc = LM_ECONFLICT;
+        lm_msg_clear(&out);
+    }
+    lm_buf_close(&b);
+    return rc;
+}
+
+static void test_round_trips(void)
+{
+    lm_test_heap_install(0);
+    for (int t = LM_MSG_HELLO; t <= LM_MSG_BYE; t++) {
+        for (uint32_t n = 0; n < 60; n += 7) {
+            lm_msg m;
+            sample(t, &m, n);
+            CHECK_RC(round_trip(&m), LM_OK);
+            lm_msg_clear(&m);
+            if (t != LM_MSG_PUSH && t != LM_MSG_CHANGES)
+                break;
+        }
+    }
+    /* optional fields present and absent */
+    lm_msg m;
+    sample(LM_MSG_BYE, &m, 0);
+    m.u.bye.reason = lm_strdup("draining");
+    CHECK_RC(round_trip(&m), LM_OK);
+    lm_msg_clear(&m);
+    sample(LM_MSG_HELLO, &m, 0);
+    lm_free(m.u.hello.client);
+    m.u.hello.client = NULL;
+    CHECK_RC(round_trip(&m), LM_OK);
+    lm_msg_clear(&m);
+
+    /* many random change lists, including long ones */
+    for (int i = 0; i < 200; i++) {
+        sample(i % 2 ? LM_MSG_PUSH : LM_MSG_CHANGES, &m, pu_rnd() % (i % 10 == 0 ? 2000 : 40));
+        CHECK_RC(round_trip(&m), LM_OK);
+        lm_msg_clear(&m);
+    }
+    /* realistic records, both seq conventions */
+    for (int step = 0; step <= 1; step++) {
+        memset(&m, 0, sizeof m);
+        m.type = LM_MSG_PUSH;
+        m.u.push.changes = pu_collections(50, step, 42, &m.u.push.n_changes);
+        CHECK_RC(round_trip(&m), LM_OK);
+        lm_msg_clear(&m);
+    }
+    lm_test_heap_check_clean("round trips");
+}
+
+static size_t encoded_size(const lm_msg *m)
+{
+    lm_buf b;
+    lm_buf_init(&b);
+    CHECK_RC(lm_msg_encode(m, &b), LM_OK);
+    size_t n = b.len;
+    lm_buf_close(&b);
+    return n;
+}
+
+/* Grouping must pay: a record's changes cost far less than if each change
+ * stood alone, whichever seq convention the replica uses. */
+static void test_compactness(void)
+{
+    lm_msg m = {.type = LM_MSG_PUSH};
+    for (int step = 0; step <= 1; step++) {
+        m.u.push.changes = pu_collections(100, step, UINT64_C(0x1234567890), &m.u.push.n_changes);
+        size_t grouped = encoded_size(&m);
+        /* the same changes with a distinct hlc each can no longer group */
+        for (uint32_t i = 0; i < m.u.push.n_changes; i++)
+            m.u.push.changes[i].hlc += i % 12;
+        size_t flat = encoded_size(&m);
+        CHECK(grouped * 10 < flat * 7);
+        /* the per-change overhead beyond the values themselves stays small:
+         * count the bytes of all TEXT values as a floor */
+        size_t text = 0;
+        for (uint32_t i = 0; i < m.u.push.n_changes; i++)
+            text += m.u.push.changes[i].value.len;
+        CHECK(grouped < text + 12 * (size_t)m.u.push.n_changes);
+        lm_msg_clear(&m);
+        m.type = LM_MSG_PUSH;
+    }
+}
+
+/* ------------------------------------------------------ hand-made inputs */
+
+typedef struct pb {
+    lm_buf b;
+    lm__mp_writer w;
+} pb;
+
+static void pb_init(pb *p)
+{
+    lm_buf_init(&p->b);
+    p->w = (lm__mp_writer){&p->b, LM_OK};
+}
+
+static int decode_pb(pb *p, int type, char *err, size_t n)
+{
+    lm_msg m;
+    CHECK_RC(p->w.rc, LM_OK);
+    int rc = lm_msg_decode(type, p->b.data, p->b.len, &m, err, n);
+    if (rc == LM_OK)
+        lm_msg_clear(&m);
+    lm_buf_close(&p->b);
+    return rc;
+}
+
+#define EXPECT_ERR(p, type, want_rc, want_text)                                                    \
+    do {                                                                                           \
+        char err_[200] = "";                                                                       \
+        CHECK_RC(decode_pb(p, type, err_, sizeof err_), want_rc);                                  \
+        if (!strstr(err_, want_text)) {                                                            \
+            lm_test_failures++;                                                                    \
+            fprintf(stderr, "%s:%d: message \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, err_,      \
+                    want_text);                                                                    \
+        }                                                                                          \
+        lm_test_checks++;                                                                          \
+    } while (0)
+
+static void hello_fields(lm__mp_writer *w, int skip, const char *user)
+{
+    if (skip != 0) {
+        lm__mp_put_cstr(w, "v");
+        lm__mp_put_u64(w, 1);
+    }
+    if (skip != 1) {
+        lm__mp_put_cstr(w, "u");
+        lm__mp_put_cstr(w, user);
+    }
+    if (skip != 2) {
+        lm__mp_put_cstr(w, "s");
+        lm__mp_put_u64(w, 9);
+    }
+}
+
+static void test_field_errors(void)
+{
+    pb p;
+    lm_test_heap_install(0);
+
+    /* unknown keys from a newer peer are skipped, whatever they hold */
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 5);
+    lm__mp_put_cstr(&p.w, "zz");
+    lm__mp_put_array(&p.w, 2);
+    lm__mp_put_map(&p.w, 1);
+    lm__mp_put_cstr(&p.w, "k");
+    lm__mp_put_bin(&p.w, "xy", 2);
+    lm__mp_put_double(&p.w, 1.5);
+    hello_fields(&p.w, -1, "u1");
+    lm__mp_put_cstr(&p.w, "future_flag");
+    lm__mp_put_bool(&p.w, 1);
+    {
+        lm_msg m;
+        CHECK_RC(lm_msg_decode(LM_MSG_HELLO, p.b.data, p.b.len, &m, NULL, 0), LM_OK);
+        CHECK_STR(m.u.hello.user, "u1");
+        CHECK_EQ_INT(m.u.hello.site, 9);
+        CHECK(m.u.hello.client == NULL);
+        lm_msg_clear(&m);
+        lm_buf_close(&p.b);
+    }
+
+    /* missing required field */
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 2);
+    hello_fields(&p.w, 1, "u");
+    EXPECT_ERR(&p, LM_MSG_HELLO, LM_EMISSING, "HELLO.user: required field missing");
+
+    /* wrong types */
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 3);
+    hello_fields(&p.w, 2, "u");
+    lm__mp_put_cstr(&p.w, "s");
+    lm__mp_put_cstr(&p.w, "nine");
+    EXPECT_ERR(&p, LM_MSG_HELLO, LM_ETYPE, "HELLO.site: expected integer, got str");
+    pb_init(&p);
+    lm__mp_put_array(&p.w, 0);
+    EXPECT_ERR(&p, LM_MSG_BYE, LM_ETYPE, "BYE.map: expected map, got array");
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 1);
+    lm__mp_put_u64(&p.w, 1);
+    lm__mp_put_u64(&p.w, 1);
+    EXPECT_ERR(&p, LM_MSG_BYE, LM_ETYPE, "BYE.key: expected str");
+
+    /* out of range */
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 3);
+    hello_fields(&p.w, 0, "u");
+    lm__mp_put_cstr(&p.w, "v");
+    lm__mp_put_u64(&p.w, UINT64_C(1) << 32);
+    EXPECT_ERR(&p, LM_MSG_HELLO, LM_ERANGE, "HELLO.version");
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 3);
+    hello_fields(&p.w, 2, "u");
+    lm__mp_put_cstr(&p.w, "s");
+    lm__mp_put_i64(&p.w, -1);
+    EXPECT_ERR(&p, LM_MSG_HELLO, LM_ERANGE, "HELLO.site");
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 1);
+    lm__mp_put_cstr(&p.w, "c");
+    lm__mp_put_i64(&p.w, INT64_C(1) << 31);
+    EXPECT_ERR(&p, LM_MSG_ERROR, LM_ERANGE, "ERROR.code");
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 1);
+    lm__mp_put_cstr(&p.w, "m");
+    lm__mp_put_bin(&p.w, "short", 5);
+    EXPECT_ERR(&p, LM_MSG_AUTH, LM_ERANGE, "AUTH.mac: must be 32 bytes");
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 4);
+    lm__mp_put_cstr(&p.w, "n");
+    lm__mp_put_u64(&p.w, 1);
+    lm__mp_put_cstr(&p.w, "m");
+    lm__mp_put_u64(&p.w, 2);
+    lm__mp_put_cstr(&p.w, "d");
+    lm__mp_put_array(&p.w, 0);
+    lm__mp_put_cstr(&p.w, "r");
+    lm__mp_put_array(&p.w, 0);
+    EXPECT_ERR(&p, LM_MSG_CHANGES, LM_ERANGE, "CHANGES.more");
+
+    /* over-long strings */
+    char long_user[LM_MAX_NAME + 2];
+    memset(long_user, 'u', sizeof long_user - 1);
+    long_user[sizeof long_user - 1] = 0;
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 3);
+    hello_fields(&p.w, -1, long_user);
+    EXPECT_ERR(&p, LM_MSG_HELLO, LM_ETOOBIG, "HELLO.user: string longer than 64");
+    long_user[LM_MAX_NAME] = 0; /* exactly at the limit is fine */
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 3);
+    hello_fields(&p.w, -1, long_user);
+    CHECK_RC(decode_pb(&p, LM_MSG_HELLO, NULL, 0), LM_OK);
+
+    /* NUL inside a string, duplicate keys, trailing bytes */
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 1);
+    lm__mp_put_cstr(&p.w, "r");
+    lm__mp_put_str(&p.w, "a\0b", 3);
+    EXPECT_ERR(&p, LM_MSG_BYE, LM_EMALFORMED, "BYE.reason: string contains a NUL");
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 2);
+    lm__mp_put_cstr(&p.w, "r");
+    lm__mp_put_cstr(&p.w, "a");
+    lm__mp_put_cstr(&p.w, "r");
+    lm__mp_put_cstr(&p.w, "b");
+    EXPECT_ERR(&p, LM_MSG_BYE, LM_EMALFORMED, "BYE.reason: duplicate key");
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 0);
+    lm__mp_put_nil(&p.w);
+    EXPECT_ERR(&p, LM_MSG_BYE, LM_EMALFORMED, "trailing");
+    pb_init(&p);
+    EXPECT_ERR(&p, LM_MSG_BYE, LM_ETRUNC, "BYE.map");
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 0);
+    EXPECT_ERR(&p, 99, LM_EUNKNOWNTYPE, "type");
+    pb_init(&p);
+    uint8_t reserved = 0xc1;
+    lm_buf_append(&p.b, &reserved, 1);
+    EXPECT_ERR(&p, LM_MSG_BYE, LM_EMALFORMED, "BYE.map");
+
+    /* refusals: short entry, bad code */
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 4);
+    lm__mp_put_cstr(&p.w, "u");
+    lm__mp_put_u64(&p.w, 1);
+    lm__mp_put_cstr(&p.w, "a");
+    lm__mp_put_u64(&p.w, 1);
+    lm__mp_put_cstr(&p.w, "c");
+    lm__mp_put_u64(&p.w, 0);
+    lm__mp_put_cstr(&p.w, "f");
+    lm__mp_put_array(&p.w, 2);
+    lm__mp_put_array(&p.w, 3);
+    lm__mp_put_u64(&p.w, 0);
+    lm__mp_put_i64(&p.w, -16);
+    lm__mp_put_nil(&p.w);
+    lm__mp_put_array(&p.w, 2);
+    lm__mp_put_u64(&p.w, 1);
+    lm__mp_put_i64(&p.w, -16);
+    EXPECT_ERR(&p, LM_MSG_PUSH_ACK, LM_EMISSING, "PUSH_ACK.refusals[1]: needs");
+    lm_test_heap_check_clean("field errors");
+}
+
+/* Writes a PUSH whose single row is built by the callback. */
+static void push_with_row(pb *p, int variant)
+{
+    pb_init(p);
+    lm__mp_writer *w = &p->w;
+    lm__mp_put_map(w, 3);
+    lm__mp_put_cstr(w, "r"); /* rows before the dictionary: order is free */
+    lm__mp_put_array(w, 1);
+    int n = variant == 7 ? 8 : 5;
+    lm__mp_put_array(w, (uint32_t)n);
+    lm__mp_put_u64(w, variant == 1 ? 5 : 0); /* table index */
+    if (variant == 2) {
+        char pk[LM_MAX_PK + 2];
+        memset(pk, 'k', sizeof pk - 1);
+        pk[sizeof pk - 1] = 0;
+        lm__mp_put_cstr(w, pk);
+    } else {
+        lm__mp_put_cstr(w, "pk1");
+    }
+    lm__mp_put_i64(w, 1000);
+    lm__mp_put_i64(w, 2 * 7 + 1);
+    lm__mp_put_array(w, variant == 3 ? 0 : 2);
+    if (variant != 3) {
+        lm__mp_put_array(w, variant == 7 ? 6 : 2);
+        lm__mp_put_u64(w, 1);
+        if (variant == 4) {
+            uint8_t *big = calloc(1, LM_MAX_VALUE + 1);
+            lm__mp_put_str(w, big, LM_MAX_VALUE + 1);
+            free(big);
+        } else if (variant == 5) {
+            lm__mp_put_bool(w, 1);
+        } else {
+            lm__mp_put_u64(w, 42);
+        }
+        if (variant == 7) { /* a newer peer's extra column fields */
+            lm__mp_put_u64(w, 0);
+            lm__mp_put_i64(w, 1);
+            lm__mp_put_array(w, 1);
+            lm__mp_put_nil(w);
+            lm__mp_put_cstr(w, "extra");
+        }
+        lm__mp_put_array(w, 3);
+        lm__mp_put_u64(w, 2);
+        lm__mp_put_nil(w);
+        lm__mp_put_u64(w, 77);
+    }
+    if (variant == 7) { /* site, then two unknown trailing row fields */
+        lm__mp_put_u64(w, 3);
+        lm__mp_put_map(w, 0);
+        lm__mp_put_cstr(w, "x");
+    }
+    lm__mp_put_cstr(w, "d");
+    lm__mp_put_array(w, 3);
+    lm__mp_put_cstr(w, "collections");
+    lm__mp_put_str(w, variant == 6 ? "we\0ght" : "weight_g", variant == 6 ? 6 : 8);
+    lm__mp_put_cstr(w, "");
+    lm__mp_put_cstr(w, "u");
+    lm__mp_put_u64(w, 5);
+}
+
+static void test_change_errors(void)
+{
+    pb p;
+    lm_test_heap_install(0);
+
+    /* a valid row with unknown extra elements: skipped, values exact */
+    push_with_row(&p, 7);
+    {
+        lm_msg m;
+        char err[200];
+        CHECK_RC(lm_msg_decode(LM_MSG_PUSH, p.b.data, p.b.len, &m, err, sizeof err), LM_OK);
+        CHECK_EQ_INT(m.u.push.n_changes, 2);
+        if (m.u.push.n_changes == 2) {
+            lm_change *c = m.u.push.changes;
+            CHECK_STR(c[0].table, "collections");
+            CHECK_STR(c[0].column, "weight_g");
+            CHECK_STR(c[0].pk, "pk1");
+            CHECK_EQ_INT(c[0].value.i, 42);
+            CHECK_EQ_INT(c[0].hlc, 1000);
+            CHECK_EQ_INT(c[0].site, 3);
+            CHECK_EQ_INT(c[0].seq, 1); /* explicit dseq 1 replaces the row's 7 */
+            CHECK_STR(c[1].column, "");
+            CHECK_EQ_INT(c[1].value.type, LM_VAL_NULL);
+            CHECK_EQ_INT(c[1].prev_hlc, 77);
+            CHECK_EQ_INT(c[1].seq, 2); /* then the row's step 1 */
+        }
+        lm_msg_clear(&m);
+        lm_buf_close(&p.b);
+    }
+    push_with_row(&p, 0);
+    CHECK_RC(decode_pb(&p, LM_MSG_PUSH, NULL, 0), LM_OK);
+    push_with_row(&p, 1);
+    EXPECT_ERR(&p, LM_MSG_PUSH, LM_ERANGE, "PUSH.rows[0].table: not an index");
+    push_with_row(&p, 2);
+    EXPECT_ERR(&p, LM_MSG_PUSH, LM_ETOOBIG, "PUSH.rows[0].pk: string longer than 128");
+    push_with_row(&p, 3);
+    EXPECT_ERR(&p, LM_MSG_PUSH, LM_EMISSING, "PUSH.rows[0].cols: empty");
+    push_with_row(&p, 4);
+    EXPECT_ERR(&p, LM_MSG_PUSH, LM_ETOOBIG, "PUSH.rows[0].cols[0].value");
+    push_with_row(&p, 5);
+    EXPECT_ERR(&p, LM_MSG_PUSH, LM_ETYPE, "PUSH.rows[0].cols[0].value");
+    push_with_row(&p, 6);
+    EXPECT_ERR(&p, LM_MSG_PUSH, LM_EMALFORMED, "NUL");
+
+    /* missing dictionary */
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 2);
+    lm__mp_put_cstr(&p.w, "u");
+    lm__mp_put_u64(&p.w, 1);
+    lm__mp_put_cstr(&p.w, "r");
+    lm__mp_put_array(&p.w, 0);
+    EXPECT_ERR(&p, LM_MSG_PUSH, LM_EMISSING, "PUSH.dict: required field missing");
+    lm_test_heap_check_clean("change errors");
+}
+
+/* Nesting at the limit passes, one deeper is refused with LM_EDEPTH. */
+static void test_depth(void)
+{
+    for (int levels = 1; levels <= 40; levels++) {
+        pb p;
+        pb_init(&p);
+        lm__mp_put_map(&p.w, 1);
+        lm__mp_put_cstr(&p.w, "unknown");
+        for (int i = 0; i < levels; i++)
+            lm__mp_put_array(&p.w, 1);
+        lm__mp_put_nil(&p.w);
+        /* the top map is level 1, so `levels` arrays reach level levels+1 */
+        CHECK_RC(decode_pb(&p, LM_MSG_BYE, NULL, 0),
+                 levels + 1 <= LM_MAX_DEPTH ? LM_OK : LM_EDEPTH);
+    }
+    pb p;
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 1);
+    lm__mp_put_cstr(&p.w, "r");
+    for (int i = 0; i < 100; i++)
+        lm__mp_put_map(&p.w, 1), lm__mp_put_cstr(&p.w, "k");
+    lm__mp_put_nil(&p.w);
+    EXPECT_ERR(&p, LM_MSG_BYE, LM_ETYPE, "BYE.reason");
+}
+
+/* A 5-byte header declaring billions of elements is refused before a single
+ * allocation: the count is checked against the bytes left. */
+static void test_huge_counts(void)
+{
+    static const uint8_t arr32[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t map32[] = {0xdf, 0x7f, 0xff, 0xff, 0xff};
+    static const uint8_t str32[] = {0xdb, 0xff, 0xff, 0xff, 0xf0, 'a'};
+    const char *keys[] = {"d", "r", "zz"};
+    for (int k = 0; k < 3; k++) {
+        pb p;
+        pb_init(&p);
+        lm__mp_put_map(&p.w, 1);
+        lm__mp_put_cstr(&p.w, keys[k]);
+        lm_buf_append(&p.b, arr32, sizeof arr32);
+        lm_buf_append(&p.b, "\x01\x02\x03", 3);
+        lm_test_heap_install(0);
+        lm_msg m;
+        CHECK_RC(lm_msg_decode(LM_MSG_PUSH, p.b.data, p.b.len, &m, NULL, 0), LM_ETRUNC);
+        CHECK_EQ_INT(lm_test_heap_state.calls, 0);
+        lm_test_heap_check_clean("huge count");
+        lm_buf_close(&p.b);
+    }
+    lm_msg m;
+    lm_test_heap_install(0);
+    CHECK_RC(lm_msg_decode(LM_MSG_PUSH_ACK, map32, sizeof map32, &m, NULL, 0), LM_ETRUNC);
+    CHECK_RC(lm_msg_decode(LM_MSG_BYE, str32, sizeof str32, &m, NULL, 0), LM_ETYPE);
+    CHECK_EQ_INT(lm_test_heap_state.calls, 0);
+    lm_test_heap_check_clean("huge map");
+
+    /* a refusal list claiming more entries than the limit */
+    pb p;
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 1);
+    lm__mp_put_cstr(&p.w, "f");
+    lm__mp_put_array(&p.w, LM_MAX_REFUSALS + 1);
+    uint8_t *filler = calloc(1, LM_MAX_REFUSALS + 1);
+    lm_buf_append(&p.b, filler, LM_MAX_REFUSALS + 1);
+    free(filler);
+    EXPECT_ERR(&p, LM_MSG_PUSH_ACK, LM_ETOOBIG, "PUSH_ACK.refusals: more than");
+}
+
+/* Every strict prefix of a valid payload is refused as truncated; random
+ * garbage and bit flips never crash or leak. */
+static void test_truncation_and_garbage(void)
+{
+    lm_msg m, out;
+    lm_buf b;
+    lm_buf_init(&b);
+    sample(LM_MSG_PUSH, &m, 30);
+    CHECK_RC(lm_msg_encode(&m, &b), LM_OK);
+    lm_msg_clear(&m);
+    lm_test_heap_install(0);
+    int not_trunc = 0;
+    for (size_t n = 0; n < b.len; n++) {
+        int rc = lm_msg_decode(LM_MSG_PUSH, b.data, n, &out, NULL, 0);
+        if (rc != LM_ETRUNC) {
+            not_trunc++;
+            fprintf(stderr, "prefix %zu of %zu: %s\n", n, b.len, lm_errname(rc));
+        }
+    }
+    CHECK_EQ_INT(not_trunc, 0);
+    uint8_t *copy = malloc(b.len);
+    for (int i = 0; i < 3000; i++) {
+        memcpy(copy, b.data, b.len);
+        for (int k = 0; k < 1 + i % 4; k++)
+            copy[pu_rnd() % b.len] ^= (uint8_t)(1u << (pu_rnd() % 8));
+        int rc = lm_msg_decode(i % 2 ? LM_MSG_PUSH : LM_MSG_CHANGES, copy, b.len, &out, NULL, 0);
+        CHECK(rc <= 0);
+        lm_msg_clear(&out);
+    }
+    for (int i = 0; i < 2000; i++) {
+        size_t n = pu_rnd() % 64;
+        for (size_t k = 0; k < n; k++)
+            copy[k] = (uint8_t)pu_rnd();
+        int rc = lm_msg_decode(1 + i % 10, copy, n, &out, NULL, 0);
+        CHECK(rc <= 0);
+        lm_msg_clear(&out);
+    }
+    free(copy);
+    lm_test_heap_check_clean("garbage");
+    lm_buf_close(&b);
+}
+
+static void test_encoder_refusals(void)
+{
+    lm_buf b;
+    lm_buf_init(&b);
+    lm_msg m;
+    sample(LM_MSG_HELLO, &m, 0);
+    char *user = m.u.hello.user;
+    m.u.hello.user = NULL;
+    CHECK_RC(lm_msg_encode(&m, &b), LM_EINVAL);
+    m.u.hello.user = user;
+    CHECK_EQ_INT(b.len, 0);
+    lm_msg_clear(&m);
+    lm_msg bad = {.type = 0};
+    CHECK_RC(lm_msg_encode(&bad, &b), LM_EUNKNOWNTYPE);
+    CHECK_RC(lm_msg_encode(NULL, &b), LM_EINVAL);
+
+    lm_change c;
+    lm_value v = pu_int(1);
+    pu_change(&c, "t", "pk", "col", &v, 1, 1, 0, 1);
+    lm_msg push = {.type = LM_MSG_PUSH};
+    push.u.push.changes = &c;
+    push.u.push.n_changes = LM_MAX_CHANGES + 1;
+    CHECK_RC(lm_msg_encode(&push, &b), LM_ETOOBIG);
+    push.u.push.n_changes = 1;
+    char *col = c.column;
+    c.column = NULL;
+    CHECK_RC(lm_msg_encode(&push, &b), LM_EINVAL);
+    c.column = col;
+    c.value.type = 77;
+    CHECK_RC(lm_msg_encode(&push, &b), LM_EINVAL);
+    c.value.type = LM_VAL_INTEGER;
+    CHECK_RC(lm_msg_encode(&push, &b), LM_OK);
+    CHECK(b.len > 0);
+    lm_change_clear(&c);
+    lm_buf_close(&b);
+}
+
+/* msgpack-c, an independent implementation, must read our bytes as one
+ * complete map; and what it writes, we must read. */
+static void test_msgpack_oracle(void)
+{
+    for (int t = LM_MSG_HELLO; t <= LM_MSG_BYE; t++) {
+        lm_msg m;
+        lm_buf b;
+        lm_buf_init(&b);
+        sample(t, &m, 25);
+        CHECK_RC(lm_msg_encode(&m, &b), LM_OK);
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        size_t off = 0;
+        CHECK_EQ_INT(msgpack_unpack_next(&u, (const char *)b.data, b.len, &off),
+                     MSGPACK_UNPACK_SUCCESS);
+        CHECK_EQ_INT(off, b.len);
+        CHECK_EQ_INT(u.data.type, MSGPACK_OBJECT_MAP);
+        msgpack_unpacked_destroy(&u);
+        lm_msg_clear(&m);
+        lm_buf_close(&b);
+    }
+
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    msgpack_pack_str_with_body(&pk, "t", 1);
+    msgpack_pack_uint64(&pk, UINT64_C(1764300000000));
+    msgpack_pack_str_with_body(&pk, "n", 1);
+    uint8_t nonce[32] = {1, 2, 3};
+    msgpack_pack_bin_with_body(&pk, nonce, 32);
+    msgpack_pack_str_with_body(&pk, "x", 1);
+    msgpack_pack_int8(&pk, -5); /* unknown key */
+    msgpack_pack_str_with_body(&pk, "y", 1);
+    msgpack_pack_float(&pk, 2.5f);
+    lm_msg m;
+    CHECK_RC(lm_msg_decode(LM_MSG_CHALLENGE, (const uint8_t *)sb.data, sb.size, &m, NULL, 0),
+             LM_OK);
+    CHECK_EQ_INT(m.u.challenge.server_time_ms, UINT64_C(1764300000000));
+    CHECK(memcmp(m.u.challenge.nonce, nonce, 32) == 0);
+    lm_msg_clear(&m);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Through frames, deflated and not, fed byte by byte. */
+static void test_framed(void)
+{
+    lm_test_heap_install(0);
+    lm_buf wire;
+    lm_buf_init(&wire);
+    lm_msg sent[10];
+    for (int t = LM_MSG_HELLO; t <= LM_MSG_BYE; t++) {
+        sample(t, &sent[t - 1], 40);
+        CHECK_RC(lm_msg_encode_frame(&sent[t - 1], &wire, t % 2 ? 64 : 0, 0), LM_OK);
+    }
+    lm_frame_decoder d;
+    lm_frame_decoder_init(&d, 0, 0);
+    int got = 0;
+    for (size_t i = 0; i < wire.len; i++) {
+        CHECK_RC(lm_frame_decoder_feed(&d, wire.data + i, 1), LM_OK);
+        lm_frame f;
+        if (lm_frame_decoder_next(&d, &f) == 1) {
+            lm_msg m;
+            CHECK_RC(lm_msg_decode(f.type, f.payload, f.payload_len, &m, NULL, 0), LM_OK);
+            CHECK(got < 10 && pu_msg_eq(&sent[got], &m));
+            lm_msg_clear(&m);
+            got++;
+        }
+    }
+    CHECK_EQ_INT(got, 10);
+    lm_frame_decoder_close(&d);
+    for (int i = 0; i < 10; i++)
+        lm_msg_clear(&sent[i]);
+    lm_buf_close(&wire);
+    lm_test_heap_check_clean("framed");
+}
+
+/* Fail the 1st, 2nd, ... allocation of encode + frame + decode of every
+ * message type: only LM_OK or LM_ENOMEM, never a leak, never a crash. */
+static void test_alloc_failures(void)
+{
+    for (int t = LM_MSG_HELLO; t <= LM_MSG_BYE; t++) {
+        int completed = 0;
+        for (long long n = 1; n < 2000 && !completed; n++) {
+            lm_test_heap_install(0);
+            lm_msg m;
+            sample(t, &m, 12);
+            lm_test_heap_state.fail_at = lm_test_heap_state.calls + n;
+            lm_buf b;
+            lm_buf_init(&b);
+            int rc = lm_msg_encode_frame(&m, &b, 16, 0);
+            CHECK(rc == LM_OK || rc == LM_ENOMEM);
+            if (rc == LM_OK) {
+                lm_frame_decoder d;
+                lm_frame_decoder_init(&d, 0, 0);
+                lm_frame f;
+                rc = lm_frame_decoder_feed(&d, b.data, b.len);
+                if (rc == LM_OK)
+                    rc = lm_frame_decoder_next(&d, &f);
+                CHECK(rc == 1 || rc == LM_ENOMEM);
+                if (rc == 1) {
+                    lm_msg out;
+                    char err[120];
+                    rc = lm_msg_decode(f.type, f.payload, f.payload_len, &out, err, sizeof err);
+                    CHECK(rc == LM_OK || rc == LM_ENOMEM);
+                    if (rc == LM_OK)
+                        CHECK(pu_msg_eq(&m, &out));
+                    lm_msg_clear(&out);
+                }
+                lm_frame_decoder_close(&d);
+            }
+            lm_buf_close(&b);
+            lm_msg_clear(&m);
+            completed = !lm_test_heap_state.failed;
+            lm_test_heap_check_clean("msg alloc failure");
+        }
+        CHECK(completed);
+    }
+}
+
+int main(void)
+{
+    test_round_trips();
+    test_compactness();
+    test_field_errors();
+    test_change_errors();
+    test_depth();
+    test_huge_counts();
+    test_truncation_and_garbage();
+    test_encoder_refusals();
+    test_msgpack_oracle();
+    test_framed();
+    test_alloc_failures();
+    return lm_test_done("protocol_msg");
+}
