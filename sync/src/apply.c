@@ -1,0 +1,826 @@
+/*
+ * apply.c — merging a batch of remote changes.
+ *
+ * The batch runs in one BEGIN IMMEDIATE transaction with the lm_applying
+ * guard set, so the capture triggers do not log it again, and commits with
+ * the origin's watermark, the reader's cursor and the persisted clock.
+ *
+ * Changes are grouped by row (first appearance order, original order inside
+ * a row) so a row that arrives as N column changes is checked against the
+ * writer's rights once, with its scope columns known, and written with one
+ * INSERT or UPDATE. Per cell:
+ *   - same (hlc, site) as stored, or seq at/below the origin's watermark:
+ *     no-op (re-sent);
+ *   - prev_hlc == stored hlc and newer: fast-forward;
+ *   - otherwise concurrent: the larger (hlc, site) wins everywhere, the other
+ *     value goes to lm_conflicts;
+ *   - immutable / monotonic / ownership / scope refusals are recorded in
+ *     lm_refusals and returned; when the row exists the replica re-stamps
+ *     its own value ("repair") so the refused writer converges back to it;
+ *   - a tombstone deletes the row; cells newer than what the deleter saw
+ *     are logged as losers; later updates to a dead row are logged too.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sync_internal.h"
+
+typedef struct cell {
+    int has, dirty;
+    uint64_t hlc, site, prev;
+} cell;
+
+typedef struct rowstate {
+    int tid;
+    const char *pk;
+    int existed, exists, deleted;
+    lm_value vals[LM__MAX_COLS + 1]; /* by cid; 0 unused */
+    int val_dirty[LM__MAX_COLS + 1];
+    cell cells[LM__MAX_COLS + 1]; /* 0 = tombstone */
+} rowstate;
+
+typedef struct batch {
+    lm_replica *r;
+    const lm_change *ch;
+    const lm_apply_ctx *ctx;
+    lm_apply_result *res;
+    uint32_t cap_refusals;
+    uint64_t seq;       /* local change sequence, written back at commit */
+    uint64_t watermark; /* origin's stored watermark */
+    uint64_t now;
+    uint64_t *hlc; /* effective (possibly clamped) hlc per change */
+} batch;
+
+typedef struct sortkey {
+    const char *table, *pk;
+    uint32_t idx;
+} sortkey;
+
+typedef struct group {
+    uint32_t start, len, first;
+} group;
+
+static int cmp_key(const void *a, const void *b)
+{
+    const sortkey *x = a, *y = b;
+    int c = strcmp(x->table, y->table);
+    if (!c)
+        c = strcmp(x->pk, y->pk);
+    if (!c)
+        c = x->idx < y->idx ? -1 : x->idx > y->idx;
+    return c;
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+    const group *x = a, *y = b;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* (hlc, site) order: >0 when a is newer. */
+static int ver_cmp(uint64_t ah, uint64_t as, uint64_t bh, uint64_t bs)
+{
+    if (ah != bh)
+        return ah > bh ? 1 : -1;
+    return as > bs ? 1 : as < bs ? -1 : 0;
+}
+
+static int value_copy(lm_value *dst, const lm_value *src)
+{
+    lm_value_clear(dst);
+    *dst = *src;
+    dst->bytes = NULL;
+    if (src->type == LM_VAL_TEXT || src->type == LM_VAL_BLOB) {
+        dst->bytes = lm_malloc(src->len + 1);
+        if (!dst->bytes) {
+            dst->type = LM_VAL_NULL;
+            return LM_ENOMEM;
+        }
+        if (src->len)
+            memcpy(dst->bytes, src->bytes, src->len);
+        dst->bytes[src->len] = 0;
+    }
+    return LM_OK;
+}
+
+static int add_refusal(batch *b, uint32_t idx, int code, const char *reason)
+{
+    lm_apply_result *res = b->res;
+    const lm_change *c = &b->ch[idx];
+    if (res->n_refusals == b->cap_refusals) {
+        uint32_t cap = b->cap_refusals ? b->cap_refusals * 2 : 8;
+        lm_refusal *nr = lm_realloc(res->refusals, cap * sizeof *nr);
+        if (!nr)
+            return LM_ENOMEM;
+        res->refusals = nr;
+        b->cap_refusals = cap;
+    }
+    char *why = lm_strdup(reason);
+    if (!why)
+        return LM_ENOMEM;
+    res->refusals[res->n_refusals++] = (lm_refusal){idx, code, why};
+
+    lm_replica *r = b->r;
+    int rc = lm__prepare(r, &r->s_refusal,
+                         "INSERT INTO lm_refusals(tbl, pk, col, value, hlc, site, code, reason, at)"
+                         " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = r->s_refusal;
+    sqlite3_bind_text(st, 1, c->table ? c->table : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->pk ? c->pk : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->column ? c->column : "", -1, SQLITE_STATIC);
+    lm__bind_value(st, 4, &c->value);
+    sqlite3_bind_int64(st, 5, (int64_t)c->hlc);
+    sqlite3_bind_int64(st, 6, (int64_t)c->site);
+    sqlite3_bind_int(st, 7, code);
+    sqlite3_bind_text(st, 8, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, (int64_t)b->now);
+    int s = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return s == SQLITE_DONE ? LM_OK : lm__dberr(r, "record refusal");
+}
+
+static int add_conflict(batch *b, int tid, const char *pk, int cid, const lm_value *win,
+                        uint64_t wh, uint64_t ws, const lm_value *lose, uint64_t lh, uint64_t ls)
+{
+    lm_replica *r = b->r;
+    int rc = lm__prepare(r, &r->s_conflict,
+                         "INSERT INTO lm_conflicts(tbl, pk, col, winner_value, loser_value,"
+                         " winner_hlc, winner_site, loser_hlc, loser_site, at)"
+                         " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = r->s_conflict;
+    sqlite3_bind_text(st, 1, lm__tables[tid - 1].name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pk, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, cid ? lm__tables[tid - 1].cols[cid - 1].name : "", -1, SQLITE_STATIC);
+    lm__bind_value(st, 4, win);
+    lm__bind_value(st, 5, lose);
+    sqlite3_bind_int64(st, 6, (int64_t)wh);
+    sqlite3_bind_int64(st, 7, (int64_t)ws);
+    sqlite3_bind_int64(st, 8, (int64_t)lh);
+    sqlite3_bind_int64(st, 9, (int64_t)ls);
+    sqlite3_bind_int64(st, 10, (int64_t)b->now);
+    int s = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    b->res->conflicts++;
+    return s == SQLITE_DONE ? LM_OK : lm__dberr(r, "record conflict");
+}
+
+static int add_flag(batch *b, const lm_change *c, uint64_t clamped)
+{
+    lm_replica *r = b->r;
+    int rc = lm__prepare(r, &r->s_flag,
+                         "INSERT INTO lm_flags(tbl, pk, col, site, remote_hlc, clamped_hlc, at)"
+                         " VALUES(?, ?, ?, ?, ?, ?, ?)");
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = r->s_flag;
+    sqlite3_bind_text(st, 1, c->table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->pk, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->column, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)c->site);
+    sqlite3_bind_int64(st, 5, (int64_t)c->hlc);
+    sqlite3_bind_int64(st, 6, (int64_t)clamped);
+    sqlite3_bind_int64(st, 7, (int64_t)b->now);
+    int s = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return s == SQLITE_DONE ? LM_OK : lm__dberr(r, "flag clamped clock");
+}
+
+/* --------------------------------------------------------- row state */
+
+static void row_clear(rowstate *rs)
+{
+    for (int i = 0; i <= LM__MAX_COLS; i++)
+        lm_value_clear(&rs->vals[i]);
+}
+
+static int row_load(lm_replica *r, rowstate *rs)
+{
+    const lm__table_def *t = &lm__tables[rs->tid - 1];
+    lm__table_stmts *ts = &r->t[rs->tid];
+    int rc;
+    if (!ts->row) {
+        lm__sb b = {0};
+        lm__sb_add(&b, "SELECT ");
+        for (int c = 0; c < t->n_cols; c++)
+            lm__sb_addf(&b, "%s\"%s\"", c ? ", " : "", t->cols[c].name);
+        lm__sb_addf(&b, " FROM \"%s\" WHERE \"%s\" = ?", t->name, t->pk);
+        rc = b.oom ? LM_ENOMEM : lm__prepare(r, &ts->row, b.s);
+        lm__sb_free(&b);
+        if (rc)
+            return rc;
+    }
+    for (int c = 0; c <= LM__MAX_COLS; c++)
+        rs->vals[c].type = LM_VAL_NULL;
+    sqlite3_bind_text(ts->row, 1, rs->pk, -1, SQLITE_STATIC);
+    int s = sqlite3_step(ts->row);
+    rc = LM_OK;
+    if (s == SQLITE_ROW) {
+        rs->existed = rs->exists = 1;
+        for (int c = 0; c < t->n_cols && !rc; c++)
+            rc = lm__column_value(ts->row, c, &rs->vals[c + 1]);
+    } else if (s != SQLITE_DONE) {
+        rc = lm__dberr(r, "read row");
+    }
+    sqlite3_reset(ts->row);
+    if (rc)
+        return rc;
+
+    if ((rc = lm__prepare(r, &r->s_ver_row,
+                          "SELECT cid, hlc, site, prev_hlc FROM lm_versions"
+                          " WHERE tid = ? AND pk = ?")))
+        return rc;
+    sqlite3_bind_int(r->s_ver_row, 1, rs->tid);
+    sqlite3_bind_text(r->s_ver_row, 2, rs->pk, -1, SQLITE_STATIC);
+    while ((s = sqlite3_step(r->s_ver_row)) == SQLITE_ROW) {
+        int cid = sqlite3_column_int(r->s_ver_row, 0);
+        if (cid < 0 || cid > t->n_cols)
+            continue;
+        cell *cl = &rs->cells[cid];
+        cl->has = 1;
+        cl->hlc = (uint64_t)sqlite3_column_int64(r->s_ver_row, 1);
+        cl->site = (uint64_t)sqlite3_column_int64(r->s_ver_row, 2);
+        cl->prev = (uint64_t)sqlite3_column_int64(r->s_ver_row, 3);
+    }
+    sqlite3_reset(r->s_ver_row);
+    return s == SQLITE_DONE ? LM_OK : lm__dberr(r, "read versions");
+}
+
+/* INSERT or UPDATE of the dirty columns; statements cached per mask. */
+static int row_write(lm_replica *r, rowstate *rs)
+{
+    const lm__table_def *t = &lm__tables[rs->tid - 1];
+    lm__table_stmts *ts = &r->t[rs->tid];
+    uint32_t mask = 0;
+    for (int c = 1; c <= t->n_cols; c++)
+        if (rs->val_dirty[c])
+            mask |= 1u << c;
+    if (!mask)
+        return LM_OK;
+    int insert = !rs->existed;
+    sqlite3_stmt **st = insert ? &ts->ins : &ts->upd;
+    uint32_t *have = insert ? &ts->ins_mask : &ts->upd_mask;
+    int rc;
+    if (!*st || *have != mask) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+        lm__sb b = {0};
+        if (insert) {
+            lm__sb_addf(&b, "INSERT INTO \"%s\"(\"%s\"", t->name, t->pk);
+            for (int c = 1; c <= t->n_cols; c++)
+                if (mask & (1u << c))
+                    lm__sb_addf(&b, ", \"%s\"", t->cols[c - 1].name);
+            lm__sb_add(&b, ") VALUES(?1");
+            for (int c = 1; c <= t->n_cols; c++)
+                if (mask & (1u << c))
+                    lm__sb_addf(&b, ", ?%d", c + 1);
+            lm__sb_add(&b, ")");
+        } else {
+            lm__sb_addf(&b, "UPDATE \"%s\" SET ", t->name);
+            int first = 1;
+            for (int c = 1; c <= t->n_cols; c++)
+                if (mask & (1u << c)) {
+                    lm__sb_addf(&b, "%s\"%s\" = ?%d", first ? "" : ", ", t->cols[c - 1].name,
+                                c + 1);
+                    first = 0;
+                }
+            lm__sb_addf(&b, " WHERE \"%s\" = ?1", t->pk);
+        }
+        rc = b.oom ? LM_ENOMEM : lm__prepare(r, st, b.s);
+        lm__sb_free(&b);
+        if (rc)
+            return rc;
+        *have = mask;
+    }
+    sqlite3_bind_text(*st, 1, rs->pk, -1, SQLITE_STATIC);
+    for (int c = 1; c <= t->n_cols; c++)
+        if (mask & (1u << c))
+            lm__bind_value(*st, c + 1, &rs->vals[c]);
+    int s = sqlite3_step(*st);
+    sqlite3_reset(*st);
+    sqlite3_clear_bindings(*st);
+    return s == SQLITE_DONE ? LM_OK : lm__dberr(r, insert ? "insert row" : "update row");
+}
+
+static int ver_write(batch *b, rowstate *rs, int cid)
+{
+    lm_replica *r = b->r;
+    cell *cl = &rs->cells[cid];
+    int rc = lm__prepare(r, &r->s_ver_upsert,
+                         "INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq)"
+                         " VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(tid, pk, cid) DO UPDATE SET"
+                         " hlc = excluded.hlc, site = excluded.site,"
+                         " prev_hlc = excluded.prev_hlc, seq = excluded.seq");
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = r->s_ver_upsert;
+    sqlite3_bind_int(st, 1, rs->tid);
+    sqlite3_bind_text(st, 2, rs->pk, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, cid);
+    sqlite3_bind_int64(st, 4, (int64_t)cl->hlc);
+    sqlite3_bind_int64(st, 5, (int64_t)cl->site);
+    sqlite3_bind_int64(st, 6, (int64_t)cl->prev);
+    sqlite3_bind_int64(st, 7, (int64_t)++b->seq);
+    int s = sqlite3_step(st);
+    sqlite3_reset(st);
+    return s == SQLITE_DONE ? LM_OK : lm__dberr(r, "write version");
+}
+
+static int group_flush(batch *b, rowstate *rs)
+{
+    lm_replica *r = b->r;
+    const lm__table_def *t = &lm__tables[rs->tid - 1];
+    int rc;
+    if (rs->deleted) {
+        lm__table_stmts *ts = &r->t[rs->tid];
+        if (rs->existed) {
+            if (!ts->del) {
+                lm__sb s = {0};
+                lm__sb_addf(&s, "DELETE FROM \"%s\" WHERE \"%s\" = ?", t->name, t->pk);
+                rc = s.oom ? LM_ENOMEM : lm__prepare(r, &ts->del, s.s);
+                lm__sb_free(&s);
+                if (rc)
+                    return rc;
+            }
+            sqlite3_bind_text(ts->del, 1, rs->pk, -1, SQLITE_STATIC);
+            int s = sqlite3_step(ts->del);
+            sqlite3_reset(ts->del);
+            if (s != SQLITE_DONE)
+                return lm__dberr(r, "delete row");
+        }
+        if ((rc = lm__prepare(r, &r->s_ver_delrow,
+                              "DELETE FROM lm_versions WHERE tid = ? AND pk = ? AND cid <> 0")))
+            return rc;
+        sqlite3_bind_int(r->s_ver_delrow, 1, rs->tid);
+        sqlite3_bind_text(r->s_ver_delrow, 2, rs->pk, -1, SQLITE_STATIC);
+        int s = sqlite3_step(r->s_ver_delrow);
+        sqlite3_reset(r->s_ver_delrow);
+        if (s != SQLITE_DONE)
+            return lm__dberr(r, "delete versions");
+    } else if ((rc = row_write(r, rs))) {
+        return rc;
+    }
+    for (int c = 0; c <= t->n_cols; c++)
+        if (rs->cells[c].dirty && (rc = ver_write(b, rs, c)))
+            return rc;
+    return LM_OK;
+}
+
+/* ------------------------------------------------------------ merge */
+
+typedef struct getctx {
+    batch *b;
+    rowstate *rs;
+    const sortkey *keys;
+    uint32_t len;
+} getctx;
+
+/* Scope value of a row: the stored row, else what the batch brings. */
+static int group_get(void *ud, const char *col, lm_value *out)
+{
+    getctx *g = ud;
+    int cid = lm__col_find(g->rs->tid, col);
+    out->type = LM_VAL_NULL;
+    if (!cid)
+        return LM_OK;
+    if (g->rs->exists)
+        return value_copy(out, &g->rs->vals[cid]);
+    for (uint32_t i = g->len; i-- > 0;) {
+        const lm_change *c = &g->b->ch[g->keys[i].idx];
+        if (c->column && strcmp(c->column, col) == 0)
+            return value_copy(out, &c->value);
+    }
+    return LM_OK;
+}
+
+/* The replica's own value of a refused cell, re-stamped as its own write so
+ * the refused writer (whose copy differs) converges back to it. */
+static void repair(batch *b, rowstate *rs, int cid)
+{
+    if (!rs->exists || rs->deleted)
+        return;
+    cell *cl = &rs->cells[cid];
+    uint64_t prev = cl->has ? cl->hlc : 0;
+    *cl = (cell){1, 1, lm__hlc_tick(b->r), b->r->site, prev};
+}
+
+static int set_cell(batch *b, rowstate *rs, int cid, const lm_change *c, uint64_t hlc)
+{
+    int rc = value_copy(&rs->vals[cid], &c->value);
+    if (rc)
+        return rc;
+    rs->val_dirty[cid] = 1;
+    rs->cells[cid] = (cell){1, 1, hlc, c->site, c->prev_hlc};
+    rs->exists = 1;
+    b->res->applied++;
+    return LM_OK;
+}
+
+static int merge_tombstone(batch *b, rowstate *rs, const lm_change *c, uint64_t hlc)
+{
+    cell *tb = &rs->cells[0];
+    const lm__table_def *t = &lm__tables[rs->tid - 1];
+    int rc;
+    if (tb->has) {
+        /* two deletes of one row: keep the larger version everywhere */
+        if (ver_cmp(hlc, c->site, tb->hlc, tb->site) > 0) {
+            *tb = (cell){1, 1, hlc, c->site, tb->prev > c->prev_hlc ? tb->prev : c->prev_hlc};
+            b->res->applied++;
+        } else {
+            b->res->noops++;
+        }
+        return LM_OK;
+    }
+    lm_value null = {.type = LM_VAL_NULL};
+    for (int cid = 1; cid <= t->n_cols; cid++) {
+        cell *cl = &rs->cells[cid];
+        if (cl->has && cl->hlc > c->prev_hlc &&
+            (rc = add_conflict(b, rs->tid, rs->pk, cid, &null, hlc, c->site, &rs->vals[cid],
+                               cl->hlc, cl->site)))
+            return rc;
+        memset(cl, 0, sizeof *cl);
+        lm_value_clear(&rs->vals[cid]);
+        rs->val_dirty[cid] = 0;
+    }
+    *tb = (cell){1, 1, hlc, c->site, c->prev_hlc};
+    rs->deleted = 1;
+    rs->exists = 0;
+    b->res->applied++;
+    return LM_OK;
+}
+
+/* One column change on a live (or not yet existing) row. */
+static int merge_cell(batch *b, rowstate *rs, uint32_t idx, int cid, uint64_t hlc)
+{
+    const lm_change *c = &b->ch[idx];
+    const lm__col_def *d = &lm__tables[rs->tid - 1].cols[cid - 1];
+    const lm_scope *w = b->ctx ? b->ctx->writer : NULL;
+    cell *cur = &rs->cells[cid];
+    lm_value *val = &rs->vals[cid];
+    const char *why;
+    int rc, code;
+
+    if (cur->has && cur->hlc == hlc && cur->site == c->site) {
+        b->res->noops++;
+        return LM_OK;
+    }
+    /* the row's creator sets every initial value (a dispatcher plans a stop
+     * as 'planned'); owners guard the column once the row exists, except
+     * "system" columns, which no remote writer ever sets */
+    int owned_now = rs->existed || cur->has || (d->owner && !strcmp(d->owner, "system"));
+    if (w && owned_now && (code = lm__scope_col_check(w, rs->tid, cid, &why))) {
+        repair(b, rs, cid);
+        return add_refusal(b, idx, code, why);
+    }
+    int newer = !cur->has || ver_cmp(hlc, c->site, cur->hlc, cur->site) > 0;
+    int ff = !cur->has || c->prev_hlc == cur->hlc;
+
+    if (d->policy == LM__POL_IMMUTABLE && w) {
+        int set = cur->has || (rs->exists && val->type != LM_VAL_NULL);
+        if (set && !lm__value_equal(val, &c->value)) {
+            repair(b, rs, cid);
+            return add_refusal(b, idx, LM_EIMMUTABLE, "column is immutable once the row exists");
+        }
+        if (cur->has) {
+            b->res->noops++; /* the same value again */
+            return LM_OK;
+        }
+    }
+    if (d->policy == LM__POL_MONOTONIC) {
+        int rn = lm__mono_rank(d->mono, &c->value);
+        if (rn == -1 && w)
+            return add_refusal(b, idx, LM_EINVAL, "value is not in the column's declared order");
+        int rc0 = lm__mono_rank(d->mono, val);
+        if (cur->has && rn != rc0) {
+            /* the larger status wins whatever the clocks say: a join */
+            if (rn > rc0) {
+                if (!ff && (rc = add_conflict(b, rs->tid, rs->pk, cid, &c->value, hlc, c->site, val,
+                                              cur->hlc, cur->site)))
+                    return rc;
+                return set_cell(b, rs, cid, c, hlc);
+            }
+            if (ff && w) {
+                repair(b, rs, cid);
+                return add_refusal(b, idx, LM_EMONOTONIC, "status may only move forward");
+            }
+            return add_conflict(b, rs->tid, rs->pk, cid, val, cur->hlc, cur->site, &c->value, hlc,
+                                c->site);
+        }
+    }
+    if (!cur->has || (ff && newer))
+        return set_cell(b, rs, cid, c, hlc);
+    if (newer) {
+        if ((rc = add_conflict(b, rs->tid, rs->pk, cid, &c->value, hlc, c->site, val, cur->hlc,
+                               cur->site)))
+            return rc;
+        return set_cell(b, rs, cid, c, hlc);
+    }
+    return add_conflict(b, rs->tid, rs->pk, cid, val, cur->hlc, cur->site, &c->value, hlc, c->site);
+}
+
+/* Checks one change's shape; 0 when fine, else a refusal code + reason. */
+static int validate(const lm_change *c, int tid, int *cid, const char **why)
+{
+    *cid = 0;
+    if (!tid) {
+        *why = "unknown table";
+        return LM_EINVAL;
+    }
+    if (!c->pk || !c->pk[0] || strlen(c->pk) > LM_MAX_PK) {
+        *why = "missing or oversized primary key";
+        return LM_EINVAL;
+    }
+    if (c->hlc == 0 || c->site == 0 || c->site > (uint64_t)INT64_MAX ||
+        c->hlc > (uint64_t)INT64_MAX) {
+        *why = "change without a valid version (hlc, site)";
+        return LM_EINVAL;
+    }
+    if (!c->column || !c->column[0]) {
+        if (c->value.type != LM_VAL_NULL) {
+            *why = "a row delete carries no value";
+            return LM_ETYPE;
+        }
+        return 0;
+    }
+    *cid = lm__col_find(tid, c->column);
+    if (!*cid) {
+        *why = "unknown column";
+        return LM_EINVAL;
+    }
+    const char *type = lm__tables[tid - 1].cols[*cid - 1].type;
+    int want = type[0] == 'I' ? LM_VAL_INTEGER : LM_VAL_TEXT;
+    if (c->value.type != want && c->value.type != LM_VAL_NULL) {
+        *why = want == LM_VAL_INTEGER ? "column takes an integer" : "column takes text";
+        return LM_ETYPE;
+    }
+    if ((c->value.type == LM_VAL_TEXT && c->value.len > LM_MAX_VALUE) ||
+        (c->value.type == LM_VAL_TEXT && !c->value.bytes && c->value.len)) {
+        *why = "value too large";
+        return LM_ETOOBIG;
+    }
+    return 0;
+}
+
+static int apply_group(batch *b, const sortkey *keys, uint32_t len)
+{
+    lm_replica *r = b->r;
+    const lm_scope *w = b->ctx ? b->ctx->writer : NULL;
+    int tid = lm__table_find(keys[0].table);
+    rowstate rs;
+    int rc = LM_OK, code, cid;
+    const char *why;
+    uint32_t ok = 0;
+    memset(&rs, 0, sizeof rs);
+
+    /* shape checks and clocks first: a bad change is refused on its own */
+    uint8_t *valid = lm_calloc(len, 1);
+    if (!valid)
+        return LM_ENOMEM;
+    for (uint32_t i = 0; i < len; i++) {
+        uint32_t idx = keys[i].idx;
+        const lm_change *c = &b->ch[idx];
+        if ((code = validate(c, tid, &cid, &why))) {
+            if ((rc = add_refusal(b, idx, code, why)))
+                goto done;
+            continue;
+        }
+        if (b->ctx && b->ctx->origin_site && c->seq && c->seq <= b->watermark) {
+            b->res->noops++;
+            continue;
+        }
+        uint64_t h = c->hlc;
+        if (LM_HLC_MS(h) > b->now + r->max_drift_ms) {
+            /* a phone clock far ahead would win every later conflict: the
+             * version is replaced by our own clock and the row flagged */
+            h = lm__hlc_tick(r);
+            b->res->clamped++;
+            if ((rc = add_flag(b, c, h)))
+                goto done;
+        }
+        lm__hlc_recv(r, h);
+        b->hlc[idx] = h;
+        valid[i] = 1;
+        ok++;
+    }
+    if (!ok)
+        goto done;
+
+    rs.tid = tid;
+    rs.pk = keys[0].pk;
+    if ((rc = row_load(r, &rs)))
+        goto done;
+
+    if (w && !rs.cells[0].has) {
+        getctx g = {b, &rs, keys, len};
+        code = lm__scope_row_check(r, w, tid, group_get, &g, &why);
+        if (code < 0 && code != LM_ESCOPE && code != LM_EDENIED) {
+            rc = code;
+            goto done;
+        }
+        if (code) {
+            for (uint32_t i = 0; i < len && !rc; i++) {
+                if (!valid[i])
+                    continue;
+                int cc = lm__col_find(tid, b->ch[keys[i].idx].column);
+                if (cc)
+                    repair(b, &rs, cc);
+                rc = add_refusal(b, keys[i].idx, code, why);
+            }
+            /* a refused new row with a generated id: a tombstone of our own
+             * takes it back out of the writer's replica (a natural catalog
+             * key is left alone: hq may create it legitimately later) */
+            if (!rc && !rs.existed && !rs.cells[0].has && !strcmp(lm__tables[tid - 1].pk, "id"))
+                rs.cells[0] = (cell){1, 1, lm__hlc_tick(r), r->site, 0};
+            if (!rc)
+                rc = group_flush(b, &rs);
+            goto done;
+        }
+    }
+
+    for (uint32_t i = 0; i < len && !rc; i++) {
+        if (!valid[i])
+            continue;
+        uint32_t idx = keys[i].idx;
+        const lm_change *c = &b->ch[idx];
+        uint64_t h = b->hlc[idx];
+        cid = lm__col_find(tid, c->column);
+        if (!cid) {
+            if (w && w->role != LM_ROLE_SYSTEM && lm__tables[tid - 1].append_only)
+                rc = add_refusal(b, idx, LM_EIMMUTABLE, "ledger rows are never deleted");
+            else
+                rc = merge_tombstone(b, &rs, c, h);
+        } else if (rs.cells[0].has) {
+            /* the row is deleted: delete wins; what the deleter did not see
+             * is set aside in the conflict log */
+            if (h <= rs.cells[0].prev) {
+                b->res->noops++;
+            } else {
+                lm_value null = {.type = LM_VAL_NULL};
+                rc = add_conflict(b, tid, rs.pk, cid, &null, rs.cells[0].hlc, rs.cells[0].site,
+                                  &c->value, h, c->site);
+            }
+        } else {
+            rc = merge_cell(b, &rs, idx, cid, h);
+        }
+    }
+    if (rc)
+        goto done;
+
+    /* the server stamps receipt of a new collection as its own write, so
+     * the time syncs back to the agent like any other change */
+    if (b->ctx && b->ctx->received_at_ms && !rs.existed && rs.exists && !rs.deleted &&
+        !strcmp(lm__tables[tid - 1].name, "collections")) {
+        int rcid = lm__col_find(tid, "received_at");
+        cell *cl = &rs.cells[rcid];
+        lm_value_clear(&rs.vals[rcid]);
+        rs.vals[rcid] = (lm_value){.type = LM_VAL_INTEGER, .i = (int64_t)b->ctx->received_at_ms};
+        rs.val_dirty[rcid] = 1;
+        *cl = (cell){1, 1, lm__hlc_tick(r), r->site, cl->has ? cl->hlc : 0};
+    }
+    rc = group_flush(b, &rs);
+
+done:
+    lm_free(valid);
+    row_clear(&rs);
+    return rc;
+}
+
+void lm_apply_result_clear(lm_apply_result *res)
+{
+    if (!res)
+        return;
+    for (uint32_t i = 0; i < res->n_refusals; i++)
+        lm_free(res->refusals[i].reason);
+    lm_free(res->refusals);
+    memset(res, 0, sizeof *res);
+}
+
+static int read_u64(lm_replica *r, const char *sql, uint64_t key, uint64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    *out = 0;
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return lm__dberr(r, "read");
+    sqlite3_bind_int64(st, 1, (int64_t)key);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return s == SQLITE_ROW || s == SQLITE_DONE ? LM_OK : lm__dberr(r, "read");
+}
+
+int lm_replica_watermark(lm_replica *r, uint64_t origin_site, uint64_t *seq)
+{
+    if (!r || !seq)
+        return LM_EINVAL;
+    return read_u64(r, "SELECT seq FROM lm_watermarks WHERE site = ?", origin_site, seq);
+}
+
+/* Commits the batch's bookkeeping: seq counter, guard, watermark, cursor,
+ * clock. All inside the batch's transaction. */
+static int finish(batch *b)
+{
+    lm_replica *r = b->r;
+    const lm_apply_ctx *ctx = b->ctx;
+    sqlite3_stmt *st = NULL;
+    int rc;
+    if (sqlite3_prepare_v2(r->db, "UPDATE lm_seq SET v = ?", -1, &st, NULL) != SQLITE_OK)
+        return lm__dberr(r, "seq");
+    sqlite3_bind_int64(st, 1, (int64_t)b->seq);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE)
+        return lm__dberr(r, "seq");
+    if (ctx && ctx->origin_site) {
+        st = NULL;
+        if (sqlite3_prepare_v2(r->db,
+                               "INSERT INTO lm_watermarks(site, seq) VALUES(?, ?)"
+                               " ON CONFLICT(site) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+                               -1, &st, NULL) != SQLITE_OK)
+            return lm__dberr(r, "watermark");
+        sqlite3_bind_int64(st, 1, (int64_t)ctx->origin_site);
+        sqlite3_bind_int64(st, 2, (int64_t)ctx->origin_upto_seq);
+        s = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (s != SQLITE_DONE)
+            return lm__dberr(r, "watermark");
+    }
+    if (ctx && ctx->cursor_key && (rc = lm__meta_set_u64(r, ctx->cursor_key, ctx->cursor_value)))
+        return rc;
+    if ((rc = lm__exec(r, "UPDATE lm_applying SET v = 0")))
+        return rc;
+    return lm__meta_set_u64(r, "hlc_last", r->hlc_last);
+}
+
+int lm_replica_apply(lm_replica *r, const lm_change *changes, uint32_t n, const lm_apply_ctx *ctx,
+                     lm_apply_result *res)
+{
+    if (res)
+        memset(res, 0, sizeof *res);
+    if (!r || !res || (n && !changes))
+        return LM_EINVAL;
+    if (n > LM_MAX_CHANGES)
+        return lm__fail(r, LM_ETOOBIG, "batch of %u changes is over the limit", n);
+    batch b = {.r = r, .ch = changes, .ctx = ctx, .res = res, .now = lm__phys_now(r)};
+    uint64_t saved_hlc = r->hlc_last;
+    sortkey *keys = NULL;
+    group *groups = NULL;
+    uint32_t ng = 0;
+    int rc;
+
+    keys = lm_malloc((n ? n : 1) * sizeof *keys);
+    groups = lm_malloc((n ? n : 1) * sizeof *groups);
+    b.hlc = lm_calloc(n ? n : 1, sizeof *b.hlc);
+    if (!keys || !groups || !b.hlc) {
+        rc = LM_ENOMEM;
+        goto fail_alloc;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        keys[i] = (sortkey){changes[i].table ? changes[i].table : "",
+                            changes[i].pk ? changes[i].pk : "", i};
+    qsort(keys, n, sizeof *keys, cmp_key);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i == 0 || strcmp(keys[i].table, keys[i - 1].table) ||
+            strcmp(keys[i].pk, keys[i - 1].pk))
+            groups[ng++] = (group){i, 0, keys[i].idx};
+        groups[ng - 1].len++;
+    }
+    qsort(groups, ng, sizeof *groups, cmp_group);
+
+    if ((rc = lm__begin(r)))
+        goto fail_alloc;
+    if ((rc = lm__stamp_in_tx(r, NULL)) ||
+        (rc = read_u64(r, "SELECT v FROM lm_seq WHERE ? IS NOT NULL", 0, &b.seq)))
+        goto fail_tx;
+    if (ctx && ctx->origin_site && (rc = lm_replica_watermark(r, ctx->origin_site, &b.watermark)))
+        goto fail_tx;
+    if ((rc = lm__exec(r, "UPDATE lm_applying SET v = 1")))
+        goto fail_tx;
+    for (uint32_t g = 0; g < ng; g++)
+        if ((rc = apply_group(&b, keys + groups[g].start, groups[g].len)))
+            goto fail_tx;
+    if ((rc = finish(&b)) || (rc = lm__commit(r)))
+        goto fail_tx;
+    lm_free(keys);
+    lm_free(groups);
+    lm_free(b.hlc);
+    return LM_OK;
+
+fail_tx:
+    lm__rollback(r);
+fail_alloc:
+    r->hlc_last = saved_hlc;
+    lm_free(keys);
+    lm_free(groups);
+    lm_free(b.hlc);
+    lm_apply_result_clear(res);
+    if (rc == LM_ENOMEM)
+        lm__fail(r, rc, "out of memory applying a batch");
+    return rc;
+}

@@ -1,0 +1,333 @@
+/*
+ * outgoing.c — reading changes to send, and the agent's push bookkeeping.
+ *
+ * lm_versions holds the latest write of every cell, each with this
+ * replica's change sequence (seq). "Changes after cursor" is therefore the
+ * cells whose seq is above it, in seq order, values read from the live
+ * rows: a stable cursor, and a first sync (cursor 0) that is the current
+ * state, one version per live cell plus tombstones, not the whole history.
+ * Both readers stamp first, inside the same transaction, so a capture that
+ * plain SQL left unstamped is never skipped by a cursor.
+ */
+#include <string.h>
+
+#include "sync_internal.h"
+
+void lm_changes_free(lm_change *changes, uint32_t n)
+{
+    if (!changes)
+        return;
+    for (uint32_t i = 0; i < n; i++)
+        lm_change_clear(&changes[i]);
+    lm_free(changes);
+}
+
+typedef struct outlist {
+    lm_change *v;
+    uint32_t n, cap;
+    size_t bytes;
+} outlist;
+
+/* Table statements reading a row's columns, filtered by a scope. */
+typedef struct reader_stmts {
+    sqlite3_stmt *row[LM__N_TABLES + 1];
+    int last_tid;
+    char *last_pk;
+    int last_found;
+    sqlite3_stmt *last_st;
+} reader_stmts;
+
+static void reader_close(reader_stmts *rd)
+{
+    for (int i = 0; i <= LM__N_TABLES; i++)
+        sqlite3_finalize(rd->row[i]);
+    lm_free(rd->last_pk);
+    memset(rd, 0, sizeof *rd);
+}
+
+/* Positions rd on the row (tid, pk) when visible; *found = 0 otherwise. */
+static int reader_row(lm_replica *r, reader_stmts *rd, const lm_scope *scope, int tid,
+                      const char *pk, int *found)
+{
+    const lm__table_def *t = &lm__tables[tid - 1];
+    int rc;
+    if (rd->last_tid == tid && rd->last_pk && strcmp(rd->last_pk, pk) == 0) {
+        *found = rd->last_found;
+        return LM_OK;
+    }
+    if (!rd->row[tid]) {
+        char *vis = lm__scope_visible_sql(scope, tid);
+        if (!vis)
+            return LM_ENOMEM;
+        lm__sb b = {0};
+        lm__sb_add(&b, "SELECT ");
+        for (int c = 0; c < t->n_cols; c++)
+            lm__sb_addf(&b, "%s\"%s\"", c ? ", " : "", t->cols[c].name);
+        lm__sb_addf(&b, " FROM \"%s\" WHERE \"%s\" = ? AND (%s)", t->name, t->pk, vis);
+        lm_free(vis);
+        rc = b.oom ? LM_ENOMEM : LM_OK;
+        if (!rc && sqlite3_prepare_v2(r->db, b.s, -1, &rd->row[tid], NULL) != SQLITE_OK)
+            rc = lm__dberr(r, "prepare scope read");
+        lm__sb_free(&b);
+        if (rc)
+            return rc;
+    }
+    sqlite3_stmt *st = rd->row[tid];
+    if (rd->last_st)
+        sqlite3_reset(rd->last_st);
+    lm_free(rd->last_pk);
+    rd->last_pk = lm_strdup(pk);
+    if (!rd->last_pk)
+        return LM_ENOMEM;
+    rd->last_tid = tid;
+    rd->last_st = st;
+    sqlite3_bind_text(st, 1, rd->last_pk, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+        return lm__dberr(r, "scope read");
+    rd->last_found = *found = s == SQLITE_ROW;
+    return LM_OK;
+}
+
+static int out_push(outlist *o, int tid, const char *pk, int cid, sqlite3_stmt *rowst,
+                    const sqlite3_stmt *ver, uint64_t hlc, uint64_t site, uint64_t prev,
+                    uint64_t seq)
+{
+    (void)ver;
+    if (o->n == o->cap) {
+        uint32_t cap = o->cap ? o->cap * 2 : 64;
+        lm_change *nv = lm_realloc(o->v, cap * sizeof *nv);
+        if (!nv)
+            return LM_ENOMEM;
+        o->v = nv;
+        o->cap = cap;
+    }
+    lm_change *c = &o->v[o->n];
+    memset(c, 0, sizeof *c);
+    c->value.type = LM_VAL_NULL;
+    const lm__table_def *t = &lm__tables[tid - 1];
+    c->table = lm_strdup(t->name);
+    c->pk = lm_strdup(pk);
+    c->column = lm_strdup(cid ? t->cols[cid - 1].name : "");
+    int rc = (!c->table || !c->pk || !c->column) ? LM_ENOMEM : LM_OK;
+    if (!rc && cid && rowst)
+        rc = lm__column_value(rowst, cid - 1, &c->value);
+    if (rc) {
+        lm_change_clear(c);
+        return rc;
+    }
+    c->hlc = hlc;
+    c->site = site;
+    c->prev_hlc = prev;
+    c->seq = seq;
+    o->n++;
+    /* a rough wire size: names, pk and value plus the varints */
+    o->bytes += strlen(c->table) + strlen(c->pk) + strlen(c->column) + c->value.len + 32;
+    return LM_OK;
+}
+
+/* The shared reader: versions after `after` in seq order; only_site limits
+ * to one origin, exclude_site drops one; scope filters rows. */
+static int read_changes(lm_replica *r, uint64_t after, uint64_t only_site, uint64_t exclude_site,
+                        const lm_scope *scope, size_t budget, outlist *o, uint64_t *last_seq,
+                        int *more)
+{
+    sqlite3_stmt *st = NULL;
+    reader_stmts rd;
+    int rc = LM_OK, s;
+    memset(&rd, 0, sizeof rd);
+    *last_seq = after;
+    *more = 0;
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT tid, pk, cid, hlc, site, prev_hlc, seq FROM lm_versions"
+                           " WHERE seq > ?1 AND (?2 = 0 OR site = ?2) ORDER BY seq",
+                           -1, &st, NULL) != SQLITE_OK)
+        return lm__dberr(r, "read changes");
+    sqlite3_bind_int64(st, 1, (int64_t)after);
+    sqlite3_bind_int64(st, 2, (int64_t)only_site);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (o->n > 0 && o->bytes >= budget) {
+            *more = 1;
+            break;
+        }
+        int tid = sqlite3_column_int(st, 0);
+        const char *pk = (const char *)sqlite3_column_text(st, 1);
+        int cid = sqlite3_column_int(st, 2);
+        uint64_t site = (uint64_t)sqlite3_column_int64(st, 4);
+        uint64_t seq = (uint64_t)sqlite3_column_int64(st, 6);
+        *last_seq = seq;
+        if (tid < 1 || tid > LM__N_TABLES || !pk || cid < 0 || cid > lm__tables[tid - 1].n_cols)
+            continue;
+        if (exclude_site && site == exclude_site)
+            continue;
+        int found = 0;
+        if (cid) {
+            if ((rc = reader_row(r, &rd, scope, tid, pk, &found)))
+                break;
+            if (!found)
+                continue;
+        }
+        rc = out_push(o, tid, pk, cid, cid ? rd.last_st : NULL, st,
+                      (uint64_t)sqlite3_column_int64(st, 3), site,
+                      (uint64_t)sqlite3_column_int64(st, 5), seq);
+        if (rc)
+            break;
+    }
+    if (!rc && s != SQLITE_ROW && s != SQLITE_DONE)
+        rc = lm__dberr(r, "read changes");
+    sqlite3_finalize(st);
+    reader_close(&rd);
+    return rc;
+}
+
+static void out_free(outlist *o)
+{
+    lm_changes_free(o->v, o->n);
+    memset(o, 0, sizeof *o);
+}
+
+int lm_replica_local_changes(lm_replica *r, uint64_t after_seq, size_t byte_budget, lm_change **out,
+                             uint32_t *n, uint64_t *upto_seq)
+{
+    if (out)
+        *out = NULL;
+    if (n)
+        *n = 0;
+    if (upto_seq)
+        *upto_seq = after_seq;
+    if (!r || !out || !n || !upto_seq)
+        return LM_EINVAL;
+    outlist o = {0};
+    int more;
+    uint64_t last;
+    int rc = lm__begin(r);
+    if (rc)
+        return rc;
+    if ((rc = lm__stamp_in_tx(r, NULL)) ||
+        (rc = read_changes(r, after_seq, r->site, 0, NULL, byte_budget, &o, &last, &more)) ||
+        (rc = lm__commit(r)))
+        goto fail;
+    *out = o.v;
+    *n = o.n;
+    *upto_seq = o.n ? o.v[o.n - 1].seq : after_seq;
+    return LM_OK;
+fail:
+    lm__rollback(r);
+    out_free(&o);
+    return rc;
+}
+
+int lm_replica_changes_since(lm_replica *r, uint64_t cursor, const lm_scope *reader,
+                             uint64_t exclude_site, size_t byte_budget, lm_change **out,
+                             uint32_t *n, uint64_t *next_cursor, int *more)
+{
+    if (out)
+        *out = NULL;
+    if (n)
+        *n = 0;
+    if (next_cursor)
+        *next_cursor = cursor;
+    if (more)
+        *more = 0;
+    if (!r || !out || !n || !next_cursor || !more)
+        return LM_EINVAL;
+    outlist o = {0};
+    uint64_t last;
+    int rc = lm__begin(r);
+    if (rc)
+        return rc;
+    if ((rc = lm__stamp_in_tx(r, NULL)) ||
+        (rc = read_changes(r, cursor, 0, exclude_site, reader, byte_budget, &o, &last, more)) ||
+        (rc = lm__commit(r)))
+        goto fail;
+    *out = o.v;
+    *n = o.n;
+    *next_cursor = last;
+    return LM_OK;
+fail:
+    lm__rollback(r);
+    out_free(&o);
+    return rc;
+}
+
+int lm_replica_pending_count(lm_replica *r, uint64_t *n)
+{
+    if (!r || !n)
+        return LM_EINVAL;
+    uint64_t acked;
+    int rc = lm__meta_get_u64(r, "push_acked", 0, &acked);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT count(*) FROM lm_versions WHERE seq > ?"
+                           " AND (site = ? OR hlc IS NULL)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return lm__dberr(r, "pending");
+    sqlite3_bind_int64(st, 1, (int64_t)acked);
+    sqlite3_bind_int64(st, 2, (int64_t)r->site);
+    int s = sqlite3_step(st);
+    *n = s == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return s == SQLITE_ROW ? LM_OK : lm__dberr(r, "pending");
+}
+
+int lm_replica_push_acked_seq(lm_replica *r, uint64_t *upto_seq)
+{
+    if (!r || !upto_seq)
+        return LM_EINVAL;
+    return lm__meta_get_u64(r, "push_acked", 0, upto_seq);
+}
+
+int lm_replica_push_acked(lm_replica *r, uint64_t upto_seq, const lm_change *batch,
+                          uint32_t n_batch, const lm_refusal *refusals, uint32_t n_refusals)
+{
+    if (!r || (n_refusals && !refusals))
+        return LM_EINVAL;
+    uint64_t now = lm__phys_now(r), acked;
+    sqlite3_stmt *st = NULL;
+    int rc = lm__begin(r);
+    if (rc)
+        return rc;
+    if ((rc = lm__meta_get_u64(r, "push_acked", 0, &acked)))
+        goto fail;
+    /* an older ack arriving late must not move the mark back */
+    if (upto_seq > acked && (rc = lm__meta_set_u64(r, "push_acked", upto_seq)))
+        goto fail;
+    if (sqlite3_prepare_v2(r->db,
+                           "INSERT INTO lm_refusals(tbl, pk, col, value, hlc, site, code, reason,"
+                           " at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = lm__dberr(r, "record refusal");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < n_refusals; i++) {
+        const lm_refusal *f = &refusals[i];
+        const lm_change *c = batch && f->index < n_batch ? &batch[f->index] : NULL;
+        lm_value null = {.type = LM_VAL_NULL};
+        sqlite3_bind_text(st, 1, c && c->table ? c->table : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, c && c->pk ? c->pk : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, c && c->column ? c->column : "", -1, SQLITE_STATIC);
+        lm__bind_value(st, 4, c ? &c->value : &null);
+        sqlite3_bind_int64(st, 5, c ? (int64_t)c->hlc : 0);
+        sqlite3_bind_int64(st, 6, c ? (int64_t)c->site : 0);
+        sqlite3_bind_int(st, 7, f->code);
+        sqlite3_bind_text(st, 8, f->reason ? f->reason : lm_strerror(f->code), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 9, (int64_t)now);
+        int s = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (s != SQLITE_DONE) {
+            rc = lm__dberr(r, "record refusal");
+            goto fail;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = lm__commit(r)))
+        goto fail;
+    return LM_OK;
+fail:
+    sqlite3_finalize(st);
+    lm__rollback(r);
+    return rc;
+}

@@ -1,0 +1,289 @@
+/*
+ * replica.c — opening, migrating and closing a replica; small settings.
+ *
+ * Open: connect (WAL), read lm_meta.schema_version, refuse a newer file,
+ * migrate an older (or empty) one in one transaction, load the site and the
+ * persisted clock, then stamp whatever plain SQL logged since last time.
+ */
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sync_internal.h"
+
+const char *lm_role_name(int role)
+{
+    switch (role) {
+    case LM_ROLE_SYSTEM:
+        return "system";
+    case LM_ROLE_AGENT:
+        return "agent";
+    case LM_ROLE_DISPATCHER:
+        return "dispatcher";
+    case LM_ROLE_HQ:
+        return "hq";
+    default:
+        return "unknown";
+    }
+}
+
+int lm_role_parse(const char *name)
+{
+    if (!name)
+        return -1;
+    for (int i = LM_ROLE_SYSTEM; i <= LM_ROLE_HQ; i++)
+        if (strcmp(name, lm_role_name(i)) == 0)
+            return i;
+    return -1;
+}
+
+int lm__meta_get_u64(lm_replica *r, const char *key, uint64_t dflt, uint64_t *out)
+{
+    int rc = lm__prepare(r, &r->s_meta_get, "SELECT value FROM lm_meta WHERE key = ?");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(r->s_meta_get, 1, key, -1, SQLITE_STATIC);
+    int s = sqlite3_step(r->s_meta_get);
+    if (s == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(r->s_meta_get, 0);
+    else
+        *out = dflt;
+    sqlite3_reset(r->s_meta_get);
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+        return lm__dberr(r, "read lm_meta");
+    return LM_OK;
+}
+
+static int meta_set_text(lm_replica *r, const char *key, const char *value)
+{
+    int rc = lm__prepare(r, &r->s_meta_set,
+                         "INSERT INTO lm_meta(key, value) VALUES(?, ?)"
+                         " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(r->s_meta_set, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(r->s_meta_set, 2, value, -1, SQLITE_STATIC);
+    int s = sqlite3_step(r->s_meta_set);
+    sqlite3_reset(r->s_meta_set);
+    sqlite3_clear_bindings(r->s_meta_set);
+    return s == SQLITE_DONE ? LM_OK : lm__dberr(r, "write lm_meta");
+}
+
+int lm__meta_set_u64(lm_replica *r, const char *key, uint64_t v)
+{
+    char buf[32];
+    /* stored as the signed integer SQLite reads back with column_int64 */
+    snprintf(buf, sizeof buf, "%lld", (long long)v);
+    return meta_set_text(r, key, buf);
+}
+
+int lm_replica_meta_get(lm_replica *r, const char *key, char **out)
+{
+    if (!r || !key || !out)
+        return LM_EINVAL;
+    *out = NULL;
+    int rc = lm__prepare(r, &r->s_meta_get, "SELECT value FROM lm_meta WHERE key = ?");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(r->s_meta_get, 1, key, -1, SQLITE_STATIC);
+    int s = sqlite3_step(r->s_meta_get);
+    if (s == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(r->s_meta_get, 0);
+        *out = lm_strdup(v ? v : "");
+        rc = *out ? LM_OK : LM_ENOMEM;
+    } else if (s == SQLITE_DONE) {
+        rc = LM_ENOTFOUND;
+    } else {
+        rc = lm__dberr(r, "read lm_meta");
+    }
+    sqlite3_reset(r->s_meta_get);
+    return rc;
+}
+
+int lm_replica_meta_set(lm_replica *r, const char *key, const char *value)
+{
+    if (!r || !key || !value)
+        return LM_EINVAL;
+    return meta_set_text(r, key, value);
+}
+
+/* Schema version of the file: 0 when lastmile never touched it. */
+static int read_version(lm_replica *r, uint64_t *ver)
+{
+    sqlite3_stmt *st = NULL;
+    *ver = 0;
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'lm_meta'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return lm__dberr(r, "read schema");
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (s == SQLITE_DONE)
+        return LM_OK;
+    if (s != SQLITE_ROW)
+        return lm__dberr(r, "read schema");
+    return lm__meta_get_u64(r, "schema_version", 0, ver);
+}
+
+static uint64_t random_site(void)
+{
+    uint64_t s = 0;
+    while (s == 0) {
+        if (RAND_bytes((unsigned char *)&s, sizeof s) != 1)
+            s = (uint64_t)rand() << 32 ^ (uint64_t)rand();
+        s &= (uint64_t)INT64_MAX; /* stored in a signed SQLite integer */
+    }
+    return s;
+}
+
+/* Migrates (or creates) inside one transaction; a newer file is refused. */
+static int check_and_migrate(lm_replica *r, const lm_replica_options *o)
+{
+    int rc = lm__begin(r);
+    if (rc)
+        return rc;
+    uint64_t ver;
+    if ((rc = read_version(r, &ver)))
+        goto fail_tx;
+    if (ver > LM_SCHEMA_VERSION) {
+        rc = lm__fail(r, LM_ESCHEMA,
+                      "replica schema version %llu is newer than this program's (%d): "
+                      "upgrade lastmile to open it",
+                      (unsigned long long)ver, LM_SCHEMA_VERSION);
+        goto fail_tx;
+    }
+    if (ver < LM_SCHEMA_VERSION) {
+        uint64_t site = o && o->site ? (o->site & (uint64_t)INT64_MAX) : 0;
+        if ((rc = lm__schema_migrate(r, (int)ver, site ? site : random_site())))
+            goto fail_tx;
+    }
+    return lm__commit(r);
+
+fail_tx:
+    lm__rollback(r);
+    return rc;
+}
+
+static uint64_t real_now(void *ud)
+{
+    (void)ud;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int load_state(lm_replica *r)
+{
+    uint64_t off;
+    int rc;
+    if ((rc = lm__meta_get_u64(r, "site", 0, &r->site)) ||
+        (rc = lm__meta_get_u64(r, "hlc_last", 0, &r->hlc_last)) ||
+        (rc = lm__meta_get_u64(r, "clock_offset", 0, &off)))
+        return rc;
+    r->offset_ms = (int64_t)off;
+    if (r->site == 0)
+        return lm__fail(r, LM_EDB, "replica has no site id");
+    return LM_OK;
+}
+
+int lm_replica_open(const char *path, const lm_replica_options *opts, lm_replica **out,
+                    char *errmsg, size_t errmsg_size)
+{
+    int rc;
+    if (out)
+        *out = NULL;
+    if (errmsg && errmsg_size)
+        errmsg[0] = 0;
+    if (!path || !out) {
+        if (errmsg && errmsg_size)
+            snprintf(errmsg, errmsg_size, "lm_replica_open: path and out are required");
+        return LM_EINVAL;
+    }
+    lm_replica *r = lm_calloc(1, sizeof *r);
+    if (!r) {
+        if (errmsg && errmsg_size)
+            snprintf(errmsg, errmsg_size, "out of memory");
+        return LM_ENOMEM;
+    }
+    r->now_ms = opts && opts->now_ms ? opts->now_ms : real_now;
+    r->now_ud = opts ? opts->now_ud : NULL;
+    r->max_drift_ms = opts && opts->max_drift_ms ? opts->max_drift_ms : 10u * 60u * 1000u;
+
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    if (opts && opts->create)
+        flags |= SQLITE_OPEN_CREATE;
+    int s = sqlite3_open_v2(path, &r->db, flags, NULL);
+    if (s != SQLITE_OK) {
+        rc = s == SQLITE_CANTOPEN && !(flags & SQLITE_OPEN_CREATE) ? LM_ENOTFOUND : LM_EDB;
+        lm__fail(r, rc, "cannot open %s: %s", path, r->db ? sqlite3_errmsg(r->db) : "no memory");
+        goto fail_open;
+    }
+    sqlite3_busy_timeout(r->db, opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : 5000);
+    /* WAL lets the CLI or a report read while the sync writes; NORMAL is
+     * durable at every checkpoint and never corrupts on power loss. */
+    if ((rc = lm__exec(r, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")))
+        goto fail_open;
+    if ((rc = check_and_migrate(r, opts)))
+        goto fail_open;
+    if ((rc = load_state(r)))
+        goto fail_open;
+    if ((rc = lm_replica_stamp(r, NULL)))
+        goto fail_open;
+    *out = r;
+    return LM_OK;
+
+fail_open:
+    if (errmsg && errmsg_size)
+        snprintf(errmsg, errmsg_size, "%s", r->errmsg);
+    lm_replica_close(r);
+    return rc;
+}
+
+static void finalize(sqlite3_stmt **st)
+{
+    sqlite3_finalize(*st);
+    *st = NULL;
+}
+
+void lm_replica_close(lm_replica *r)
+{
+    if (!r)
+        return;
+    for (int t = 0; t <= LM__N_TABLES; t++) {
+        lm__table_stmts *ts = &r->t[t];
+        finalize(&ts->row);
+        finalize(&ts->del);
+        finalize(&ts->ins);
+        finalize(&ts->upd);
+        for (int c = 0; c <= LM__MAX_COLS; c++)
+            finalize(&ts->cell[c]);
+    }
+    finalize(&r->s_ver_row);
+    finalize(&r->s_ver_upsert);
+    finalize(&r->s_ver_delrow);
+    finalize(&r->s_conflict);
+    finalize(&r->s_refusal);
+    finalize(&r->s_flag);
+    finalize(&r->s_meta_get);
+    finalize(&r->s_meta_set);
+    /* closing with a transaction open rolls it back, as a crash would */
+    sqlite3_close_v2(r->db);
+    lm_free(r);
+}
+
+const char *lm_replica_errmsg(const lm_replica *r)
+{
+    return r ? r->errmsg : "no replica";
+}
+
+sqlite3 *lm_replica_db(lm_replica *r)
+{
+    return r ? r->db : NULL;
+}
+
+uint64_t lm_replica_site(const lm_replica *r)
+{
+    return r ? r->site : 0;
+}

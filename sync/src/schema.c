@@ -1,0 +1,322 @@
+/*
+ * schema.c — the domain schema in one place, and the migration that turns it
+ * into tables, the lm_columns policy table and the capture triggers.
+ *
+ * Capture is plain SQL so that a program that never loaded lastmile (the
+ * sqlite3 shell, another app) is captured too: every INSERT/UPDATE/DELETE on a
+ * synced table writes a version row per changed column with hlc NULL
+ * ("unstamped"); lastmile gives those their HLC when it next opens the file or
+ * reads changes. Writes made while applying remote changes are skipped by the
+ * lm_applying guard, which is only ever 1 inside an apply transaction.
+ *
+ * Domain columns other than the primary key are nullable on purpose: a row
+ * arrives as one change per column and must exist after the first one.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "sync_internal.h"
+
+#define LWW LM__POL_LWW
+#define IMM LM__POL_IMMUTABLE
+#define MONO LM__POL_MONOTONIC
+
+/* Columns that decide a row's scope are immutable, so a row never moves
+ * between scopes (a moved row would leave stale copies behind). */
+const lm__table_def lm__tables[LM__N_TABLES] = {
+    {"adjustments",
+     "id",
+     1,
+     7,
+     {{"collection_id", "TEXT", IMM, NULL, NULL},
+      {"delta_weight_g", "INTEGER", IMM, NULL, NULL},
+      {"delta_amount_fen", "INTEGER", IMM, NULL, NULL},
+      {"voided", "INTEGER", IMM, NULL, NULL},
+      {"reason", "TEXT", IMM, NULL, NULL},
+      {"by", "TEXT", IMM, NULL, NULL},
+      {"at", "INTEGER", IMM, NULL, NULL}}},
+    {"collections",
+     "id",
+     1,
+     11,
+     {{"agent_id", "TEXT", IMM, NULL, NULL},
+      {"farmer_id", "TEXT", IMM, NULL, NULL},
+      {"village", "TEXT", IMM, NULL, NULL},
+      {"product", "TEXT", IMM, NULL, NULL},
+      {"grade", "TEXT", IMM, NULL, NULL},
+      {"weight_g", "INTEGER", IMM, NULL, NULL},
+      {"unit_price_fen", "INTEGER", IMM, NULL, NULL},
+      {"amount_fen", "INTEGER", IMM, NULL, NULL},
+      {"collected_at", "INTEGER", IMM, NULL, NULL},
+      {"received_at", "INTEGER", LWW, NULL, "system"},
+      {"note", "TEXT", LWW, NULL, NULL}}},
+    {"farmers",
+     "id",
+     0,
+     7,
+     {{"name", "TEXT", LWW, NULL, NULL},
+      {"village", "TEXT", IMM, NULL, NULL},
+      {"phone", "TEXT", LWW, NULL, NULL},
+      {"registered_poor", "INTEGER", LWW, NULL, NULL},
+      {"household_id", "TEXT", LWW, NULL, NULL},
+      {"created_by", "TEXT", IMM, NULL, NULL},
+      {"created_at", "INTEGER", IMM, NULL, NULL}}},
+    {"gradings",
+     "id",
+     0,
+     6,
+     {{"collection_id", "TEXT", IMM, NULL, NULL},
+      {"grade", "TEXT", LWW, NULL, NULL},
+      {"moisture_permille", "INTEGER", LWW, NULL, NULL},
+      {"defects", "TEXT", LWW, NULL, NULL},
+      {"graded_by", "TEXT", LWW, NULL, NULL},
+      {"graded_at", "INTEGER", LWW, NULL, NULL}}},
+    {"grades",
+     "code",
+     0,
+     2,
+     {{"name", "TEXT", LWW, NULL, NULL}, {"rank", "INTEGER", LWW, NULL, NULL}}},
+    {"prices",
+     "id",
+     0,
+     4,
+     {{"product", "TEXT", IMM, NULL, NULL},
+      {"grade", "TEXT", IMM, NULL, NULL},
+      {"price_fen", "INTEGER", LWW, NULL, NULL},
+      {"effective_from", "TEXT", LWW, NULL, NULL}}},
+    {"products",
+     "code",
+     0,
+     2,
+     {{"name", "TEXT", LWW, NULL, NULL}, {"unit", "TEXT", LWW, NULL, NULL}}},
+    {"receipts",
+     "id",
+     0,
+     6,
+     {{"route_id", "TEXT", LWW, NULL, NULL},
+      {"warehouse", "TEXT", LWW, NULL, NULL},
+      {"product", "TEXT", LWW, NULL, NULL},
+      {"grade", "TEXT", LWW, NULL, NULL},
+      {"weight_g", "INTEGER", LWW, NULL, NULL},
+      {"received_at", "INTEGER", LWW, NULL, NULL}}},
+    {"route_stops",
+     "id",
+     0,
+     7,
+     {{"route_id", "TEXT", IMM, NULL, "dispatcher"},
+      {"seq", "INTEGER", LWW, NULL, "dispatcher"},
+      {"village", "TEXT", LWW, NULL, "dispatcher"},
+      {"agent_id", "TEXT", IMM, NULL, "dispatcher"},
+      {"planned_at", "INTEGER", LWW, NULL, "dispatcher"},
+      {"status", "TEXT", MONO, "planned,arrived,loaded", "agent"},
+      {"loaded_weight_g", "INTEGER", LWW, NULL, "agent"}}},
+    {"routes",
+     "id",
+     0,
+     7,
+     {{"county", "TEXT", IMM, NULL, NULL},
+      {"date", "TEXT", LWW, NULL, NULL},
+      {"vehicle", "TEXT", LWW, NULL, NULL},
+      {"driver", "TEXT", LWW, NULL, NULL},
+      {"dispatcher_id", "TEXT", LWW, NULL, NULL},
+      {"capacity_g", "INTEGER", LWW, NULL, NULL},
+      {"status", "TEXT", MONO, "planned,dispatched,done", NULL}}},
+    {"villages", "name", 0, 1, {{"county", "TEXT", IMM, NULL, NULL}}},
+};
+
+int lm__table_find(const char *name)
+{
+    if (!name)
+        return 0;
+    for (int i = 0; i < LM__N_TABLES; i++)
+        if (strcmp(lm__tables[i].name, name) == 0)
+            return i + 1;
+    return 0;
+}
+
+int lm__col_find(int tid, const char *name)
+{
+    if (tid < 1 || tid > LM__N_TABLES || !name)
+        return 0;
+    const lm__table_def *t = &lm__tables[tid - 1];
+    for (int i = 0; i < t->n_cols; i++)
+        if (strcmp(t->cols[i].name, name) == 0)
+            return i + 1;
+    return 0;
+}
+
+int lm__mono_rank(const char *order, const lm_value *v)
+{
+    if (v->type == LM_VAL_NULL)
+        return -2;
+    if (v->type != LM_VAL_TEXT || !order)
+        return -1;
+    int rank = 0;
+    const char *p = order;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == v->len && memcmp(p, v->bytes, n) == 0)
+            return rank;
+        rank++;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return -1;
+}
+
+static const char *policy_name(int p)
+{
+    return p == IMM ? "immutable" : p == MONO ? "monotonic" : "lww";
+}
+
+/* CREATE TABLE for one domain table. */
+static void table_sql(lm__sb *b, const lm__table_def *t)
+{
+    lm__sb_addf(b, "CREATE TABLE \"%s\"(\"%s\" TEXT PRIMARY KEY NOT NULL", t->name, t->pk);
+    for (int i = 0; i < t->n_cols; i++)
+        lm__sb_addf(b, ", \"%s\" %s", t->cols[i].name, t->cols[i].type);
+    lm__sb_add(b, ");\n");
+}
+
+/* One captured cell: bump the sequence and upsert the version row with hlc
+ * NULL. prev_hlc keeps the last stamped version the writer saw, also when
+ * the previous write was itself still unstamped. */
+static void capture_cell_sql(lm__sb *b, int tid, int cid, const char *rowref, const char *cond)
+{
+    lm__sb_addf(b, " UPDATE lm_seq SET v = v + 1 WHERE %s;\n", cond);
+    lm__sb_addf(b,
+                " INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq)"
+                " SELECT %d, %s, %d, NULL, NULL, 0, (SELECT v FROM lm_seq) WHERE %s"
+                " ON CONFLICT(tid, pk, cid) DO UPDATE SET"
+                " prev_hlc = CASE WHEN hlc IS NULL THEN prev_hlc ELSE hlc END,"
+                " hlc = NULL, site = NULL, seq = excluded.seq;\n",
+                tid, rowref, cid, cond);
+}
+
+static void triggers_sql(lm__sb *b, int tid)
+{
+    const lm__table_def *t = &lm__tables[tid - 1];
+    char cond[256], ref[128];
+    const char *guard = "WHEN (SELECT v FROM lm_applying) = 0";
+
+    /* INSERT: every non-NULL column (a NULL cell has nothing to sync). */
+    lm__sb_addf(b, "CREATE TRIGGER \"lm_ins_%s\" AFTER INSERT ON \"%s\" %s BEGIN\n", t->name,
+                t->name, guard);
+    /* An insert after a local delete of the same key revives the row: its
+     * tombstone gives way to the new cells. */
+    snprintf(ref, sizeof ref, "NEW.\"%s\"", t->pk);
+    lm__sb_addf(b, " DELETE FROM lm_versions WHERE tid = %d AND pk = %s AND cid = 0;\n", tid, ref);
+    for (int c = 0; c < t->n_cols; c++) {
+        snprintf(cond, sizeof cond, "NEW.\"%s\" IS NOT NULL", t->cols[c].name);
+        capture_cell_sql(b, tid, c + 1, ref, cond);
+    }
+    lm__sb_add(b, "END;\n");
+
+    /* UPDATE: each column whose value changed. A changed primary key is a
+     * delete of the old key and an insert of the new one. */
+    lm__sb_addf(b, "CREATE TRIGGER \"lm_upd_%s\" AFTER UPDATE ON \"%s\" %s BEGIN\n", t->name,
+                t->name, guard);
+    for (int c = 0; c < t->n_cols; c++) {
+        snprintf(cond, sizeof cond, "OLD.\"%s\" IS NOT NEW.\"%s\" OR OLD.\"%s\" IS NOT NEW.\"%s\"",
+                 t->cols[c].name, t->cols[c].name, t->pk, t->pk);
+        capture_cell_sql(b, tid, c + 1, ref, cond);
+    }
+    snprintf(cond, sizeof cond, "OLD.\"%s\" IS NOT NEW.\"%s\"", t->pk, t->pk);
+    snprintf(ref, sizeof ref, "OLD.\"%s\"", t->pk);
+    lm__sb_addf(b, " DELETE FROM lm_versions WHERE tid = %d AND pk = %s AND cid <> 0 AND (%s);\n",
+                tid, ref, cond);
+    capture_cell_sql(b, tid, 0, ref, cond);
+    lm__sb_add(b, "END;\n");
+
+    /* DELETE: a tombstone whose prev_hlc is the newest version the deleter
+     * saw in the row; cells newer than that were concurrent. */
+    lm__sb_addf(b, "CREATE TRIGGER \"lm_del_%s\" AFTER DELETE ON \"%s\" %s BEGIN\n", t->name,
+                t->name, guard);
+    lm__sb_add(b, " UPDATE lm_seq SET v = v + 1;\n");
+    lm__sb_addf(b,
+                " INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq)"
+                " VALUES(%d, %s, 0, NULL, NULL, COALESCE((SELECT MAX(COALESCE(hlc, prev_hlc))"
+                " FROM lm_versions WHERE tid = %d AND pk = %s), 0), (SELECT v FROM lm_seq))"
+                " ON CONFLICT(tid, pk, cid) DO UPDATE SET prev_hlc = excluded.prev_hlc,"
+                " hlc = NULL, site = NULL, seq = excluded.seq;\n",
+                tid, ref, tid, ref);
+    lm__sb_addf(b, " DELETE FROM lm_versions WHERE tid = %d AND pk = %s AND cid <> 0;\n", tid, ref);
+    lm__sb_add(b, "END;\n");
+}
+
+static const char lm_tables_sql[] =
+    "CREATE TABLE IF NOT EXISTS lm_meta(key TEXT PRIMARY KEY NOT NULL, value TEXT);\n"
+    "CREATE TABLE lm_columns(tbl TEXT NOT NULL, col TEXT NOT NULL, tid INTEGER NOT NULL,"
+    " cid INTEGER NOT NULL, policy TEXT NOT NULL CHECK(policy IN"
+    " ('lww','immutable','monotonic')), mono_order TEXT, owner_role TEXT,"
+    " PRIMARY KEY(tbl, col));\n"
+    /* one row per cell: the latest write; cid 0 = row tombstone */
+    "CREATE TABLE lm_versions(tid INTEGER NOT NULL, pk TEXT NOT NULL, cid INTEGER NOT NULL,"
+    " hlc INTEGER, site INTEGER, prev_hlc INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL,"
+    " PRIMARY KEY(tid, pk, cid)) WITHOUT ROWID;\n"
+    "CREATE INDEX lm_versions_seq ON lm_versions(seq);\n"
+    "CREATE INDEX lm_versions_unstamped ON lm_versions(seq) WHERE hlc IS NULL;\n"
+    "CREATE TABLE lm_seq(v INTEGER NOT NULL);\n"
+    "INSERT INTO lm_seq VALUES(0);\n"
+    "CREATE TABLE lm_applying(v INTEGER NOT NULL);\n"
+    "INSERT INTO lm_applying VALUES(0);\n"
+    "CREATE TABLE lm_conflicts(id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, pk TEXT NOT NULL,"
+    " col TEXT NOT NULL, winner_value, loser_value, winner_hlc INTEGER, winner_site INTEGER,"
+    " loser_hlc INTEGER, loser_site INTEGER, at INTEGER, resolved INTEGER NOT NULL DEFAULT 0);\n"
+    "CREATE TABLE lm_refusals(id INTEGER PRIMARY KEY, tbl TEXT, pk TEXT, col TEXT, value,"
+    " hlc INTEGER, site INTEGER, code INTEGER NOT NULL, reason TEXT, at INTEGER);\n"
+    "CREATE TABLE lm_watermarks(site INTEGER PRIMARY KEY, seq INTEGER NOT NULL);\n"
+    "CREATE TABLE lm_flags(id INTEGER PRIMARY KEY, tbl TEXT, pk TEXT, col TEXT, site INTEGER,"
+    " remote_hlc INTEGER, clamped_hlc INTEGER, at INTEGER);\n";
+
+/* Version 0 -> 1: everything. Later versions add a step here; each step
+ * runs in the caller's transaction so an upgrade is all or nothing. */
+static int migrate_to_1(lm_replica *r, uint64_t site)
+{
+    lm__sb b = {0};
+    lm__sb_add(&b, lm_tables_sql);
+    for (int tid = 1; tid <= LM__N_TABLES; tid++) {
+        const lm__table_def *t = &lm__tables[tid - 1];
+        table_sql(&b, t);
+        for (int c = 0; c < t->n_cols; c++) {
+            const lm__col_def *d = &t->cols[c];
+            lm__sb_add(&b, "INSERT INTO lm_columns VALUES(");
+            lm__sb_quote(&b, t->name);
+            lm__sb_add(&b, ", ");
+            lm__sb_quote(&b, d->name);
+            lm__sb_addf(&b, ", %d, %d, '%s', ", tid, c + 1, policy_name(d->policy));
+            if (d->mono)
+                lm__sb_quote(&b, d->mono);
+            else
+                lm__sb_add(&b, "NULL");
+            lm__sb_add(&b, ", ");
+            if (d->owner)
+                lm__sb_quote(&b, d->owner);
+            else
+                lm__sb_add(&b, "NULL");
+            lm__sb_add(&b, ");\n");
+        }
+        triggers_sql(&b, tid);
+    }
+    if (b.oom) {
+        lm__sb_free(&b);
+        return lm__fail(r, LM_ENOMEM, "out of memory building the schema");
+    }
+    int rc = lm__exec(r, b.s);
+    lm__sb_free(&b);
+    if (rc)
+        return rc;
+    if ((rc = lm__meta_set_u64(r, "site", site)) || (rc = lm__meta_set_u64(r, "hlc_last", 0)))
+        return rc;
+    return LM_OK;
+}
+
+int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
+{
+    int rc = LM_OK;
+    if (from < 1 && (rc = migrate_to_1(r, site)))
+        return rc;
+    return lm__meta_set_u64(r, "schema_version", LM_SCHEMA_VERSION);
+}

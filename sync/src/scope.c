@@ -1,0 +1,219 @@
+/*
+ * scope.c — who may see and who may write what (DESIGN.md, "Roles and
+ * scopes"; docs/schema.md).
+ *
+ * Read side: a SQL condition per table, evaluated on the live row, filters
+ * changes_since and the state hash. Tombstones carry no row and are sent to
+ * every reader (an id is all they reveal).
+ * Write side: a row check on the row's scope columns (which are immutable,
+ * so a row never moves scope) and a column ownership check.
+ */
+#include <string.h>
+
+#include "sync_internal.h"
+
+static void villages_list(lm__sb *b, const lm_scope *s)
+{
+    lm__sb_add(b, "(");
+    for (size_t i = 0; i < s->n_villages; i++) {
+        if (i)
+            lm__sb_add(b, ",");
+        lm__sb_quote(b, s->villages[i] ? s->villages[i] : "");
+    }
+    lm__sb_add(b, ")");
+}
+
+static void county_villages(lm__sb *b, const lm_scope *s)
+{
+    lm__sb_add(b, "(SELECT name FROM villages WHERE county = ");
+    lm__sb_quote(b, s->county ? s->county : "");
+    lm__sb_add(b, ")");
+}
+
+static void agent_sql(lm__sb *b, const lm_scope *s, const char *table)
+{
+    const char *u = s->user_id ? s->user_id : "";
+    if (!strcmp(table, "farmers")) {
+        lm__sb_add(b, "village IN ");
+        villages_list(b, s);
+    } else if (!strcmp(table, "collections")) {
+        lm__sb_add(b, "agent_id = ");
+        lm__sb_quote(b, u);
+        lm__sb_add(b, " AND village IN ");
+        villages_list(b, s);
+    } else if (!strcmp(table, "adjustments") || !strcmp(table, "gradings")) {
+        lm__sb_add(b, "collection_id IN (SELECT id FROM collections WHERE agent_id = ");
+        lm__sb_quote(b, u);
+        lm__sb_add(b, " AND village IN ");
+        villages_list(b, s);
+        lm__sb_add(b, ")");
+    } else if (!strcmp(table, "routes")) {
+        /* routes of the counties its villages are in: decided by the route
+         * row alone, so a route never appears after its cells were sent */
+        lm__sb_add(b, "county IN (SELECT county FROM villages WHERE name IN ");
+        villages_list(b, s);
+        lm__sb_add(b, ")");
+    } else if (!strcmp(table, "route_stops")) {
+        lm__sb_add(b, "agent_id = ");
+        lm__sb_quote(b, u);
+    } else if (!strcmp(table, "receipts")) {
+        lm__sb_add(b, "0");
+    } else {
+        lm__sb_add(b, "1"); /* catalog */
+    }
+}
+
+static void dispatcher_sql(lm__sb *b, const lm_scope *s, const char *table)
+{
+    if (!strcmp(table, "farmers") || !strcmp(table, "collections")) {
+        lm__sb_add(b, "village IN ");
+        county_villages(b, s);
+    } else if (!strcmp(table, "adjustments") || !strcmp(table, "gradings")) {
+        lm__sb_add(b, "collection_id IN (SELECT id FROM collections WHERE village IN ");
+        county_villages(b, s);
+        lm__sb_add(b, ")");
+    } else if (!strcmp(table, "routes")) {
+        lm__sb_add(b, "county = ");
+        lm__sb_quote(b, s->county ? s->county : "");
+    } else if (!strcmp(table, "route_stops") || !strcmp(table, "receipts")) {
+        lm__sb_add(b, "route_id IN (SELECT id FROM routes WHERE county = ");
+        lm__sb_quote(b, s->county ? s->county : "");
+        lm__sb_add(b, ")");
+    } else {
+        lm__sb_add(b, "1");
+    }
+}
+
+char *lm__scope_visible_sql(const lm_scope *reader, int tid)
+{
+    lm__sb b = {0};
+    const char *table = lm__tables[tid - 1].name;
+    if (!reader || reader->role == LM_ROLE_SYSTEM || reader->role == LM_ROLE_HQ)
+        lm__sb_add(&b, "1");
+    else if (reader->role == LM_ROLE_AGENT)
+        agent_sql(&b, reader, table);
+    else if (reader->role == LM_ROLE_DISPATCHER)
+        dispatcher_sql(&b, reader, table);
+    else
+        lm__sb_add(&b, "0");
+    if (b.oom) {
+        lm__sb_free(&b);
+        return NULL;
+    }
+    return b.s;
+}
+
+static int text_is(const lm_value *v, const char *s)
+{
+    return s && v->type == LM_VAL_TEXT && v->len == strlen(s) && memcmp(v->bytes, s, v->len) == 0;
+}
+
+static int in_villages(const lm_scope *s, const lm_value *v)
+{
+    for (size_t i = 0; i < s->n_villages; i++)
+        if (text_is(v, s->villages[i]))
+            return 1;
+    return 0;
+}
+
+/* Runs "SELECT 1 FROM <sql> LIMIT 1" with one text parameter. */
+static int exists_with(lm_replica *r, const char *sql, const lm_value *p1, const char *p2,
+                       int *found)
+{
+    sqlite3_stmt *st = NULL;
+    *found = 0;
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return lm__dberr(r, "scope");
+    lm__bind_value(st, 1, p1);
+    if (p2)
+        sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (s == SQLITE_ROW)
+        *found = 1;
+    else if (s != SQLITE_DONE)
+        return lm__dberr(r, "scope");
+    return LM_OK;
+}
+
+int lm__scope_row_check(lm_replica *r, const lm_scope *w, int tid, lm__row_get_fn get, void *ud,
+                        const char **why)
+{
+    const char *table = lm__tables[tid - 1].name;
+    lm_value a = {.type = LM_VAL_NULL}, b = {.type = LM_VAL_NULL};
+    int rc = 0, found = 0;
+    *why = NULL;
+    if (!w || w->role == LM_ROLE_SYSTEM || w->role == LM_ROLE_HQ)
+        return 0;
+    if (w->role == LM_ROLE_AGENT) {
+        if (!strcmp(table, "farmers")) {
+            if ((rc = get(ud, "village", &a)) < 0)
+                goto done;
+            rc = in_villages(w, &a) ? 0 : LM_ESCOPE;
+            *why = "farmer's village is not one of the agent's villages";
+        } else if (!strcmp(table, "collections")) {
+            if ((rc = get(ud, "agent_id", &a)) < 0 || (rc = get(ud, "village", &b)) < 0)
+                goto done;
+            rc = text_is(&a, w->user_id) && in_villages(w, &b) ? 0 : LM_ESCOPE;
+            *why = "collection is not the agent's own in its villages";
+        } else if (!strcmp(table, "adjustments") || !strcmp(table, "gradings")) {
+            if ((rc = get(ud, "collection_id", &a)) < 0)
+                goto done;
+            if ((rc = exists_with(r, "SELECT 1 FROM collections WHERE id = ? AND agent_id = ?", &a,
+                                  w->user_id ? w->user_id : "", &found)))
+                goto done;
+            rc = found ? 0 : LM_ESCOPE;
+            *why = "not a correction of the agent's own collection";
+        } else if (!strcmp(table, "route_stops")) {
+            if ((rc = get(ud, "agent_id", &a)) < 0)
+                goto done;
+            rc = text_is(&a, w->user_id) ? 0 : LM_ESCOPE;
+            *why = "route stop is not the agent's";
+        } else {
+            rc = LM_EDENIED;
+            *why = "agents may not write this table";
+        }
+    } else if (w->role == LM_ROLE_DISPATCHER) {
+        if (!strcmp(table, "routes")) {
+            if ((rc = get(ud, "county", &a)) < 0)
+                goto done;
+            rc = text_is(&a, w->county) ? 0 : LM_ESCOPE;
+            *why = "route is outside the dispatcher's county";
+        } else if (!strcmp(table, "route_stops")) {
+            if ((rc = get(ud, "route_id", &a)) < 0)
+                goto done;
+            if ((rc = exists_with(r, "SELECT 1 FROM routes WHERE id = ? AND county = ?", &a,
+                                  w->county ? w->county : "", &found)))
+                goto done;
+            rc = found ? 0 : LM_ESCOPE;
+            *why = "stop's route is outside the dispatcher's county";
+        } else {
+            rc = LM_EDENIED;
+            *why = "dispatchers may not write this table";
+        }
+    } else {
+        rc = LM_EDENIED;
+        *why = "unknown role";
+    }
+done:
+    lm_value_clear(&a);
+    lm_value_clear(&b);
+    return rc;
+}
+
+int lm__scope_col_check(const lm_scope *w, int tid, int cid, const char **why)
+{
+    const char *owner = lm__tables[tid - 1].cols[cid - 1].owner;
+    *why = NULL;
+    if (!w || !owner || w->role == LM_ROLE_SYSTEM)
+        return 0;
+    if (!strcmp(owner, "system")) {
+        *why = "column is written by the server only";
+        return LM_EOWNER;
+    }
+    if (w->role == LM_ROLE_HQ || lm_role_parse(owner) == w->role)
+        return 0;
+    *why = owner[0] == 'a' ? "column is owned by the agent role"
+                           : "column is owned by the dispatcher role";
+    return LM_EOWNER;
+}

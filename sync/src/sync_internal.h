@@ -1,0 +1,153 @@
+/*
+ * sync_internal.h — what the files of sync/ share: the replica object, the
+ * compiled-in domain schema, and the helpers each file offers the others.
+ * Private to sync/src; nothing here is a contract outside the library.
+ */
+#ifndef LM_SYNC_INTERNAL_H
+#define LM_SYNC_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lm_sync.h"
+
+/* Upper bound on columns per synced table (pk excluded); cid 0 is the
+ * row's tombstone slot, so cells are 1..LM__MAX_COLS. */
+#define LM__MAX_COLS 16
+#define LM__N_TABLES 11
+
+/* Column policies as stored in lm_columns.policy. */
+enum { LM__POL_LWW = 0, LM__POL_IMMUTABLE = 1, LM__POL_MONOTONIC = 2 };
+
+typedef struct lm__col_def {
+    const char *name;
+    const char *type;  /* "INTEGER" or "TEXT": values of another type are refused */
+    int policy;        /* LM__POL_* */
+    const char *mono;  /* monotonic order, comma separated, lowest first */
+    const char *owner; /* owning role name or NULL ("system": trusted only) */
+} lm__col_def;
+
+typedef struct lm__table_def {
+    const char *name;
+    const char *pk;
+    int append_only; /* rows may not be deleted by remote writers */
+    int n_cols;
+    lm__col_def cols[LM__MAX_COLS];
+} lm__table_def;
+
+/* The domain schema, sorted by table name; tid = index + 1. */
+extern const lm__table_def lm__tables[LM__N_TABLES];
+
+/* Table id (1-based) for a name, 0 when not synced. */
+int lm__table_find(const char *name);
+/* Column id (1-based) in table tid, 0 when unknown. */
+int lm__col_find(int tid, const char *name);
+/* Rank of a text value in a monotonic order, -1 when absent. NULL ranks
+ * below everything (-2) so any status moves a NULL forward. */
+int lm__mono_rank(const char *order, const lm_value *v);
+
+/* Per-table prepared statements, made on first use and kept. */
+typedef struct lm__table_stmts {
+    sqlite3_stmt *row; /* SELECT pk, cols... FROM t WHERE pk=? */
+    sqlite3_stmt *del; /* DELETE FROM t WHERE pk=? */
+    sqlite3_stmt *ins; /* INSERT for ins_mask */
+    uint32_t ins_mask;
+    sqlite3_stmt *upd; /* UPDATE for upd_mask */
+    uint32_t upd_mask;
+    sqlite3_stmt *cell[LM__MAX_COLS + 1]; /* SELECT col FROM t WHERE pk=? */
+} lm__table_stmts;
+
+struct lm_replica {
+    sqlite3 *db;
+    uint64_t site;
+    uint64_t hlc_last; /* highest HLC issued or received */
+    int64_t offset_ms; /* server clock - local clock */
+    uint64_t max_drift_ms;
+    uint64_t (*now_ms)(void *ud);
+    void *now_ud;
+    char errmsg[256];
+    lm__table_stmts t[LM__N_TABLES + 1];
+    /* shared statements (see replica.c for the SQL) */
+    sqlite3_stmt *s_ver_row;    /* versions of one row */
+    sqlite3_stmt *s_ver_upsert; /* write one cell version */
+    sqlite3_stmt *s_ver_delrow; /* drop cell versions of a deleted row */
+    sqlite3_stmt *s_conflict;   /* insert into lm_conflicts */
+    sqlite3_stmt *s_refusal;    /* insert into lm_refusals */
+    sqlite3_stmt *s_flag;       /* insert into lm_flags */
+    sqlite3_stmt *s_meta_get, *s_meta_set;
+};
+
+/* Keeps a formatted message in r->errmsg and returns rc. */
+int lm__fail(lm_replica *r, int rc, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Converts a SQLite failure into LM_EDB (LM_EBUSY for lock timeouts),
+ * keeping SQLite's text in r->errmsg. */
+int lm__dberr(lm_replica *r, const char *what);
+/* Runs SQL with no result rows. */
+int lm__exec(lm_replica *r, const char *sql);
+/* Prepares a persistent statement into *st unless already prepared. */
+int lm__prepare(lm_replica *r, sqlite3_stmt **st, const char *sql);
+
+/* Transactions: BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails
+ * the caller: it is the cleanup path). */
+int lm__begin(lm_replica *r);
+int lm__commit(lm_replica *r);
+void lm__rollback(lm_replica *r);
+
+/* Meta in integer form; a missing key reads as dflt. */
+int lm__meta_get_u64(lm_replica *r, const char *key, uint64_t dflt, uint64_t *out);
+int lm__meta_set_u64(lm_replica *r, const char *key, uint64_t v);
+
+/* Physical time (local clock + server offset) in ms. */
+uint64_t lm__phys_now(lm_replica *r);
+/* Next HLC in memory only (the caller persists hlc_last in its transaction). */
+uint64_t lm__hlc_tick(lm_replica *r);
+/* Receive rule: the local clock never falls behind a version it stored. */
+void lm__hlc_recv(lm_replica *r, uint64_t remote);
+/* Stamps unversioned captures inside the caller's transaction. */
+int lm__stamp_in_tx(lm_replica *r, uint64_t *n);
+/* Takes the next local change sequence number (lm_seq row). */
+int lm__seq_next(lm_replica *r, uint64_t *out);
+
+/* Binds v as parameter i / reads column i into *out (owned copy). */
+int lm__bind_value(sqlite3_stmt *st, int i, const lm_value *v);
+int lm__column_value(sqlite3_stmt *st, int i, lm_value *out);
+/* Value equality as stored (type and bytes). */
+int lm__value_equal(const lm_value *a, const lm_value *b);
+
+/* Schema: creates or upgrades to LM_SCHEMA_VERSION inside the caller's
+ * transaction. from = the file's current version (0 = empty). */
+int lm__schema_migrate(lm_replica *r, int from, uint64_t site);
+
+/* A SQL boolean over table tid's columns saying whether reader may see a
+ * row; "1" for trusted readers. Owned by the caller (lm_free). */
+char *lm__scope_visible_sql(const lm_scope *reader, int tid);
+/* Whether writer may write the row whose scope values are given by get(),
+ * 0 when allowed or a refusal code with *why set to a static reason. */
+typedef int (*lm__row_get_fn)(void *ud, const char *col, lm_value *out);
+int lm__scope_row_check(lm_replica *r, const lm_scope *writer, int tid, lm__row_get_fn get,
+                        void *ud, const char **why);
+/* Whether writer may write column cid of table tid (ownership). */
+int lm__scope_col_check(const lm_scope *writer, int tid, int cid, const char **why);
+
+/* Growable text for generated SQL; sticky failure (s.oom). */
+typedef struct lm__sb {
+    char *s;
+    size_t len, cap;
+    int oom;
+} lm__sb;
+void lm__sb_add(lm__sb *b, const char *text);
+void lm__sb_addf(lm__sb *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Appends text as a single-quoted SQL literal. */
+void lm__sb_quote(lm__sb *b, const char *text);
+void lm__sb_free(lm__sb *b);
+
+#endif

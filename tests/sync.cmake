@@ -1,0 +1,10 @@
+# Unit tests of the replica engine: one executable per file in unit/sync.
+file(GLOB LM_SYNC_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/unit/sync/*.c)
+foreach(src ${LM_SYNC_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_include_directories(${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(${name} PRIVATE lm_sync)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES TIMEOUT 120)
+endforeach()
