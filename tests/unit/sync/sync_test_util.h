@@ -18,12 +18,12 @@
 static char st_dir[256];
 static uint64_t st_clock = 1700000000000ull;
 
-static uint64_t st_now(void *ud)
+static inline uint64_t st_now(void *ud)
 {
     return ud ? *(uint64_t *)ud : st_clock;
 }
 
-static void st_mkdir(const char *name)
+static inline void st_mkdir(const char *name)
 {
     snprintf(st_dir, sizeof st_dir, "/tmp/lm_%s_XXXXXX", name);
     if (!mkdtemp(st_dir)) {
@@ -32,7 +32,7 @@ static void st_mkdir(const char *name)
     }
 }
 
-static void st_rmdir(void)
+static inline void st_rmdir(void)
 {
     char cmd[300];
     if (getenv("LM_KEEP_TMP")) /* keep the files to look at a failure */
@@ -42,13 +42,13 @@ static void st_rmdir(void)
         fprintf(stderr, "could not remove %s\n", st_dir);
 }
 
-static void st_path(char *out, size_t n, const char *file)
+static inline void st_path(char *out, size_t n, const char *file)
 {
     snprintf(out, n, "%s/%s", st_dir, file);
 }
 
 /* Opens (creating) file in the temp dir with a fixed site and the clock. */
-static lm_replica *st_open(const char *file, uint64_t site, uint64_t *clock)
+static inline lm_replica *st_open(const char *file, uint64_t site, uint64_t *clock)
 {
     char path[400], err[256];
     st_path(path, sizeof path, file);
@@ -62,7 +62,7 @@ static lm_replica *st_open(const char *file, uint64_t site, uint64_t *clock)
     return r;
 }
 
-static int st_exec(lm_replica *r, const char *sql)
+static inline int st_exec(lm_replica *r, const char *sql)
 {
     char *err = NULL;
     int rc = sqlite3_exec(lm_replica_db(r), sql, NULL, NULL, &err);
@@ -74,7 +74,7 @@ static int st_exec(lm_replica *r, const char *sql)
 }
 
 /* One integer from a query (or -999 when there is no row). */
-static long long st_int(lm_replica *r, const char *sql)
+static inline long long st_int(lm_replica *r, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     long long v = -999;
@@ -86,7 +86,7 @@ static long long st_int(lm_replica *r, const char *sql)
 }
 
 /* Text of a query's first column into out ("" when none). */
-static const char *st_text(lm_replica *r, const char *sql, char *out, size_t n)
+static inline const char *st_text(lm_replica *r, const char *sql, char *out, size_t n)
 {
     sqlite3_stmt *st = NULL;
     out[0] = 0;
@@ -99,8 +99,8 @@ static const char *st_text(lm_replica *r, const char *sql, char *out, size_t n)
 
 /* Agent -> server: every pending local change in one batch, checked with
  * the writer's scope, then acknowledged on the agent. */
-static int st_push(lm_replica *agent, lm_replica *server, const lm_scope *writer,
-                   lm_apply_result *res_out)
+static inline int st_push(lm_replica *agent, lm_replica *server, const lm_scope *writer,
+                          lm_apply_result *res_out)
 {
     uint64_t after = 0, upto = 0;
     lm_change *ch = NULL;
@@ -125,7 +125,7 @@ static int st_push(lm_replica *agent, lm_replica *server, const lm_scope *writer
 }
 
 /* Server -> agent: everything after the agent's cursor in its scope. */
-static int st_pull(lm_replica *server, lm_replica *agent, const lm_scope *reader)
+static inline int st_pull(lm_replica *server, lm_replica *agent, const lm_scope *reader)
 {
     char *cur = NULL;
     uint64_t cursor = 0, next = 0;
@@ -151,7 +151,7 @@ static int st_pull(lm_replica *server, lm_replica *agent, const lm_scope *reader
     return rc;
 }
 
-static int st_hash_eq(lm_replica *a, lm_replica *b, const lm_scope *scope)
+static inline int st_hash_eq(lm_replica *a, lm_replica *b, const lm_scope *scope)
 {
     uint8_t ha[32], hb[32];
     if (lm_replica_state_hash(a, scope, ha) || lm_replica_state_hash(b, scope, hb))

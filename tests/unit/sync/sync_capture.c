@@ -1,0 +1,181 @@
+/*
+ * sync_capture.c — change capture and the outgoing side: writes from the
+ * sqlite3 shell (a program that never loaded lastmile) are captured and
+ * stamped on the next open; local_changes; changes_since with a stable
+ * cursor, a byte budget, scope filtering and a first sync served from the
+ * current state.
+ */
+#include "sync_test_util.h"
+
+static const char *const vil_a[] = {"Xiacun"};
+static lm_scope agent_a = {LM_ROLE_AGENT, "agent-a", vil_a, 1, NULL};
+static lm_scope disp = {LM_ROLE_DISPATCHER, "d1", NULL, 0, "Wuyuan"};
+
+static int shell(const char *file, const char *sql)
+{
+    char path[400], cmd[1200];
+    st_path(path, sizeof path, file);
+    snprintf(cmd, sizeof cmd, "/usr/bin/sqlite3 '%s' \"%s\"", path, sql);
+    return system(cmd);
+}
+
+static void test_shell_capture(void)
+{
+    lm_replica *a = st_open("shell_a.db", 2, NULL), *s = st_open("shell_s.db", 1, NULL);
+    CHECK(a && s);
+    CHECK_RC(st_exec(s, "INSERT INTO villages VALUES('Xiacun','Wuyuan')"), SQLITE_OK);
+    lm_replica_close(a);
+    CHECK_EQ_INT(shell("shell_a.db", "INSERT INTO farmers(id,name,village) VALUES('f1','Li',"
+                                     "'Xiacun'); UPDATE farmers SET phone='139' WHERE id='f1';"),
+                 0);
+    CHECK_EQ_INT(shell("shell_a.db", "UPDATE farmers SET name='Li Wei' WHERE id='f1';"), 0);
+    /* captured, not yet stamped: the shell cannot run lastmile code */
+    {
+        char path[400];
+        sqlite3 *db = NULL;
+        st_path(path, sizeof path, "shell_a.db");
+        CHECK_RC(sqlite3_open(path, &db), SQLITE_OK);
+        sqlite3_stmt *st = NULL;
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM lm_versions WHERE hlc IS NULL", -1, &st, NULL);
+        CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 3);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+    }
+    a = st_open("shell_a.db", 2, NULL);
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM lm_versions WHERE hlc IS NULL"), 0);
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM lm_versions WHERE site=2"), 3);
+    lm_change *ch = NULL;
+    uint32_t n = 0;
+    uint64_t upto = 0;
+    CHECK_RC(lm_replica_local_changes(a, 0, 1 << 20, &ch, &n, &upto), LM_OK);
+    CHECK_EQ_INT(n, 3);
+    int saw_name = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        CHECK_STR(ch[i].table, "farmers");
+        CHECK_EQ_INT(ch[i].site, 2);
+        CHECK(ch[i].hlc != 0);
+        if (!strcmp(ch[i].column, "name"))
+            saw_name = ch[i].value.len == 6 && !memcmp(ch[i].value.bytes, "Li Wei", 6);
+        if (i)
+            CHECK(ch[i].seq > ch[i - 1].seq);
+    }
+    CHECK(saw_name);
+    CHECK_EQ_INT(upto, ch[n - 1].seq);
+    lm_changes_free(ch, n);
+    /* and it syncs */
+    CHECK_RC(st_push(a, s, &agent_a, NULL), LM_OK);
+    char buf[32];
+    CHECK_STR(st_text(s, "SELECT name FROM farmers WHERE id='f1'", buf, sizeof buf), "Li Wei");
+    CHECK_STR(st_text(s, "SELECT phone FROM farmers WHERE id='f1'", buf, sizeof buf), "139");
+    /* a delete from the shell becomes a tombstone */
+    lm_replica_close(a);
+    CHECK_EQ_INT(shell("shell_a.db", "DELETE FROM farmers WHERE id='f1';"), 0);
+    a = st_open("shell_a.db", 2, NULL);
+    CHECK_RC(st_push(a, s, &agent_a, NULL), LM_OK);
+    CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM farmers"), 0);
+    CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM lm_versions WHERE tid=3 AND cid=0"), 1);
+    lm_replica_close(a);
+    lm_replica_close(s);
+}
+
+/* changes_since: the cursor resumes exactly after a batch, the budget cuts
+ * batches, excluded sites and other scopes are filtered. */
+static void test_changes_since(void)
+{
+    lm_replica *s = st_open("cs_s.db", 1, NULL);
+    CHECK_RC(st_exec(s, "INSERT INTO villages VALUES('Xiacun','Wuyuan'),('Beicun','Other')"),
+             SQLITE_OK);
+    char sql[256];
+    for (int i = 0; i < 40; i++) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO farmers(id,name,village,phone) VALUES('f%02d','n%d','%s','p')", i, i,
+                 i % 2 ? "Xiacun" : "Beicun");
+        CHECK_RC(st_exec(s, sql), SQLITE_OK);
+    }
+    /* all of it in small batches: every change exactly once */
+    uint64_t cursor = 0, next = 0;
+    int more = 1, batches = 0;
+    uint32_t total = 0;
+    while (more && batches < 1000) {
+        lm_change *ch = NULL;
+        uint32_t n = 0;
+        CHECK_RC(lm_replica_changes_since(s, cursor, NULL, 0, 200, &ch, &n, &next, &more), LM_OK);
+        CHECK(n >= 1 || !more);
+        for (uint32_t i = 0; i < n; i++)
+            CHECK(ch[i].seq > cursor && ch[i].seq <= next);
+        total += n;
+        lm_changes_free(ch, n);
+        cursor = next;
+        batches++;
+    }
+    CHECK_EQ_INT(total, 2 + 40 * 3);
+    CHECK(batches > 5);
+    /* the same cursor gives the same batch */
+    lm_change *c1 = NULL, *c2 = NULL;
+    uint32_t n1 = 0, n2 = 0;
+    uint64_t x1, x2;
+    CHECK_RC(lm_replica_changes_since(s, 10, NULL, 0, 300, &c1, &n1, &x1, &more), LM_OK);
+    CHECK_RC(lm_replica_changes_since(s, 10, NULL, 0, 300, &c2, &n2, &x2, &more), LM_OK);
+    CHECK(n1 == n2 && x1 == x2 && n1 > 0 && c1[0].seq == c2[0].seq);
+    lm_changes_free(c1, n1);
+    lm_changes_free(c2, n2);
+    /* agent scope: the catalog and the 20 farmers of Xiacun */
+    CHECK_RC(lm_replica_changes_since(s, 0, &agent_a, 0, 1 << 20, &c1, &n1, &x1, &more), LM_OK);
+    CHECK_EQ_INT(n1, 2 + 20 * 3);
+    CHECK_EQ_INT(more, 0);
+    for (uint32_t i = 0; i < n1; i++)
+        if (!strcmp(c1[i].column, "village"))
+            CHECK(c1[i].value.len == 6 && !memcmp(c1[i].value.bytes, "Xiacun", 6));
+    lm_changes_free(c1, n1);
+    /* dispatcher of Wuyuan: the same farmers */
+    CHECK_RC(lm_replica_changes_since(s, 0, &disp, 0, 1 << 20, &c1, &n1, &x1, &more), LM_OK);
+    CHECK_EQ_INT(n1, 2 + 20 * 3);
+    lm_changes_free(c1, n1);
+    /* excluding the origin site drops all (they are the server's own) */
+    CHECK_RC(lm_replica_changes_since(s, 0, NULL, 1, 1 << 20, &c1, &n1, &x1, &more), LM_OK);
+    CHECK_EQ_INT(n1, 0);
+    CHECK(x1 > 0);
+    lm_changes_free(c1, n1);
+    /* history is not replayed: 10 updates of one cell are one change */
+    for (int i = 0; i < 10; i++) {
+        snprintf(sql, sizeof sql, "UPDATE farmers SET phone='%d' WHERE id='f01'", i);
+        CHECK_RC(st_exec(s, sql), SQLITE_OK);
+    }
+    CHECK_RC(lm_replica_changes_since(s, 0, NULL, 0, 1 << 20, &c1, &n1, &x1, &more), LM_OK);
+    CHECK_EQ_INT(n1, 2 + 40 * 3);
+    lm_changes_free(c1, n1);
+    CHECK_RC(lm_replica_changes_since(s, 0, NULL, 0, 1 << 20, NULL, &n1, &x1, &more), LM_EINVAL);
+    lm_replica_close(s);
+}
+
+/* An agent's own pushes come back filtered; the initial sync of a fresh
+ * replica from a server with history gives the same state. */
+static void test_initial_sync(void)
+{
+    lm_replica *s = st_open("init_s.db", 1, NULL), *a = st_open("init_a.db", 2, NULL);
+    CHECK_RC(st_exec(s, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+                        "INSERT INTO products VALUES('apple','Apple','kg');"
+                        "UPDATE products SET name='Red apple';"
+                        "INSERT INTO products VALUES('pear','Pear','kg');"
+                        "DELETE FROM products WHERE code='pear'"),
+             SQLITE_OK);
+    CHECK_RC(st_pull(s, a, &agent_a), LM_OK);
+    CHECK(st_hash_eq(s, a, &agent_a));
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM products"), 1);
+    /* pulled changes are not captured as the agent's own */
+    uint64_t pend = 9;
+    CHECK_RC(lm_replica_pending_count(a, &pend), LM_OK);
+    CHECK_EQ_INT(pend, 0);
+    lm_replica_close(s);
+    lm_replica_close(a);
+}
+
+int main(void)
+{
+    st_mkdir("capture");
+    test_shell_capture();
+    test_changes_since();
+    test_initial_sync();
+    st_rmdir();
+    return lm_test_done("sync_capture");
+}

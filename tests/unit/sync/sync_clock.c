@@ -1,0 +1,167 @@
+/*
+ * sync_clock.c — the hybrid logical clock (monotonic, across restarts,
+ * receive rule, clamping), ids, server time, and the schema's versioning:
+ * create, reopen, upgrade of an untouched file, refusal of a newer one,
+ * all-or-nothing migration.
+ */
+#include "sync_test_util.h"
+
+static void test_hlc(void)
+{
+    uint64_t clock = 1700000000000ull;
+    lm_replica *r = st_open("hlc.db", 5, &clock);
+    uint64_t a = 0, b = 0, c = 0;
+    CHECK_RC(lm_replica_hlc_next(r, &a), LM_OK);
+    CHECK_RC(lm_replica_hlc_next(r, &b), LM_OK);
+    CHECK(b > a);
+    CHECK_EQ_INT(LM_HLC_MS(a), clock);
+    /* the wall clock steps back: the HLC does not */
+    clock -= 5000;
+    CHECK_RC(lm_replica_hlc_next(r, &c), LM_OK);
+    CHECK(c > b);
+    lm_replica_close(r);
+    /* nor across a restart with the clock still behind */
+    r = st_open("hlc.db", 5, &clock);
+    uint64_t d = 0;
+    CHECK_RC(lm_replica_hlc_next(r, &d), LM_OK);
+    CHECK(d > c);
+    CHECK_EQ_INT(lm_replica_site(r), 5);
+    /* receive rule: after applying a version from the future (within the
+     * drift) local writes order after it */
+    uint64_t remote = LM_HLC_MAKE(clock + 60000, 3);
+    lm_change ch = {"products", "p1", "name", {.type = LM_VAL_NULL}, remote, 9, 0, 0};
+    lm_apply_result res;
+    CHECK_RC(lm_replica_apply(r, &ch, 1, NULL, &res), LM_OK);
+    CHECK_EQ_INT(res.clamped, 0);
+    lm_apply_result_clear(&res);
+    uint64_t e = 0;
+    CHECK_RC(lm_replica_hlc_next(r, &e), LM_OK);
+    CHECK(e > remote);
+    /* too far ahead: clamped to our clock and flagged */
+    uint64_t far = LM_HLC_MAKE(clock + 24ull * 3600 * 1000, 0);
+    lm_change ch2 = {"products", "p2", "name", {.type = LM_VAL_NULL}, far, 9, 0, 0};
+    CHECK_RC(lm_replica_apply(r, &ch2, 1, NULL, &res), LM_OK);
+    CHECK_EQ_INT(res.clamped, 1);
+    lm_apply_result_clear(&res);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_flags WHERE pk='p2'"), 1);
+    long long stored = st_int(r, "SELECT hlc FROM lm_versions WHERE pk='p2'");
+    CHECK(stored > 0 && (uint64_t)stored < far);
+    uint64_t f = 0;
+    CHECK_RC(lm_replica_hlc_next(r, &f), LM_OK);
+    CHECK(f < far);
+    /* server time: an offset applied to the physical part */
+    CHECK_RC(lm_replica_set_server_time(r, clock + 3600000), LM_OK);
+    CHECK_RC(lm_replica_hlc_next(r, &f), LM_OK);
+    CHECK_EQ_INT(LM_HLC_MS(f), clock + 3600000);
+    lm_replica_close(r);
+    r = st_open("hlc.db", 5, &clock);
+    CHECK_RC(lm_replica_hlc_next(r, &f), LM_OK);
+    CHECK_EQ_INT(LM_HLC_MS(f), clock + 3600000);
+    CHECK_RC(lm_replica_hlc_next(NULL, &f), LM_EINVAL);
+    lm_replica_close(r);
+}
+
+static void test_ids(void)
+{
+    uint64_t clock = 1700000000000ull;
+    lm_replica *a = st_open("id_a.db", 11, &clock), *b = st_open("id_b.db", 12, &clock);
+    char prev[LM_ID_SIZE] = "", id[LM_ID_SIZE], other[LM_ID_SIZE];
+    int ordered = 1, distinct = 1;
+    for (int i = 0; i < 2000; i++) {
+        if (i % 500 == 0)
+            clock++;
+        CHECK_RC(lm_replica_new_id(a, id), LM_OK);
+        CHECK_RC(lm_replica_new_id(b, other), LM_OK);
+        ordered &= strcmp(prev, id) < 0;
+        distinct &= strcmp(id, other) != 0;
+        memcpy(prev, id, sizeof id);
+    }
+    CHECK(ordered);
+    CHECK(distinct);
+    CHECK_EQ_INT(strlen(id), LM_ID_SIZE - 1);
+    lm_replica_close(a);
+    lm_replica_close(b);
+}
+
+static void test_meta(void)
+{
+    lm_replica *r = st_open("meta.db", 3, NULL);
+    char *v = NULL;
+    CHECK_RC(lm_replica_meta_get(r, "user", &v), LM_ENOTFOUND);
+    CHECK(v == NULL);
+    CHECK_RC(lm_replica_meta_set(r, "user", "agent-a"), LM_OK);
+    CHECK_RC(lm_replica_meta_get(r, "user", &v), LM_OK);
+    CHECK_STR(v, "agent-a");
+    lm_free(v);
+    CHECK_RC(lm_replica_meta_set(r, NULL, "x"), LM_EINVAL);
+    CHECK_STR(lm_role_name(LM_ROLE_DISPATCHER), "dispatcher");
+    CHECK_EQ_INT(lm_role_parse("hq"), LM_ROLE_HQ);
+    CHECK_EQ_INT(lm_role_parse("boss"), -1);
+    lm_replica_close(r);
+}
+
+static void test_schema(void)
+{
+    char path[400], err[256];
+    lm_replica *r = NULL;
+    /* missing file without create */
+    st_path(path, sizeof path, "missing.db");
+    lm_replica_options o = {.create = 0};
+    CHECK_RC(lm_replica_open(path, &o, &r, err, sizeof err), LM_ENOTFOUND);
+    CHECK(r == NULL && err[0]);
+    CHECK_RC(lm_replica_open(NULL, &o, &r, err, sizeof err), LM_EINVAL);
+
+    /* an existing SQLite file lastmile never touched (version 0) is
+     * upgraded in place, keeping what was there */
+    sqlite3 *db = NULL;
+    st_path(path, sizeof path, "old.db");
+    CHECK_RC(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_RC(
+        sqlite3_exec(db, "CREATE TABLE notes(x); INSERT INTO notes VALUES(1)", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    r = st_open("old.db", 8, NULL);
+    CHECK(r != NULL);
+    CHECK_EQ_INT(st_int(r, "SELECT value FROM lm_meta WHERE key='schema_version'"),
+                 LM_SCHEMA_VERSION);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM notes"), 1);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='monotonic'"), 2);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='immutable'"), 26);
+    lm_replica_close(r);
+    /* reopen: nothing to migrate, same site */
+    r = st_open("old.db", 99, NULL);
+    CHECK(r && lm_replica_site(r) == 8);
+    /* a file from a newer lastmile is refused with a clear message */
+    CHECK_RC(st_exec(r, "UPDATE lm_meta SET value='99' WHERE key='schema_version'"), SQLITE_OK);
+    lm_replica_close(r);
+    r = NULL;
+    o.create = 1;
+    CHECK_RC(lm_replica_open(path, &o, &r, err, sizeof err), LM_ESCHEMA);
+    CHECK(r == NULL);
+    CHECK(strstr(err, "newer") != NULL && strstr(err, "99") != NULL);
+
+    /* a migration that fails half way leaves the file as it was */
+    st_path(path, sizeof path, "clash.db");
+    CHECK_RC(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_RC(sqlite3_exec(db, "CREATE TABLE routes(x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_RC(lm_replica_open(path, &o, &r, err, sizeof err), LM_EDB);
+    CHECK(r == NULL);
+    CHECK_RC(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL);
+    CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+int main(void)
+{
+    st_mkdir("clock");
+    test_hlc();
+    test_ids();
+    test_meta();
+    test_schema();
+    st_rmdir();
+    return lm_test_done("sync_clock");
+}
