@@ -15,6 +15,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,18 +107,32 @@ static int start_listening(lm_server *srv, char *err, size_t err_size)
     struct sockaddr_storage bound;
     int len = sizeof bound;
     uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
-    char ip[64] = "?";
+    char ip[64] = "?", where[96];
     if (bound.ss_family == AF_INET) {
         uv_ip4_name((const struct sockaddr_in *)&bound, ip, sizeof ip);
-        printf("listening on %s:%d\n", ip, ntohs(((struct sockaddr_in *)&bound)->sin_port));
+        snprintf(where, sizeof where, "%s:%d", ip, ntohs(((struct sockaddr_in *)&bound)->sin_port));
     } else {
         uv_ip6_name((const struct sockaddr_in6 *)&bound, ip, sizeof ip);
-        printf("listening on [%s]:%d\n", ip, ntohs(((struct sockaddr_in6 *)&bound)->sin6_port));
+        snprintf(where, sizeof where, "[%s]:%d", ip,
+                 ntohs(((struct sockaddr_in6 *)&bound)->sin6_port));
     }
+    printf("listening on %s\n", where);
     fflush(stdout);
-    lm_log(LM_LOG_INFO, "listening on %s (db %s, max %u sessions)", srv->cfg.listen, srv->cfg.db,
+    lm_log(LM_LOG_INFO, "listening on %s (db %s, max %u sessions)", where, srv->cfg.db,
            srv->cfg.max_sessions);
     return LM_OK;
+}
+
+/* Each session is a file descriptor: lift the soft limit to the hard one
+ * so a thousand agents do not hit a default of 1024. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        lm_log(LM_LOG_WARN, "could not raise the open-file limit");
 }
 
 /* Thread-pool size libuv will use: UV_THREADPOOL_SIZE or its default 4. */
@@ -193,6 +208,7 @@ int lm__cmd_serve(int argc, char **argv)
     lm_log_set_level(srv->cfg.log_level);
     /* A peer that vanishes mid-write must be an EPIPE, not a dead server. */
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
 
     uv_loop_t loop;
     if (uv_loop_init(&loop) != 0) {
