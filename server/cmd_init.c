@@ -139,10 +139,12 @@ fail_open:
     return rc;
 }
 
-int lm__server_db_open(const char *path, lm_replica **out, char *err, size_t err_size)
+int lm__server_db_open(const char *path, int busy_timeout_ms, lm_replica **out, char *err,
+                       size_t err_size)
 {
     lm_replica_options o;
     memset(&o, 0, sizeof o);
+    o.busy_timeout_ms = busy_timeout_ms;
     int rc = lm_replica_open(path, &o, out, err, err_size);
     if (rc == LM_ENOTFOUND)
         snprintf(err, err_size, "%s: no such database (run `lastmile-server init --db %s`)", path,

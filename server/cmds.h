@@ -19,7 +19,9 @@ int lm__cmd_serve(int argc, char **argv);
  * missing database. */
 int lm__server_db_init(const char *path, char *err, size_t err_size);
 
-/* Opens an existing server database as a replica (never creates). */
-int lm__server_db_open(const char *path, lm_replica **out, char *err, size_t err_size);
+/* Opens an existing server database as a replica (never creates);
+ * busy_timeout_ms 0 takes the engine's default. */
+int lm__server_db_open(const char *path, int busy_timeout_ms, lm_replica **out, char *err,
+                       size_t err_size);
 
 #endif

@@ -20,6 +20,11 @@
 #include "srvdb.h"
 
 #define MAX_READERS 64
+/* The engine opens even read work (lm_replica_changes_since) with
+ * BEGIN IMMEDIATE, so readers queue behind the writer's lock; under a
+ * thousand sessions that wait can exceed the engine's 5 s default. Workers
+ * waiting do not block the loop, so wait long rather than fail a sync. */
+#define STORE_BUSY_TIMEOUT_MS 30000
 
 struct lm_store {
     uv_loop_t *loop;
@@ -49,14 +54,15 @@ int lm__store_open(uv_loop_t *loop, const char *path, unsigned n_readers, lm_sto
         goto fail_mutex;
     if (uv_cond_init(&s->cv) != 0)
         goto fail_cond;
-    rc = lm__server_db_open(path, &s->writer, err, err_size);
+    rc = lm__server_db_open(path, STORE_BUSY_TIMEOUT_MS, &s->writer, err, err_size);
     if (rc != LM_OK)
         goto fail_writer;
     rc = lm__srvdb_ensure_schema(lm_replica_db(s->writer), err, err_size);
     if (rc != LM_OK)
         goto fail_readers;
     for (; s->n_readers < n_readers; s->n_readers++) {
-        rc = lm__server_db_open(path, &s->readers[s->n_readers], err, err_size);
+        rc = lm__server_db_open(path, STORE_BUSY_TIMEOUT_MS, &s->readers[s->n_readers], err,
+                                err_size);
         if (rc != LM_OK)
             goto fail_readers;
     }
