@@ -104,6 +104,9 @@ static void test_init_and_users(uint8_t key_a1[32], uint8_t key_a2[32])
     CHECK_EQ_INT(SERVER("bogus"), 2);
     CHECK_EQ_INT(SERVER("serve", "--db", db, "--listen", "nonsense"), 2);
     CHECK_EQ_INT(SERVER("report", "volumes", "--db", db, "--by", "planet"), 2);
+    CHECK_EQ_INT(SERVER("report", "volumes", "--db", "/nonexistent/x.db"), 1);
+    CHECK_EQ_INT(SERVER("serve", "--db", "/nonexistent/x.db", "--listen", "127.0.0.1:0"), 1);
+    CHECK_EQ_INT(SERVER("user", "list", "--db", "/nonexistent/x.db"), 1);
 }
 
 /* Fills an agent replica with a known day: a farmer, three collections
@@ -337,6 +340,34 @@ static void test_refusals(int port, const uint8_t key_a1[32], const uint8_t key_
     expect_alive(port, key_a1);
 }
 
+/* A second server on the same database with room for one session: the
+ * second connection is refused with LM_EBUSY; SIGINT stops it with 0. */
+static void test_max_sessions(const uint8_t key_a1[32])
+{
+    pid_t pid = 0;
+    int port = 0;
+    char *argv[] = {
+        (char *)LM_SERVER_BIN, (char *)"serve",          (char *)"--db", db,  (char *)"--listen",
+        (char *)"127.0.0.1:0", (char *)"--max-sessions", (char *)"1",    NULL};
+    if (lmt_serve_start(argv, logp, &pid, &port) != 0) {
+        CHECK(!"second server started");
+        return;
+    }
+    lmt_client a, b;
+    lm_msg w;
+    CHECK_RC(lmt_connect(&a, port), LM_OK);
+    CHECK_RC(lmt_handshake(&a, "a1", 77, key_a1, &w), LM_OK);
+    lm_msg_clear(&w);
+    CHECK_RC(lmt_connect(&b, port), LM_OK);
+    expect_error_close(&b, LM_EBUSY);
+    CHECK_EQ_INT(kill(pid, SIGINT), 0);
+    CHECK_RC(lmt_recv(&a, &w), LM_OK);
+    CHECK_EQ_INT(w.type, LM_MSG_BYE);
+    lm_msg_clear(&w);
+    lmt_close(&a);
+    CHECK_EQ_INT(lmt_wait_exit(pid, 15000), 0);
+}
+
 /* SIGTERM with an authenticated idle session: BYE to the client, exit 0,
  * and the database intact with the session recorded. */
 static void test_sigterm(pid_t pid, int port, const uint8_t key_a1[32])
@@ -396,6 +427,7 @@ int main(void)
     }
     test_push_pull(port, key_a1, key_a2);
     test_refusals(port, key_a1, key_a2);
+    test_max_sessions(key_a1);
     test_sigterm(pid, port, key_a1);
 
     if (lm_test_failures) {
