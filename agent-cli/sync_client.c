@@ -263,6 +263,49 @@ static uint64_t push_after(client *c)
 
 static void start_pull(client *c);
 
+static int same_row(const lm_change *a, const lm_change *b)
+{
+    return strcmp(a->table, b->table) == 0 && strcmp(a->pk, b->pk) == 0;
+}
+
+/* The byte budget may end a batch in the middle of a row's columns. The
+ * server checks a new row's scope (agent, village...) on the whole row, so a
+ * half row would be refused: extend the batch with the rest of the last
+ * row's changes (one INSERT's columns are consecutive in the change log).
+ * Bounded by ROW_TAIL_ROUNDS lookups; ownership of the moved changes passes
+ * to c->batch. */
+#define ROW_TAIL_ROUNDS 64
+static int complete_last_row(client *c, uint64_t *upto)
+{
+    for (int round = 0; round < ROW_TAIL_ROUNDS; round++) {
+        lm_change *more = NULL;
+        uint32_t m = 0, take = 0;
+        uint64_t more_upto = 0;
+        int rc = lm_replica_local_changes(c->r, *upto, 1024, &more, &m, &more_upto);
+        if (rc != LM_OK)
+            return rc;
+        const lm_change *last = &c->batch[c->n_batch - 1];
+        while (take < m && same_row(&more[take], last))
+            take++;
+        if (take > 0) {
+            lm_change *grown = lm_realloc(c->batch, (c->n_batch + take) * sizeof *grown);
+            if (!grown) {
+                lm_changes_free(more, m);
+                return LM_ENOMEM;
+            }
+            c->batch = grown;
+            memcpy(&c->batch[c->n_batch], more, take * sizeof *more);
+            memset(more, 0, take * sizeof *more); /* moved, not freed below */
+            c->n_batch += take;
+            *upto = c->batch[c->n_batch - 1].seq;
+        }
+        lm_changes_free(more, m);
+        if (take < m || m == 0)
+            return LM_OK;
+    }
+    return LM_OK;
+}
+
 /* Sends the next PUSH batch, or moves on to pulling when nothing is left. */
 static void start_push(client *c)
 {
@@ -277,6 +320,11 @@ static void start_push(client *c)
         lm_changes_free(c->batch, 0);
         c->batch = NULL;
         start_pull(c);
+        return;
+    }
+    rc = complete_last_row(c, &upto);
+    if (rc != LM_OK) {
+        fail(c, rc, "cannot read local changes: %s", lm_replica_errmsg(c->r));
         return;
     }
     lm_msg m;

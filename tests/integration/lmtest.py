@@ -181,5 +181,21 @@ def amount(weight_g, price_fen):
     return int(q) if weight_g >= 0 else -int(q)
 
 
+class _Kept:
+    """LM_KEEP=1 keeps the test folder for a post-mortem."""
+
+    def __init__(self):
+        self.name = tempfile.mkdtemp(prefix="lm-it-")
+
+    def __enter__(self):
+        print("test folder kept: " + self.name, file=sys.stderr)
+        return self.name
+
+    def __exit__(self, *exc):
+        return False
+
+
 def tempdir():
+    if os.environ.get("LM_KEEP"):
+        return _Kept()
     return tempfile.TemporaryDirectory(prefix="lm-it-")

@@ -127,8 +127,10 @@ def main():
         for a in agents.values():
             converged(server, a)
         check_report(server, ledger)
-        check(sorted(c["id"] for c in server.rows("SELECT id FROM collections"))
-              == sorted(ledger.collections), "server holds exactly the recorded collections")
+        held = set(c["id"] for c in server.rows("SELECT id FROM collections"))
+        check(held == set(ledger.collections),
+              "server holds exactly the recorded collections: missing %r, extra %r"
+              % (sorted(set(ledger.collections) - held), sorted(held - set(ledger.collections))))
 
         # Nothing new: a sync moves next to no bytes.
         for uid, a in agents.items():
