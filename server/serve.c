@@ -24,6 +24,10 @@
 #include "opts.h"
 #include "server.h"
 
+/* A thousand agents may connect in the same second; the kernel caps this
+ * at net.core.somaxconn. */
+#define LISTEN_BACKLOG 4096
+
 static const char usage[] =
     "usage: lastmile-server serve --db PATH [--listen HOST:PORT] [--config FILE]\n"
     "                             [--log-level error|warn|info|debug]\n"
@@ -98,7 +102,7 @@ static int start_listening(lm_server *srv, char *err, size_t err_size)
     srv->listener.data = srv;
     rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0);
     if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&srv->listener, 511, connection_cb);
+        rc = uv_listen((uv_stream_t *)&srv->listener, LISTEN_BACKLOG, connection_cb);
     if (rc != 0) {
         snprintf(err, err_size, "cannot listen on %s: %s", srv->cfg.listen, uv_strerror(rc));
         uv_close((uv_handle_t *)&srv->listener, noop_close_cb); /* the caller runs the loop */
