@@ -26,22 +26,27 @@
  *                  increment assumed between the row's later changes, so
  *                  rows whose changes share one seq and rows whose changes
  *                  number consecutively both cost nothing per column.
- *     cols   array of column entries (at least one)
+ *     cols   flat array of column entries, at least one:
  *     site   uint  present only when it differs from the previous row's
  *                  site (0 before the first row).
  *
- *   col = [column, value]                      or
- *         [column, value, prev_hlc]            or
- *         [column, value, prev_hlc, dseq]
- *     column    uint index into "d"
- *     value     nil | int | float | str (TEXT) | bin (BLOB); <= LM_MAX_VALUE
- *     prev_hlc  uint, omitted when 0 (an insert)
- *     dseq      int, this change's seq - the previous change's seq, present
- *               only when the row's default (dseq for the first column,
- *               step after it) is wrong, or dseq does not fit in 2*dseq.
+ *   column entry = tag, value [, prev_hlc] [, dseq]     (2 to 4 elements)
+ *     tag       uint  column index into "d" * 4 + flags; flag 1: prev_hlc
+ *                     follows, flag 2: dseq follows. A flat list with a tag
+ *                     instead of an array per column saves a byte per change.
+ *     value     nil | int | float | str (TEXT) | bin (BLOB), <= LM_MAX_VALUE;
+ *               or `true`: TEXT equal to the row's pk. Every table's key
+ *               column repeats the pk; eliding that copy is the largest
+ *               single saving once deflated (measured by bench_protocol).
+ *     prev_hlc  uint  (flag 1) the version the writer saw; absent = 0.
+ *     dseq      int   (flag 2) this change's seq - the previous change's
+ *                     seq, when the row's default (dseq for the first
+ *                     column, step after it) is wrong or dseq does not fit
+ *                     in 2*dseq.
  *
- * Decoders skip array elements past those listed (room for a newer peer) and
- * expand rows back into exactly the flat list that was encoded: grouping is
+ * Decoders skip row elements past those listed (room for a newer peer;
+ * column entries have no such room: new per-column data needs a new
+ * protocol version) and expand rows back into exactly the flat list that was encoded: grouping is
  * a pure function of consecutive equality, so any input round-trips,
  * including interleaved rows and deletes.
  */
@@ -156,6 +161,29 @@ static void put_value(lm__mp_writer *w, const lm_value *v)
     }
 }
 
+#define COL_PREV_HLC 1u
+#define COL_DSEQ 2u
+
+static int is_pk(const lm_change *c)
+{
+    return c->value.type == LM_VAL_TEXT && c->value.len == strlen(c->pk) &&
+           memcmp(c->value.bytes, c->pk, c->value.len) == 0;
+}
+
+/* Elements of the flat column list of row [i, end): the same decisions the
+ * writer loop makes, counted first because msgpack needs the count up front. */
+static uint32_t col_elements(const lm_change *ch, uint32_t i, uint32_t end, uint64_t prev_seq,
+                             uint64_t first_dseq, uint64_t step)
+{
+    uint32_t n = 0;
+    for (uint32_t k = i; k < end; k++) {
+        uint64_t want = k == i ? first_dseq : step;
+        n += 2 + (ch[k].prev_hlc != 0) + (ch[k].seq - prev_seq != want);
+        prev_seq = ch[k].seq;
+    }
+    return n;
+}
+
 /* Whether change b continues the row that change a is in. */
 static int same_row(const lm_change *a, const lm_change *b, const uint32_t *ta, const uint32_t *tb)
 {
@@ -219,16 +247,19 @@ int lm__changes_encode(lm__mp_writer *w, const lm_change *ch, uint32_t n)
         lm__mp_put_cstr(w, c->pk);
         lm__mp_put_i64(w, lm__u2i(c->hlc - prev_hlc));
         lm__mp_put_i64(w, packed ? dseq * 2 + (int64_t)step : (int64_t)step);
-        lm__mp_put_array(w, end - i);
+        lm__mp_put_array(w, col_elements(ch, i, end, prev_seq, packed ? (uint64_t)dseq : 0, step));
         for (uint32_t k = i; k < end; k++) {
             const lm_change *cc = &ch[k];
             uint64_t want = k == i ? (packed ? (uint64_t)dseq : 0) : step;
             uint64_t delta = cc->seq - prev_seq;
             int explicit_seq = delta != want;
-            lm__mp_put_array(w, explicit_seq ? 4 : cc->prev_hlc ? 3 : 2);
-            lm__mp_put_u64(w, idx[2 * k + 1]);
-            put_value(w, &cc->value);
-            if (explicit_seq || cc->prev_hlc)
+            uint64_t flags = (cc->prev_hlc ? COL_PREV_HLC : 0) | (explicit_seq ? COL_DSEQ : 0);
+            lm__mp_put_u64(w, (uint64_t)idx[2 * k + 1] << 2 | flags);
+            if (is_pk(cc))
+                lm__mp_put_bool(w, 1);
+            else
+                put_value(w, &cc->value);
+            if (cc->prev_hlc)
                 lm__mp_put_u64(w, cc->prev_hlc);
             if (explicit_seq)
                 lm__mp_put_i64(w, lm__u2i(delta));
@@ -339,22 +370,16 @@ static int grow(decoder *d)
     return LM_OK;
 }
 
-static int read_index(decoder *d, lm__mp_reader *r, uint32_t *idx, uint32_t row, int col,
-                      const char *what)
+static int read_index(decoder *d, lm__mp_reader *r, uint32_t *idx, uint32_t row, const char *what)
 {
     uint64_t v;
     int rc = lm__mp_read_u64(r, &v);
     if (rc == LM_OK && v >= d->n_names)
         rc = LM_ERANGE;
-    if (rc != LM_OK) {
-        if (col < 0)
-            return lm__derr(d->c, rc, "rows[%u].%s: %s", row, what,
-                            rc == LM_ERANGE ? "not an index into the name dictionary"
-                                            : lm__read_errtext(rc));
-        return lm__derr(d->c, rc, "rows[%u].cols[%d].%s: %s", row, col, what,
+    if (rc != LM_OK)
+        return lm__derr(d->c, rc, "rows[%u].%s: %s", row, what,
                         rc == LM_ERANGE ? "not an index into the name dictionary"
                                         : lm__read_errtext(rc));
-    }
     *idx = (uint32_t)v;
     return LM_OK;
 }
@@ -370,18 +395,25 @@ static int skip_extra(decoder *d, lm__mp_reader *r, uint32_t extra, int depth, u
     return LM_OK;
 }
 
-/* One column entry of row `row` (depth 5) into a new lm_change. */
-static int read_col(decoder *d, lm__mp_reader *r, uint32_t row, uint32_t col, uint32_t table,
-                    const name *pk, uint64_t hlc, uint64_t site, uint64_t want_dseq)
+/* One column entry (tag, value [, prev_hlc] [, dseq]) of row `row` from the
+ * flat list, into a new lm_change. *left counts the list's unread elements. */
+static int read_col(decoder *d, lm__mp_reader *r, uint32_t *left, uint32_t row, uint32_t col,
+                    uint32_t table, const name *pk, uint64_t hlc, uint64_t site, uint64_t want_dseq)
 {
-    uint32_t n, cidx;
-    int rc = lm__mp_read_array(r, &n);
+    uint64_t tag;
+    int rc = lm__mp_read_u64(r, &tag);
     if (rc != LM_OK)
-        return lm__derr(d->c, rc, "rows[%u].cols[%u]: %s", row, col, lm__read_errtext(rc));
-    if (n < 2)
-        return lm__derr(d->c, LM_EMISSING, "rows[%u].cols[%u]: needs [column, value]", row, col);
-    if ((rc = read_index(d, r, &cidx, row, (int)col, "column")) != LM_OK)
-        return rc;
+        return lm__derr(d->c, rc, "rows[%u].cols[%u].column: %s", row, col, lm__read_errtext(rc));
+    uint64_t cidx = tag >> 2, flags = tag & 3;
+    uint32_t need = 2 + (flags & COL_PREV_HLC ? 1 : 0) + (flags & COL_DSEQ ? 1 : 0);
+    if (cidx >= d->n_names)
+        return lm__derr(d->c, LM_ERANGE,
+                        "rows[%u].cols[%u].column: not an index into the name "
+                        "dictionary",
+                        row, col);
+    if (need > *left)
+        return lm__derr(d->c, LM_EMISSING, "rows[%u].cols[%u]: entry cut short", row, col);
+    *left -= need;
     if (d->n >= LM_MAX_CHANGES)
         return lm__derr(d->c, LM_ETOOBIG, "rows[%u].cols[%u]: more than %u changes", row, col,
                         LM_MAX_CHANGES);
@@ -393,20 +425,31 @@ static int read_col(decoder *d, lm__mp_reader *r, uint32_t row, uint32_t col, ui
     c->value.type = LM_VAL_NULL;
     c->hlc = hlc;
     c->site = site;
-    rc = read_value(r, &c->value);
+    int kind;
+    if (lm__mp_peek(r, &kind) == LM_OK && kind == LM__MP_BOOL) {
+        int b = 0;
+        lm__mp_read_bool(r, &b);
+        if (!b)
+            return lm__derr(d->c, LM_ETYPE, "rows[%u].cols[%u].value: false is not a value", row,
+                            col);
+        lm_value pkv = {LM_VAL_TEXT, 0, 0, (uint8_t *)(uintptr_t)pk->s, pk->len};
+        rc = lm_value_copy(&c->value, &pkv);
+    } else {
+        rc = read_value(r, &c->value);
+    }
     if (rc != LM_OK) {
         lm_change_clear(c);
         return lm__derr(d->c, rc, "rows[%u].cols[%u].value: %s", row, col,
                         rc == LM_ETOOBIG ? "longer than LM_MAX_VALUE bytes"
-                        : rc == LM_ETYPE ? "not nil, integer, float, str or bin"
+                        : rc == LM_ETYPE ? "not nil, integer, float, str, bin or true"
                                          : lm__read_errtext(rc));
     }
     uint64_t dseq = want_dseq;
-    if (n >= 3 && (rc = lm__mp_read_u64(r, &c->prev_hlc)) != LM_OK) {
+    if ((flags & COL_PREV_HLC) && (rc = lm__mp_read_u64(r, &c->prev_hlc)) != LM_OK) {
         lm_change_clear(c);
         return lm__derr(d->c, rc, "rows[%u].cols[%u].prev_hlc: %s", row, col, lm__read_errtext(rc));
     }
-    if (n >= 4) {
+    if (flags & COL_DSEQ) {
         int64_t sd;
         if ((rc = lm__mp_read_i64(r, &sd)) != LM_OK) {
             lm_change_clear(c);
@@ -415,14 +458,13 @@ static int read_col(decoder *d, lm__mp_reader *r, uint32_t row, uint32_t col, ui
         dseq = (uint64_t)sd;
     }
     c->seq = d->prev_seq + dseq;
-    if ((rc = skip_extra(d, r, n > 4 ? n - 4 : 0, 6, row)) != LM_OK ||
-        (rc = dup_name(d->names[table].s, d->names[table].len, &c->table)) != LM_OK ||
+    if ((rc = dup_name(d->names[table].s, d->names[table].len, &c->table)) != LM_OK ||
         (rc = dup_name(d->names[cidx].s, d->names[cidx].len, &c->column)) != LM_OK ||
         (rc = dup_name(pk->s, pk->len, &c->pk)) != LM_OK) {
         lm_change_clear(c);
         if (rc == LM_EMALFORMED)
             return lm__derr(d->c, rc, "rows[%u]: name or pk contains a NUL byte", row);
-        return rc == LM_ENOMEM ? lm__derr(d->c, rc, "rows[%u]: out of memory", row) : rc;
+        return lm__derr(d->c, rc, "rows[%u]: out of memory", row);
     }
     d->prev_seq = c->seq;
     d->n++;
@@ -431,7 +473,7 @@ static int read_col(decoder *d, lm__mp_reader *r, uint32_t row, uint32_t col, ui
 
 static int read_row(decoder *d, lm__mp_reader *r, uint32_t row)
 {
-    uint32_t n, table, ncols;
+    uint32_t n, table = 0, ncols = 0;
     name pk;
     int64_t dhlc, sq;
     int rc = lm__mp_read_array(r, &n);
@@ -439,7 +481,7 @@ static int read_row(decoder *d, lm__mp_reader *r, uint32_t row)
         return lm__derr(d->c, rc, "rows[%u]: %s", row, lm__read_errtext(rc));
     if (n < 5)
         return lm__derr(d->c, LM_EMISSING, "rows[%u]: needs [table, pk, dhlc, sq, cols]", row);
-    if ((rc = read_index(d, r, &table, row, -1, "table")) != LM_OK)
+    if ((rc = read_index(d, r, &table, row, "table")) != LM_OK)
         return rc;
     if ((rc = lm__mp_read_str(r, &pk.s, &pk.len)) != LM_OK)
         return lm__derr(d->c, rc, "rows[%u].pk: %s", row, lm__read_errtext(rc));
@@ -459,7 +501,7 @@ static int read_row(decoder *d, lm__mp_reader *r, uint32_t row)
     lm__mp_reader cols = *r;
     for (uint32_t i = 0; i < ncols; i++)
         if ((rc = lm__mp_skip(r, 5)) != LM_OK)
-            return lm__derr(d->c, rc, "rows[%u].cols[%u]: %s", row, i, lm__read_errtext(rc));
+            return lm__derr(d->c, rc, "rows[%u].cols: %s", row, lm__read_errtext(rc));
     uint64_t site = d->prev_site;
     if (n >= 6 && (rc = lm__mp_read_u64(r, &site)) != LM_OK)
         return lm__derr(d->c, rc, "rows[%u].site: %s", row, lm__read_errtext(rc));
@@ -469,9 +511,10 @@ static int read_row(decoder *d, lm__mp_reader *r, uint32_t row)
     uint64_t hlc = d->prev_hlc + (uint64_t)dhlc;
     uint64_t step = (uint64_t)sq & 1;
     uint64_t first = (uint64_t)((sq - (int64_t)step) / 2);
-    for (uint32_t i = 0; i < ncols; i++)
-        if ((rc = read_col(d, &cols, row, i, table, &pk, hlc, site, i == 0 ? first : step)) !=
-            LM_OK)
+    uint32_t left = ncols;
+    for (uint32_t i = 0; left > 0; i++)
+        if ((rc = read_col(d, &cols, &left, row, i, table, &pk, hlc, site,
+                           i == 0 ? first : step)) != LM_OK)
             return rc;
     d->prev_hlc = hlc;
     d->prev_site = site;

@@ -421,7 +421,11 @@ static void test_field_errors(void)
     lm_test_heap_check_clean("field errors");
 }
 
-/* Writes a PUSH whose single row is built by the callback. */
+/* Writes a PUSH with one hand-made row; `variant` breaks one thing:
+ * 0 valid, 1 table index out of range, 2 pk too long, 3 no columns, 4 value
+ * too long, 5 `false` as value, 6 NUL in a name, 7 valid with every option
+ * (dseq, prev_hlc, pk-valued column, site, unknown trailing row fields),
+ * 8 entry cut short, 9 column index out of range. */
 static void push_with_row(pb *p, int variant)
 {
     pb_init(p);
@@ -429,8 +433,7 @@ static void push_with_row(pb *p, int variant)
     lm__mp_put_map(w, 3);
     lm__mp_put_cstr(w, "r"); /* rows before the dictionary: order is free */
     lm__mp_put_array(w, 1);
-    int n = variant == 7 ? 8 : 5;
-    lm__mp_put_array(w, (uint32_t)n);
+    lm__mp_put_array(w, variant == 7 ? 8 : 5);
     lm__mp_put_u64(w, variant == 1 ? 5 : 0); /* table index */
     if (variant == 2) {
         char pk[LM_MAX_PK + 2];
@@ -441,31 +444,34 @@ static void push_with_row(pb *p, int variant)
         lm__mp_put_cstr(w, "pk1");
     }
     lm__mp_put_i64(w, 1000);
-    lm__mp_put_i64(w, 2 * 7 + 1);
-    lm__mp_put_array(w, variant == 3 ? 0 : 2);
-    if (variant != 3) {
-        lm__mp_put_array(w, variant == 7 ? 6 : 2);
-        lm__mp_put_u64(w, 1);
+    lm__mp_put_i64(w, 2 * 7 + 1); /* first dseq 7, step 1 */
+    if (variant == 3) {
+        lm__mp_put_array(w, 0);
+    } else if (variant == 8) {
+        lm__mp_put_array(w, 2);
+        lm__mp_put_u64(w, 1 << 2 | 1); /* says prev_hlc follows, but nothing does */
+        lm__mp_put_u64(w, 42);
+    } else {
+        lm__mp_put_array(w, variant == 7 ? 8 : 5);
+        lm__mp_put_u64(w, variant == 9 ? 9 << 2 : variant == 7 ? 1 << 2 | 2 : 1 << 2);
         if (variant == 4) {
             uint8_t *big = calloc(1, LM_MAX_VALUE + 1);
             lm__mp_put_str(w, big, LM_MAX_VALUE + 1);
             free(big);
         } else if (variant == 5) {
-            lm__mp_put_bool(w, 1);
+            lm__mp_put_bool(w, 0);
         } else {
             lm__mp_put_u64(w, 42);
         }
-        if (variant == 7) { /* a newer peer's extra column fields */
-            lm__mp_put_u64(w, 0);
-            lm__mp_put_i64(w, 1);
-            lm__mp_put_array(w, 1);
-            lm__mp_put_nil(w);
-            lm__mp_put_cstr(w, "extra");
-        }
-        lm__mp_put_array(w, 3);
-        lm__mp_put_u64(w, 2);
+        if (variant == 7)
+            lm__mp_put_i64(w, 1);      /* explicit dseq */
+        lm__mp_put_u64(w, 2 << 2 | 1); /* the tombstone column, with prev_hlc */
         lm__mp_put_nil(w);
         lm__mp_put_u64(w, 77);
+        if (variant == 7) {
+            lm__mp_put_u64(w, 3 << 2); /* "id", value = the pk */
+            lm__mp_put_bool(w, 1);
+        }
     }
     if (variant == 7) { /* site, then two unknown trailing row fields */
         lm__mp_put_u64(w, 3);
@@ -473,10 +479,11 @@ static void push_with_row(pb *p, int variant)
         lm__mp_put_cstr(w, "x");
     }
     lm__mp_put_cstr(w, "d");
-    lm__mp_put_array(w, 3);
+    lm__mp_put_array(w, 4);
     lm__mp_put_cstr(w, "collections");
     lm__mp_put_str(w, variant == 6 ? "we\0ght" : "weight_g", variant == 6 ? 6 : 8);
     lm__mp_put_cstr(w, "");
+    lm__mp_put_cstr(w, "id");
     lm__mp_put_cstr(w, "u");
     lm__mp_put_u64(w, 5);
 }
@@ -486,14 +493,14 @@ static void test_change_errors(void)
     pb p;
     lm_test_heap_install(0);
 
-    /* a valid row with unknown extra elements: skipped, values exact */
+    /* a valid row using every option, with unknown trailing row fields */
     push_with_row(&p, 7);
     {
         lm_msg m;
         char err[200];
         CHECK_RC(lm_msg_decode(LM_MSG_PUSH, p.b.data, p.b.len, &m, err, sizeof err), LM_OK);
-        CHECK_EQ_INT(m.u.push.n_changes, 2);
-        if (m.u.push.n_changes == 2) {
+        CHECK_EQ_INT(m.u.push.n_changes, 3);
+        if (m.u.push.n_changes == 3) {
             lm_change *c = m.u.push.changes;
             CHECK_STR(c[0].table, "collections");
             CHECK_STR(c[0].column, "weight_g");
@@ -501,17 +508,33 @@ static void test_change_errors(void)
             CHECK_EQ_INT(c[0].value.i, 42);
             CHECK_EQ_INT(c[0].hlc, 1000);
             CHECK_EQ_INT(c[0].site, 3);
+            CHECK_EQ_INT(c[0].prev_hlc, 0);
             CHECK_EQ_INT(c[0].seq, 1); /* explicit dseq 1 replaces the row's 7 */
             CHECK_STR(c[1].column, "");
             CHECK_EQ_INT(c[1].value.type, LM_VAL_NULL);
             CHECK_EQ_INT(c[1].prev_hlc, 77);
             CHECK_EQ_INT(c[1].seq, 2); /* then the row's step 1 */
+            CHECK_STR(c[2].column, "id");
+            CHECK_EQ_INT(c[2].value.type, LM_VAL_TEXT);
+            CHECK_STR((const char *)c[2].value.bytes, "pk1");
+            CHECK_EQ_INT(c[2].seq, 3);
         }
         lm_msg_clear(&m);
         lm_buf_close(&p.b);
     }
     push_with_row(&p, 0);
-    CHECK_RC(decode_pb(&p, LM_MSG_PUSH, NULL, 0), LM_OK);
+    {
+        lm_msg m;
+        CHECK_RC(lm_msg_decode(LM_MSG_PUSH, p.b.data, p.b.len, &m, NULL, 0), LM_OK);
+        CHECK_EQ_INT(m.u.push.n_changes, 2);
+        if (m.u.push.n_changes == 2) {
+            CHECK_EQ_INT(m.u.push.changes[0].seq, 7);
+            CHECK_EQ_INT(m.u.push.changes[1].seq, 8);
+            CHECK_EQ_INT(m.u.push.changes[0].site, 0);
+        }
+        lm_msg_clear(&m);
+        lm_buf_close(&p.b);
+    }
     push_with_row(&p, 1);
     EXPECT_ERR(&p, LM_MSG_PUSH, LM_ERANGE, "PUSH.rows[0].table: not an index");
     push_with_row(&p, 2);
@@ -524,6 +547,10 @@ static void test_change_errors(void)
     EXPECT_ERR(&p, LM_MSG_PUSH, LM_ETYPE, "PUSH.rows[0].cols[0].value");
     push_with_row(&p, 6);
     EXPECT_ERR(&p, LM_MSG_PUSH, LM_EMALFORMED, "NUL");
+    push_with_row(&p, 8);
+    EXPECT_ERR(&p, LM_MSG_PUSH, LM_EMISSING, "PUSH.rows[0].cols[0]: entry cut short");
+    push_with_row(&p, 9);
+    EXPECT_ERR(&p, LM_MSG_PUSH, LM_ERANGE, "PUSH.rows[0].cols[0].column: not an index");
 
     /* missing dictionary */
     pb_init(&p);
