@@ -11,11 +11,11 @@ static const char usage[] =
     "usage: lastmile-server <command> [options]\n"
     "\n"
     "commands:\n"
-    "  init --db PATH                     create the server database (idempotent)\n"
+    "  init --db PATH                      create the server database (idempotent)\n"
     "  user add|list|revoke --db PATH ...  provision users and their keys\n"
-    "  serve --db PATH --listen HOST:PORT serve sync sessions\n"
-    "  report volumes --db PATH ...       volume report (table, csv, json)\n"
-    "  version                            print the version\n"
+    "  serve --db PATH --listen HOST:PORT  serve sync sessions\n"
+    "  report volumes --db PATH ...        volume report (table, csv, json)\n"
+    "  version                             print the version\n"
     "\n"
     "`lastmile-server <command> --help` describes each command.\n";
 
