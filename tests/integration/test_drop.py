@@ -7,7 +7,7 @@ import time
 
 from lmtest import CLI, Agent, Server, check, done, run, tempdir
 
-ROWS = 4000
+ROWS = 2000
 
 
 def bulk_insert(agent, farmer, n, tag):
