@@ -223,7 +223,8 @@ int main(void)
 
     lm_changes_free(tpl[0], ntpl[0]);
     lm_changes_free(tpl[1], ntpl[1]);
-    if (lm_test_failures) {
+    /* LM_KEEP=1 keeps the folder of a passing run too, as the CLI tests do. */
+    if (lm_test_failures || getenv("LM_KEEP")) {
         fprintf(stderr, "server log and database kept in %s\n", dir);
     } else {
         char cmd[160];
