@@ -548,16 +548,16 @@ int lm__changes_decode(lm__dctx *c, lm__mp_reader dict_r, lm__mp_reader rows_r, 
     for (uint32_t i = 0; i < nd; i++) {
         if ((rc = lm__mp_read_str(&dict_r, &d.names[i].s, &d.names[i].len)) != LM_OK) {
             lm__derr(c, rc, "dict[%u]: %s", i, lm__read_errtext(rc));
-            goto fail;
+            goto fail_decode;
         }
         if (d.names[i].len > LM_MAX_NAME) {
             rc = lm__derr(c, LM_ETOOBIG, "dict[%u]: string longer than %d", i, LM_MAX_NAME);
-            goto fail;
+            goto fail_decode;
         }
     }
     for (uint32_t i = 0; i < nr; i++)
         if ((rc = read_row(&d, &rows_r, i)) != LM_OK)
-            goto fail;
+            goto fail_decode;
     lm_free(d.names);
     if (d.n == 0) {
         lm_free(d.out);
@@ -567,7 +567,7 @@ int lm__changes_decode(lm__dctx *c, lm__mp_reader dict_r, lm__mp_reader rows_r, 
     *n_out = d.n;
     return LM_OK;
 
-fail:
+fail_decode:
     for (uint32_t i = 0; i < d.n; i++)
         lm_change_clear(&d.out[i]);
     lm_free(d.out);
