@@ -470,10 +470,11 @@ static int merge_cell(batch *b, rowstate *rs, uint32_t idx, int cid, uint64_t hl
         b->res->noops++;
         return LM_OK;
     }
-    /* the row's creator sets every initial value (a dispatcher plans a stop
-     * as 'planned'); owners guard the column once the row exists, except
-     * "system" columns, which no remote writer ever sets */
-    int owned_now = rs->existed || cur->has || (d->owner && !strcmp(d->owner, "system"));
+    /* whoever may write the row sets a cell's first value (a dispatcher
+     * plans a stop as 'planned', even when the row arrives over several
+     * batches); owners guard the cell from then on. "system" columns are
+     * never set by a remote writer. */
+    int owned_now = cur->has || (d->owner && !strcmp(d->owner, "system"));
     if (w && owned_now && (code = lm__scope_col_check(w, rs->tid, cid, &why))) {
         repair(b, rs, cid);
         return add_refusal(b, idx, code, why);

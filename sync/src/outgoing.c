@@ -146,17 +146,27 @@ static int read_changes(lm_replica *r, uint64_t after, uint64_t only_site, uint6
     sqlite3_bind_int64(st, 1, (int64_t)after);
     sqlite3_bind_int64(st, 2, (int64_t)only_site);
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (o->n > 0 && o->bytes >= budget) {
-            *more = 1;
-            break;
-        }
         int tid = sqlite3_column_int(st, 0);
         const char *pk = (const char *)sqlite3_column_text(st, 1);
+        if (tid < 1 || tid > LM__N_TABLES) {
+            *last_seq = (uint64_t)sqlite3_column_int64(st, 6);
+            continue;
+        }
+        /* a batch ends only between rows: a row inserted as N column
+         * changes travels whole, so it is never half visible to a scope
+         * (its scope columns may come after its other cells) */
+        if (o->n > 0 && o->bytes >= budget) {
+            const lm_change *last = &o->v[o->n - 1];
+            if (!pk || strcmp(last->pk, pk) != 0 || strcmp(last->table, lm__tables[tid - 1].name)) {
+                *more = 1;
+                break;
+            }
+        }
         int cid = sqlite3_column_int(st, 2);
         uint64_t site = (uint64_t)sqlite3_column_int64(st, 4);
         uint64_t seq = (uint64_t)sqlite3_column_int64(st, 6);
         *last_seq = seq;
-        if (tid < 1 || tid > LM__N_TABLES || !pk || cid < 0 || cid > lm__tables[tid - 1].n_cols)
+        if (!pk || cid < 0 || cid > lm__tables[tid - 1].n_cols)
             continue;
         if (exclude_site && site == exclude_site)
             continue;

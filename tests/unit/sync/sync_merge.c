@@ -224,7 +224,7 @@ static void test_policies(void)
     CHECK_RC(st_push(d, s, &disp, &res), LM_OK);
     CHECK(res.n_refusals == 1 && res.refusals[0].code == LM_EOWNER);
     lm_apply_result_clear(&res);
-    CHECK_RC(st_exec(a, "UPDATE route_stops SET planned_at=77 WHERE id='s1'"), SQLITE_OK);
+    CHECK_RC(st_exec(a, "UPDATE route_stops SET village='Shangcun' WHERE id='s1'"), SQLITE_OK);
     CHECK_RC(st_push(a, s, &agent_a, &res), LM_OK);
     CHECK(res.n_refusals == 1 && res.refusals[0].code == LM_EOWNER);
     lm_apply_result_clear(&res);
