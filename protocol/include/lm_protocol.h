@@ -95,7 +95,7 @@ char *lm_strndup(const char *s, size_t n);
 /* Wire: u32 length (big-endian, counts type+flags+payload) | u8 type |
  *       u8 flags | payload (msgpack; zlib stream when LM_FRAME_DEFLATED). */
 #define LM_FRAME_HEADER_SIZE 6u
-#define LM_FRAME_DEFAULT_MAX (1u << 20)         /* 1 MiB on the wire */
+#define LM_FRAME_DEFAULT_MAX (1u << 20)          /* 1 MiB on the wire */
 #define LM_FRAME_DEFAULT_MAX_INFLATED (8u << 20) /* 8 MiB once inflated */
 #define LM_FRAME_DEFLATED 0x01u
 #define LM_FRAME_KNOWN_FLAGS (LM_FRAME_DEFLATED)
@@ -139,7 +139,10 @@ typedef struct lm_frame_decoder {
     int error; /* sticky: once set every call returns it */
 } lm_frame_decoder;
 
-/* max_frame / max_inflated of 0 take the defaults. */
+/* max_frame / max_inflated of 0 take the defaults. Both fields may be
+ * changed between calls (a server raises them after the handshake): a new
+ * max_frame applies to headers not yet complete, a new max_inflated to the
+ * next lm_frame_decoder_next(). */
 void lm_frame_decoder_init(lm_frame_decoder *d, size_t max_frame, size_t max_inflated);
 void lm_frame_decoder_close(lm_frame_decoder *d);
 /* Appends bytes (copied). The length header is checked as soon as it is
@@ -200,13 +203,13 @@ int lm_value_compare(const lm_value *a, const lm_value *b);
 #define LM_HLC_MAKE(ms, c) (((uint64_t)(ms) << 16) | ((uint64_t)(c)&0xffffu))
 
 /* Limits a decoder enforces on every field. */
-#define LM_MAX_NAME 64          /* table / column / user names */
-#define LM_MAX_PK 128           /* primary key text */
+#define LM_MAX_NAME 64           /* table / column / user names */
+#define LM_MAX_PK 128            /* primary key text */
 #define LM_MAX_VALUE (64u << 10) /* one TEXT/BLOB value */
-#define LM_MAX_CHANGES 100000u  /* changes in one PUSH/CHANGES */
+#define LM_MAX_CHANGES 100000u   /* changes in one PUSH/CHANGES */
 #define LM_MAX_REFUSALS 100000u
-#define LM_MAX_TEXT 4096        /* messages, reasons, client names */
-#define LM_MAX_DEPTH 8          /* msgpack nesting we accept */
+#define LM_MAX_TEXT 4096 /* messages, reasons, client names */
+#define LM_MAX_DEPTH 8   /* msgpack nesting we accept */
 
 /* One per-column change: (table, pk, column, value, hlc, site, prev_hlc).
  * column "" with value NULL marks a row delete (tombstone). seq is the
@@ -229,8 +232,8 @@ void lm_change_clear(lm_change *c);
 typedef struct lm_msg_hello {
     uint32_t version;
     char *user;
-    uint64_t site;   /* the replica's site id */
-    char *client;    /* free text, e.g. "lastmile/0.1.0" */
+    uint64_t site; /* the replica's site id */
+    char *client;  /* free text, e.g. "lastmile/0.1.0" */
 } lm_msg_hello;
 
 typedef struct lm_msg_challenge {

@@ -353,8 +353,47 @@ static void test_alloc_failures(void)
     CHECK(completed);
 }
 
+/* The server starts a session with small handshake limits and raises them
+ * once authenticated; frames buffered before and after both obey the limit
+ * in force when their header completed. */
+static void test_limits_change(void)
+{
+    lm_buf b;
+    lm_buf_init(&b);
+    uint8_t small[10] = {0}, big[3000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)("abc"[i % 3]);
+    CHECK_RC(lm_frame_encode(&b, LM_MSG_HELLO, small, sizeof small, 0, 0), LM_OK);
+    size_t first = b.len;
+    CHECK_RC(lm_frame_encode(&b, LM_MSG_PUSH, big, sizeof big, 0, 0), LM_OK);
+    size_t second = b.len;
+    CHECK_RC(lm_frame_encode(&b, LM_MSG_PUSH, big, sizeof big, 16, 0), LM_OK);
+
+    lm_frame_decoder d;
+    lm_frame f;
+    lm_frame_decoder_init(&d, 100, 100);
+    CHECK_RC(lm_frame_decoder_feed(&d, b.data, first), LM_OK);
+    CHECK_EQ_INT(lm_frame_decoder_next(&d, &f), 1);
+    d.max_frame = 4000;
+    d.max_inflated = 4000;
+    CHECK_RC(lm_frame_decoder_feed(&d, b.data + first, b.len - first), LM_OK);
+    CHECK_EQ_INT(lm_frame_decoder_next(&d, &f), 1);
+    CHECK_EQ_INT(f.payload_len, sizeof big);
+    CHECK_EQ_INT(lm_frame_decoder_next(&d, &f), 1);
+    CHECK_EQ_INT(f.flags, LM_FRAME_DEFLATED);
+    CHECK(f.payload_len == sizeof big && memcmp(f.payload, big, sizeof big) == 0);
+    lm_frame_decoder_close(&d);
+
+    /* with the small limit still in force the big frame is refused */
+    lm_frame_decoder_init(&d, 100, 100);
+    CHECK_RC(lm_frame_decoder_feed(&d, b.data, second), LM_ETOOBIG);
+    lm_frame_decoder_close(&d);
+    lm_buf_close(&b);
+}
+
 int main(void)
 {
+    test_limits_change();
     test_encode_bytes();
     test_slicing();
     test_header_limits();
