@@ -29,6 +29,8 @@
 #define LINGER_MS 2000u
 #define DEFLATE_MIN 512u
 #define PULL_MIN_BUDGET 1024u
+/* HELLO at its largest: a 64-byte user and a 4 KiB client string. */
+#define HANDSHAKE_MAX_FRAME (16u * 1024u)
 
 enum state { ST_HELLO, ST_AUTH, ST_AUTHING, ST_READY };
 
@@ -490,6 +492,8 @@ static void auth_done(lm_store_job *job, int status)
     s->u = j->u;
     j->u = NULL;
     s->state = ST_READY;
+    s->dec.max_frame = s->srv->cfg.max_frame;
+    s->dec.max_inflated = LM_FRAME_DEFAULT_MAX_INFLATED;
     lm_msg m;
     memset(&m, 0, sizeof m);
     m.type = LM_MSG_WELCOME;
@@ -789,7 +793,9 @@ void lm__session_accept(lm_server *srv)
     }
     s->srv = srv;
     s->started_ms = lm__now_ms();
-    lm_frame_decoder_init(&s->dec, srv->cfg.max_frame, 0);
+    /* Until WELCOME only HELLO and AUTH are valid, and both are small: a
+     * stranger cannot make the server buffer a megabyte per connection. */
+    lm_frame_decoder_init(&s->dec, HANDSHAKE_MAX_FRAME, HANDSHAKE_MAX_FRAME);
     uv_tcp_init(srv->loop, &s->tcp);
     uv_timer_init(srv->loop, &s->timer);
     s->tcp.data = s;

@@ -302,6 +302,12 @@ static void test_refusals(int port, const uint8_t key_a1[32], const uint8_t key_
     CHECK_RC(lmt_send_raw(&c, big, sizeof big), LM_OK);
     expect_error_close(&c, LM_ETOOBIG);
 
+    /* 100 KiB is a fine PUSH but no HELLO: before WELCOME frames are small. */
+    const uint8_t hello100k[6] = {0x00, 0x01, 0x86, 0xa0, LM_MSG_HELLO, 0};
+    CHECK_RC(lmt_connect(&c, port), LM_OK);
+    CHECK_RC(lmt_send_raw(&c, hello100k, sizeof hello100k), LM_OK);
+    expect_error_close(&c, LM_ETOOBIG);
+
     /* A well-formed frame whose payload is not msgpack of a HELLO. */
     const uint8_t junk[] = {0, 0, 0, 5, LM_MSG_HELLO, 0, 0xc1, 0xc1, 0xc1};
     CHECK_RC(lmt_connect(&c, port), LM_OK);
