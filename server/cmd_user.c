@@ -81,6 +81,8 @@ fail_bad:
     return 0;
 }
 
+/* `user add`: validates everything before writing; the key is the last
+ * stdout line. Exit 0/1/2. */
 static int user_add(int argc, char **argv)
 {
     const char *db = NULL, *id = NULL, *role_name = NULL, *vlist = NULL, *county = NULL;
@@ -175,6 +177,7 @@ fail_validate:
     return code;
 }
 
+/* `user list [--json]`: users with their last completed session. */
 static int user_list(int argc, char **argv)
 {
     const char *db = NULL;
@@ -256,6 +259,7 @@ fail_db:
     return code;
 }
 
+/* `user revoke`: exit 1 when there is no such user. */
 static int user_revoke(int argc, char **argv)
 {
     const char *db = NULL, *id = NULL;

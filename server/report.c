@@ -162,6 +162,7 @@ fail_rows:
     return rc;
 }
 
+/* Header line, then one RFC 4180 row per group. */
 static int print_csv(sqlite3_stmt *st, const lm_report_spec *spec, FILE *out)
 {
     size_t n_cells = spec->n_dims + 3;
@@ -182,6 +183,7 @@ static int print_csv(sqlite3_stmt *st, const lm_report_spec *spec, FILE *out)
     return step == SQLITE_DONE ? LM_OK : LM_EDB;
 }
 
+/* An array of objects keyed by the group columns and the figures. */
 static int print_json(sqlite3_stmt *st, const lm_report_spec *spec, FILE *out)
 {
     int step, n = 0;

@@ -45,6 +45,7 @@ static void noop_close_cb(uv_handle_t *h)
     (void)h;
 }
 
+/* SIGINT/SIGTERM: stop accepting and start the drain (see the top). */
 static void signal_cb(uv_signal_t *sig, int signum)
 {
     lm_server *srv = sig->data;
@@ -193,6 +194,8 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
     return 0;
 }
 
+/* `serve`: settings, store, listener, loop; after the drain, the
+ * databases close and the exit code is 0. */
 int lm__cmd_serve(int argc, char **argv)
 {
     lm_server *srv = lm_calloc(1, sizeof *srv);

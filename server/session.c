@@ -231,6 +231,8 @@ static int send_frame(lm_session *s, lm_buf *frame)
     return LM_OK;
 }
 
+/* Encodes (deflating from DEFLATE_MIN bytes) and writes m; on failure the
+ * session is closed. */
 static int send_msg(lm_session *s, const lm_msg *m)
 {
     lm_buf frame;
@@ -299,6 +301,8 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(srv->read_buf, sizeof srv->read_buf);
 }
 
+/* Feeds the decoder (or discards, once ending); EOF or a read error
+ * closes at once. */
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     lm_session *s = stream->data;
@@ -372,6 +376,7 @@ static void end_graceful(lm_session *s, const char *reason)
     start_reading(s);
 }
 
+/* BYE{reason}, then the graceful end. */
 static void send_bye_and_end(lm_session *s, const char *reason)
 {
     lm_msg m;
@@ -382,6 +387,7 @@ static void send_bye_and_end(lm_session *s, const char *reason)
         end_graceful(s, reason);
 }
 
+/* Shutdown of one session: BYE now, or after its job is answered. */
 static void session_stop(lm_session *s)
 {
     if (s->ending || s->closing)
@@ -429,6 +435,7 @@ static void resume(lm_session *s)
         start_reading(s);
 }
 
+/* Hands a job to the store; reading pauses until its done callback. */
 static void submit(lm_session *s, lm_store_job *job, int write)
 {
     s->job_busy = 1;
@@ -474,6 +481,8 @@ static void auth_run(lm_store_job *job, lm_replica *r)
         j->rc = lm__store_head_seq(r, &j->head);
 }
 
+/* Loop: WELCOME on success (the session takes the user record), else
+ * ERROR LM_EAUTH — the same answer for every kind of failed login. */
 static void auth_done(lm_store_job *job, int status)
 {
     auth_job *j = (auth_job *)job;
@@ -533,6 +542,8 @@ static void push_run(lm_store_job *job, lm_replica *r)
         snprintf(j->err, sizeof j->err, "%s", lm_replica_errmsg(r));
 }
 
+/* Loop: PUSH_ACK with the engine's counts and refusals, or ERROR and close
+ * when the batch could not be applied (nothing of it committed). */
 static void push_done(lm_store_job *job, int status)
 {
     push_job *j = (push_job *)job;
@@ -602,6 +613,7 @@ static void pull_run(lm_store_job *job, lm_replica *r)
         snprintf(j->err, sizeof j->err, "encoding CHANGES: %s", lm_strerror(j->rc));
 }
 
+/* Loop: writes the CHANGES frame the worker encoded, or ERROR and close. */
 static void pull_done(lm_store_job *job, int status)
 {
     pull_job *j = (pull_job *)job;
@@ -650,6 +662,7 @@ static void on_hello(lm_session *s, lm_msg *m)
     send_msg(s, &c);
 }
 
+/* AUTH: the lookup and MAC check go to a reader on the pool. */
 static void on_auth(lm_session *s, lm_msg *m)
 {
     auth_job *j = lm_calloc(1, sizeof *j);
@@ -668,6 +681,7 @@ static void on_auth(lm_session *s, lm_msg *m)
     submit(s, &j->base, 0);
 }
 
+/* PUSH: the decoded batch moves into a write job (m is left empty). */
 static void on_push(lm_session *s, lm_msg *m)
 {
     push_job *j = lm_calloc(1, sizeof *j);
@@ -683,6 +697,7 @@ static void on_push(lm_session *s, lm_msg *m)
     submit(s, &j->base, 1);
 }
 
+/* PULL: a read job with the client's budget, bounded to fit a frame. */
 static void on_pull(lm_session *s, lm_msg *m)
 {
     pull_job *j = lm_calloc(1, sizeof *j);
@@ -707,6 +722,8 @@ static void on_pull(lm_session *s, lm_msg *m)
     submit(s, &j->base, 0);
 }
 
+/* Decodes one frame and dispatches on (state, type); anything the state
+ * does not expect is ERROR LM_ESTATE. */
 static void handle_frame(lm_session *s, const lm_frame *f)
 {
     lm_msg m;

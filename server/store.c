@@ -154,6 +154,7 @@ static void after_work_cb(uv_work_t *w, int status)
     job->done(job, status);
 }
 
+/* Puts a job on the libuv pool. */
 static void queue(lm_store *s, lm_store_job *job)
 {
     job->work.data = job;
@@ -169,6 +170,7 @@ static void queue(lm_store *s, lm_store_job *job)
     }
 }
 
+/* Starts the oldest queued write unless one is already running. */
 static void start_next_write(lm_store *s)
 {
     if (s->writing || !s->wq_head)
