@@ -82,7 +82,7 @@ def main():
 
         # Day one, offline: the server is down while everyone works.
         check(server.stop() == 0, "server exits 0 on SIGTERM")
-        day1 = {uid: ledger.random_day(a, farmers[uid], rng, 12) for uid, a in agents.items()}
+        day1 = {uid: ledger.random_day(a, farmers[uid], rng, 8) for uid, a in agents.items()}
         ledger.adjust(agents["agent-li"], day1["agent-li"][0], "-0.5")
         ledger.adjust(agents["agent-li"], day1["agent-li"][1], "1.25")
         ledger.void(agents["agent-wang"], day1["agent-wang"][2])
