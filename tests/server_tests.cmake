@@ -7,7 +7,7 @@ endif()
 
 add_executable(server_unit_test ${CMAKE_CURRENT_SOURCE_DIR}/unit/server/server_unit_test.c)
 target_include_directories(server_unit_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(server_unit_test PRIVATE lm_server)
+target_link_libraries(server_unit_test PRIVATE lm_server PkgConfig::SQLITE3)
 add_test(NAME server_unit COMMAND server_unit_test)
 
 add_executable(server_e2e_test ${CMAKE_CURRENT_SOURCE_DIR}/unit/server/server_e2e_test.c

@@ -3,6 +3,7 @@
  * the flag parser, --by parsing, log levels, JSON/CSV writers, and the
  * user scope built from a users row under allocation failure.
  */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,115 @@ static void test_scope(void)
     CHECK(!lm__user_id_valid("a b"));
 }
 
+/* A users row read back under every allocation failure: LM_OK with the
+ * right record or LM_ENOMEM, never a leak. */
+static void test_user_get(void)
+{
+    sqlite3 *db = NULL;
+    char err[256];
+    CHECK_EQ_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
+    CHECK_RC(lm__srvdb_ensure_schema(db, err, sizeof err), LM_OK);
+    CHECK_RC(lm__srvdb_ensure_schema(db, err, sizeof err), LM_OK); /* idempotent */
+    CHECK_EQ_INT(sqlite3_exec(db,
+                              "INSERT INTO lm_users VALUES('a1', 'agent', 'shangba,xiaba', NULL,"
+                              " zeroblob(32), 0, 1);"
+                              "INSERT INTO lm_users VALUES('bad', 'agent', NULL, NULL,"
+                              " zeroblob(5), 0, 1);",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    lm_user u;
+    CHECK_RC(lm__srvdb_user_get(db, "nobody", &u), LM_ENOTFOUND);
+    CHECK_RC(lm__srvdb_user_get(db, "bad id", &u), LM_ENOTFOUND);
+    CHECK_RC(lm__srvdb_user_get(db, "bad", &u), LM_EDB); /* a short key authenticates nobody */
+    for (long long fail = 1; fail < 20; fail++) {
+        lm_test_heap_install(fail);
+        int rc = lm__srvdb_user_get(db, "a1", &u);
+        if (rc == LM_OK)
+            rc = lm__user_scope_build(&u);
+        int failed = lm_test_heap_state.failed;
+        if (rc == LM_OK) {
+            CHECK_EQ_INT(u.role, LM_ROLE_AGENT);
+            CHECK_EQ_INT(u.scope.n_villages, 2);
+            CHECK(u.county == NULL);
+        } else {
+            CHECK_RC(rc, LM_ENOMEM);
+        }
+        lm__user_clear(&u);
+        lm_test_heap_check_clean("user_get");
+        if (!failed)
+            break;
+    }
+    CHECK_RC(lm__srvdb_session_log(db, "a1", 7, 100, 1, 2, 3, 4), LM_OK);
+    CHECK_RC(lm__srvdb_session_log(db, "a1", 7, 200, 1, 2, 3, 4), LM_OK);
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(db, "SELECT last_sync_at, sessions FROM lm_sessions_log", -1, &st, NULL);
+    CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int64(st, 0), 200);
+    CHECK_EQ_INT(sqlite3_column_int64(st, 1), 2);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* The report's arithmetic on hand-made tables (the ledger rules of
+ * docs/schema.md), in every format, and its table layout under every
+ * allocation failure. */
+static void test_report_sums(void)
+{
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
+    const char *sql =
+        "CREATE TABLE collections(id TEXT PRIMARY KEY, agent_id, farmer_id, village, product,"
+        " grade, weight_g, unit_price_fen, amount_fen, collected_at, received_at, note);"
+        "CREATE TABLE adjustments(id TEXT PRIMARY KEY, collection_id, delta_weight_g,"
+        " delta_amount_fen, voided, reason, by, at);"
+        /* 15:59:59 and 16:00:00 UTC fall on two China Standard Time days. */
+        "INSERT INTO collections VALUES"
+        " ('c1','a1','f','v1','tea','A',1000,6000,6000,1795881599000,0,NULL),"
+        " ('c2','a1','f','v1','tea','A',3001,6000,18006,1795881600000,0,NULL),"
+        " ('c3','a2','f','v2','kiwi','B',2000,650,1300,1795881600000,0,NULL),"
+        " ('c4','a2','f','v2','kiwi','B',9999,650,6499,1795881600000,0,NULL);"
+        "INSERT INTO adjustments VALUES"
+        " ('j1','c2',-1,-6,0,'scale','a1',0), ('j2','c2',500,3000,0,'sack','a1',0),"
+        " ('j3','c4',0,0,1,'void','a2',0), ('j4','c4',-9,-6,0,'scale','a2',0);";
+    CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    lm_report_spec spec;
+    char err[256], buf[1024];
+    CHECK_RC(lm__report_parse_by("agent,day", &spec, err, sizeof err), LM_OK);
+    spec.format = LM_FMT_JSON;
+    FILE *f = fmemopen(buf, sizeof buf, "w");
+    CHECK_RC(lm__report_volumes(db, &spec, f, err, sizeof err), LM_OK);
+    fclose(f);
+    CHECK_STR(buf,
+              "[\n {\"agent\":\"a1\",\"day\":\"2026-11-28\",\"weight_g\":1000,"
+              "\"amount_fen\":6000,\"count\":1},\n {\"agent\":\"a1\",\"day\":\"2026-11-29\","
+              "\"weight_g\":3500,\"amount_fen\":21000,\"count\":1},\n {\"agent\":\"a2\","
+              "\"day\":\"2026-11-29\",\"weight_g\":2000,\"amount_fen\":1300,\"count\":1}\n]\n");
+    CHECK_RC(lm__report_parse_by("grade", &spec, err, sizeof err), LM_OK);
+    spec.format = LM_FMT_CSV;
+    f = fmemopen(buf, sizeof buf, "w");
+    CHECK_RC(lm__report_volumes(db, &spec, f, err, sizeof err), LM_OK);
+    fclose(f);
+    CHECK_STR(buf, "grade,weight_g,amount_fen,count\nA,4500,27000,2\nB,2000,1300,1\n");
+    spec.format = LM_FMT_TABLE;
+    for (long long fail = 1; fail < 40; fail++) {
+        lm_test_heap_install(fail);
+        f = fmemopen(buf, sizeof buf, "w");
+        int rc = lm__report_volumes(db, &spec, f, err, sizeof err);
+        fclose(f);
+        int failed = lm_test_heap_state.failed;
+        lm_test_heap_check_clean("report table");
+        if (rc == LM_OK)
+            CHECK_STR(buf,
+                      "grade  weight_g  amount_fen  count\nA          4500       27000      2\n"
+                      "B          2000        1300      1\n");
+        else
+            CHECK_RC(rc, LM_ENOMEM);
+        if (!failed)
+            break;
+    }
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     test_config();
@@ -161,5 +271,7 @@ int main(void)
     test_report_parse();
     test_writers();
     test_scope();
+    test_user_get();
+    test_report_sums();
     return lm_test_done("server_unit");
 }
