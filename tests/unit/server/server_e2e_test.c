@@ -246,6 +246,40 @@ static void test_push_pull(int port, const uint8_t key_a1[32], const uint8_t key
     CHECK_STR(out, "village  weight_g  amount_fen  count\nshangba     12000        2910      2\n");
 
     lm_changes_free(ch, n);
+
+    /* Outside its rights: a collection in a village a1 does not serve. The
+     * batch is acknowledged, the row refused change by change with
+     * LM_ESCOPE, and nothing of it reaches the report. */
+    CHECK_EQ_INT(sqlite3_exec(lm_replica_db(agent),
+                              "INSERT INTO collections(id, agent_id, farmer_id, village, product,"
+                              " grade, weight_g, unit_price_fen, amount_fen, collected_at) VALUES"
+                              " ('c9', 'a1', 'f1', 'heping', 'tea', 'A', 1000, 6000, 6000,"
+                              " 1795896000000)",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    uint64_t upto2 = 0;
+    CHECK_RC(lm_replica_local_changes(agent, upto, 1 << 20, &ch, &n, &upto2), LM_OK);
+    CHECK(n > 0 && upto2 > upto);
+    lm_msg ack;
+    CHECK_RC(lmt_connect(&c, port), LM_OK);
+    CHECK_RC(lmt_handshake(&c, "a1", site, key_a1, &w), LM_OK);
+    lm_msg_clear(&w);
+    memset(&m, 0, sizeof m);
+    m.type = LM_MSG_PUSH;
+    m.u.push.upto_seq = upto2;
+    m.u.push.changes = ch;
+    m.u.push.n_changes = n;
+    CHECK_RC(lmt_send(&c, &m), LM_OK);
+    CHECK_RC(lmt_recv(&c, &ack), LM_OK);
+    CHECK_EQ_INT(ack.type, LM_MSG_PUSH_ACK);
+    CHECK_EQ_INT(ack.u.push_ack.n_refusals, n);
+    CHECK_EQ_INT(ack.u.push_ack.applied, 0);
+    if (ack.u.push_ack.n_refusals > 0)
+        CHECK_EQ_INT(ack.u.push_ack.refusals[0].code, LM_ESCOPE);
+    lm_msg_clear(&ack);
+    lmt_close(&c);
+    lm_changes_free(ch, n);
+    CHECK_EQ_INT(query_int("SELECT count(*) FROM collections WHERE id = 'c9'"), 0);
     lm_replica_close(agent);
 }
 
