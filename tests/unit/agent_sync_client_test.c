@@ -1,0 +1,200 @@
+/*
+ * agent_sync_client_test.c — the sync client's failure modes against fake
+ * servers on loopback: nothing listening (refused), a server that accepts
+ * but never answers (I/O timeout), one that sends an over-long frame header
+ * and one that hangs up before CHALLENGE. Each must fail with one clear
+ * reason, leave the replica's queued work untouched, close its loop and leak
+ * nothing. Also the HOST:PORT parser.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lm_test.h"
+#include "sync_client.h"
+
+static void test_parse_server(void)
+{
+    char host[64];
+    int port;
+    CHECK_RC(lm_sync_parse_server("127.0.0.1:7443", host, sizeof host, &port), LM_OK);
+    CHECK_STR(host, "127.0.0.1");
+    CHECK_EQ_INT(port, 7443);
+    CHECK_RC(lm_sync_parse_server("[::1]:80", host, sizeof host, &port), LM_OK);
+    CHECK_STR(host, "::1");
+    CHECK_EQ_INT(port, 80);
+    CHECK_RC(lm_sync_parse_server("hq.example:65535", host, sizeof host, &port), LM_OK);
+    CHECK_EQ_INT(port, 65535);
+    static const char *const bad[] = {
+        "",        "host",    ":80",     "host:",   "host:0",       "host:65536",
+        "host:8x", "[::1]80", "[::1:80", "host:-1", "host:99999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        port = 1;
+        CHECK_RC(lm_sync_parse_server(bad[i], host, sizeof host, &port), LM_EINVAL);
+        CHECK_EQ_INT(port, 0);
+    }
+    CHECK_RC(lm_sync_parse_server("averyveryverylonghostname:1", host, 8, &port), LM_EINVAL);
+}
+
+/* A listening socket on 127.0.0.1 with a kernel-chosen port. */
+static int listen_any(int *port)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 4) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* A fake server in a child process: accepts one connection, writes reply
+ * (may be empty), then hangs up. */
+static pid_t serve_once(int fd, const void *reply, size_t len)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    int c = accept(fd, NULL, NULL);
+    if (c >= 0) {
+        if (len && write(c, reply, len) < 0)
+            _exit(1);
+        struct timespec nap = {0, 200 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+        close(c);
+    }
+    _exit(0);
+}
+
+typedef struct fixture {
+    char dir[64], path[96];
+    lm_replica *r;
+    uint64_t pending;
+} fixture;
+
+static int fixture_open(fixture *f)
+{
+    char err[128];
+    lm_replica_options o;
+    memset(&o, 0, sizeof o);
+    o.create = 1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/lm-sync-client-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->path, sizeof f->path, "%s/a.db", f->dir);
+    if (lm_replica_open(f->path, &o, &f->r, err, sizeof err) != LM_OK)
+        return -1;
+    /* Queue some local work: it must survive every failed session. */
+    sqlite3 *db = lm_replica_db(f->r);
+    char id[LM_ID_SIZE], sql[256];
+    if (lm_replica_new_id(f->r, id) != LM_OK)
+        return -1;
+    snprintf(sql, sizeof sql,
+             "INSERT INTO farmers (id, name, village, registered_poor) "
+             "VALUES ('%s', 'Li', 'shangba', 1)",
+             id);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != 0)
+        return -1;
+    return lm_replica_pending_count(f->r, &f->pending);
+}
+
+static void fixture_close(fixture *f)
+{
+    char name[128];
+    lm_replica_close(f->r);
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "%s%s", f->path, suffix[i]);
+        unlink(name);
+    }
+    rmdir(f->dir);
+}
+
+/* Runs one session against server (HOST:PORT) and checks the outcome. */
+static void expect_failure(fixture *f, const char *server, int want_rc, const char *needle)
+{
+    lm_sync_config cfg;
+    lm_sync_stats st;
+    char err[256];
+    memset(&cfg, 0, sizeof cfg);
+    cfg.server = server;
+    cfg.user = "agent-li";
+    cfg.connect_timeout_ms = 2000;
+    cfg.io_timeout_ms = 300;
+    lm_test_heap_install(0);
+    int rc = lm_sync_client_run(f->r, &cfg, &st, err, sizeof err);
+    lm_test_heap_check_clean(needle);
+    CHECK_RC(rc, want_rc);
+    if (!strstr(err, needle)) {
+        lm_test_failures++;
+        fprintf(stderr, "error '%s' does not mention '%s'\n", err, needle);
+    }
+    CHECK(strchr(err, '\n') == NULL);
+    CHECK_EQ_INT(st.pushed_changes, 0);
+    uint64_t pending = 0;
+    CHECK_RC(lm_replica_pending_count(f->r, &pending), LM_OK);
+    CHECK_EQ_INT(pending, f->pending);
+}
+
+int main(void)
+{
+    fixture f;
+    char server[64];
+    int port, status;
+    test_parse_server();
+    memset(&f, 0, sizeof f);
+    if (fixture_open(&f) != 0) {
+        fprintf(stderr, "cannot set up a replica\n");
+        return 1;
+    }
+    CHECK(f.pending > 0);
+
+    /* Accepted by the kernel's backlog, never answered: I/O timeout. */
+    int fd = listen_any(&port);
+    CHECK(fd >= 0);
+    snprintf(server, sizeof server, "127.0.0.1:%d", port);
+    expect_failure(&f, server, LM_ETIMEDOUT, "timed out");
+
+    /* A frame header announcing 4 GiB: refused before any body arrives.
+     * Each fake server gets a fresh socket so no stale connection from the
+     * case before sits in its backlog. */
+    static const unsigned char huge[] = {0xff, 0xff, 0xff, 0xff, 2, 0};
+    close(fd);
+    fd = listen_any(&port);
+    snprintf(server, sizeof server, "127.0.0.1:%d", port);
+    pid_t child = serve_once(fd, huge, sizeof huge);
+    expect_failure(&f, server, LM_ETOOBIG, "bad frame");
+    CHECK(waitpid(child, &status, 0) == child);
+
+    /* Hangs up before CHALLENGE. */
+    close(fd);
+    fd = listen_any(&port);
+    snprintf(server, sizeof server, "127.0.0.1:%d", port);
+    child = serve_once(fd, NULL, 0);
+    expect_failure(&f, server, LM_ENET, "connection"); /* EOF or reset */
+    CHECK(waitpid(child, &status, 0) == child);
+
+    /* Nobody listening any more: refused. */
+    close(fd);
+    expect_failure(&f, server, LM_ENET, "cannot connect");
+    expect_failure(&f, "127.0.0.1", LM_EINVAL, "HOST:PORT");
+
+    fixture_close(&f);
+    return lm_test_done("agent_sync_client");
+}
