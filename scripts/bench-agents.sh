@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# The one command that reproduces docs/benchmarks.md:
+#
+#   scripts/bench-agents.sh            # full run (100 and 1,000 agents; 10,000 and
+#                                      # 100,000 records; the CouchDB-protocol peer)
+#   QUICK=1 scripts/bench-agents.sh    # smoke run: 20 agents, 2,000 records; writes
+#                                      # its report under the build dir, not docs/
+#
+# It builds Release into ./build-bench-release, starts a real lastmile-server
+# on 127.0.0.1:0 with a fresh database per scenario, provisions users with
+# `lastmile-server user add`, runs bench_agents, runs the peer's bench.js in
+# the same invocation, prints a figures table and writes the report.
+# Everything listens on 127.0.0.1 only; every process it starts is stopped
+# by PID. Knobs: AGENTS, SIZES, COLLECTIONS, THEN_K (second pass: at most
+# THEN_K sessions at a time), PEER (0 skips the peer), OTHER_BENCH (0 skips
+# bench_protocol/bench_merge), PEER_PORT, SERVE_FLAGS, BUILD, DOC.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+QUICK=${QUICK:-0}
+BUILD=${BUILD:-$ROOT/build-bench-release}
+if [ "$QUICK" = 1 ]; then
+  AGENTS=${AGENTS:-20}
+  SIZES=${SIZES:-2000}
+  DOC=${DOC:-$BUILD/benchmarks-quick.md}
+else
+  AGENTS=${AGENTS:-100 1000}
+  SIZES=${SIZES:-10000 100000}
+  DOC=${DOC:-$ROOT/docs/benchmarks.md}
+fi
+COLLECTIONS=${COLLECTIONS:-300}
+THEN_K=${THEN_K:-8}
+OTHER_BENCH=${OTHER_BENCH:-1}
+PEER=${PEER:-1}
+PEER_PORT=${PEER_PORT:-15984}
+PEER_SRC=${PEER_SRC:-$ROOT/../shared/peers/couchdb}
+RUN=$BUILD/run
+PEER_DIR=$BUILD/peer-couchdb
+SERVER_PID=
+SERVER_ADDR=
+
+log() { printf '== %s\n' "$*" >&2; }
+
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$SERVER_PID" 2>/dev/null && kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=
+}
+trap stop_server EXIT
+
+# ---------------------------------------------------------------- build
+log "build (Release) into $BUILD"
+# -lm: lm_protocol calls libm (trunc) without linking it yet; harmless once it does.
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLM_BENCH=ON \
+  -DCMAKE_C_STANDARD_LIBRARIES=-lm >/dev/null
+TARGETS="lastmile-server bench_agents"
+for t in bench_protocol bench_merge; do
+  if cmake --build "$BUILD" --target help | grep -w "$t" >/dev/null; then TARGETS="$TARGETS $t"; fi
+done
+for t in $TARGETS; do cmake --build "$BUILD" --target "$t" -j2 >/dev/null; done
+SRV=$BUILD/server/lastmile-server
+BENCH=$BUILD/bench/agents/bench_agents
+rm -rf "$RUN"
+mkdir -p "$RUN"
+
+# Starts a fresh server on 127.0.0.1:0 in $RUN/$1; sets SERVER_PID, SERVER_ADDR, HQ_KEY.
+start_server() {
+  local dir=$RUN/$1
+  mkdir -p "$dir"
+  "$SRV" init --db "$dir/server.db" >/dev/null 2>&1
+  HQ_KEY=$("$SRV" user add --db "$dir/server.db" --id bench-hq --role hq 2>/dev/null | tail -1)
+  "$SRV" serve --db "$dir/server.db" --listen 127.0.0.1:0 --log-level warn \
+    --max-sessions 4096 ${SERVE_FLAGS:-} >"$dir/serve.out" 2>"$dir/serve.log" &
+  SERVER_PID=$!
+  SERVER_ADDR=
+  for _ in $(seq 1 100); do
+    SERVER_ADDR=$(sed -n 's/^listening on //p' "$dir/serve.out" 2>/dev/null | head -1)
+    [ -n "$SERVER_ADDR" ] && break
+    sleep 0.1
+  done
+  [ -n "$SERVER_ADDR" ] || { echo "server did not start: $(cat "$dir/serve.log")" >&2; exit 1; }
+}
+
+# kv "RESULT ... key=value ..." key
+kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+
+# ------------------------------------------------------ peer's records
+log "records: generate.py (peer's generator, seed 20240901)"
+rm -rf "$PEER_DIR.new"
+cp -r "$PEER_SRC" "$PEER_DIR.new"
+if [ -d "$PEER_DIR/node_modules" ]; then mv "$PEER_DIR/node_modules" "$PEER_DIR.new/"; fi
+rm -rf "$PEER_DIR"
+mv "$PEER_DIR.new" "$PEER_DIR"
+chmod -R u+w "$PEER_DIR"
+mkdir -p "$PEER_DIR/data"
+for n in $SIZES; do python3 "$PEER_DIR/generate.py" "$n" "$PEER_DIR/data" >/dev/null; done
+
+declare -A R_RPS R_BPR R_SENT R_RECV R_SECS R_GZ R_CSV R_BRK R_PULL
+for n in $SIZES; do
+  log "records: one replica pushes $n records"
+  start_server "records-$n"
+  out=$("$BENCH" records --server "$SERVER_ADDR" --user bench-hq --key "$HQ_KEY" \
+    --db "$RUN/records-$n/hq.db" --records "$PEER_DIR/data/records_$n.jsonl" --label "records_$n")
+  stop_server
+  printf '%s\n' "$out" >&2
+  res=$(printf '%s\n' "$out" | grep '^RESULT')
+  R_RPS[$n]=$(kv "$res" records_per_s)
+  R_BPR[$n]=$(kv "$res" bytes_per_record)
+  R_SENT[$n]=$(kv "$res" bytes_sent)
+  R_RECV[$n]=$(kv "$res" bytes_received)
+  R_SECS[$n]=$(kv "$res" sync_s)
+  R_PULL[$n]=$(kv "$res" pulled)
+  R_BRK[$n]=$(printf '%s\n' "$out" | grep '^BREAKDOWN' || true)
+  R_GZ[$n]=$(gzip -9 -c "$PEER_DIR/data/records_$n.csv" | wc -c)
+  R_CSV[$n]=$(wc -c <"$PEER_DIR/data/records_$n.csv")
+done
+
+# ---------------------------------------------------- the CouchDB peer
+declare -A P_RPS P_BPR P_SECS
+PEER_NOTE="not run (PEER=0)"
+if [ "$PEER" = 1 ]; then
+  log "peer: PouchDB -> pouchdb-server push of the same records (bench.js, 1 rep)"
+  if (cd "$PEER_DIR" && { [ -d node_modules ] || npm ci --no-audit --no-fund >"$RUN/npm.log" 2>&1; } &&
+      node bench.js --sizes "$(echo $SIZES | tr ' ' ',')" --reps 1 --port "$PEER_PORT" \
+        --data data --work work --out results/lastmile-run.json >"$RUN/peer.log" 2>&1); then
+    PEER_NOTE="bench.js, same invocation"
+    for n in $SIZES; do
+      read -r P_RPS[$n] P_BPR[$n] P_SECS[$n] < <(python3 - "$PEER_DIR/results/lastmile-run.json" "$n" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+n = int(sys.argv[2])
+r = [s for s in d["summary"] if s["n"] == n and s["phase"] == "push"][0]
+s = r["seconds_median"]
+print("%.0f %.1f %.3f" % (r["docs"] / s, (r["bytes_up"] + r["bytes_down"]) / r["docs"], s))
+EOF
+)
+    done
+  else
+    PEER_NOTE="FAILED, see $RUN/peer.log"
+    tail -20 "$RUN/peer.log" >&2 || true
+  fi
+fi
+
+# ------------------------------------------------------------- agents
+AG_ROWS=""
+AG_NOTES=""
+for a in $AGENTS; do
+  log "agents: $a agents x $COLLECTIONS collections with gradings, concurrently"
+  start_server "agents-$a"
+  db=$RUN/agents-$a/server.db
+  "$BENCH" villages --server "$SERVER_ADDR" --user bench-hq --key "$HQ_KEY" \
+    --db "$RUN/agents-$a/hq.db" --count "$a" >&2
+  users=$RUN/agents-$a/users.txt
+  : >"$users"
+  t0=$(date +%s.%N)
+  for i in $(seq 0 $((a - 1))); do
+    id=$(printf 'bench-a%04d' "$i")
+    v=$(printf 'bv-%04d' "$i")
+    key=$("$SRV" user add --db "$db" --id "$id" --role agent --villages "$v" 2>/dev/null | tail -1)
+    echo "$id $key $v" >>"$users"
+  done
+  prov=$(echo "$(date +%s.%N) - $t0" | bc)
+  mkdir -p "$RUN/agents-$a/replicas"
+  # A failed session fails the command but its figures are still printed:
+  # keep them, marked, rather than stop the whole run.
+  out=$("$BENCH" day --server "$SERVER_ADDR" --users "$users" --dir "$RUN/agents-$a/replicas" \
+    --collections "$COLLECTIONS" --server-pid "$SERVER_PID" --label "agents_$a" \
+    --then-concurrency "$THEN_K") || log "agents $a: some sessions failed (see above)"
+  printf '%s\n' "$out" >&2
+  count=$("$SRV" report volumes --db "$db" --format csv | tail -1 | awk -F, '{print $NF}')
+  stop_server
+  while read -r res; do
+    [ -n "$res" ] || continue
+    rss_mb=$(python3 -c "print('%.1f MiB' % ($(kv "$res" server_vmhwm_kb) / 1024))")
+    [ "$(kv "$res" vmhwm_reset)" = 1 ] || rss_mb="$rss_mb (whole life)"
+    AG_ROWS="$AG_ROWS
+| $(fmt "$a") | $(kv "$res" concurrency) | $(fmt $((a * COLLECTIONS * 2))) | $(kv "$res" total_s) | $(kv "$res" p50_ms) | $(kv "$res" p99_ms) | $(kv "$res" max_ms) | $(kv "$res" failures) | $rss_mb | $(kv "$res" bytes_per_record) | $(kv "$res" bytes_per_collection) |"
+  done < <(printf '%s\n' "$out" | grep '^RESULT' || true)
+  AG_NOTES="$AG_NOTES
+- $(fmt "$a") agents: provisioning with \`user add\` × $(fmt "$a") took $(printf '%.1f' "$prov") s; after both passes the server's \`report volumes\` counts $(fmt "${count:-0}") collections (expected $(fmt $((a * COLLECTIONS * 2))) if every session succeeded)."
+done
+
+# ------------------------------------------- other engineers' benches
+OTHER=""
+for t in bench_protocol bench_merge; do
+  [ "$OTHER_BENCH" = 1 ] || break
+  exe=$(find "$BUILD/bench" -type f -name "$t" -perm -u+x 2>/dev/null | head -1)
+  if [ -n "$exe" ]; then
+    log "running $t"
+    o=$(cd "$RUN" && timeout 300 "$exe" 2>&1) || o="$o
+($t exited non-zero)"
+    OTHER="$OTHER
+### \`$t\`
+
+\`\`\`
+$o
+\`\`\`
+"
+  fi
+done
+[ -n "$OTHER" ] || OTHER="
+Neither \`bench_protocol\` nor \`bench_merge\` was built in this run (not in the tree yet).
+"
+
+# -------------------------------------------------------------- report
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b) if b else 'n/a')" "$1" "$2"; }
+fmt() { python3 -c "import sys; print(format(int(round(float(sys.argv[1]))), ','))" "$1"; }
+
+REC_TABLE="| N | our sync s | our records/s | our B/record (sent + received) | sent / received B | gzip -9 CSV B/record | ours / gzip | peer records/s | peer B/record | ours / peer records/s |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+BRK_TEXT=""
+for n in $SIZES; do
+  gzpr=$(python3 -c "print('%.1f' % (${R_GZ[$n]} / $n))")
+  prps=${P_RPS[$n]:-}
+  REC_TABLE="$REC_TABLE
+| $(fmt "$n") | ${R_SECS[$n]} | $(fmt "${R_RPS[$n]}") | ${R_BPR[$n]} | $(fmt "${R_SENT[$n]}") / $(fmt "${R_RECV[$n]}") | $gzpr | $(ratio "${R_BPR[$n]}" "$gzpr")× | ${prps:+$(fmt "$prps")}${prps:-—} | ${P_BPR[$n]:-—} | ${prps:+$(ratio "${R_RPS[$n]}" "$prps")×}${prps:-—} |"
+  b=${R_BRK[$n]}
+  if [ -n "$b" ]; then
+    BRK_TEXT="$BRK_TEXT
+| $(fmt "$n") | $(kv "$b" changes) | $(kv "$b" rows) | $(kv "$b" raw) | $(kv "$b" deflated) | $(kv "$b" deflated_nover) | $(kv "$b" deflated_nover_short) | $(python3 -c "print('%.1f' % (${R_SENT[$n]} / $n))") | $(python3 -c "print('%.1f' % (${R_RECV[$n]} / $n))") |"
+  fi
+done
+AG_TABLE="| agents | sessions at a time | records (rows) | total s | p50 ms/sync | p99 ms/sync | max ms | failed sessions | server peak RSS | B/record | B/collection+grading |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|$AG_ROWS"
+
+CMD="scripts/bench-agents.sh"
+[ "$QUICK" = 1 ] && CMD="QUICK=1 scripts/bench-agents.sh"
+mkdir -p "$(dirname "$DOC")"
+{
+  cat <<EOF
+# Benchmarks
+
+Generated by \`$CMD\` on $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPU cores
+($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $(uname -sr), shared with
+other work (times vary between runs; compare figures of one run). Release build
+(clang/gcc per CMake default: $(cmake -LA -N "$BUILD" 2>/dev/null | sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p')), everything on 127.0.0.1.
+
+Reproduce (builds, starts the servers, runs the peer, rewrites this file):
+
+    scripts/bench-agents.sh            # full run
+    QUICK=1 scripts/bench-agents.sh    # smoke run, 20 agents / 2,000 records, report under build-bench-release/
+
+## One replica pushing the peer's records
+
+The records of \`peers/couchdb/generate.py N\` (seed 20240901), loaded as
+\`collections\` rows with their own ids, agent, farmer, village, product, grade,
+weight_g, unit_price_fen, collected_at (ISO time → ms), note (empty → NULL) and
+amount_fen computed as \`lastmile collect\` does. The pushing user is **hq**:
+the records belong to 200 different agents in 50 villages, and an agent may
+only write its own collections in its own villages, so no single agent could
+push them. Before the timed session the hq replica adds the records' 50
+villages and 20 products to the catalog and syncs (untimed); the records are
+then written with plain SQL and stamped (untimed), and one full
+\`lm_sync_client_run\` session is timed: handshake, PUSH batches until the
+server acknowledged everything (each batch one server transaction), the PULL
+that brings back what the server wrote (the \`received_at\` stamp of every
+collection), BYE. Bytes are every byte the client wrote to and read from the
+socket (TCP payload). The gzip floor is \`gzip -9 -c records_N.csv | wc -c\`
+of the same records (its CSV also carries \`registered_poor\`, which is a
+farmer attribute and not a collection column). The peer is PouchDB 9
+replicating to pouchdb-server 4.2 through a byte-counting proxy (its
+\`bench.js --reps 1\`, push phase: \`replicate.to\`), run in the same
+invocation ($PEER_NOTE).
+
+Targets: at most 1.2× the gzip floor on the wire; at least 50× the peer's records/s.
+
+$REC_TABLE
+
+Where the bytes go — the first PUSH batch (256 KiB budget) encoded with the
+protocol codec as sent, then with the version fields (hlc, prev_hlc, site,
+seq) zeroed, then also with one-letter table and column names; bytes per row
+of the batch, then the whole session's bytes per record each way:
+
+| N | changes in batch | rows | msgpack B/row | deflated B/row | deflated, no versions | deflated, no versions, 1-char names | session sent B/record | session received B/record |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|$BRK_TEXT
+
+## Agents syncing a day's work concurrently
+
+Each agent has its own replica file and one village of its own (\`bv-NNNN\`,
+added by an hq sync, so each agent's read scope is its own farmers only) and
+is provisioned with \`lastmile-server user add\`. Untimed preparation (4
+threads): create the replica, register 50 farmers, first sync (pushes the
+farmers, pulls the catalog and prices, like \`lastmile init\`), then write the
+day: $COLLECTIONS collections, each with one grading, at catalog prices,
+06:00–20:00 China Standard Time of today, one SQL transaction. Timed: **one
+thread per agent in the one bench_agents process**, each calling
+\`lm_sync_client_run\` (its own libuv loop, TCP connection and SQLite
+connection) on its replica; all start from one barrier. Total = barrier to
+the last session's end; p50/p99 are nearest-rank over the per-session wall
+times; bytes are the clients' socket counters summed, divided by rows
+(collections + gradings); server peak RSS is \`VmHWM\` of the server process
+from \`/proc/PID/status\`, reset through \`/proc/PID/clear_refs\` just before the
+timed phase (so it covers the concurrent syncs, not provisioning). The run
+fails unless every session returned LM_OK with no refusal and nothing left
+pending; the server's own \`report volumes\` count of collections is shown
+next to the expected count. Client threads and server share the same
+$(nproc) cores.
+
+$AG_TABLE
+
+The first row per agent count is the all-at-once burst; the second is a
+second day written on the same replicas (untimed) and synced with at most
+$THEN_K sessions at a time (per-sync times exclude the wait for a slot; a
+session that failed in the burst resumes its unsent work here).
+$AG_NOTES
+
+## Other benchmarks (bench/protocol, bench/merge)
+$OTHER
+EOF
+} >"$DOC"
+
+log "figures"
+printf '\n%s\n\n%s\n\nreport written to %s\n' "$REC_TABLE" "$AG_TABLE" "$DOC"
