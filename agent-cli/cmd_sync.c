@@ -51,6 +51,17 @@ int lm_cli_print_sync_summary(const char *cmd, const lm_sync_stats *st, int json
         printf("synced: pushed %llu changes (%llu bytes), pulled %llu changes (%llu bytes)\n",
                (unsigned long long)st->pushed_changes, (unsigned long long)st->bytes_sent,
                (unsigned long long)st->pulled_changes, (unsigned long long)st->bytes_received);
+        /* Refused changes are settled, not lost: say where they are kept. */
+        if (st->refusals)
+            fprintf(stderr,
+                    "lastmile: %s: the server refused %llu changes (see 'lastmile list "
+                    "refusals')\n",
+                    cmd, (unsigned long long)st->refusals);
+        if (st->conflicts)
+            fprintf(stderr,
+                    "lastmile: %s: %llu concurrent writes were merged (see 'lastmile "
+                    "conflicts')\n",
+                    cmd, (unsigned long long)st->conflicts);
         return fflush(stdout) == 0 ? LM_EXIT_OK : LM_EXIT_RUNTIME;
     }
     lm_buf b;

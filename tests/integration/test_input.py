@@ -103,6 +103,20 @@ def main():
         st = json.loads(out) if code == 0 else {}
         check(st.get("pending_changes") == 0 and st.get("last_sync_ms"), "status after sync: %r"
               % st)
+        # A farmer outside the agent's villages: the server refuses it per
+        # change, the sync still completes, and the refusal is kept and shown.
+        stray = a.new_id("farmer", "add", "--name", "Outsider", "--village", "baishi")
+        code, out, err = a.cli("sync")
+        check(code == 0 and "refused" in err, "sync reports the refusal: %r" % err)
+        refusals = a.list("refusals")
+        check(any(r["table"] == "farmers" and r["pk"] == stray and r["error"] == "LM_ESCOPE"
+                  and r["reason"] for r in refusals), "refusal kept with its reason: %r"
+              % refusals)
+        check(a.status().get("refusals", 0) >= 1, "status counts the refusals")
+        check(not server.rows("SELECT id FROM farmers WHERE id = ?", (stray,)),
+              "the refused farmer is not on the server")
+        code, out, _ = a.cli("list", "refusals")
+        check(code == 0 and stray in out, "list refusals as a table")
         check(server.stop() == 0, "server exits 0")
     done("integration_input")
 
