@@ -194,7 +194,8 @@ static void progress(client *c, int final)
     c->last_progress_ms = now;
     double secs = (double)(now - c->started_ms) / 1000.0;
     double bytes = (double)(c->st->bytes_sent + c->st->bytes_received);
-    fprintf(stderr, "\rsync: %llu up, %llu down, %llu B sent, %llu B received, %.1f KiB/s   ",
+    fprintf(stderr,
+            "\rsync: pushed %llu, pulled %llu changes; %llu B sent, %llu B received, %.1f KiB/s ",
             (unsigned long long)c->st->pushed_changes, (unsigned long long)c->st->pulled_changes,
             (unsigned long long)c->st->bytes_sent, (unsigned long long)c->st->bytes_received,
             secs > 0 ? bytes / 1024.0 / secs : 0.0);
