@@ -4,7 +4,7 @@ if(NOT TARGET lm_agent_text)
   return()
 endif()
 
-foreach(t money json args)
+foreach(t money json args table)
   add_executable(agent_${t}_test ${CMAKE_CURRENT_SOURCE_DIR}/unit/agent_${t}_test.c)
   target_include_directories(agent_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(agent_${t}_test PRIVATE lm_agent_text)
