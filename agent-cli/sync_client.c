@@ -616,8 +616,17 @@ static int start_connect(client *c)
         fail(c, LM_ENET, "cannot resolve %s: %s", host, uv_strerror(rc));
         return LM_ENET;
     }
+    /* Servers in the field listen on IPv4; "localhost" often resolves to ::1
+     * first, so prefer the first IPv4 address and fall back to the first. */
+    const struct addrinfo *ai = gai.addrinfo;
+    for (const struct addrinfo *p = gai.addrinfo; p; p = p->ai_next) {
+        if (p->ai_family == AF_INET) {
+            ai = p;
+            break;
+        }
+    }
     c->connect_req.data = c;
-    rc = uv_tcp_connect(&c->connect_req, &c->tcp, gai.addrinfo->ai_addr, connect_cb);
+    rc = uv_tcp_connect(&c->connect_req, &c->tcp, ai->ai_addr, connect_cb);
     uv_freeaddrinfo(gai.addrinfo);
     if (rc < 0) {
         fail(c, LM_ENET, "cannot connect to %s: %s", c->cfg->server, uv_strerror(rc));
