@@ -56,6 +56,12 @@ def main():
         good = Agent(tmp, "agent-ok")
         code, out, _ = good.init(server, key)
         check(code == 0 and "synced:" in out, "the right key works after the refusals")
+        code, _, _ = good.init(server, key)
+        check(code == 0, "init again on the same replica re-checks the credentials")
+        code, _, err = run([CLI, "init", "--db", good.db, "--server", server.address,
+                            "--user", "agent-other", "--key", other], ok=False)
+        check(code == 1 and "already belongs" in err, "a replica keeps its user: %r" % err)
+        check(good.status().get("user") == "agent-ok", "and is left as it was")
         farmer = good.new_id("farmer", "add", "--name", "Li", "--village", "shangba")
         check(good.sync()[0] == 0, "and syncs")
         check(len(server.rows("SELECT id FROM farmers WHERE id = ?", (farmer,))) == 1,

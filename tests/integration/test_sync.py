@@ -90,8 +90,9 @@ def main():
         check(code != 0, "sync with the server down fails")
         check(err.strip().count("\n") == 0 and err.startswith("lastmile: sync: "),
               "one-line reason: %r" % err)
-        check(agents["agent-li"].status().get("pending_changes", 0) > 0,
-              "work stays queued after a failed sync")
+        st = agents["agent-li"].status()
+        check(st.get("pending_changes", 0) > 0, "work stays queued after a failed sync")
+        check(st.get("last_error"), "status shows why the last sync failed: %r" % st)
 
         # The server comes back on the same port; agents sync in varying orders.
         server.start(server.port)
