@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <sqlite3.h>
 
 #include "agent_day.h"
@@ -30,12 +32,14 @@ static const char usage[] =
     "usage: bench_agents day --server HOST:PORT --users FILE --dir DIR\n"
     "                        [--collections N] [--farmers N] [--server-pid PID]\n"
     "                        [--prep-threads N] [--concurrency K]\n"
-    "                        [--then-concurrency K] [--label TEXT]\n"
+    "                        [--then-concurrency K] [--deadline S] [--label TEXT]\n"
     "\n"
     "FILE has one agent per line: USER KEY_HEX VILLAGE. --concurrency K lets at\n"
     "most K sessions run at a time (default: all at once); per-sync times then\n"
     "exclude the wait for a slot. --then-concurrency K writes a second day on\n"
-    "every replica and syncs it again with at most K sessions at a time.\n";
+    "every replica and syncs it again with at most K sessions at a time.\n"
+    "A pass still running after S seconds (default 600) is cut: the figures of\n"
+    "the finished sessions are printed and the process exits 1.\n";
 
 #define MAX_AGENTS 5000
 
@@ -48,6 +52,7 @@ typedef struct agent {
     lm_sync_stats st;
     uint64_t ns;
     int rc;
+    int finished; /* under day_run.lock */
 } agent;
 
 typedef struct day_run {
@@ -62,6 +67,9 @@ typedef struct day_run {
     /* At most `slots` sessions at a time (0 = all at once). */
     pthread_cond_t freed;
     size_t slots, busy;
+    /* Sessions finished in the current pass, signalled on `finished`. */
+    pthread_cond_t finished;
+    size_t done;
 } day_run;
 
 /* Untimed: replica, farmers, first sync, the day's records. */
@@ -130,12 +138,15 @@ static void *sync_worker(void *arg)
         pthread_mutex_unlock(&d->lock);
     }
     a->rc = lm_bench_sync(a->r, d->server, a->user, a->key, &a->st, &a->ns, "day");
+    pthread_mutex_lock(&d->lock);
     if (d->slots) {
-        pthread_mutex_lock(&d->lock);
         d->busy--;
         pthread_cond_signal(&d->freed);
-        pthread_mutex_unlock(&d->lock);
     }
+    a->finished = 1;
+    d->done++;
+    pthread_cond_signal(&d->finished);
+    pthread_mutex_unlock(&d->lock);
     return NULL;
 }
 
@@ -236,11 +247,12 @@ static int write_second_day(day_run *d)
 /* Timed: every agent syncs once, at most slots at a time (0 = all), all
  * released by one barrier; prints the figures. 0 when every session
  * succeeded with nothing refused or left pending, 1 otherwise. */
-static int timed_pass(day_run *d, size_t slots, const char *label, long server_pid)
+static int timed_pass(day_run *d, size_t slots, const char *label, long server_pid, long deadline_s)
 {
     int code = 1;
     d->slots = slots;
     d->busy = 0;
+    d->done = 0;
     pthread_t *threads = lm_calloc(d->n, sizeof *threads);
     void **args = lm_calloc(d->n * 2, sizeof *args);
     uint64_t *ns = lm_calloc(d->n, sizeof *ns);
@@ -269,18 +281,45 @@ static int timed_pass(day_run *d, size_t slots, const char *label, long server_p
     }
     pthread_barrier_wait(&d->start);
     uint64_t t0 = lm_bench_mono_ns();
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += deadline_s;
+    pthread_mutex_lock(&d->lock);
+    while (d->done < d->n) {
+        if (pthread_cond_timedwait(&d->finished, &d->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    size_t done = d->done;
     for (size_t i = 0; i < d->n; i++)
-        pthread_join(threads[i], NULL);
+        if (!d->agents[i].finished)
+            d->agents[i].rc = LM_ETIMEDOUT;
+    pthread_mutex_unlock(&d->lock);
     uint64_t wall = lm_bench_mono_ns() - t0;
     long rss_kb = server_pid > 0 ? lm_bench_vmhwm_kb(server_pid) : -1;
-    pthread_barrier_destroy(&d->start);
+    int cut = done < d->n;
+    if (!cut) {
+        for (size_t i = 0; i < d->n; i++)
+            pthread_join(threads[i], NULL);
+        pthread_barrier_destroy(&d->start);
+    }
 
     uint64_t sent = 0, recv = 0, pushed = 0, pulled = 0, refused = 0, pending = 0;
     int failures = 0;
+    size_t nt = 0; /* sessions with a time: all, or the finished ones when cut */
     for (size_t i = 0; i < d->n; i++) {
         agent *a = &d->agents[i];
         uint64_t p = 0;
-        ns[i] = a->ns;
+        if (cut) {
+            /* Unfinished sessions still run: read nothing of theirs. */
+            pthread_mutex_lock(&d->lock);
+            int fin = a->finished;
+            pthread_mutex_unlock(&d->lock);
+            if (!fin) {
+                failures++;
+                continue;
+            }
+        }
+        ns[nt++] = a->ns;
         sent += a->st.bytes_sent;
         recv += a->st.bytes_received;
         pushed += a->st.pushed_changes;
@@ -290,11 +329,19 @@ static int timed_pass(day_run *d, size_t slots, const char *label, long server_p
             failures++;
         pending += p;
     }
-    qsort(ns, d->n, sizeof *ns, cmp_u64);
+    if (nt == 0) {
+        printf("%s: no session finished within %ld s\n", label, deadline_s);
+        printf("RESULT scenario=%s agents=%zu concurrency=%zu collections=%zu total_s=%.3f "
+               "finished=0 failures=%zu cut=1\n",
+               label, d->n, slots ? slots : d->n, d->collections, (double)wall / 1e9, d->n);
+        fflush(stdout);
+        _exit(1);
+    }
+    qsort(ns, nt, sizeof *ns, cmp_u64);
     double records = (double)d->n * (double)d->collections * 2.0;
-    double p50 = (double)percentile(ns, d->n, 0.50) / 1e6;
-    double p99 = (double)percentile(ns, d->n, 0.99) / 1e6;
-    double mx = (double)ns[d->n - 1] / 1e6;
+    double p50 = (double)percentile(ns, nt, 0.50) / 1e6;
+    double p99 = (double)percentile(ns, nt, 0.99) / 1e6;
+    double mx = (double)ns[nt - 1] / 1e6;
     size_t conc = slots ? slots : d->n;
     printf("%s: %zu agents (%zu at a time) x %zu collections + %zu gradings: total %.2f s, per "
            "sync p50 %.1f ms p99 %.1f ms max %.1f ms\n",
@@ -309,13 +356,22 @@ static int timed_pass(day_run *d, size_t slots, const char *label, long server_p
     printf("RESULT scenario=%s agents=%zu concurrency=%zu collections=%zu total_s=%.3f "
            "p50_ms=%.1f p99_ms=%.1f max_ms=%.1f bytes_sent=%llu bytes_received=%llu "
            "bytes_per_record=%.1f bytes_per_collection=%.1f server_vmhwm_kb=%ld vmhwm_reset=%d "
-           "failures=%d refusals=%llu pending=%llu pushed=%llu pulled=%llu\n",
+           "failures=%d refusals=%llu pending=%llu pushed=%llu pulled=%llu finished=%zu "
+           "cut=%d\n",
            label, d->n, conc, d->collections, (double)wall / 1e9, p50, p99, mx,
            (unsigned long long)sent, (unsigned long long)recv, (double)(sent + recv) / records,
            (double)(sent + recv) / (records / 2.0), rss_kb, reset_ok, failures,
            (unsigned long long)refused, (unsigned long long)pending, (unsigned long long)pushed,
-           (unsigned long long)pulled);
+           (unsigned long long)pulled, done, cut);
     fflush(stdout);
+    if (cut) {
+        /* Sessions still hold their replicas and sockets; they cannot be
+         * stopped from outside lm_sync_client_run, so the process ends
+         * here with the figures printed. */
+        fprintf(stderr, "bench_agents: %s: %zu of %zu sessions unfinished after %ld s\n", label,
+                d->n - done, d->n, deadline_s);
+        _exit(1);
+    }
     if (failures || refused || pending)
         fprintf(stderr, "bench_agents: %s: %d failed sessions, %llu refusals, %llu pending\n",
                 label, failures, (unsigned long long)refused, (unsigned long long)pending);
@@ -332,6 +388,7 @@ int lm_bench_day_main(int argc, char **argv)
 {
     const char *server = NULL, *users = NULL, *dir = NULL, *label = "day";
     long collections = 300, farmers = 50, server_pid = 0, prep = 4, slots = 0, then = -1;
+    long deadline = 600;
     for (int i = 0; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
         if (!strcmp(k, "--server"))
@@ -354,12 +411,14 @@ int lm_bench_day_main(int argc, char **argv)
             slots = strtol(v, NULL, 10);
         else if (!strcmp(k, "--then-concurrency"))
             then = strtol(v, NULL, 10);
+        else if (!strcmp(k, "--deadline"))
+            deadline = strtol(v, NULL, 10);
         else
             argc = -1;
     }
     if (argc < 0 || argc % 2 || !server || !users || !dir || collections < 1 ||
         collections > 100000 || farmers < 1 || farmers > 10000 || prep < 1 || prep > 64 ||
-        slots < 0 || then < -1) {
+        slots < 0 || then < -1 || deadline < 1) {
         fputs(usage, stderr);
         return 2;
     }
@@ -376,6 +435,7 @@ int lm_bench_day_main(int argc, char **argv)
     int code = 1;
     pthread_mutex_init(&d.lock, NULL);
     pthread_cond_init(&d.freed, NULL);
+    pthread_cond_init(&d.finished, NULL);
 
     /* Preparation, untimed. */
     uint64_t t_prep = lm_bench_mono_ns();
@@ -406,7 +466,7 @@ int lm_bench_day_main(int argc, char **argv)
             goto fail_open;
         }
     }
-    code = timed_pass(&d, (size_t)slots, label, server_pid);
+    code = timed_pass(&d, (size_t)slots, label, server_pid, deadline);
     if (then >= 0) {
         /* A second day on the same replicas, synced with at most `then`
          * sessions at a time: shows the server without the all-at-once
@@ -417,7 +477,7 @@ int lm_bench_day_main(int argc, char **argv)
             code = 1;
             goto fail_open;
         }
-        code |= timed_pass(&d, (size_t)then, label2, server_pid);
+        code |= timed_pass(&d, (size_t)then, label2, server_pid, deadline);
     }
 
 fail_open:
@@ -425,6 +485,7 @@ fail_open:
         lm_replica_close(d.agents[i].r);
 fail_prep:
     pthread_cond_destroy(&d.freed);
+    pthread_cond_destroy(&d.finished);
     pthread_mutex_destroy(&d.lock);
     lm_free(d.agents);
     return code;
