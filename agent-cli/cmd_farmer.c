@@ -13,9 +13,10 @@ static const char usage[] =
     "usage: lastmile farmer add --name NAME --village V [--phone P] [--poor]\n"
     "                           [--household ID] [--db PATH] [--json]\n"
     "\n"
-    "Registers a farmer of village V. --poor marks a registered-poor household\n"
-    "(--household is its registration id). Prints the new farmer id as the\n"
-    "last line (with --json: {\"id\": ...}).\n";
+    "Registers a farmer of village V (a village of the synced catalog; the\n"
+    "server accepts only the agent's own villages). --poor marks a\n"
+    "registered-poor household (--household is its registration id). Prints\n"
+    "the new farmer id as the last line (with --json: {\"id\": ...}).\n";
 
 #define MAX_FIELD 200
 
@@ -59,6 +60,14 @@ int lm_cmd_farmer_add(int argc, char **argv)
     if (lm_cli_exec(db, "BEGIN IMMEDIATE") != LM_OK) {
         code = lm_cli_error(cmd, "cannot start a transaction: %s", sqlite3_errmsg(db));
         goto fail_begin;
+    }
+    /* The catalog's villages came with the first sync; a name not in it is
+     * a typo the server would refuse days later, so refuse it now. */
+    int found = lm_cli_row_exists(db, "SELECT 1 FROM villages WHERE name = ?", village);
+    if (found != 1) {
+        code = found < 0 ? lm_cli_error(cmd, "cannot read the catalog: %s", sqlite3_errmsg(db))
+                         : lm_cli_error(cmd, "unknown village '%s' (not in the catalog)", village);
+        goto fail_insert;
     }
     if (lm_replica_new_id(r, id) != LM_OK) {
         code = lm_cli_error(cmd, "cannot make an id: %s", lm_replica_errmsg(r));

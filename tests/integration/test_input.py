@@ -73,6 +73,7 @@ def main():
             (["adjust", "--collection", cid, "--void"], "--reason"),
             (["adjust", "--collection", "NOPE", "--void", "--reason", "x"], "unknown collection"),
             (["farmer", "add", "--village", "shangba"], "--name"),
+            (["farmer", "add", "--name", "X", "--village", "atlantis"], "unknown village"),
             (["list", "trucks"], "cannot list"),
             (["conflicts", "resolve", "x", "--keep", "mine"], "not a number"),
             (["conflicts", "resolve", "1", "--keep", "both"], "--keep"),
