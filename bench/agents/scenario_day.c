@@ -338,7 +338,8 @@ static int timed_pass(day_run *d, size_t slots, const char *label, long server_p
         _exit(1);
     }
     qsort(ns, nt, sizeof *ns, cmp_u64);
-    double records = (double)d->n * (double)d->collections * 2.0;
+    /* Per record of the sessions counted (all of them unless cut). */
+    double records = (double)nt * (double)d->collections * 2.0;
     double p50 = (double)percentile(ns, nt, 0.50) / 1e6;
     double p99 = (double)percentile(ns, nt, 0.99) / 1e6;
     double mx = (double)ns[nt - 1] / 1e6;
