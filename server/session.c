@@ -602,7 +602,7 @@ static void pull_run(lm_store_job *job, lm_replica *r)
         }
         m.u.changes.more = more ? 1 : 0;
         lm_buf_reset(&j->frame);
-        j->rc = lm_msg_encode_frame(&m, &j->frame, DEFLATE_MIN, s->srv->cfg.max_frame);
+        j->rc = lm_msg_encode_frame(&m, &j->frame, DEFLATE_MIN, LM_FRAME_DEFAULT_MAX);
         j->n_changes = m.u.changes.n_changes;
         lm_msg_clear(&m);
         if (j->rc != LM_ETOOBIG || budget <= PULL_MIN_BUDGET)
@@ -709,6 +709,10 @@ static void on_pull(lm_session *s, lm_msg *m)
      * batch fits one frame even before compression. */
     size_t budget = m->u.pull.max_bytes;
     size_t cap = s->srv->cfg.max_frame / 2;
+    /* Clients decode with the protocol's default limit: a bigger max_frame
+     * lets them push larger batches but must not make CHANGES they refuse. */
+    if (cap > LM_FRAME_DEFAULT_MAX / 2)
+        cap = LM_FRAME_DEFAULT_MAX / 2;
     if (budget < PULL_MIN_BUDGET)
         budget = PULL_MIN_BUDGET;
     if (budget > cap)
