@@ -9,7 +9,7 @@
  *     local changes after max(push_watermark, acked seq) within the budget
  *     → PUSH → PUSH_ACK → lm_replica_push_acked() → next batch; the budget
  *     doubles while acks come back within a second and halves when slow
- *   nothing left → pull loop: PULL{cursor} → CHANGES → lm_replica_apply()
+ *   nothing left → pull loop: PULL{cursor, budget} → CHANGES → lm_replica_apply()
  *     with the cursor in the same transaction → again while "more"
  *   local work appeared meanwhile (another program wrote the replica) → push
  *   again, a bounded number of rounds → BYE → close.
@@ -35,7 +35,6 @@
 #define BUDGET_START (8u << 10)
 #define BUDGET_MIN (1u << 10)
 #define BUDGET_MAX (256u << 10)
-#define PULL_BUDGET (256u << 10)
 #define FAST_ACK_MS 1000u
 #define DEFLATE_MIN 512u
 #define MAX_ROUNDS 4
@@ -77,6 +76,8 @@ typedef struct client {
     size_t budget;
     uint64_t sent_at_ms;
     uint64_t pull_cursor;
+    size_t pull_budget;
+    uint64_t pulled_at_ms; /* when the PULL in flight was sent */
     int rounds;
 
     char read_buf[READ_CHUNK];
@@ -347,6 +348,17 @@ static void finish_batch(client *c)
     c->n_batch = 0;
 }
 
+/* Batch sizing for both directions: a batch acknowledged (PUSH) or
+ * delivered (PULL) within a second may double, a slow one halves, so a drop
+ * on a slow link costs at most one small batch. */
+static void adapt(size_t *budget, uint64_t took_ms)
+{
+    if (took_ms < FAST_ACK_MS && *budget < BUDGET_MAX)
+        *budget *= 2;
+    else if (took_ms >= FAST_ACK_MS && *budget > BUDGET_MIN)
+        *budget /= 2;
+}
+
 static void on_push_ack(client *c, const lm_msg_push_ack *ack)
 {
     if (ack->upto_seq != c->batch_upto) {
@@ -366,11 +378,7 @@ static void on_push_ack(client *c, const lm_msg_push_ack *ack)
     finish_batch(c);
     /* Size batches to the link: a fast ack means the link can take more per
      * round trip; a slow one means a drop would cost too much resending. */
-    uint64_t took = mono_ms() - c->sent_at_ms;
-    if (took < FAST_ACK_MS && c->budget < BUDGET_MAX)
-        c->budget *= 2;
-    else if (took >= FAST_ACK_MS && c->budget > BUDGET_MIN)
-        c->budget /= 2;
+    adapt(&c->budget, mono_ms() - c->sent_at_ms);
     progress(c, 0);
     start_push(c);
 }
@@ -391,7 +399,8 @@ static void start_pull(client *c)
     memset(&m, 0, sizeof m);
     m.type = LM_MSG_PULL;
     m.u.pull.cursor = c->pull_cursor;
-    m.u.pull.max_bytes = PULL_BUDGET;
+    m.u.pull.max_bytes = (uint32_t)c->pull_budget;
+    c->pulled_at_ms = mono_ms();
     c->state = S_CHANGES;
     send_msg(c, &m);
 }
@@ -408,6 +417,7 @@ static void send_bye(client *c)
 static void on_changes(client *c, const lm_msg_changes *ch)
 {
     int rc;
+    adapt(&c->pull_budget, mono_ms() - c->pulled_at_ms);
     if (ch->n_changes > 0) {
         lm_apply_ctx ctx;
         lm_apply_result res;
@@ -654,6 +664,7 @@ int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *
     c->err = err;
     c->err_size = err_size;
     c->budget = BUDGET_START;
+    c->pull_budget = BUDGET_START;
     c->started_ms = mono_ms();
     c->state = S_CONNECTING;
     lm_frame_decoder_init(&c->dec, 0, 0);
