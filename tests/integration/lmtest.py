@@ -63,6 +63,11 @@ def run(args, ok=True, env=None, timeout=TIMEOUT, stdin=None):
                        input=stdin)
     if ok and r.returncode != 0:
         check(False, "%s exited %d: %s" % (" ".join(args[:3]), r.returncode, r.stderr.strip()))
+    # A refused command must fail cleanly: a sanitizer report (leak on an
+    # error path, say) would otherwise pass as "non-zero exit".
+    check("Sanitizer" not in r.stderr and r.returncode >= 0 and r.returncode < 128,
+          "%s ended cleanly (exit %d): %s" % (" ".join(args[:3]), r.returncode,
+                                               r.stderr.strip()[-2000:]))
     return r.returncode, r.stdout, r.stderr
 
 
