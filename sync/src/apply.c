@@ -264,10 +264,17 @@ static int row_write(lm_replica *r, rowstate *rs)
     if (!mask)
         return LM_OK;
     int insert = !rs->existed;
-    sqlite3_stmt **st = insert ? &ts->ins : &ts->upd;
-    uint32_t *have = insert ? &ts->ins_mask : &ts->upd_mask;
+    sqlite3_stmt **slots = insert ? ts->ins : ts->upd;
+    uint32_t *masks = insert ? ts->ins_mask : ts->upd_mask;
+    unsigned *next = insert ? &ts->ins_next : &ts->upd_next;
+    sqlite3_stmt **st = NULL;
     int rc;
-    if (!*st || *have != mask) {
+    for (int k = 0; k < LM__STMT_SLOTS && !st; k++)
+        if (slots[k] && masks[k] == mask)
+            st = &slots[k];
+    if (!st) {
+        unsigned k = (*next)++ % LM__STMT_SLOTS;
+        st = &slots[k];
         sqlite3_finalize(*st);
         *st = NULL;
         lm__sb b = {0};
@@ -296,7 +303,7 @@ static int row_write(lm_replica *r, rowstate *rs)
         lm__sb_free(&b);
         if (rc)
             return rc;
-        *have = mask;
+        masks[k] = mask;
     }
     sqlite3_bind_text(*st, 1, rs->pk, -1, SQLITE_STATIC);
     for (int c = 1; c <= t->n_cols; c++)

@@ -255,8 +255,10 @@ void lm_replica_close(lm_replica *r)
         lm__table_stmts *ts = &r->t[t];
         finalize(&ts->row);
         finalize(&ts->del);
-        finalize(&ts->ins);
-        finalize(&ts->upd);
+        for (int k = 0; k < LM__STMT_SLOTS; k++) {
+            finalize(&ts->ins[k]);
+            finalize(&ts->upd[k]);
+        }
         for (int c = 0; c <= LM__MAX_COLS; c++)
             finalize(&ts->cell[c]);
     }

@@ -16,6 +16,7 @@
  * row's tombstone slot, so cells are 1..LM__MAX_COLS. */
 #define LM__MAX_COLS 16
 #define LM__N_TABLES 11
+#define LM__STMT_SLOTS 4
 
 /* Column policies as stored in lm_columns.policy. */
 enum { LM__POL_LWW = 0, LM__POL_IMMUTABLE = 1, LM__POL_MONOTONIC = 2 };
@@ -51,10 +52,13 @@ int lm__mono_rank(const char *order, const lm_value *v);
 typedef struct lm__table_stmts {
     sqlite3_stmt *row; /* SELECT pk, cols... FROM t WHERE pk=? */
     sqlite3_stmt *del; /* DELETE FROM t WHERE pk=? */
-    sqlite3_stmt *ins; /* INSERT for ins_mask */
-    uint32_t ins_mask;
-    sqlite3_stmt *upd; /* UPDATE for upd_mask */
-    uint32_t upd_mask;
+    /* INSERT / UPDATE of a set of columns (mask), a few kept per table:
+     * compiling one also compiles the capture trigger, so reuse matters */
+    sqlite3_stmt *ins[LM__STMT_SLOTS];
+    uint32_t ins_mask[LM__STMT_SLOTS];
+    sqlite3_stmt *upd[LM__STMT_SLOTS];
+    uint32_t upd_mask[LM__STMT_SLOTS];
+    unsigned ins_next, upd_next;          /* slot to reuse next */
     sqlite3_stmt *cell[LM__MAX_COLS + 1]; /* SELECT col FROM t WHERE pk=? */
 } lm__table_stmts;
 
