@@ -315,27 +315,45 @@ static int row_write(lm_replica *r, rowstate *rs)
     return s == SQLITE_DONE ? LM_OK : lm__dberr(r, insert ? "insert row" : "update row");
 }
 
-static int ver_write(batch *b, rowstate *rs, int cid)
+/* Writes the dirty cell versions of a row with one multi-row upsert (one
+ * statement per row instead of one per cell: the version log is most of
+ * what a merge writes). Statements are kept per cell count. */
+static int ver_write(batch *b, rowstate *rs)
 {
     lm_replica *r = b->r;
-    cell *cl = &rs->cells[cid];
-    int rc = lm__prepare(r, &r->s_ver_upsert,
-                         "INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq)"
-                         " VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(tid, pk, cid) DO UPDATE SET"
-                         " hlc = excluded.hlc, site = excluded.site,"
-                         " prev_hlc = excluded.prev_hlc, seq = excluded.seq");
-    if (rc)
-        return rc;
-    sqlite3_stmt *st = r->s_ver_upsert;
-    sqlite3_bind_int(st, 1, rs->tid);
-    sqlite3_bind_text(st, 2, rs->pk, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, cid);
-    sqlite3_bind_int64(st, 4, (int64_t)cl->hlc);
-    sqlite3_bind_int64(st, 5, (int64_t)cl->site);
-    sqlite3_bind_int64(st, 6, (int64_t)cl->prev);
-    sqlite3_bind_int64(st, 7, (int64_t)++b->seq);
-    int s = sqlite3_step(st);
-    sqlite3_reset(st);
+    int cids[LM__MAX_COLS + 1], k = 0, rc;
+    for (int c = 0; c <= lm__tables[rs->tid - 1].n_cols; c++)
+        if (rs->cells[c].dirty)
+            cids[k++] = c;
+    if (!k)
+        return LM_OK;
+    sqlite3_stmt **st = &r->s_ver_upsert[k - 1];
+    if (!*st) {
+        lm__sb q = {0};
+        lm__sb_add(&q, "INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq) VALUES");
+        for (int i = 0; i < k; i++)
+            lm__sb_add(&q, i ? ",(?1, ?2, ?, ?, ?, ?, ?)" : "(?1, ?2, ?, ?, ?, ?, ?)");
+        lm__sb_add(&q, " ON CONFLICT(tid, pk, cid) DO UPDATE SET hlc = excluded.hlc,"
+                       " site = excluded.site, prev_hlc = excluded.prev_hlc,"
+                       " seq = excluded.seq");
+        rc = q.oom ? LM_ENOMEM : lm__prepare(r, st, q.s);
+        lm__sb_free(&q);
+        if (rc)
+            return rc;
+    }
+    sqlite3_bind_int(*st, 1, rs->tid);
+    sqlite3_bind_text(*st, 2, rs->pk, -1, SQLITE_STATIC);
+    for (int i = 0; i < k; i++) {
+        cell *cl = &rs->cells[cids[i]];
+        int p = 3 + i * 5;
+        sqlite3_bind_int(*st, p, cids[i]);
+        sqlite3_bind_int64(*st, p + 1, (int64_t)cl->hlc);
+        sqlite3_bind_int64(*st, p + 2, (int64_t)cl->site);
+        sqlite3_bind_int64(*st, p + 3, (int64_t)cl->prev);
+        sqlite3_bind_int64(*st, p + 4, (int64_t)++b->seq);
+    }
+    int s = sqlite3_step(*st);
+    sqlite3_reset(*st);
     return s == SQLITE_DONE ? LM_OK : lm__dberr(r, "write version");
 }
 
@@ -373,10 +391,7 @@ static int group_flush(batch *b, rowstate *rs)
     } else if ((rc = row_write(r, rs))) {
         return rc;
     }
-    for (int c = 0; c <= t->n_cols; c++)
-        if (rs->cells[c].dirty && (rc = ver_write(b, rs, c)))
-            return rc;
-    return LM_OK;
+    return ver_write(b, rs);
 }
 
 /* ------------------------------------------------------------ merge */

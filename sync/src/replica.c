@@ -263,7 +263,8 @@ void lm_replica_close(lm_replica *r)
             finalize(&ts->cell[c]);
     }
     finalize(&r->s_ver_row);
-    finalize(&r->s_ver_upsert);
+    for (int k = 0; k <= LM__MAX_COLS; k++)
+        finalize(&r->s_ver_upsert[k]);
     finalize(&r->s_ver_delrow);
     finalize(&r->s_conflict);
     finalize(&r->s_refusal);

@@ -73,12 +73,12 @@ struct lm_replica {
     char errmsg[256];
     lm__table_stmts t[LM__N_TABLES + 1];
     /* shared statements (see replica.c for the SQL) */
-    sqlite3_stmt *s_ver_row;    /* versions of one row */
-    sqlite3_stmt *s_ver_upsert; /* write one cell version */
-    sqlite3_stmt *s_ver_delrow; /* drop cell versions of a deleted row */
-    sqlite3_stmt *s_conflict;   /* insert into lm_conflicts */
-    sqlite3_stmt *s_refusal;    /* insert into lm_refusals */
-    sqlite3_stmt *s_flag;       /* insert into lm_flags */
+    sqlite3_stmt *s_ver_row;                      /* versions of one row */
+    sqlite3_stmt *s_ver_upsert[LM__MAX_COLS + 1]; /* write k+1 cell versions */
+    sqlite3_stmt *s_ver_delrow;                   /* drop cell versions of a deleted row */
+    sqlite3_stmt *s_conflict;                     /* insert into lm_conflicts */
+    sqlite3_stmt *s_refusal;                      /* insert into lm_refusals */
+    sqlite3_stmt *s_flag;                         /* insert into lm_flags */
     sqlite3_stmt *s_meta_get, *s_meta_set;
 };
 
