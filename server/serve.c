@@ -242,6 +242,7 @@ int lm__cmd_serve(int argc, char **argv)
     uv_signal_start(&srv->sig_term, signal_cb, SIGTERM);
 
     uv_run(&loop, UV_RUN_DEFAULT);
+    lm__session_log_discard(srv);
     lm_log(LM_LOG_INFO, "stopped after %llu session(s)", (unsigned long long)srv->sessions_total);
     code = 0;
 fail_listen:

@@ -17,6 +17,7 @@
 #include "store.h"
 
 typedef struct lm_session lm_session;
+struct lm_log_entry;
 
 typedef struct lm_server {
     uv_loop_t *loop;
@@ -28,6 +29,8 @@ typedef struct lm_server {
     unsigned n_sessions;
     int stopping; /* a signal arrived: accept nothing, end sessions when idle */
     uint64_t sessions_total;
+    struct lm_log_entry *log_pending; /* finished sessions not yet in lm_sessions_log */
+    int log_busy;                     /* a log job is queued or running */
     /* One read buffer for the whole loop: libuv calls alloc_cb and then
      * read_cb synchronously, and the bytes are copied into the session's
      * frame decoder before read_cb returns. */
@@ -44,5 +47,9 @@ void lm__session_accept(lm_server *srv);
  * current store job (if any) has finished and been answered. Sessions are
  * freed later, in their close callbacks. */
 void lm__session_stop_all(lm_server *srv);
+
+/* After the loop: frees session-log entries no job could take (only after
+ * an allocation failure), saying so. */
+void lm__session_log_discard(lm_server *srv);
 
 #endif

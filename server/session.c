@@ -19,6 +19,7 @@
  * vanishes is closed at once; a job it started still finishes (a batch is
  * one transaction either way) and its answer is dropped.
  */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -101,10 +102,20 @@ typedef struct pull_job {
     uint32_t n_changes;
 } pull_job;
 
-typedef struct log_job {
-    lm_store_job base;
+/* One finished session's figures for lm_sessions_log. */
+struct lm_log_entry {
+    struct lm_log_entry *next;
     char user[LM_MAX_NAME + 1];
     uint64_t site, at_ms, bytes_in, bytes_out, pushed, pulled;
+};
+
+/* Writes every entry gathered since the last one ran, in one transaction:
+ * a thousand agents ending their sessions cost a few commits, not a
+ * thousand, in the writer's queue. */
+typedef struct log_job {
+    lm_store_job base;
+    lm_server *srv;
+    struct lm_log_entry *entries; /* owned */
 } log_job;
 
 static void hard_close(lm_session *s, const char *reason);
@@ -116,14 +127,81 @@ static void process_frames(lm_session *s);
 static void log_run(lm_store_job *job, lm_replica *r)
 {
     log_job *j = (log_job *)job;
-    if (lm__srvdb_session_log(lm_replica_db(r), j->user, j->site, j->at_ms, j->bytes_in,
-                              j->bytes_out, j->pushed, j->pulled) != LM_OK)
-        lm_log(LM_LOG_WARN, "recording last sync of %s failed", j->user);
+    sqlite3 *db = lm_replica_db(r);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? LM_OK : LM_EDB;
+    for (struct lm_log_entry *e = j->entries; e && rc == LM_OK; e = e->next)
+        rc = lm__srvdb_session_log(db, e->user, e->site, e->at_ms, e->bytes_in, e->bytes_out,
+                                   e->pushed, e->pulled);
+    if (rc == LM_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = LM_EDB;
+    if (rc != LM_OK) {
+        lm_log(LM_LOG_WARN, "recording last syncs failed: %s", sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
 }
+
+static void flush_session_log(lm_server *srv);
 
 static void log_done(lm_store_job *job, int status)
 {
-    lm_free(job);
+    log_job *j = (log_job *)job;
+    lm_server *srv = j->srv;
+    while (j->entries) {
+        struct lm_log_entry *e = j->entries;
+        j->entries = e->next;
+        lm_free(e);
+    }
+    lm_free(j);
+    srv->log_busy = 0;
+    flush_session_log(srv);
+}
+
+/* Starts a log job for the gathered entries unless one is running (its
+ * done callback comes back here). */
+static void flush_session_log(lm_server *srv)
+{
+    if (srv->log_busy || !srv->log_pending)
+        return;
+    log_job *j = lm_calloc(1, sizeof *j);
+    if (!j)
+        return; /* retried when the next session ends */
+    j->srv = srv;
+    j->entries = srv->log_pending;
+    srv->log_pending = NULL;
+    srv->log_busy = 1;
+    j->base.run = log_run;
+    j->base.done = log_done;
+    lm__store_submit(srv->store, &j->base, 1);
+}
+
+void lm__session_log_discard(lm_server *srv)
+{
+    while (srv->log_pending) {
+        struct lm_log_entry *e = srv->log_pending;
+        srv->log_pending = e->next;
+        lm_log(LM_LOG_WARN, "last sync of %s not recorded", e->user);
+        lm_free(e);
+    }
+}
+
+/* Queues s's figures for lm_sessions_log. */
+static void record_session(lm_session *s)
+{
+    struct lm_log_entry *e = lm_calloc(1, sizeof *e);
+    if (!e) {
+        lm_log(LM_LOG_WARN, "out of memory recording the last sync of %s", s->user);
+        return;
+    }
+    snprintf(e->user, sizeof e->user, "%s", s->user);
+    e->site = s->site;
+    e->at_ms = lm__now_ms();
+    e->bytes_in = s->bytes_in;
+    e->bytes_out = s->bytes_out;
+    e->pushed = s->changes_in;
+    e->pulled = s->changes_out;
+    e->next = s->srv->log_pending;
+    s->srv->log_pending = e;
+    flush_session_log(s->srv);
 }
 
 /* Frees s once nothing refers to it any more. */
@@ -142,19 +220,7 @@ static void maybe_free(lm_session *s)
     if (s->u) {
         /* The "last sync" row is a write like any other: it waits its turn
          * behind the batches, and the loop runs until it is done. */
-        log_job *j = lm_calloc(1, sizeof *j);
-        if (j) {
-            snprintf(j->user, sizeof j->user, "%s", s->user);
-            j->site = s->site;
-            j->at_ms = lm__now_ms();
-            j->bytes_in = s->bytes_in;
-            j->bytes_out = s->bytes_out;
-            j->pushed = s->changes_in;
-            j->pulled = s->changes_out;
-            j->base.run = log_run;
-            j->base.done = log_done;
-            lm__store_submit(srv->store, &j->base, 1);
-        }
+        record_session(s);
         lm__user_clear(s->u);
         lm_free(s->u);
     }
