@@ -48,13 +48,17 @@ const char *lm_role_name(int role);
 int lm_role_parse(const char *name); /* -1 when unknown */
 
 /* Who is reading or writing: decides what rows are sent (read scope) and
- * which incoming changes are accepted (write rights). Borrowed strings. */
+ * which incoming changes are accepted (write rights). Borrowed strings.
+ * The exact rules per table are in docs/sync.md ("Scopes"); note that an
+ * agent reads the routes of its villages' counties (decided by the route
+ * row alone, so a route never becomes visible after its cells were sent)
+ * and its own stops. */
 typedef struct lm_scope {
-    int role;                /* lm_role */
-    const char *user_id;     /* agent_id / dispatcher_id the rows carry */
+    int role;                    /* lm_role */
+    const char *user_id;         /* agent_id / dispatcher_id the rows carry */
     const char *const *villages; /* agent's villages */
     size_t n_villages;
-    const char *county;      /* dispatcher's county */
+    const char *county; /* dispatcher's county */
 } lm_scope;
 
 typedef struct lm_replica_options {
@@ -114,8 +118,8 @@ int lm_replica_meta_set(lm_replica *r, const char *key, const char *value);
 /* Local-origin changes with seq > after_seq, in seq order, within about
  * byte_budget bytes (at least one change when any is pending). *upto_seq is
  * the seq the batch covers through (a PUSH's upto_seq). Stamps first. */
-int lm_replica_local_changes(lm_replica *r, uint64_t after_seq, size_t byte_budget,
-                             lm_change **out, uint32_t *n, uint64_t *upto_seq);
+int lm_replica_local_changes(lm_replica *r, uint64_t after_seq, size_t byte_budget, lm_change **out,
+                             uint32_t *n, uint64_t *upto_seq);
 
 /* Changes after cursor that the reader's scope may see, excluding those that
  * originated at exclude_site (0 = none), within about byte_budget bytes.
@@ -152,18 +156,18 @@ typedef struct lm_apply_ctx {
 } lm_apply_ctx;
 
 typedef struct lm_apply_result {
-    uint32_t applied;   /* changes that changed state */
-    uint32_t noops;     /* already known (re-sent) */
-    uint32_t conflicts; /* concurrent writes: a loser went to the conflict log */
-    uint32_t clamped;   /* HLCs too far ahead, clamped and flagged */
+    uint32_t applied;     /* changes that changed state */
+    uint32_t noops;       /* already known (re-sent) */
+    uint32_t conflicts;   /* concurrent writes: a loser went to the conflict log */
+    uint32_t clamped;     /* HLCs too far ahead, clamped and flagged */
     lm_refusal *refusals; /* owned by the result: lm_apply_result_clear() */
     uint32_t n_refusals;
 } lm_apply_result;
 
 /* Applies a batch in one transaction, together with the watermark / cursor
  * of ctx. Either all of it (minus refused changes) commits, or nothing. */
-int lm_replica_apply(lm_replica *r, const lm_change *changes, uint32_t n,
-                     const lm_apply_ctx *ctx, lm_apply_result *res);
+int lm_replica_apply(lm_replica *r, const lm_change *changes, uint32_t n, const lm_apply_ctx *ctx,
+                     lm_apply_result *res);
 void lm_apply_result_clear(lm_apply_result *res);
 
 /* Per-origin watermark (0 when unknown). */

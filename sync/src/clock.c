@@ -85,21 +85,6 @@ int lm_replica_new_id(lm_replica *r, char out[LM_ID_SIZE])
     return LM_OK;
 }
 
-int lm__seq_next(lm_replica *r, uint64_t *out)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = LM_OK;
-    if (sqlite3_prepare_v2(r->db, "UPDATE lm_seq SET v = v + 1 RETURNING v", -1, &st, NULL) !=
-        SQLITE_OK)
-        return lm__dberr(r, "seq");
-    if (sqlite3_step(st) == SQLITE_ROW)
-        *out = (uint64_t)sqlite3_column_int64(st, 0);
-    else
-        rc = lm__dberr(r, "seq");
-    sqlite3_finalize(st);
-    return rc;
-}
-
 /* One HLC for the whole pass is enough: each cell has one unstamped row at
  * most, and (hlc, site) only has to order writes of the same cell. */
 int lm__stamp_in_tx(lm_replica *r, uint64_t *n)

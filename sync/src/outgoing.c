@@ -89,11 +89,9 @@ static int reader_row(lm_replica *r, reader_stmts *rd, const lm_scope *scope, in
     return LM_OK;
 }
 
-static int out_push(outlist *o, int tid, const char *pk, int cid, sqlite3_stmt *rowst,
-                    const sqlite3_stmt *ver, uint64_t hlc, uint64_t site, uint64_t prev,
-                    uint64_t seq)
+static int out_push(outlist *o, int tid, const char *pk, int cid, sqlite3_stmt *rowst, uint64_t hlc,
+                    uint64_t site, uint64_t prev, uint64_t seq)
 {
-    (void)ver;
     if (o->n == o->cap) {
         uint32_t cap = o->cap ? o->cap * 2 : 64;
         lm_change *nv = lm_realloc(o->v, cap * sizeof *nv);
@@ -177,7 +175,7 @@ static int read_changes(lm_replica *r, uint64_t after, uint64_t only_site, uint6
             if (!found)
                 continue;
         }
-        rc = out_push(o, tid, pk, cid, cid ? rd.last_st : NULL, st,
+        rc = out_push(o, tid, pk, cid, cid ? rd.last_st : NULL,
                       (uint64_t)sqlite3_column_int64(st, 3), site,
                       (uint64_t)sqlite3_column_int64(st, 5), seq);
         if (rc)

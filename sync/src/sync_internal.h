@@ -114,8 +114,6 @@ uint64_t lm__hlc_tick(lm_replica *r);
 void lm__hlc_recv(lm_replica *r, uint64_t remote);
 /* Stamps unversioned captures inside the caller's transaction. */
 int lm__stamp_in_tx(lm_replica *r, uint64_t *n);
-/* Takes the next local change sequence number (lm_seq row). */
-int lm__seq_next(lm_replica *r, uint64_t *out);
 
 /* Binds v as parameter i / reads column i into *out (owned copy). */
 int lm__bind_value(sqlite3_stmt *st, int i, const lm_value *v);
