@@ -219,6 +219,17 @@ int main(void)
     }
     CHECK_EQ_INT(lmt_wait_exit(pid, 20000), 0);
     CHECK_EQ_INT(total_weight(), per_client * (N_CLIENTS + acked));
+    /* Every session's last-sync row was written before the exit. */
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    CHECK_EQ_INT(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_prepare_v2(h, "SELECT sessions FROM lm_sessions_log WHERE user = 'a1'", -1,
+                                    &st, NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int64(st, 0), N_CLIENTS);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
     printf("round 2: %d of %d batches acknowledged before the drain finished\n", acked, N_CLIENTS);
 
     lm_changes_free(tpl[0], ntpl[0]);
