@@ -11,8 +11,9 @@
 # `lastmile-server user add`, runs bench_agents, runs the peer's bench.js in
 # the same invocation, prints a figures table and writes the report.
 # Everything listens on 127.0.0.1 only; every process it starts is stopped
-# by PID. Knobs: AGENTS, DEADLINE (seconds per timed pass), THEN_FOR (agent
-# counts that get the second, THEN_K-limited pass), SIZES, COLLECTIONS, THEN_K (second pass: at most
+# by PID. Knobs: AGENTS, DEADLINE (seconds per timed pass), LIMITED (agent
+# counts, among AGENTS, that also run on a fresh server with at most THEN_K
+# sessions at a time; BURST=0 runs only those), SIZES, COLLECTIONS, THEN_K (second pass: at most
 # THEN_K sessions at a time), PEER (0 skips the peer), OTHER_BENCH (0 skips
 # bench_protocol/bench_merge), PEER_PORT, SERVE_FLAGS, BUILD, DOC.
 set -euo pipefail
@@ -20,17 +21,17 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 QUICK=${QUICK:-0}
 BUILD=${BUILD:-$ROOT/build-bench-release}
 if [ "$QUICK" = 1 ]; then
-  AGENTS=${AGENTS:-20}
-  SIZES=${SIZES:-2000}
+  AGENTS=${AGENTS-20}
+  SIZES=${SIZES-2000}
   DOC=${DOC:-$BUILD/benchmarks-quick.md}
 else
-  AGENTS=${AGENTS:-100 1000}
-  SIZES=${SIZES:-10000 100000}
+  AGENTS=${AGENTS-100 1000}
+  SIZES=${SIZES-10000 100000}
   DOC=${DOC:-$ROOT/docs/benchmarks.md}
 fi
 COLLECTIONS=${COLLECTIONS:-300}
 THEN_K=${THEN_K:-8}
-THEN_FOR=${THEN_FOR:-100 20}
+LIMITED=${LIMITED-100 20}
 DEADLINE=${DEADLINE:-420}
 OTHER_BENCH=${OTHER_BENCH:-1}
 PEER=${PEER:-1}
@@ -89,6 +90,8 @@ start_server() {
 
 # kv "RESULT ... key=value ..." key
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b) if b else 'n/a')" "$1" "$2"; }
+fmt() { python3 -c "import sys; print(format(int(round(float(sys.argv[1]))), ','))" "$1"; }
 
 # ------------------------------------------------------ peer's records
 log "records: generate.py (peer's generator, seed 20240901)"
@@ -150,13 +153,23 @@ fi
 # ------------------------------------------------------------- agents
 AG_ROWS=""
 AG_NOTES=""
+RUNS=""
 for a in $AGENTS; do
-  log "agents: $a agents x $COLLECTIONS collections with gradings, concurrently"
-  start_server "agents-$a"
-  db=$RUN/agents-$a/server.db
+  [ "${BURST:-1}" = 0 ] || RUNS="$RUNS $a:0"
+  case " $LIMITED " in *" $a "*) RUNS="$RUNS $a:$THEN_K" ;; esac
+done
+for run in $RUNS; do
+  a=${run%%:*}
+  k=${run##*:}
+  tag=$a
+  at="all"
+  if [ "$k" != 0 ]; then tag=$a-k$k; at=$k; fi
+  log "agents: $a agents x $COLLECTIONS collections with gradings, $at at a time"
+  start_server "agents-$tag"
+  db=$RUN/agents-$tag/server.db
   "$BENCH" villages --server "$SERVER_ADDR" --user bench-hq --key "$HQ_KEY" \
-    --db "$RUN/agents-$a/hq.db" --count "$a" >&2
-  users=$RUN/agents-$a/users.txt
+    --db "$RUN/agents-$tag/hq.db" --count "$a" >&2
+  users=$RUN/agents-$tag/users.txt
   : >"$users"
   t0=$(date +%s.%N)
   for i in $(seq 0 $((a - 1))); do
@@ -166,14 +179,12 @@ for a in $AGENTS; do
     echo "$id $key $v" >>"$users"
   done
   prov=$(echo "$(date +%s.%N) - $t0" | bc)
-  mkdir -p "$RUN/agents-$a/replicas"
+  mkdir -p "$RUN/agents-$tag/replicas"
   # A failed session fails the command but its figures are still printed:
   # keep them, marked, rather than stop the whole run.
-  then=()
-  case " $THEN_FOR " in *" $a "*) then=(--then-concurrency "$THEN_K") ;; esac
-  out=$("$BENCH" day --server "$SERVER_ADDR" --users "$users" --dir "$RUN/agents-$a/replicas" \
-    --collections "$COLLECTIONS" --server-pid "$SERVER_PID" --label "agents_$a" \
-    "${then[@]}" --deadline "$DEADLINE") || log "agents $a: some sessions failed (see above)"
+  out=$("$BENCH" day --server "$SERVER_ADDR" --users "$users" --dir "$RUN/agents-$tag/replicas" \
+    --collections "$COLLECTIONS" --server-pid "$SERVER_PID" --label "agents_$tag" \
+    --concurrency "$k" --deadline "$DEADLINE") || log "agents $a: some sessions failed (see above)"
   printf '%s\n' "$out" >&2
   count=$("$SRV" report volumes --db "$db" --format csv | tail -1 | awk -F, '{print $NF}')
   stop_server
@@ -189,9 +200,8 @@ for a in $AGENTS; do
     AG_ROWS="$AG_ROWS
 | $(fmt "$a") | $(kv "$res" concurrency) | $(fmt $((a * COLLECTIONS * 2))) | $(kv "$res" total_s) | $(kv "$res" p50_ms) | $(kv "$res" p99_ms) | $(kv "$res" max_ms) | $(kv "$res" failures) | $rss_mb | $(kv "$res" bytes_per_record) | $(kv "$res" bytes_per_collection) |"
   done < <(printf '%s\n' "$out" | grep '^RESULT' || true)
-  case " $THEN_FOR " in *" $a "*) days=2 ;; *) days=1 ;; esac
   AG_NOTES="$AG_NOTES
-- $(fmt "$a") agents: provisioning with \`user add\` × $(fmt "$a") took $(printf '%.1f' "$prov") s; after both passes the server's \`report volumes\` counts $(fmt "${count:-0}") collections (expected $(fmt $((a * COLLECTIONS * days))) if every session succeeded)."
+- $(fmt "$a") agents, $at at a time: provisioning with \`user add\` × $(fmt "$a") took $(printf '%.1f' "$prov") s; after both passes the server's \`report volumes\` counts $(fmt "${count:-0}") collections (expected $(fmt $((a * COLLECTIONS))) if every session succeeded)."
 done
 
 # ------------------------------------------- other engineers' benches
@@ -217,8 +227,6 @@ Neither \`bench_protocol\` nor \`bench_merge\` was built in this run (not in the
 "
 
 # -------------------------------------------------------------- report
-ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b) if b else 'n/a')" "$1" "$2"; }
-fmt() { python3 -c "import sys; print(format(int(round(float(sys.argv[1]))), ','))" "$1"; }
 
 REC_TABLE="| N | our sync s | our records/s | our B/record (sent + received) | sent / received B | gzip -9 CSV B/record | ours / gzip | peer records/s | peer B/record | ours / peer records/s |
 |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -313,9 +321,10 @@ $(nproc) cores.
 $AG_TABLE
 
 The first row per agent count is the all-at-once burst; for the agent counts
-in \`THEN_FOR\` ($THEN_FOR) a second row follows: a second day written on the
-same replicas (untimed) and synced with at most $THEN_K sessions at a time (per-sync times exclude the wait for a slot; a
-session that failed in the burst resumes its unsent work here).
+in \`LIMITED\` ($LIMITED) a second row follows: the same scenario on a fresh
+server with at most $THEN_K sessions at a time (per-sync times exclude the
+wait for a slot). A pass still running after \`DEADLINE\` ($DEADLINE s) is cut
+and reported with its finished sessions only.
 $AG_NOTES
 
 ## What the figures say (read with the tables above)
