@@ -31,7 +31,6 @@ struct lm_store {
     lm_replica *writer;
     lm_store_job *wq_head, *wq_tail; /* writes waiting their turn */
     int writing;                     /* a write job is on the pool */
-    unsigned pending;
     uv_mutex_t mu;
     uv_cond_t cv;
     lm_replica *readers[MAX_READERS];
@@ -99,11 +98,6 @@ uint64_t lm__store_site(const lm_store *s)
     return lm_replica_site(s->writer);
 }
 
-unsigned lm__store_pending(const lm_store *s)
-{
-    return s->pending;
-}
-
 /* Worker thread: borrow a replica, run the job, give the replica back. */
 static void work_cb(uv_work_t *w)
 {
@@ -145,7 +139,6 @@ static void after_work_cb(uv_work_t *w, int status)
 {
     lm_store_job *job = w->data;
     lm_store *s = job->store;
-    s->pending--;
     if (job->write) {
         s->writing = 0;
         start_next_write(s);
@@ -163,7 +156,6 @@ static void queue(lm_store *s, lm_store_job *job)
         /* uv_queue_work only fails for a NULL work_cb; keep the contract
          * that done always runs anyway. */
         lm_log(LM_LOG_ERROR, "uv_queue_work: %s", uv_strerror(rc));
-        s->pending--;
         if (job->write)
             s->writing = 0;
         job->done(job, rc);
@@ -190,7 +182,6 @@ void lm__store_submit(lm_store *s, lm_store_job *job, int write)
     job->write = write;
     job->replica = NULL;
     job->next = NULL;
-    s->pending++;
     if (!write) {
         queue(s, job);
         return;
