@@ -170,12 +170,63 @@ static void test_initial_sync(void)
     lm_replica_close(a);
 }
 
+/* Read scopes of routes, stops and receipts; tombstones reach everyone. */
+static void test_route_scopes(void)
+{
+    lm_replica *s = st_open("rs_s.db", 1, NULL);
+    CHECK_RC(st_exec(s, "INSERT INTO villages VALUES('Xiacun','Wuyuan'),('Beicun','Other');"
+                        "INSERT INTO routes(id,county,status) VALUES('r1','Wuyuan','planned'),"
+                        "('r2','Other','planned');"
+                        "INSERT INTO route_stops(id,route_id,agent_id,village) VALUES"
+                        "('s1','r1','agent-a','Xiacun'),('s2','r1','agent-b','Xiacun'),"
+                        "('s3','r2','agent-c','Beicun');"
+                        "INSERT INTO receipts(id,route_id,weight_g) VALUES('w1','r1',5),"
+                        "('w2','r2',6);"
+                        "INSERT INTO products VALUES('x','X','kg');"
+                        "DELETE FROM products WHERE code='x'"),
+             SQLITE_OK);
+    struct {
+        const lm_scope *sc;
+        const char *table;
+        int rows;
+    } want[] = {{&agent_a, "routes", 1}, {&agent_a, "route_stops", 1}, {&agent_a, "receipts", 0},
+                {&disp, "routes", 1},    {&disp, "route_stops", 2},    {&disp, "receipts", 1},
+                {NULL, "routes", 2},     {NULL, "receipts", 2}};
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        lm_change *ch = NULL;
+        uint32_t n = 0;
+        uint64_t next;
+        int more;
+        CHECK_RC(lm_replica_changes_since(s, 0, want[k].sc, 0, 1 << 20, &ch, &n, &next, &more),
+                 LM_OK);
+        /* distinct rows of the table among the changes */
+        int rows = 0, tomb = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            if (!strcmp(ch[i].table, "products") && !ch[i].column[0])
+                tomb++;
+            if (strcmp(ch[i].table, want[k].table))
+                continue;
+            int seen = 0;
+            for (uint32_t j = 0; j < i; j++)
+                seen |= !strcmp(ch[j].table, ch[i].table) && !strcmp(ch[j].pk, ch[i].pk);
+            rows += !seen;
+        }
+        if (rows != want[k].rows)
+            fprintf(stderr, "scope case %zu (%s)\n", k, want[k].table);
+        CHECK_EQ_INT(rows, want[k].rows);
+        CHECK_EQ_INT(tomb, 1);
+        lm_changes_free(ch, n);
+    }
+    lm_replica_close(s);
+}
+
 int main(void)
 {
     st_mkdir("capture");
     test_shell_capture();
     test_changes_since();
     test_initial_sync();
+    test_route_scopes();
     st_rmdir();
     return lm_test_done("sync_capture");
 }

@@ -276,6 +276,15 @@ static void test_monotonic_concurrent(void)
     lm_apply_result_clear(&res);
     char buf[32];
     CHECK_STR(st_text(s, "SELECT status FROM routes WHERE id='r1'", buf, sizeof buf), "done");
+    /* keeping the winner only closes the conflict: nothing new to send */
+    uint64_t before = 0, after = 0;
+    CHECK_RC(lm_replica_pending_count(s, &before), LM_OK);
+    CHECK_RC(lm_replica_conflict_resolve(s, st_int(s, "SELECT max(id) FROM lm_conflicts"), 0),
+             LM_OK);
+    CHECK_RC(lm_replica_pending_count(s, &after), LM_OK);
+    CHECK_EQ_INT(after, before);
+    CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM lm_conflicts WHERE resolved=0"), 0);
+    CHECK_STR(st_text(s, "SELECT status FROM routes WHERE id='r1'", buf, sizeof buf), "done");
     lm_replica_close(s);
 }
 
