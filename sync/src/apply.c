@@ -517,8 +517,10 @@ static int merge_cell(batch *b, rowstate *rs, uint32_t idx, int cid, uint64_t hl
     }
     if (d->policy == LM__POL_MONOTONIC) {
         int rn = lm__mono_rank(d->mono, &c->value);
-        if (rn == -1 && w)
+        if (rn == -1 && w) {
+            repair(b, rs, cid);
             return add_refusal(b, idx, LM_EINVAL, "value is not in the column's declared order");
+        }
         int rc0 = lm__mono_rank(d->mono, val);
         if (cur->has && rn != rc0) {
             /* the larger status wins whatever the clocks say: a join */
