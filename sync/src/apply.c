@@ -534,8 +534,13 @@ static int merge_cell(batch *b, rowstate *rs, uint32_t idx, int cid, uint64_t hl
                 repair(b, rs, cid);
                 return add_refusal(b, idx, LM_EMONOTONIC, "status may only move forward");
             }
-            return add_conflict(b, rs->tid, rs->pk, cid, val, cur->hlc, cur->site, &c->value, hlc,
-                                c->site);
+            /* a writer that lost with a lower status holds it locally, and
+             * rank beats clocks: re-stamp ours so it comes back to it */
+            rc = add_conflict(b, rs->tid, rs->pk, cid, val, cur->hlc, cur->site, &c->value, hlc,
+                              c->site);
+            if (w)
+                repair(b, rs, cid);
+            return rc;
         }
     }
     if (!cur->has || (ff && newer))
