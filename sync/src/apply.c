@@ -502,7 +502,11 @@ static int merge_cell(batch *b, rowstate *rs, uint32_t idx, int cid, uint64_t hl
         return add_refusal(b, idx, code, why);
     }
     int newer = !cur->has || ver_cmp(hlc, c->site, cur->hlc, cur->site) > 0;
-    int ff = !cur->has || c->prev_hlc == cur->hlc;
+    /* a later write by the site that wrote the current value is sequential
+     * even when its prev_hlc names a local version that never left that
+     * site (overwritten there before a push): every change reaches an
+     * agent through the server, so it cannot have missed ours */
+    int ff = !cur->has || c->prev_hlc == cur->hlc || (c->site == cur->site && newer);
 
     if (d->policy == LM__POL_IMMUTABLE && w) {
         int set = cur->has || (rs->exists && val->type != LM_VAL_NULL);

@@ -696,7 +696,16 @@ static int superseded(sim *s, const rec *w, const rec *by_prev)
     /* binary search the writes sorted by (table, pk, col, prev) */
     rec key = *w;
     key.prev = w->hlc;
-    return bsearch(&key, by_prev, s->n_writes, sizeof *by_prev, cmp_rec) != NULL;
+    if (bsearch(&key, by_prev, s->n_writes, sizeof *by_prev, cmp_rec) != NULL)
+        return 1;
+    /* or a later write of the same cell by the same site: sequential */
+    for (size_t i = 0; i < s->n_writes; i++) {
+        const rec *x = &s->writes[i];
+        if (x->site == w->site && x->hlc > w->hlc && !strcmp(x->pk, w->pk) &&
+            !strcmp(x->col, w->col) && !strcmp(x->table, w->table))
+            return 1;
+    }
+    return 0;
 }
 
 /* Refused at the server: its lm_refusals table, which also holds what a
