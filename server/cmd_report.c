@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "hq.h"
 #include "opts.h"
 #include "report.h"
 
@@ -30,6 +31,8 @@ int lm__cmd_report(int argc, char **argv)
         fputs(usage, argc < 1 ? stderr : stdout);
         return argc < 1 ? 2 : 0;
     }
+    if (strcmp(argv[0], "reconcile") == 0)
+        return lm__cmd_report_reconcile(argc - 1, argv + 1);
     if (strcmp(argv[0], "volumes") != 0) {
         fprintf(stderr, "lastmile-server report: unknown report '%s' (volumes)\n", argv[0]);
         return 2;

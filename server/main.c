@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "hq.h"
 
 static const char usage[] =
     "usage: lastmile-server <command> [options]\n"
@@ -15,6 +16,10 @@ static const char usage[] =
     "  user add|list|revoke --db PATH ...  provision users and their keys\n"
     "  serve --db PATH --listen HOST:PORT  serve sync sessions\n"
     "  report volumes --db PATH ...        volume report (table, csv, json)\n"
+    "  report reconcile --db PATH ...      collected / loaded / received per route\n"
+    "  product add --db PATH ...           add a product to the catalog\n"
+    "  price set --db PATH ...             set a product and grade's price\n"
+    "  receipt add --db PATH ...           record a warehouse receipt for a route\n"
     "  version                             print the version\n"
     "\n"
     "`lastmile-server <command> --help` describes each command.\n";
@@ -40,6 +45,12 @@ int main(int argc, char **argv)
         return lm__cmd_user(argc - 2, argv + 2);
     if (strcmp(cmd, "serve") == 0)
         return lm__cmd_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "product") == 0)
+        return lm__cmd_product(argc - 2, argv + 2);
+    if (strcmp(cmd, "price") == 0)
+        return lm__cmd_price(argc - 2, argv + 2);
+    if (strcmp(cmd, "receipt") == 0)
+        return lm__cmd_receipt(argc - 2, argv + 2);
     if (strcmp(cmd, "report") == 0)
         return lm__cmd_report(argc - 2, argv + 2);
     fprintf(stderr, "lastmile-server: unknown command '%s' (see --help)\n", cmd);

@@ -1,0 +1,163 @@
+/*
+ * cmd_catalog.c — `lastmile-server product add` and `price set`: the
+ * catalog headquarters owns. Both write through lm__hq_write so agents
+ * receive the rows on their next sync.
+ */
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "hq.h"
+#include "money.h"
+#include "opts.h"
+
+static const char product_usage[] =
+    "usage: lastmile-server product add --db PATH --code CODE --name NAME [--unit kg]\n"
+    "\n"
+    "Adds a product to the catalog every agent receives. CODE is what agents\n"
+    "type (`lastmile collect --product CODE`); an existing code is an error.\n";
+
+static const char price_usage[] =
+    "usage: lastmile-server price set --db PATH --product P --grade G --price YUAN_PER_KG\n"
+    "                                 [--from YYYY-MM-DD]\n"
+    "\n"
+    "Sets the farm-gate price of a product and grade, in yuan per kg (at most\n"
+    "2 decimals), effective from --from (default: today, China Standard Time).\n"
+    "Setting the same product, grade and date again replaces that price.\n";
+
+int lm__cmd_product(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "add") != 0) {
+        int help = argc >= 1 && (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0);
+        fputs(product_usage, help ? stdout : stderr);
+        return help ? 0 : 2;
+    }
+    const char *db = NULL, *code = NULL, *name = NULL, *unit = "kg";
+    lm_opt opts[] = {
+        {"db", &db, NULL}, {"code", &code, NULL}, {"name", &name, NULL}, {"unit", &unit, NULL}};
+    int prc = lm__opts_parse(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "product add");
+    if (prc == LM_OPTS_HELP) {
+        fputs(product_usage, stdout);
+        return 0;
+    }
+    if (prc != LM_OPTS_OK)
+        return 2;
+    if (!db || !code || !name || !*code || !*name) {
+        fprintf(stderr, "lastmile-server product add: --db, --code and --name are required\n");
+        return 2;
+    }
+    lm_replica *r = lm__hq_open(db, "product add");
+    if (!r)
+        return 1;
+    int result = 1;
+    int have = lm__hq_exists(lm_replica_db(r), "products", "code", code);
+    if (have != 0) {
+        fprintf(stderr, "lastmile-server product add: %s\n",
+                have > 0 ? "a product with this code exists already" : lm_strerror(have));
+        goto fail_check;
+    }
+    char err[512] = "";
+    lm_hq_param p[] = {{code, 0}, {name, 0}, {unit, 0}};
+    if (lm__hq_write(r, "INSERT INTO products(code, name, unit) VALUES(?1, ?2, ?3)", p, 3, NULL,
+                     err, sizeof err) != LM_OK) {
+        fprintf(stderr, "lastmile-server product add: %s\n", err);
+        goto fail_check;
+    }
+    printf("%s\n", code);
+    result = 0;
+fail_check:
+    lm_replica_close(r);
+    return result;
+}
+
+/* Today's date in China Standard Time, the calendar every report uses. */
+static void today_cst(char out[11])
+{
+    time_t now = time(NULL) + 8 * 3600;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+int lm__cmd_price(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "set") != 0) {
+        int help = argc >= 1 && (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0);
+        fputs(price_usage, help ? stdout : stderr);
+        return help ? 0 : 2;
+    }
+    const char *db = NULL, *product = NULL, *grade = NULL, *price = NULL, *from = NULL;
+    lm_opt opts[] = {{"db", &db, NULL},
+                     {"product", &product, NULL},
+                     {"grade", &grade, NULL},
+                     {"price", &price, NULL},
+                     {"from", &from, NULL}};
+    int prc = lm__opts_parse(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "price set");
+    if (prc == LM_OPTS_HELP) {
+        fputs(price_usage, stdout);
+        return 0;
+    }
+    if (prc != LM_OPTS_OK)
+        return 2;
+    if (!db || !product || !grade || !price) {
+        fprintf(stderr,
+                "lastmile-server price set: --db, --product, --grade and --price are required\n");
+        return 2;
+    }
+    int64_t fen;
+    const char *why = NULL;
+    if (lm_money_parse_price(price, &fen, &why) != LM_OK) {
+        fprintf(stderr, "lastmile-server price set: --price '%s' %s\n", price, why);
+        return 2;
+    }
+    char today[11];
+    today_cst(today);
+    if (!from)
+        from = today;
+    if (!lm__hq_valid_date(from)) {
+        fprintf(stderr, "lastmile-server price set: --from '%s' is not a date YYYY-MM-DD\n", from);
+        return 2;
+    }
+    lm_replica *r = lm__hq_open(db, "price set");
+    if (!r)
+        return 1;
+    int result = 1;
+    int hp = lm__hq_exists(lm_replica_db(r), "products", "code", product);
+    int hg = lm__hq_exists(lm_replica_db(r), "grades", "code", grade);
+    if (hp <= 0 || hg <= 0) {
+        fprintf(stderr, "lastmile-server price set: %s '%s'\n",
+                hp <= 0 ? "unknown product" : "unknown grade", hp <= 0 ? product : grade);
+        goto fail_check;
+    }
+    char id[LM_ID_SIZE], err[512] = "";
+    if (lm_replica_new_id(r, id) != LM_OK) {
+        fprintf(stderr, "lastmile-server price set: %s\n", lm_replica_errmsg(r));
+        goto fail_check;
+    }
+    lm_hq_param p[] = {{id, 0}, {product, 0}, {grade, 0}, {from, 0}, {NULL, (long long)fen}};
+    int changed = 0;
+    /* An update of the row for the same day keeps one price per product,
+     * grade and date; only a new date makes a new row. */
+    if (lm__hq_write(r,
+                     "UPDATE prices SET price_fen = ?5 WHERE product = ?2 AND grade = ?3"
+                     " AND effective_from = ?4 AND ?1 IS NOT NULL",
+                     p, 5, &changed, err, sizeof err) != LM_OK)
+        goto fail_write;
+    if (changed == 0 &&
+        lm__hq_write(r,
+                     "INSERT INTO prices(id, product, grade, effective_from, price_fen)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5)",
+                     p, 5, NULL, err, sizeof err) != LM_OK)
+        goto fail_write;
+    printf("%s %s %lld.%02lld yuan/kg from %s\n", product, grade, (long long)(fen / 100),
+           (long long)(fen % 100), from);
+    result = 0;
+    goto fail_check;
+fail_write:
+    fprintf(stderr, "lastmile-server price set: %s\n", err);
+fail_check:
+    lm_replica_close(r);
+    return result;
+}

@@ -1,0 +1,78 @@
+/*
+ * cmd_reconcile.c — the flags of `lastmile-server report reconcile`; the
+ * report itself is report_reconcile.c. Opens the database read-only like
+ * `report volumes`, so it runs beside a serving server.
+ */
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hq.h"
+#include "money.h"
+#include "opts.h"
+#include "report.h"
+
+static const char usage[] =
+    "usage: lastmile-server report reconcile --db PATH [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
+    "                                        [--county C] [--tolerance PCT]\n"
+    "                                        [--format table|csv|json]\n"
+    "\n"
+    "Per route (dates are route dates, inclusive): collected, loaded and received\n"
+    "weight in grams at the levels route, stop, product and village_product, the\n"
+    "differences, and a flag where a loss exceeds the tolerance (percent, at most\n"
+    "2 decimals, default 2): collect>load, load>receive, collect>receive.\n";
+
+int lm__cmd_report_reconcile(int argc, char **argv)
+{
+    const char *db = NULL, *from = NULL, *to = NULL, *county = NULL, *tol = "2", *format = "table";
+    lm_opt opts[] = {{"db", &db, NULL},         {"from", &from, NULL},
+                     {"to", &to, NULL},         {"county", &county, NULL},
+                     {"tolerance", &tol, NULL}, {"format", &format, NULL}};
+    int prc = lm__opts_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "report reconcile");
+    if (prc == LM_OPTS_HELP) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (prc != LM_OPTS_OK)
+        return 2;
+    if (!db) {
+        fprintf(stderr, "lastmile-server report reconcile: --db PATH is required\n");
+        return 2;
+    }
+    if ((from && !lm__hq_valid_date(from)) || (to && !lm__hq_valid_date(to))) {
+        fprintf(stderr, "lastmile-server report reconcile: --from/--to take YYYY-MM-DD\n");
+        return 2;
+    }
+    int64_t tol_cpct;
+    const char *why = "is not a percentage";
+    if (lm_money_parse_decimal(tol, 2, &tol_cpct, &why) != LM_OK || tol_cpct < 0 ||
+        tol_cpct > 10000) {
+        fprintf(stderr, "lastmile-server report reconcile: --tolerance '%s' %s\n", tol,
+                tol_cpct < 0 || tol_cpct > 10000 ? "is not between 0 and 100" : why);
+        return 2;
+    }
+    int fmt = lm__report_parse_format(format);
+    if (fmt < 0) {
+        fprintf(stderr, "lastmile-server report reconcile: --format must be table, csv or json\n");
+        return 2;
+    }
+    sqlite3 *sdb = NULL;
+    int code = 1;
+    char err[512] = "";
+    if (sqlite3_open_v2(db, &sdb, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "lastmile-server report reconcile: %s: %s\n", db,
+                sdb ? sqlite3_errmsg(sdb) : "cannot open");
+        goto fail_open;
+    }
+    sqlite3_busy_timeout(sdb, 5000);
+    if (lm__report_reconcile(sdb, from, to, county, tol_cpct, fmt, stdout, err, sizeof err) !=
+        LM_OK) {
+        fprintf(stderr, "lastmile-server report reconcile: %s\n", err);
+        goto fail_open;
+    }
+    code = fflush(stdout) == 0 ? 0 : 1;
+fail_open:
+    sqlite3_close(sdb);
+    return code;
+}

@@ -1,0 +1,57 @@
+/*
+ * hq.h — headquarters writes on the server database (catalog, prices,
+ * warehouse receipts) and the reconciliation report.
+ *
+ * Writes go through the replica's own connection as plain SQL (the SYSTEM
+ * role, no rights checks) so the capture triggers log them and they reach
+ * the agents on their next pull. The database is opened with a busy
+ * timeout and every write is one BEGIN IMMEDIATE transaction, so these
+ * commands are safe while `lastmile-server serve` uses the same file (WAL).
+ */
+#ifndef LM_SERVER_HQ_H
+#define LM_SERVER_HQ_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "lm_sync.h"
+
+/* One bound parameter of an HQ write: text when text is non-NULL, else the
+ * integer. */
+typedef struct lm_hq_param {
+    const char *text;
+    long long num;
+} lm_hq_param;
+
+/* Returns 1 when table has a row whose column equals value, 0 when not,
+ * negative LM_EDB on error. table and column are trusted identifiers. */
+int lm__hq_exists(sqlite3 *db, const char *table, const char *column, const char *value);
+
+/* Runs one statement with params bound to ?1..?n inside BEGIN IMMEDIATE ..
+ * COMMIT, then stamps the captured changes. *changed (may be NULL) gets
+ * the number of rows written. On failure err holds the reason. */
+int lm__hq_write(lm_replica *r, const char *sql, const lm_hq_param *params, size_t n, int *changed,
+                 char *err, size_t err_size);
+
+/* 1 when s is a calendar date YYYY-MM-DD (month 1-12, day 1-31), else 0. */
+int lm__hq_valid_date(const char *s);
+
+/* Opens the server database at path for an HQ command (5 s busy timeout);
+ * on failure prints "lastmile-server CMD: reason" and returns NULL. */
+lm_replica *lm__hq_open(const char *path, const char *cmd);
+
+int lm__cmd_product(int argc, char **argv); /* product add */
+int lm__cmd_price(int argc, char **argv);   /* price set */
+int lm__cmd_receipt(int argc, char **argv); /* receipt add */
+
+/* `report reconcile`: the words after "reconcile". */
+int lm__cmd_report_reconcile(int argc, char **argv);
+
+/* The reconciliation report (see docs/hq.md). from/to/county may be NULL
+ * (no bound); tolerance_cpct is the loss tolerance in hundredths of a
+ * percent (200 = 2%); format is an LM_FMT_* of report.h. */
+int lm__report_reconcile(sqlite3 *db, const char *from, const char *to, const char *county,
+                         long long tolerance_cpct, int format, FILE *out, char *err,
+                         size_t err_size);
+
+#endif
