@@ -1,0 +1,13 @@
+# Headquarters and dispatch: the scripted week that drives the real
+# `lastmile-server` and `lastmile` binaries (Python 3, stdlib).
+if(NOT TARGET lastmile OR NOT TARGET lastmile-server)
+  return()
+endif()
+find_package(Python3 COMPONENTS Interpreter)
+if(NOT Python3_FOUND)
+  return()
+endif()
+add_test(NAME hq_week COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_hq.py)
+set_tests_properties(hq_week PROPERTIES
+  TIMEOUT 240
+  ENVIRONMENT "LASTMILE_BIN=$<TARGET_FILE:lastmile>;LASTMILE_SERVER_BIN=$<TARGET_FILE:lastmile-server>;PYTHONDONTWRITEBYTECODE=1")

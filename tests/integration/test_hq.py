@@ -1,0 +1,266 @@
+"""hq_week: headquarters over a scripted week in two counties. HQ adds a
+product and sets prices (they reach the agents), three agents in two
+counties buy, grade, adjust and void over several days, routes are planned
+and loaded, the warehouse records receipts, and `report reconcile` is
+checked row by row against figures this script computes on its own from
+what it generated (docs/hq.md has the definitions).
+
+Routes and stop loads are written as plain SQL on the server's database
+(captured by the replica triggers like any write): the dispatcher's
+`lastmile route create` and the agents' `lastmile stop load` are not part
+of this build yet."""
+import csv
+import io
+import json
+import sqlite3
+import time
+from datetime import datetime, timedelta, timezone
+
+from ledger import Ledger, new_rng
+from lmtest import SERVER, Agent, Server, check, done, run, tempdir
+
+CST = timezone(timedelta(hours=8))
+DAY_MS = 86400 * 1000
+
+
+def cst_day(ms):
+    return datetime.fromtimestamp(ms / 1000, CST).strftime("%Y-%m-%d")
+
+
+def kg_text(g):
+    return "%d.%03d" % (g // 1000, g % 1000)
+
+
+def over(a, b, tol_cpct):
+    return a > 0 and (a - b) * 10000 > tol_cpct * a
+
+
+def hq(*args, ok=True):
+    return run([SERVER] + list(args), ok=ok)
+
+
+def catalog(server, tmp):
+    """product add / price set: rows on the server, errors are clear."""
+    code, out, _ = hq("product", "add", "--db", server.db, "--code", "millet", "--name",
+                      "Millet")
+    check(code == 0 and out.strip() == "millet", "product add prints the code: %r" % out)
+    code, _, err = hq("product", "add", "--db", server.db, "--code", "millet", "--name", "X",
+                      ok=False)
+    check(code == 1 and "exists" in err, "a second product add of a code fails: %r" % err)
+    hq("price", "set", "--db", server.db, "--product", "millet", "--grade", "A", "--price",
+       "3.25", "--from", "2026-01-01")
+    hq("price", "set", "--db", server.db, "--product", "millet", "--grade", "A", "--price",
+       "3.4", "--from", "2026-01-01")
+    rows = server.rows("SELECT price_fen FROM prices WHERE product = 'millet' AND grade = 'A'")
+    check([r["price_fen"] for r in rows] == [340], "same date replaces the price: %r" % rows)
+    code, _, err = hq("price", "set", "--db", server.db, "--product", "millet", "--grade", "Z",
+                      "--price", "1", ok=False)
+    check(code == 1 and "unknown grade" in err, "unknown grade refused: %r" % err)
+    code, _, err = hq("price", "set", "--db", server.db, "--product", "millet", "--grade", "A",
+                      "--price", "1.234", ok=False)
+    check(code == 2 and "decimals" in err, "a price with 3 decimals is a usage error: %r" % err)
+    code, _, err = hq("receipt", "add", "--db", server.db, "--route", "NOPE", "--product",
+                      "potato", "--grade", "A", "--kg", "1", ok=False)
+    check(code == 1 and "unknown route" in err, "receipt for an unknown route: %r" % err)
+
+
+def agent_sees(agent, sql):
+    con = sqlite3.connect("file:%s?mode=ro" % agent.db, uri=True, timeout=30)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def main():
+    with tempdir() as tmp:
+        server = Server(tmp)
+        county = {"shangba": "pingshan", "xiaba": "pingshan", "liangshui": "pingshan",
+                  "baishi": "yunxi", "heping": "yunxi"}
+        villages = {"agent-li": ["shangba", "xiaba"], "agent-wang": ["liangshui"],
+                    "agent-zhao": ["baishi", "heping"]}
+        keys = {uid: server.add_user(uid, "agent", v) for uid, v in villages.items()}
+        catalog(server, tmp)
+        server.start()
+        agents = {uid: Agent(tmp, uid) for uid in villages}
+        for uid, a in agents.items():
+            a.init(server, keys[uid])
+
+        ledger = Ledger()
+        rng = new_rng(11)
+        farmers, village_of = {}, {}
+        for uid, a in agents.items():
+            farmers[uid] = []
+            for i, v in enumerate(villages[uid] * 2):
+                fid = a.new_id("farmer", "add", "--name", "农户%d" % i, "--village", v)
+                farmers[uid].append(fid)
+                village_of[fid] = v
+
+        # Today's buying through the real CLI, with corrections.
+        today = {uid: ledger.random_day(a, farmers[uid], rng, 6) for uid, a in agents.items()}
+        ledger.adjust(agents["agent-li"], today["agent-li"][0], "-0.5")
+        ledger.adjust(agents["agent-zhao"], today["agent-zhao"][1], "2.125")
+        ledger.void(agents["agent-wang"], today["agent-wang"][2])
+
+        # Earlier days of the week: rows written with plain SQL on the agent's
+        # replica (the CLI stamps the current time), captured and pushed.
+        now_ms = int(time.time() * 1000)
+        for back in (1, 3, 5):
+            for uid, a in agents.items():
+                for k in range(2):
+                    fid = rng.choice(farmers[uid])
+                    cid = "WEEK%02d%s%d%s" % (back, uid[-3:].upper(), k, "0" * 12)
+                    cid = cid[:26]
+                    w, p = rng.randint(1000, 90000), rng.randint(100, 900)
+                    amt = (w * p + 500) // 1000
+                    sql = ("INSERT INTO collections (id, agent_id, farmer_id, village, product,"
+                           " grade, weight_g, unit_price_fen, amount_fen, collected_at) VALUES"
+                           " ('%s','%s','%s','%s','corn','B',%d,%d,%d,%d);"
+                           % (cid, uid, fid, village_of[fid], w, p, amt, now_ms - back * DAY_MS))
+                    run(["/usr/bin/sqlite3", a.db, sql])
+                    ledger.collections[cid] = dict(agent=uid, weight_g=w, unit_price_fen=p,
+                                                   amount_fen=amt, product="corn", grade="B",
+                                                   farmer_id=fid)
+        for uid, a in agents.items():
+            check(a.sync()[0] == 0, "%s syncs" % uid)
+
+        # HQ's catalog reached every agent replica.
+        for a in agents.values():
+            check(agent_sees(a, "SELECT price_fen FROM prices WHERE product = 'millet'") ==
+                  [(340,)], "%s has the millet price" % a.uid)
+
+        # The day of each collection from its stored device time, then the
+        # net volume per (village, day, product, grade) from the ledger.
+        at = {r["id"]: r["collected_at"] for r in server.rows(
+            "SELECT id, collected_at FROM collections")}
+        check(set(at) == set(ledger.collections), "every collection reached the server")
+        for cid, c in ledger.collections.items():
+            c["village"] = village_of[c["farmer_id"]]
+            c["day"] = cst_day(at.get(cid, 0))
+        net = ledger.totals(lambda c: (c["village"], c["day"], c["product"], c["grade"]))
+
+        d0, d1, d3 = cst_day(now_ms), cst_day(now_ms - DAY_MS), cst_day(now_ms - 3 * DAY_MS)
+        routes = {  # id -> (county, date, [(village, loss permille of what was collected)])
+            "RT-P-TODAY": ("pingshan", d0, [("shangba", 5), ("xiaba", 60), ("liangshui", 0)]),
+            "RT-Y-TODAY": ("yunxi", d0, [("baishi", 10), ("heping", 0)]),
+            "RT-P-D1": ("pingshan", d1, [("shangba", 0), ("liangshui", 30)]),
+            "RT-Y-D3": ("yunxi", d3, [("baishi", 0)]),
+        }
+
+        def collected(village, day, product=None, grade=None):
+            return sum(v[0] for (vv, dd, p, g), v in net.items()
+                       if vv == village and dd == day and product in (None, p)
+                       and grade in (None, g))
+
+        con = sqlite3.connect(server.db, timeout=30)
+        loaded = {}
+        for rid, (cty, day, stops) in routes.items():
+            con.execute("INSERT INTO routes (id, county, date, vehicle, driver, dispatcher_id,"
+                        " capacity_g, status) VALUES (?,?,?,?,?,?,?,?)",
+                        (rid, cty, day, "truck-1", "Driver Liu", "disp", 5000000, "planned"))
+            for seq, (v, loss) in enumerate(stops):
+                got = collected(v, day) * (1000 - loss) // 1000
+                loaded[(rid, v)] = got
+                con.execute("INSERT INTO route_stops (id, route_id, seq, village, agent_id,"
+                            " planned_at, status, loaded_weight_g) VALUES (?,?,?,?,?,?,?,?)",
+                            ("%s-%d" % (rid, seq), rid, seq + 1, v, "", now_ms, "loaded", got))
+        con.commit()
+        con.close()
+
+        # Warehouse receipts per route, product and grade: most arrive whole,
+        # a few lose weight in transit, one product of one route goes missing.
+        received = {}
+        for rid, (cty, day, stops) in routes.items():
+            pg = sorted({(p, g) for (vv, dd, p, g) in net
+                         if dd == day and vv in [v for v, _ in stops]})
+            for i, (p, g) in enumerate(pg):
+                if rid == "RT-Y-TODAY" and i == 0:
+                    continue
+                want = sum(collected(v, day, p, g) for v, _ in stops)
+                if want <= 0:
+                    continue
+                w = want * (1000 - (40 if i % 3 == 1 else 0)) // 1000
+                code, out, _ = hq("receipt", "add", "--db", server.db, "--route", rid,
+                                  "--product", p, "--grade", g, "--kg", kg_text(w))
+                check(code == 0 and len(out.strip()) == 26, "receipt add prints an id")
+                received[(rid, p, g)] = received.get((rid, p, g), 0) + w
+
+        def expected(tol, only=None, date_from=None, date_to=None):
+            rows = {}
+
+            def put(level, rid, village, product, grade, c, ld, rc):
+                flags = []
+                if ld is not None and over(c, ld, tol):
+                    flags.append("collect>load")
+                if ld is not None and rc is not None and over(ld, rc, tol):
+                    flags.append("load>receive")
+                if rc is not None and over(c, rc, tol):
+                    flags.append("collect>receive")
+                rows[(level, rid, village, product, grade)] = (c, ld, rc, " ".join(flags))
+
+            for rid, (cty, day, stops) in routes.items():
+                if (only and cty != only) or (date_from and day < date_from) or \
+                        (date_to and day > date_to):
+                    continue
+                vs = [v for v, _ in stops]
+                put("route", rid, "*", "*", "*", sum(collected(v, day) for v in vs),
+                    sum(loaded[(rid, v)] for v in vs),
+                    sum(w for (r, _, _), w in received.items() if r == rid))
+                for v in vs:
+                    put("stop", rid, v, "*", "*", collected(v, day), loaded[(rid, v)], None)
+                pgs = {(p, g) for (vv, dd, p, g) in net if dd == day and vv in vs}
+                pgs |= {(p, g) for (r, p, g) in received if r == rid}
+                for p, g in pgs:
+                    put("product", rid, "*", p, g, sum(collected(v, day, p, g) for v in vs),
+                        None, received.get((rid, p, g), 0))
+                for (vv, dd, p, g), val in net.items():
+                    if dd == day and vv in vs:
+                        put("village_product", rid, vv, p, g, val[0], None, None)
+            return rows
+
+        def report(*extra):
+            code, out, _ = hq("report", "reconcile", "--db", server.db, "--format", "json",
+                              *extra)
+            rows = {}
+            for r in (json.loads(out) if code == 0 else []):
+                rows[(r["level"], r["route"], r["village"], r["product"], r["grade"])] = (
+                    r["collected_g"], r["loaded_g"], r["received_g"], r["flag"])
+                if r["loaded_g"] is not None:
+                    check(r["collected_minus_loaded_g"] == r["collected_g"] - r["loaded_g"],
+                          "difference collected - loaded")
+            return rows
+
+        def same(got, want, what):
+            for k in sorted(set(got) | set(want)):
+                check(got.get(k) == want.get(k), "%s %r: got %r want %r"
+                      % (what, k, got.get(k), want.get(k)))
+
+        want = expected(200)
+        check(any(v[3] for v in want.values()) and any(not v[3] for v in want.values()),
+              "the scripted week has flagged and clean rows")
+        same(report(), want, "reconcile")
+        same(report("--tolerance", "7.5"), expected(750), "reconcile --tolerance 7.5")
+        same(report("--county", "yunxi"), expected(200, only="yunxi"), "reconcile yunxi")
+        same(report("--from", d3, "--to", d1), expected(200, date_from=d3, date_to=d1),
+             "reconcile --from --to")
+
+        code, out, _ = hq("report", "reconcile", "--db", server.db, "--format", "csv")
+        got = list(csv.DictReader(io.StringIO(out)))
+        check(len(got) == len(want), "csv has one line per row (%d)" % len(got))
+        code, out, _ = hq("report", "reconcile", "--db", server.db)
+        check(out.startswith("level") and out.count("\n") == len(want) + 1,
+              "table: a header and one line per row")
+        code, _, err = hq("report", "reconcile", "--db", server.db, "--tolerance", "x", ok=False)
+        check(code == 2, "a bad tolerance is a usage error")
+
+        # Receipts are HQ's: they are not in any agent's replica.
+        for a in agents.values():
+            a.sync()
+            check(agent_sees(a, "SELECT COUNT(*) FROM receipts") == [(0,)],
+                  "%s holds no receipts" % a.uid)
+        server.stop()
+    done("hq_week")
+
+
+if __name__ == "__main__":
+    main()
