@@ -40,12 +40,40 @@ int lm__hq_valid_date(const char *s);
  * on failure prints "lastmile-server CMD: reason" and returns NULL. */
 lm_replica *lm__hq_open(const char *path, const char *cmd);
 
+#define LM_HQ_MAX_COLS 16
+
+/* The rows of an HQ report as text cells, n_cols per row (NULL = not
+ * applicable at that row's level). The table owns every cell. */
+typedef struct lm_hq_rows {
+    const char *const *names; /* n_cols column names (borrowed) */
+    const int *numeric;       /* n_cols flags: 1 = JSON number, right-aligned */
+    size_t n_cols;            /* at most LM_HQ_MAX_COLS */
+    char **cells;
+    size_t n, cap;
+} lm_hq_rows;
+
+/* Appends an empty row; returns its n_cols cells to fill with lm_malloc'd
+ * strings, or NULL when out of memory. */
+char **lm__hq_rows_add(lm_hq_rows *t);
+/* Frees every cell and the array; the table can be reused empty. */
+void lm__hq_rows_free(lm_hq_rows *t);
+/* Prints the rows as LM_FMT_TABLE, LM_FMT_CSV or LM_FMT_JSON (an array of
+ * objects keyed by column name). */
+void lm__hq_rows_print(const lm_hq_rows *t, int format, FILE *out);
+
 int lm__cmd_product(int argc, char **argv); /* product add */
 int lm__cmd_price(int argc, char **argv);   /* price set */
 int lm__cmd_receipt(int argc, char **argv); /* receipt add */
 
-/* `report reconcile`: the words after "reconcile". */
+/* `report reconcile` / `report poverty`: the words after the report name. */
 int lm__cmd_report_reconcile(int argc, char **argv);
+int lm__cmd_report_poverty(int argc, char **argv);
+
+/* The poverty-targeting report (see docs/hq.md): per period, county and
+ * village, weight and money from registered poor households against all.
+ * period is "day", "week", "month" or "all"; from/to may be NULL. */
+int lm__report_poverty(sqlite3 *db, const char *from, const char *to, const char *period,
+                       int format, FILE *out, char *err, size_t err_size);
 
 /* The reconciliation report (see docs/hq.md). from/to/county may be NULL
  * (no bound); tolerance_cpct is the loss tolerance in hundredths of a

@@ -17,6 +17,7 @@ static const char usage[] =
     "  serve --db PATH --listen HOST:PORT  serve sync sessions\n"
     "  report volumes --db PATH ...        volume report (table, csv, json)\n"
     "  report reconcile --db PATH ...      collected / loaded / received per route\n"
+    "  report poverty --db PATH ...        buying from registered poor households\n"
     "  product add --db PATH ...           add a product to the catalog\n"
     "  price set --db PATH ...             set a product and grade's price\n"
     "  receipt add --db PATH ...           record a warehouse receipt for a route\n"

@@ -21,7 +21,6 @@
 #include <string.h>
 
 #include "hq.h"
-#include "out.h"
 #include "report.h"
 
 static const char query[] =
@@ -99,24 +98,7 @@ static const char *const col_names[N_COLS] = {"level",
                                               "collected_minus_received_g",
                                               "flag"};
 
-/* Columns printed as JSON numbers (the rest are strings). */
-static int is_number(int k)
-{
-    return k >= C_COLLECTED && k <= C_COL_REC;
-}
-
-typedef struct rrow {
-    char *cells[N_COLS]; /* NULL = not applicable at this level */
-} rrow;
-
-static void rows_free(rrow *rows, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        for (int k = 0; k < N_COLS; k++)
-            lm_free(rows[i].cells[k]);
-    }
-    lm_free(rows);
-}
+static const int numeric[N_COLS] = {0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0};
 
 /* True when the loss from `from` to `to` is over tol (hundredths of a
  * percent of `from`); exact integer arithmetic. */
@@ -132,15 +114,15 @@ static char *fmt_ll(long long v)
     return lm_strdup(buf);
 }
 
-/* Fills one row from the statement; LM_ENOMEM when a copy fails. */
-static int fill_row(sqlite3_stmt *st, long long tol, rrow *r)
+/* Fills one row's cells from the statement; LM_ENOMEM when a copy fails. */
+static int fill_row(sqlite3_stmt *st, long long tol, char **cells)
 {
     int level = sqlite3_column_int(st, 0);
-    r->cells[C_LEVEL] = lm_strdup(level_names[level & 3]);
+    cells[C_LEVEL] = lm_strdup(level_names[level & 3]);
     for (int k = C_ROUTE; k <= C_GRADE; k++) {
         const char *t = (const char *)sqlite3_column_text(st, k);
-        r->cells[k] = lm_strdup(t ? t : "");
-        if (!r->cells[k])
+        cells[k] = lm_strdup(t ? t : "");
+        if (!cells[k])
             return LM_ENOMEM;
     }
     long long v[3];
@@ -148,24 +130,24 @@ static int fill_row(sqlite3_stmt *st, long long tol, rrow *r)
     for (int i = 0; i < 3; i++) {
         known[i] = sqlite3_column_type(st, C_COLLECTED + i) != SQLITE_NULL;
         v[i] = sqlite3_column_int64(st, C_COLLECTED + i);
-        if (known[i] && !(r->cells[C_COLLECTED + i] = fmt_ll(v[i])))
+        if (known[i] && !(cells[C_COLLECTED + i] = fmt_ll(v[i])))
             return LM_ENOMEM;
     }
     char flag[64] = "";
     if (known[0] && known[1]) {
-        if (!(r->cells[C_COL_LOAD] = fmt_ll(v[0] - v[1])))
+        if (!(cells[C_COL_LOAD] = fmt_ll(v[0] - v[1])))
             return LM_ENOMEM;
         if (over(v[0], v[1], tol))
             strcat(flag, "collect>load ");
     }
     if (known[1] && known[2]) {
-        if (!(r->cells[C_LOAD_REC] = fmt_ll(v[1] - v[2])))
+        if (!(cells[C_LOAD_REC] = fmt_ll(v[1] - v[2])))
             return LM_ENOMEM;
         if (over(v[1], v[2], tol))
             strcat(flag, "load>receive ");
     }
     if (known[0] && known[2]) {
-        if (!(r->cells[C_COL_REC] = fmt_ll(v[0] - v[2])))
+        if (!(cells[C_COL_REC] = fmt_ll(v[0] - v[2])))
             return LM_ENOMEM;
         if (over(v[0], v[2], tol))
             strcat(flag, "collect>receive ");
@@ -173,56 +155,8 @@ static int fill_row(sqlite3_stmt *st, long long tol, rrow *r)
     size_t fl = strlen(flag);
     if (fl)
         flag[fl - 1] = '\0';
-    r->cells[C_FLAG] = lm_strdup(flag);
-    return r->cells[C_LEVEL] && r->cells[C_FLAG] ? LM_OK : LM_ENOMEM;
-}
-
-static void print_rows(const rrow *rows, size_t n, int format, FILE *out)
-{
-    if (format == LM_FMT_JSON) {
-        fputs("[", out);
-        for (size_t i = 0; i < n; i++) {
-            fputs(i ? ",\n {" : "\n {", out);
-            for (int k = 0; k < N_COLS; k++) {
-                fprintf(out, "%s\"%s\":", k ? "," : "", col_names[k]);
-                if (is_number(k))
-                    fputs(rows[i].cells[k] ? rows[i].cells[k] : "null", out);
-                else
-                    lm__out_json_str(out, rows[i].cells[k]);
-            }
-            fputs("}", out);
-        }
-        fputs(n ? "\n]\n" : "]\n", out);
-        return;
-    }
-    if (format == LM_FMT_CSV) {
-        for (int k = 0; k < N_COLS; k++)
-            fprintf(out, "%s%s", col_names[k], k + 1 < N_COLS ? "," : "\n");
-        for (size_t i = 0; i < n; i++) {
-            for (int k = 0; k < N_COLS; k++) {
-                lm__out_csv_field(out, rows[i].cells[k]);
-                fputs(k + 1 < N_COLS ? "," : "\n", out);
-            }
-        }
-        return;
-    }
-    size_t width[N_COLS];
-    for (int k = 0; k < N_COLS; k++) {
-        width[k] = strlen(col_names[k]);
-        for (size_t i = 0; i < n; i++) {
-            size_t w = rows[i].cells[k] ? strlen(rows[i].cells[k]) : 1;
-            if (w > width[k])
-                width[k] = w;
-        }
-    }
-    for (int k = 0; k < N_COLS; k++)
-        fprintf(out, is_number(k) ? "%*s%s" : "%-*s%s", k + 1 < N_COLS ? (int)width[k] : 0,
-                col_names[k], k + 1 < N_COLS ? "  " : "\n");
-    for (size_t i = 0; i < n; i++) {
-        for (int k = 0; k < N_COLS; k++)
-            fprintf(out, is_number(k) ? "%*s%s" : "%-*s%s", k + 1 < N_COLS ? (int)width[k] : 0,
-                    rows[i].cells[k] ? rows[i].cells[k] : "-", k + 1 < N_COLS ? "  " : "\n");
-    }
+    cells[C_FLAG] = lm_strdup(flag);
+    return cells[C_LEVEL] && cells[C_FLAG] ? LM_OK : LM_ENOMEM;
 }
 
 int lm__report_reconcile(sqlite3 *db, const char *from, const char *to, const char *county,
@@ -230,8 +164,7 @@ int lm__report_reconcile(sqlite3 *db, const char *from, const char *to, const ch
                          size_t err_size)
 {
     sqlite3_stmt *st = NULL;
-    rrow *rows = NULL;
-    size_t n = 0, cap = 0;
+    lm_hq_rows rows = {col_names, numeric, N_COLS, NULL, 0, 0};
     int rc = LM_EDB, step;
     if (sqlite3_prepare_v2(db, query, -1, &st, NULL) != SQLITE_OK)
         goto fail_db;
@@ -243,25 +176,15 @@ int lm__report_reconcile(sqlite3 *db, const char *from, const char *to, const ch
     /* One statement, one read snapshot: every figure is consistent even
      * while a server commits to the same file. */
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 32;
-            rrow *nr = lm_realloc(rows, ncap * sizeof *rows);
-            if (!nr) {
-                rc = LM_ENOMEM;
-                goto fail_rows;
-            }
-            rows = nr;
-            cap = ncap;
-        }
-        memset(&rows[n], 0, sizeof rows[n]);
-        rc = fill_row(st, tolerance_cpct, &rows[n++]);
+        char **cells = lm__hq_rows_add(&rows);
+        rc = cells ? fill_row(st, tolerance_cpct, cells) : LM_ENOMEM;
         if (rc != LM_OK)
             goto fail_rows;
     }
     if (step != SQLITE_DONE)
         goto fail_db;
-    print_rows(rows, n, format, out);
-    rows_free(rows, n);
+    lm__hq_rows_print(&rows, format, out);
+    lm__hq_rows_free(&rows);
     sqlite3_finalize(st);
     return LM_OK;
 
@@ -272,7 +195,7 @@ fail_db:
 fail_rows:
     snprintf(err, err_size, "%s", lm_strerror(rc));
 fail_out:
-    rows_free(rows, n);
+    lm__hq_rows_free(&rows);
     sqlite3_finalize(st);
     return rc;
 }

@@ -72,6 +72,64 @@ def agent_sees(agent, sql):
         con.close()
 
 
+def poverty_expected(ledger, county, poor, period, date_from=None, date_to=None):
+    """{(period, county, village): figures} from the ledger, with county
+    subtotals (village '*') and period totals (county '*')."""
+    acc = {}
+    for cid, c in ledger.collections.items():
+        if cid in ledger.voided or (date_from and c["day"] < date_from) or \
+                (date_to and c["day"] > date_to):
+            continue
+        w = c["weight_g"] + sum(d for d, _ in ledger.deltas.get(cid, []))
+        m = c["amount_fen"] + sum(f for _, f in ledger.deltas.get(cid, []))
+        is_poor = c["farmer_id"] in poor
+        p = period(c["day"])
+        cty = county[c["village"]]
+        for key in ((p, cty, c["village"]), (p, cty, "*"), (p, "*", "*")):
+            t = acc.setdefault(key, [0, 0, 0, 0, set(), set()])
+            if is_poor:
+                t[0] += w
+                t[1] += m
+                t[4].add(c["farmer_id"])
+            t[2] += w
+            t[3] += m
+            t[5].add(c["farmer_id"])
+    out = {}
+    for key, t in acc.items():
+        share = None
+        if t[3] > 0:
+            bp = (t[1] * 10000 + t[3] // 2) // t[3]
+            share = "%d.%02d" % (bp // 100, bp % 100)
+        out[key] = (t[0], t[1], t[2], t[3], len(t[4]), len(t[5]), share)
+    return out
+
+
+def check_poverty(server, ledger, county, poor, d3, d1):
+    """report poverty equals the ledger for several periods and a date range."""
+    def week(d):
+        day = datetime.strptime(d, "%Y-%m-%d")
+        return (day - timedelta(days=day.weekday())).strftime("%Y-%m-%d")
+
+    cases = [(["--period", "all"], lambda d: "all", None, None),
+             (["--period", "day"], lambda d: d, None, None),
+             (["--period", "week"], week, None, None),
+             (["--period", "month"], lambda d: d[:7], None, None),
+             (["--from", d3, "--to", d1], lambda d: "all", d3, d1)]
+    for args, period, lo, hi in cases:
+        code, out, _ = hq("report", "poverty", "--db", server.db, "--format", "json", *args)
+        got = {}
+        for r in (json.loads(out) if code == 0 else []):
+            got[(r["period"], r["county"], r["village"])] = (
+                r["poor_weight_g"], r["poor_amount_fen"], r["all_weight_g"],
+                r["all_amount_fen"], r["poor_farmers"], r["all_farmers"], r["poor_amount_pct"])
+        want = poverty_expected(ledger, county, poor, period, lo, hi)
+        check(any(v[0] for v in want.values()) and any(v[0] < v[2] for v in want.values()),
+              "poverty %r: poor and other households both sold" % args)
+        for k in sorted(set(got) | set(want)):
+            check(got.get(k) == want.get(k), "poverty %r %r: got %r want %r"
+                  % (args, k, got.get(k), want.get(k)))
+
+
 def main():
     with tempdir() as tmp:
         server = Server(tmp)
@@ -88,13 +146,18 @@ def main():
 
         ledger = Ledger()
         rng = new_rng(11)
-        farmers, village_of = {}, {}
+        farmers, village_of, poor = {}, {}, set()
         for uid, a in agents.items():
             farmers[uid] = []
             for i, v in enumerate(villages[uid] * 2):
-                fid = a.new_id("farmer", "add", "--name", "农户%d" % i, "--village", v)
+                args = ["farmer", "add", "--name", "农户%d" % i, "--village", v]
+                if i % 2 == 0:
+                    args += ["--poor", "--household", "HH-%s-%d" % (v, i)]
+                fid = a.new_id(*args)
                 farmers[uid].append(fid)
                 village_of[fid] = v
+                if i % 2 == 0:
+                    poor.add(fid)
 
         # Today's buying through the real CLI, with corrections.
         today = {uid: ledger.random_day(a, farmers[uid], rng, 6) for uid, a in agents.items()}
@@ -252,6 +315,8 @@ def main():
               "table: a header and one line per row")
         code, _, err = hq("report", "reconcile", "--db", server.db, "--tolerance", "x", ok=False)
         check(code == 2, "a bad tolerance is a usage error")
+
+        check_poverty(server, ledger, county, poor, d3, d1)
 
         # Receipts are HQ's: they are not in any agent's replica.
         for a in agents.values():

@@ -1,0 +1,104 @@
+/*
+ * hq_table.c — prints the HQ reports' rows as an aligned table, CSV or
+ * JSON (see hq.h). Numbers are kept as the text SQLite produced so the
+ * figures are printed exactly as summed.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hq.h"
+#include "out.h"
+#include "report.h"
+
+void lm__hq_rows_free(lm_hq_rows *t)
+{
+    for (size_t i = 0; i < t->n * t->n_cols; i++)
+        lm_free(t->cells[i]);
+    lm_free(t->cells);
+    t->cells = NULL;
+    t->n = t->cap = 0;
+}
+
+char **lm__hq_rows_add(lm_hq_rows *t)
+{
+    if (t->n == t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 32;
+        char **nc = lm_realloc(t->cells, ncap * t->n_cols * sizeof *nc);
+        if (!nc)
+            return NULL;
+        t->cells = nc;
+        t->cap = ncap;
+    }
+    char **row = t->cells + t->n * t->n_cols;
+    memset(row, 0, t->n_cols * sizeof *row);
+    t->n++;
+    return row;
+}
+
+static void print_json(const lm_hq_rows *t, FILE *out)
+{
+    fputs("[", out);
+    for (size_t i = 0; i < t->n; i++) {
+        char **row = t->cells + i * t->n_cols;
+        fputs(i ? ",\n {" : "\n {", out);
+        for (size_t k = 0; k < t->n_cols; k++) {
+            fprintf(out, "%s\"%s\":", k ? "," : "", t->names[k]);
+            if (t->numeric[k])
+                fputs(row[k] ? row[k] : "null", out);
+            else
+                lm__out_json_str(out, row[k]);
+        }
+        fputs("}", out);
+    }
+    fputs(t->n ? "\n]\n" : "]\n", out);
+}
+
+static void print_csv(const lm_hq_rows *t, FILE *out)
+{
+    for (size_t k = 0; k < t->n_cols; k++)
+        fprintf(out, "%s%s", t->names[k], k + 1 < t->n_cols ? "," : "\n");
+    for (size_t i = 0; i < t->n; i++) {
+        for (size_t k = 0; k < t->n_cols; k++) {
+            lm__out_csv_field(out, t->cells[i * t->n_cols + k]);
+            fputs(k + 1 < t->n_cols ? "," : "\n", out);
+        }
+    }
+}
+
+/* Text columns left-aligned, numbers right-aligned, "-" for not
+ * applicable; the last column is not padded (no trailing blanks). */
+static void print_line(const lm_hq_rows *t, char *const *cells, const size_t *width, FILE *out)
+{
+    for (size_t k = 0; k < t->n_cols; k++) {
+        int last = k + 1 == t->n_cols;
+        fprintf(out, t->numeric[k] ? "%*s%s" : "%-*s%s", last ? 0 : (int)width[k],
+                cells[k] ? cells[k] : "-", last ? "\n" : "  ");
+    }
+}
+
+static void print_table(const lm_hq_rows *t, FILE *out)
+{
+    size_t width[LM_HQ_MAX_COLS];
+    for (size_t k = 0; k < t->n_cols; k++) {
+        width[k] = strlen(t->names[k]);
+        for (size_t i = 0; i < t->n; i++) {
+            const char *c = t->cells[i * t->n_cols + k];
+            size_t w = c ? strlen(c) : 1;
+            if (w > width[k])
+                width[k] = w;
+        }
+    }
+    print_line(t, (char *const *)t->names, width, out);
+    for (size_t i = 0; i < t->n; i++)
+        print_line(t, t->cells + i * t->n_cols, width, out);
+}
+
+void lm__hq_rows_print(const lm_hq_rows *t, int format, FILE *out)
+{
+    if (format == LM_FMT_JSON)
+        print_json(t, out);
+    else if (format == LM_FMT_CSV)
+        print_csv(t, out);
+    else
+        print_table(t, out);
+}
