@@ -18,7 +18,8 @@
  *     version, or in the conflict log (as winner or loser), or was refused,
  *     or a later write named it as its prev_hlc, or a tombstone covered it;
  *     or it lost on its writer's replica before reaching the server and
- *     sits in that replica's conflict log;
+ *     sits in that replica's conflict log, or the same site wrote the cell
+ *     again later (a site's writes are sequential);
  *   - a re-sent batch changed nothing;
  *   - each agent's ledger sums (weight and money after adjustments) equal
  *     the server's for that agent, and no accepted collection is missing.
@@ -678,6 +679,19 @@ static int in_conflicts(node *n, const rec *w)
                 (long long)w->site) > 0;
 }
 
+/* A later write of the same cell by the same site that never got pushed
+ * itself (overwritten where it was made) but sits in a conflict log: it
+ * superseded w on w's own replica. */
+static int later_same_site(node *n, const rec *w)
+{
+    return qint(n,
+                "SELECT count(*) FROM lm_conflicts WHERE tbl='%s' AND pk='%s' AND col='%s' AND"
+                " ((winner_site=%lld AND winner_hlc>%lld) OR (loser_site=%lld AND"
+                " loser_hlc>%lld))",
+                w->table, w->pk, w->col, (long long)w->site, (long long)w->hlc, (long long)w->site,
+                (long long)w->hlc) > 0;
+}
+
 static int cmp_rec(const void *a, const void *b)
 {
     const rec *x = a, *y = b;
@@ -738,7 +752,9 @@ static void check_accounted(sim *s)
          * that replica's conflict log holds it */
         int elsewhere = 0;
         for (int k = 0; k < s->n_cl && !elsewhere; k++)
-            elsewhere = in_conflicts(&s->cl[k], w);
+            elsewhere = in_conflicts(&s->cl[k], w) || later_same_site(&s->cl[k], w);
+        elsewhere = elsewhere || later_same_site(&s->server, w) ||
+                    (cell_state(&s->server, w, &h, &si, &pv) && si == w->site && h > w->hlc);
         if (elsewhere)
             continue;
         if (tomb_prev(&s->server, w, &tp) && tp >= w->hlc)
