@@ -64,6 +64,7 @@ void lm__hq_rows_print(const lm_hq_rows *t, int format, FILE *out);
 int lm__cmd_product(int argc, char **argv); /* product add */
 int lm__cmd_price(int argc, char **argv);   /* price set */
 int lm__cmd_receipt(int argc, char **argv); /* receipt add */
+int lm__cmd_farmer(int argc, char **argv);  /* farmer import */
 
 /* `report reconcile` / `report poverty`: the words after the report name. */
 int lm__cmd_report_reconcile(int argc, char **argv);

@@ -20,6 +20,7 @@ static const char usage[] =
     "  report poverty --db PATH ...        buying from registered poor households\n"
     "  product add --db PATH ...           add a product to the catalog\n"
     "  price set --db PATH ...             set a product and grade's price\n"
+    "  farmer import --db PATH --csv FILE  match farmers to the poor-household register\n"
     "  receipt add --db PATH ...           record a warehouse receipt for a route\n"
     "  version                             print the version\n"
     "\n"
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
         return lm__cmd_product(argc - 2, argv + 2);
     if (strcmp(cmd, "price") == 0)
         return lm__cmd_price(argc - 2, argv + 2);
+    if (strcmp(cmd, "farmer") == 0)
+        return lm__cmd_farmer(argc - 2, argv + 2);
     if (strcmp(cmd, "receipt") == 0)
         return lm__cmd_receipt(argc - 2, argv + 2);
     if (strcmp(cmd, "report") == 0)

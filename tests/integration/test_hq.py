@@ -130,6 +130,47 @@ def check_poverty(server, ledger, county, poor, d3, d1):
                   % (args, k, got.get(k), want.get(k)))
 
 
+def check_import(server, li, tmp, farmers, poor):
+    """farmer import: exact matches are marked poor and reach the agent;
+    doubtful, unmatched and unregistered households are listed, not guessed."""
+    new = li.new_id("farmer", "add", "--name", "王五", "--village", "xiaba", "--household",
+                    "HH-NEW-1")
+    check(li.sync()[0] == 0, "agent-li syncs the new farmer")
+    path = tmp + "/register.csv"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("household_id,name,village\n")
+        f.write("HH-shangba-0,农户0,shangba\n")          # already poor: matched
+        f.write('"HH-NEW-1","王五",xiaba\n')             # matched, newly marked
+        f.write("HH-shangba-2,别人,shangba\n")          # same id, other name
+        f.write("HH-GHOST-9,张三,heping\n")             # nobody recorded
+    code, out, _ = hq("farmer", "import", "--db", server.db, "--csv", path)
+    lines = out.strip().splitlines()
+    check(lines and lines[-1] == "matched 2 (newly marked poor 1), doubtful 1, unmatched 1, "
+          "unregistered %d" % (len(poor) - 2), "import summary: %r" % lines[-1:])
+    check(any(l.startswith("doubtful\tHH-shangba-2\t别人\tshangba\t%s\t农户2"
+                           % farmers["agent-li"][2]) for l in lines),
+          "the doubtful match is listed with both names")
+    check("unmatched\tHH-GHOST-9\t张三\theping" in lines, "the unmatched entry is listed")
+    check(sum(l.startswith("unregistered\t") for l in lines) == len(poor) - 2,
+          "poor farmers missing from the register are listed")
+    rows = server.rows("SELECT id, registered_poor FROM farmers WHERE id IN (?, ?)",
+                       (new, farmers["agent-li"][2]))
+    check(sorted((r["id"], r["registered_poor"]) for r in rows) ==
+          sorted([(new, 1), (farmers["agent-li"][2], 1)]),
+          "the exact match is marked, the doubtful one left as it was: %r" % rows)
+    check(li.sync()[0] == 0, "agent-li syncs after the import")
+    check(agent_sees(li, "SELECT registered_poor FROM farmers WHERE id = '%s'" % new) == [(1,)],
+          "the mark reaches the agent's replica")
+    code, _, err = hq("farmer", "import", "--db", server.db, "--csv", tmp + "/none.csv",
+                      ok=False)
+    check(code == 1 and "cannot open" in err, "a missing file is an error: %r" % err)
+    with open(tmp + "/bad.csv", "w") as f:
+        f.write("HH-1,only two\n")
+    code, _, err = hq("farmer", "import", "--db", server.db, "--csv", tmp + "/bad.csv",
+                      ok=False)
+    check(code == 1 and "bad.csv:1" in err, "a malformed line is named: %r" % err)
+
+
 def main():
     with tempdir() as tmp:
         server = Server(tmp)
@@ -317,6 +358,8 @@ def main():
         check(code == 2, "a bad tolerance is a usage error")
 
         check_poverty(server, ledger, county, poor, d3, d1)
+
+        check_import(server, agents["agent-li"], tmp, farmers, poor)
 
         # Receipts are HQ's: they are not in any agent's replica.
         for a in agents.values():

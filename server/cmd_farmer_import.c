@@ -1,0 +1,261 @@
+/*
+ * cmd_farmer_import.c — `lastmile-server farmer import --csv FILE`: loads
+ * the official register of poor households (household id, name, village)
+ * and matches the farmers agents recorded in the field to it by household
+ * id. Nothing is guessed:
+ *   matched     same household id, same name and village: the farmer is
+ *               marked registered_poor = 1 (a SYSTEM write, synced to the
+ *               agents of that village);
+ *   doubtful    same household id but the name or the village differs:
+ *               listed, the farmer is left as it is;
+ *   unmatched   a register entry no recorded farmer carries: listed;
+ *   unregistered a farmer recorded as poor whose household id is not in
+ *               the register (or who has none): listed, left as it is.
+ * The register is kept in the server-only table lm_poor_register (not
+ * synced); a new import replaces it.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hq.h"
+#include "opts.h"
+
+static const char usage[] =
+    "usage: lastmile-server farmer import --db PATH --csv FILE\n"
+    "\n"
+    "FILE: UTF-8 CSV, one household per line: household_id,name,village (an\n"
+    "optional header line starting with 'household' is skipped; fields may be\n"
+    "double-quoted). Farmers are matched by household id; the report lists\n"
+    "matched, doubtful, unmatched and unregistered households.\n";
+
+#define LINE_MAX_BYTES 4096
+
+/* Splits one CSV line into at most n fields in place (RFC 4180 quotes,
+ * "" inside quotes). Returns the number of fields, -1 when malformed. */
+static int split_csv(char *line, char **fields, int n)
+{
+    int count = 0;
+    char *p = line;
+    for (;;) {
+        if (count == n)
+            return -1;
+        char *out = p, *start = p;
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                if (*p == '\0')
+                    return -1;
+                if (*p == '"' && p[1] == '"') {
+                    *out++ = '"';
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    *out++ = *p++;
+                }
+            }
+            if (*p != ',' && *p != '\0')
+                return -1;
+        } else {
+            while (*p && *p != ',')
+                out = ++p;
+        }
+        char end = *p;
+        *out = '\0';
+        fields[count++] = start;
+        if (end == '\0')
+            return count;
+        p++;
+    }
+}
+
+/* Trims ASCII blanks at both ends, in place. */
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* Reads FILE into lm_poor_register (replacing it) inside the caller's
+ * transaction. */
+static int load_register(sqlite3 *db, FILE *f, const char *path, char *err, size_t err_size)
+{
+    if (sqlite3_exec(db,
+                     "CREATE TABLE IF NOT EXISTS lm_poor_register(household_id TEXT PRIMARY KEY,"
+                     " name TEXT NOT NULL, village TEXT NOT NULL);"
+                     "DELETE FROM lm_poor_register;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, err_size, "%s", sqlite3_errmsg(db));
+        return LM_EDB;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "INSERT INTO lm_poor_register VALUES(?1, ?2, ?3)", -1, &st, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, err_size, "%s", sqlite3_errmsg(db));
+        return LM_EDB;
+    }
+    char line[LINE_MAX_BYTES];
+    int rc = LM_OK;
+    for (long no = 1; fgets(line, sizeof line, f); no++) {
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n') {
+            snprintf(err, err_size, "%s:%ld: line longer than %d bytes", path, no,
+                     LINE_MAX_BYTES - 2);
+            rc = LM_EINVAL;
+            break;
+        }
+        char *text = trim(line);
+        if (*text == '\0' || (no == 1 && strncmp(text, "household", 9) == 0))
+            continue;
+        char *fields[3];
+        if (split_csv(text, fields, 3) != 3) {
+            snprintf(err, err_size, "%s:%ld: expected household_id,name,village", path, no);
+            rc = LM_EINVAL;
+            break;
+        }
+        for (int i = 0; i < 3; i++) {
+            fields[i] = trim(fields[i]);
+            sqlite3_bind_text(st, i + 1, fields[i], -1, SQLITE_STATIC);
+        }
+        if (!*fields[0] || !*fields[1] || !*fields[2]) {
+            snprintf(err, err_size, "%s:%ld: empty field", path, no);
+            rc = LM_EINVAL;
+            break;
+        }
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            snprintf(err, err_size, "%s:%ld: %s", path, no,
+                     sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY
+                         ? "household id listed twice"
+                         : sqlite3_errmsg(db));
+            rc = LM_EINVAL;
+            break;
+        }
+        sqlite3_reset(st);
+    }
+    if (rc == LM_OK && ferror(f)) {
+        snprintf(err, err_size, "%s: read error", path);
+        rc = LM_EIO;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Prints every row of sql, a tab-separated line each after the label. */
+static int list(sqlite3 *db, const char *label, const char *sql, int *count)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return LM_EDB;
+    int step;
+    *count = 0;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        fputs(label, stdout);
+        for (int k = 0; k < sqlite3_column_count(st); k++) {
+            const char *t = (const char *)sqlite3_column_text(st, k);
+            printf("\t%s", t ? t : "");
+        }
+        putchar('\n');
+        (*count)++;
+    }
+    sqlite3_finalize(st);
+    return step == SQLITE_DONE ? LM_OK : LM_EDB;
+}
+
+static const char sql_mark[] =
+    "UPDATE farmers SET registered_poor = 1 WHERE COALESCE(registered_poor, 0) != 1 AND"
+    " EXISTS (SELECT 1 FROM lm_poor_register r WHERE r.household_id = farmers.household_id"
+    " AND r.name = farmers.name AND r.village = farmers.village)";
+static const char sql_matched[] =
+    "SELECT COUNT(*) FROM farmers f JOIN lm_poor_register r ON r.household_id = f.household_id"
+    " AND r.name = f.name AND r.village = f.village";
+static const char sql_doubtful[] =
+    "SELECT r.household_id, r.name, r.village, f.id, f.name, f.village FROM farmers f"
+    " JOIN lm_poor_register r ON r.household_id = f.household_id"
+    " WHERE r.name != f.name OR r.village != f.village ORDER BY r.household_id, f.id";
+static const char sql_unmatched[] =
+    "SELECT r.household_id, r.name, r.village FROM lm_poor_register r WHERE NOT EXISTS"
+    " (SELECT 1 FROM farmers f WHERE f.household_id = r.household_id) ORDER BY 1";
+static const char sql_unregistered[] =
+    "SELECT f.id, f.name, f.village, COALESCE(f.household_id, '') FROM farmers f"
+    " WHERE f.registered_poor = 1 AND NOT EXISTS (SELECT 1 FROM lm_poor_register r"
+    " WHERE r.household_id = f.household_id) ORDER BY f.id";
+
+int lm__cmd_farmer(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "import") != 0) {
+        int help = argc >= 1 && (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0);
+        fputs(usage, help ? stdout : stderr);
+        return help ? 0 : 2;
+    }
+    const char *db = NULL, *csv = NULL;
+    lm_opt opts[] = {{"db", &db, NULL}, {"csv", &csv, NULL}};
+    int prc = lm__opts_parse(argc - 1, argv + 1, opts, 2, "farmer import");
+    if (prc == LM_OPTS_HELP) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (prc != LM_OPTS_OK)
+        return 2;
+    if (!db || !csv) {
+        fprintf(stderr, "lastmile-server farmer import: --db and --csv are required\n");
+        return 2;
+    }
+    FILE *f = fopen(csv, "r");
+    if (!f) {
+        fprintf(stderr, "lastmile-server farmer import: %s: cannot open\n", csv);
+        return 1;
+    }
+    int result = 1, marked = 0, n_match = 0, n_doubt = 0, n_unmatched = 0, n_unreg = 0;
+    char err[512] = "";
+    lm_replica *r = lm__hq_open(db, "farmer import");
+    if (!r)
+        goto fail_open;
+    sqlite3 *sdb = lm_replica_db(r);
+    if (sqlite3_exec(sdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, sizeof err, "%s", sqlite3_errmsg(sdb));
+        goto fail_tx;
+    }
+    if (load_register(sdb, f, csv, err, sizeof err) != LM_OK)
+        goto fail_rollback;
+    if (sqlite3_exec(sdb, sql_mark, NULL, NULL, NULL) != SQLITE_OK)
+        goto fail_db;
+    marked = sqlite3_changes(sdb);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(sdb, sql_matched, -1, &st, NULL) != SQLITE_OK)
+        goto fail_db;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n_match = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (list(sdb, "doubtful", sql_doubtful, &n_doubt) != LM_OK ||
+        list(sdb, "unmatched", sql_unmatched, &n_unmatched) != LM_OK ||
+        list(sdb, "unregistered", sql_unregistered, &n_unreg) != LM_OK)
+        goto fail_db;
+    if (sqlite3_exec(sdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail_db;
+    if (lm_replica_stamp(r, NULL) != LM_OK) {
+        snprintf(err, sizeof err, "%s", lm_replica_errmsg(r));
+        goto fail_tx;
+    }
+    printf("matched %d (newly marked poor %d), doubtful %d, unmatched %d, unregistered %d\n",
+           n_match, marked, n_doubt, n_unmatched, n_unreg);
+    result = 0;
+    goto done;
+
+fail_db:
+    snprintf(err, sizeof err, "%s", sqlite3_errmsg(sdb));
+fail_rollback:
+    sqlite3_exec(sdb, "ROLLBACK", NULL, NULL, NULL);
+fail_tx:
+    fprintf(stderr, "lastmile-server farmer import: %s\n", err);
+done:
+    lm_replica_close(r);
+fail_open:
+    fclose(f);
+    return result;
+}
