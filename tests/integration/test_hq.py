@@ -5,10 +5,8 @@ and loaded, the warehouse records receipts, and `report reconcile` is
 checked row by row against figures this script computes on its own from
 what it generated (docs/hq.md has the definitions).
 
-Routes and stop loads are written as plain SQL on the server's database
-(captured by the replica triggers like any write): the dispatcher's
-`lastmile route create` and the agents' `lastmile stop load` are not part
-of this build yet."""
+Routes are planned by two dispatchers with `lastmile route create`, reach
+the agents by sync, and the agents record `lastmile stop arrive/load`."""
 import csv
 import io
 import json
@@ -171,6 +169,22 @@ def check_import(server, li, tmp, farmers, poor):
     check(code == 1 and "bad.csv:1" in err, "a malformed line is named: %r" % err)
 
 
+def check_route_errors(disp, agent, day):
+    """route create refuses unknown villages, mixed counties, an over-capacity
+    plan and a non-dispatcher."""
+    cases = [(disp, ["--stops", "atlantis"], "unknown village"),
+             (disp, ["--stops", "shangba,baishi"], "county"),
+             (disp, ["--stops", "shangba", "--capacity-kg", "0.001"], "over capacity"),
+             (agent, ["--stops", "shangba"], "only a dispatcher")]
+    for who, extra, why in cases:
+        code, _, err = who.cli("route", "create", "--date", day, "--vehicle", "v", "--driver",
+                               "d", *extra, ok=False)
+        check(code == 1 and why in err, "route create %r refused (%s): %r" % (extra, why, err))
+    code, _, err = disp.cli("route", "create", "--date", "2026-13-01", "--vehicle", "v",
+                            "--driver", "d", "--stops", "shangba", ok=False)
+    check(code == 2, "a bad date is a usage error: %r" % err)
+
+
 def main():
     with tempdir() as tmp:
         server = Server(tmp)
@@ -179,11 +193,16 @@ def main():
         villages = {"agent-li": ["shangba", "xiaba"], "agent-wang": ["liangshui"],
                     "agent-zhao": ["baishi", "heping"]}
         keys = {uid: server.add_user(uid, "agent", v) for uid, v in villages.items()}
+        disp_keys = {c: server.add_user("disp-" + c, "dispatcher", None, c)
+                     for c in ("pingshan", "yunxi")}
         catalog(server, tmp)
         server.start()
         agents = {uid: Agent(tmp, uid) for uid in villages}
         for uid, a in agents.items():
             a.init(server, keys[uid])
+        dispatchers = {c: Agent(tmp, "disp-" + c) for c in disp_keys}
+        for c, d in dispatchers.items():
+            d.init(server, disp_keys[c])
 
         ledger = Ledger()
         rng = new_rng(11)
@@ -245,10 +264,10 @@ def main():
 
         d0, d1, d3 = cst_day(now_ms), cst_day(now_ms - DAY_MS), cst_day(now_ms - 3 * DAY_MS)
         routes = {  # id -> (county, date, [(village, loss permille of what was collected)])
-            "RT-P-TODAY": ("pingshan", d0, [("shangba", 5), ("xiaba", 60), ("liangshui", 0)]),
-            "RT-Y-TODAY": ("yunxi", d0, [("baishi", 10), ("heping", 0)]),
-            "RT-P-D1": ("pingshan", d1, [("shangba", 0), ("liangshui", 30)]),
-            "RT-Y-D3": ("yunxi", d3, [("baishi", 0)]),
+            "P-TODAY": ("pingshan", d0, [("shangba", 5), ("xiaba", 60), ("liangshui", 0)]),
+            "Y-TODAY": ("yunxi", d0, [("baishi", 10), ("heping", 0)]),
+            "P-D1": ("pingshan", d1, [("shangba", 0), ("liangshui", 30)]),
+            "Y-D3": ("yunxi", d3, [("baishi", 0)]),
         }
 
         def collected(village, day, product=None, grade=None):
@@ -256,20 +275,59 @@ def main():
                        if vv == village and dd == day and product in (None, p)
                        and grade in (None, g))
 
-        con = sqlite3.connect(server.db, timeout=30)
-        loaded = {}
+        # Dispatchers plan with `lastmile route create`; the routes reach the
+        # agents, who mark their stops arrived and loaded; everyone syncs.
+        plans = dict(routes)
+        routes, loaded = {}, {}
+        for disp in dispatchers.values():
+            check(disp.sync()[0] == 0, "%s pulls its county's buying" % disp.uid)
+        for name, (cty, day, stops) in plans.items():
+            disp = dispatchers[cty]
+            rid = disp.new_id("route", "create", "--date", day, "--vehicle", "truck-" + name,
+                              "--driver", "Driver Liu", "--stops", ",".join(v for v, _ in stops))
+            check(rid and len(rid) == 26, "route create prints an id for %s" % name)
+            routes[rid] = (cty, day, stops)
+        for disp in dispatchers.values():
+            check(disp.sync()[0] == 0, "%s syncs its routes" % disp.uid)
+        owner = {v: uid for uid, vs in villages.items() for v in vs}
+        for uid, a in agents.items():
+            check(a.sync()[0] == 0, "%s receives its stops" % uid)
         for rid, (cty, day, stops) in routes.items():
-            con.execute("INSERT INTO routes (id, county, date, vehicle, driver, dispatcher_id,"
-                        " capacity_g, status) VALUES (?,?,?,?,?,?,?,?)",
-                        (rid, cty, day, "truck-1", "Driver Liu", "disp", 5000000, "planned"))
-            for seq, (v, loss) in enumerate(stops):
+            for v, loss in stops:
+                a = agents[owner[v]]
+                sid = agent_sees(a, "SELECT id FROM route_stops WHERE route_id = '%s' AND "
+                                 "village = '%s'" % (rid, v))
+                if not check(len(sid) == 1, "%s holds its stop %s/%s" % (a.uid, rid, v)):
+                    continue
                 got = collected(v, day) * (1000 - loss) // 1000
                 loaded[(rid, v)] = got
-                con.execute("INSERT INTO route_stops (id, route_id, seq, village, agent_id,"
-                            " planned_at, status, loaded_weight_g) VALUES (?,?,?,?,?,?,?,?)",
-                            ("%s-%d" % (rid, seq), rid, seq + 1, v, "", now_ms, "loaded", got))
-        con.commit()
-        con.close()
+                a.cli("stop", "arrive", sid[0][0])
+                if got > 0:
+                    a.cli("stop", "load", sid[0][0], "--kg", kg_text(got))
+                else:
+                    loaded[(rid, v)] = 0
+                code, _, err = a.cli("stop", "arrive", sid[0][0], ok=False)
+                check(code == 1 and "forward" in err, "a stop's status never goes back")
+        for uid, a in agents.items():
+            check(a.sync()[0] == 0, "%s reports its loads" % uid)
+        check_route_errors(dispatchers["pingshan"], agents["agent-li"], d0)
+        for uid, a in agents.items():
+            # Scope: only its villages' farmers, its own stops, its counties' routes.
+            mine = set(villages[uid])
+            counties = {county[v] for v in mine}
+            fv = {r[0] for r in agent_sees(a, "SELECT DISTINCT village FROM farmers")}
+            check(fv <= mine, "%s holds only its villages' farmers: %r" % (uid, fv))
+            so = {r[0] for r in agent_sees(a, "SELECT DISTINCT agent_id FROM route_stops")}
+            check(so <= {uid}, "%s holds only its own stops: %r" % (uid, so))
+            rc_ = {r[0] for r in agent_sees(a, "SELECT DISTINCT county FROM routes")}
+            check(rc_ and rc_ <= counties, "%s holds its counties' routes: %r" % (uid, rc_))
+        stops_srv = {(r["route_id"], r["village"]): r for r in server.rows(
+            "SELECT route_id, village, status, loaded_weight_g FROM route_stops")}
+        for key, w in loaded.items():
+            row = stops_srv.get(key, {})
+            check(row.get("loaded_weight_g") == (w or None)
+                  and row.get("status") == ("loaded" if w else "arrived"),
+                  "the server holds the load of %r: %r" % (key, row))
 
         # Warehouse receipts per route, product and grade: most arrive whole,
         # a few lose weight in transit, one product of one route goes missing.
@@ -278,7 +336,7 @@ def main():
             pg = sorted({(p, g) for (vv, dd, p, g) in net
                          if dd == day and vv in [v for v, _ in stops]})
             for i, (p, g) in enumerate(pg):
-                if rid == "RT-Y-TODAY" and i == 0:
+                if routes[rid][0] == "yunxi" and routes[rid][1] == d0 and i == 0:
                     continue
                 want = sum(collected(v, day, p, g) for v, _ in stops)
                 if want <= 0:

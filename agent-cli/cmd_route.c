@@ -1,0 +1,252 @@
+/*
+ * cmd_route.c — `lastmile route create`: a dispatcher plans a pickup route
+ * on its replica; the route and its stops reach the stops' agents on their
+ * next syncs. The plan columns (routes.*, route_stops seq/village/agent_id/
+ * planned_at) are the dispatcher's; status and loaded weight of a stop are
+ * its agent's (cmd_stop.c). Definitions in docs/dispatch.md.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "money.h"
+
+static const char usage[] =
+    "usage: lastmile route create --date YYYY-MM-DD --vehicle V --driver NAME\n"
+    "                             --stops VILLAGE[:AGENT],... [--capacity-kg N]\n"
+    "                             [--db PATH] [--json]\n"
+    "\n"
+    "Plans a pickup route (dispatcher or hq). Stops are visited in the order\n"
+    "given; all must be villages of one county. A stop's agent is AGENT when\n"
+    "given, else the agent who last bought in that village. With --capacity-kg\n"
+    "the weight waiting at the stops (collected up to the date minus already\n"
+    "loaded) must fit. Prints the route id; sync to send it.\n";
+
+#define MAX_STOPS 32
+
+/* Net weight waiting in village up to day: collections (adjusted, voided
+ * excluded) of days <= day minus the loads of stops in that village on
+ * routes dated <= day. */
+static const char sql_waiting[] =
+    "SELECT COALESCE((SELECT SUM(c.weight_g + COALESCE((SELECT SUM(delta_weight_g)"
+    "  FROM adjustments a WHERE a.collection_id = c.id), 0)) FROM collections c"
+    "  WHERE c.village = ?1 AND date(c.collected_at / 1000, 'unixepoch', '+8 hours') <= ?2"
+    "  AND NOT EXISTS (SELECT 1 FROM adjustments a WHERE a.collection_id = c.id"
+    "  AND a.voided = 1)), 0)"
+    " - COALESCE((SELECT SUM(COALESCE(s.loaded_weight_g, 0)) FROM route_stops s"
+    "  JOIN routes r ON r.id = s.route_id WHERE s.village = ?1 AND r.date <= ?2), 0)";
+
+static int valid_date(const char *s)
+{
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return 0;
+    for (int i = 0; i < 10; i++) {
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return 0;
+    }
+    int m = (s[5] - '0') * 10 + s[6] - '0', d = (s[8] - '0') * 10 + s[9] - '0';
+    return m >= 1 && m <= 12 && d >= 1 && d <= 31;
+}
+
+/* One text column of a one-row query with up to two text parameters, as a
+ * new string; NULL when there is no row (or out of memory). */
+static char *query_text(sqlite3 *db, const char *sql, const char *p1, const char *p2)
+{
+    sqlite3_stmt *st = NULL;
+    char *out = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_text(st, 1, p1, -1, SQLITE_STATIC);
+    if (p2)
+        sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        out = lm_strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return out;
+}
+
+typedef struct stop_plan {
+    char *village; /* points into the stops copy */
+    char *agent;   /* into the copy, or owned when inferred (owned = 1) */
+    int owned;
+} stop_plan;
+
+static int insert_route(sqlite3 *db, lm_replica *r, const char *id, const char *county,
+                        const char *date, const char *vehicle, const char *driver, const char *user,
+                        long long cap, const stop_plan *stops, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO routes (id, county, date, vehicle, driver, dispatcher_id,"
+                           " capacity_g, status) VALUES (?,?,?,?,?,?,?,'planned')",
+                           -1, &st, NULL) != SQLITE_OK)
+        return LM_EDB;
+    const char *t[6] = {id, county, date, vehicle, driver, user};
+    for (int i = 0; i < 6; i++)
+        sqlite3_bind_text(st, i + 1, t[i], -1, SQLITE_STATIC);
+    if (cap > 0)
+        sqlite3_bind_int64(st, 7, cap);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? LM_OK : LM_EDB;
+    sqlite3_finalize(st);
+    if (rc != LM_OK)
+        return rc;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO route_stops (id, route_id, seq, village, agent_id,"
+                           " planned_at, status) VALUES (?,?,?,?,?,?,'planned')",
+                           -1, &st, NULL) != SQLITE_OK)
+        return LM_EDB;
+    for (size_t i = 0; i < n && rc == LM_OK; i++) {
+        char sid[LM_ID_SIZE];
+        if ((rc = lm_replica_new_id(r, sid)) != LM_OK)
+            break;
+        sqlite3_bind_text(st, 1, sid, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)i + 1);
+        sqlite3_bind_text(st, 4, stops[i].village, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, stops[i].agent, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)lm_cli_now_ms());
+        rc = sqlite3_step(st) == SQLITE_DONE ? LM_OK : LM_EDB;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int lm_cmd_route(int argc, char **argv)
+{
+    lm_cli_common c = {0};
+    const char *date = NULL, *vehicle = NULL, *driver = NULL, *stops_arg = NULL, *cap_kg = NULL;
+    const char *why = NULL;
+    lm_args a;
+    const lm_opt opts[] = {LM_CLI_COMMON_OPTS(c),
+                           LM_CLI_JSON_OPT(c),
+                           {"date", LM_OPT_VALUE, &date, NULL},
+                           {"vehicle", LM_OPT_VALUE, &vehicle, NULL},
+                           {"driver", LM_OPT_VALUE, &driver, NULL},
+                           {"stops", LM_OPT_VALUE, &stops_arg, NULL},
+                           {"capacity-kg", LM_OPT_VALUE, &cap_kg, NULL}};
+    const char *cmd = "route create";
+    int code = lm_cli_parse("route", usage, argc, argv, opts, sizeof opts / sizeof opts[0], &a, &c);
+    if (code >= 0)
+        return code;
+    if (a.n_positional != 1 || strcmp(a.positional[0], "create") != 0)
+        return lm_cli_usage_error("route", "say 'route create' (see --help)");
+    if (!date || !vehicle || !driver || !stops_arg)
+        return lm_cli_usage_error(cmd, "--date, --vehicle, --driver and --stops are required");
+    if (!valid_date(date))
+        return lm_cli_usage_error(cmd, "--date '%s' is not YYYY-MM-DD", date);
+    int64_t cap = 0;
+    if (cap_kg && lm_money_parse_kg(cap_kg, &cap, &why) != LM_OK)
+        return lm_cli_usage_error(cmd, "--capacity-kg '%s' %s", cap_kg, why);
+
+    char *copy = lm_strdup(stops_arg);
+    if (!copy)
+        return lm_cli_error(cmd, "out of memory");
+    stop_plan stops[MAX_STOPS];
+    size_t n = 0;
+    for (char *p = copy; p;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (n == MAX_STOPS || !*p) {
+            lm_free(copy);
+            return lm_cli_usage_error(
+                cmd, n == MAX_STOPS ? "at most %d stops" : "--stops has an empty village (%d)",
+                n == MAX_STOPS ? MAX_STOPS : (int)n + 1);
+        }
+        char *colon = strchr(p, ':');
+        if (colon)
+            *colon = '\0';
+        stops[n].village = p;
+        stops[n].agent = colon ? colon + 1 : NULL;
+        stops[n++].owned = 0;
+        p = comma ? comma + 1 : NULL;
+    }
+
+    lm_replica *r = NULL;
+    char *user = NULL, *role = NULL, *county = NULL;
+    if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
+        goto fail_open;
+    sqlite3 *db = lm_replica_db(r);
+    user = lm_cli_meta(r, "user");
+    role = lm_cli_meta(r, "role");
+    if (!role || (strcmp(role, "dispatcher") != 0 && strcmp(role, "hq") != 0)) {
+        code = lm_cli_error(cmd, "only a dispatcher or hq plans routes (this replica is %s's)",
+                            role ? role : "unknown");
+        goto fail_role;
+    }
+    if (lm_cli_exec(db, "BEGIN IMMEDIATE") != LM_OK) {
+        code = lm_cli_error(cmd, "cannot start a transaction: %s", sqlite3_errmsg(db));
+        goto fail_role;
+    }
+    long long waiting = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *vc =
+            query_text(db, "SELECT county FROM villages WHERE name = ?1", stops[i].village, NULL);
+        if (!vc) {
+            code = lm_cli_error(cmd, "unknown village '%s' (not in the catalog)", stops[i].village);
+            goto fail_tx;
+        }
+        if (county && strcmp(county, vc) != 0) {
+            code = lm_cli_error(cmd, "stop '%s' is in county %s, the route's is %s",
+                                stops[i].village, vc, county);
+            lm_free(vc);
+            goto fail_tx;
+        }
+        if (!county)
+            county = vc;
+        else
+            lm_free(vc);
+        if (!stops[i].agent) {
+            stops[i].agent = query_text(
+                db,
+                "SELECT agent FROM (SELECT agent_id AS agent, collected_at AS t FROM collections"
+                " WHERE village = ?1 UNION ALL SELECT created_by, created_at FROM farmers"
+                " WHERE village = ?1) WHERE agent IS NOT NULL ORDER BY t DESC LIMIT 1",
+                stops[i].village, NULL);
+            stops[i].owned = 1;
+            if (!stops[i].agent) {
+                code = lm_cli_error(cmd, "no agent known for village '%s'; write %s:AGENT",
+                                    stops[i].village, stops[i].village);
+                goto fail_tx;
+            }
+        }
+        char *w = query_text(db, sql_waiting, stops[i].village, date);
+        waiting += w ? atoll(w) : 0;
+        lm_free(w);
+    }
+    if (cap > 0 && waiting > cap) {
+        code = lm_cli_error(cmd,
+                            "plan over capacity: %lld.%03lld kg waiting at the stops, vehicle"
+                            " takes %lld.%03lld kg",
+                            waiting / 1000, waiting % 1000, (long long)cap / 1000,
+                            (long long)cap % 1000);
+        goto fail_tx;
+    }
+    char id[LM_ID_SIZE];
+    if (lm_replica_new_id(r, id) != LM_OK ||
+        insert_route(db, r, id, county, date, vehicle, driver, user, cap, stops, n) != LM_OK ||
+        lm_cli_exec(db, "COMMIT") != LM_OK) {
+        code = lm_cli_error(cmd, "cannot write the route: %s", sqlite3_errmsg(db));
+        goto fail_tx;
+    }
+    code = lm_cli_print_id(cmd, id, c.json);
+    goto fail_role;
+
+fail_tx:
+    lm_cli_exec(db, "ROLLBACK");
+fail_role:
+    lm_replica_close(r);
+fail_open:
+    for (size_t i = 0; i < n; i++) {
+        if (stops[i].owned)
+            lm_free(stops[i].agent);
+    }
+    lm_free(county);
+    lm_free(user);
+    lm_free(role);
+    lm_free(copy);
+    return code;
+}
