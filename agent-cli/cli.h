@@ -114,7 +114,8 @@ int lm_cmd_list(int argc, char **argv);
 int lm_cmd_status(int argc, char **argv);
 int lm_cmd_sync(int argc, char **argv);
 int lm_cmd_conflicts(int argc, char **argv);
-int lm_cmd_route(int argc, char **argv); /* route create (cmd_route.c) */
-int lm_cmd_stop(int argc, char **argv);  /* stop arrive|load (cmd_stop.c) */
+int lm_cmd_route(int argc, char **argv);  /* route create (cmd_route.c) */
+int lm_cmd_stop(int argc, char **argv);   /* stop arrive|load (cmd_stop.c) */
+int lm_cmd_points(int argc, char **argv); /* points (cmd_points.c) */
 
 #endif

@@ -23,6 +23,7 @@ static const char usage[] =
     "  sync                                          push, then pull, until up to date\n"
     "  conflicts [resolve ID --keep mine|theirs]\n"
     "  route create --date D --vehicle V --driver NAME --stops V1,V2 [--capacity-kg N]\n"
+    "  points [--date D]                             villages with weight waiting for pickup\n"
     "  stop arrive STOP | stop load STOP --kg KG     your stop of a pickup route\n"
     "\n"
     "Exit codes: 0 ok, 1 runtime error, 2 usage error.\n";
@@ -36,7 +37,7 @@ static const command commands[] = {
     {"init", lm_cmd_init},     {"collect", lm_cmd_collect},     {"grade", lm_cmd_grade},
     {"adjust", lm_cmd_adjust}, {"list", lm_cmd_list},           {"status", lm_cmd_status},
     {"sync", lm_cmd_sync},     {"conflicts", lm_cmd_conflicts}, {"route", lm_cmd_route},
-    {"stop", lm_cmd_stop},
+    {"stop", lm_cmd_stop},     {"points", lm_cmd_points},
 };
 
 int main(int argc, char **argv)

@@ -311,6 +311,27 @@ def main():
         for uid, a in agents.items():
             check(a.sync()[0] == 0, "%s reports its loads" % uid)
         check_route_errors(dispatchers["pingshan"], agents["agent-li"], d0)
+
+        # `lastmile points` on the dispatcher: waiting weight per village.
+        disp = dispatchers["pingshan"]
+        check(disp.sync()[0] == 0, "the dispatcher pulls the loads")
+        for upto in (d0, d1):
+            code, out, _ = disp.cli("points", "--json", "--date", upto)
+            got = {(r["village"], r["product"], r["grade"]): (r["collected_g"], r["loaded_g"],
+                                                              r["waiting_g"])
+                   for r in (json.loads(out) if code == 0 else [])}
+            want = {}
+            for (v, d, p_, g), val in net.items():
+                if county[v] != "pingshan" or d > upto:
+                    continue
+                t = want.get((v, p_, g), (0, None, None))
+                want[(v, p_, g)] = (t[0] + val[0], None, None)
+            for v in {k[0] for k in want}:
+                col = sum(x[0] for k, x in want.items() if k[0] == v)
+                ld = sum(w for (rid, vv), w in loaded.items()
+                         if vv == v and routes[rid][1] <= upto)
+                want[(v, "*", "*")] = (col, ld, col - ld)
+            check(got == want, "points --date %s: %r == %r" % (upto, got, want))
         for uid, a in agents.items():
             # Scope: only its villages' farmers, its own stops, its counties' routes.
             mine = set(villages[uid])

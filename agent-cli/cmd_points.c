@@ -1,0 +1,114 @@
+/*
+ * cmd_points.c — `lastmile points`: the collection points (villages) a
+ * dispatcher sees, with what waits there for pickup. Loads are recorded per
+ * stop, not per product, so the waiting weight is given per village:
+ *   product rows   (village, product, grade): net collected weight;
+ *   village row    (product "*"): collected, loaded, waiting = collected -
+ *                  loaded.
+ * Net = weight_g + Σ adjustments, voided collections excluded; with --date
+ * only collections of days <= D (UTC+8) and loads of routes dated <= D.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "table.h"
+
+static const char usage[] =
+    "usage: lastmile points [--date YYYY-MM-DD] [--db PATH] [--json]\n"
+    "\n"
+    "Collection points (villages) on this replica with the weight waiting for\n"
+    "pickup: per product and grade the net collected weight (g), and a line per\n"
+    "village (product '*') with collected, loaded and waiting = collected -\n"
+    "loaded. --date counts collections and routes up to that day.\n";
+
+static const char sql[] =
+    "WITH net AS (SELECT c.village, c.product, c.grade, c.weight_g + COALESCE((SELECT"
+    "   SUM(delta_weight_g) FROM adjustments a WHERE a.collection_id = c.id), 0) AS w"
+    "   FROM collections c WHERE (?1 IS NULL OR"
+    "   date(c.collected_at / 1000, 'unixepoch', '+8 hours') <= ?1) AND NOT EXISTS"
+    "   (SELECT 1 FROM adjustments a WHERE a.collection_id = c.id AND a.voided = 1)),"
+    " ld AS (SELECT s.village, SUM(COALESCE(s.loaded_weight_g, 0)) AS w FROM route_stops s"
+    "   JOIN routes r ON r.id = s.route_id WHERE ?1 IS NULL OR r.date <= ?1"
+    "   GROUP BY s.village)"
+    " SELECT * FROM ("
+    " SELECT COALESCE(v.county, '?') AS county, n.village AS village, n.product AS product,"
+    "   n.grade AS grade, SUM(n.w) AS collected_g, NULL AS loaded_g, NULL AS waiting_g"
+    "   FROM net n LEFT JOIN villages v ON v.name = n.village"
+    "   GROUP BY n.village, n.product, n.grade"
+    " UNION ALL SELECT COALESCE(v.county, '?'), n.village, '*', '*', SUM(n.w),"
+    "   COALESCE((SELECT w FROM ld WHERE ld.village = n.village), 0),"
+    "   SUM(n.w) - COALESCE((SELECT w FROM ld WHERE ld.village = n.village), 0)"
+    "   FROM net n LEFT JOIN villages v ON v.name = n.village GROUP BY n.village)"
+    " ORDER BY county, village, product = '*', product, grade";
+
+int lm_cmd_points(int argc, char **argv)
+{
+    lm_cli_common c = {0};
+    const char *date = NULL;
+    lm_args a;
+    const lm_opt opts[] = {
+        LM_CLI_COMMON_OPTS(c), LM_CLI_JSON_OPT(c), {"date", LM_OPT_VALUE, &date, NULL}};
+    const char *cmd = "points";
+    int code = lm_cli_parse(cmd, usage, argc, argv, opts, sizeof opts / sizeof opts[0], &a, &c);
+    if (code >= 0)
+        return code;
+    if (a.n_positional)
+        return lm_cli_usage_error(cmd, "unexpected argument '%s'", a.positional[0]);
+    if (date && (strlen(date) != 10 || date[4] != '-' || date[7] != '-'))
+        return lm_cli_usage_error(cmd, "--date '%s' is not YYYY-MM-DD", date);
+    lm_replica *r;
+    if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
+        return code;
+    sqlite3 *db = lm_replica_db(r);
+    sqlite3_stmt *st = NULL;
+    lm_buf b;
+    lm_json j;
+    lm_table t;
+    lm_buf_init(&b);
+    lm_json_init(&j, &b);
+    lm_table_init(&t, 7);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        code = lm_cli_error(cmd, "cannot read: %s", sqlite3_errmsg(db));
+        goto fail_read;
+    }
+    if (date)
+        sqlite3_bind_text(st, 1, date, -1, SQLITE_STATIC);
+    if (c.json)
+        lm_json_begin_array(&j);
+    for (int k = 0; k < 7 && !c.json; k++)
+        lm_table_add(&t, sqlite3_column_name(st, k));
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (c.json)
+            lm_json_begin_object(&j);
+        for (int k = 0; k < 7; k++) {
+            if (c.json) {
+                lm_json_key(&j, sqlite3_column_name(st, k));
+                lm_cli_json_column(&j, st, k);
+            } else {
+                const char *text = (const char *)sqlite3_column_text(st, k);
+                lm_table_add(&t, text ? text : "-");
+            }
+        }
+        if (c.json)
+            lm_json_end_object(&j);
+    }
+    if (step != SQLITE_DONE) {
+        code = lm_cli_error(cmd, "cannot read: %s", sqlite3_errmsg(db));
+        goto fail_read;
+    }
+    if (c.json) {
+        lm_json_end_array(&j);
+        code = lm_cli_emit_json(cmd, &j, &b);
+    } else if (lm_table_print(&t, stdout) != LM_OK) {
+        code = lm_cli_error(cmd, "cannot print the table");
+    }
+fail_read:
+    sqlite3_finalize(st);
+    lm_table_close(&t);
+    lm_buf_close(&b);
+    lm_replica_close(r);
+    return code;
+}
