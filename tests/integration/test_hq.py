@@ -310,7 +310,44 @@ def main():
                 check(code == 1 and "forward" in err, "a stop's status never goes back")
         for uid, a in agents.items():
             check(a.sync()[0] == 0, "%s reports its loads" % uid)
+        first_loads = dict(loaded)
         check_route_errors(dispatchers["pingshan"], agents["agent-li"], d0)
+
+        # Refused per change: a route outside the dispatcher's county and an
+        # agent re-planning its own stop; the rest of each batch applies.
+        disp = dispatchers["pingshan"]
+        stray = disp.new_id("route", "create", "--date", d0, "--vehicle", "v", "--driver", "d",
+                            "--stops", "baishi:agent-zhao")
+        good = disp.new_id("route", "create", "--date", d1, "--vehicle", "v", "--driver", "d",
+                           "--stops", "xiaba")
+        routes[good] = ("pingshan", d1, [("xiaba", 0)])
+        loaded[(good, "xiaba")] = 0
+        code, _, err = disp.sync()
+        check(code == 0, "the dispatcher's sync completes despite a refusal")
+        refused = disp.list("refusals")
+        check(any(r["table"] == "routes" and r["pk"] == stray and r["error"] == "LM_ESCOPE"
+                  and r["reason"] for r in refused), "out-of-county route refused: %r" % refused)
+        check(disp.status().get("refusals", 0) >= 1, "dispatcher status counts the refusal")
+        check(not server.rows("SELECT id FROM routes WHERE id = ?", (stray,)),
+              "the refused route is not on the server")
+        check(server.rows("SELECT id FROM routes WHERE id = ?", (good,)),
+              "the rest of the batch applied")
+        li = agents["agent-li"]
+        sid = agent_sees(li, "SELECT id FROM route_stops WHERE agent_id = 'agent-li' LIMIT 1")
+        run(["/usr/bin/sqlite3", li.db, "UPDATE route_stops SET village = 'baishi' WHERE id = "
+             "'%s';" % sid[0][0]])
+        li.new_id("farmer", "add", "--name", "赵六", "--village", "shangba")
+        check(li.sync()[0] == 0, "agent-li's sync completes despite a refusal")
+        check(any(r["table"] == "route_stops" and r["pk"] == sid[0][0]
+                  for r in li.list("refusals")), "an agent's re-plan of its stop is refused")
+        check(server.rows("SELECT village FROM route_stops WHERE id = ?", (sid[0][0],))[0]
+              ["village"] != "baishi", "the plan on the server is unchanged")
+        check(server.rows("SELECT id FROM farmers WHERE name = '赵六'"),
+              "agent-li's farmer in the same batch applied")
+        for a in agents.values():
+            a.sync()
+        check(not agent_sees(agents["agent-zhao"], "SELECT id FROM routes WHERE id = '%s'"
+                             % stray), "the refused route never reaches agent-zhao")
 
         # `lastmile points` on the dispatcher: waiting weight per village.
         disp = dispatchers["pingshan"]
@@ -344,7 +381,7 @@ def main():
             check(rc_ and rc_ <= counties, "%s holds its counties' routes: %r" % (uid, rc_))
         stops_srv = {(r["route_id"], r["village"]): r for r in server.rows(
             "SELECT route_id, village, status, loaded_weight_g FROM route_stops")}
-        for key, w in loaded.items():
+        for key, w in first_loads.items():
             row = stops_srv.get(key, {})
             check(row.get("loaded_weight_g") == (w or None)
                   and row.get("status") == ("loaded" if w else "arrived"),
