@@ -33,6 +33,8 @@ int lm__cmd_report(int argc, char **argv)
     }
     if (strcmp(argv[0], "reconcile") == 0)
         return lm__cmd_report_reconcile(argc - 1, argv + 1);
+    if (strcmp(argv[0], "agents") == 0)
+        return lm__cmd_report_agents(argc - 1, argv + 1);
     if (strcmp(argv[0], "poverty") == 0)
         return lm__cmd_report_poverty(argc - 1, argv + 1);
     if (strcmp(argv[0], "volumes") != 0) {

@@ -69,6 +69,7 @@ int lm__cmd_farmer(int argc, char **argv);  /* farmer import */
 /* `report reconcile` / `report poverty`: the words after the report name. */
 int lm__cmd_report_reconcile(int argc, char **argv);
 int lm__cmd_report_poverty(int argc, char **argv);
+int lm__cmd_report_agents(int argc, char **argv);
 
 /* The poverty-targeting report (see docs/hq.md): per period, county and
  * village, weight and money from registered poor households against all.

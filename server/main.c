@@ -18,6 +18,7 @@ static const char usage[] =
     "  report volumes --db PATH ...        volume report (table, csv, json)\n"
     "  report reconcile --db PATH ...      collected / loaded / received per route\n"
     "  report poverty --db PATH ...        buying from registered poor households\n"
+    "  report agents --db PATH ...         last sync, conflicts, refusals per user\n"
     "  product add --db PATH ...           add a product to the catalog\n"
     "  price set --db PATH ...             set a product and grade's price\n"
     "  farmer import --db PATH --csv FILE  match farmers to the poor-household register\n"

@@ -349,6 +349,23 @@ def main():
         check(not agent_sees(agents["agent-zhao"], "SELECT id FROM routes WHERE id = '%s'"
                              % stray), "the refused route never reaches agent-zhao")
 
+        code, out, _ = hq("report", "agents", "--db", server.db, "--format", "json")
+        rep = {r["user"]: r for r in (json.loads(out) if code == 0 else [])}
+        everyone = list(agents.values()) + list(dispatchers.values())
+        check(set(rep) == {a.uid for a in everyone}, "report agents lists every user: %r"
+              % sorted(rep))
+        site = {r["user"]: r["site"] for r in server.rows("SELECT user, site FROM lm_sessions_log")}
+        conflicts = server.rows("SELECT winner_site, loser_site FROM lm_conflicts "
+                                "WHERE resolved = 0")
+        for a in everyone:
+            r = rep.get(a.uid, {})
+            mine = sum(1 for c in conflicts if site.get(a.uid) in (c["winner_site"],
+                                                                   c["loser_site"]))
+            check(r.get("refusals") == len(a.list("refusals")) and r.get("last_sync")
+                  and r.get("sessions", 0) > 0 and r.get("open_conflicts") == mine,
+                  "report agents for %s matches its replica: %r" % (a.uid, r))
+        check(rep.get("disp-pingshan", {}).get("refusals", 0) >= 1, "a refusal is reported")
+
         # `lastmile points` on the dispatcher: waiting weight per village.
         disp = dispatchers["pingshan"]
         check(disp.sync()[0] == 0, "the dispatcher pulls the loads")
