@@ -11,3 +11,8 @@ add_test(NAME hq_week COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/
 set_tests_properties(hq_week PROPERTIES
   TIMEOUT 240
   ENVIRONMENT "LASTMILE_BIN=$<TARGET_FILE:lastmile>;LASTMILE_SERVER_BIN=$<TARGET_FILE:lastmile-server>;PYTHONDONTWRITEBYTECODE=1")
+
+add_executable(hq_table_test ${CMAKE_CURRENT_SOURCE_DIR}/unit/hq/hq_table_test.c)
+target_include_directories(hq_table_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(hq_table_test PRIVATE lm_server)
+add_test(NAME hq_table COMMAND hq_table_test)
