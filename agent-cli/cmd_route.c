@@ -22,7 +22,13 @@ static const char usage[] =
     "given; all must be villages of one county. A stop's agent is AGENT when\n"
     "given, else the agent who last bought in that village. With --capacity-kg\n"
     "the weight waiting at the stops (collected up to the date minus already\n"
-    "loaded) must fit. Prints the route id; sync to send it.\n";
+    "loaded) must fit. Prints the route id; sync to send it.\n"
+    "\n"
+    "usage: lastmile route suggest --date YYYY-MM-DD --capacity-kg N [--json]\n"
+    "\n"
+    "Proposes routes covering the weight waiting up to the date within the\n"
+    "capacity: villages by decreasing waiting weight, each put on the first\n"
+    "route of its county with room, else on a new route (first-fit decreasing).\n";
 
 #define MAX_STOPS 32
 
@@ -114,6 +120,109 @@ static int insert_route(sqlite3 *db, lm_replica *r, const char *id, const char *
     return rc;
 }
 
+#define MAX_POINTS 256
+
+typedef struct point {
+    char *village, *county;
+    long long waiting;
+    int bin; /* suggested route number, 1-based */
+} point;
+
+/* Decreasing waiting weight within a county. */
+static int point_cmp(const void *pa, const void *pb)
+{
+    const point *a = pa, *b = pb;
+    int c = strcmp(a->county, b->county);
+    if (c)
+        return c;
+    return a->waiting < b->waiting ? 1 : a->waiting > b->waiting ? -1 : 0;
+}
+
+/* `route suggest`: first-fit decreasing per county (docs/dispatch.md). */
+static int suggest(lm_replica *r, const char *date, long long cap, int json)
+{
+    const char *cmd = "route suggest";
+    sqlite3 *db = lm_replica_db(r);
+    sqlite3_stmt *st = NULL;
+    point pts[MAX_POINTS];
+    size_t n = 0;
+    int code = LM_EXIT_OK, step;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT name, county FROM villages WHERE name IN"
+                           " (SELECT village FROM collections) ORDER BY name",
+                           -1, &st, NULL) != SQLITE_OK)
+        return lm_cli_error(cmd, "cannot read: %s", sqlite3_errmsg(db));
+    while ((step = sqlite3_step(st)) == SQLITE_ROW && n < MAX_POINTS) {
+        char *wt = query_text(db, sql_waiting, (const char *)sqlite3_column_text(st, 0), date);
+        long long w = wt ? atoll(wt) : 0;
+        lm_free(wt);
+        if (w <= 0)
+            continue;
+        pts[n].village = lm_strdup((const char *)sqlite3_column_text(st, 0));
+        pts[n].county = lm_strdup((const char *)sqlite3_column_text(st, 1));
+        pts[n].waiting = w;
+        pts[n].bin = 0;
+        n++;
+        if (!pts[n - 1].village || !pts[n - 1].county) {
+            code = lm_cli_error(cmd, "out of memory");
+            goto fail_read;
+        }
+    }
+    if (step != SQLITE_DONE && step != SQLITE_ROW) {
+        code = lm_cli_error(cmd, "cannot read: %s", sqlite3_errmsg(db));
+        goto fail_read;
+    }
+    qsort(pts, n, sizeof pts[0], point_cmp);
+    long long load[MAX_POINTS];
+    int bins = 0, first_of_county = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || strcmp(pts[i].county, pts[i - 1].county) != 0)
+            first_of_county = bins;
+        for (int b = first_of_county; b < bins && !pts[i].bin; b++) {
+            if (load[b] + pts[i].waiting <= cap) {
+                load[b] += pts[i].waiting;
+                pts[i].bin = b + 1;
+            }
+        }
+        if (!pts[i].bin) {
+            load[bins] = pts[i].waiting;
+            pts[i].bin = ++bins;
+        }
+    }
+    if (json)
+        fputs("[", stdout);
+    for (int b = 1; b <= bins; b++) {
+        const char *county = NULL;
+        if (json)
+            printf("%s{\"stops\":[", b > 1 ? "," : "");
+        else
+            printf("route %d:", b);
+        int k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (pts[i].bin != b)
+                continue;
+            county = pts[i].county;
+            printf(json ? "%s\"%s\"" : "%s%s", k++ ? "," : " ", pts[i].village);
+        }
+        long long w = load[b - 1];
+        if (json)
+            printf("],\"county\":\"%s\",\"waiting_g\":%lld,\"over_capacity\":%s}", county, w,
+                   w > cap ? "true" : "false");
+        else
+            printf("  (%s, %lld.%03lld kg%s)\n", county, w / 1000, w % 1000,
+                   w > cap ? ", OVER CAPACITY: one village alone exceeds it" : "");
+    }
+    if (json)
+        fputs("]\n", stdout);
+fail_read:
+    for (size_t i = 0; i < n; i++) {
+        lm_free(pts[i].village);
+        lm_free(pts[i].county);
+    }
+    sqlite3_finalize(st);
+    return code;
+}
+
 int lm_cmd_route(int argc, char **argv)
 {
     lm_cli_common c = {0};
@@ -131,8 +240,20 @@ int lm_cmd_route(int argc, char **argv)
     int code = lm_cli_parse("route", usage, argc, argv, opts, sizeof opts / sizeof opts[0], &a, &c);
     if (code >= 0)
         return code;
+    if (a.n_positional == 1 && strcmp(a.positional[0], "suggest") == 0) {
+        int64_t cg = 0;
+        if (!date || !valid_date(date) || !cap_kg || lm_money_parse_kg(cap_kg, &cg, &why) != LM_OK)
+            return lm_cli_usage_error("route suggest",
+                                      "needs --date YYYY-MM-DD and --capacity-kg N");
+        lm_replica *sr;
+        if ((code = lm_cli_open("route suggest", c.db, 1, &sr)) != LM_EXIT_OK)
+            return code;
+        code = suggest(sr, date, cg, c.json);
+        lm_replica_close(sr);
+        return code;
+    }
     if (a.n_positional != 1 || strcmp(a.positional[0], "create") != 0)
-        return lm_cli_usage_error("route", "say 'route create' (see --help)");
+        return lm_cli_usage_error("route", "say 'route create' or 'route suggest' (see --help)");
     if (!date || !vehicle || !driver || !stops_arg)
         return lm_cli_usage_error(cmd, "--date, --vehicle, --driver and --stops are required");
     if (!valid_date(date))

@@ -386,6 +386,28 @@ def main():
                          if vv == v and routes[rid][1] <= upto)
                 want[(v, "*", "*")] = (col, ld, col - ld)
             check(got == want, "points --date %s: %r == %r" % (upto, got, want))
+            # route suggest: first-fit decreasing over the waiting weights.
+            waiting = sorted(((x[2], v) for (v, p_, g), x in want.items()
+                              if p_ == "*" and x[2] > 0), reverse=True)
+            cap = max(waiting)[0] * 2 // 3 if waiting else 1000
+            bins = []
+            for w, v in waiting:
+                for b in bins:
+                    if b[0] + w <= cap:
+                        b[0] += w
+                        b[1].add(v)
+                        break
+                else:
+                    bins.append([w, {v}])
+            code, out, _ = disp.cli("route", "suggest", "--date", upto, "--capacity-kg",
+                                    kg_text(cap), "--json")
+            sug = json.loads(out) if code == 0 else []
+            check({frozenset(r["stops"]) for r in sug} == {frozenset(b[1]) for b in bins}
+                  and all(r["waiting_g"] == sum(want[(v, "*", "*")][2] for v in r["stops"])
+                          and r["over_capacity"] == (r["waiting_g"] > cap) for r in sug),
+                  "route suggest --date %s: %r vs %r" % (upto, sug, bins))
+            check(any(r["over_capacity"] for r in sug) and len(sug) >= 2,
+                  "the suggestion splits and flags a village over capacity: %r" % sug)
         for uid, a in agents.items():
             # Scope: only its villages' farmers, its own stops, its counties' routes.
             mine = set(villages[uid])
