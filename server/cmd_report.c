@@ -23,7 +23,9 @@ static const char usage[] =
     "Per group: weight_g (collections plus adjustments, voided collections\n"
     "excluded), amount_fen and count. Without --by, one total line. JSON is an\n"
     "array of objects keyed by the group columns and the three figures. Days are\n"
-    "China Standard Time (UTC+8). Reads a database a running server is using.\n";
+    "China Standard Time (UTC+8). Reads a database a running server is using.\n"
+    "\n"
+    "Also: report reconcile | poverty | agents (see docs/hq.md, or --help on each).\n";
 
 int lm__cmd_report(int argc, char **argv)
 {
