@@ -21,7 +21,7 @@ static int lm_test_checks;
         lm_test_checks++;                                                                          \
         if (!(cond)) {                                                                             \
             lm_test_failures++;                                                                    \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);              \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
         }                                                                                          \
     } while (0)
 
