@@ -198,6 +198,16 @@ int lm_cli_row_exists(sqlite3 *db, const char *sql, const char *arg)
     return found;
 }
 
+int lm_cli_require_in_catalog(const char *cmd, sqlite3 *db, const char *what, const char *sql,
+                              const char *value)
+{
+    int found = lm_cli_row_exists(db, sql, value);
+    if (found == 1)
+        return 0;
+    return found < 0 ? lm_cli_error(cmd, "cannot read the catalog: %s", sqlite3_errmsg(db))
+                     : lm_cli_error(cmd, "unknown %s '%s' (not in the catalog)", what, value);
+}
+
 int lm_cli_print_id(const char *cmd, const char *id, int json)
 {
     if (!json) {

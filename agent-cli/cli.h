@@ -92,6 +92,12 @@ void lm_cli_value_text(const lm_value *v, char *out, size_t size);
  * LM_EDB on error. */
 int lm_cli_row_exists(sqlite3 *db, const char *sql, const char *arg);
 
+/* 0 when `sql` finds value in the catalog; otherwise prints "unknown <what>
+ * '<value>' (not in the catalog)" (or the database error) and returns the
+ * command's exit code. */
+int lm_cli_require_in_catalog(const char *cmd, sqlite3 *db, const char *what, const char *sql,
+                              const char *value);
+
 /* Runs one sync session with the given credentials; progress on stderr when
  * it is a terminal. On success records meta "last_sync"; on failure meta
  * "last_error". Returns LM_OK or the session's error (reason in err). */

@@ -66,7 +66,6 @@ int lm_cmd_collect(int argc, char **argv)
     char *village = NULL;
     char id[LM_ID_SIZE];
     sqlite3_stmt *st = NULL;
-    int found;
 
     if (lm_cli_exec(db, "BEGIN IMMEDIATE") != LM_OK) {
         code = lm_cli_error(cmd, "cannot start a transaction: %s", sqlite3_errmsg(db));
@@ -89,18 +88,14 @@ int lm_cmd_collect(int argc, char **argv)
         code = lm_cli_error(cmd, "farmer '%s' has no village", farmer);
         goto fail_tx;
     }
-    found = lm_cli_row_exists(db, "SELECT 1 FROM products WHERE code = ?", product);
-    if (found != 1) {
-        code = found < 0 ? lm_cli_error(cmd, "cannot read the catalog: %s", sqlite3_errmsg(db))
-                         : lm_cli_error(cmd, "unknown product '%s' (not in the catalog)", product);
+    code = lm_cli_require_in_catalog(cmd, db, "product", "SELECT 1 FROM products WHERE code = ?",
+                                     product);
+    if (code)
         goto fail_village;
-    }
-    found = lm_cli_row_exists(db, "SELECT 1 FROM grades WHERE code = ?", grade);
-    if (found != 1) {
-        code = found < 0 ? lm_cli_error(cmd, "cannot read the catalog: %s", sqlite3_errmsg(db))
-                         : lm_cli_error(cmd, "unknown grade '%s' (not in the catalog)", grade);
+    code =
+        lm_cli_require_in_catalog(cmd, db, "grade", "SELECT 1 FROM grades WHERE code = ?", grade);
+    if (code)
         goto fail_village;
-    }
     if (lm_replica_new_id(r, id) != LM_OK) {
         code = lm_cli_error(cmd, "cannot make an id: %s", lm_replica_errmsg(r));
         goto fail_village;

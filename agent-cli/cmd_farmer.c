@@ -63,12 +63,10 @@ int lm_cmd_farmer_add(int argc, char **argv)
     }
     /* The catalog's villages came with the first sync; a name not in it is
      * a typo the server would refuse days later, so refuse it now. */
-    int found = lm_cli_row_exists(db, "SELECT 1 FROM villages WHERE name = ?", village);
-    if (found != 1) {
-        code = found < 0 ? lm_cli_error(cmd, "cannot read the catalog: %s", sqlite3_errmsg(db))
-                         : lm_cli_error(cmd, "unknown village '%s' (not in the catalog)", village);
+    code = lm_cli_require_in_catalog(cmd, db, "village", "SELECT 1 FROM villages WHERE name = ?",
+                                     village);
+    if (code)
         goto fail_insert;
-    }
     if (lm_replica_new_id(r, id) != LM_OK) {
         code = lm_cli_error(cmd, "cannot make an id: %s", lm_replica_errmsg(r));
         goto fail_insert;

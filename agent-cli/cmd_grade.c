@@ -66,12 +66,10 @@ int lm_cmd_grade(int argc, char **argv)
                          : lm_cli_error(cmd, "unknown collection '%s'", collection);
         goto fail_tx;
     }
-    found = lm_cli_row_exists(db, "SELECT 1 FROM grades WHERE code = ?", grade);
-    if (found != 1) {
-        code = found < 0 ? lm_cli_error(cmd, "cannot read the catalog: %s", sqlite3_errmsg(db))
-                         : lm_cli_error(cmd, "unknown grade '%s' (not in the catalog)", grade);
+    code =
+        lm_cli_require_in_catalog(cmd, db, "grade", "SELECT 1 FROM grades WHERE code = ?", grade);
+    if (code)
         goto fail_tx;
-    }
     if (lm_replica_new_id(r, id) != LM_OK) {
         code = lm_cli_error(cmd, "cannot make an id: %s", lm_replica_errmsg(r));
         goto fail_tx;
