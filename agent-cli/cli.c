@@ -208,6 +208,26 @@ int lm_cli_require_in_catalog(const char *cmd, sqlite3 *db, const char *what, co
                      : lm_cli_error(cmd, "unknown %s '%s' (not in the catalog)", what, value);
 }
 
+int lm_cli_insert_prepare(const char *cmd, lm_replica *r, const char *sql, char *id,
+                          sqlite3_stmt **st)
+{
+    sqlite3 *db = lm_replica_db(r);
+    if (lm_replica_new_id(r, id) != LM_OK)
+        return lm_cli_error(cmd, "cannot make an id: %s", lm_replica_errmsg(r));
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+        return lm_cli_error(cmd, "cannot prepare: %s", sqlite3_errmsg(db));
+    return 0;
+}
+
+int lm_cli_insert_commit(const char *cmd, sqlite3 *db, sqlite3_stmt *st)
+{
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return lm_cli_error(cmd, "cannot insert: %s", sqlite3_errmsg(db));
+    if (lm_cli_exec(db, "COMMIT") != LM_OK)
+        return lm_cli_error(cmd, "cannot commit: %s", sqlite3_errmsg(db));
+    return 0;
+}
+
 int lm_cli_print_id(const char *cmd, const char *id, int json)
 {
     if (!json) {

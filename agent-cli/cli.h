@@ -98,6 +98,14 @@ int lm_cli_row_exists(sqlite3 *db, const char *sql, const char *arg);
 int lm_cli_require_in_catalog(const char *cmd, sqlite3 *db, const char *what, const char *sql,
                               const char *value);
 
+/* For commands that add one row inside an open transaction: makes a new id
+ * into id (LM_ID_SIZE) and prepares sql into *st. lm_cli_insert_commit steps
+ * *st and commits. Both print the error and return the exit code on failure,
+ * 0 on success; the caller finalizes *st and rolls back on failure. */
+int lm_cli_insert_prepare(const char *cmd, lm_replica *r, const char *sql, char *id,
+                          struct sqlite3_stmt **st);
+int lm_cli_insert_commit(const char *cmd, sqlite3 *db, struct sqlite3_stmt *st);
+
 /* Runs one sync session with the given credentials; progress on stderr when
  * it is a terminal. On success records meta "last_sync"; on failure meta
  * "last_error". Returns LM_OK or the session's error (reason in err). */

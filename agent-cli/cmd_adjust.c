@@ -127,18 +127,13 @@ int lm_cmd_adjust(int argc, char **argv)
             goto fail_tx;
         }
     }
-    if (lm_replica_new_id(r, id) != LM_OK) {
-        code = lm_cli_error(cmd, "cannot make an id: %s", lm_replica_errmsg(r));
+    code = lm_cli_insert_prepare(cmd, r,
+                                 "INSERT INTO adjustments (id, collection_id, delta_weight_g, "
+                                 "delta_amount_fen, voided, reason, \"by\", \"at\") "
+                                 "VALUES (?,?,?,?,?,?,?,?)",
+                                 id, &st);
+    if (code)
         goto fail_tx;
-    }
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO adjustments (id, collection_id, delta_weight_g, "
-                           "delta_amount_fen, voided, reason, \"by\", \"at\") "
-                           "VALUES (?,?,?,?,?,?,?,?)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        code = lm_cli_error(cmd, "cannot prepare: %s", sqlite3_errmsg(db));
-        goto fail_tx;
-    }
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, collection, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, delta_g);
@@ -147,14 +142,9 @@ int lm_cmd_adjust(int argc, char **argv)
     sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, user, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, (sqlite3_int64)lm_cli_now_ms());
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        code = lm_cli_error(cmd, "cannot insert: %s", sqlite3_errmsg(db));
+    code = lm_cli_insert_commit(cmd, db, st);
+    if (code)
         goto fail_tx;
-    }
-    if (lm_cli_exec(db, "COMMIT") != LM_OK) {
-        code = lm_cli_error(cmd, "cannot commit: %s", sqlite3_errmsg(db));
-        goto fail_tx;
-    }
     sqlite3_finalize(st);
     lm_free(user);
     lm_replica_close(r);

@@ -96,18 +96,14 @@ int lm_cmd_collect(int argc, char **argv)
         lm_cli_require_in_catalog(cmd, db, "grade", "SELECT 1 FROM grades WHERE code = ?", grade);
     if (code)
         goto fail_village;
-    if (lm_replica_new_id(r, id) != LM_OK) {
-        code = lm_cli_error(cmd, "cannot make an id: %s", lm_replica_errmsg(r));
+    code =
+        lm_cli_insert_prepare(cmd, r,
+                              "INSERT INTO collections (id, agent_id, farmer_id, village, product, "
+                              "grade, weight_g, unit_price_fen, amount_fen, collected_at, note) "
+                              "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                              id, &st);
+    if (code)
         goto fail_village;
-    }
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO collections (id, agent_id, farmer_id, village, product, "
-                           "grade, weight_g, unit_price_fen, amount_fen, collected_at, note) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        code = lm_cli_error(cmd, "cannot prepare: %s", sqlite3_errmsg(db));
-        goto fail_village;
-    }
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, farmer, -1, SQLITE_STATIC);
@@ -120,14 +116,9 @@ int lm_cmd_collect(int argc, char **argv)
     sqlite3_bind_int64(st, 10, (sqlite3_int64)lm_cli_now_ms());
     if (note)
         sqlite3_bind_text(st, 11, note, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        code = lm_cli_error(cmd, "cannot insert: %s", sqlite3_errmsg(db));
+    code = lm_cli_insert_commit(cmd, db, st);
+    if (code)
         goto fail_village;
-    }
-    if (lm_cli_exec(db, "COMMIT") != LM_OK) {
-        code = lm_cli_error(cmd, "cannot commit: %s", sqlite3_errmsg(db));
-        goto fail_village;
-    }
     sqlite3_finalize(st);
     lm_free(village);
     lm_free(user);

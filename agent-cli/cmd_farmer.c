@@ -67,17 +67,12 @@ int lm_cmd_farmer_add(int argc, char **argv)
                                      village);
     if (code)
         goto fail_insert;
-    if (lm_replica_new_id(r, id) != LM_OK) {
-        code = lm_cli_error(cmd, "cannot make an id: %s", lm_replica_errmsg(r));
+    code = lm_cli_insert_prepare(cmd, r,
+                                 "INSERT INTO farmers (id, name, village, phone, registered_poor, "
+                                 "household_id, created_by, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                                 id, &st);
+    if (code)
         goto fail_insert;
-    }
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO farmers (id, name, village, phone, registered_poor, "
-                           "household_id, created_by, created_at) VALUES (?,?,?,?,?,?,?,?)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        code = lm_cli_error(cmd, "cannot prepare: %s", sqlite3_errmsg(db));
-        goto fail_insert;
-    }
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, village, -1, SQLITE_STATIC);
@@ -88,14 +83,9 @@ int lm_cmd_farmer_add(int argc, char **argv)
         sqlite3_bind_text(st, 6, household, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, user, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, (sqlite3_int64)lm_cli_now_ms());
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        code = lm_cli_error(cmd, "cannot insert: %s", sqlite3_errmsg(db));
+    code = lm_cli_insert_commit(cmd, db, st);
+    if (code)
         goto fail_insert;
-    }
-    if (lm_cli_exec(db, "COMMIT") != LM_OK) {
-        code = lm_cli_error(cmd, "cannot commit: %s", sqlite3_errmsg(db));
-        goto fail_insert;
-    }
     sqlite3_finalize(st);
     lm_free(user);
     lm_replica_close(r);

@@ -70,17 +70,13 @@ int lm_cmd_grade(int argc, char **argv)
         lm_cli_require_in_catalog(cmd, db, "grade", "SELECT 1 FROM grades WHERE code = ?", grade);
     if (code)
         goto fail_tx;
-    if (lm_replica_new_id(r, id) != LM_OK) {
-        code = lm_cli_error(cmd, "cannot make an id: %s", lm_replica_errmsg(r));
+    code =
+        lm_cli_insert_prepare(cmd, r,
+                              "INSERT INTO gradings (id, collection_id, grade, moisture_permille, "
+                              "defects, graded_by, graded_at) VALUES (?,?,?,?,?,?,?)",
+                              id, &st);
+    if (code)
         goto fail_tx;
-    }
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO gradings (id, collection_id, grade, moisture_permille, "
-                           "defects, graded_by, graded_at) VALUES (?,?,?,?,?,?,?)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        code = lm_cli_error(cmd, "cannot prepare: %s", sqlite3_errmsg(db));
-        goto fail_tx;
-    }
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, collection, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, grade, -1, SQLITE_STATIC);
@@ -90,14 +86,9 @@ int lm_cmd_grade(int argc, char **argv)
         sqlite3_bind_text(st, 5, defects, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, user, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, (sqlite3_int64)lm_cli_now_ms());
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        code = lm_cli_error(cmd, "cannot insert: %s", sqlite3_errmsg(db));
+    code = lm_cli_insert_commit(cmd, db, st);
+    if (code)
         goto fail_tx;
-    }
-    if (lm_cli_exec(db, "COMMIT") != LM_OK) {
-        code = lm_cli_error(cmd, "cannot commit: %s", sqlite3_errmsg(db));
-        goto fail_tx;
-    }
     sqlite3_finalize(st);
     lm_free(user);
     lm_replica_close(r);
