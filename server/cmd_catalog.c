@@ -37,17 +37,10 @@ int lm__cmd_product(int argc, char **argv)
     const char *db = NULL, *code = NULL, *name = NULL, *unit = "kg";
     lm_opt opts[] = {
         {"db", &db, NULL}, {"code", &code, NULL}, {"name", &name, NULL}, {"unit", &unit, NULL}};
-    int prc = lm__opts_parse(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "product add");
-    if (prc == LM_OPTS_HELP) {
-        fputs(product_usage, stdout);
-        return 0;
-    }
-    if (prc != LM_OPTS_OK)
-        return 2;
-    if (!db || !code || !name || !*code || !*name) {
-        fprintf(stderr, "lastmile-server product add: --db, --code and --name are required\n");
-        return 2;
-    }
+    int prc = lm__opts_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "product add",
+                           product_usage, "db,code,name");
+    if (prc != LM_OPTS_GO)
+        return prc;
     lm_replica *r = lm__hq_open(db, "product add");
     if (!r)
         return 1;
@@ -94,18 +87,10 @@ int lm__cmd_price(int argc, char **argv)
                      {"grade", &grade, NULL},
                      {"price", &price, NULL},
                      {"from", &from, NULL}};
-    int prc = lm__opts_parse(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "price set");
-    if (prc == LM_OPTS_HELP) {
-        fputs(price_usage, stdout);
-        return 0;
-    }
-    if (prc != LM_OPTS_OK)
-        return 2;
-    if (!db || !product || !grade || !price) {
-        fprintf(stderr,
-                "lastmile-server price set: --db, --product, --grade and --price are required\n");
-        return 2;
-    }
+    int prc = lm__opts_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "price set",
+                           price_usage, "db,product,grade,price");
+    if (prc != LM_OPTS_GO)
+        return prc;
     int64_t fen;
     const char *why = NULL;
     if (lm_money_parse_price(price, &fen, &why) != LM_OK) {

@@ -195,17 +195,9 @@ int lm__cmd_farmer(int argc, char **argv)
     }
     const char *db = NULL, *csv = NULL;
     lm_opt opts[] = {{"db", &db, NULL}, {"csv", &csv, NULL}};
-    int prc = lm__opts_parse(argc - 1, argv + 1, opts, 2, "farmer import");
-    if (prc == LM_OPTS_HELP) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (prc != LM_OPTS_OK)
-        return 2;
-    if (!db || !csv) {
-        fprintf(stderr, "lastmile-server farmer import: --db and --csv are required\n");
-        return 2;
-    }
+    int prc = lm__opts_run(argc - 1, argv + 1, opts, 2, "farmer import", usage, "db,csv");
+    if (prc != LM_OPTS_GO)
+        return prc;
     FILE *f = fopen(csv, "r");
     if (!f) {
         fprintf(stderr, "lastmile-server farmer import: %s: cannot open\n", csv);

@@ -156,17 +156,9 @@ int lm__cmd_init(int argc, char **argv)
 {
     const char *db = NULL;
     lm_opt opts[] = {{"db", &db, NULL}};
-    int prc = lm__opts_parse(argc, argv, opts, 1, "init");
-    if (prc == LM_OPTS_HELP) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (prc != LM_OPTS_OK)
-        return 2;
-    if (!db) {
-        fprintf(stderr, "lastmile-server init: --db PATH is required\n");
-        return 2;
-    }
+    int prc = lm__opts_run(argc, argv, opts, 1, "init", usage, "db");
+    if (prc != LM_OPTS_GO)
+        return prc;
     char err[512] = "";
     int rc = lm__server_db_init(db, err, sizeof err);
     if (rc != LM_OK) {

@@ -28,17 +28,10 @@ int lm__cmd_report_poverty(int argc, char **argv)
                      {"to", &to, NULL},
                      {"period", &period, NULL},
                      {"format", &format, NULL}};
-    int prc = lm__opts_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "report poverty");
-    if (prc == LM_OPTS_HELP) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (prc != LM_OPTS_OK)
-        return 2;
-    if (!db) {
-        fprintf(stderr, "lastmile-server report poverty: --db PATH is required\n");
-        return 2;
-    }
+    int prc =
+        lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "report poverty", usage, "db");
+    if (prc != LM_OPTS_GO)
+        return prc;
     if ((from && !lm__hq_valid_date(from)) || (to && !lm__hq_valid_date(to))) {
         fprintf(stderr, "lastmile-server report poverty: --from/--to take YYYY-MM-DD\n");
         return 2;

@@ -33,18 +33,10 @@ int lm__cmd_receipt(int argc, char **argv)
     lm_opt opts[] = {{"db", &db, NULL},           {"route", &route, NULL},
                      {"product", &product, NULL}, {"grade", &grade, NULL},
                      {"kg", &kg, NULL},           {"warehouse", &warehouse, NULL}};
-    int prc = lm__opts_parse(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "receipt add");
-    if (prc == LM_OPTS_HELP) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (prc != LM_OPTS_OK)
-        return 2;
-    if (!db || !route || !product || !grade || !kg) {
-        fprintf(stderr, "lastmile-server receipt add: --db, --route, --product, --grade and --kg"
-                        " are required\n");
-        return 2;
-    }
+    int prc = lm__opts_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "receipt add",
+                           usage, "db,route,product,grade,kg");
+    if (prc != LM_OPTS_GO)
+        return prc;
     int64_t grams;
     const char *why = NULL;
     if (lm_money_parse_kg(kg, &grams, &why) != LM_OK) {

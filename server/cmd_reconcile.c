@@ -29,17 +29,10 @@ int lm__cmd_report_reconcile(int argc, char **argv)
     lm_opt opts[] = {{"db", &db, NULL},         {"from", &from, NULL},
                      {"to", &to, NULL},         {"county", &county, NULL},
                      {"tolerance", &tol, NULL}, {"format", &format, NULL}};
-    int prc = lm__opts_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "report reconcile");
-    if (prc == LM_OPTS_HELP) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (prc != LM_OPTS_OK)
-        return 2;
-    if (!db) {
-        fprintf(stderr, "lastmile-server report reconcile: --db PATH is required\n");
-        return 2;
-    }
+    int prc = lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "report reconcile",
+                           usage, "db");
+    if (prc != LM_OPTS_GO)
+        return prc;
     if ((from && !lm__hq_valid_date(from)) || (to && !lm__hq_valid_date(to))) {
         fprintf(stderr, "lastmile-server report reconcile: --from/--to take YYYY-MM-DD\n");
         return 2;

@@ -91,17 +91,10 @@ static int user_add(int argc, char **argv)
                      {"role", &role_name, NULL},
                      {"villages", &vlist, NULL},
                      {"county", &county, NULL}};
-    int prc = lm__opts_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "user add");
-    if (prc == LM_OPTS_HELP) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (prc != LM_OPTS_OK)
-        return 2;
-    if (!db || !id || !role_name) {
-        fprintf(stderr, "lastmile-server user add: --db, --id and --role are required\n");
-        return 2;
-    }
+    int prc = lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "user add", usage,
+                           "db,id,role");
+    if (prc != LM_OPTS_GO)
+        return prc;
     if (!lm__user_id_valid(id)) {
         fprintf(stderr,
                 "lastmile-server user add: --id must be 1-64 characters of A-Z a-z 0-9 _ . - @\n");
@@ -183,17 +176,10 @@ static int user_list(int argc, char **argv)
     const char *db = NULL;
     int json = 0;
     lm_opt opts[] = {{"db", &db, NULL}, {"json", NULL, &json}};
-    int prc = lm__opts_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "user list");
-    if (prc == LM_OPTS_HELP) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (prc != LM_OPTS_OK)
-        return 2;
-    if (!db) {
-        fprintf(stderr, "lastmile-server user list: --db PATH is required\n");
-        return 2;
-    }
+    int prc =
+        lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "user list", usage, "db");
+    if (prc != LM_OPTS_GO)
+        return prc;
     lm_replica *r = NULL;
     if (open_db(db, &r, "list") != LM_OK)
         return 1;
@@ -264,17 +250,10 @@ static int user_revoke(int argc, char **argv)
 {
     const char *db = NULL, *id = NULL;
     lm_opt opts[] = {{"db", &db, NULL}, {"id", &id, NULL}};
-    int prc = lm__opts_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "user revoke");
-    if (prc == LM_OPTS_HELP) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (prc != LM_OPTS_OK)
-        return 2;
-    if (!db || !id) {
-        fprintf(stderr, "lastmile-server user revoke: --db and --id are required\n");
-        return 2;
-    }
+    int prc =
+        lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "user revoke", usage, "db,id");
+    if (prc != LM_OPTS_GO)
+        return prc;
     lm_replica *r = NULL;
     if (open_db(db, &r, "revoke") != LM_OK)
         return 1;

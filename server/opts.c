@@ -53,3 +53,43 @@ int lm__opts_parse(int argc, char **argv, const lm_opt *opts, size_t n_opts, con
     }
     return LM_OPTS_OK;
 }
+
+/* The value of the flag named by the n bytes at name, or NULL. */
+static const char *opt_value(const lm_opt *opts, size_t n_opts, const char *name, size_t n)
+{
+    for (size_t k = 0; k < n_opts; k++) {
+        if (opts[k].value && strlen(opts[k].name) == n && strncmp(opts[k].name, name, n) == 0)
+            return *opts[k].value;
+    }
+    return NULL;
+}
+
+int lm__opts_run(int argc, char **argv, const lm_opt *opts, size_t n_opts, const char *cmd,
+                 const char *usage, const char *required)
+{
+    int prc = lm__opts_parse(argc, argv, opts, n_opts, cmd);
+    if (prc == LM_OPTS_HELP) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (prc != LM_OPTS_OK)
+        return 2;
+    int missing = 0, n_req = 0;
+    for (const char *p = required; p && *p; n_req++) {
+        size_t n = strcspn(p, ",");
+        const char *v = opt_value(opts, n_opts, p, n);
+        missing |= !v || !*v;
+        p += n + (p[n] == ',');
+    }
+    if (!missing)
+        return LM_OPTS_GO;
+    fprintf(stderr, "lastmile-server %s: ", cmd);
+    int i = 0;
+    for (const char *p = required; *p; i++) {
+        size_t n = strcspn(p, ",");
+        fprintf(stderr, "%s--%.*s", i == 0 ? "" : i == n_req - 1 ? " and " : ", ", (int)n, p);
+        p += n + (p[n] == ',');
+    }
+    fprintf(stderr, " %s required\n", n_req == 1 ? "is" : "are");
+    return 2;
+}

@@ -24,4 +24,13 @@ enum {
  * subcommand in error messages. */
 int lm__opts_parse(int argc, char **argv, const lm_opt *opts, size_t n_opts, const char *cmd);
 
+#define LM_OPTS_GO (-1)
+
+/* lm__opts_parse for a subcommand's whole front: prints usage on --help and
+ * checks that the flags named in `required` (comma-separated, e.g.
+ * "db,id") got a non-empty value ("--db and --id are required"). Returns
+ * LM_OPTS_GO to go on, else the exit code: 0 after help, 2 on bad usage. */
+int lm__opts_run(int argc, char **argv, const lm_opt *opts, size_t n_opts, const char *cmd,
+                 const char *usage, const char *required);
+
 #endif

@@ -88,6 +88,22 @@ static void test_opts(void)
     CHECK_EQ_INT(lm__opts_parse(2, a5, opts, 3, "t"), LM_OPTS_HELP);
     char *a6[] = {"--json=1"};
     CHECK_EQ_INT(lm__opts_parse(1, a6, opts, 3, "t"), LM_OPTS_USAGE);
+
+    /* lm__opts_run: required flags given, missing, empty; help; bad flag */
+    db = by = NULL;
+    char *r1[] = {"--db", "x.db", "--by", "day"};
+    CHECK_EQ_INT(lm__opts_run(4, r1, opts, 3, "t", "usage\n", "db,by"), LM_OPTS_GO);
+    db = by = NULL;
+    char *r2[] = {"--db", "x.db"};
+    CHECK_EQ_INT(lm__opts_run(2, r2, opts, 3, "t", "usage\n", "db,by"), 2);
+    CHECK_EQ_INT(lm__opts_run(2, r2, opts, 3, "t", "usage\n", "db"), LM_OPTS_GO);
+    db = by = NULL;
+    char *r3[] = {"--db="};
+    CHECK_EQ_INT(lm__opts_run(1, r3, opts, 3, "t", "usage\n", "db"), 2);
+    char *r4[] = {"--help"};
+    CHECK_EQ_INT(lm__opts_run(1, r4, opts, 3, "t", "", "db"), 0);
+    CHECK_EQ_INT(lm__opts_run(1, a3, opts, 3, "t", "usage\n", NULL), 2);
+    CHECK_EQ_INT(lm__opts_run(0, NULL, opts, 3, "t", "usage\n", NULL), LM_OPTS_GO);
 }
 
 static void test_report_parse(void)
