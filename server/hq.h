@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <sqlite3.h>
+
 #include "lm_sync.h"
 
 /* One bound parameter of an HQ write: text when text is non-NULL, else the
@@ -60,6 +62,17 @@ void lm__hq_rows_free(lm_hq_rows *t);
 /* Prints the rows as LM_FMT_TABLE, LM_FMT_CSV or LM_FMT_JSON (an array of
  * objects keyed by column name). */
 void lm__hq_rows_print(const lm_hq_rows *t, int format, FILE *out);
+
+/* Fills a row's cells from the statement's current result row (arg: the
+ * report's own parameter). LM_OK or LM_ENOMEM. */
+typedef int (*lm_hq_fill_fn)(sqlite3_stmt *st, char **cells, void *arg);
+/* Runs a report: steps st (prepared on db and bound; NULL when preparing
+ * failed) to the end, one row per result row filled by fill, then prints
+ * the rows. One statement is one read snapshot, so the figures agree even
+ * while a server commits to the file. Finalizes st and frees the rows'
+ * cells whatever happens. LM_OK, or the error with its reason in err. */
+int lm__hq_rows_report(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fill_fn fill,
+                       void *arg, int format, FILE *out, char *err, size_t err_size);
 
 int lm__cmd_product(int argc, char **argv); /* product add */
 int lm__cmd_price(int argc, char **argv);   /* price set */

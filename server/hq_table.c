@@ -102,3 +102,25 @@ void lm__hq_rows_print(const lm_hq_rows *t, int format, FILE *out)
     else
         print_table(t, out);
 }
+
+int lm__hq_rows_report(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fill_fn fill,
+                       void *arg, int format, FILE *out, char *err, size_t err_size)
+{
+    int rc = LM_OK, step = SQLITE_ERROR;
+    while (st && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        char **cells = lm__hq_rows_add(rows);
+        if ((rc = cells ? fill(st, cells, arg) : LM_ENOMEM) != LM_OK)
+            break;
+    }
+    if (rc != LM_OK) {
+        snprintf(err, err_size, "%s", lm_strerror(rc));
+    } else if (step != SQLITE_DONE) {
+        rc = LM_EDB;
+        snprintf(err, err_size, "%s", sqlite3_errmsg(db));
+    } else {
+        lm__hq_rows_print(rows, format, out);
+    }
+    lm__hq_rows_free(rows);
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -84,8 +84,9 @@ static int share_cell(long long poor, long long all, char **cell)
     return *cell ? LM_OK : LM_ENOMEM;
 }
 
-static int fill_row(sqlite3_stmt *st, char **cells)
+static int fill_row(sqlite3_stmt *st, char **cells, void *arg)
 {
+    (void)arg;
     for (int k = 0; k < C_SHARE; k++) {
         const char *t = (const char *)sqlite3_column_text(st, k);
         cells[k] = lm_strdup(t ? t : "0");
@@ -108,34 +109,11 @@ int lm__report_poverty(sqlite3 *db, const char *from, const char *to, const char
     snprintf(sql, sizeof sql, query_fmt, psql, figures, figures, figures);
     sqlite3_stmt *st = NULL;
     lm_hq_rows rows = {col_names, numeric, N_COLS, NULL, 0, 0};
-    int rc = LM_EDB, step;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        goto fail_db;
-    if (from)
-        sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
-    if (to)
-        sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        char **cells = lm__hq_rows_add(&rows);
-        rc = cells ? fill_row(st, cells) : LM_ENOMEM;
-        if (rc != LM_OK)
-            goto fail_rows;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (from)
+            sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+        if (to)
+            sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
     }
-    if (step != SQLITE_DONE)
-        goto fail_db;
-    lm__hq_rows_print(&rows, format, out);
-    lm__hq_rows_free(&rows);
-    sqlite3_finalize(st);
-    return LM_OK;
-
-fail_db:
-    rc = LM_EDB;
-    snprintf(err, err_size, "%s", sqlite3_errmsg(db));
-    goto fail_out;
-fail_rows:
-    snprintf(err, err_size, "%s", lm_strerror(rc));
-fail_out:
-    lm__hq_rows_free(&rows);
-    sqlite3_finalize(st);
-    return rc;
+    return lm__hq_rows_report(db, st, &rows, fill_row, NULL, format, out, err, err_size);
 }

@@ -115,8 +115,9 @@ static char *fmt_ll(long long v)
 }
 
 /* Fills one row's cells from the statement; LM_ENOMEM when a copy fails. */
-static int fill_row(sqlite3_stmt *st, long long tol, char **cells)
+static int fill_row(sqlite3_stmt *st, char **cells, void *arg)
 {
+    long long tol = *(const long long *)arg; /* loss tolerance, hundredths of a percent */
     int level = sqlite3_column_int(st, 0);
     cells[C_LEVEL] = lm_strdup(level_names[level & 3]);
     for (int k = C_ROUTE; k <= C_GRADE; k++) {
@@ -165,37 +166,12 @@ int lm__report_reconcile(sqlite3 *db, const char *from, const char *to, const ch
 {
     sqlite3_stmt *st = NULL;
     lm_hq_rows rows = {col_names, numeric, N_COLS, NULL, 0, 0};
-    int rc = LM_EDB, step;
-    if (sqlite3_prepare_v2(db, query, -1, &st, NULL) != SQLITE_OK)
-        goto fail_db;
-    const char *binds[3] = {from, to, county};
-    for (int i = 0; i < 3; i++) {
-        if (binds[i])
-            sqlite3_bind_text(st, i + 1, binds[i], -1, SQLITE_STATIC);
+    if (sqlite3_prepare_v2(db, query, -1, &st, NULL) == SQLITE_OK) {
+        const char *binds[3] = {from, to, county};
+        for (int i = 0; i < 3; i++) {
+            if (binds[i])
+                sqlite3_bind_text(st, i + 1, binds[i], -1, SQLITE_STATIC);
+        }
     }
-    /* One statement, one read snapshot: every figure is consistent even
-     * while a server commits to the same file. */
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        char **cells = lm__hq_rows_add(&rows);
-        rc = cells ? fill_row(st, tolerance_cpct, cells) : LM_ENOMEM;
-        if (rc != LM_OK)
-            goto fail_rows;
-    }
-    if (step != SQLITE_DONE)
-        goto fail_db;
-    lm__hq_rows_print(&rows, format, out);
-    lm__hq_rows_free(&rows);
-    sqlite3_finalize(st);
-    return LM_OK;
-
-fail_db:
-    rc = LM_EDB;
-    snprintf(err, err_size, "%s", sqlite3_errmsg(db));
-    goto fail_out;
-fail_rows:
-    snprintf(err, err_size, "%s", lm_strerror(rc));
-fail_out:
-    lm__hq_rows_free(&rows);
-    sqlite3_finalize(st);
-    return rc;
+    return lm__hq_rows_report(db, st, &rows, fill_row, &tolerance_cpct, format, out, err, err_size);
 }
