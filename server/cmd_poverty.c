@@ -44,15 +44,11 @@ int lm__cmd_report_poverty(int argc, char **argv)
                         : "--period must be day, week, month or all");
         return 2;
     }
-    sqlite3 *sdb = NULL;
+    sqlite3 *sdb = lm__report_open(db, "report poverty");
+    if (!sdb)
+        return 1;
     int code = 1;
     char err[512] = "";
-    if (sqlite3_open_v2(db, &sdb, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        fprintf(stderr, "lastmile-server report poverty: %s: %s\n", db,
-                sdb ? sqlite3_errmsg(sdb) : "cannot open");
-        goto fail_open;
-    }
-    sqlite3_busy_timeout(sdb, 5000);
     if (lm__report_poverty(sdb, from, to, period, fmt, stdout, err, sizeof err) != LM_OK) {
         fprintf(stderr, "lastmile-server report poverty: %s\n", err);
         goto fail_open;

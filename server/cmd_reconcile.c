@@ -50,15 +50,11 @@ int lm__cmd_report_reconcile(int argc, char **argv)
         fprintf(stderr, "lastmile-server report reconcile: --format must be table, csv or json\n");
         return 2;
     }
-    sqlite3 *sdb = NULL;
+    sqlite3 *sdb = lm__report_open(db, "report reconcile");
+    if (!sdb)
+        return 1;
     int code = 1;
     char err[512] = "";
-    if (sqlite3_open_v2(db, &sdb, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        fprintf(stderr, "lastmile-server report reconcile: %s: %s\n", db,
-                sdb ? sqlite3_errmsg(sdb) : "cannot open");
-        goto fail_open;
-    }
-    sqlite3_busy_timeout(sdb, 5000);
     if (lm__report_reconcile(sdb, from, to, county, tol_cpct, fmt, stdout, err, sizeof err) !=
         LM_OK) {
         fprintf(stderr, "lastmile-server report reconcile: %s\n", err);

@@ -65,6 +65,19 @@ int lm__report_parse_format(const char *name)
     return -1;
 }
 
+sqlite3 *lm__report_open(const char *path, const char *cmd)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "lastmile-server %s: %s: %s\n", cmd, path,
+                db ? sqlite3_errmsg(db) : "cannot open");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
 /* Builds the grouped query into sql. */
 static int build_sql(const lm_report_spec *spec, char *sql, size_t size)
 {

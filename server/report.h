@@ -33,6 +33,10 @@ typedef struct lm_report_spec {
 int lm__report_parse_by(const char *by, lm_report_spec *spec, char *err, size_t err_size);
 /* "table", "csv", "json" -> enum; -1 when unknown. */
 int lm__report_parse_format(const char *name);
+/* Opens the server database read-only with a busy timeout, so a report can
+ * run beside a serving server (WAL). On failure prints "lastmile-server
+ * CMD: PATH: reason" and returns NULL. Close with sqlite3_close. */
+sqlite3 *lm__report_open(const char *path, const char *cmd);
 
 /* Runs the report on db (borrowed) and prints it to out. */
 int lm__report_volumes(sqlite3 *db, const lm_report_spec *spec, FILE *out, char *err,
