@@ -90,9 +90,15 @@ int lm_replica_new_id(lm_replica *r, char out[LM_ID_SIZE])
 int lm__stamp_in_tx(lm_replica *r, uint64_t *n)
 {
     sqlite3_stmt *st = NULL;
-    uint64_t saved = r->hlc_last;
-    uint64_t h = lm__hlc_tick(r);
+    uint64_t saved = r->hlc_last, stored;
     int rc;
+    /* another connection to the file (the server's writer, while this is
+     * one of its readers) may have moved the persisted clock on */
+    if ((rc = lm__meta_get_u64(r, "hlc_last", 0, &stored)))
+        return rc;
+    lm__hlc_recv(r, stored);
+    saved = r->hlc_last;
+    uint64_t h = lm__hlc_tick(r);
     if (sqlite3_prepare_v2(r->db, "UPDATE lm_versions SET hlc = ?, site = ? WHERE hlc IS NULL", -1,
                            &st, NULL) != SQLITE_OK)
         return lm__dberr(r, "stamp");

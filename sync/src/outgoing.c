@@ -6,8 +6,13 @@
  * cells whose seq is above it, in seq order, values read from the live
  * rows: a stable cursor, and a first sync (cursor 0) that is the current
  * state, one version per live cell plus tombstones, not the whole history.
- * Both readers stamp first, inside the same transaction, so a capture that
- * plain SQL left unstamped is never skipped by a cursor.
+ * Both readers run in a deferred (read) transaction: a WAL snapshot, no
+ * write lock, so the server's many PULLs never queue behind its one writer.
+ * Only when the snapshot holds captures that plain SQL left unstamped does
+ * a reader start over as a write transaction and stamp them first, so a
+ * capture is never skipped by a cursor. The cursor is stable because seq is
+ * handed out under SQLite's single writer: a snapshot holds every change up
+ * to its lm_seq and none above it.
  */
 #include <string.h>
 
@@ -124,6 +129,38 @@ static int out_push(outlist *o, int tid, const char *pk, int cid, sqlite3_stmt *
     return LM_OK;
 }
 
+/* Opens the reader's transaction (see the top of the file). Deferred: the
+ * first SELECT takes the snapshot, and the unstamped check (a partial
+ * index, empty in the normal case) reads in that same snapshot. */
+static int read_begin(lm_replica *r)
+{
+    int rc = lm__exec(r, "BEGIN");
+    if (rc)
+        return rc;
+    if ((rc = lm__prepare(r, &r->s_unstamped,
+                          "SELECT 1 FROM lm_versions WHERE hlc IS NULL LIMIT 1")))
+        goto fail;
+    int s = sqlite3_step(r->s_unstamped);
+    sqlite3_reset(r->s_unstamped);
+    if (s == SQLITE_DONE)
+        return LM_OK;
+    if (s != SQLITE_ROW) {
+        rc = lm__dberr(r, "read changes");
+        goto fail;
+    }
+    /* plain SQL left captures without a version: stamp them under the
+     * write lock, and read in the snapshot that includes the stamps */
+    lm__rollback(r);
+    if ((rc = lm__begin(r)))
+        return rc;
+    if ((rc = lm__stamp_in_tx(r, NULL)))
+        goto fail;
+    return LM_OK;
+fail:
+    lm__rollback(r);
+    return rc;
+}
+
 /* The shared reader: versions after `after` in seq order; only_site limits
  * to one origin, exclude_site drops one; scope filters rows. */
 static int read_changes(lm_replica *r, uint64_t after, uint64_t only_site, uint64_t exclude_site,
@@ -138,11 +175,13 @@ static int read_changes(lm_replica *r, uint64_t after, uint64_t only_site, uint6
     *more = 0;
     if (sqlite3_prepare_v2(r->db,
                            "SELECT tid, pk, cid, hlc, site, prev_hlc, seq FROM lm_versions"
-                           " WHERE seq > ?1 AND (?2 = 0 OR site = ?2) ORDER BY seq",
+                           " WHERE seq > ?1 AND (?2 = 0 OR site = ?2)"
+                           " AND (?3 = 0 OR site <> ?3) ORDER BY seq",
                            -1, &st, NULL) != SQLITE_OK)
         return lm__dberr(r, "read changes");
     sqlite3_bind_int64(st, 1, (int64_t)after);
     sqlite3_bind_int64(st, 2, (int64_t)only_site);
+    sqlite3_bind_int64(st, 3, (int64_t)exclude_site);
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         int tid = sqlite3_column_int(st, 0);
         const char *pk = (const char *)sqlite3_column_text(st, 1);
@@ -166,8 +205,6 @@ static int read_changes(lm_replica *r, uint64_t after, uint64_t only_site, uint6
         *last_seq = seq;
         if (!pk || cid < 0 || cid > lm__tables[tid - 1].n_cols)
             continue;
-        if (exclude_site && site == exclude_site)
-            continue;
         int found = 0;
         if (cid) {
             if ((rc = reader_row(r, &rd, scope, tid, pk, &found)))
@@ -186,6 +223,23 @@ static int read_changes(lm_replica *r, uint64_t after, uint64_t only_site, uint6
     sqlite3_finalize(st);
     reader_close(&rd);
     return rc;
+}
+
+/* Raises *seq to the last seq handed out in the current snapshot: every
+ * later change gets a larger one (seq is assigned under the writer lock). */
+static int snapshot_seq(lm_replica *r, uint64_t *seq)
+{
+    int rc = lm__prepare(r, &r->s_seq_get, "SELECT v FROM lm_seq");
+    if (rc)
+        return rc;
+    int s = sqlite3_step(r->s_seq_get);
+    if (s == SQLITE_ROW) {
+        uint64_t v = (uint64_t)sqlite3_column_int64(r->s_seq_get, 0);
+        if (v > *seq)
+            *seq = v;
+    }
+    sqlite3_reset(r->s_seq_get);
+    return s == SQLITE_ROW || s == SQLITE_DONE ? LM_OK : lm__dberr(r, "read seq");
 }
 
 static void out_free(outlist *o)
@@ -208,11 +262,10 @@ int lm_replica_local_changes(lm_replica *r, uint64_t after_seq, size_t byte_budg
     outlist o = {0};
     int more;
     uint64_t last;
-    int rc = lm__begin(r);
+    int rc = read_begin(r);
     if (rc)
         return rc;
-    if ((rc = lm__stamp_in_tx(r, NULL)) ||
-        (rc = read_changes(r, after_seq, r->site, 0, NULL, byte_budget, &o, &last, &more)) ||
+    if ((rc = read_changes(r, after_seq, r->site, 0, NULL, byte_budget, &o, &last, &more)) ||
         (rc = lm__commit(r)))
         goto fail;
     *out = o.v;
@@ -241,12 +294,17 @@ int lm_replica_changes_since(lm_replica *r, uint64_t cursor, const lm_scope *rea
         return LM_EINVAL;
     outlist o = {0};
     uint64_t last;
-    int rc = lm__begin(r);
+    int rc = read_begin(r);
     if (rc)
         return rc;
-    if ((rc = lm__stamp_in_tx(r, NULL)) ||
-        (rc = read_changes(r, cursor, 0, exclude_site, reader, byte_budget, &o, &last, more)) ||
-        (rc = lm__commit(r)))
+    if ((rc = read_changes(r, cursor, 0, exclude_site, reader, byte_budget, &o, &last, more)))
+        goto fail;
+    /* the whole snapshot was read: the cursor moves to its end, past the
+     * excluded site's own changes and rows outside the scope at the tail,
+     * so the next pull does not step over them again */
+    if (!*more && (rc = snapshot_seq(r, &last)))
+        goto fail;
+    if ((rc = lm__commit(r)))
         goto fail;
     *out = o.v;
     *n = o.n;

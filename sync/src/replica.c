@@ -271,6 +271,8 @@ void lm_replica_close(lm_replica *r)
     finalize(&r->s_flag);
     finalize(&r->s_meta_get);
     finalize(&r->s_meta_set);
+    finalize(&r->s_unstamped);
+    finalize(&r->s_seq_get);
     /* closing with a transaction open rolls it back, as a crash would */
     sqlite3_close_v2(r->db);
     lm_free(r);

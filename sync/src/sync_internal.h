@@ -80,6 +80,8 @@ struct lm_replica {
     sqlite3_stmt *s_refusal;                      /* insert into lm_refusals */
     sqlite3_stmt *s_flag;                         /* insert into lm_flags */
     sqlite3_stmt *s_meta_get, *s_meta_set;
+    sqlite3_stmt *s_unstamped; /* any capture without a version? */
+    sqlite3_stmt *s_seq_get;   /* last seq handed out */
 };
 
 /* Keeps a formatted message in r->errmsg and returns rc. */

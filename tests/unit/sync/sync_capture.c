@@ -220,6 +220,69 @@ static void test_route_scopes(void)
     lm_replica_close(s);
 }
 
+/* Readers do not take the write lock: while another connection holds it,
+ * changes_since and local_changes read their snapshot; captures without a
+ * version are stamped first (then the reader does need the lock); a pull
+ * that excludes the site of every change moves its cursor to the end. */
+static void test_read_without_lock(void)
+{
+    char path[400], err[256];
+    lm_replica *w = st_open("lock.db", 1, NULL);
+    CHECK(w);
+    CHECK_RC(st_exec(w, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+                        "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun')"),
+             SQLITE_OK);
+    CHECK_RC(lm_replica_stamp(w, NULL), LM_OK);
+    st_path(path, sizeof path, "lock.db");
+    lm_replica_options o = {.now_ms = st_now, .busy_timeout_ms = 1};
+    lm_replica *rd = NULL;
+    CHECK_RC(lm_replica_open(path, &o, &rd, err, sizeof err), LM_OK);
+    /* the writer's clock moves on after the reader loaded it */
+    CHECK_RC(st_exec(w, "UPDATE farmers SET phone='139' WHERE id='f1'"), SQLITE_OK);
+    CHECK_RC(lm_replica_stamp(w, NULL), LM_OK);
+    long long seq_end = st_int(w, "SELECT v FROM lm_seq");
+
+    /* the writer holds the lock with an uncommitted write */
+    CHECK_RC(st_exec(w, "BEGIN IMMEDIATE; UPDATE farmers SET name='Li Wei' WHERE id='f1'"),
+             SQLITE_OK);
+    lm_change *ch = NULL;
+    uint32_t n = 0;
+    uint64_t next = 0, upto = 0;
+    int more = 1;
+    CHECK_RC(lm_replica_changes_since(rd, 0, NULL, 0, 1 << 20, &ch, &n, &next, &more), LM_OK);
+    CHECK_EQ_INT(n, 4);
+    CHECK_EQ_INT(more, 0);
+    CHECK_EQ_INT(next, seq_end);
+    for (uint32_t i = 0; i < n; i++)
+        CHECK(ch[i].hlc != 0 && ch[i].site == 1);
+    lm_changes_free(ch, n);
+    CHECK_RC(lm_replica_local_changes(rd, 0, 1 << 20, &ch, &n, &upto), LM_OK);
+    CHECK_EQ_INT(n, 4);
+    lm_changes_free(ch, n);
+    /* the site of every change excluded: nothing, and the cursor at the end */
+    CHECK_RC(lm_replica_changes_since(rd, 0, NULL, 1, 1 << 20, &ch, &n, &next, &more), LM_OK);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(next, seq_end);
+    lm_changes_free(ch, n);
+    CHECK_RC(st_exec(w, "COMMIT"), SQLITE_OK);
+
+    /* an unstamped capture: the reader stamps it before reading */
+    CHECK_EQ_INT(st_int(w, "SELECT count(*) FROM lm_versions WHERE hlc IS NULL"), 1);
+    CHECK_RC(
+        lm_replica_changes_since(rd, (uint64_t)seq_end, NULL, 0, 1 << 20, &ch, &n, &next, &more),
+        LM_OK);
+    CHECK_EQ_INT(n, 1);
+    CHECK(n == 1 && ch[0].hlc != 0 && ch[0].site == 1 && !strcmp(ch[0].column, "name"));
+    /* the stamp orders after the writer's clock, which the reader's copy
+     * of it had not seen */
+    CHECK(n == 1 && (long long)ch[0].hlc >
+                        st_int(w, "SELECT max(hlc) FROM lm_versions WHERE cid <> 1 OR tid <> 3"));
+    lm_changes_free(ch, n);
+    CHECK_EQ_INT(st_int(w, "SELECT count(*) FROM lm_versions WHERE hlc IS NULL"), 0);
+    lm_replica_close(rd);
+    lm_replica_close(w);
+}
+
 int main(void)
 {
     st_mkdir("capture");
@@ -227,6 +290,7 @@ int main(void)
     test_changes_since();
     test_initial_sync();
     test_route_scopes();
+    test_read_without_lock();
     st_rmdir();
     return lm_test_done("sync_capture");
 }
