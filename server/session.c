@@ -59,6 +59,11 @@ struct lm_session {
     lm_user *u; /* after AUTH; owned */
     uint64_t started_ms;
     uint64_t bytes_in, bytes_out, changes_in, changes_out;
+    /* Sync progress for lm_sessions_log: the server seq the client
+     * confirmed holding (its PULL cursor; the CHANGES cursor once it says
+     * BYE after it). */
+    uint64_t pull_cursor, sent_cursor;
+    int has_pull_cursor, sent_unconfirmed;
     char end_reason[96];
 };
 
@@ -100,6 +105,7 @@ typedef struct pull_job {
     char err[256];
     lm_buf frame; /* the CHANGES frame, encoded on the worker */
     uint32_t n_changes;
+    uint64_t next_cursor;
 } pull_job;
 
 /* One finished session's figures for lm_sessions_log. */
@@ -107,6 +113,8 @@ struct lm_log_entry {
     struct lm_log_entry *next;
     char user[LM_MAX_NAME + 1];
     uint64_t site, at_ms, bytes_in, bytes_out, pushed, pulled;
+    uint64_t pull_cursor;
+    int has_pull_cursor;
 };
 
 /* Writes every entry gathered since the last one ran, in one transaction:
@@ -130,8 +138,9 @@ static void log_run(lm_store_job *job, lm_replica *r)
     sqlite3 *db = lm_replica_db(r);
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? LM_OK : LM_EDB;
     for (struct lm_log_entry *e = j->entries; e && rc == LM_OK; e = e->next)
-        rc = lm__srvdb_session_log(db, e->user, e->site, e->at_ms, e->bytes_in, e->bytes_out,
-                                   e->pushed, e->pulled);
+        rc = lm__srvdb_session_log_progress(db, e->user, e->site, e->at_ms, e->bytes_in,
+                                            e->bytes_out, e->pushed, e->pulled,
+                                            e->has_pull_cursor ? &e->pull_cursor : NULL);
     if (rc == LM_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         rc = LM_EDB;
     if (rc != LM_OK) {
@@ -199,6 +208,8 @@ static void record_session(lm_session *s)
     e->bytes_out = s->bytes_out;
     e->pushed = s->changes_in;
     e->pulled = s->changes_out;
+    e->pull_cursor = s->pull_cursor;
+    e->has_pull_cursor = s->has_pull_cursor;
     e->next = s->srv->log_pending;
     s->srv->log_pending = e;
     flush_session_log(s->srv);
@@ -670,6 +681,7 @@ static void pull_run(lm_store_job *job, lm_replica *r)
         lm_buf_reset(&j->frame);
         j->rc = lm_msg_encode_frame(&m, &j->frame, DEFLATE_MIN, LM_FRAME_DEFAULT_MAX);
         j->n_changes = m.u.changes.n_changes;
+        j->next_cursor = m.u.changes.next_cursor;
         lm_msg_clear(&m);
         if (j->rc != LM_ETOOBIG || budget <= PULL_MIN_BUDGET)
             break;
@@ -693,6 +705,8 @@ static void pull_done(lm_store_job *job, int status)
         goto out;
     }
     s->changes_out += j->n_changes;
+    s->sent_cursor = j->next_cursor;
+    s->sent_unconfirmed = 1;
     lm_log(LM_LOG_DEBUG, "PULL for %s from cursor %llu: %u changes, %zu bytes", s->user,
            (unsigned long long)j->cursor, j->n_changes, j->frame.len);
     if (send_frame(s, &j->frame) == LM_OK)
@@ -785,6 +799,9 @@ static void on_pull(lm_session *s, lm_msg *m)
         budget = cap;
     j->s = s;
     j->cursor = m->u.pull.cursor;
+    s->pull_cursor = m->u.pull.cursor; /* the client holds everything up to it */
+    s->has_pull_cursor = 1;
+    s->sent_unconfirmed = 0;
     j->budget = budget;
     lm_buf_init(&j->frame);
     j->base.run = pull_run;
@@ -805,6 +822,10 @@ static void handle_frame(lm_session *s, const lm_frame *f)
     }
     int want = s->state == ST_HELLO ? LM_MSG_HELLO : s->state == ST_AUTH ? LM_MSG_AUTH : -1;
     if (m.type == LM_MSG_BYE && s->state != ST_AUTHING) {
+        if (s->sent_unconfirmed) { /* a client says BYE once it applied them */
+            s->pull_cursor = s->sent_cursor;
+            s->has_pull_cursor = 1;
+        }
         end_graceful(s, "bye");
     } else if (m.type == LM_MSG_ERROR) {
         lm_log(LM_LOG_INFO, "session %s user=%s: peer sent ERROR %s: %s", s->peer,

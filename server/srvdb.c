@@ -26,14 +26,42 @@ int lm__srvdb_ensure_schema(sqlite3 *db, char *err, size_t err_size)
         "CREATE TABLE IF NOT EXISTS lm_sessions_log("
         " user TEXT PRIMARY KEY, site INTEGER, last_sync_at INTEGER,"
         " bytes_in INTEGER, bytes_out INTEGER, pushed INTEGER, pulled INTEGER,"
-        " sessions INTEGER NOT NULL DEFAULT 0);";
+        " sessions INTEGER NOT NULL DEFAULT 0, pull_cursor INTEGER);";
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, err_size, "creating server tables: %s", msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         return LM_EDB;
     }
+    /* Files made before the sync progress column existed get it now. */
+    static const char *const added[] = {"pull_cursor"};
+    for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
+        int has = lm__srvdb_has_column(db, "lm_sessions_log", added[i]);
+        char alter[128];
+        snprintf(alter, sizeof alter, "ALTER TABLE lm_sessions_log ADD COLUMN %s INTEGER",
+                 added[i]);
+        if (has < 0 || (!has && sqlite3_exec(db, alter, NULL, NULL, NULL) != SQLITE_OK)) {
+            snprintf(err, err_size, "adding lm_sessions_log.%s: %s", added[i], sqlite3_errmsg(db));
+            return LM_EDB;
+        }
+    }
     return LM_OK;
+}
+
+int lm__srvdb_has_column(sqlite3 *db, const char *table, const char *column)
+{
+    sqlite3_stmt *st = NULL;
+    int found = 0, step;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st,
+                           NULL) != SQLITE_OK)
+        return LM_EDB;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+    step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        found = 1;
+    sqlite3_finalize(st);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? found : LM_EDB;
 }
 
 int lm__user_id_valid(const char *id)
@@ -153,17 +181,32 @@ void lm__user_clear(lm_user *u)
 int lm__srvdb_session_log(sqlite3 *db, const char *user, uint64_t site, uint64_t at_ms,
                           uint64_t bytes_in, uint64_t bytes_out, uint64_t pushed, uint64_t pulled)
 {
+    return lm__srvdb_session_log_progress(db, user, site, at_ms, bytes_in, bytes_out, pushed,
+                                          pulled, NULL);
+}
+
+int lm__srvdb_session_log_progress(sqlite3 *db, const char *user, uint64_t site, uint64_t at_ms,
+                                   uint64_t bytes_in, uint64_t bytes_out, uint64_t pushed,
+                                   uint64_t pulled, const uint64_t *pull_cursor)
+{
     sqlite3_stmt *st = NULL;
+    /* A session that did not PULL leaves the cursor of the same replica as
+     * it was; a new replica (site) starts unknown. */
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO lm_sessions_log(user, site, last_sync_at, bytes_in,"
-                           " bytes_out, pushed, pulled, sessions)"
-                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)"
+                           " bytes_out, pushed, pulled, sessions, pull_cursor)"
+                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)"
                            " ON CONFLICT(user) DO UPDATE SET site = excluded.site,"
                            " last_sync_at = excluded.last_sync_at, bytes_in = excluded.bytes_in,"
                            " bytes_out = excluded.bytes_out, pushed = excluded.pushed,"
-                           " pulled = excluded.pulled, sessions = sessions + 1",
+                           " pulled = excluded.pulled, sessions = sessions + 1,"
+                           " pull_cursor = CASE WHEN excluded.pull_cursor IS NOT NULL"
+                           "  THEN excluded.pull_cursor WHEN site = excluded.site"
+                           "  THEN pull_cursor END",
                            -1, &st, NULL) != SQLITE_OK)
         return LM_EDB;
+    if (pull_cursor)
+        sqlite3_bind_int64(st, 8, (sqlite3_int64)*pull_cursor);
     sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)site);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)at_ms);
