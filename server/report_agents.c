@@ -1,11 +1,23 @@
 /*
  * report_agents.c — `lastmile-server report agents`: per user of the
- * server, when it last synced and what needs a person. Figures come from
- * the server's own logs: lm_sessions_log (last session of the user, its
- * replica site), lm_conflicts (open conflicts where the user's site wrote
- * the kept or the set-aside value) and lm_refusals (changes from the
- * user's site the server refused). A user that never synced has no site,
- * so its counts are 0.
+ * server, when it last synced, what is known to be waiting in each
+ * direction, and what needs a person. Figures come from the server's own
+ * logs: lm_sessions_log (last session of the user, its replica site, the
+ * pull cursor it confirmed),
+ * lm_conflicts (open conflicts where the user's site wrote the kept or the
+ * set-aside value) and lm_refusals (changes from the user's site the server
+ * refused). A user that never synced has no site, so its conflict and
+ * refusal counts are 0.
+ *
+ * waiting_pull is counted by the sync engine itself: the changes
+ * lm_replica_changes_since() would hand the user's replica from its
+ * recorded cursor, with the user's read scope and without the replica's
+ * own changes — exactly what its next PULLs would bring. The other
+ * direction (what a replica still has to push) is not on the server: the
+ * protocol does not carry it (docs/hq.md). Counting needs the
+ * engine's own connection (it stamps unversioned captures before reading),
+ * so the report opens the database twice: the rows come from one read-only
+ * snapshot, the counts from the replica a moment later, one user at a time.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -14,64 +26,125 @@
 #include "hq.h"
 #include "opts.h"
 #include "report.h"
+#include "srvdb.h"
 
 static const char usage[] =
     "usage: lastmile-server report agents --db PATH [--format table|csv|json]\n"
     "\n"
     "Per user: role, revoked, last_sync (UTC), sessions, changes pushed and\n"
-    "pulled in the last session, open_conflicts and refusals involving the\n"
-    "user's replica.\n";
+    "pulled in the last session, waiting_pull (changes in the user's scope the\n"
+    "server holds beyond the cursor its replica confirmed), open_conflicts and\n"
+    "refusals involving the user's replica. See docs/hq.md.\n";
 
-static const char query[] =
+/* %s: the pull cursor, or NULL on a file a server of an earlier
+ * version wrote and no server has opened since. */
+static const char query_fmt[] =
     "SELECT u.id, u.role, u.revoked,"
     " CASE WHEN s.last_sync_at IS NULL THEN NULL ELSE"
-    "  strftime('%Y-%m-%d %H:%M:%S', s.last_sync_at / 1000, 'unixepoch') END,"
-    " COALESCE(s.sessions, 0), s.pushed, s.pulled,"
+    "  strftime('%%Y-%%m-%%d %%H:%%M:%%S', s.last_sync_at / 1000, 'unixepoch') END,"
+    " COALESCE(s.sessions, 0), s.pushed, s.pulled, %s,"
     " (SELECT COUNT(*) FROM lm_conflicts c WHERE c.resolved = 0"
     "  AND s.site IS NOT NULL AND (c.loser_site = s.site OR c.winner_site = s.site)),"
-    " (SELECT COUNT(*) FROM lm_refusals f WHERE s.site IS NOT NULL AND f.site = s.site)"
+    " (SELECT COUNT(*) FROM lm_refusals f WHERE s.site IS NOT NULL AND f.site = s.site),"
+    " s.site"
     " FROM lm_users u LEFT JOIN lm_sessions_log s ON s.user = u.id ORDER BY u.id";
 
-static const char *const col_names[] = {"user",      "role",           "revoked",
-                                        "last_sync", "sessions",       "pushed",
-                                        "pulled",    "open_conflicts", "refusals"};
-static const int numeric[] = {0, 0, 1, 0, 1, 1, 1, 1, 1};
+static const char *const col_names[] = {"user",           "role",    "revoked", "last_sync",
+                                        "sessions",       "pushed",  "pulled",  "waiting_pull",
+                                        "open_conflicts", "refusals"};
+static const int numeric[] = {0, 0, 1, 0, 1, 1, 1, 1, 1, 1};
 #define N_COLS (sizeof numeric / sizeof numeric[0])
+/* Result columns: the N_COLS above with the pull cursor in place of
+ * waiting_pull, then the site. */
+#define COL_CURSOR 7
+#define COL_SITE 10
 
-static int run_report(sqlite3 *db, int format, char *err, size_t err_size)
+/* Pull batches of this size while counting: big enough for few round
+ * trips, small enough to stay modest in memory. */
+#define COUNT_BUDGET (1u << 20)
+
+typedef struct fill_arg {
+    lm_replica *r; /* the engine's connection for the counts */
+    char err[256];
+} fill_arg;
+
+/* Counts what the engine would send user (whose replica is site, 0 when
+ * unknown) from cursor. */
+static int count_waiting(fill_arg *a, const char *user, uint64_t site, uint64_t cursor,
+                         uint64_t *out)
 {
-    sqlite3_stmt *st = NULL;
-    lm_hq_rows rows = {col_names, numeric, N_COLS, NULL, 0, 0};
-    int rc = LM_EDB, step;
-    if (sqlite3_prepare_v2(db, query, -1, &st, NULL) != SQLITE_OK)
-        goto fail_db;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        char **cells = lm__hq_rows_add(&rows);
-        if (!cells) {
-            rc = LM_ENOMEM;
-            goto fail_mem;
-        }
-        for (int k = 0; k < (int)N_COLS; k++) {
-            const char *t = (const char *)sqlite3_column_text(st, k);
-            if (t && !(cells[k] = lm_strdup(t))) {
-                rc = LM_ENOMEM;
-                goto fail_mem;
-            }
-        }
+    lm_user u;
+    *out = 0;
+    int rc = lm__srvdb_user_get(lm_replica_db(a->r), user, &u);
+    if (rc == LM_OK)
+        rc = lm__user_scope_build(&u);
+    if (rc != LM_OK) {
+        snprintf(a->err, sizeof a->err, "reading user %s: %s", user, lm_strerror(rc));
+        goto fail_user;
     }
-    if (step != SQLITE_DONE)
-        goto fail_db;
-    lm__hq_rows_print(&rows, format, stdout);
-    rc = LM_OK;
-    goto done;
-fail_db:
-    snprintf(err, err_size, "%s", sqlite3_errmsg(db));
-    goto done;
-fail_mem:
-    snprintf(err, err_size, "%s", lm_strerror(rc));
-done:
-    lm__hq_rows_free(&rows);
-    sqlite3_finalize(st);
+    int more = 1;
+    while (more && rc == LM_OK) {
+        lm_change *ch = NULL;
+        uint32_t n = 0;
+        uint64_t next = cursor;
+        rc = lm_replica_changes_since(a->r, cursor, &u.scope, site, COUNT_BUDGET, &ch, &n, &next,
+                                      &more);
+        lm_changes_free(ch, n);
+        if (rc != LM_OK) {
+            snprintf(a->err, sizeof a->err, "counting changes for %s: %s", user,
+                     lm_replica_errmsg(a->r));
+            break;
+        }
+        *out += n;
+        if (more && next == cursor) /* no progress: never loop forever */
+            more = 0;
+        cursor = next;
+    }
+fail_user:
+    lm__user_clear(&u);
+    return rc;
+}
+
+static int fill_row(sqlite3_stmt *st, char **cells, void *arg)
+{
+    fill_arg *a = arg;
+    for (int k = 0; k < (int)N_COLS; k++) {
+        const char *t = (const char *)sqlite3_column_text(st, k);
+        if (k != COL_CURSOR && t && !(cells[k] = lm_strdup(t)))
+            return LM_ENOMEM;
+    }
+    /* A user that never synced has no replica yet: its first sync starts
+     * from cursor 0. A replica whose cursor was never recorded (synced
+     * with an earlier server) is unknown. */
+    int never = sqlite3_column_type(st, COL_SITE) == SQLITE_NULL;
+    if (!never && sqlite3_column_type(st, COL_CURSOR) == SQLITE_NULL)
+        return LM_OK;
+    uint64_t waiting = 0;
+    int rc = count_waiting(a, (const char *)sqlite3_column_text(st, 0),
+                           never ? 0 : (uint64_t)sqlite3_column_int64(st, COL_SITE),
+                           never ? 0 : (uint64_t)sqlite3_column_int64(st, COL_CURSOR), &waiting);
+    if (rc != LM_OK)
+        return rc;
+    char text[24];
+    snprintf(text, sizeof text, "%llu", (unsigned long long)waiting);
+    return (cells[COL_CURSOR] = lm_strdup(text)) ? LM_OK : LM_ENOMEM;
+}
+
+static int run_report(sqlite3 *db, fill_arg *a, int format, char *err, size_t err_size)
+{
+    lm_hq_rows rows = {col_names, numeric, N_COLS, NULL, 0, 0};
+    int has = lm__srvdb_has_column(db, "lm_sessions_log", "pull_cursor");
+    if (has < 0) {
+        snprintf(err, err_size, "%s", sqlite3_errmsg(db));
+        return LM_EDB;
+    }
+    char sql[sizeof query_fmt + 64];
+    snprintf(sql, sizeof sql, query_fmt, has ? "s.pull_cursor" : "NULL AS pull_cursor");
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    int rc = lm__hq_rows_report(db, st, &rows, fill_row, a, format, stdout, err, err_size);
+    if (rc != LM_OK && a->err[0])
+        snprintf(err, err_size, "%s", a->err);
     return rc;
 }
 
@@ -79,34 +152,32 @@ int lm__cmd_report_agents(int argc, char **argv)
 {
     const char *db = NULL, *format = "table";
     lm_opt opts[] = {{"db", &db, NULL}, {"format", &format, NULL}};
-    int prc = lm__opts_parse(argc, argv, opts, 2, "report agents");
-    if (prc == LM_OPTS_HELP) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (prc != LM_OPTS_OK)
-        return 2;
+    int prc = lm__opts_run(argc, argv, opts, 2, "report agents", usage, "db");
+    if (prc != LM_OPTS_GO)
+        return prc;
     int fmt = lm__report_parse_format(format);
-    if (!db || fmt < 0) {
-        fprintf(stderr, "lastmile-server report agents: %s\n",
-                !db ? "--db PATH is required" : "--format must be table, csv or json");
+    if (fmt < 0) {
+        fprintf(stderr, "lastmile-server report agents: --format must be table, csv or json\n");
         return 2;
     }
-    sqlite3 *sdb = NULL;
     int code = 1;
     char err[512] = "";
-    if (sqlite3_open_v2(db, &sdb, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        fprintf(stderr, "lastmile-server report agents: %s: %s\n", db,
-                sdb ? sqlite3_errmsg(sdb) : "cannot open");
+    fill_arg a;
+    memset(&a, 0, sizeof a);
+    sqlite3 *sdb = lm__report_open(db, "report agents");
+    if (!sdb)
         goto fail_open;
-    }
-    sqlite3_busy_timeout(sdb, 5000);
-    if (run_report(sdb, fmt, err, sizeof err) != LM_OK) {
+    if (!(a.r = lm__hq_open(db, "report agents")))
+        goto fail_replica;
+    if (run_report(sdb, &a, fmt, err, sizeof err) != LM_OK) {
         fprintf(stderr, "lastmile-server report agents: %s\n", err);
-        goto fail_open;
+        goto fail_report;
     }
     code = fflush(stdout) == 0 ? 0 : 1;
-fail_open:
+fail_report:
+    lm_replica_close(a.r);
+fail_replica:
     sqlite3_close(sdb);
+fail_open:
     return code;
 }

@@ -185,6 +185,70 @@ def check_route_errors(disp, agent, day):
     check(code == 2, "a bad date is a usage error: %r" % err)
 
 
+def report_agents(server):
+    code, out, _ = hq("report", "agents", "--db", server.db, "--format", "json")
+    return {r["user"]: r for r in (json.loads(out) if code == 0 else [])}
+
+
+def cells(replica, table, rid):
+    """Changes the new row rid of table makes: one per column with a value
+    (the key is not a column change; a NULL cell of a new row is not sent)."""
+    cols = [r[0] for r in agent_sees(replica, "SELECT name FROM pragma_table_info('%s')"
+                                     " WHERE pk = 0" % table)]
+    row = agent_sees(replica, "SELECT %s FROM %s WHERE id = '%s'" % (", ".join(cols), table, rid))
+    return sum(v is not None for v in row[0]) if row else 0
+
+
+def settled(server, want, what):
+    """report agents once the server has written the last sessions' rows
+    (they are written right after each session ends): {user: figures}."""
+    deadline = time.time() + 20
+    while True:
+        rep = report_agents(server)
+        got = {u: r["waiting_pull"] for u, r in rep.items()}
+        if got == want or time.time() > deadline:
+            check(got == want, "%s: report agents waiting_pull %r, want %r"
+                  % (what, got, want))
+            return rep
+        time.sleep(0.2)
+
+
+def check_waiting(server, agents, dispatchers, day):
+    """report agents: the changes known to be waiting for each replica,
+    against counts this script makes from what it writes after everyone
+    is up to date."""
+    everyone = list(agents.values()) + list(dispatchers.values())
+    for _ in range(2):  # the second round brings everyone what the first pushed
+        for a in everyone:
+            check(a.sync()[0] == 0, "%s syncs" % a.uid)
+    settled(server, {a.uid: 0 for a in everyone}, "everyone up to date")
+
+    # HQ sets a price: one prices row for everyone. A dispatcher plans a
+    # route with two stops of agent-li and syncs it: the route is in the
+    # scope of every agent of the county, the stops only in agent-li's.
+    li = agents["agent-li"]
+    hq("price", "set", "--db", server.db, "--product", "kiwi", "--grade", "C", "--price", "5.55",
+       "--from", day)
+    disp = dispatchers["pingshan"]
+    rid = disp.new_id("route", "create", "--date", day, "--vehicle", "truck-W", "--driver",
+                      "Zhou", "--stops", "shangba:agent-li,xiaba:agent-li")
+    check(disp.sync()[0] == 0, "the dispatcher sends the new route")
+    pid = agent_sees(disp, "SELECT id FROM prices WHERE product = 'kiwi' AND grade = 'C'"
+                     " AND effective_from = '%s'" % day)
+    sids = agent_sees(disp, "SELECT id FROM route_stops WHERE route_id = '%s'" % rid)
+    price, route = cells(disp, "prices", pid[0][0]), cells(disp, "routes", rid)
+    stops = sum(cells(disp, "route_stops", sid) for (sid,) in sids)
+    check(len(sids) == 2 and price == 4 and route >= 6, "the new rows are on the dispatcher")
+    want = {"agent-li": price + route + stops, "agent-wang": price + route,
+            "agent-zhao": price, "disp-pingshan": 0, "disp-yunxi": price}
+    settled(server, want, "after a price and a route")
+    code, summary, _ = li.sync()
+    check(code == 0 and summary["pulled_changes"] == want["agent-li"],
+          "agent-li's sync brings exactly what was waiting: %r" % summary)
+    want["agent-li"] = 0
+    settled(server, want, "after agent-li's sync")
+
+
 def main():
     with tempdir() as tmp:
         server = Server(tmp)
@@ -521,6 +585,8 @@ def main():
             a.sync()
             check(agent_sees(a, "SELECT COUNT(*) FROM receipts") == [(0,)],
                   "%s holds no receipts" % a.uid)
+
+        check_waiting(server, agents, dispatchers, d0)
         server.stop()
     done("hq_week")
 
