@@ -1,32 +1,68 @@
 /*
  * cmd_sync.c — `lastmile sync`: push local work, pull the server's, until
- * both sides are up to date. Also the session runner `init` shares.
+ * both sides are up to date; with --retry, again after a dropped or stalled
+ * link until it is. Also the session runner `init` shares.
+ *
+ * Retrying is safe because of what one session already guarantees (see
+ * sync_client.h): every acknowledged PUSH batch and every applied CHANGES
+ * batch is committed with its watermark or cursor, so a new session resumes
+ * after the last acknowledged batch and anything the server applied without
+ * managing to acknowledge it is a no-op when it comes again.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "sync_client.h"
 
+/* Waits between attempts: RETRY_FIRST_MS, doubling up to RETRY_MAX_MS, back
+ * to the first after an attempt that moved changes; each wait is spread by
+ * up to ±20 % so agents cut off by the same outage do not all come back in
+ * the same second. */
+#define RETRY_FIRST_MS 1000u
+#define RETRY_MAX_MS 30000u
+#define RETRIES_MAX 10000
+#define TIMEOUT_MAX_S 3600
+
 static const char usage[] =
-    "usage: lastmile sync [--db PATH] [--json]\n"
+    "usage: lastmile sync [--retry N] [--timeout SEC] [--db PATH] [--json]\n"
     "\n"
     "Pushes every change recorded on this replica to the server, then pulls\n"
     "what the server has for this user, until both sides are up to date.\n"
     "Prints one summary line: \"synced: pushed N changes (B bytes), pulled M\n"
     "changes (B bytes)\" (bytes: everything sent / received on the wire).\n"
     "On a failure nothing is lost: unacknowledged work stays queued and the\n"
-    "next sync resumes. Exit 0 when fully synced, 1 otherwise.\n";
+    "next sync resumes. Exit 0 when fully synced, 1 otherwise.\n"
+    "\n"
+    "  --retry N      when the link fails (cannot connect, connection lost,\n"
+    "                 stalled, server busy), try again up to N more times,\n"
+    "                 resuming after the last acknowledged batch; waits 1 s,\n"
+    "                 2 s, 4 s ... up to 30 s between attempts (1 s again\n"
+    "                 after an attempt that moved changes); one line on\n"
+    "                 stderr per failed attempt. Default 0.\n"
+    "  --timeout SEC  a link silent for SEC seconds (nothing received and\n"
+    "                 nothing more accepted for sending) is stalled and the\n"
+    "                 attempt fails; also the limit for connecting.\n"
+    "                 Default: 10 s to connect, 30 s of silence.\n";
 
-int lm_cli_run_sync(lm_replica *r, const char *server, const char *user,
-                    const uint8_t key[LM_KEY_SIZE], lm_sync_stats *st, char *err, size_t err_size)
+/* One session with the given credentials and timeouts (0: the client's
+ * defaults); records last_sync or last_error in the replica's meta. */
+static int run_session(lm_replica *r, const char *server, const char *user,
+                       const uint8_t key[LM_KEY_SIZE], unsigned timeout_ms, lm_sync_stats *st,
+                       char *err, size_t err_size)
 {
     lm_sync_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.server = server;
     cfg.user = user;
     memcpy(cfg.key, key, LM_KEY_SIZE);
+    cfg.connect_timeout_ms = timeout_ms;
+    cfg.io_timeout_ms = timeout_ms;
     cfg.progress = isatty(STDERR_FILENO);
     int rc = lm_sync_client_run(r, &cfg, st, err, err_size);
     memset(cfg.key, 0, sizeof cfg.key);
@@ -45,12 +81,23 @@ int lm_cli_run_sync(lm_replica *r, const char *server, const char *user,
     return rc;
 }
 
-int lm_cli_print_sync_summary(const char *cmd, const lm_sync_stats *st, int json)
+int lm_cli_run_sync(lm_replica *r, const char *server, const char *user,
+                    const uint8_t key[LM_KEY_SIZE], lm_sync_stats *st, char *err, size_t err_size)
+{
+    return run_session(r, server, user, key, 0, st, err, err_size);
+}
+
+/* The summary of one or more attempts; attempts > 1 is said on the text
+ * line, and --json always carries it. */
+static int print_summary(const char *cmd, const lm_sync_stats *st, unsigned attempts, int json)
 {
     if (!json) {
-        printf("synced: pushed %llu changes (%llu bytes), pulled %llu changes (%llu bytes)\n",
+        printf("synced: pushed %llu changes (%llu bytes), pulled %llu changes (%llu bytes)",
                (unsigned long long)st->pushed_changes, (unsigned long long)st->bytes_sent,
                (unsigned long long)st->pulled_changes, (unsigned long long)st->bytes_received);
+        if (attempts > 1)
+            printf(" in %u attempts", attempts);
+        putchar('\n');
         /* Refused changes are settled, not lost: say where they are kept. */
         if (st->refusals)
             fprintf(stderr,
@@ -83,22 +130,91 @@ int lm_cli_print_sync_summary(const char *cmd, const lm_sync_stats *st, int json
     lm_json_uint(&j, st->refusals);
     lm_json_key(&j, "elapsed_ms");
     lm_json_uint(&j, st->elapsed_ms);
+    lm_json_key(&j, "attempts");
+    lm_json_uint(&j, attempts);
     lm_json_end_object(&j);
     int code = lm_cli_emit_json(cmd, &j, &b);
     lm_buf_close(&b);
     return code;
 }
 
+int lm_cli_print_sync_summary(const char *cmd, const lm_sync_stats *st, int json)
+{
+    return print_summary(cmd, st, 1, json);
+}
+
+/* Parses a whole decimal number in [lo, hi] into *out; 0 when it is one. */
+static int parse_count(const char *text, long lo, long hi, long *out)
+{
+    char *end;
+    if (!text || *text < '0' || *text > '9')
+        return -1;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Failures a later attempt may not see: the link (cannot connect, lost,
+ * stalled) and a busy or stopping server. A wrong key, a database problem or
+ * a protocol error would fail the same way again. */
+static int worth_retrying(int rc)
+{
+    return rc == LM_ENET || rc == LM_ETIMEDOUT || rc == LM_EBUSY;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void add_stats(lm_sync_stats *sum, const lm_sync_stats *one)
+{
+    sum->pushed_changes += one->pushed_changes;
+    sum->pulled_changes += one->pulled_changes;
+    sum->bytes_sent += one->bytes_sent;
+    sum->bytes_received += one->bytes_received;
+    sum->conflicts += one->conflicts;
+    sum->refusals += one->refusals;
+    if (one->role[0])
+        memcpy(sum->role, one->role, sizeof sum->role);
+}
+
 int lm_cmd_sync(int argc, char **argv)
 {
     lm_cli_common c = {0};
+    const char *retry_text = NULL, *timeout_text = NULL;
     lm_args a;
-    const lm_opt opts[] = {LM_CLI_COMMON_OPTS(c), LM_CLI_JSON_OPT(c)};
+    const lm_opt opts[] = {LM_CLI_COMMON_OPTS(c),
+                           LM_CLI_JSON_OPT(c),
+                           {"retry", LM_OPT_VALUE, &retry_text, NULL},
+                           {"timeout", LM_OPT_VALUE, &timeout_text, NULL}};
     int code = lm_cli_parse("sync", usage, argc, argv, opts, sizeof opts / sizeof opts[0], &a, &c);
     if (code >= 0)
         return code;
     if (a.n_positional)
         return lm_cli_usage_error("sync", "unexpected argument '%s'", a.positional[0]);
+    long retries = 0, timeout_s = 0;
+    if (retry_text && parse_count(retry_text, 0, RETRIES_MAX, &retries) != 0)
+        return lm_cli_usage_error("sync", "--retry '%s' is not a whole number from 0 to %d",
+                                  retry_text, RETRIES_MAX);
+    if (timeout_text && parse_count(timeout_text, 1, TIMEOUT_MAX_S, &timeout_s) != 0)
+        return lm_cli_usage_error("sync", "--timeout '%s' is not a number of seconds from 1 to %d",
+                                  timeout_text, TIMEOUT_MAX_S);
+    /* A peer that vanishes mid-write must fail the write (EPIPE), not end
+     * the process: the next attempt needs it alive. */
+    signal(SIGPIPE, SIG_IGN);
 
     lm_replica *r;
     if ((code = lm_cli_open("sync", c.db, 1, &r)) != LM_EXIT_OK)
@@ -112,18 +228,46 @@ int lm_cmd_sync(int argc, char **argv)
                                     "init' again)");
         goto done;
     }
-    lm_sync_stats st;
+    lm_sync_stats total, st;
+    memset(&total, 0, sizeof total);
     char err[256];
-    int rc = lm_cli_run_sync(r, server, user, key, &st, err, sizeof err);
+    unsigned attempts = 0, wait_ms = RETRY_FIRST_MS;
+    uint64_t started = mono_ms();
+    srand((unsigned)(started ^ (uint64_t)getpid()));
+    int rc;
+    for (;;) {
+        attempts++;
+        rc = run_session(r, server, user, key, (unsigned)timeout_s * 1000u, &st, err, sizeof err);
+        add_stats(&total, &st);
+        if (rc == LM_OK || !worth_retrying(rc) || attempts > (unsigned long)retries)
+            break;
+        if (st.pushed_changes + st.pulled_changes > 0)
+            wait_ms = RETRY_FIRST_MS;
+        unsigned spread = wait_ms / 5u;
+        unsigned sleep_for = wait_ms - spread + (unsigned)rand() % (2u * spread + 1u);
+        uint64_t pending = 0;
+        lm_replica_pending_count(r, &pending);
+        fprintf(stderr,
+                "lastmile: sync: attempt %u of %ld failed: %s (%llu changes queued); retrying "
+                "in %.1f s\n",
+                attempts, retries + 1, err, (unsigned long long)pending, sleep_for / 1000.0);
+        sleep_ms(sleep_for);
+        wait_ms = wait_ms * 2u > RETRY_MAX_MS ? RETRY_MAX_MS : wait_ms * 2u;
+    }
     memset(key, 0, sizeof key);
+    total.elapsed_ms = mono_ms() - started;
     if (rc != LM_OK) {
         uint64_t pending = 0;
         lm_replica_pending_count(r, &pending);
-        code = lm_cli_error("sync", "%s (%llu changes still queued)", err,
-                            (unsigned long long)pending);
+        if (attempts > 1)
+            code = lm_cli_error("sync", "%s (%llu changes still queued; gave up after %u attempts)",
+                                err, (unsigned long long)pending, attempts);
+        else
+            code = lm_cli_error("sync", "%s (%llu changes still queued)", err,
+                                (unsigned long long)pending);
         goto done;
     }
-    code = lm_cli_print_sync_summary("sync", &st, c.json);
+    code = print_summary("sync", &total, attempts, c.json);
 done:
     lm_free(server);
     lm_free(user);
