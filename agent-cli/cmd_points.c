@@ -1,10 +1,14 @@
 /*
  * cmd_points.c — `lastmile points`: the collection points (villages) a
- * dispatcher sees, with what waits there for pickup. Loads are recorded per
- * stop, not per product, so the waiting weight is given per village:
- *   product rows   (village, product, grade): net collected weight;
+ * dispatcher sees, with what waits there for pickup:
  *   village row    (product "*"): collected, loaded, waiting = collected -
- *                  loaded.
+ *                  loaded;
+ *   product rows   (village, product, grade): net collected weight, and
+ *                  loaded = 0, waiting = collected while nothing has been
+ *                  loaded at the village. A load is one weight per stop
+ *                  (`stop load --kg`), not per product, so once the village
+ *                  has loads their split over products is unknown: loaded
+ *                  and waiting are NULL ("-") there rather than a guess.
  * Net = weight_g + Σ adjustments, voided collections excluded; with --date
  * only collections of days <= D (UTC+8) and loads of routes dated <= D.
  */
@@ -19,9 +23,11 @@ static const char usage[] =
     "usage: lastmile points [--date YYYY-MM-DD] [--db PATH] [--json]\n"
     "\n"
     "Collection points (villages) on this replica with the weight waiting for\n"
-    "pickup: per product and grade the net collected weight (g), and a line per\n"
-    "village (product '*') with collected, loaded and waiting = collected -\n"
-    "loaded. --date counts collections and routes up to that day.\n";
+    "pickup, in grams: a line per village (product '*') with collected, loaded\n"
+    "and waiting = collected - loaded, and per product and grade the collected\n"
+    "weight, with loaded 0 and waiting = collected while nothing was loaded at\n"
+    "the village ('-' once it was: loads are not recorded per product).\n"
+    "--date counts collections and routes up to that day.\n";
 
 static const char sql[] =
     "WITH net AS (SELECT c.village, c.product, c.grade, c.weight_g + COALESCE((SELECT"
@@ -34,7 +40,11 @@ static const char sql[] =
     "   GROUP BY s.village)"
     " SELECT * FROM ("
     " SELECT COALESCE(v.county, '?') AS county, n.village AS village, n.product AS product,"
-    "   n.grade AS grade, SUM(n.w) AS collected_g, NULL AS loaded_g, NULL AS waiting_g"
+    "   n.grade AS grade, SUM(n.w) AS collected_g,"
+    "   CASE WHEN COALESCE((SELECT w FROM ld WHERE ld.village = n.village), 0) = 0"
+    "    THEN 0 END AS loaded_g,"
+    "   CASE WHEN COALESCE((SELECT w FROM ld WHERE ld.village = n.village), 0) = 0"
+    "    THEN SUM(n.w) END AS waiting_g"
     "   FROM net n LEFT JOIN villages v ON v.name = n.village"
     "   GROUP BY n.village, n.product, n.grade"
     " UNION ALL SELECT COALESCE(v.county, '?'), n.village, '*', '*', SUM(n.w),"

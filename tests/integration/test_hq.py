@@ -448,8 +448,15 @@ def main():
                 col = sum(x[0] for k, x in want.items() if k[0] == v)
                 ld = sum(w for (rid, vv), w in loaded.items()
                          if vv == v and routes[rid][1] <= upto)
+                if ld == 0:  # nothing loaded: every product is still waiting
+                    for k in [k for k in want if k[0] == v]:
+                        want[k] = (want[k][0], 0, want[k][0])
                 want[(v, "*", "*")] = (col, ld, col - ld)
             check(got == want, "points --date %s: %r == %r" % (upto, got, want))
+            if upto == d1:  # xiaba has no load up to d1, shangba has
+                check({x[1] for k, x in want.items() if k[1] != "*"} == {0, None},
+                      "points --date %s: product lines with and without waiting: %r"
+                      % (upto, want))
             # route suggest: first-fit decreasing over the waiting weights.
             waiting = sorted(((x[2], v) for (v, p_, g), x in want.items()
                               if p_ == "*" and x[2] > 0), reverse=True)
