@@ -234,6 +234,11 @@ typedef struct lm_msg_hello {
     char *user;
     uint64_t site; /* the replica's site id */
     char *client;  /* free text, e.g. "lastmile/0.1.0" */
+    /* Optional (has_pending = 0: not sent): the changes the replica holds
+     * that the server has not acknowledged yet, as `lastmile status`
+     * counts them when the session starts. */
+    uint8_t has_pending;
+    uint64_t pending;
 } lm_msg_hello;
 
 typedef struct lm_msg_challenge {

@@ -112,9 +112,12 @@ static int read_field(lm__dctx *c, lm__mp_reader *r, lm_msg *m, const lm__field 
 
     switch (f->kind) {
     case LM__F_U64:
+    case LM__F_OPT_U64:
         if ((rc = lm__mp_read_u64(r, &u)) != LM_OK)
             return read_fail(c, rc, f->name, "integer", &before);
         *(uint64_t *)at(m, f->off) = u;
+        if (f->kind == LM__F_OPT_U64)
+            *(uint8_t *)at(m, f->off2) = 1;
         return LM_OK;
     case LM__F_U32:
         if ((rc = lm__mp_read_u64(r, &u)) != LM_OK)

@@ -39,6 +39,10 @@ static int count_field(const lm_msg *m, const lm__field *f, uint32_t *entries)
                 return LM_ETOOBIG;
         break;
     }
+    case LM__F_OPT_U64:
+        if (!*(const uint8_t *)at(m, f->off2))
+            return LM_OK;
+        break;
     default:
         break;
     }
@@ -62,12 +66,17 @@ static int put_field(lm__mp_writer *w, const lm_msg *m, const lm__field *f)
                                   *(const uint32_t *)at(m, f->off2));
     case LM__F_ROWS:
         return LM_OK;
+    case LM__F_OPT_U64:
+        if (!*(const uint8_t *)at(m, f->off2))
+            return LM_OK;
+        break;
     default:
         break;
     }
     lm__mp_put_cstr(w, f->key);
     switch (f->kind) {
     case LM__F_U64:
+    case LM__F_OPT_U64:
         lm__mp_put_u64(w, *(const uint64_t *)at(m, f->off));
         break;
     case LM__F_U32:

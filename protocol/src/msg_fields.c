@@ -3,7 +3,7 @@
  * two-character keys. Keys unknown to a decoder are skipped (a newer peer may
  * add fields); a key listed here may never change meaning.
  *
- *   HELLO      v version  u user  s site  c client?
+ *   HELLO      v version  u user  s site  c client?  p pending?
  *   CHALLENGE  n nonce(bin 32)  t server_time_ms
  *   AUTH       m mac(bin 32)
  *   WELCOME    t server_time_ms  s server_site  w push_watermark
@@ -36,6 +36,7 @@ static const lm__field hello[] = {
     F("u", "user", LM__F_STR, 1, u.hello.user, LM_MAX_NAME),
     F("s", "site", LM__F_U64, 1, u.hello.site, 0),
     F("c", "client", LM__F_STR, 0, u.hello.client, LM_MAX_TEXT),
+    F2("p", "pending", LM__F_OPT_U64, 0, u.hello.pending, u.hello.has_pending),
 };
 
 static const lm__field challenge[] = {

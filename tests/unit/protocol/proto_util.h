@@ -93,7 +93,9 @@ static inline int pu_msg_eq(const lm_msg *a, const lm_msg *b)
     case LM_MSG_HELLO:
         return a->u.hello.version == b->u.hello.version &&
                pu_str_eq(a->u.hello.user, b->u.hello.user) && a->u.hello.site == b->u.hello.site &&
-               pu_str_eq(a->u.hello.client, b->u.hello.client);
+               pu_str_eq(a->u.hello.client, b->u.hello.client) &&
+               a->u.hello.has_pending == b->u.hello.has_pending &&
+               (!a->u.hello.has_pending || a->u.hello.pending == b->u.hello.pending);
     case LM_MSG_CHALLENGE:
         return memcmp(a->u.challenge.nonce, b->u.challenge.nonce, 32) == 0 &&
                a->u.challenge.server_time_ms == b->u.challenge.server_time_ms;

@@ -78,8 +78,12 @@ static void sample(int type, lm_msg *m, uint32_t n_changes)
     m->type = type;
     switch (type) {
     case LM_MSG_HELLO:
-        m->u.hello = (lm_msg_hello){LM_PROTOCOL_VERSION, lm_strdup("agent-007"),
-                                    UINT64_C(0xfeedface12345678), lm_strdup("lastmile/0.1.0")};
+        m->u.hello = (lm_msg_hello){LM_PROTOCOL_VERSION,
+                                    lm_strdup("agent-007"),
+                                    UINT64_C(0xfeedface12345678),
+                                    lm_strdup("lastmile/0.1.0"),
+                                    1,
+                                    4242};
         break;
     case LM_MSG_CHALLENGE:
         for (int i = 0; i < 32; i++)
