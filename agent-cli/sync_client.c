@@ -601,6 +601,13 @@ static void connect_cb(uv_connect_t *req, int status)
     m.u.hello.user = (char *)c->cfg->user; /* borrowed for the encode only */
     m.u.hello.site = lm_replica_site(c->r);
     m.u.hello.client = name;
+    /* What is still queued here, so the server can tell headquarters
+     * (`report agents`); a server that does not know the key skips it. */
+    uint64_t pending = 0;
+    if (lm_replica_pending_count(c->r, &pending) == LM_OK) {
+        m.u.hello.has_pending = 1;
+        m.u.hello.pending = pending;
+    }
     c->state = S_CHALLENGE;
     send_msg(c, &m);
 }
