@@ -64,6 +64,10 @@ struct lm_session {
      * BYE after it). */
     uint64_t pull_cursor, sent_cursor;
     int has_pull_cursor, sent_unconfirmed;
+    /* The changes the client said it had queued (HELLO "p") and those of
+     * its batches applied since, committed even if it vanished meanwhile. */
+    uint64_t pending, push_applied;
+    int has_pending;
     char end_reason[96];
 };
 
@@ -113,8 +117,8 @@ struct lm_log_entry {
     struct lm_log_entry *next;
     char user[LM_MAX_NAME + 1];
     uint64_t site, at_ms, bytes_in, bytes_out, pushed, pulled;
-    uint64_t pull_cursor;
-    int has_pull_cursor;
+    uint64_t pull_cursor, push_queued;
+    int has_pull_cursor, has_push_queued;
 };
 
 /* Writes every entry gathered since the last one ran, in one transaction:
@@ -140,7 +144,8 @@ static void log_run(lm_store_job *job, lm_replica *r)
     for (struct lm_log_entry *e = j->entries; e && rc == LM_OK; e = e->next)
         rc = lm__srvdb_session_log_progress(db, e->user, e->site, e->at_ms, e->bytes_in,
                                             e->bytes_out, e->pushed, e->pulled,
-                                            e->has_pull_cursor ? &e->pull_cursor : NULL);
+                                            e->has_pull_cursor ? &e->pull_cursor : NULL,
+                                            e->has_push_queued ? &e->push_queued : NULL);
     if (rc == LM_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         rc = LM_EDB;
     if (rc != LM_OK) {
@@ -210,6 +215,8 @@ static void record_session(lm_session *s)
     e->pulled = s->changes_out;
     e->pull_cursor = s->pull_cursor;
     e->has_pull_cursor = s->has_pull_cursor;
+    e->has_push_queued = s->has_pending;
+    e->push_queued = s->pending > s->push_applied ? s->pending - s->push_applied : 0;
     e->next = s->srv->log_pending;
     s->srv->log_pending = e;
     flush_session_log(s->srv);
@@ -625,6 +632,8 @@ static void push_done(lm_store_job *job, int status)
 {
     push_job *j = (push_job *)job;
     lm_session *s = j->s;
+    if (j->rc == LM_OK)
+        s->push_applied += j->msg.u.push.n_changes;
     if (!job_finished(s))
         goto out;
     if (j->rc != LM_OK) {
@@ -729,6 +738,8 @@ static void on_hello(lm_session *s, lm_msg *m)
     }
     snprintf(s->user, sizeof s->user, "%s", m->u.hello.user ? m->u.hello.user : "");
     s->site = m->u.hello.site;
+    s->has_pending = m->u.hello.has_pending;
+    s->pending = m->u.hello.pending;
     if (lm_random_bytes(s->nonce, sizeof s->nonce) != LM_OK) {
         fail_session(s, LM_EIO, "no random bytes for the challenge");
         return;

@@ -26,15 +26,15 @@ int lm__srvdb_ensure_schema(sqlite3 *db, char *err, size_t err_size)
         "CREATE TABLE IF NOT EXISTS lm_sessions_log("
         " user TEXT PRIMARY KEY, site INTEGER, last_sync_at INTEGER,"
         " bytes_in INTEGER, bytes_out INTEGER, pushed INTEGER, pulled INTEGER,"
-        " sessions INTEGER NOT NULL DEFAULT 0, pull_cursor INTEGER);";
+        " sessions INTEGER NOT NULL DEFAULT 0, pull_cursor INTEGER, push_queued INTEGER);";
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, err_size, "creating server tables: %s", msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         return LM_EDB;
     }
-    /* Files made before the sync progress column existed get it now. */
-    static const char *const added[] = {"pull_cursor"};
+    /* Files made before the sync progress columns existed get them now. */
+    static const char *const added[] = {"pull_cursor", "push_queued"};
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
         int has = lm__srvdb_has_column(db, "lm_sessions_log", added[i]);
         char alter[128];
@@ -182,31 +182,35 @@ int lm__srvdb_session_log(sqlite3 *db, const char *user, uint64_t site, uint64_t
                           uint64_t bytes_in, uint64_t bytes_out, uint64_t pushed, uint64_t pulled)
 {
     return lm__srvdb_session_log_progress(db, user, site, at_ms, bytes_in, bytes_out, pushed,
-                                          pulled, NULL);
+                                          pulled, NULL, NULL);
 }
 
 int lm__srvdb_session_log_progress(sqlite3 *db, const char *user, uint64_t site, uint64_t at_ms,
                                    uint64_t bytes_in, uint64_t bytes_out, uint64_t pushed,
-                                   uint64_t pulled, const uint64_t *pull_cursor)
+                                   uint64_t pulled, const uint64_t *pull_cursor,
+                                   const uint64_t *push_queued)
 {
     sqlite3_stmt *st = NULL;
     /* A session that did not PULL leaves the cursor of the same replica as
      * it was; a new replica (site) starts unknown. */
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO lm_sessions_log(user, site, last_sync_at, bytes_in,"
-                           " bytes_out, pushed, pulled, sessions, pull_cursor)"
-                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)"
+                           " bytes_out, pushed, pulled, sessions, pull_cursor, push_queued)"
+                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9)"
                            " ON CONFLICT(user) DO UPDATE SET site = excluded.site,"
                            " last_sync_at = excluded.last_sync_at, bytes_in = excluded.bytes_in,"
                            " bytes_out = excluded.bytes_out, pushed = excluded.pushed,"
                            " pulled = excluded.pulled, sessions = sessions + 1,"
                            " pull_cursor = CASE WHEN excluded.pull_cursor IS NOT NULL"
                            "  THEN excluded.pull_cursor WHEN site = excluded.site"
-                           "  THEN pull_cursor END",
+                           "  THEN pull_cursor END,"
+                           " push_queued = excluded.push_queued",
                            -1, &st, NULL) != SQLITE_OK)
         return LM_EDB;
     if (pull_cursor)
         sqlite3_bind_int64(st, 8, (sqlite3_int64)*pull_cursor);
+    if (push_queued)
+        sqlite3_bind_int64(st, 9, (sqlite3_int64)*push_queued);
     sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)site);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)at_ms);

@@ -6,12 +6,15 @@
  *            key BLOB(32), revoked INTEGER, created_at INTEGER)
  *   lm_sessions_log(user TEXT PK, site INTEGER, last_sync_at INTEGER,
  *            bytes_in INTEGER, bytes_out INTEGER, pushed INTEGER,
- *            pulled INTEGER, sessions INTEGER, pull_cursor INTEGER)
- *                                      -- last sync per user
+ *            pulled INTEGER, sessions INTEGER, pull_cursor INTEGER,
+ *            push_queued INTEGER)      -- last sync per user
  *
  * pull_cursor: the server seq the user's replica confirmed holding at the
  * end of its last session (its last PULL's cursor, or the last CHANGES'
  * next cursor when it said BYE after it); NULL when unknown.
+ * push_queued: the changes the replica said it had queued when the session
+ * started (HELLO "p") minus those of its batches the server applied in the
+ * session, at least 0; NULL when it did not say.
  *
  * and the user record / scope the session code builds from a row.
  * Functions take a borrowed sqlite3 handle and use it from the calling
@@ -59,14 +62,16 @@ void lm__user_clear(lm_user *u);
 /* 1 when id is 1..64 chars of [A-Za-z0-9_.@-]. */
 int lm__user_id_valid(const char *id);
 
-/* Upserts the per-user "last sync" row without a pull cursor (as below). */
+/* Upserts the per-user "last sync" row without sync progress (as below). */
 int lm__srvdb_session_log(sqlite3 *db, const char *user, uint64_t site, uint64_t at_ms,
                           uint64_t bytes_in, uint64_t bytes_out, uint64_t pushed, uint64_t pulled);
 /* The same with the pull cursor the session reached (borrowed; NULL = the
- * session did not PULL, which keeps the stored one of the same site). */
+ * session did not PULL, which keeps the stored one of the same site) and
+ * the changes left queued on the replica (NULL = not known). */
 int lm__srvdb_session_log_progress(sqlite3 *db, const char *user, uint64_t site, uint64_t at_ms,
                                    uint64_t bytes_in, uint64_t bytes_out, uint64_t pushed,
-                                   uint64_t pulled, const uint64_t *pull_cursor);
+                                   uint64_t pulled, const uint64_t *pull_cursor,
+                                   const uint64_t *push_queued);
 
 /* 1 when table has column, 0 when not, LM_EDB on error. */
 int lm__srvdb_has_column(sqlite3 *db, const char *table, const char *column);
