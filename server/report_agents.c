@@ -3,7 +3,7 @@
  * server, when it last synced, what is known to be waiting in each
  * direction, and what needs a person. Figures come from the server's own
  * logs: lm_sessions_log (last session of the user, its replica site, the
- * pull cursor it confirmed),
+ * pull cursor it confirmed, the changes it still had queued),
  * lm_conflicts (open conflicts where the user's site wrote the kept or the
  * set-aside value) and lm_refusals (changes from the user's site the server
  * refused). A user that never synced has no site, so its conflict and
@@ -12,9 +12,9 @@
  * waiting_pull is counted by the sync engine itself: the changes
  * lm_replica_changes_since() would hand the user's replica from its
  * recorded cursor, with the user's read scope and without the replica's
- * own changes — exactly what its next PULLs would bring. The other
- * direction (what a replica still has to push) is not on the server: the
- * protocol does not carry it (docs/hq.md). Counting needs the
+ * own changes — exactly what its next PULLs would bring. waiting_push is
+ * what the replica said it had queued when its last session started (HELLO
+ * "p") less what the server applied of it in that session. Counting needs the
  * engine's own connection (it stamps unversioned captures before reading),
  * so the report opens the database twice: the rows come from one read-only
  * snapshot, the counts from the replica a moment later, one user at a time.
@@ -33,10 +33,12 @@ static const char usage[] =
     "\n"
     "Per user: role, revoked, last_sync (UTC), sessions, changes pushed and\n"
     "pulled in the last session, waiting_pull (changes in the user's scope the\n"
-    "server holds beyond the cursor its replica confirmed), open_conflicts and\n"
-    "refusals involving the user's replica. See docs/hq.md.\n";
+    "server holds beyond the cursor its replica confirmed), waiting_push\n"
+    "(changes its replica still had queued when the last session ended; empty\n"
+    "when it did not say), open_conflicts and refusals involving the user's\n"
+    "replica. See docs/hq.md.\n";
 
-/* %s: the pull cursor, or NULL on a file a server of an earlier
+/* %s: the progress columns, or NULLs on a file a server of an earlier
  * version wrote and no server has opened since. */
 static const char query_fmt[] =
     "SELECT u.id, u.role, u.revoked,"
@@ -49,15 +51,15 @@ static const char query_fmt[] =
     " s.site"
     " FROM lm_users u LEFT JOIN lm_sessions_log s ON s.user = u.id ORDER BY u.id";
 
-static const char *const col_names[] = {"user",           "role",    "revoked", "last_sync",
-                                        "sessions",       "pushed",  "pulled",  "waiting_pull",
-                                        "open_conflicts", "refusals"};
-static const int numeric[] = {0, 0, 1, 0, 1, 1, 1, 1, 1, 1};
+static const char *const col_names[] = {"user",         "role",           "revoked", "last_sync",
+                                        "sessions",     "pushed",         "pulled",  "waiting_pull",
+                                        "waiting_push", "open_conflicts", "refusals"};
+static const int numeric[] = {0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1};
 #define N_COLS (sizeof numeric / sizeof numeric[0])
 /* Result columns: the N_COLS above with the pull cursor in place of
  * waiting_pull, then the site. */
 #define COL_CURSOR 7
-#define COL_SITE 10
+#define COL_SITE 11
 
 /* Pull batches of this size while counting: big enough for few round
  * trips, small enough to stay modest in memory. */
@@ -134,12 +136,15 @@ static int run_report(sqlite3 *db, fill_arg *a, int format, char *err, size_t er
 {
     lm_hq_rows rows = {col_names, numeric, N_COLS, NULL, 0, 0};
     int has = lm__srvdb_has_column(db, "lm_sessions_log", "pull_cursor");
+    if (has > 0)
+        has = lm__srvdb_has_column(db, "lm_sessions_log", "push_queued");
     if (has < 0) {
         snprintf(err, err_size, "%s", sqlite3_errmsg(db));
         return LM_EDB;
     }
     char sql[sizeof query_fmt + 64];
-    snprintf(sql, sizeof sql, query_fmt, has ? "s.pull_cursor" : "NULL AS pull_cursor");
+    snprintf(sql, sizeof sql, query_fmt,
+             has ? "s.pull_cursor, s.push_queued" : "NULL AS pull_cursor, NULL AS push_queued");
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     int rc = lm__hq_rows_report(db, st, &rows, fill_row, a, format, stdout, err, err_size);

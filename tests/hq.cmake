@@ -25,3 +25,10 @@ set_tests_properties(hq_stop_merge PROPERTIES
   TIMEOUT 240
   SKIP_RETURN_CODE 77
   ENVIRONMENT "LASTMILE_BIN=$<TARGET_FILE:lastmile>;LASTMILE_SERVER_BIN=$<TARGET_FILE:lastmile-server>;PYTHONDONTWRITEBYTECODE=1")
+
+# report agents' waiting_push when a session is cut in the middle of a push
+# (a frame-aware relay between agent and server).
+add_test(NAME hq_agents_waiting COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_agents_waiting.py)
+set_tests_properties(hq_agents_waiting PROPERTIES
+  TIMEOUT 240
+  ENVIRONMENT "LASTMILE_BIN=$<TARGET_FILE:lastmile>;LASTMILE_SERVER_BIN=$<TARGET_FILE:lastmile-server>;PYTHONDONTWRITEBYTECODE=1")

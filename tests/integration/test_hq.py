@@ -205,9 +205,9 @@ def settled(server, want, what):
     deadline = time.time() + 20
     while True:
         rep = report_agents(server)
-        got = {u: r["waiting_pull"] for u, r in rep.items()}
+        got = {u: (r["waiting_pull"], r["waiting_push"]) for u, r in rep.items()}
         if got == want or time.time() > deadline:
-            check(got == want, "%s: report agents waiting_pull %r, want %r"
+            check(got == want, "%s: report agents (waiting_pull, waiting_push) %r, want %r"
                   % (what, got, want))
             return rep
         time.sleep(0.2)
@@ -221,7 +221,7 @@ def check_waiting(server, agents, dispatchers, day):
     for _ in range(2):  # the second round brings everyone what the first pushed
         for a in everyone:
             check(a.sync()[0] == 0, "%s syncs" % a.uid)
-    settled(server, {a.uid: 0 for a in everyone}, "everyone up to date")
+    settled(server, {a.uid: (0, 0) for a in everyone}, "everyone up to date")
 
     # HQ sets a price: one prices row for everyone. A dispatcher plans a
     # route with two stops of agent-li and syncs it: the route is in the
@@ -241,12 +241,12 @@ def check_waiting(server, agents, dispatchers, day):
     check(len(sids) == 2 and price == 4 and route >= 6, "the new rows are on the dispatcher")
     want = {"agent-li": price + route + stops, "agent-wang": price + route,
             "agent-zhao": price, "disp-pingshan": 0, "disp-yunxi": price}
-    settled(server, want, "after a price and a route")
+    settled(server, {u: (w, 0) for u, w in want.items()}, "after a price and a route")
     code, summary, _ = li.sync()
     check(code == 0 and summary["pulled_changes"] == want["agent-li"],
           "agent-li's sync brings exactly what was waiting: %r" % summary)
     want["agent-li"] = 0
-    settled(server, want, "after agent-li's sync")
+    settled(server, {u: (w, 0) for u, w in want.items()}, "after agent-li's sync")
 
 
 def main():
