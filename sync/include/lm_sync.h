@@ -29,7 +29,7 @@ typedef struct lm_replica lm_replica;
 
 /* Schema version this build writes. Opening an older file migrates it in one
  * transaction; a newer one is refused with LM_ESCHEMA. */
-#define LM_SCHEMA_VERSION 1
+#define LM_SCHEMA_VERSION 2
 
 /* Text ids: 26 chars, time-ordered (48-bit ms) and site-unique, NUL included. */
 #define LM_ID_SIZE 27

@@ -19,6 +19,12 @@
  *     its own value ("repair") so the refused writer converges back to it;
  *   - a tombstone deletes the row; cells newer than what the deleter saw
  *     are logged as losers; later updates to a dead row are logged too.
+ *
+ * Version log: a row new to this replica whose cells come from one write
+ * (same hlc and site, no prev) is logged as one row entry (schema.c)
+ * instead of one version row per cell. Loading a row expands its row entry
+ * into cells, so the merge rules above run on cells alone; writing a
+ * covered cell again takes it out of the mask and gives it its own entry.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +43,9 @@ typedef struct rowstate {
     lm_value vals[LM__MAX_COLS + 1]; /* by cid; 0 unused */
     int val_dirty[LM__MAX_COLS + 1];
     cell cells[LM__MAX_COLS + 1]; /* 0 = tombstone */
+    int logged;                   /* any version row was loaded */
+    int re_has;                   /* a row entry was loaded ... */
+    uint32_t re_cols;             /* ... with this mask */
 } rowstate;
 
 typedef struct batch {
@@ -48,7 +57,8 @@ typedef struct batch {
     uint64_t seq;       /* local change sequence, written back at commit */
     uint64_t watermark; /* origin's stored watermark */
     uint64_t now;
-    uint64_t *hlc; /* effective (possibly clamped) hlc per change */
+    uint64_t *hlc;     /* effective (possibly clamped) hlc per change */
+    uint64_t recv_hlc; /* this batch's received_at stamp (0 = not yet) */
 } batch;
 
 typedef struct sortkey {
@@ -233,23 +243,36 @@ static int row_load(lm_replica *r, rowstate *rs)
         return rc;
 
     if ((rc = lm__prepare(r, &r->s_ver_row,
-                          "SELECT cid, hlc, site, prev_hlc FROM lm_versions"
+                          "SELECT cid, hlc, site, prev_hlc, cols FROM lm_versions"
                           " WHERE tid = ? AND pk = ?")))
         return rc;
     sqlite3_bind_int(r->s_ver_row, 1, rs->tid);
     sqlite3_bind_text(r->s_ver_row, 2, rs->pk, -1, SQLITE_STATIC);
+    cell re = {0};
     while ((s = sqlite3_step(r->s_ver_row)) == SQLITE_ROW) {
         int cid = sqlite3_column_int(r->s_ver_row, 0);
-        if (cid < 0 || cid > t->n_cols)
+        rs->logged = 1;
+        cell *cl = cid == LM__ROW_CID ? &re : cid >= 0 && cid <= t->n_cols ? &rs->cells[cid] : NULL;
+        if (!cl)
             continue;
-        cell *cl = &rs->cells[cid];
         cl->has = 1;
         cl->hlc = (uint64_t)sqlite3_column_int64(r->s_ver_row, 1);
         cl->site = (uint64_t)sqlite3_column_int64(r->s_ver_row, 2);
         cl->prev = (uint64_t)sqlite3_column_int64(r->s_ver_row, 3);
+        if (cid == LM__ROW_CID) {
+            rs->re_has = 1;
+            rs->re_cols = (uint32_t)sqlite3_column_int64(r->s_ver_row, 4);
+        }
     }
     sqlite3_reset(r->s_ver_row);
-    return s == SQLITE_DONE ? LM_OK : lm__dberr(r, "read versions");
+    if (s != SQLITE_DONE)
+        return lm__dberr(r, "read versions");
+    /* the row entry's columns as cells; a column with an entry of its own
+     * (never written so) keeps that one */
+    for (int c = 1; re.has && c <= t->n_cols; c++)
+        if ((rs->re_cols >> c & 1u) && !rs->cells[c].has)
+            rs->cells[c] = (cell){1, 0, re.hlc, re.site, re.prev};
+    return LM_OK;
 }
 
 /* INSERT or UPDATE of the dirty columns; statements cached per mask. */
@@ -317,25 +340,71 @@ static int row_write(lm_replica *r, rowstate *rs)
 
 /* Writes the dirty cell versions of a row with one multi-row upsert (one
  * statement per row instead of one per cell: the version log is most of
- * what a merge writes). Statements are kept per cell count. */
+ * what a merge writes). Statements are kept per entry count. A new row
+ * whose cells share one write becomes a row entry (schema.c); a row
+ * entry's columns written again leave its mask. */
 static int ver_write(batch *b, rowstate *rs)
 {
     lm_replica *r = b->r;
-    int cids[LM__MAX_COLS + 1], k = 0, rc;
-    for (int c = 0; c <= lm__tables[rs->tid - 1].n_cols; c++)
+    int n_cols = lm__tables[rs->tid - 1].n_cols;
+    int cids[LM__MAX_COLS + 2], k = 0, rc;
+    uint32_t dirty = 0, cover = 0;
+    for (int c = 0; c <= n_cols; c++)
         if (rs->cells[c].dirty)
-            cids[k++] = c;
-    if (!k)
+            dirty |= 1u << c;
+    if (!dirty)
         return LM_OK;
+
+    if (rs->re_has && !rs->deleted && (rs->re_cols & dirty)) {
+        uint32_t left = rs->re_cols & ~dirty;
+        int s;
+        if ((rc = lm__prepare(r, &r->s_ver_recols,
+                              "UPDATE lm_versions SET cols = ?3 WHERE tid = ?1 AND pk = ?2"
+                              " AND cid = -1")) ||
+            (rc = lm__prepare(r, &r->s_ver_redel,
+                              "DELETE FROM lm_versions WHERE tid = ?1 AND pk = ?2 AND cid = -1")))
+            return rc;
+        sqlite3_stmt *st = left ? r->s_ver_recols : r->s_ver_redel;
+        sqlite3_bind_int(st, 1, rs->tid);
+        sqlite3_bind_text(st, 2, rs->pk, -1, SQLITE_STATIC);
+        if (left)
+            sqlite3_bind_int64(st, 3, (int64_t)left);
+        s = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (s != SQLITE_DONE)
+            return lm__dberr(r, "write version");
+    }
+    /* a row new to this replica, no version of it logged: the cells of
+     * one write (same hlc and site, no prev) become one row entry */
+    const cell *first = NULL;
+    if (!rs->logged && !rs->existed && !rs->deleted) {
+        for (int c = 1; c <= n_cols; c++) {
+            const cell *cl = &rs->cells[c];
+            if (!(dirty >> c & 1u) || cl->prev)
+                continue;
+            if (!first)
+                first = cl;
+            if (cl->hlc == first->hlc && cl->site == first->site)
+                cover |= 1u << c;
+        }
+        if ((cover & (cover - 1)) == 0)
+            cover = 0; /* one cell: its own entry is as small */
+    }
+    if (cover)
+        cids[k++] = LM__ROW_CID;
+    for (int c = 0; c <= n_cols; c++)
+        if ((dirty & ~cover) >> c & 1u)
+            cids[k++] = c;
     sqlite3_stmt **st = &r->s_ver_upsert[k - 1];
     if (!*st) {
         lm__sb q = {0};
-        lm__sb_add(&q, "INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq) VALUES");
+        lm__sb_add(&q,
+                   "INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq, cols) VALUES");
         for (int i = 0; i < k; i++)
-            lm__sb_add(&q, i ? ",(?1, ?2, ?, ?, ?, ?, ?)" : "(?1, ?2, ?, ?, ?, ?, ?)");
+            lm__sb_add(&q, i ? ",(?1, ?2, ?, ?, ?, ?, ?, ?)" : "(?1, ?2, ?, ?, ?, ?, ?, ?)");
         lm__sb_add(&q, " ON CONFLICT(tid, pk, cid) DO UPDATE SET hlc = excluded.hlc,"
                        " site = excluded.site, prev_hlc = excluded.prev_hlc,"
-                       " seq = excluded.seq");
+                       " seq = excluded.seq, cols = excluded.cols");
         rc = q.oom ? LM_ENOMEM : lm__prepare(r, st, q.s);
         lm__sb_free(&q);
         if (rc)
@@ -344,13 +413,19 @@ static int ver_write(batch *b, rowstate *rs)
     sqlite3_bind_int(*st, 1, rs->tid);
     sqlite3_bind_text(*st, 2, rs->pk, -1, SQLITE_STATIC);
     for (int i = 0; i < k; i++) {
-        cell *cl = &rs->cells[cids[i]];
-        int p = 3 + i * 5;
+        int p = 3 + i * 6;
+        const cell *cl = cids[i] == LM__ROW_CID ? first : &rs->cells[cids[i]];
+        /* a row entry reserves one seq per column of the table */
+        b->seq += cids[i] == LM__ROW_CID ? (uint64_t)n_cols : 1u;
         sqlite3_bind_int(*st, p, cids[i]);
         sqlite3_bind_int64(*st, p + 1, (int64_t)cl->hlc);
         sqlite3_bind_int64(*st, p + 2, (int64_t)cl->site);
         sqlite3_bind_int64(*st, p + 3, (int64_t)cl->prev);
-        sqlite3_bind_int64(*st, p + 4, (int64_t)++b->seq);
+        sqlite3_bind_int64(*st, p + 4, (int64_t)b->seq);
+        if (cids[i] == LM__ROW_CID)
+            sqlite3_bind_int64(*st, p + 5, (int64_t)cover);
+        else
+            sqlite3_bind_null(*st, p + 5);
     }
     int s = sqlite3_step(*st);
     sqlite3_reset(*st);
@@ -715,7 +790,16 @@ static int apply_group(batch *b, const sortkey *keys, uint32_t len)
         lm_value_clear(&rs.vals[rcid]);
         rs.vals[rcid] = (lm_value){.type = LM_VAL_INTEGER, .i = (int64_t)b->ctx->received_at_ms};
         rs.val_dirty[rcid] = 1;
-        *cl = (cell){1, 1, lm__hlc_tick(r), r->site, cl->has ? cl->hlc : 0};
+        /* one stamp for the whole batch (the cells are distinct, and the
+         * echo to the agent deflates to almost nothing), as long as it
+         * orders after every version of the row, as a fresh tick would:
+         * else a refused received_at from the agent could outrank it */
+        for (int c = 0; c <= lm__tables[tid - 1].n_cols; c++)
+            if (rs.cells[c].has && rs.cells[c].hlc >= b->recv_hlc)
+                b->recv_hlc = 0;
+        if (!b->recv_hlc)
+            b->recv_hlc = lm__hlc_tick(r);
+        *cl = (cell){1, 1, b->recv_hlc, r->site, cl->has ? cl->hlc : 0};
     }
     rc = group_flush(b, &rs);
 

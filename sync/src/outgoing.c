@@ -174,7 +174,7 @@ static int read_changes(lm_replica *r, uint64_t after, uint64_t only_site, uint6
     *last_seq = after;
     *more = 0;
     if (sqlite3_prepare_v2(r->db,
-                           "SELECT tid, pk, cid, hlc, site, prev_hlc, seq FROM lm_versions"
+                           "SELECT tid, pk, cid, hlc, site, prev_hlc, seq, cols FROM lm_versions"
                            " WHERE seq > ?1 AND (?2 = 0 OR site = ?2)"
                            " AND (?3 = 0 OR site <> ?3) ORDER BY seq",
                            -1, &st, NULL) != SQLITE_OK)
@@ -202,10 +202,28 @@ static int read_changes(lm_replica *r, uint64_t after, uint64_t only_site, uint6
         int cid = sqlite3_column_int(st, 2);
         uint64_t site = (uint64_t)sqlite3_column_int64(st, 4);
         uint64_t seq = (uint64_t)sqlite3_column_int64(st, 6);
+        int n_cols = lm__tables[tid - 1].n_cols;
         *last_seq = seq;
-        if (!pk || cid < 0 || cid > lm__tables[tid - 1].n_cols)
+        if (!pk || cid < LM__ROW_CID || cid > n_cols)
             continue;
         int found = 0;
+        if (cid == LM__ROW_CID) {
+            /* a row entry: one change per column of its mask, each with
+             * the seq it reserved (those at or below `after` were sent) */
+            uint32_t cols = (uint32_t)sqlite3_column_int64(st, 7);
+            if ((rc = reader_row(r, &rd, scope, tid, pk, &found)))
+                break;
+            for (int c = 1; found && c <= n_cols && !rc; c++) {
+                uint64_t back = (uint64_t)(n_cols - c);
+                if (!(cols >> c & 1u) || seq < back || seq - back <= after)
+                    continue;
+                rc = out_push(o, tid, pk, c, rd.last_st, (uint64_t)sqlite3_column_int64(st, 3),
+                              site, (uint64_t)sqlite3_column_int64(st, 5), seq - back);
+            }
+            if (rc)
+                break;
+            continue;
+        }
         if (cid) {
             if ((rc = reader_row(r, &rd, scope, tid, pk, &found)))
                 break;
@@ -325,10 +343,19 @@ int lm_replica_pending_count(lm_replica *r, uint64_t *n)
     if (rc)
         return rc;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(r->db,
-                           "SELECT count(*) FROM lm_versions WHERE seq > ?"
-                           " AND (site = ? OR hlc IS NULL)",
-                           -1, &st, NULL) != SQLITE_OK)
+    /* cells: a row entry counts one per column of its mask */
+    lm__sb q = {0};
+    lm__sb_addf(&q, "SELECT COALESCE(SUM(CASE WHEN cid = %d THEN 0", LM__ROW_CID);
+    for (int c = 1; c <= LM__MAX_COLS; c++)
+        lm__sb_addf(&q, " + ((cols >> %d) & 1)", c);
+    lm__sb_add(&q, " ELSE 1 END), 0) FROM lm_versions WHERE seq > ? AND (site = ? OR hlc IS NULL)");
+    if (q.oom) {
+        lm__sb_free(&q);
+        return LM_ENOMEM;
+    }
+    int prc = sqlite3_prepare_v2(r->db, q.s, -1, &st, NULL);
+    lm__sb_free(&q);
+    if (prc != SQLITE_OK)
         return lm__dberr(r, "pending");
     sqlite3_bind_int64(st, 1, (int64_t)acked);
     sqlite3_bind_int64(st, 2, (int64_t)r->site);

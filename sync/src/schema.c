@@ -11,6 +11,16 @@
  *
  * Domain columns other than the primary key are nullable on purpose: a row
  * arrives as one change per column and must exist after the first one.
+ *
+ * Row entries (schema 2): a row that arrives whole from one write is logged
+ * as ONE version row with cid LM__ROW_CID and a bitmask of its columns
+ * (lm_versions.cols, bit c = column c) instead of one row per cell. It
+ * stands for a version (hlc, site, prev_hlc 0) of every column in the mask
+ * and reserves the seqs seq - n_cols + 1 .. seq, column c taking
+ * seq - (n_cols - c). Invariant: a column in a row entry's mask has no
+ * entry of its own. Only the merge writes row entries; when a covered
+ * column is written again (by the merge or by these triggers) its bit is
+ * cleared and it gets its own entry, and a mask that empties is deleted.
  */
 #include <stdio.h>
 #include <string.h>
@@ -186,13 +196,39 @@ static void table_sql(lm__sb *b, const lm__table_def *t)
 static void capture_cell_sql(lm__sb *b, int tid, int cid, const char *rowref, const char *cond)
 {
     lm__sb_addf(b, " UPDATE lm_seq SET v = v + 1 WHERE %s;\n", cond);
+    if (cid == 0) {
+        lm__sb_addf(b,
+                    " INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq)"
+                    " SELECT %d, %s, 0, NULL, NULL, 0, (SELECT v FROM lm_seq) WHERE %s"
+                    " ON CONFLICT(tid, pk, cid) DO UPDATE SET"
+                    " prev_hlc = CASE WHEN hlc IS NULL THEN prev_hlc ELSE hlc END,"
+                    " hlc = NULL, site = NULL, seq = excluded.seq;\n",
+                    tid, rowref, cond);
+        return;
+    }
+    /* a cell covered by a row entry has no entry of its own: the writer
+     * saw the row entry's version, and the cell leaves the mask */
     lm__sb_addf(b,
                 " INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq)"
-                " SELECT %d, %s, %d, NULL, NULL, 0, (SELECT v FROM lm_seq) WHERE %s"
+                " SELECT %d, %s, %d, NULL, NULL, COALESCE((SELECT hlc FROM lm_versions"
+                " WHERE tid = %d AND pk = %s AND cid = %d AND (cols >> %d) & 1), 0),"
+                " (SELECT v FROM lm_seq) WHERE %s"
                 " ON CONFLICT(tid, pk, cid) DO UPDATE SET"
                 " prev_hlc = CASE WHEN hlc IS NULL THEN prev_hlc ELSE hlc END,"
                 " hlc = NULL, site = NULL, seq = excluded.seq;\n",
-                tid, rowref, cid, cond);
+                tid, rowref, cid, tid, rowref, LM__ROW_CID, cid, cond);
+    lm__sb_addf(b,
+                " UPDATE lm_versions SET cols = cols & ~(1 << %d) WHERE tid = %d AND pk = %s"
+                " AND cid = %d AND (cols >> %d) & 1 AND (%s);\n",
+                cid, tid, rowref, LM__ROW_CID, cid, cond);
+}
+
+/* Drops a row entry whose mask emptied. */
+static void rowent_gc_sql(lm__sb *b, int tid, const char *rowref)
+{
+    lm__sb_addf(b,
+                " DELETE FROM lm_versions WHERE tid = %d AND pk = %s AND cid = %d AND cols = 0;\n",
+                tid, rowref, LM__ROW_CID);
 }
 
 static void triggers_sql(lm__sb *b, int tid)
@@ -212,6 +248,7 @@ static void triggers_sql(lm__sb *b, int tid)
         snprintf(cond, sizeof cond, "NEW.\"%s\" IS NOT NULL", t->cols[c].name);
         capture_cell_sql(b, tid, c + 1, ref, cond);
     }
+    rowent_gc_sql(b, tid, ref);
     lm__sb_add(b, "END;\n");
 
     /* UPDATE: each column whose value changed. A changed primary key is a
@@ -223,6 +260,7 @@ static void triggers_sql(lm__sb *b, int tid)
                  t->cols[c].name, t->cols[c].name, t->pk, t->pk);
         capture_cell_sql(b, tid, c + 1, ref, cond);
     }
+    rowent_gc_sql(b, tid, ref);
     snprintf(cond, sizeof cond, "OLD.\"%s\" IS NOT NEW.\"%s\"", t->pk, t->pk);
     snprintf(ref, sizeof ref, "OLD.\"%s\"", t->pk);
     lm__sb_addf(b, " DELETE FROM lm_versions WHERE tid = %d AND pk = %s AND cid <> 0 AND (%s);\n",
@@ -271,8 +309,9 @@ static const char lm_tables_sql[] =
     "CREATE TABLE lm_flags(id INTEGER PRIMARY KEY, tbl TEXT, pk TEXT, col TEXT, site INTEGER,"
     " remote_hlc INTEGER, clamped_hlc INTEGER, at INTEGER);\n";
 
-/* Version 0 -> 1: everything. Later versions add a step here; each step
- * runs in the caller's transaction so an upgrade is all or nothing. */
+/* Version 0 -> 1: tables, policies and the cell log (the capture triggers
+ * come with version 2). Later versions add a step here; each step runs in
+ * the caller's transaction so an upgrade is all or nothing. */
 static int migrate_to_1(lm_replica *r, uint64_t site)
 {
     lm__sb b = {0};
@@ -298,7 +337,6 @@ static int migrate_to_1(lm_replica *r, uint64_t site)
                 lm__sb_add(&b, "NULL");
             lm__sb_add(&b, ");\n");
         }
-        triggers_sql(&b, tid);
     }
     if (b.oom) {
         lm__sb_free(&b);
@@ -313,10 +351,39 @@ static int migrate_to_1(lm_replica *r, uint64_t site)
     return LM_OK;
 }
 
+/* Version 1 -> 2: row entries (lm_versions.cols, see the top of the
+ * file), the seq index carries the site so a pull skips the excluded
+ * site's changes inside the index, and the triggers are made again. A
+ * version 1 file keeps its per-cell entries: they are valid as they are. */
+static int migrate_to_2(lm_replica *r)
+{
+    lm__sb b = {0};
+    lm__sb_add(&b, "ALTER TABLE lm_versions ADD COLUMN cols INTEGER;\n"
+                   "DROP INDEX IF EXISTS lm_versions_seq;\n"
+                   "CREATE INDEX lm_versions_seq ON lm_versions(seq, site);\n");
+    for (int tid = 1; tid <= LM__N_TABLES; tid++) {
+        const char *name = lm__tables[tid - 1].name;
+        lm__sb_addf(&b,
+                    "DROP TRIGGER IF EXISTS \"lm_ins_%s\"; DROP TRIGGER IF EXISTS \"lm_upd_%s\";"
+                    " DROP TRIGGER IF EXISTS \"lm_del_%s\";\n",
+                    name, name, name);
+        triggers_sql(&b, tid);
+    }
+    if (b.oom) {
+        lm__sb_free(&b);
+        return lm__fail(r, LM_ENOMEM, "out of memory building the schema");
+    }
+    int rc = lm__exec(r, b.s);
+    lm__sb_free(&b);
+    return rc;
+}
+
 int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
 {
     int rc = LM_OK;
     if (from < 1 && (rc = migrate_to_1(r, site)))
+        return rc;
+    if (from < 2 && (rc = migrate_to_2(r)))
         return rc;
     return lm__meta_set_u64(r, "schema_version", LM_SCHEMA_VERSION);
 }

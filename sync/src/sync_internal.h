@@ -17,6 +17,9 @@
 #define LM__MAX_COLS 16
 #define LM__N_TABLES 11
 #define LM__STMT_SLOTS 4
+/* lm_versions.cid of a row entry: one version for the columns in its
+ * cols mask (see schema.c). 0 is the tombstone, 1..n the cells. */
+#define LM__ROW_CID (-1)
 
 /* Column policies as stored in lm_columns.policy. */
 enum { LM__POL_LWW = 0, LM__POL_IMMUTABLE = 1, LM__POL_MONOTONIC = 2 };
@@ -74,7 +77,8 @@ struct lm_replica {
     lm__table_stmts t[LM__N_TABLES + 1];
     /* shared statements (see replica.c for the SQL) */
     sqlite3_stmt *s_ver_row;                      /* versions of one row */
-    sqlite3_stmt *s_ver_upsert[LM__MAX_COLS + 1]; /* write k+1 cell versions */
+    sqlite3_stmt *s_ver_upsert[LM__MAX_COLS + 2]; /* write k+1 version rows */
+    sqlite3_stmt *s_ver_recols, *s_ver_redel;     /* shrink / drop a row entry */
     sqlite3_stmt *s_ver_delrow;                   /* drop cell versions of a deleted row */
     sqlite3_stmt *s_conflict;                     /* insert into lm_conflicts */
     sqlite3_stmt *s_refusal;                      /* insert into lm_refusals */

@@ -646,7 +646,9 @@ static int cell_state(node *n, const rec *w, uint64_t *hlc, uint64_t *site, uint
     sqlite3_prepare_v2(lm_replica_db(n->r),
                        "SELECT v.hlc, v.site, v.prev_hlc FROM lm_versions v JOIN lm_columns c"
                        " ON c.tid = v.tid WHERE c.tbl = ?1 AND v.pk = ?2 AND"
-                       " (v.cid = c.cid AND c.col = ?3 OR ?3 = '' AND v.cid = 0)",
+                       " (v.cid = c.cid AND c.col = ?3 OR ?3 = '' AND v.cid = 0 OR"
+                       /* a row entry (cid -1) covers the columns of its mask */
+                       " v.cid = -1 AND c.col = ?3 AND (v.cols >> c.cid) & 1)",
                        -1, &st, NULL);
     sqlite3_bind_text(st, 1, w->table, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, w->pk, -1, SQLITE_STATIC);

@@ -155,6 +155,54 @@ static void test_schema(void)
     sqlite3_close(db);
 }
 
+/* A version 1 replica (per-cell log, seq index without the site, triggers
+ * of that version) is upgraded to 2 on open, in one transaction, keeping
+ * its versions; its capture works after. The v1 file is made by taking a
+ * new file back to version 1's shape. */
+static void test_migrate_v1(void)
+{
+    lm_replica *r = st_open("v1.db", 5, NULL);
+    CHECK(r);
+    CHECK_RC(st_exec(r, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+                        "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun')"),
+             SQLITE_OK);
+    CHECK_RC(lm_replica_stamp(r, NULL), LM_OK);
+    sqlite3 *db = lm_replica_db(r);
+    sqlite3_stmt *st = NULL;
+    CHECK_RC(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type='trigger'", -1, &st,
+                                NULL),
+             SQLITE_OK);
+    char drop[8192] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        size_t len = strlen(drop);
+        snprintf(drop + len, sizeof drop - len, "DROP TRIGGER \"%s\";",
+                 (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    CHECK_RC(st_exec(r, drop), SQLITE_OK);
+    CHECK_RC(st_exec(r, "DROP INDEX lm_versions_seq; ALTER TABLE lm_versions DROP COLUMN cols;"
+                        "CREATE INDEX lm_versions_seq ON lm_versions(seq);"
+                        "CREATE TRIGGER lm_ins_farmers AFTER INSERT ON farmers BEGIN SELECT 1; END;"
+                        "UPDATE lm_meta SET value='1' WHERE key='schema_version'"),
+             SQLITE_OK);
+    long long versions = st_int(r, "SELECT count(*) FROM lm_versions");
+    lm_replica_close(r);
+
+    r = st_open("v1.db", 5, NULL);
+    CHECK(r);
+    CHECK_EQ_INT(st_int(r, "SELECT value FROM lm_meta WHERE key='schema_version'"), 2);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_versions"), versions);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM pragma_table_info('lm_versions')"
+                           " WHERE name='cols'"),
+                 1);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM pragma_index_info('lm_versions_seq')"), 2);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 33);
+    CHECK_RC(st_exec(r, "INSERT INTO farmers(id,name,village) VALUES('f2','Wang','Xiacun')"),
+             SQLITE_OK);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_versions WHERE pk='f2'"), 2);
+    lm_replica_close(r);
+}
+
 int main(void)
 {
     st_mkdir("clock");
@@ -162,6 +210,7 @@ int main(void)
     test_ids();
     test_meta();
     test_schema();
+    test_migrate_v1();
     st_rmdir();
     return lm_test_done("sync_clock");
 }

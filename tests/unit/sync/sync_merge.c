@@ -417,6 +417,134 @@ static void test_reapply_watermark(void)
     lm_replica_close(a);
 }
 
+/* Row entries: a new row from one write is logged as one version row (cid
+ * -1, a mask of its columns); pulls expand it into cells with the seqs it
+ * reserved; a covered cell written again (by a local UPDATE or by the
+ * merge) leaves the mask with its own entry, fast-forward and conflict
+ * rules unchanged; a delete removes it. */
+static void test_row_entries(void)
+{
+    uint64_t ca = 1700000000000ull, ch_ = 1700000000000ull;
+    lm_replica *s = st_open("re_s.db", 1, NULL), *a = st_open("re_a.db", 2, &ca),
+               *h = st_open("re_h.db", 3, &ch_);
+    CHECK(s && a && h);
+    seed_catalog(s);
+    CHECK_RC(st_pull(s, a, &agent_a), LM_OK);
+    CHECK_RC(st_exec(a, "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun');"
+                        "INSERT INTO collections(id,agent_id,farmer_id,village,weight_g)"
+                        " VALUES('c1','agent-a','f1','Xiacun',700),"
+                        " ('c2','agent-a','f1','Xiacun',800)"),
+             SQLITE_OK);
+    /* pushed with received_at: one row entry per row, plus received_at */
+    uint64_t after = 0, upto = 0;
+    lm_change *ch = NULL;
+    uint32_t n = 0;
+    CHECK_RC(lm_replica_local_changes(a, 0, 1 << 20, &ch, &n, &upto), LM_OK);
+    CHECK_EQ_INT(n, 2 + 4 + 4);
+    lm_apply_ctx ctx = {
+        .writer = &agent_a, .origin_site = 2, .origin_upto_seq = upto, .received_at_ms = 99};
+    lm_apply_result res;
+    CHECK_RC(lm_replica_apply(s, ch, n, &ctx, &res), LM_OK);
+    CHECK_EQ_INT(res.applied, n);
+    lm_apply_result_clear(&res);
+    CHECK_RC(lm_replica_push_acked(a, upto, ch, n, NULL, 0), LM_OK);
+    lm_changes_free(ch, n);
+    CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM lm_versions WHERE pk='f1'"), 1);
+    CHECK_EQ_INT(st_int(s, "SELECT cols FROM lm_versions WHERE pk='f1' AND cid=-1"), 2 | 4);
+    CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM lm_versions WHERE pk='c1'"), 2);
+    /* both received_at cells carry one stamp */
+    CHECK_EQ_INT(st_int(s, "SELECT count(DISTINCT hlc) FROM lm_versions WHERE site=1"
+                           " AND tid=2"),
+                 1);
+    CHECK_EQ_INT(st_int(s, "SELECT received_at FROM collections WHERE id='c2'"), 99);
+    /* a pull expands it: cells with the seqs the entry reserved, in order */
+    uint64_t next = 0;
+    int more = 0;
+    CHECK_RC(lm_replica_changes_since(s, 0, &hq, 0, 1 << 20, &ch, &n, &next, &more), LM_OK);
+    int f1 = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (i)
+            CHECK(ch[i].seq > ch[i - 1].seq);
+        if (!strcmp(ch[i].pk, "f1")) {
+            f1++;
+            CHECK(ch[i].site == 2 && ch[i].prev_hlc == 0 && ch[i].hlc != 0);
+        }
+    }
+    CHECK_EQ_INT(f1, 2);
+    CHECK_EQ_INT(n, 3 + 2 + 5 + 5);
+    /* a cursor inside a row entry's range gives the rest of its cells */
+    for (uint32_t i = 0; i + 1 < n; i++)
+        if (!strcmp(ch[i].pk, "f1") && !strcmp(ch[i + 1].pk, "f1")) {
+            lm_change *c2 = NULL;
+            uint32_t n2 = 0;
+            uint64_t x = 0;
+            CHECK_RC(lm_replica_changes_since(s, ch[i].seq, &hq, 0, 1 << 20, &c2, &n2, &x, &more),
+                     LM_OK);
+            CHECK(n2 > 0 && !strcmp(c2[0].pk, "f1") && c2[0].seq == ch[i + 1].seq);
+            lm_changes_free(c2, n2);
+        }
+    lm_changes_free(ch, n);
+    /* the agent's own rows come back as received_at only */
+    CHECK_RC(lm_replica_changes_since(s, 0, &agent_a, 2, 1 << 20, &ch, &n, &next, &more), LM_OK);
+    CHECK_EQ_INT(n, 3 + 2);
+    lm_changes_free(ch, n);
+    CHECK_RC(st_pull(s, a, &agent_a), LM_OK);
+    CHECK(st_hash_eq(s, a, &agent_a));
+    /* hq pulls: its copy is a row entry too, and the same state */
+    CHECK_RC(st_pull(s, h, &hq), LM_OK);
+    CHECK(st_hash_eq(s, h, &hq));
+    CHECK_EQ_INT(st_int(h, "SELECT count(*) FROM lm_versions WHERE pk='f1'"), 1);
+    long long hre = st_int(h, "SELECT hlc FROM lm_versions WHERE pk='f1' AND cid=-1");
+    /* a local UPDATE of a covered cell: own entry whose prev is the row
+     * entry's version; the mask loses it */
+    ch_ += 100;
+    CHECK_RC(st_exec(h, "UPDATE farmers SET name='Li Wei', phone='139' WHERE id='f1'"), SQLITE_OK);
+    CHECK_RC(lm_replica_stamp(h, NULL), LM_OK);
+    CHECK_EQ_INT(st_int(h, "SELECT cols FROM lm_versions WHERE pk='f1' AND cid=-1"), 4);
+    CHECK_EQ_INT(st_int(h, "SELECT prev_hlc FROM lm_versions WHERE pk='f1' AND cid=1"), hre);
+    CHECK_EQ_INT(st_int(h, "SELECT prev_hlc FROM lm_versions WHERE pk='f1' AND cid=3"), 0);
+    uint64_t pend = 0;
+    CHECK_RC(lm_replica_pending_count(h, &pend), LM_OK);
+    CHECK_EQ_INT(pend, 2);
+    /* on the server: a fast-forward, the mask shrinks the same way */
+    CHECK_RC(st_push(h, s, &hq, &res), LM_OK);
+    CHECK_EQ_INT(res.applied, 2);
+    CHECK_EQ_INT(res.conflicts, 0);
+    lm_apply_result_clear(&res);
+    CHECK_EQ_INT(st_int(s, "SELECT cols FROM lm_versions WHERE pk='f1' AND cid=-1"), 4);
+    CHECK_EQ_INT(st_int(s, "SELECT site FROM lm_versions WHERE pk='f1' AND cid=1"), 3);
+    /* the agent changes the name without having seen 'Li Wei': concurrent,
+     * its earlier clock loses and the conflict is logged */
+    CHECK_RC(st_exec(a, "UPDATE farmers SET name='Li Na' WHERE id='f1'"), SQLITE_OK);
+    CHECK_RC(lm_replica_push_acked_seq(a, &after), LM_OK);
+    CHECK_RC(st_push(a, s, &agent_a, &res), LM_OK);
+    CHECK_EQ_INT(res.conflicts, 1);
+    lm_apply_result_clear(&res);
+    char buf[32];
+    CHECK_STR(st_text(s, "SELECT name FROM farmers WHERE id='f1'", buf, sizeof buf), "Li Wei");
+    /* the last covered cell written: the row entry goes */
+    ch_ += 100;
+    CHECK_RC(st_exec(h, "UPDATE farmers SET village='Shangcun' WHERE id='f1'"), SQLITE_OK);
+    CHECK_EQ_INT(st_int(h, "SELECT count(*) FROM lm_versions WHERE pk='f1' AND cid=-1"), 0);
+    /* a delete of a row held as a row entry: the tombstone alone remains */
+    CHECK_RC(st_exec(s, "DELETE FROM farmers WHERE id='f1'"), SQLITE_OK);
+    CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM lm_versions WHERE pk='f1' AND cid<>0"), 0);
+    CHECK_RC(st_exec(h, "DELETE FROM collections WHERE id='c2'"), SQLITE_OK);
+    CHECK_EQ_INT(st_int(h, "SELECT count(*) FROM lm_versions WHERE pk='c2' AND cid<>0"), 0);
+    CHECK_EQ_INT(st_int(h, "SELECT count(*) FROM lm_versions WHERE pk='c2' AND cid=0"), 1);
+    /* (ledger rows are never deleted by remote writers: a trusted push) */
+    CHECK_RC(st_push(h, s, NULL, NULL), LM_OK);
+    CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM collections WHERE id='c2'"), 0);
+    CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM lm_versions WHERE pk='c2' AND cid<>0"), 0);
+    CHECK_RC(st_pull(s, h, &hq), LM_OK);
+    CHECK_RC(st_pull(s, a, &agent_a), LM_OK);
+    CHECK(st_hash_eq(s, h, &hq));
+    CHECK(st_hash_eq(s, a, &agent_a));
+    lm_replica_close(s);
+    lm_replica_close(a);
+    lm_replica_close(h);
+}
+
 /* Every allocation of an apply + read cycle may fail: the result is either
  * success or a clean error, and nothing leaks. */
 static void test_alloc_faults(void)
@@ -495,6 +623,7 @@ int main(void)
     test_tombstones();
     test_bad_inputs();
     test_reapply_watermark();
+    test_row_entries();
     test_alloc_faults();
     st_rmdir();
     return lm_test_done("sync_merge");
