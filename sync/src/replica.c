@@ -263,8 +263,10 @@ void lm_replica_close(lm_replica *r)
             finalize(&ts->cell[c]);
     }
     finalize(&r->s_ver_row);
-    for (int k = 0; k <= LM__MAX_COLS + 1; k++)
+    for (int k = 0; k <= LM__MAX_COLS + 1; k++) {
         finalize(&r->s_ver_upsert[k]);
+        finalize(&r->s_ver_insert[k]);
+    }
     finalize(&r->s_ver_recols);
     finalize(&r->s_ver_redel);
     finalize(&r->s_ver_delrow);

@@ -78,6 +78,7 @@ struct lm_replica {
     /* shared statements (see replica.c for the SQL) */
     sqlite3_stmt *s_ver_row;                      /* versions of one row */
     sqlite3_stmt *s_ver_upsert[LM__MAX_COLS + 2]; /* write k+1 version rows */
+    sqlite3_stmt *s_ver_insert[LM__MAX_COLS + 2]; /* same, none logged before */
     sqlite3_stmt *s_ver_recols, *s_ver_redel;     /* shrink / drop a row entry */
     sqlite3_stmt *s_ver_delrow;                   /* drop cell versions of a deleted row */
     sqlite3_stmt *s_conflict;                     /* insert into lm_conflicts */
