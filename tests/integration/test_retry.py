@@ -14,7 +14,6 @@ import random
 import select
 import socket
 import struct
-import subprocess
 import threading
 import time
 
