@@ -45,18 +45,10 @@ int lm__cmd_report(int argc, char **argv)
     }
     const char *db = NULL, *by = NULL, *format = "table";
     lm_opt opts[] = {{"db", &db, NULL}, {"by", &by, NULL}, {"format", &format, NULL}};
-    int prc =
-        lm__opts_parse(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "report volumes");
-    if (prc == LM_OPTS_HELP) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (prc != LM_OPTS_OK)
-        return 2;
-    if (!db) {
-        fprintf(stderr, "lastmile-server report volumes: --db PATH is required\n");
-        return 2;
-    }
+    int prc = lm__opts_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "report volumes",
+                           usage, "db");
+    if (prc != LM_OPTS_GO)
+        return prc;
     lm_report_spec spec;
     memset(&spec, 0, sizeof spec);
     char err[512] = "";
@@ -70,14 +62,10 @@ int lm__cmd_report(int argc, char **argv)
         return 2;
     }
 
-    sqlite3 *sdb = NULL;
+    sqlite3 *sdb = lm__report_open(db, "report volumes");
+    if (!sdb)
+        return 1;
     int code = 1;
-    if (sqlite3_open_v2(db, &sdb, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        fprintf(stderr, "lastmile-server report volumes: %s: %s\n", db,
-                sdb ? sqlite3_errmsg(sdb) : "cannot open");
-        goto fail_open;
-    }
-    sqlite3_busy_timeout(sdb, 5000);
     if (lm__report_volumes(sdb, &spec, stdout, err, sizeof err) != LM_OK) {
         fprintf(stderr, "lastmile-server report volumes: %s\n", err);
         goto fail_open;
