@@ -1,7 +1,7 @@
 /*
  * sim_converge.c — randomized convergence simulation of the replica engine.
  *
- * One server replica and 2..10 agents plus a dispatcher and an hq client
+ * One server replica and 2..12 agents plus a dispatcher and an hq client
  * (real SQLite files in a temp dir), each with its own skewed clock. Every
  * step one client writes with plain SQL (every table, every policy,
  * including writes the server must refuse), pushes (sometimes in several
@@ -41,7 +41,7 @@
 
 #include "lm_sync.h"
 
-#define MAX_CLIENTS 12
+#define MAX_CLIENTS 14
 #define N_VILLAGES 5
 
 static const char *const village_names[N_VILLAGES] = {"Xiacun", "Shangcun", "Dongcun", "Nancun",
@@ -974,7 +974,7 @@ int main(int argc, char **argv)
             verbose = 1;
         } else {
             fprintf(stderr,
-                    "usage: sim_converge [--seed N | --seeds K [--first N]] [--agents 2..10]"
+                    "usage: sim_converge [--seed N | --seeds K [--first N]] [--agents 2..12]"
                     " [--ops K] [--verbose]\n");
             return 2;
         }
