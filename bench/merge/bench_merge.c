@@ -14,7 +14,9 @@
  * in one transaction, with the same journal settings (WAL,
  * synchronous=NORMAL).
  *
- * Usage: bench_merge [records] (default 20000)
+ * Usage: bench_merge [--batch R] [records]   (defaults: 500, 20000)
+ * A client's PUSH grows to 256 KiB, about 330 of these records; --batch
+ * shows how the merge fares with smaller batches.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -25,7 +27,7 @@
 
 #include "lm_sync.h"
 
-#define BATCH_RECORDS 500
+static uint32_t batch_records = 500;
 
 /* Process CPU time: the machine running CI (or this bench) is shared, so
  * wall time mostly measures the neighbours; CPU time measures us. Wall time
@@ -194,9 +196,26 @@ done:
 
 int main(int argc, char **argv)
 {
-    int n = argc > 1 ? atoi(argv[1]) : 20000;
-    if (n < BATCH_RECORDS)
-        n = BATCH_RECORDS;
+    int n = 20000, br = 500;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: bench_merge [--batch R] [records]\n"
+                   "  records   collection records pushed (default 20000)\n"
+                   "  --batch R records per pushed batch (default 500)\n");
+            return 0;
+        }
+        if (!strcmp(argv[i], "--batch") && i + 1 < argc)
+            br = atoi(argv[++i]);
+        else
+            n = atoi(argv[i]);
+        if (n < 1 || br < 1) {
+            fprintf(stderr, "usage: bench_merge [--batch R] [records]\n");
+            return 2;
+        }
+    }
+    batch_records = (uint32_t)br;
+    if (n < br)
+        n = br;
     char dir[64];
     snprintf(dir, sizeof dir, "%s/lm_bench_merge_XXXXXX",
              getenv("LM_BENCH_DIR") ? getenv("LM_BENCH_DIR") : "/tmp");
@@ -221,16 +240,16 @@ int main(int argc, char **argv)
 
     static const char *const vil[] = {"Xiacun", "Shangcun"};
     lm_scope agent = {LM_ROLE_AGENT, "agent-7", vil, 2, NULL};
-    /* ~500 records per batch, cut between rows like a PUSH; cut before
+    /* batch_records per batch, cut between rows like a PUSH; cut before
      * the clock starts (a server gets its batches decoded, not cut) */
-    ends = malloc(((size_t)nch / BATCH_RECORDS + 2) * sizeof *ends);
+    ends = malloc(((size_t)nch / batch_records + 2) * sizeof *ends);
     if (!ends)
         goto done;
     for (uint32_t start = 0; start < nch;) {
         uint32_t end = start, rows = 0;
         while (end < nch) {
             if (end == start || strcmp(ch[end].pk, ch[end - 1].pk)) {
-                if (rows == BATCH_RECORDS)
+                if (rows == batch_records)
                     break;
                 rows++;
             }
@@ -270,8 +289,8 @@ int main(int argc, char **argv)
                        btree_bytes(lm_replica_db(s), "sqlite_autoindex_collections%");
     uint64_t stored = (uint64_t)n * 11; /* 10 pushed cells + received_at */
     long long vrows = count_rows(lm_replica_db(s), "SELECT count(*) FROM lm_versions") - vrows0;
-    printf("bench_merge: %d collection records, %u changes in %u batches (~%d records each)\n", n,
-           nch, batches, BATCH_RECORDS);
+    printf("bench_merge: %d collection records, %u changes in %u batches (~%u records each)\n", n,
+           nch, batches, batch_records);
     printf("merge (lm_replica_apply): %.3f s cpu (%.3f s wall), %.0f changes/s, %.0f records/s"
            " (%u applied)\n",
            t_merge, w_merge, nch / t_merge, n / t_merge, applied);
