@@ -18,12 +18,10 @@ target_link_libraries(hq_table_test PRIVATE lm_server)
 add_test(NAME hq_table COMMAND hq_table_test)
 
 # A stop re-planned by the dispatcher while its agent arrives and loads
-# offline: merged without a conflict in either sync order. Exit 77 (shown as
-# skipped) is the known sync-engine bug the script describes.
+# offline: merged without a conflict in either sync order.
 add_test(NAME hq_stop_merge COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_stop_merge.py)
 set_tests_properties(hq_stop_merge PROPERTIES
   TIMEOUT 240
-  SKIP_RETURN_CODE 77
   ENVIRONMENT "LASTMILE_BIN=$<TARGET_FILE:lastmile>;LASTMILE_SERVER_BIN=$<TARGET_FILE:lastmile-server>;PYTHONDONTWRITEBYTECODE=1")
 
 # report agents' waiting_push when a session is cut in the middle of a push

@@ -28,8 +28,9 @@ typedef struct sqlite3 sqlite3;
 typedef struct lm_replica lm_replica;
 
 /* Schema version this build writes. Opening an older file migrates it in one
- * transaction; a newer one is refused with LM_ESCHEMA. */
-#define LM_SCHEMA_VERSION 2
+ * transaction; a newer one is refused with LM_ESCHEMA. 3: a local write that
+ * replaces an unacknowledged local one keeps its prev_hlc (schema.c). */
+#define LM_SCHEMA_VERSION 3
 
 /* Text ids: 26 chars, time-ordered (48-bit ms) and site-unique, NUL included. */
 #define LM_ID_SIZE 27
@@ -95,7 +96,10 @@ uint64_t lm_replica_site(const lm_replica *r);
 
 /* ----------------------------------------------------------- clock & ids */
 
-/* Next local HLC (monotonic across restarts: the last one is persisted). */
+/* Next local HLC: monotonic across restarts and unique per site across
+ * connections to the file (it takes the persisted last HLC into account and
+ * stores the new one in the same write transaction; inside a transaction
+ * the caller opened, in that one). */
 int lm_replica_hlc_next(lm_replica *r, uint64_t *out);
 /* Tells the replica the server's clock (from WELCOME); the offset is kept
  * and applied to the local physical clock. */
@@ -176,7 +180,10 @@ int lm_replica_watermark(lm_replica *r, uint64_t origin_site, uint64_t *seq);
 /* Agent side, after PUSH_ACK: marks local changes up to upto_seq as
  * acknowledged and keeps the refusals the server reported for changes of
  * that batch (the batch is passed so each refusal can be stored with its
- * table/pk/column/value). */
+ * table/pk/column/value). The mark also decides capture: a later local write
+ * of a cell whose local version is not covered by it keeps that version's
+ * prev_hlc (the last version the server can know), so overwriting an
+ * unpushed write is a fast-forward at the server, not a conflict. */
 int lm_replica_push_acked(lm_replica *r, uint64_t upto_seq, const lm_change *batch,
                           uint32_t n_batch, const lm_refusal *refusals, uint32_t n_refusals);
 int lm_replica_push_acked_seq(lm_replica *r, uint64_t *upto_seq);

@@ -32,19 +32,37 @@ void lm__hlc_recv(lm_replica *r, uint64_t remote)
         r->hlc_last = remote;
 }
 
+/* Another connection to the file (the server's writer and its readers, the
+ * CLI and a second process) has its own hlc_last in memory: the persisted
+ * one is read and the new one written in one write transaction, so two
+ * connections never hand out the same HLC (nor, with the site, the same
+ * id). Inside a transaction the caller opened, that one is used. */
 int lm_replica_hlc_next(lm_replica *r, uint64_t *out)
 {
     if (!r || !out)
         return LM_EINVAL;
-    uint64_t saved = r->hlc_last;
-    uint64_t h = lm__hlc_tick(r);
-    int rc = lm__meta_set_u64(r, "hlc_last", h);
-    if (rc) {
-        r->hlc_last = saved;
+    *out = 0;
+    int own_tx = sqlite3_get_autocommit(r->db);
+    uint64_t saved = r->hlc_last, stored;
+    int rc;
+    if (own_tx && (rc = lm__begin(r)))
         return rc;
-    }
+    if ((rc = lm__meta_get_u64(r, "hlc_last", 0, &stored)))
+        goto fail_tx;
+    lm__hlc_recv(r, stored);
+    uint64_t h = lm__hlc_tick(r);
+    if ((rc = lm__meta_set_u64(r, "hlc_last", h)))
+        goto fail_tx;
+    if (own_tx && (rc = lm__commit(r)))
+        goto fail_tx;
     *out = h;
     return LM_OK;
+
+fail_tx:
+    if (own_tx)
+        lm__rollback(r);
+    r->hlc_last = saved;
+    return rc;
 }
 
 int lm_replica_set_server_time(lm_replica *r, uint64_t server_time_ms)

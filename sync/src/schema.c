@@ -190,9 +190,27 @@ static void table_sql(lm__sb *b, const lm__table_def *t)
     lm__sb_add(b, ");\n");
 }
 
+/* Whether the version row being replaced (the ON CONFLICT target) is a
+ * write of this replica that no push acknowledgement covers yet: stamped
+ * with our own site and logged after lm_meta.push_acked. Plain SQL, so a
+ * program that never loaded lastmile captures by the same rule. */
+#define LM__UNACKED_OWN_SQL                                                                        \
+    "(site = (SELECT CAST(value AS INTEGER) FROM lm_meta WHERE key = 'site') AND seq >"            \
+    " COALESCE((SELECT CAST(value AS INTEGER) FROM lm_meta WHERE key = 'push_acked'), 0))"
+
 /* One captured cell: bump the sequence and upsert the version row with hlc
- * NULL. prev_hlc keeps the last stamped version the writer saw, also when
- * the previous write was itself still unstamped. */
+ * NULL. prev_hlc is the last version another replica can know of:
+ *   - the replaced version's hlc when that came from elsewhere (merged) or
+ *     was a local write the server acknowledged;
+ *   - the replaced version's own prev_hlc when that was a local write still
+ *     unstamped, or stamped but not covered by push_acked: it may never
+ *     have left this replica (a push cut before its batch committed), so
+ *     naming it would make the server see a concurrent write where there
+ *     is only a fast-forward ("arrive" then "load" between two syncs).
+ * If that unacknowledged version did reach the server after all (batch
+ * committed, ack lost), the server holds a version of our own site and the
+ * merge's same-site rule (a site's writes are sequential) fast-forwards
+ * anyway; any other current version there was truly concurrent. */
 static void capture_cell_sql(lm__sb *b, int tid, int cid, const char *rowref, const char *cond)
 {
     lm__sb_addf(b, " UPDATE lm_seq SET v = v + 1 WHERE %s;\n", cond);
@@ -214,7 +232,8 @@ static void capture_cell_sql(lm__sb *b, int tid, int cid, const char *rowref, co
                 " WHERE tid = %d AND pk = %s AND cid = %d AND (cols >> %d) & 1), 0),"
                 " (SELECT v FROM lm_seq) WHERE %s"
                 " ON CONFLICT(tid, pk, cid) DO UPDATE SET"
-                " prev_hlc = CASE WHEN hlc IS NULL THEN prev_hlc ELSE hlc END,"
+                " prev_hlc = CASE WHEN hlc IS NULL OR " LM__UNACKED_OWN_SQL
+                " THEN prev_hlc ELSE hlc END,"
                 " hlc = NULL, site = NULL, seq = excluded.seq;\n",
                 tid, rowref, cid, tid, rowref, LM__ROW_CID, cid, cond);
     lm__sb_addf(b,
@@ -310,8 +329,9 @@ static const char lm_tables_sql[] =
     " remote_hlc INTEGER, clamped_hlc INTEGER, at INTEGER);\n";
 
 /* Version 0 -> 1: tables, policies and the cell log (the capture triggers
- * come with version 2). Later versions add a step here; each step runs in
- * the caller's transaction so an upgrade is all or nothing. */
+ * are made by make_triggers, for the current version). Later versions add
+ * a step here; each step runs in the caller's transaction so an upgrade is
+ * all or nothing. */
 static int migrate_to_1(lm_replica *r, uint64_t site)
 {
     lm__sb b = {0};
@@ -352,15 +372,23 @@ static int migrate_to_1(lm_replica *r, uint64_t site)
 }
 
 /* Version 1 -> 2: row entries (lm_versions.cols, see the top of the
- * file), the seq index carries the site so a pull skips the excluded
- * site's changes inside the index, and the triggers are made again. A
- * version 1 file keeps its per-cell entries: they are valid as they are. */
+ * file), and the seq index carries the site so a pull skips the excluded
+ * site's changes inside the index. A version 1 file keeps its per-cell
+ * entries: they are valid as they are. */
 static int migrate_to_2(lm_replica *r)
 {
+    return lm__exec(r, "ALTER TABLE lm_versions ADD COLUMN cols INTEGER;\n"
+                       "DROP INDEX IF EXISTS lm_versions_seq;\n"
+                       "CREATE INDEX lm_versions_seq ON lm_versions(seq, site);\n");
+}
+
+/* The capture triggers of this version, made again: version 2 added row
+ * entries to them, version 3 the prev_hlc of a write that replaces an
+ * unacknowledged local one (capture_cell_sql). Versions already stored
+ * keep their meaning, so nothing else changes. */
+static int make_triggers(lm_replica *r)
+{
     lm__sb b = {0};
-    lm__sb_add(&b, "ALTER TABLE lm_versions ADD COLUMN cols INTEGER;\n"
-                   "DROP INDEX IF EXISTS lm_versions_seq;\n"
-                   "CREATE INDEX lm_versions_seq ON lm_versions(seq, site);\n");
     for (int tid = 1; tid <= LM__N_TABLES; tid++) {
         const char *name = lm__tables[tid - 1].name;
         lm__sb_addf(&b,
@@ -384,6 +412,8 @@ int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
     if (from < 1 && (rc = migrate_to_1(r, site)))
         return rc;
     if (from < 2 && (rc = migrate_to_2(r)))
+        return rc;
+    if (from < LM_SCHEMA_VERSION && (rc = make_triggers(r)))
         return rc;
     return lm__meta_set_u64(r, "schema_version", LM_SCHEMA_VERSION);
 }

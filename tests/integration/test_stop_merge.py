@@ -11,24 +11,17 @@ Checked after every round, on the server and both replicas: no conflict
 in any conflict log, the same final row everywhere (the dispatcher's plan,
 the agent's status and weight), nothing refused.
 
-KNOWN BUG (sync engine, not fixed here): when the agent arrives and loads
-between two syncs, the pushed status carries as prev_hlc the version of its
-own 'arrived' write, which never left the phone, so the server sees a
-concurrent write and logs a conflict on route_stops.status ('loaded' kept,
-the dispatcher's 'planned' set aside) even though nobody else wrote the
-status. The same-site fast-forward of 09bf981 covers only the case where
-the server's current value was written by the same site. Such conflicts
-are recognised exactly (table, column, values, sites) and make the test
-exit 77, which ctest reports as skipped with the details in its output;
-any other conflict, a wrong final row or a refusal is a failure. Once the
-engine is fixed the test passes as it stands."""
+The agent's load replaces its own arrival, which no push acknowledged
+yet, so it carries the arrival's prev_hlc (the dispatcher's version, the
+last one the server can know) and the server fast-forwards: before schema
+version 3 it named the arrival, which never left the phone, and the server
+logged a spurious conflict on route_stops.status. Any conflict, a wrong
+final row or a refusal is a failure."""
 import json
 import sqlite3
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-import lmtest
 from lmtest import Agent, Server, check, done, run, tempdir
 
 CST = timezone(timedelta(hours=8))
@@ -57,12 +50,6 @@ def conflicts_of(who):
              c["loser_site"]) for c in json.loads(out)] if code == 0 else [("unreadable",)]
 
 
-def known_bug(c, agent_site, disp_site):
-    """The superseded-local-version conflict described at the top."""
-    return c[0] == "route_stops" and c[2] == "status" and c[3] == "loaded" and \
-        c[4] == "planned" and c[5] == agent_site and c[6] == disp_site
-
-
 def main():
     with tempdir() as tmp:
         server = Server(tmp)
@@ -73,7 +60,7 @@ def main():
         agent.init(server, key_a)
         disp.init(server, key_d)
         agent_site, disp_site = agent.status().get("site"), disp.status().get("site")
-        known, seen = set(), set()
+        seen = set()
         day = datetime.now(CST).strftime("%Y-%m-%d")
         base_ms = int(time.time() * 1000)
 
@@ -81,8 +68,8 @@ def main():
         # agent's status; "agent first": the other way round; "twice": the
         # agent arrives in one offline spell and loads in the next while the
         # dispatcher re-plans before each of its syncs.
-        # "no re-plan": the agent alone, which shows the dispatcher's edit is
-        # not needed for the known bug.
+        # "no re-plan": the agent alone (the old bug needed no dispatcher
+        # edit: the server's status was the dispatcher's route creation).
         for n, order in enumerate(("dispatcher first", "agent first", "twice", "no re-plan")):
             rid = disp.new_id("route", "create", "--date", day, "--vehicle", "truck-%d" % n,
                               "--driver", "Liu Wei", "--stops", "shangba:agent-li,xiaba:agent-li")
@@ -139,20 +126,12 @@ def main():
                     if (where, c) in seen:
                         continue  # logged in an earlier round
                     seen.add((where, c))
-                    if known_bug(c, agent_site, disp_site):
-                        known.add((order, where, c[1]))
-                    else:
-                        check(False, "%s: conflict in %s's log: %r" % (order, where, c))
+                    check(False, "%s: conflict in %s's log: %r (agent site %s, dispatcher"
+                          " site %s)" % (order, where, c, agent_site, disp_site))
             other = [s for s in agent.list("stops") if s["route_id"] == rid and s["id"] != sid]
             check(other and other[0]["status"] == "planned",
                   "%s: the other stop is untouched: %r" % (order, other))
         check(server.stop() == 0, "server exits 0")
-    if known and not lmtest.failures:
-        for order, where, pk in sorted(known):
-            print("KNOWN BUG (sync): %s: spurious conflict on route_stops.status of stop %s"
-                  " in the %s's conflict log" % (order, pk, where))
-        print("hq_stop_merge: only the known sync-engine bug failed: exit 77 (skipped)")
-        sys.exit(77)
     done("hq_stop_merge")
 
 

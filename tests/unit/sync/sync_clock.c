@@ -83,6 +83,55 @@ static void test_ids(void)
     lm_replica_close(b);
 }
 
+/* Two connections on one replica file (the server's writer and a reader,
+ * the CLI and another process) each keep the clock in memory: every HLC
+ * and id they hand out is still unique, and a connection that stamps
+ * after the other's HLCs orders after them. Also inside a transaction the
+ * caller opened. */
+static void test_hlc_two_connections(void)
+{
+    uint64_t clock = 1700000000000ull;
+    lm_replica *a = st_open("two.db", 21, &clock), *b = st_open("two.db", 21, &clock);
+    CHECK(a && b);
+    if (!a || !b)
+        return;
+    CHECK_EQ_INT(lm_replica_site(b), 21);
+    uint64_t seen[400], h = 0;
+    int n = 0, increasing = 1;
+    char ida[LM_ID_SIZE], idb[LM_ID_SIZE];
+    for (int i = 0; i < 100; i++) {
+        /* the physical clock stands still: only the counter separates */
+        CHECK_RC(lm_replica_hlc_next(a, &h), LM_OK);
+        increasing &= n == 0 || h > seen[n - 1];
+        seen[n++] = h;
+        CHECK_RC(lm_replica_hlc_next(b, &h), LM_OK);
+        increasing &= h > seen[n - 1];
+        seen[n++] = h;
+        CHECK_RC(lm_replica_new_id(a, ida), LM_OK);
+        CHECK_RC(lm_replica_new_id(b, idb), LM_OK);
+        increasing &= strcmp(ida, idb) < 0;
+    }
+    CHECK(increasing);
+    /* inside the caller's write transaction, on that transaction */
+    CHECK_RC(st_exec(a, "BEGIN IMMEDIATE"), SQLITE_OK);
+    CHECK_RC(lm_replica_hlc_next(a, &h), LM_OK);
+    CHECK(h > seen[n - 1]);
+    seen[n++] = h;
+    CHECK_RC(st_exec(a, "COMMIT"), SQLITE_OK);
+    CHECK_RC(lm_replica_hlc_next(b, &h), LM_OK);
+    CHECK(h > seen[n - 1]);
+    /* a capture stamped on b orders after a's HLCs */
+    CHECK_RC(lm_replica_hlc_next(a, &h), LM_OK);
+    CHECK_RC(st_exec(b, "INSERT INTO products(code,name) VALUES('pear','Pear')"), SQLITE_OK);
+    CHECK_RC(lm_replica_stamp(b, NULL), LM_OK);
+    CHECK(st_int(b, "SELECT min(hlc) FROM lm_versions WHERE pk='pear'") > (long long)h);
+    /* the persisted clock is the highest handed out */
+    CHECK_RC(lm_replica_hlc_next(a, &h), LM_OK);
+    CHECK_EQ_INT(st_int(b, "SELECT value FROM lm_meta WHERE key='hlc_last'"), h);
+    lm_replica_close(a);
+    lm_replica_close(b);
+}
+
 static void test_meta(void)
 {
     lm_replica *r = st_open("meta.db", 3, NULL);
@@ -156,9 +205,9 @@ static void test_schema(void)
 }
 
 /* A version 1 replica (per-cell log, seq index without the site, triggers
- * of that version) is upgraded to 2 on open, in one transaction, keeping
- * its versions; its capture works after. The v1 file is made by taking a
- * new file back to version 1's shape. */
+ * of that version) is upgraded to the current version on open, in one
+ * transaction, keeping its versions; its capture works after. The v1 file
+ * is made by taking a new file back to version 1's shape. */
 static void test_migrate_v1(void)
 {
     lm_replica *r = st_open("v1.db", 5, NULL);
@@ -190,7 +239,8 @@ static void test_migrate_v1(void)
 
     r = st_open("v1.db", 5, NULL);
     CHECK(r);
-    CHECK_EQ_INT(st_int(r, "SELECT value FROM lm_meta WHERE key='schema_version'"), 2);
+    CHECK_EQ_INT(st_int(r, "SELECT value FROM lm_meta WHERE key='schema_version'"),
+                 LM_SCHEMA_VERSION);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_versions"), versions);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM pragma_table_info('lm_versions')"
                            " WHERE name='cols'"),
@@ -203,14 +253,56 @@ static void test_migrate_v1(void)
     lm_replica_close(r);
 }
 
+/* A version 2 replica gets version 3's triggers on open (a write that
+ * replaces an unacknowledged local one keeps its prev_hlc), in one
+ * transaction, keeping its versions. */
+static void test_migrate_v2(void)
+{
+    lm_replica *r = st_open("v2.db", 5, NULL);
+    CHECK(r);
+    CHECK_RC(st_exec(r, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+                        "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun')"),
+             SQLITE_OK);
+    CHECK_RC(lm_replica_stamp(r, NULL), LM_OK);
+    long long first = st_int(r, "SELECT hlc FROM lm_versions WHERE pk='f1' AND cid=1");
+    /* version 2's update trigger, as far as prev_hlc goes: always the
+     * replaced version */
+    CHECK_RC(st_exec(r, "DROP TRIGGER lm_upd_farmers;"
+                        "CREATE TRIGGER lm_upd_farmers AFTER UPDATE ON farmers BEGIN"
+                        " UPDATE lm_seq SET v = v + 1;"
+                        " UPDATE lm_versions SET prev_hlc = hlc, hlc = NULL, site = NULL,"
+                        " seq = (SELECT v FROM lm_seq) WHERE tid = 3 AND pk = NEW.id AND cid = 1;"
+                        " END;"
+                        "UPDATE lm_meta SET value='2' WHERE key='schema_version'"),
+             SQLITE_OK);
+    long long versions = st_int(r, "SELECT count(*) FROM lm_versions");
+    lm_replica_close(r);
+
+    r = st_open("v2.db", 5, NULL);
+    CHECK(r);
+    CHECK_EQ_INT(st_int(r, "SELECT value FROM lm_meta WHERE key='schema_version'"),
+                 LM_SCHEMA_VERSION);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_versions"), versions);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 33);
+    /* f1's name was never pushed: two renames both name the first write's
+     * prev (0, an insert) */
+    CHECK_RC(st_exec(r, "UPDATE farmers SET name='Li Ming' WHERE id='f1'"), SQLITE_OK);
+    CHECK_RC(lm_replica_stamp(r, NULL), LM_OK);
+    CHECK(st_int(r, "SELECT hlc FROM lm_versions WHERE pk='f1' AND cid=1") > first);
+    CHECK_EQ_INT(st_int(r, "SELECT prev_hlc FROM lm_versions WHERE pk='f1' AND cid=1"), 0);
+    lm_replica_close(r);
+}
+
 int main(void)
 {
     st_mkdir("clock");
     test_hlc();
+    test_hlc_two_connections();
     test_ids();
     test_meta();
     test_schema();
     test_migrate_v1();
+    test_migrate_v2();
     st_rmdir();
     return lm_test_done("sync_clock");
 }
