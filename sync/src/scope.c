@@ -30,6 +30,17 @@ static void county_villages(lm__sb *b, const lm_scope *s)
     lm__sb_add(b, ")");
 }
 
+/* Opens "EXISTS (SELECT 1 FROM collections c WHERE c.id = <table>.collection_id"
+ * for the caller to add conditions on c and close. Correlated on purpose:
+ * `collection_id IN (SELECT id FROM collections WHERE ...)` made SQLite
+ * build the whole list again each time the row read is stepped — one scan
+ * of collections per grading a PULL looked at, which made concurrent
+ * agents' pulls quadratic. This is one primary-key lookup. */
+static void parent_collection(lm__sb *b, const char *table)
+{
+    lm__sb_addf(b, "EXISTS (SELECT 1 FROM collections c WHERE c.id = \"%s\".collection_id", table);
+}
+
 static void agent_sql(lm__sb *b, const lm_scope *s, const char *table)
 {
     const char *u = s->user_id ? s->user_id : "";
@@ -42,9 +53,10 @@ static void agent_sql(lm__sb *b, const lm_scope *s, const char *table)
         lm__sb_add(b, " AND village IN ");
         villages_list(b, s);
     } else if (!strcmp(table, "adjustments") || !strcmp(table, "gradings")) {
-        lm__sb_add(b, "collection_id IN (SELECT id FROM collections WHERE agent_id = ");
+        parent_collection(b, table);
+        lm__sb_add(b, " AND c.agent_id = ");
         lm__sb_quote(b, u);
-        lm__sb_add(b, " AND village IN ");
+        lm__sb_add(b, " AND c.village IN ");
         villages_list(b, s);
         lm__sb_add(b, ")");
     } else if (!strcmp(table, "routes")) {
@@ -69,7 +81,8 @@ static void dispatcher_sql(lm__sb *b, const lm_scope *s, const char *table)
         lm__sb_add(b, "village IN ");
         county_villages(b, s);
     } else if (!strcmp(table, "adjustments") || !strcmp(table, "gradings")) {
-        lm__sb_add(b, "collection_id IN (SELECT id FROM collections WHERE village IN ");
+        parent_collection(b, table);
+        lm__sb_add(b, " AND c.village IN ");
         county_villages(b, s);
         lm__sb_add(b, ")");
     } else if (!strcmp(table, "routes")) {
