@@ -341,43 +341,49 @@ $AG_NOTES
 
 ## What the figures say (read with the tables above)
 
-- **Concurrent PULLs take the write lock.** \`lm_replica_changes_since\`
-  (sync/src/outgoing.c) opens its transaction with \`BEGIN IMMEDIATE\` so it
-  can stamp unversioned changes first, and the server runs every PULL through
-  it on its reader connections. Each PULL therefore waits for the one write
-  lock, competing with the writer's PUSH transactions through SQLite's busy
-  handler (sleep and retry, not a queue). With many sessions in flight the
-  writer almost always holds the lock, PULLs starve, and after the store's
-  30 s busy timeout the session ends with \`ERROR LM_EBUSY\` ("database is
-  locked" in the server log). One agent alone syncs its day in about a
-  quarter of a second; the burst rows show what the lock storm does. Fix
-  belongs to sync/server: serve PULL from a deferred (read-only) transaction
-  on the server, whose own writes are stamped when they commit, or hand the
-  stamping to the writer.
+- **Concurrent agents.** Every session pushes its day (each PUSH batch is one
+  transaction on the server's single writer, in arrival order), then PULLs
+  what the server wrote for it (the \`received_at\` stamps). A PULL walks the
+  change log from the replica's cursor and reads each row it meets once
+  (one primary-key lookup with the reader's scope condition), so a pull
+  during a burst also steps over the other agents' fresh rows: per-session
+  time grows with the number of agents in flight, total time roughly with
+  the total rows. Two faults made this quadratic before (fixed, measured on
+  this machine): the scope condition of gradings and adjustments was
+  \`collection_id IN (SELECT id FROM collections WHERE …)\`, which SQLite
+  rebuilt — a scan of all collections — for every grading a pull looked at
+  (20 agents at once: 15–34 s → about 1 s); and the client halved its budget
+  after any answer slower than a second, so under load every session fell
+  to 1 KiB batches and dozens of PULLs, each rescanning the log (100 agents
+  at once: 19 of 100 sessions done after 300 s before both fixes).
+  Next step, not done: an index from scope (village) to change-log seq so a
+  PULL reads only rows it may see.
 - **Bytes.** The PUSH payload itself deflates to about the gzip floor (see
   the breakdown: zeroing every version field or shortening every table and
   column name changes the deflated size by under 1 %, so the per-change
   metadata is not where the bytes go). The session costs more because (a) the
   server sends every collection's \`received_at\` stamp back to the pusher
-  (the received bytes per record), (b) the first batches are small (8 KiB
-  budget, doubling) and small frames deflate worse, (c) handshake and acks.
+  (the received bytes per record), (b) the first push batches are small
+  (8 KiB budget, doubling) and small frames deflate worse, (c) handshake and
+  acks.
 - **End-to-end push rate is far below the merge rate.** \`bench_merge\`
-  applies ~400k changes/s in-process; the records push moves each record as
-  9–10 column changes, so its records/s × 9.1 is the server's effective
-  changes/s over the wire. The gap is outside \`lm_replica_apply\`: leads to
-  profile are the client's \`lm_replica_local_changes\` (one \`BEGIN
-  IMMEDIATE\` + stamp per batch), the batch budget (8 KiB start, doubling to
-  256 KiB, halved after any ack slower than 1 s — on a loaded server every
-  ack is slow), one fsync'd transaction per batch on the single writer, and
-  the thread-pool hops per batch. Under a burst the same single writer is
-  shared by all sessions, so total time grows at least linearly with agents.
+  (below) applies a pushed record in a few microseconds in-process; a push
+  session waits a round trip per batch (one batch in flight), and the
+  budget doubles only while acks come back within a second.
 - Each figure is one run on a shared 2-core machine (other engineers' builds
-  and simulations were running): treat differences under ~30 % as noise.
+  and simulations may be running): treat differences under ~30 % as noise.
 
 ## Other benchmarks (bench/protocol, bench/merge)
 $OTHER
 EOF
-} >"$DOC"
+} >"$DOC.new"
+# scripts/bench-link.sh owns its section of the same file: carry it over.
+if [ -f "$DOC" ]; then
+  sed -n '/^<!-- bench-link: begin/,/^<!-- bench-link: end -->/p' "$DOC" >"$DOC.link"
+  if [ -s "$DOC.link" ]; then printf '\n' >>"$DOC.new"; cat "$DOC.link" >>"$DOC.new"; fi
+  rm -f "$DOC.link"
+fi
+mv "$DOC.new" "$DOC"
 
 log "figures"
 printf '\n%s\n\n%s\n\nreport written to %s\n' "$REC_TABLE" "$AG_TABLE" "$DOC"
