@@ -20,10 +20,11 @@
 #include "srvdb.h"
 
 #define MAX_READERS 64
-/* The engine opens even read work (lm_replica_changes_since) with
- * BEGIN IMMEDIATE, so readers queue behind the writer's lock; under a
- * thousand sessions that wait can exceed the engine's 5 s default. Workers
- * waiting do not block the loop, so wait long rather than fail a sync. */
+/* Reads run in deferred (snapshot) transactions and do not wait for the
+ * writer, except the rare read that finds plain-SQL captures to stamp and
+ * takes the write lock for that. The writer itself can wait on a
+ * checkpoint. Workers waiting do not block the loop, so wait long rather
+ * than fail a sync. */
 #define STORE_BUSY_TIMEOUT_MS 30000
 
 struct lm_store {

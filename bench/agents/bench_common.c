@@ -80,8 +80,8 @@ int lm_bench_sync(lm_replica *r, const char *server, const char *user, const cha
     if (ns)
         *ns = lm_bench_mono_ns() - t0;
     if (rc != LM_OK)
-        fprintf(stderr, "bench_agents: %s: sync of %s failed: %s (%s)\n", what, user, err,
-                lm_errname(rc));
+        fprintf(stderr, "bench_agents: %s: sync of %s failed after %.1f s: %s (%s)\n", what, user,
+                (double)(lm_bench_mono_ns() - t0) / 1e9, err, lm_errname(rc));
     return rc;
 }
 
