@@ -73,6 +73,7 @@ typedef struct client {
     uint64_t last_progress_ms;
 
     uint64_t push_watermark;
+    uint64_t server_site;
     lm_change *batch; /* the PUSH in flight (owned) */
     uint32_t n_batch;
     uint64_t batch_upto;
@@ -381,12 +382,25 @@ static void on_push_ack(client *c, const lm_msg_push_ack *ack)
     c->st->pushed_changes += c->n_batch;
     c->st->conflicts += ack->conflicts;
     c->st->refusals += ack->n_refusals;
-    finish_batch(c);
+    lm_change *acked = c->batch;
+    uint32_t n_acked = c->n_batch;
+    c->batch = NULL;
+    c->n_batch = 0;
     /* Size batches to the link: a fast ack means the link can take more per
      * round trip; a slow one means a drop would cost too much resending. */
     adapt(&c->budget, mono_ms() - c->sent_at_ms);
     progress(c, 0);
     start_push(c);
+    /* The server's received_at stamps for the acknowledged batch, written
+     * while it works on the next one: they do not come back in CHANGES
+     * (the answer to a PULL just sent is read only after this returns). */
+    if (c->rc == LM_OK && !c->closing) {
+        rc = lm_replica_apply_stamps(c->r, acked, n_acked, ack->stamps, ack->n_stamps,
+                                     c->server_site);
+        if (rc != LM_OK)
+            fail(c, rc, "cannot apply the server's receipt stamps: %s", lm_replica_errmsg(c->r));
+    }
+    lm_changes_free(acked, n_acked);
 }
 
 static void start_pull(client *c)
@@ -478,6 +492,7 @@ static void on_welcome(client *c, const lm_msg_welcome *w)
     }
     snprintf(c->st->role, sizeof c->st->role, "%s", w->role ? w->role : "");
     c->push_watermark = w->push_watermark;
+    c->server_site = w->server_site;
     start_push(c);
 }
 
@@ -607,6 +622,7 @@ static void connect_cb(uv_connect_t *req, int status)
     m.u.hello.user = (char *)c->cfg->user; /* borrowed for the encode only */
     m.u.hello.site = lm_replica_site(c->r);
     m.u.hello.client = name;
+    m.u.hello.features = LM_FEATURE_ACK_STAMPS;
     /* What is still queued here, so the server can tell headquarters
      * (`report agents`); a server that does not know the key skips it. */
     uint64_t pending = 0;

@@ -30,6 +30,9 @@
 #define LINGER_MS 2000u
 #define DEFLATE_MIN 512u
 #define PULL_MIN_BUDGET 1024u
+/* received_at stamps remembered per session, to leave out of its CHANGES
+ * (one per PUSH as a rule; past this many, the rest travel back as before) */
+#define ACKED_STAMPS_MAX 4096u
 /* HELLO at its largest: a 64-byte user and a 4 KiB client string. */
 #define HANDSHAKE_MAX_FRAME (16u * 1024u)
 
@@ -69,6 +72,11 @@ struct lm_session {
     uint64_t pending, push_applied;
     int has_pending;
     char end_reason[96];
+    /* HELLO "f", and the hlcs of the received_at stamps this session's
+     * PUSH_ACKs handed a client that applies them (ascending) */
+    uint64_t features;
+    uint64_t *acked_stamps;
+    size_t n_acked_stamps, cap_acked_stamps;
 };
 
 /* A queued write; the buffer lives until the write callback. */
@@ -103,6 +111,8 @@ typedef struct push_job {
 typedef struct pull_job {
     lm_store_job base;
     lm_session *s;
+    uint64_t *skip; /* a copy of the session's acked stamps */
+    size_t n_skip;
     uint64_t cursor;
     size_t budget;
     int rc;
@@ -243,6 +253,7 @@ static void maybe_free(lm_session *s)
         lm_free(s->u);
     }
     lm_frame_decoder_close(&s->dec);
+    lm_free(s->acked_stamps);
     lm_free(s);
 }
 
@@ -626,6 +637,32 @@ static void push_run(lm_store_job *job, lm_replica *r)
         snprintf(j->err, sizeof j->err, "%s", lm_replica_errmsg(r));
 }
 
+/* Remembers a stamp hlc the client was handed, keeping the set sorted
+ * (stamps are ticks of the server's clock, so mostly appended). */
+static void remember_stamp(lm_session *s, uint64_t hlc)
+{
+    size_t i = s->n_acked_stamps;
+    while (i > 0 && s->acked_stamps[i - 1] >= hlc) {
+        if (s->acked_stamps[i - 1] == hlc)
+            return;
+        i--;
+    }
+    if (s->n_acked_stamps == s->cap_acked_stamps) {
+        size_t cap = s->cap_acked_stamps ? s->cap_acked_stamps * 2 : 16;
+        if (cap > ACKED_STAMPS_MAX)
+            return;
+        uint64_t *v = lm_realloc(s->acked_stamps, cap * sizeof *v);
+        if (!v)
+            return; /* the stamp travels back in CHANGES instead */
+        s->acked_stamps = v;
+        s->cap_acked_stamps = cap;
+    }
+    memmove(&s->acked_stamps[i + 1], &s->acked_stamps[i],
+            (s->n_acked_stamps - i) * sizeof *s->acked_stamps);
+    s->acked_stamps[i] = hlc;
+    s->n_acked_stamps++;
+}
+
 /* Loop: PUSH_ACK with the engine's counts and refusals, or ERROR and close
  * when the batch could not be applied (nothing of it committed). */
 static void push_done(lm_store_job *job, int status)
@@ -651,6 +688,14 @@ static void push_done(lm_store_job *job, int status)
     m.u.push_ack.conflicts = j->res.conflicts;
     m.u.push_ack.refusals = j->res.refusals; /* borrowed from the result */
     m.u.push_ack.n_refusals = j->res.n_refusals;
+    if (s->features & LM_FEATURE_ACK_STAMPS) {
+        /* the client writes these itself (or fails the session): they need
+         * not come back in this session's CHANGES */
+        m.u.push_ack.stamps = j->res.stamps; /* borrowed from the result */
+        m.u.push_ack.n_stamps = j->res.n_stamps;
+        for (uint32_t i = 0; i < j->res.n_stamps; i++)
+            remember_stamp(s, j->res.stamps[i].hlc);
+    }
     lm_log(LM_LOG_DEBUG,
            "PUSH from %s upto %llu: %u changes, %u applied, %u no-ops, %u conflicts, "
            "%u refused",
@@ -679,9 +724,9 @@ static void pull_run(lm_store_job *job, lm_replica *r)
         memset(&m, 0, sizeof m);
         m.type = LM_MSG_CHANGES;
         int more = 0;
-        j->rc = lm_replica_changes_since(r, j->cursor, &s->u->scope, s->site, budget,
-                                         &m.u.changes.changes, &m.u.changes.n_changes,
-                                         &m.u.changes.next_cursor, &more);
+        j->rc = lm_replica_changes_since_except(
+            r, j->cursor, &s->u->scope, s->site, j->skip, j->n_skip, budget, &m.u.changes.changes,
+            &m.u.changes.n_changes, &m.u.changes.next_cursor, &more);
         if (j->rc != LM_OK) {
             snprintf(j->err, sizeof j->err, "%s", lm_replica_errmsg(r));
             return;
@@ -722,6 +767,7 @@ static void pull_done(lm_store_job *job, int status)
         resume(s);
 out:
     lm_buf_close(&j->frame);
+    lm_free(j->skip);
     lm_free(j);
 }
 
@@ -740,6 +786,7 @@ static void on_hello(lm_session *s, lm_msg *m)
     s->site = m->u.hello.site;
     s->has_pending = m->u.hello.has_pending;
     s->pending = m->u.hello.pending;
+    s->features = m->u.hello.features;
     if (lm_random_bytes(s->nonce, sizeof s->nonce) != LM_OK) {
         fail_session(s, LM_EIO, "no random bytes for the challenge");
         return;
@@ -808,6 +855,16 @@ static void on_pull(lm_session *s, lm_msg *m)
         budget = PULL_MIN_BUDGET;
     if (budget > cap)
         budget = cap;
+    if (s->n_acked_stamps) {
+        j->skip = lm_malloc(s->n_acked_stamps * sizeof *j->skip);
+        if (!j->skip) {
+            lm_free(j);
+            fail_session(s, LM_ENOMEM, "out of memory");
+            return;
+        }
+        memcpy(j->skip, s->acked_stamps, s->n_acked_stamps * sizeof *j->skip);
+        j->n_skip = s->n_acked_stamps;
+    }
     j->s = s;
     j->cursor = m->u.pull.cursor;
     s->pull_cursor = m->u.pull.cursor; /* the client holds everything up to it */

@@ -229,6 +229,9 @@ void lm_change_clear(lm_change *c);
 
 /* ------------------------------------------------------------ messages */
 
+/* HELLO "f": what the client does beyond the base protocol. */
+#define LM_FEATURE_ACK_STAMPS 1u /* applies PUSH_ACK stamps (no echo in CHANGES) */
+
 typedef struct lm_msg_hello {
     uint32_t version;
     char *user;
@@ -239,6 +242,7 @@ typedef struct lm_msg_hello {
      * counts them when the session starts. */
     uint8_t has_pending;
     uint64_t pending;
+    uint64_t features; /* LM_FEATURE_* bits; 0 when not sent */
 } lm_msg_hello;
 
 typedef struct lm_msg_challenge {
@@ -270,12 +274,25 @@ typedef struct lm_refusal {
     char *reason;
 } lm_refusal;
 
+/* Rows of a PUSH the server stamped with collections.received_at: every
+ * row whose first change in the PUSH has an index in [lo, hi] now holds
+ * received_at = received_at_ms, written at `hlc` by the server's site
+ * (prev_hlc: that row's received_at change in the PUSH, else 0). A client
+ * that applies these gets them no more in CHANGES. */
+typedef struct lm_stamp_range {
+    uint64_t hlc;
+    uint64_t received_at_ms;
+    uint32_t lo, hi;
+} lm_stamp_range;
+
 typedef struct lm_msg_push_ack {
     uint64_t upto_seq; /* now durable on the server */
     uint32_t applied;
     uint32_t conflicts;
     lm_refusal *refusals;
     uint32_t n_refusals;
+    lm_stamp_range *stamps; /* only to clients with LM_FEATURE_ACK_STAMPS */
+    uint32_t n_stamps;
 } lm_msg_push_ack;
 
 typedef struct lm_msg_pull {

@@ -65,6 +65,7 @@ enum lm__field_kind {
     LM__F_DICT,     /* "d" of a change list: lm_change *at off, uint32_t n at off2 */
     LM__F_ROWS,     /* "r" of a change list, same offsets */
     LM__F_REFUSALS, /* lm_refusal *at off, uint32_t n at off2 */
+    LM__F_STAMPS,   /* lm_stamp_range *at off, uint32_t n at off2 */
     LM__F_OPT_U64   /* uint64_t at off, sent when the uint8_t at off2 is 1 */
 };
 

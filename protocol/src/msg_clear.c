@@ -48,6 +48,7 @@ void lm_msg_clear(lm_msg *m)
                 lm_free(m->u.push_ack.refusals[i].reason);
             lm_free(m->u.push_ack.refusals);
         }
+        lm_free(m->u.push_ack.stamps);
         break;
     case LM_MSG_CHANGES:
         free_changes(m->u.changes.changes, m->u.changes.n_changes);

@@ -102,6 +102,64 @@ static int read_refusals(lm__dctx *c, lm__mp_reader *r, lm_msg *m, const lm__fie
     return LM_OK;
 }
 
+/* One integer of a stamp range, at most max. */
+static int read_uint_max(lm__dctx *c, lm__mp_reader *r, const char *path, const char *what,
+                         uint64_t max, uint64_t *out)
+{
+    lm__mp_reader before = *r;
+    int rc = lm__mp_read_u64(r, out);
+    if (rc != LM_OK)
+        return read_fail(c, rc, path, "integer", &before);
+    if (*out > max)
+        return lm__derr(c, LM_ERANGE, "%s.%s: out of range", path, what);
+    return LM_OK;
+}
+
+static int read_stamps(lm__dctx *c, lm__mp_reader *r, lm_msg *m, const lm__field *f)
+{
+    uint32_t n;
+    lm__mp_reader before = *r;
+    int rc = lm__mp_read_array(r, &n);
+    if (rc != LM_OK)
+        return read_fail(c, rc, f->name, "array", &before);
+    if (n > LM_MAX_CHANGES)
+        return lm__derr(c, LM_ETOOBIG, "%s: more than %u", f->name, LM_MAX_CHANGES);
+    if (n == 0)
+        return LM_OK;
+    lm_stamp_range *sr = lm_calloc(n, sizeof *sr);
+    if (!sr)
+        return lm__derr(c, LM_ENOMEM, "%s: out of memory", f->name);
+    *(lm_stamp_range **)at(m, f->off) = sr;
+    *(uint32_t *)at(m, f->off2) = n;
+
+    char path[48];
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k;
+        uint64_t lo, hi;
+        before = *r;
+        snprintf(path, sizeof path, "%s[%u]", f->name, i);
+        if ((rc = lm__mp_read_array(r, &k)) != LM_OK)
+            return read_fail(c, rc, path, "array", &before);
+        if (k < 4)
+            return lm__derr(c, LM_EMISSING, "%s: needs [hlc, received_at_ms, lo, hi]", path);
+        if ((rc = read_uint_max(c, r, path, "hlc", UINT64_MAX, &sr[i].hlc)) != LM_OK ||
+            (rc = read_uint_max(c, r, path, "received_at_ms", INT64_MAX, &sr[i].received_at_ms)) !=
+                LM_OK ||
+            (rc = read_uint_max(c, r, path, "lo", LM_MAX_CHANGES - 1, &lo)) != LM_OK ||
+            (rc = read_uint_max(c, r, path, "hi", LM_MAX_CHANGES - 1, &hi)) != LM_OK)
+            return rc;
+        if (lo > hi)
+            return lm__derr(c, LM_ERANGE, "%s: lo %llu is after hi %llu", path,
+                            (unsigned long long)lo, (unsigned long long)hi);
+        sr[i].lo = (uint32_t)lo;
+        sr[i].hi = (uint32_t)hi;
+        for (uint32_t e = 4; e < k; e++)
+            if ((rc = lm__mp_skip(r, 4)) != LM_OK)
+                return lm__derr(c, rc, "%s[%u]: %s", f->name, i, lm__read_errtext(rc));
+    }
+    return LM_OK;
+}
+
 static int read_field(lm__dctx *c, lm__mp_reader *r, lm_msg *m, const lm__field *f,
                       lm__mp_reader *dict, lm__mp_reader *rows)
 {
@@ -172,6 +230,8 @@ static int read_field(lm__dctx *c, lm__mp_reader *r, lm_msg *m, const lm__field 
         return LM_OK;
     case LM__F_REFUSALS:
         return read_refusals(c, r, m, f);
+    case LM__F_STAMPS:
+        return read_stamps(c, r, m, f);
     default:
         return LM_EINVAL;
     }

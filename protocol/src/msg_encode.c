@@ -39,6 +39,20 @@ static int count_field(const lm_msg *m, const lm__field *f, uint32_t *entries)
                 return LM_ETOOBIG;
         break;
     }
+    case LM__F_STAMPS: {
+        const lm_stamp_range *sr = *(lm_stamp_range *const *)at(m, f->off);
+        uint32_t n = *(const uint32_t *)at(m, f->off2);
+        if (n == 0)
+            return LM_OK;
+        if (n > LM_MAX_CHANGES)
+            return LM_ETOOBIG;
+        if (!sr)
+            return LM_EINVAL;
+        for (uint32_t i = 0; i < n; i++)
+            if (sr[i].lo > sr[i].hi)
+                return LM_EINVAL;
+        break;
+    }
     case LM__F_OPT_U64:
         if (!*(const uint8_t *)at(m, f->off2))
             return LM_OK;
@@ -58,6 +72,7 @@ static int put_field(lm__mp_writer *w, const lm_msg *m, const lm__field *f)
             return LM_OK;
         break;
     case LM__F_REFUSALS:
+    case LM__F_STAMPS:
         if (*(const uint32_t *)at(m, f->off2) == 0)
             return LM_OK;
         break;
@@ -106,6 +121,19 @@ static int put_field(lm__mp_writer *w, const lm_msg *m, const lm__field *f)
                 lm__mp_put_cstr(w, rf[i].reason);
             else
                 lm__mp_put_nil(w);
+        }
+        break;
+    }
+    case LM__F_STAMPS: {
+        const lm_stamp_range *sr = *(lm_stamp_range *const *)at(m, f->off);
+        uint32_t n = *(const uint32_t *)at(m, f->off2);
+        lm__mp_put_array(w, n);
+        for (uint32_t i = 0; i < n; i++) {
+            lm__mp_put_array(w, 4);
+            lm__mp_put_u64(w, sr[i].hlc);
+            lm__mp_put_u64(w, sr[i].received_at_ms);
+            lm__mp_put_u64(w, sr[i].lo);
+            lm__mp_put_u64(w, sr[i].hi);
         }
         break;
     }

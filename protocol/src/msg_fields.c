@@ -4,6 +4,7 @@
  * add fields); a key listed here may never change meaning.
  *
  *   HELLO      v version  u user  s site  c client?  p pending?
+ *              f features? (LM_FEATURE_* bits)
  *   CHALLENGE  n nonce(bin 32)  t server_time_ms
  *   AUTH       m mac(bin 32)
  *   WELCOME    t server_time_ms  s server_site  w push_watermark
@@ -11,6 +12,7 @@
  *   PUSH       u upto_seq  d/r change list (see changes.c)
  *   PUSH_ACK   u upto_seq  a applied  c conflicts
  *              f refusals? [[index, code, reason|nil], ...]
+ *              s stamps? [[hlc, received_at_ms, lo, hi], ...]
  *   PULL       c cursor  b max_bytes
  *   CHANGES    n next_cursor  m more(bool)  d/r change list
  *   ERROR      c code  m message?
@@ -37,6 +39,7 @@ static const lm__field hello[] = {
     F("s", "site", LM__F_U64, 1, u.hello.site, 0),
     F("c", "client", LM__F_STR, 0, u.hello.client, LM_MAX_TEXT),
     F2("p", "pending", LM__F_OPT_U64, 0, u.hello.pending, u.hello.has_pending),
+    F("f", "features", LM__F_U64, 0, u.hello.features, 0),
 };
 
 static const lm__field challenge[] = {
@@ -67,6 +70,7 @@ static const lm__field push_ack[] = {
     F("a", "applied", LM__F_U32, 1, u.push_ack.applied, 0),
     F("c", "conflicts", LM__F_U32, 1, u.push_ack.conflicts, 0),
     F2("f", "refusals", LM__F_REFUSALS, 0, u.push_ack.refusals, u.push_ack.n_refusals),
+    F2("s", "stamps", LM__F_STAMPS, 0, u.push_ack.stamps, u.push_ack.n_stamps),
 };
 
 static const lm__field pull[] = {

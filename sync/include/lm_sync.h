@@ -134,6 +134,13 @@ int lm_replica_local_changes(lm_replica *r, uint64_t after_seq, size_t byte_budg
 int lm_replica_changes_since(lm_replica *r, uint64_t cursor, const lm_scope *reader,
                              uint64_t exclude_site, size_t byte_budget, lm_change **out,
                              uint32_t *n, uint64_t *next_cursor, int *more);
+/* The same, also leaving out this replica's own versions whose hlc is in
+ * own_hlcs[0..n_own) (ascending): the received_at stamps the server's
+ * PUSH_ACKs already handed the reader in this session. */
+int lm_replica_changes_since_except(lm_replica *r, uint64_t cursor, const lm_scope *reader,
+                                    uint64_t exclude_site, const uint64_t *own_hlcs, size_t n_own,
+                                    size_t byte_budget, lm_change **out, uint32_t *n,
+                                    uint64_t *next_cursor, int *more);
 
 void lm_changes_free(lm_change *changes, uint32_t n);
 
@@ -166,6 +173,10 @@ typedef struct lm_apply_result {
     uint32_t clamped;     /* HLCs too far ahead, clamped and flagged */
     lm_refusal *refusals; /* owned by the result: lm_apply_result_clear() */
     uint32_t n_refusals;
+    /* received_at stamps (ctx->received_at_ms) the pusher can write from
+     * the PUSH_ACK (see lm_stamp_range); owned by the result */
+    lm_stamp_range *stamps;
+    uint32_t n_stamps;
 } lm_apply_result;
 
 /* Applies a batch in one transaction, together with the watermark / cursor
@@ -187,6 +198,14 @@ int lm_replica_watermark(lm_replica *r, uint64_t origin_site, uint64_t *seq);
 int lm_replica_push_acked(lm_replica *r, uint64_t upto_seq, const lm_change *batch,
                           uint32_t n_batch, const lm_refusal *refusals, uint32_t n_refusals);
 int lm_replica_push_acked_seq(lm_replica *r, uint64_t *upto_seq);
+
+/* Agent side, after PUSH_ACK: writes the received_at stamps the server
+ * reported for the pushed batch, as the server's own writes (site
+ * server_site), exactly as pulling them would. A range that names a row
+ * the batch does not start there, or one that is not a collection, is
+ * LM_ERANGE and writes nothing. */
+int lm_replica_apply_stamps(lm_replica *r, const lm_change *batch, uint32_t n_batch,
+                            const lm_stamp_range *stamps, uint32_t n_stamps, uint64_t server_site);
 
 /* ---------------------------------------------------------- conflicts */
 

@@ -86,7 +86,8 @@ typedef struct batch {
     const lm_change *ch;
     const lm_apply_ctx *ctx;
     lm_apply_result *res;
-    uint32_t cap_refusals;
+    uint32_t cap_refusals, cap_stamps;
+    int stamp_open;     /* the last group's stamp ends res->stamps[n-1] */
     uint64_t seq;       /* local change sequence, written back at commit */
     uint64_t watermark; /* origin's stored watermark */
     uint64_t now;
@@ -944,6 +945,59 @@ static int validate(const lm_change *c, int tid, int *cid, const char **why)
     return 0;
 }
 
+/* Stamps a new collection's received_at. One stamp hlc serves the whole
+ * batch (the cells are distinct), as long as it orders after every version
+ * of the row, as a fresh tick would: else a refused received_at from the
+ * agent could outrank it. The rows stamped with it are reported as ranges
+ * of their first change's index, so the pusher can write the same cells
+ * from the PUSH_ACK instead of pulling them back. A row whose prev_hlc the
+ * pusher could not tell from its own batch (its received_at change was
+ * refused or clamped here) gets a tick of its own and is not reported. */
+static int stamp_received(batch *b, rowstate *rs, const sortkey *keys, uint32_t len, int stamp_open)
+{
+    lm_replica *r = b->r;
+    int tid = rs->tid, rcid = lm__col_find(tid, "received_at");
+    cell *cl = &rs->cells[rcid];
+    uint64_t prev = cl->has ? cl->hlc : 0, sent_prev = 0;
+    for (uint32_t i = 0; i < len; i++) {
+        const lm_change *c = &b->ch[keys[i].idx];
+        if (c->column && !strcmp(c->column, "received_at"))
+            sent_prev = c->hlc;
+    }
+    val_drop(rs, rcid);
+    rs->vals[rcid] = (lm_value){.type = LM_VAL_INTEGER, .i = (int64_t)b->ctx->received_at_ms};
+    rs->val_dirty[rcid] = 1;
+    if (prev != sent_prev) {
+        *cl = (cell){1, 1, lm__hlc_tick(r), r->site, prev};
+        return LM_OK;
+    }
+    for (int c = 0; c <= lm__tables[tid - 1].n_cols; c++)
+        if (rs->cells[c].has && rs->cells[c].hlc >= b->recv_hlc)
+            b->recv_hlc = 0;
+    if (!b->recv_hlc)
+        b->recv_hlc = lm__hlc_tick(r);
+    *cl = (cell){1, 1, b->recv_hlc, r->site, prev};
+
+    lm_apply_result *res = b->res;
+    uint32_t first = keys[0].idx;
+    if (stamp_open && res->stamps[res->n_stamps - 1].hlc == b->recv_hlc) {
+        res->stamps[res->n_stamps - 1].hi = first;
+    } else {
+        if (res->n_stamps == b->cap_stamps) {
+            uint32_t cap = b->cap_stamps ? b->cap_stamps * 2 : 4;
+            lm_stamp_range *ns = lm_realloc(res->stamps, cap * sizeof *ns);
+            if (!ns)
+                return LM_ENOMEM;
+            res->stamps = ns;
+            b->cap_stamps = cap;
+        }
+        res->stamps[res->n_stamps++] =
+            (lm_stamp_range){b->recv_hlc, b->ctx->received_at_ms, first, first};
+    }
+    b->stamp_open = 1;
+    return LM_OK;
+}
+
 static int apply_group(batch *b, const sortkey *keys, uint32_t len)
 {
     lm_replica *r = b->r;
@@ -954,6 +1008,9 @@ static int apply_group(batch *b, const sortkey *keys, uint32_t len)
     const char *why;
     uint32_t ok = 0;
     memset(&rs, 0, sizeof rs);
+    /* a range of stamped rows runs on only from the group just before */
+    int stamp_open = b->stamp_open;
+    b->stamp_open = 0;
 
     /* shape checks and clocks first: a bad change is refused on its own */
     /* pending rows of another table are inserted first: a scope check
@@ -1060,24 +1117,10 @@ static int apply_group(batch *b, const sortkey *keys, uint32_t len)
     /* the server stamps receipt of a new collection as its own write, so
      * the time syncs back to the agent like any other change */
     if (b->ctx && b->ctx->received_at_ms && !rs.existed && rs.exists && !rs.deleted &&
-        !strcmp(lm__tables[tid - 1].name, "collections")) {
-        int rcid = lm__col_find(tid, "received_at");
-        cell *cl = &rs.cells[rcid];
-        val_drop(&rs, rcid);
-        rs.vals[rcid] = (lm_value){.type = LM_VAL_INTEGER, .i = (int64_t)b->ctx->received_at_ms};
-        rs.val_dirty[rcid] = 1;
-        /* one stamp for the whole batch (the cells are distinct, and the
-         * echo to the agent deflates to almost nothing), as long as it
-         * orders after every version of the row, as a fresh tick would:
-         * else a refused received_at from the agent could outrank it */
-        for (int c = 0; c <= lm__tables[tid - 1].n_cols; c++)
-            if (rs.cells[c].has && rs.cells[c].hlc >= b->recv_hlc)
-                b->recv_hlc = 0;
-        if (!b->recv_hlc)
-            b->recv_hlc = lm__hlc_tick(r);
-        *cl = (cell){1, 1, b->recv_hlc, r->site, cl->has ? cl->hlc : 0};
-    }
-    rc = group_flush(b, &rs);
+        !strcmp(lm__tables[tid - 1].name, "collections"))
+        rc = stamp_received(b, &rs, keys, len, stamp_open);
+    if (!rc)
+        rc = group_flush(b, &rs);
 
 done:
     lm_free(valid);
@@ -1092,6 +1135,7 @@ void lm_apply_result_clear(lm_apply_result *res)
     for (uint32_t i = 0; i < res->n_refusals; i++)
         lm_free(res->refusals[i].reason);
     lm_free(res->refusals);
+    lm_free(res->stamps);
     memset(res, 0, sizeof *res);
 }
 

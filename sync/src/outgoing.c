@@ -161,11 +161,33 @@ fail:
     return rc;
 }
 
+/* Versions to leave out: this replica's own, at one of these hlcs. */
+typedef struct own_skip {
+    const uint64_t *hlcs; /* ascending */
+    size_t n;
+} own_skip;
+
+static int own_skipped(const own_skip *k, uint64_t hlc)
+{
+    size_t lo = 0, hi = k ? k->n : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (k->hlcs[mid] == hlc)
+            return 1;
+        if (k->hlcs[mid] < hlc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
 /* The shared reader: versions after `after` in seq order; only_site limits
- * to one origin, exclude_site drops one; scope filters rows. */
+ * to one origin, exclude_site drops one, skip drops some of our own; scope
+ * filters rows. */
 static int read_changes(lm_replica *r, uint64_t after, uint64_t only_site, uint64_t exclude_site,
-                        const lm_scope *scope, size_t budget, outlist *o, uint64_t *last_seq,
-                        int *more)
+                        const own_skip *skip, const lm_scope *scope, size_t budget, outlist *o,
+                        uint64_t *last_seq, int *more)
 {
     sqlite3_stmt *st = NULL;
     reader_stmts rd;
@@ -204,6 +226,8 @@ static int read_changes(lm_replica *r, uint64_t after, uint64_t only_site, uint6
         uint64_t seq = (uint64_t)sqlite3_column_int64(st, 6);
         int n_cols = lm__tables[tid - 1].n_cols;
         *last_seq = seq;
+        if (skip && site == r->site && own_skipped(skip, (uint64_t)sqlite3_column_int64(st, 3)))
+            continue;
         if (!pk || cid < LM__ROW_CID || cid > n_cols)
             continue;
         int found = 0;
@@ -283,7 +307,7 @@ int lm_replica_local_changes(lm_replica *r, uint64_t after_seq, size_t byte_budg
     int rc = read_begin(r);
     if (rc)
         return rc;
-    if ((rc = read_changes(r, after_seq, r->site, 0, NULL, byte_budget, &o, &last, &more)) ||
+    if ((rc = read_changes(r, after_seq, r->site, 0, NULL, NULL, byte_budget, &o, &last, &more)) ||
         (rc = lm__commit(r)))
         goto fail;
     *out = o.v;
@@ -300,6 +324,15 @@ int lm_replica_changes_since(lm_replica *r, uint64_t cursor, const lm_scope *rea
                              uint64_t exclude_site, size_t byte_budget, lm_change **out,
                              uint32_t *n, uint64_t *next_cursor, int *more)
 {
+    return lm_replica_changes_since_except(r, cursor, reader, exclude_site, NULL, 0, byte_budget,
+                                           out, n, next_cursor, more);
+}
+
+int lm_replica_changes_since_except(lm_replica *r, uint64_t cursor, const lm_scope *reader,
+                                    uint64_t exclude_site, const uint64_t *own_hlcs, size_t n_own,
+                                    size_t byte_budget, lm_change **out, uint32_t *n,
+                                    uint64_t *next_cursor, int *more)
+{
     if (out)
         *out = NULL;
     if (n)
@@ -315,7 +348,9 @@ int lm_replica_changes_since(lm_replica *r, uint64_t cursor, const lm_scope *rea
     int rc = read_begin(r);
     if (rc)
         return rc;
-    if ((rc = read_changes(r, cursor, 0, exclude_site, reader, byte_budget, &o, &last, more)))
+    own_skip skip = {own_hlcs, n_own};
+    if ((rc = read_changes(r, cursor, 0, exclude_site, n_own ? &skip : NULL, reader, byte_budget,
+                           &o, &last, more)))
         goto fail;
     /* the whole snapshot was read: the cursor moves to its end, past the
      * excluded site's own changes and rows outside the scope at the tail,

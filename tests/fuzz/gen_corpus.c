@@ -32,7 +32,8 @@ static void fill(lm_msg *m, int type, int variant)
                                     (uint64_t)variant * 0x1234567,
                                     variant ? NULL : lm_strdup("lastmile/0.1.0"),
                                     variant ? 0 : 1,
-                                    variant ? 0 : 73};
+                                    variant ? 0 : 73,
+                                    variant ? 0 : LM_FEATURE_ACK_STAMPS};
         break;
     case LM_MSG_CHALLENGE:
         memset(m->u.challenge.nonce, 0x5a + variant, 32);
@@ -67,6 +68,12 @@ static void fill(lm_msg *m, int type, int variant)
             m->u.push_ack.refusals = lm_calloc(2, sizeof(lm_refusal));
             m->u.push_ack.refusals[0] = (lm_refusal){3, LM_EIMMUTABLE, lm_strdup("weight_g")};
             m->u.push_ack.refusals[1] = (lm_refusal){4, LM_ESCOPE, NULL};
+            m->u.push_ack.n_stamps = 2;
+            m->u.push_ack.stamps = lm_calloc(2, sizeof(lm_stamp_range));
+            m->u.push_ack.stamps[0] =
+                (lm_stamp_range){UINT64_C(0x19a0000000001), 1764300000000, 0, 2};
+            m->u.push_ack.stamps[1] =
+                (lm_stamp_range){UINT64_C(0x19a0000000002), 1764300000000, 5, 9};
         }
         break;
     case LM_MSG_PULL:

@@ -29,6 +29,9 @@ def converged(server, agent):
         check(a == b, "%s: collection %s equal on both sides: %r vs %r" % (agent.uid, cid, a, b))
         check(theirs[cid].get("received_at") is not None,
               "server stamped received_at on %s" % cid)
+        check(mine[cid].get("received_at") == theirs[cid].get("received_at"),
+              "%s: received_at of %s as the server stamped it: %r vs %r"
+              % (agent.uid, cid, mine[cid].get("received_at"), theirs[cid].get("received_at")))
     adj_a = {a["id"] for a in agent.list("adjustments")}
     adj_s = {a["id"] for a in server.rows(
         "SELECT a.id FROM adjustments a JOIN collections c ON c.id = a.collection_id "
@@ -97,7 +100,12 @@ def main():
         # The server comes back on the same port; agents sync in varying orders.
         server.start(server.port)
         for uid in ("agent-wang", "agent-li"):
-            check(agents[uid].sync()[0] == 0, "%s syncs" % uid)
+            code, summary, _ = agents[uid].sync()
+            check(code == 0, "%s syncs" % uid)
+            # received_at of the day's collections comes with the PUSH_ACK,
+            # not back in CHANGES: nothing else is new in these villages
+            check(summary and summary["pushed_changes"] > 0 and summary["pulled_changes"] == 0,
+                  "%s: the receipt stamps are not pulled back: %r" % (uid, summary))
         ledger.random_day(agents["agent-zhao"], farmers["agent-zhao"], rng, 5)
         check(agents["agent-zhao"].sync()[0] == 0, "agent-zhao syncs")
         ledger.random_day(agents["agent-li"], farmers["agent-li"], rng, 4)

@@ -95,6 +95,7 @@ static inline int pu_msg_eq(const lm_msg *a, const lm_msg *b)
                pu_str_eq(a->u.hello.user, b->u.hello.user) && a->u.hello.site == b->u.hello.site &&
                pu_str_eq(a->u.hello.client, b->u.hello.client) &&
                a->u.hello.has_pending == b->u.hello.has_pending &&
+               a->u.hello.features == b->u.hello.features &&
                (!a->u.hello.has_pending || a->u.hello.pending == b->u.hello.pending);
     case LM_MSG_CHALLENGE:
         return memcmp(a->u.challenge.nonce, b->u.challenge.nonce, 32) == 0 &&
@@ -115,8 +116,15 @@ static inline int pu_msg_eq(const lm_msg *a, const lm_msg *b)
         if (a->u.push_ack.upto_seq != b->u.push_ack.upto_seq ||
             a->u.push_ack.applied != b->u.push_ack.applied ||
             a->u.push_ack.conflicts != b->u.push_ack.conflicts ||
-            a->u.push_ack.n_refusals != b->u.push_ack.n_refusals)
+            a->u.push_ack.n_refusals != b->u.push_ack.n_refusals ||
+            a->u.push_ack.n_stamps != b->u.push_ack.n_stamps)
             return 0;
+        for (uint32_t i = 0; i < a->u.push_ack.n_stamps; i++) {
+            const lm_stamp_range *x = &a->u.push_ack.stamps[i], *y = &b->u.push_ack.stamps[i];
+            if (x->hlc != y->hlc || x->received_at_ms != y->received_at_ms || x->lo != y->lo ||
+                x->hi != y->hi)
+                return 0;
+        }
         for (uint32_t i = 0; i < a->u.push_ack.n_refusals; i++) {
             const lm_refusal *x = &a->u.push_ack.refusals[i], *y = &b->u.push_ack.refusals[i];
             if (x->index != y->index || x->code != y->code || !pu_str_eq(x->reason, y->reason))

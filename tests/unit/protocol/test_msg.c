@@ -83,7 +83,8 @@ static void sample(int type, lm_msg *m, uint32_t n_changes)
                                     UINT64_C(0xfeedface12345678),
                                     lm_strdup("lastmile/0.1.0"),
                                     1,
-                                    4242};
+                                    4242,
+                                    LM_FEATURE_ACK_STAMPS};
         break;
     case LM_MSG_CHALLENGE:
         for (int i = 0; i < 32; i++)
@@ -112,6 +113,10 @@ static void sample(int type, lm_msg *m, uint32_t n_changes)
         m->u.push_ack.refusals[0] = (lm_refusal){0, LM_EIMMUTABLE, lm_strdup("weight_g")};
         m->u.push_ack.refusals[1] = (lm_refusal){7, LM_ESCOPE, NULL};
         m->u.push_ack.refusals[2] = (lm_refusal){UINT32_MAX, INT32_MIN, lm_strdup("")};
+        m->u.push_ack.n_stamps = 2;
+        m->u.push_ack.stamps = lm_calloc(2, sizeof(lm_stamp_range));
+        m->u.push_ack.stamps[0] = (lm_stamp_range){UINT64_MAX, 1764300000123, 0, 0};
+        m->u.push_ack.stamps[1] = (lm_stamp_range){12345, 0, 7, LM_MAX_CHANGES - 1};
         break;
     case LM_MSG_PULL:
         m->u.pull = (lm_msg_pull){UINT64_C(1) << 40, 65536};
@@ -248,6 +253,20 @@ static int decode_pb(pb *p, int type, char *err, size_t n)
         lm_msg_clear(&m);
     lm_buf_close(&p->b);
     return rc;
+}
+
+/* A PUSH_ACK's required fields, then the key of the list under test. */
+static void ack_head(pb *p, const char *list_key)
+{
+    pb_init(p);
+    lm__mp_put_map(&p->w, 4);
+    lm__mp_put_cstr(&p->w, "u");
+    lm__mp_put_u64(&p->w, 1);
+    lm__mp_put_cstr(&p->w, "a");
+    lm__mp_put_u64(&p->w, 1);
+    lm__mp_put_cstr(&p->w, "c");
+    lm__mp_put_u64(&p->w, 0);
+    lm__mp_put_cstr(&p->w, list_key);
 }
 
 #define EXPECT_ERR(p, type, want_rc, want_text)                                                    \
@@ -404,15 +423,7 @@ static void test_field_errors(void)
     EXPECT_ERR(&p, LM_MSG_BYE, LM_EMALFORMED, "BYE.map");
 
     /* refusals: short entry, bad code */
-    pb_init(&p);
-    lm__mp_put_map(&p.w, 4);
-    lm__mp_put_cstr(&p.w, "u");
-    lm__mp_put_u64(&p.w, 1);
-    lm__mp_put_cstr(&p.w, "a");
-    lm__mp_put_u64(&p.w, 1);
-    lm__mp_put_cstr(&p.w, "c");
-    lm__mp_put_u64(&p.w, 0);
-    lm__mp_put_cstr(&p.w, "f");
+    ack_head(&p, "f");
     lm__mp_put_array(&p.w, 2);
     lm__mp_put_array(&p.w, 3);
     lm__mp_put_u64(&p.w, 0);
@@ -422,6 +433,24 @@ static void test_field_errors(void)
     lm__mp_put_u64(&p.w, 1);
     lm__mp_put_i64(&p.w, -16);
     EXPECT_ERR(&p, LM_MSG_PUSH_ACK, LM_EMISSING, "PUSH_ACK.refusals[1]: needs");
+
+    /* stamps: short entry, lo after hi, index beyond any PUSH */
+    for (int bad = 0; bad < 3; bad++) {
+        ack_head(&p, "s");
+        lm__mp_put_array(&p.w, 1);
+        lm__mp_put_array(&p.w, bad == 0 ? 3 : 4);
+        lm__mp_put_u64(&p.w, UINT64_MAX);
+        lm__mp_put_u64(&p.w, 1764300000000);
+        lm__mp_put_u64(&p.w, bad == 1 ? 5 : 0);
+        if (bad)
+            lm__mp_put_u64(&p.w, bad == 1 ? 4 : LM_MAX_CHANGES);
+        if (bad == 0)
+            EXPECT_ERR(&p, LM_MSG_PUSH_ACK, LM_EMISSING, "PUSH_ACK.stamps[0]: needs");
+        else if (bad == 1)
+            EXPECT_ERR(&p, LM_MSG_PUSH_ACK, LM_ERANGE, "PUSH_ACK.stamps[0]: lo 5 is after hi 4");
+        else
+            EXPECT_ERR(&p, LM_MSG_PUSH_ACK, LM_ERANGE, "PUSH_ACK.stamps[0].hi: out of range");
+    }
     lm_test_heap_check_clean("field errors");
 }
 

@@ -1,0 +1,110 @@
+/*
+ * stamps.c — the agent's side of received_at stamps. The server stamps each
+ * new collection it receives as its own write and says in the PUSH_ACK
+ * which rows of the batch it stamped (lm_stamp_range); the agent writes the
+ * same cells here, so CHANGES need not carry them back — on a records push
+ * that echo was a third of the bytes on the wire.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sync_internal.h"
+
+typedef struct rowkey {
+    const char *table, *pk;
+    uint32_t idx;
+} rowkey;
+
+static int cmp_rowkey(const void *a, const void *b)
+{
+    const rowkey *x = a, *y = b;
+    int c = strcmp(x->table, y->table);
+    if (!c)
+        c = strcmp(x->pk, y->pk);
+    if (!c)
+        c = x->idx < y->idx ? -1 : x->idx > y->idx;
+    return c;
+}
+
+/* For each row of the batch, at the index of its first change: 1 + the
+ * index of its last received_at change (0 = none). Other entries stay
+ * 0; is_first marks the rows' first changes. */
+static int index_rows(const lm_change *batch, uint32_t n, uint8_t *is_first, uint32_t *recv_at)
+{
+    rowkey *k = lm_malloc(n * sizeof *k);
+    if (!k)
+        return LM_ENOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        k[i] = (rowkey){batch[i].table ? batch[i].table : "", batch[i].pk ? batch[i].pk : "", i};
+    qsort(k, n, sizeof *k, cmp_rowkey);
+    for (uint32_t g = 0; g < n;) {
+        uint32_t e = g, first = k[g].idx;
+        is_first[first] = 1;
+        for (; e < n && !strcmp(k[e].table, k[g].table) && !strcmp(k[e].pk, k[g].pk); e++) {
+            const char *col = batch[k[e].idx].column;
+            if (col && !strcmp(col, "received_at"))
+                recv_at[first] = k[e].idx + 1;
+        }
+        g = e;
+    }
+    lm_free(k);
+    return LM_OK;
+}
+
+int lm_replica_apply_stamps(lm_replica *r, const lm_change *batch, uint32_t n_batch,
+                            const lm_stamp_range *stamps, uint32_t n_stamps, uint64_t server_site)
+{
+    if (!r || (n_stamps && (!batch || !stamps)))
+        return LM_EINVAL;
+    if (!n_stamps)
+        return LM_OK;
+    uint8_t *is_first = lm_calloc(n_batch ? n_batch : 1, 1);
+    uint32_t *recv_at = lm_calloc(n_batch ? n_batch : 1, sizeof *recv_at);
+    lm_change *ch = lm_calloc(n_batch ? n_batch : 1, sizeof *ch);
+    uint32_t n = 0;
+    int rc = LM_OK;
+    if (!is_first || !recv_at || !ch) {
+        rc = lm__fail(r, LM_ENOMEM, "out of memory applying stamps");
+        goto out;
+    }
+    if ((rc = index_rows(batch, n_batch, is_first, recv_at))) {
+        lm__fail(r, rc, "out of memory applying stamps");
+        goto out;
+    }
+    for (uint32_t s = 0; s < n_stamps; s++) {
+        const lm_stamp_range *sr = &stamps[s];
+        /* a range starts and ends at a row's first change, as the server
+         * builds it; anything else names rows we did not send */
+        if (sr->lo > sr->hi || sr->hi >= n_batch || !is_first[sr->lo] || !is_first[sr->hi]) {
+            rc = lm__fail(r, LM_ERANGE, "stamp range [%u, %u] does not match the batch of %u",
+                          sr->lo, sr->hi, n_batch);
+            goto out;
+        }
+        for (uint32_t i = sr->lo; i <= sr->hi; i++) {
+            if (!is_first[i])
+                continue;
+            if (!batch[i].table || strcmp(batch[i].table, "collections")) {
+                rc = lm__fail(r, LM_ERANGE, "stamp for change %u, a row of %s, not a collection", i,
+                              batch[i].table ? batch[i].table : "(none)");
+                goto out;
+            }
+            ch[n++] = (lm_change){
+                .table = batch[i].table, /* borrowed: ch is freed, never cleared */
+                .pk = batch[i].pk,
+                .column = (char *)"received_at",
+                .value = {.type = LM_VAL_INTEGER, .i = (int64_t)sr->received_at_ms},
+                .hlc = sr->hlc,
+                .site = server_site,
+                .prev_hlc = recv_at[i] ? batch[recv_at[i] - 1].hlc : 0,
+            };
+        }
+    }
+    lm_apply_result res;
+    rc = lm_replica_apply(r, ch, n, NULL, &res);
+    lm_apply_result_clear(&res);
+out:
+    lm_free(is_first);
+    lm_free(recv_at);
+    lm_free(ch);
+    return rc;
+}
