@@ -37,7 +37,7 @@
  * comes back (stamps, catalog rows) deflates 5-10x; every PULL also costs
  * the server a scan of the change log from the cursor. */
 #define PULL_BUDGET_START (64u << 10)
-#define BUDGET_MAX (256u << 10)
+#define BUDGET_MAX LM_SYNC_PUSH_BUDGET_MAX
 #define FAST_ACK_MS 1000u
 #define DEFLATE_MIN 512u
 #define MAX_ROUNDS 4

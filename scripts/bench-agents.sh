@@ -301,7 +301,7 @@ Targets: at most 1.2× the gzip floor on the wire; at least 50× the peer's reco
 $REC_TABLE
 $VERDICT
 
-Where the bytes go — the first PUSH batch (256 KiB budget) encoded with the
+Where the bytes go — the first PUSH batch (768 KiB budget) encoded with the
 protocol codec as sent, then with the version fields (hlc, prev_hlc, site,
 seq) zeroed, then also with one-letter table and column names; bytes per row
 of the batch, then the whole session's bytes per record each way:

@@ -171,7 +171,7 @@ static size_t count_rows(const lm_change *c, uint32_t n)
     return rows;
 }
 
-/* Where the bytes go: the first 256 KiB batch (the client's largest) as
+/* Where the bytes go: the first batch of the client's largest budget as
  * sent, then without versions (hlc, prev_hlc, site, seq zeroed), then also
  * without the repeated table/column names (one-letter names). */
 static void byte_breakdown(lm_replica *r, const char *label)
@@ -183,8 +183,8 @@ static void byte_breakdown(lm_replica *r, const char *label)
     uint64_t acked = 0;
     /* After what the catalog sync already pushed: only the records. */
     if (lm_replica_push_acked_seq(r, &acked) != LM_OK ||
-        lm_replica_local_changes(r, acked, 256u << 10, &c, &n, &upto) != LM_OK || n == 0 ||
-        count_rows(c, n) == 0) {
+        lm_replica_local_changes(r, acked, LM_SYNC_PUSH_BUDGET_MAX, &c, &n, &upto) != LM_OK ||
+        n == 0 || count_rows(c, n) == 0) {
         fprintf(stderr, "bench_agents: breakdown: %s\n", lm_replica_errmsg(r));
         goto done;
     }

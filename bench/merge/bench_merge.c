@@ -15,7 +15,7 @@
  * synchronous=NORMAL).
  *
  * Usage: bench_merge [--batch R] [records]   (defaults: 500, 20000)
- * A client's PUSH grows to 256 KiB, about 330 of these records; --batch
+ * A client's PUSH grows to 768 KiB, about 1,000 of these records; --batch
  * shows how the merge fares with smaller batches.
  */
 #include <sqlite3.h>
