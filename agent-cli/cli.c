@@ -2,6 +2,7 @@
  * cli.c — helpers every subcommand shares (see cli.h).
  */
 #include "cli.h"
+#include "sync_client.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,6 +66,7 @@ int lm_cli_open(const char *cmd, const char *db_opt, int require_user, lm_replic
         return lm_cli_error(cmd, "no replica at %s (run 'lastmile init' first)", path);
     lm_replica_options o;
     memset(&o, 0, sizeof o);
+    o.cache_kib = LM_AGENT_CACHE_KIB;
     int rc = lm_replica_open(path, &o, out, err, sizeof err);
     if (rc != LM_OK) {
         *out = NULL;

@@ -66,6 +66,7 @@ int lm_cmd_init(int argc, char **argv)
     char err[256] = "";
     lm_replica_options o;
     memset(&o, 0, sizeof o);
+    o.cache_kib = LM_AGENT_CACHE_KIB;
     o.create = 1;
     int rc = lm_replica_open(path, &o, &r, err, sizeof err);
     if (rc != LM_OK) {

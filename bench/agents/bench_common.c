@@ -51,6 +51,7 @@ int lm_bench_replica_fresh(const char *path, lm_replica **out)
     }
     lm_replica_options o;
     memset(&o, 0, sizeof o);
+    o.cache_kib = LM_AGENT_CACHE_KIB;
     o.create = 1;
     int rc = lm_replica_open(path, &o, out, err, sizeof err);
     if (rc != LM_OK)

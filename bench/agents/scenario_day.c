@@ -461,6 +461,7 @@ int lm_bench_day_main(int argc, char **argv)
         char err[256] = "";
         lm_replica_options o;
         memset(&o, 0, sizeof o);
+        o.cache_kib = LM_AGENT_CACHE_KIB;
         if (lm_replica_open(d.agents[opened].path, &o, &d.agents[opened].r, err, sizeof err) !=
             LM_OK) {
             fprintf(stderr, "bench_agents: reopen %s: %s\n", d.agents[opened].path, err);

@@ -77,6 +77,8 @@ typedef struct lm_replica_options {
     uint64_t max_drift_ms;
     /* sqlite3_busy_timeout for this connection (0 = default 5000). */
     int busy_timeout_ms;
+    /* Page cache ceiling in KiB (0 = SQLite's default, 2 MiB). */
+    int cache_kib;
 } lm_replica_options;
 
 /* Opens (and migrates or creates) a replica. On success *out owns the

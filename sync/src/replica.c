@@ -225,6 +225,12 @@ int lm_replica_open(const char *path, const lm_replica_options *opts, lm_replica
      * durable at every checkpoint and never corrupts on power loss. */
     if ((rc = lm__exec(r, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")))
         goto fail_open;
+    if (opts && opts->cache_kib > 0) {
+        char pragma[48];
+        snprintf(pragma, sizeof pragma, "PRAGMA cache_size=-%d;", opts->cache_kib);
+        if ((rc = lm__exec(r, pragma)))
+            goto fail_open;
+    }
     if ((rc = check_and_migrate(r, opts)))
         goto fail_open;
     if ((rc = load_state(r)))

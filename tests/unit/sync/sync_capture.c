@@ -283,9 +283,27 @@ static void test_read_without_lock(void)
     lm_replica_close(w);
 }
 
+/* cache_kib sets the connection's page cache; 0 keeps SQLite's default. */
+static void test_cache_option(void)
+{
+    char path[400], err[256];
+    long long want[2] = {-2000, -4096};
+    for (int i = 0; i < 2; i++) {
+        st_path(path, sizeof path, i ? "cache_b.db" : "cache_a.db");
+        lm_replica_options o = {.create = 1, .site = 9, .cache_kib = i ? 4096 : 0};
+        lm_replica *r = NULL;
+        CHECK_RC(lm_replica_open(path, &o, &r, err, sizeof err), LM_OK);
+        if (r) {
+            CHECK_EQ_INT(st_int(r, "PRAGMA cache_size"), want[i]);
+            lm_replica_close(r);
+        }
+    }
+}
+
 int main(void)
 {
     st_mkdir("capture");
+    test_cache_option();
     test_shell_capture();
     test_changes_since();
     test_initial_sync();
