@@ -286,9 +286,10 @@ push them. Before the timed session the hq replica adds the records' 50
 villages and 20 products to the catalog and syncs (untimed); the records are
 then written with plain SQL and stamped (untimed), and one full
 \`lm_sync_client_run\` session is timed: handshake, PUSH batches until the
-server acknowledged everything (each batch one server transaction), the PULL
-that brings back what the server wrote (the \`received_at\` stamp of every
-collection), BYE. Bytes are every byte the client wrote to and read from the
+server acknowledged everything (each batch one server transaction, one
+batch in flight; the PUSH_ACK says which rows the server stamped with
+\`received_at\` and the client writes those stamps itself), a PULL that
+finds nothing new, BYE. Bytes are every byte the client wrote to and read from the
 socket (TCP payload). The gzip floor is \`gzip -9 -c records_N.csv | wc -c\`
 of the same records (its CSV also carries \`registered_poor\`, which is a
 farmer attribute and not a collection column). The peer is PouchDB 9
@@ -343,8 +344,8 @@ $AG_NOTES
 ## What the figures say (read with the tables above)
 
 - **Concurrent agents.** Every session pushes its day (each PUSH batch is one
-  transaction on the server's single writer, in arrival order), then PULLs
-  what the server wrote for it (the \`received_at\` stamps). A PULL walks the
+  transaction on the server's single writer, in arrival order; the
+  \`received_at\` stamps come back in the PUSH_ACKs), then PULLs. A PULL walks the
   change log from the replica's cursor and reads each row it meets once
   (one primary-key lookup with the reader's scope condition), so a pull
   during a burst also steps over the other agents' fresh rows: per-session
@@ -362,15 +363,21 @@ $AG_NOTES
 - **Bytes.** The PUSH payload itself deflates to about the gzip floor (see
   the breakdown: zeroing every version field or shortening every table and
   column name changes the deflated size by under 1 %, so the per-change
-  metadata is not where the bytes go). The session costs more because (a) the
-  server sends every collection's \`received_at\` stamp back to the pusher
-  (the received bytes per record), (b) the first push batches are small
-  (8 KiB budget, doubling) and small frames deflate worse, (c) handshake and
-  acks.
+  metadata is not where the bytes go). What the session adds: every frame's
+  deflate starts without history (fewer, larger frames: the batch budget
+  doubles on fast acks up to 768 KiB of changes, so the first frames are
+  small), the amount_fen column (derived, not in the CSV), handshake and
+  acks. Until this run the server also sent every collection's
+  \`received_at\` stamp back to the pusher in CHANGES: 23 of 78 bytes per
+  record; the PUSH_ACK now names the stamped rows in a few bytes.
 - **End-to-end push rate is far below the merge rate.** \`bench_merge\`
   (below) applies a pushed record in a few microseconds in-process; a push
-  session waits a round trip per batch (one batch in flight), and the
-  budget doubles only while acks come back within a second.
+  session is bound by the client's single thread (profiled at 10,000
+  records: writing the server's stamps ~45 %, most of it the commits and
+  WAL checkpoints; reading the change log ~25 %; encoding and deflate ~12 %;
+  counting what is pending for HELLO ~10 %), while the server is busy for
+  about a third of the session. A second batch in flight (tried, not kept)
+  did not change the loopback figure for that reason.
 - Each figure is one run on a shared 2-core machine (other engineers' builds
   and simulations may be running): treat differences under ~30 % as noise.
 

@@ -275,7 +275,8 @@ typedef struct lm_refusal {
 } lm_refusal;
 
 /* Rows of a PUSH the server stamped with collections.received_at: every
- * row whose first change in the PUSH has an index in [lo, hi] now holds
+ * collection whose first change in the PUSH has an index in [lo, hi] (rows
+ * of other tables in between do not count) now holds
  * received_at = received_at_ms, written at `hlc` by the server's site
  * (prev_hlc: that row's received_at change in the PUSH, else 0). A client
  * that applies these gets them no more in CHANGES. */

@@ -203,9 +203,9 @@ int lm_replica_push_acked_seq(lm_replica *r, uint64_t *upto_seq);
 
 /* Agent side, after PUSH_ACK: writes the received_at stamps the server
  * reported for the pushed batch, as the server's own writes (site
- * server_site), exactly as pulling them would. A range that names a row
- * the batch does not start there, or one that is not a collection, is
- * LM_ERANGE and writes nothing. */
+ * server_site), exactly as pulling them would. A range whose ends are not
+ * the first changes of collections in the batch is LM_ERANGE and writes
+ * nothing. */
 int lm_replica_apply_stamps(lm_replica *r, const lm_change *batch, uint32_t n_batch,
                             const lm_stamp_range *stamps, uint32_t n_stamps, uint64_t server_site);
 

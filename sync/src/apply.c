@@ -87,7 +87,7 @@ typedef struct batch {
     const lm_apply_ctx *ctx;
     lm_apply_result *res;
     uint32_t cap_refusals, cap_stamps;
-    int stamp_open;     /* the last group's stamp ends res->stamps[n-1] */
+    int stamp_open;     /* no collection since res->stamps[n-1] went unreported */
     uint64_t seq;       /* local change sequence, written back at commit */
     uint64_t watermark; /* origin's stored watermark */
     uint64_t now;
@@ -1008,9 +1008,12 @@ static int apply_group(batch *b, const sortkey *keys, uint32_t len)
     const char *why;
     uint32_t ok = 0;
     memset(&rs, 0, sizeof rs);
-    /* a range of stamped rows runs on only from the group just before */
+    /* a range of stamped collections runs on across rows of other tables
+     * (a grading between two purchases), not across a collection that got
+     * no reported stamp */
     int stamp_open = b->stamp_open;
-    b->stamp_open = 0;
+    if (tid && !strcmp(lm__tables[tid - 1].name, "collections"))
+        b->stamp_open = 0;
 
     /* shape checks and clocks first: a bad change is refused on its own */
     /* pending rows of another table are inserted first: a scope check

@@ -84,31 +84,36 @@ static void test_stamps_match_pull(void)
     lm_changes_free(ch, n);
     CHECK_RC(st_pull(s, a, &agent_a), LM_OK); /* the cursor past c0's stamp */
 
-    /* c1, a farmer, c0 again, c2, c3: two ranges, [c1] and [c2, c3] */
+    /* c1, a farmer, c2, c0 again, c3, c4: two ranges, [c1, c2] (a row of
+     * another table does not break one) and [c3, c4] (c0, a collection
+     * with no stamp, does) */
     CHECK_RC(st_exec(a, "INSERT INTO collections(id,agent_id,village,weight_g) "
                         "VALUES('c1','agent-a','Xiacun',1000);"
                         "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun');"
+                        "INSERT INTO collections(id,agent_id,village,weight_g) "
+                        "VALUES('c2','agent-a','Xiacun',1500);"
                         "UPDATE collections SET note = 'wet' WHERE id = 'c0';"
                         "INSERT INTO collections(id,agent_id,village,weight_g) "
-                        "VALUES('c2','agent-a','Xiacun',2000),('c3','agent-a','Shangcun',3000)"),
+                        "VALUES('c3','agent-a','Xiacun',2000),('c4','agent-a','Shangcun',3000)"),
              SQLITE_OK);
     push(a, s, 222, &ch, &n, &res);
     CHECK_EQ_INT(res.n_refusals, 0);
     CHECK_EQ_INT(res.n_stamps, 2);
     if (res.n_stamps == 2) {
+        CHECK(first_index(ch, n, "c1") < first_index(ch, n, "f1"));
         CHECK_EQ_INT(res.stamps[0].lo, first_index(ch, n, "c1"));
-        CHECK_EQ_INT(res.stamps[0].hi, first_index(ch, n, "c1"));
-        CHECK_EQ_INT(res.stamps[1].lo, first_index(ch, n, "c2"));
-        CHECK_EQ_INT(res.stamps[1].hi, first_index(ch, n, "c3"));
+        CHECK_EQ_INT(res.stamps[0].hi, first_index(ch, n, "c2"));
+        CHECK_EQ_INT(res.stamps[1].lo, first_index(ch, n, "c3"));
+        CHECK_EQ_INT(res.stamps[1].hi, first_index(ch, n, "c4"));
         CHECK(res.stamps[0].hlc == res.stamps[1].hlc);
         CHECK_EQ_INT(res.stamps[1].received_at_ms, 222);
     }
     /* the pull leaves out exactly the reported stamps */
-    CHECK_EQ_INT(pull_count(s, a, NULL), 3);
+    CHECK_EQ_INT(pull_count(s, a, NULL), 4);
     CHECK_EQ_INT(pull_count(s, a, &res), 0);
 
     CHECK_RC(lm_replica_apply_stamps(a, ch, n, res.stamps, res.n_stamps, 1), LM_OK);
-    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM collections WHERE received_at = 222"), 3);
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM collections WHERE received_at = 222"), 4);
     CHECK_EQ_INT(st_int(a, "SELECT received_at FROM collections WHERE id = 'c0'"), 111);
     char want[512], got[512];
     st_text(s, STAMPS_SQL, want, sizeof want);
@@ -183,7 +188,7 @@ static void test_bad_reports(void)
              c2 = first_index(ch, n, "c2");
     CHECK(f1 < c1 && c1 < c2);
     const lm_stamp_range bad[] = {
-        {UINT64_C(1) << 40, 444, f1, c2},     /* names the farmer */
+        {UINT64_C(1) << 40, 444, f1, c2},     /* starts at the farmer */
         {UINT64_C(1) << 40, 444, c1 + 1, c2}, /* starts inside c1 */
         {UINT64_C(1) << 40, 444, c1, n},      /* past the batch */
         {UINT64_C(1) << 40, 444, c2, c1},     /* backwards */
