@@ -79,6 +79,10 @@ typedef struct lm_replica_options {
     int busy_timeout_ms;
     /* Page cache ceiling in KiB (0 = SQLite's default, 2 MiB). */
     int cache_kib;
+    /* Versions one lm_replica_changes_since call examines at most before
+     * it answers (with *more set), even with nothing found (0 = default
+     * 20,000). */
+    uint32_t pull_scan_max;
 } lm_replica_options;
 
 /* Opens (and migrates or creates) a replica. On success *out owns the

@@ -184,11 +184,16 @@ static int own_skipped(const own_skip *k, uint64_t hlc)
 
 /* The shared reader: versions after `after` in seq order; only_site limits
  * to one origin, exclude_site drops one, skip drops some of our own; scope
- * filters rows. */
+ * filters rows. A batch ends at the byte budget, or after scan_max versions
+ * examined (0 = no limit) found or not: a server's PULL during a burst steps
+ * over many rows the reader may not see, and one answer per scan_max keeps
+ * each job short and the client's I/O timer fed (1,000 agents at once: 275
+ * sessions gave up after 300 s without an answer to one long walk). */
 static int read_changes(lm_replica *r, uint64_t after, uint64_t only_site, uint64_t exclude_site,
-                        const own_skip *skip, const lm_scope *scope, size_t budget, outlist *o,
-                        uint64_t *last_seq, int *more)
+                        const own_skip *skip, const lm_scope *scope, size_t budget,
+                        uint32_t scan_max, outlist *o, uint64_t *last_seq, int *more)
 {
+    uint32_t scanned = 0;
     sqlite3_stmt *st = NULL;
     reader_stmts rd;
     int rc = LM_OK, s;
@@ -214,13 +219,15 @@ static int read_changes(lm_replica *r, uint64_t after, uint64_t only_site, uint6
         /* a batch ends only between rows: a row inserted as N column
          * changes travels whole, so it is never half visible to a scope
          * (its scope columns may come after its other cells) */
-        if (o->n > 0 && o->bytes >= budget) {
-            const lm_change *last = &o->v[o->n - 1];
-            if (!pk || strcmp(last->pk, pk) != 0 || strcmp(last->table, lm__tables[tid - 1].name)) {
+        if ((o->n > 0 && o->bytes >= budget) || (scan_max && scanned >= scan_max)) {
+            const lm_change *last = o->n > 0 ? &o->v[o->n - 1] : NULL;
+            if (!last || !pk || strcmp(last->pk, pk) != 0 ||
+                strcmp(last->table, lm__tables[tid - 1].name)) {
                 *more = 1;
                 break;
             }
         }
+        scanned++;
         int cid = sqlite3_column_int(st, 2);
         uint64_t site = (uint64_t)sqlite3_column_int64(st, 4);
         uint64_t seq = (uint64_t)sqlite3_column_int64(st, 6);
@@ -307,7 +314,8 @@ int lm_replica_local_changes(lm_replica *r, uint64_t after_seq, size_t byte_budg
     int rc = read_begin(r);
     if (rc)
         return rc;
-    if ((rc = read_changes(r, after_seq, r->site, 0, NULL, NULL, byte_budget, &o, &last, &more)) ||
+    if ((rc = read_changes(r, after_seq, r->site, 0, NULL, NULL, byte_budget, 0, &o, &last,
+                           &more)) ||
         (rc = lm__commit(r)))
         goto fail;
     *out = o.v;
@@ -350,7 +358,7 @@ int lm_replica_changes_since_except(lm_replica *r, uint64_t cursor, const lm_sco
         return rc;
     own_skip skip = {own_hlcs, n_own};
     if ((rc = read_changes(r, cursor, 0, exclude_site, n_own ? &skip : NULL, reader, byte_budget,
-                           &o, &last, more)))
+                           r->pull_scan_max, &o, &last, more)))
         goto fail;
     /* the whole snapshot was read: the cursor moves to its end, past the
      * excluded site's own changes and rows outside the scope at the tail,

@@ -210,6 +210,7 @@ int lm_replica_open(const char *path, const lm_replica_options *opts, lm_replica
     r->now_ms = opts && opts->now_ms ? opts->now_ms : real_now;
     r->now_ud = opts ? opts->now_ud : NULL;
     r->max_drift_ms = opts && opts->max_drift_ms ? opts->max_drift_ms : 10u * 60u * 1000u;
+    r->pull_scan_max = opts && opts->pull_scan_max ? opts->pull_scan_max : 20000u;
 
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
     if (opts && opts->create)

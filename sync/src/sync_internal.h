@@ -71,6 +71,7 @@ struct lm_replica {
     uint64_t hlc_last; /* highest HLC issued or received */
     int64_t offset_ms; /* server clock - local clock */
     uint64_t max_drift_ms;
+    uint32_t pull_scan_max;
     uint64_t (*now_ms)(void *ud);
     void *now_ud;
     char errmsg[256];

@@ -283,6 +283,53 @@ static void test_read_without_lock(void)
     lm_replica_close(w);
 }
 
+/* pull_scan_max: a pull over many rows the reader may not see answers
+ * after that many versions, empty, with more set and the cursor past them;
+ * pulling on reaches the visible row, whole. */
+static void test_scan_limit(void)
+{
+    char path[400], err[256];
+    st_path(path, sizeof path, "scan.db");
+    lm_replica_options o = {.create = 1, .site = 1, .pull_scan_max = 5};
+    lm_replica *s = NULL;
+    CHECK_RC(lm_replica_open(path, &o, &s, err, sizeof err), LM_OK);
+    if (!s)
+        return;
+    CHECK_RC(st_exec(s, "INSERT INTO villages VALUES('Xiacun','Wuyuan'),('Beicun','Other')"),
+             SQLITE_OK);
+    for (int i = 0; i < 12; i++) {
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO farmers(id,name,village) VALUES('hidden%02d','Wu','Beicun')", i);
+        CHECK_RC(st_exec(s, sql), SQLITE_OK);
+    }
+    CHECK_RC(st_exec(s, "INSERT INTO farmers(id,name,village) VALUES('seen','Li','Xiacun')"),
+             SQLITE_OK);
+    uint64_t cursor = 0, next = 0;
+    int more = 1, calls = 0, empty = 0, seen = 0, villages = 0;
+    while (more && calls < 100) {
+        lm_change *ch = NULL;
+        uint32_t n = 0;
+        CHECK_RC(lm_replica_changes_since(s, cursor, &agent_a, 0, 1 << 20, &ch, &n, &next, &more),
+                 LM_OK);
+        calls++;
+        if (n == 0 && more) {
+            empty++;
+            CHECK(next > cursor);
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            seen += !strcmp(ch[i].pk, "seen");
+            villages += !strcmp(ch[i].table, "villages");
+        }
+        lm_changes_free(ch, n);
+        cursor = next;
+    }
+    CHECK(calls >= 3 && empty >= 1);
+    CHECK_EQ_INT(seen, 2);     /* name and village: the row travels whole */
+    CHECK_EQ_INT(villages, 2); /* the catalog: every reader sees it */
+    lm_replica_close(s);
+}
+
 /* cache_kib sets the connection's page cache; 0 keeps SQLite's default. */
 static void test_cache_option(void)
 {
@@ -304,6 +351,7 @@ int main(void)
 {
     st_mkdir("capture");
     test_cache_option();
+    test_scan_limit();
     test_shell_capture();
     test_changes_since();
     test_initial_sync();
