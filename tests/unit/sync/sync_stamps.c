@@ -22,17 +22,27 @@ static void seed(lm_replica *s, lm_replica *a)
     CHECK_RC(st_pull(s, a, &agent_a), LM_OK);
 }
 
-/* Pushes what the agent has pending in one batch, stamped at `at`. */
-static void push(lm_replica *a, lm_replica *s, uint64_t at, lm_change **ch, uint32_t *n,
-                 lm_apply_result *res)
+/* Writes sql on the agent, then pushes what it has pending in one batch,
+ * stamped at `at`. */
+static void write_push(lm_replica *a, lm_replica *s, const char *sql, uint64_t at, lm_change **ch,
+                       uint32_t *n, lm_apply_result *res)
 {
     uint64_t after = 0, upto = 0;
+    CHECK_RC(st_exec(a, sql), SQLITE_OK);
     CHECK_RC(lm_replica_push_acked_seq(a, &after), LM_OK);
     CHECK_RC(lm_replica_local_changes(a, after, 1 << 20, ch, n, &upto), LM_OK);
     lm_apply_ctx ctx = {
         .writer = &agent_a, .origin_site = 2, .origin_upto_seq = upto, .received_at_ms = at};
     CHECK_RC(lm_replica_apply(s, *ch, *n, &ctx, res), LM_OK);
     CHECK_RC(lm_replica_push_acked(a, upto, *ch, *n, res->refusals, res->n_refusals), LM_OK);
+}
+
+static void finish(lm_replica *s, lm_replica *a, lm_change *ch, uint32_t n, lm_apply_result *res)
+{
+    lm_apply_result_clear(res);
+    lm_changes_free(ch, n);
+    lm_replica_close(s);
+    lm_replica_close(a);
 }
 
 static uint32_t first_index(const lm_change *ch, uint32_t n, const char *pk)
@@ -71,13 +81,13 @@ static void test_stamps_match_pull(void)
     lm_replica *s = st_open("m_s.db", 1, NULL), *a = st_open("m_a.db", 2, NULL);
     seed(s, a);
     /* c0 first, alone: next time it is an update, no stamp */
-    CHECK_RC(st_exec(a, "INSERT INTO collections(id,agent_id,village,weight_g) "
-                        "VALUES('c0','agent-a','Xiacun',500)"),
-             SQLITE_OK);
     lm_change *ch = NULL;
     uint32_t n = 0;
     lm_apply_result res;
-    push(a, s, 111, &ch, &n, &res);
+    write_push(a, s,
+               "INSERT INTO collections(id,agent_id,village,weight_g) "
+               "VALUES('c0','agent-a','Xiacun',500)",
+               111, &ch, &n, &res);
     CHECK_EQ_INT(res.n_stamps, 1);
     CHECK_RC(lm_replica_apply_stamps(a, ch, n, res.stamps, res.n_stamps, 1), LM_OK);
     lm_apply_result_clear(&res);
@@ -87,16 +97,16 @@ static void test_stamps_match_pull(void)
     /* c1, a farmer, c2, c0 again, c3, c4: two ranges, [c1, c2] (a row of
      * another table does not break one) and [c3, c4] (c0, a collection
      * with no stamp, does) */
-    CHECK_RC(st_exec(a, "INSERT INTO collections(id,agent_id,village,weight_g) "
-                        "VALUES('c1','agent-a','Xiacun',1000);"
-                        "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun');"
-                        "INSERT INTO collections(id,agent_id,village,weight_g) "
-                        "VALUES('c2','agent-a','Xiacun',1500);"
-                        "UPDATE collections SET note = 'wet' WHERE id = 'c0';"
-                        "INSERT INTO collections(id,agent_id,village,weight_g) "
-                        "VALUES('c3','agent-a','Xiacun',2000),('c4','agent-a','Shangcun',3000)"),
-             SQLITE_OK);
-    push(a, s, 222, &ch, &n, &res);
+    write_push(a, s,
+               "INSERT INTO collections(id,agent_id,village,weight_g) "
+               "VALUES('c1','agent-a','Xiacun',1000);"
+               "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun');"
+               "INSERT INTO collections(id,agent_id,village,weight_g) "
+               "VALUES('c2','agent-a','Xiacun',1500);"
+               "UPDATE collections SET note = 'wet' WHERE id = 'c0';"
+               "INSERT INTO collections(id,agent_id,village,weight_g) "
+               "VALUES('c3','agent-a','Xiacun',2000),('c4','agent-a','Shangcun',3000)",
+               222, &ch, &n, &res);
     CHECK_EQ_INT(res.n_refusals, 0);
     CHECK_EQ_INT(res.n_stamps, 2);
     if (res.n_stamps == 2) {
@@ -128,10 +138,7 @@ static void test_stamps_match_pull(void)
     st_text(a, STAMPS_SQL, got, sizeof got);
     CHECK_STR(got, want);
     CHECK(st_hash_eq(s, a, &agent_a));
-    lm_apply_result_clear(&res);
-    lm_changes_free(ch, n);
-    lm_replica_close(s);
-    lm_replica_close(a);
+    finish(s, a, ch, n, &res);
 }
 
 /* The agent wrote received_at itself: refused and repaired on the server,
@@ -141,15 +148,15 @@ static void test_unreproducible_not_reported(void)
 {
     lm_replica *s = st_open("u_s.db", 1, NULL), *a = st_open("u_a.db", 2, NULL);
     seed(s, a);
-    CHECK_RC(st_exec(a, "INSERT INTO collections(id,agent_id,village,weight_g,received_at) "
-                        "VALUES('c1','agent-a','Xiacun',1000,5);"
-                        "INSERT INTO collections(id,agent_id,village,weight_g) "
-                        "VALUES('c2','agent-a','Xiacun',2000)"),
-             SQLITE_OK);
     lm_change *ch = NULL;
     uint32_t n = 0;
     lm_apply_result res;
-    push(a, s, 333, &ch, &n, &res);
+    write_push(a, s,
+               "INSERT INTO collections(id,agent_id,village,weight_g,received_at) "
+               "VALUES('c1','agent-a','Xiacun',1000,5);"
+               "INSERT INTO collections(id,agent_id,village,weight_g) "
+               "VALUES('c2','agent-a','Xiacun',2000)",
+               333, &ch, &n, &res);
     CHECK_EQ_INT(res.n_refusals, 1);
     CHECK_EQ_INT(res.n_stamps, 1);
     if (res.n_stamps == 1) {
@@ -165,10 +172,7 @@ static void test_unreproducible_not_reported(void)
     st_text(a, STAMPS_SQL, got, sizeof got);
     CHECK_STR(got, want);
     CHECK(st_hash_eq(s, a, &agent_a));
-    lm_apply_result_clear(&res);
-    lm_changes_free(ch, n);
-    lm_replica_close(s);
-    lm_replica_close(a);
+    finish(s, a, ch, n, &res);
 }
 
 /* A report that does not fit the batch writes nothing. */
@@ -176,14 +180,14 @@ static void test_bad_reports(void)
 {
     lm_replica *s = st_open("b_s.db", 1, NULL), *a = st_open("b_a.db", 2, NULL);
     seed(s, a);
-    CHECK_RC(st_exec(a, "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun');"
-                        "INSERT INTO collections(id,agent_id,village,weight_g) "
-                        "VALUES('c1','agent-a','Xiacun',1000),('c2','agent-a','Xiacun',2000)"),
-             SQLITE_OK);
     lm_change *ch = NULL;
     uint32_t n = 0;
     lm_apply_result res;
-    push(a, s, 444, &ch, &n, &res);
+    write_push(a, s,
+               "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun');"
+               "INSERT INTO collections(id,agent_id,village,weight_g) "
+               "VALUES('c1','agent-a','Xiacun',1000),('c2','agent-a','Xiacun',2000)",
+               444, &ch, &n, &res);
     uint32_t f1 = first_index(ch, n, "f1"), c1 = first_index(ch, n, "c1"),
              c2 = first_index(ch, n, "c2");
     CHECK(f1 < c1 && c1 < c2);
@@ -200,10 +204,7 @@ static void test_bad_reports(void)
     }
     CHECK_RC(lm_replica_apply_stamps(a, ch, n, NULL, 1, 1), LM_EINVAL);
     CHECK_RC(lm_replica_apply_stamps(a, ch, n, NULL, 0, 1), LM_OK);
-    lm_apply_result_clear(&res);
-    lm_changes_free(ch, n);
-    lm_replica_close(s);
-    lm_replica_close(a);
+    finish(s, a, ch, n, &res);
 }
 
 int main(void)
