@@ -111,8 +111,6 @@ typedef struct push_job {
 typedef struct pull_job {
     lm_store_job base;
     lm_session *s;
-    uint64_t *skip; /* a copy of the session's acked stamps */
-    size_t n_skip;
     uint64_t cursor;
     size_t budget;
     int rc;
@@ -712,8 +710,9 @@ out:
 /* --------------------------------------------------------------- PULL */
 
 /* Worker: read the scope's changes and encode (and deflate) the CHANGES
- * frame here, off the loop. A batch that will not fit a frame is retried
- * with half the budget. */
+ * frame here, off the loop. It reads the session's scope and acked stamps
+ * in place: the session handles no other frame while its job runs. A batch that will not fit a
+ * frame is retried with half the budget. */
 static void pull_run(lm_store_job *job, lm_replica *r)
 {
     pull_job *j = (pull_job *)job;
@@ -725,8 +724,8 @@ static void pull_run(lm_store_job *job, lm_replica *r)
         m.type = LM_MSG_CHANGES;
         int more = 0;
         j->rc = lm_replica_changes_since_except(
-            r, j->cursor, &s->u->scope, s->site, j->skip, j->n_skip, budget, &m.u.changes.changes,
-            &m.u.changes.n_changes, &m.u.changes.next_cursor, &more);
+            r, j->cursor, &s->u->scope, s->site, s->acked_stamps, s->n_acked_stamps, budget,
+            &m.u.changes.changes, &m.u.changes.n_changes, &m.u.changes.next_cursor, &more);
         if (j->rc != LM_OK) {
             snprintf(j->err, sizeof j->err, "%s", lm_replica_errmsg(r));
             return;
@@ -767,7 +766,6 @@ static void pull_done(lm_store_job *job, int status)
         resume(s);
 out:
     lm_buf_close(&j->frame);
-    lm_free(j->skip);
     lm_free(j);
 }
 
@@ -855,16 +853,6 @@ static void on_pull(lm_session *s, lm_msg *m)
         budget = PULL_MIN_BUDGET;
     if (budget > cap)
         budget = cap;
-    if (s->n_acked_stamps) {
-        j->skip = lm_malloc(s->n_acked_stamps * sizeof *j->skip);
-        if (!j->skip) {
-            lm_free(j);
-            fail_session(s, LM_ENOMEM, "out of memory");
-            return;
-        }
-        memcpy(j->skip, s->acked_stamps, s->n_acked_stamps * sizeof *j->skip);
-        j->n_skip = s->n_acked_stamps;
-    }
     j->s = s;
     j->cursor = m->u.pull.cursor;
     s->pull_cursor = m->u.pull.cursor; /* the client holds everything up to it */
