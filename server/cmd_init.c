@@ -123,6 +123,7 @@ int lm__server_db_init(const char *path, char *err, size_t err_size)
     lm_replica_options o;
     memset(&o, 0, sizeof o);
     o.create = 1;
+    o.scope_keys = 1; /* agents' pulls read by scope key (sync/src/scope_key.c) */
     lm_replica *r = NULL;
     int rc = lm_replica_open(path, &o, &r, err, err_size);
     if (rc != LM_OK)
@@ -145,6 +146,7 @@ int lm__server_db_open(const char *path, int busy_timeout_ms, lm_replica **out, 
     lm_replica_options o;
     memset(&o, 0, sizeof o);
     o.busy_timeout_ms = busy_timeout_ms;
+    o.scope_keys = 1;
     int rc = lm_replica_open(path, &o, out, err, err_size);
     if (rc == LM_ENOTFOUND)
         snprintf(err, err_size, "%s: no such database (run `lastmile-server init --db %s`)", path,

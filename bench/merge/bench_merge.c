@@ -84,9 +84,10 @@ static long long btree_bytes(sqlite3 *db, const char *like)
     return v;
 }
 
+/* Site 1 is the server: it keeps scope keys, as lastmile-server does. */
 static lm_replica *open_replica(const char *path, uint64_t site)
 {
-    lm_replica_options o = {.create = 1, .site = site};
+    lm_replica_options o = {.create = 1, .site = site, .scope_keys = site == 1};
     lm_replica *r = NULL;
     char err[256];
     int rc = lm_replica_open(path, &o, &r, err, sizeof err);

@@ -29,8 +29,9 @@ typedef struct lm_replica lm_replica;
 
 /* Schema version this build writes. Opening an older file migrates it in one
  * transaction; a newer one is refused with LM_ESCHEMA. 3: a local write that
- * replaces an unacknowledged local one keeps its prev_hlc (schema.c). */
-#define LM_SCHEMA_VERSION 3
+ * replaces an unacknowledged local one keeps its prev_hlc (schema.c). 4: scope
+ * keys, which an agent's pull reads by (sync/src/scope_key.c). */
+#define LM_SCHEMA_VERSION 4
 
 /* Text ids: 26 chars, time-ordered (48-bit ms) and site-unique, NUL included. */
 #define LM_ID_SIZE 27
@@ -83,6 +84,10 @@ typedef struct lm_replica_options {
      * it answers (with *more set), even with nothing found (0 = default
      * 20,000). */
     uint32_t pull_scan_max;
+    /* This replica answers agents' pulls (a server): keep scope keys, so an
+     * agent's pull reads only the versions it may see. Once set, the file
+     * keeps them for every later opener, with or without this flag. */
+    int scope_keys;
 } lm_replica_options;
 
 /* Opens (and migrates or creates) a replica. On success *out owns the

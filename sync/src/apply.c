@@ -79,6 +79,7 @@ typedef struct pend_ver {
     const char *pk;
     uint64_t hlc, site, prev, seq;
     uint32_t cols; /* row entry mask; 0 = none (NULL) */
+    char *scope;   /* scope key, owned (NULL: none) */
 } pend_ver;
 
 typedef struct batch {
@@ -538,23 +539,23 @@ static int pend_vers_flush(batch *b)
     uint32_t i = 0, n = b->n_vers;
     int rc = LM_OK;
     b->n_vers = 0;
-    while (i < n) {
+    while (i < n && !rc) {
         uint32_t k = b->chunks && n - i >= PEND_VERS ? PEND_VERS : 1;
         sqlite3_stmt **st = k > 1 ? &b->vers_st : &r->s_ver_insert[0];
         if (!*st) {
             lm__sb q = {0};
             lm__sb_add(&q, "INSERT OR FAIL INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc,"
-                           " seq, cols) VALUES");
+                           " seq, cols, scope) VALUES");
             for (uint32_t j = 0; j < k; j++)
-                lm__sb_add(&q, j ? ",(?, ?, ?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?, ?, ?)");
+                lm__sb_add(&q, j ? ",(?, ?, ?, ?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?, ?, ?, ?)");
             rc = q.oom ? LM_ENOMEM : lm__prepare(r, st, q.s);
             lm__sb_free(&q);
             if (rc)
-                return rc;
+                break;
         }
         for (uint32_t j = 0; j < k; j++) {
             const pend_ver *v = &b->vers[i + j];
-            int p = 1 + (int)j * 8;
+            int p = 1 + (int)j * 9;
             sqlite3_bind_int(*st, p, v->tid);
             sqlite3_bind_text(*st, p + 1, v->pk, -1, SQLITE_STATIC);
             sqlite3_bind_int(*st, p + 2, v->cid);
@@ -566,24 +567,31 @@ static int pend_vers_flush(batch *b)
                 sqlite3_bind_int64(*st, p + 7, (int64_t)v->cols);
             else
                 sqlite3_bind_null(*st, p + 7);
+            sqlite3_bind_text(*st, p + 8, v->scope, -1, SQLITE_STATIC);
         }
         int s = sqlite3_step(*st);
         sqlite3_reset(*st);
         if (s != SQLITE_DONE)
-            return lm__dberr(r, "write version");
+            rc = lm__dberr(r, "write version");
         i += k;
     }
-    return LM_OK;
+    for (i = 0; i < n; i++) {
+        lm_free(b->vers[i].scope);
+        b->vers[i].scope = NULL;
+    }
+    return rc;
 }
 
 /* Writes the dirty cell versions of a row with one multi-row upsert (one
  * statement per row instead of one per cell: the version log is most of
  * what a merge writes). Statements are kept per entry count. A new row
  * whose cells share one write becomes a row entry (schema.c); a row
- * entry's columns written again leave its mask. */
-static int ver_write(batch *b, rowstate *rs)
+ * entry's columns written again leave its mask. key is the row's scope
+ * key for every version but the tombstone (scope_key.c). */
+static int ver_write_keyed(batch *b, rowstate *rs, const char *key)
 {
     lm_replica *r = b->r;
+    const char *tomb_key = r->keyed ? "*" : NULL;
     int n_cols = lm__tables[rs->tid - 1].n_cols;
     int cids[LM__MAX_COLS + 2], k = 0, rc;
     uint32_t dirty = 0, cover = 0;
@@ -640,10 +648,17 @@ static int ver_write(batch *b, rowstate *rs)
     if (!rs->logged) {
         for (int i = 0; i < k && !rc; i++) {
             const cell *cl = cids[i] == LM__ROW_CID ? first : &rs->cells[cids[i]];
+            const char *k1 = cids[i] ? key : tomb_key;
+            char *vkey = NULL;
+            if (k1 && !(vkey = lm_strdup(k1))) {
+                rc = LM_ENOMEM;
+                break;
+            }
             b->seq += cids[i] == LM__ROW_CID ? (uint64_t)n_cols : 1u;
             b->vers[b->n_vers++] =
                 (pend_ver){rs->tid,  cids[i],  rs->pk, cl->hlc,
-                           cl->site, cl->prev, b->seq, cids[i] == LM__ROW_CID ? cover : 0};
+                           cl->site, cl->prev, b->seq, cids[i] == LM__ROW_CID ? cover : 0,
+                           vkey};
             if (b->n_vers == PEND_VERS)
                 rc = pend_vers_flush(b);
         }
@@ -652,14 +667,13 @@ static int ver_write(batch *b, rowstate *rs)
     sqlite3_stmt **st = &r->s_ver_upsert[k - 1];
     if (!*st) {
         lm__sb q = {0};
-        lm__sb_add(&q,
-                   "INSERT OR FAIL INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq, cols)"
-                   " VALUES");
+        lm__sb_add(&q, "INSERT OR FAIL INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq,"
+                       " cols, scope) VALUES");
         for (int i = 0; i < k; i++)
-            lm__sb_add(&q, i ? ",(?1, ?2, ?, ?, ?, ?, ?, ?)" : "(?1, ?2, ?, ?, ?, ?, ?, ?)");
+            lm__sb_add(&q, i ? ",(?1, ?2, ?, ?, ?, ?, ?, ?, ?)" : "(?1, ?2, ?, ?, ?, ?, ?, ?, ?)");
         lm__sb_add(&q, " ON CONFLICT(tid, pk, cid) DO UPDATE SET hlc = excluded.hlc,"
                        " site = excluded.site, prev_hlc = excluded.prev_hlc,"
-                       " seq = excluded.seq, cols = excluded.cols");
+                       " seq = excluded.seq, cols = excluded.cols, scope = excluded.scope");
         rc = q.oom ? LM_ENOMEM : lm__prepare(r, st, q.s);
         lm__sb_free(&q);
         if (rc)
@@ -668,7 +682,7 @@ static int ver_write(batch *b, rowstate *rs)
     sqlite3_bind_int(*st, 1, rs->tid);
     sqlite3_bind_text(*st, 2, rs->pk, -1, SQLITE_STATIC);
     for (int i = 0; i < k; i++) {
-        int p = 3 + i * 6;
+        int p = 3 + i * 7;
         const cell *cl = cids[i] == LM__ROW_CID ? first : &rs->cells[cids[i]];
         /* a row entry reserves one seq per column of the table */
         b->seq += cids[i] == LM__ROW_CID ? (uint64_t)n_cols : 1u;
@@ -681,10 +695,19 @@ static int ver_write(batch *b, rowstate *rs)
             sqlite3_bind_int64(*st, p + 5, (int64_t)cover);
         else
             sqlite3_bind_null(*st, p + 5);
+        sqlite3_bind_text(*st, p + 6, cids[i] ? key : tomb_key, -1, SQLITE_STATIC);
     }
     int s = sqlite3_step(*st);
     sqlite3_reset(*st);
     return s == SQLITE_DONE ? LM_OK : lm__dberr(r, "write version");
+}
+
+/* ver_write_keyed, taking key (freed here). */
+static int ver_write(batch *b, rowstate *rs, char *key)
+{
+    int rc = ver_write_keyed(b, rs, key);
+    lm_free(key);
+    return rc;
 }
 
 static int group_flush(batch *b, rowstate *rs)
@@ -718,10 +741,16 @@ static int group_flush(batch *b, rowstate *rs)
         sqlite3_reset(r->s_ver_delrow);
         if (s != SQLITE_DONE)
             return lm__dberr(r, "delete versions");
-    } else if ((rc = row_write(b, rs))) {
+        return ver_write(b, rs, NULL);
+    }
+    /* the row's scope key for its versions, while its values are here
+     * (row_write hands a new row's values to the pending insert) */
+    char *key = NULL;
+    if ((rc = lm__scope_key(r, rs->tid, rs->vals, &key)) || (rc = row_write(b, rs))) {
+        lm_free(key);
         return rc;
     }
-    return ver_write(b, rs);
+    return ver_write(b, rs, key);
 }
 
 /* ------------------------------------------------------------ merge */
@@ -1206,6 +1235,8 @@ static void batch_free(batch *b)
     for (uint32_t i = 0; b->rows && i < b->n_rows; i++)
         pend_row_free(&b->rows[i]);
     lm_free(b->rows);
+    for (uint32_t i = 0; b->vers && i < b->n_vers; i++)
+        lm_free(b->vers[i].scope);
     lm_free(b->vers);
     sqlite3_finalize(b->rows_st);
     sqlite3_finalize(b->vers_st);

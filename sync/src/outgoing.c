@@ -200,11 +200,19 @@ static int read_changes(lm_replica *r, uint64_t after, uint64_t only_site, uint6
     memset(&rd, 0, sizeof rd);
     *last_seq = after;
     *more = 0;
-    if (sqlite3_prepare_v2(r->db,
-                           "SELECT tid, pk, cid, hlc, site, prev_hlc, seq, cols FROM lm_versions"
-                           " WHERE seq > ?1 AND (?2 = 0 OR site = ?2)"
-                           " AND (?3 = 0 OR site <> ?3) ORDER BY seq",
-                           -1, &st, NULL) != SQLITE_OK)
+#define READ_COLS "tid, pk, cid, hlc, site, prev_hlc, seq, cols"
+#define READ_FILTER "seq > ?1 AND (?2 = 0 OR site = ?2) AND (?3 = 0 OR site <> ?3)"
+    /* an agent reads only the versions under its scope keys (scope_key.c) */
+    int keyed = r->keyed && lm__scope_keyed(scope);
+    char *sql = keyed ? lm__scope_keyed_sql(scope, READ_COLS, READ_FILTER) : NULL;
+    if (keyed && !sql)
+        return LM_ENOMEM;
+    int prc = sqlite3_prepare_v2(
+        r->db,
+        sql ? sql : "SELECT " READ_COLS " FROM lm_versions WHERE " READ_FILTER " ORDER BY seq", -1,
+        &st, NULL);
+    lm_free(sql);
+    if (prc != SQLITE_OK)
         return lm__dberr(r, "read changes");
     sqlite3_bind_int64(st, 1, (int64_t)after);
     sqlite3_bind_int64(st, 2, (int64_t)only_site);

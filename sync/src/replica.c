@@ -159,6 +159,15 @@ static int check_and_migrate(lm_replica *r, const lm_replica_options *o)
         if ((rc = lm__schema_migrate(r, (int)ver, site ? site : random_site())))
             goto fail_tx;
     }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "SELECT v FROM lm_keyed", -1, &st, NULL) != SQLITE_OK) {
+        rc = lm__dberr(r, "read lm_keyed");
+        goto fail_tx;
+    }
+    r->keyed = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (o && o->scope_keys && !r->keyed && (rc = lm__scope_keys_enable(r)))
+        goto fail_tx;
     return lm__commit(r);
 
 fail_tx:
@@ -284,6 +293,7 @@ void lm_replica_close(lm_replica *r)
     finalize(&r->s_meta_set);
     finalize(&r->s_unstamped);
     finalize(&r->s_seq_get);
+    finalize(&r->s_key_agent);
     /* closing with a transaction open rolls it back, as a crash would */
     sqlite3_close_v2(r->db);
     lm_free(r);

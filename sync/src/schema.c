@@ -211,31 +211,41 @@ static void table_sql(lm__sb *b, const lm__table_def *t)
  * committed, ack lost), the server holds a version of our own site and the
  * merge's same-site rule (a site's writes are sequential) fast-forwards
  * anyway; any other current version there was truly concurrent. */
+/* A tombstone's scope key: read by every agent, in a file that keeps keys
+ * (scope_key.c). */
+#define TOMB_KEY "(CASE WHEN (SELECT v FROM lm_keyed) THEN '*' END)"
+
 static void capture_cell_sql(lm__sb *b, int tid, int cid, const char *rowref, const char *cond)
 {
+    /* a cell takes its row's scope key (scope_key.c), made again on every
+     * write so a key never outlives its row's values */
     lm__sb_addf(b, " UPDATE lm_seq SET v = v + 1 WHERE %s;\n", cond);
     if (cid == 0) {
         lm__sb_addf(b,
-                    " INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq)"
-                    " SELECT %d, %s, 0, NULL, NULL, 0, (SELECT v FROM lm_seq) WHERE %s"
+                    " INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq, scope)"
+                    " SELECT %d, %s, 0, NULL, NULL, 0, (SELECT v FROM lm_seq), " TOMB_KEY
+                    " WHERE %s"
                     " ON CONFLICT(tid, pk, cid) DO UPDATE SET"
                     " prev_hlc = CASE WHEN hlc IS NULL THEN prev_hlc ELSE hlc END,"
-                    " hlc = NULL, site = NULL, seq = excluded.seq;\n",
+                    " hlc = NULL, site = NULL, seq = excluded.seq, scope = " TOMB_KEY ";\n",
                     tid, rowref, cond);
         return;
     }
     /* a cell covered by a row entry has no entry of its own: the writer
      * saw the row entry's version, and the cell leaves the mask */
     lm__sb_addf(b,
-                " INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq)"
+                " INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq, scope)"
                 " SELECT %d, %s, %d, NULL, NULL, COALESCE((SELECT hlc FROM lm_versions"
                 " WHERE tid = %d AND pk = %s AND cid = %d AND (cols >> %d) & 1), 0),"
-                " (SELECT v FROM lm_seq) WHERE %s"
-                " ON CONFLICT(tid, pk, cid) DO UPDATE SET"
+                " (SELECT v FROM lm_seq), ",
+                tid, rowref, cid, tid, rowref, LM__ROW_CID, cid);
+    lm__scope_key_capture_sql(b, tid, "NEW");
+    lm__sb_addf(b,
+                " WHERE %s ON CONFLICT(tid, pk, cid) DO UPDATE SET"
                 " prev_hlc = CASE WHEN hlc IS NULL OR " LM__UNACKED_OWN_SQL
                 " THEN prev_hlc ELSE hlc END,"
-                " hlc = NULL, site = NULL, seq = excluded.seq;\n",
-                tid, rowref, cid, tid, rowref, LM__ROW_CID, cid, cond);
+                " hlc = NULL, site = NULL, seq = excluded.seq, scope = excluded.scope;\n",
+                cond);
     lm__sb_addf(b,
                 " UPDATE lm_versions SET cols = cols & ~(1 << %d) WHERE tid = %d AND pk = %s"
                 " AND cid = %d AND (cols >> %d) & 1 AND (%s);\n",
@@ -280,6 +290,7 @@ static void triggers_sql(lm__sb *b, int tid)
         capture_cell_sql(b, tid, c + 1, ref, cond);
     }
     rowent_gc_sql(b, tid, ref);
+    lm__scope_rekey_sql(b, tid);
     snprintf(cond, sizeof cond, "OLD.\"%s\" IS NOT NEW.\"%s\"", t->pk, t->pk);
     snprintf(ref, sizeof ref, "OLD.\"%s\"", t->pk);
     lm__sb_addf(b, " DELETE FROM lm_versions WHERE tid = %d AND pk = %s AND cid <> 0 AND (%s);\n",
@@ -292,13 +303,14 @@ static void triggers_sql(lm__sb *b, int tid)
     lm__sb_addf(b, "CREATE TRIGGER \"lm_del_%s\" AFTER DELETE ON \"%s\" %s BEGIN\n", t->name,
                 t->name, guard);
     lm__sb_add(b, " UPDATE lm_seq SET v = v + 1;\n");
-    lm__sb_addf(b,
-                " INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq)"
-                " VALUES(%d, %s, 0, NULL, NULL, COALESCE((SELECT MAX(COALESCE(hlc, prev_hlc))"
-                " FROM lm_versions WHERE tid = %d AND pk = %s), 0), (SELECT v FROM lm_seq))"
-                " ON CONFLICT(tid, pk, cid) DO UPDATE SET prev_hlc = excluded.prev_hlc,"
-                " hlc = NULL, site = NULL, seq = excluded.seq;\n",
-                tid, ref, tid, ref);
+    lm__sb_addf(
+        b,
+        " INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq, scope)"
+        " VALUES(%d, %s, 0, NULL, NULL, COALESCE((SELECT MAX(COALESCE(hlc, prev_hlc))"
+        " FROM lm_versions WHERE tid = %d AND pk = %s), 0), (SELECT v FROM lm_seq), " TOMB_KEY ")"
+        " ON CONFLICT(tid, pk, cid) DO UPDATE SET prev_hlc = excluded.prev_hlc,"
+        " hlc = NULL, site = NULL, seq = excluded.seq, scope = " TOMB_KEY ";\n",
+        tid, ref, tid, ref);
     lm__sb_addf(b, " DELETE FROM lm_versions WHERE tid = %d AND pk = %s AND cid <> 0;\n", tid, ref);
     lm__sb_add(b, "END;\n");
 }
@@ -382,10 +394,22 @@ static int migrate_to_2(lm_replica *r)
                        "CREATE INDEX lm_versions_seq ON lm_versions(seq, site);\n");
 }
 
+/* Version 3 -> 4: scope keys (scope_key.c), kept once a server opens
+ * the file with lm_replica_options.scope_keys (lm_keyed.v = 1); the
+ * index holds keyed versions only, so an agent's replica pays nothing. */
+static int migrate_to_4(lm_replica *r)
+{
+    return lm__exec(r, "ALTER TABLE lm_versions ADD COLUMN scope TEXT;\n"
+                       "CREATE TABLE lm_keyed(v INTEGER NOT NULL);\n"
+                       "INSERT INTO lm_keyed VALUES(0);\n"
+                       "CREATE INDEX lm_versions_scope ON lm_versions(scope, seq)"
+                       " WHERE scope IS NOT NULL;\n");
+}
+
 /* The capture triggers of this version, made again: version 2 added row
  * entries to them, version 3 the prev_hlc of a write that replaces an
- * unacknowledged local one (capture_cell_sql). Versions already stored
- * keep their meaning, so nothing else changes. */
+ * unacknowledged local one (capture_cell_sql), version 4 the scope key.
+ * Versions already stored keep their meaning, so nothing else changes. */
 static int make_triggers(lm_replica *r)
 {
     lm__sb b = {0};
@@ -412,6 +436,8 @@ int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
     if (from < 1 && (rc = migrate_to_1(r, site)))
         return rc;
     if (from < 2 && (rc = migrate_to_2(r)))
+        return rc;
+    if (from < 4 && (rc = migrate_to_4(r)))
         return rc;
     if (from < LM_SCHEMA_VERSION && (rc = make_triggers(r)))
         return rc;

@@ -72,6 +72,7 @@ struct lm_replica {
     int64_t offset_ms; /* server clock - local clock */
     uint64_t max_drift_ms;
     uint32_t pull_scan_max;
+    int keyed; /* the file keeps scope keys (lm_keyed, scope_key.c) */
     uint64_t (*now_ms)(void *ud);
     void *now_ud;
     char errmsg[256];
@@ -88,6 +89,7 @@ struct lm_replica {
     sqlite3_stmt *s_meta_get, *s_meta_set;
     sqlite3_stmt *s_unstamped; /* any capture without a version? */
     sqlite3_stmt *s_seq_get;   /* last seq handed out */
+    sqlite3_stmt *s_key_agent; /* a collection's agent, for a scope key */
 };
 
 /* Keeps a formatted message in r->errmsg and returns rc. */
@@ -159,5 +161,24 @@ void lm__sb_addf(lm__sb *b, const char *fmt, ...)
 /* Appends text as a single-quoted SQL literal. */
 void lm__sb_quote(lm__sb *b, const char *text);
 void lm__sb_free(lm__sb *b);
+
+/* Scope keys (scope_key.c): the key of table tid's row as an SQL
+ * expression over rowref (a table name or NEW), appended to b ... */
+void lm__scope_key_sql(lm__sb *b, int tid, const char *rowref);
+/* ... and the update trigger's statements that key a row again when plain
+ * SQL changed the column its key comes from ... */
+void lm__scope_rekey_sql(lm__sb *b, int tid);
+/* ... and computed from the row's values by cid: "*" when it has none,
+ * NULL when the replica keeps no keys. */
+int lm__scope_key(lm_replica *r, int tid, const lm_value *vals, char **out);
+/* The key SQL of a capture: the row's key or '*', NULL unless keyed. */
+void lm__scope_key_capture_sql(lm__sb *b, int tid, const char *rowref);
+/* Starts keeping scope keys in this file (inside the caller's
+ * transaction): every stored version gets its key. */
+int lm__scope_keys_enable(lm_replica *r);
+/* Whether reader's pulls read by key, and the SQL doing it: cols of the
+ * versions under its keys that pass filter, in seq order (owned). */
+int lm__scope_keyed(const lm_scope *reader);
+char *lm__scope_keyed_sql(const lm_scope *reader, const char *cols, const char *filter);
 
 #endif

@@ -186,8 +186,12 @@ static int node_open(sim *s, node *n, int create)
 {
     if (create && provision(n->path, n->site))
         return fail(s, "could not provision %s", n->path);
-    lm_replica_options o = {
-        .create = create, .site = n->site, .now_ms = node_now, .now_ud = &n->clk};
+    /* the server keeps scope keys, as lastmile-server does */
+    lm_replica_options o = {.create = create,
+                            .site = n->site,
+                            .now_ms = node_now,
+                            .now_ud = &n->clk,
+                            .scope_keys = n == &s->server};
     char err[256];
     int rc = lm_replica_open(n->path, &o, &n->r, err, sizeof err);
     if (rc)

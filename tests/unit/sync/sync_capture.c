@@ -285,12 +285,14 @@ static void test_read_without_lock(void)
 
 /* pull_scan_max: a pull over many rows the reader may not see answers
  * after that many versions, empty, with more set and the cursor past them;
- * pulling on reaches the visible row, whole. */
+ * pulling on reaches the visible row, whole. The hidden rows carry the
+ * reader's scope key (its own collections) but fail the row check (a
+ * village not its own), so the keyed read steps over them too. */
 static void test_scan_limit(void)
 {
     char path[400], err[256];
     st_path(path, sizeof path, "scan.db");
-    lm_replica_options o = {.create = 1, .site = 1, .pull_scan_max = 5};
+    lm_replica_options o = {.create = 1, .site = 1, .pull_scan_max = 5, .scope_keys = 1};
     lm_replica *s = NULL;
     CHECK_RC(lm_replica_open(path, &o, &s, err, sizeof err), LM_OK);
     if (!s)
@@ -300,7 +302,9 @@ static void test_scan_limit(void)
     for (int i = 0; i < 12; i++) {
         char sql[200];
         snprintf(sql, sizeof sql,
-                 "INSERT INTO farmers(id,name,village) VALUES('hidden%02d','Wu','Beicun')", i);
+                 "INSERT INTO collections(id,agent_id,village,weight_g)"
+                 " VALUES('hidden%02d','agent-a','Beicun',1000)",
+                 i);
         CHECK_RC(st_exec(s, sql), SQLITE_OK);
     }
     CHECK_RC(st_exec(s, "INSERT INTO farmers(id,name,village) VALUES('seen','Li','Xiacun')"),

@@ -204,6 +204,30 @@ static void test_schema(void)
     sqlite3_close(db);
 }
 
+/* What version 4 added (scope keys), taken out again. */
+#define SCOPE_KEYS_DROP                                                                            \
+    "DROP INDEX lm_versions_scope; ALTER TABLE lm_versions DROP COLUMN scope;"                     \
+    "DROP TABLE lm_keyed;"
+
+/* Drops every trigger: an older schema's triggers cannot name a column
+ * that version did not have, and SQLite checks them when one is dropped. */
+static void drop_triggers(lm_replica *r)
+{
+    sqlite3_stmt *st = NULL;
+    CHECK_RC(sqlite3_prepare_v2(lm_replica_db(r),
+                                "SELECT name FROM sqlite_master WHERE type='trigger'", -1, &st,
+                                NULL),
+             SQLITE_OK);
+    char drop[8192] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        size_t len = strlen(drop);
+        snprintf(drop + len, sizeof drop - len, "DROP TRIGGER \"%s\";",
+                 (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    CHECK_RC(st_exec(r, drop), SQLITE_OK);
+}
+
 /* Reopens a file taken back to an older schema: it is at the current
  * version, with all its versions and the triggers of this build (insert,
  * update and delete on each of the 11 synced tables). NULL if it did not
@@ -233,23 +257,12 @@ static void test_migrate_v1(void)
                         "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun')"),
              SQLITE_OK);
     CHECK_RC(lm_replica_stamp(r, NULL), LM_OK);
-    sqlite3 *db = lm_replica_db(r);
-    sqlite3_stmt *st = NULL;
-    CHECK_RC(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type='trigger'", -1, &st,
-                                NULL),
-             SQLITE_OK);
-    char drop[8192] = "";
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        size_t len = strlen(drop);
-        snprintf(drop + len, sizeof drop - len, "DROP TRIGGER \"%s\";",
-                 (const char *)sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-    CHECK_RC(st_exec(r, drop), SQLITE_OK);
-    CHECK_RC(st_exec(r, "DROP INDEX lm_versions_seq; ALTER TABLE lm_versions DROP COLUMN cols;"
-                        "CREATE INDEX lm_versions_seq ON lm_versions(seq);"
-                        "CREATE TRIGGER lm_ins_farmers AFTER INSERT ON farmers BEGIN SELECT 1; END;"
-                        "UPDATE lm_meta SET value='1' WHERE key='schema_version'"),
+    drop_triggers(r);
+    CHECK_RC(st_exec(r, SCOPE_KEYS_DROP
+                     "DROP INDEX lm_versions_seq; ALTER TABLE lm_versions DROP COLUMN cols;"
+                     "CREATE INDEX lm_versions_seq ON lm_versions(seq);"
+                     "CREATE TRIGGER lm_ins_farmers AFTER INSERT ON farmers BEGIN SELECT 1; END;"
+                     "UPDATE lm_meta SET value='1' WHERE key='schema_version'"),
              SQLITE_OK);
     long long versions = st_int(r, "SELECT count(*) FROM lm_versions");
     lm_replica_close(r);
@@ -280,13 +293,14 @@ static void test_migrate_v2(void)
     long long first = st_int(r, "SELECT hlc FROM lm_versions WHERE pk='f1' AND cid=1");
     /* version 2's update trigger, as far as prev_hlc goes: always the
      * replaced version */
-    CHECK_RC(st_exec(r, "DROP TRIGGER lm_upd_farmers;"
-                        "CREATE TRIGGER lm_upd_farmers AFTER UPDATE ON farmers BEGIN"
-                        " UPDATE lm_seq SET v = v + 1;"
-                        " UPDATE lm_versions SET prev_hlc = hlc, hlc = NULL, site = NULL,"
-                        " seq = (SELECT v FROM lm_seq) WHERE tid = 3 AND pk = NEW.id AND cid = 1;"
-                        " END;"
-                        "UPDATE lm_meta SET value='2' WHERE key='schema_version'"),
+    drop_triggers(r);
+    CHECK_RC(st_exec(r, SCOPE_KEYS_DROP
+                     "CREATE TRIGGER lm_upd_farmers AFTER UPDATE ON farmers BEGIN"
+                     " UPDATE lm_seq SET v = v + 1;"
+                     " UPDATE lm_versions SET prev_hlc = hlc, hlc = NULL, site = NULL,"
+                     " seq = (SELECT v FROM lm_seq) WHERE tid = 3 AND pk = NEW.id AND cid = 1;"
+                     " END;"
+                     "UPDATE lm_meta SET value='2' WHERE key='schema_version'"),
              SQLITE_OK);
     long long versions = st_int(r, "SELECT count(*) FROM lm_versions");
     lm_replica_close(r);
@@ -302,6 +316,62 @@ static void test_migrate_v2(void)
     lm_replica_close(r);
 }
 
+/* A version 3 replica gets the scope column and index on open; an agent's
+ * file keeps no keys, and a server opening it (scope_keys) keys every
+ * stored version from its row, '*' for tombstones and the catalog.
+ * Capture writes keys after. */
+static void test_migrate_v3(void)
+{
+    lm_replica *r = st_open("v3.db", 5, NULL);
+    CHECK(r);
+    CHECK_RC(st_exec(r, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+                        "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun');"
+                        "INSERT INTO farmers(id,name,village) VALUES('f2','Wang','Xiacun');"
+                        "INSERT INTO collections(id,agent_id,farmer_id,village,weight_g)"
+                        " VALUES('c1','agent-a','f1','Xiacun',1000);"
+                        "INSERT INTO gradings(id,collection_id,grade) VALUES('g1','c1','A');"
+                        "DELETE FROM farmers WHERE id='f2'"),
+             SQLITE_OK);
+    CHECK_RC(lm_replica_stamp(r, NULL), LM_OK);
+    drop_triggers(r);
+    CHECK_RC(st_exec(r, SCOPE_KEYS_DROP "UPDATE lm_meta SET value='3' WHERE key='schema_version'"),
+             SQLITE_OK);
+    long long versions = st_int(r, "SELECT count(*) FROM lm_versions");
+    lm_replica_close(r);
+
+    if (!(r = reopen_migrated("v3.db", versions)))
+        return;
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM pragma_index_info('lm_versions_scope')"), 2);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_versions WHERE scope IS NOT NULL"), 0);
+    lm_replica_close(r);
+
+    r = st_open_as("v3.db", 5, NULL, 1);
+    CHECK(r);
+    if (!r)
+        return;
+    char buf[256];
+    CHECK_STR(st_text(r,
+                      "SELECT group_concat(pk || '=' || COALESCE(scope, '-'), ' ') FROM"
+                      " (SELECT DISTINCT pk, scope FROM lm_versions ORDER BY pk)",
+                      buf, sizeof buf),
+              "Xiacun=* c1=a:agent-a f1=v:Xiacun f2=* g1=a:agent-a");
+    CHECK_RC(st_exec(r, "INSERT INTO farmers(id,name,village) VALUES('f3','Zhao','Xiacun')"),
+             SQLITE_OK);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_versions WHERE pk='f3' AND scope='v:Xiacun'"),
+                 2);
+    lm_replica_close(r);
+    /* the file keeps keys for an opener that does not ask for them */
+    r = st_open("v3.db", 5, NULL);
+    CHECK(r);
+    if (!r)
+        return;
+    CHECK_RC(st_exec(r, "INSERT INTO farmers(id,name,village) VALUES('f4','Qian','Xiacun')"),
+             SQLITE_OK);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_versions WHERE pk='f4' AND scope='v:Xiacun'"),
+                 2);
+    lm_replica_close(r);
+}
+
 int main(void)
 {
     st_mkdir("clock");
@@ -312,6 +382,7 @@ int main(void)
     test_schema();
     test_migrate_v1();
     test_migrate_v2();
+    test_migrate_v3();
     st_rmdir();
     return lm_test_done("sync_clock");
 }

@@ -47,12 +47,14 @@ static inline void st_path(char *out, size_t n, const char *file)
     snprintf(out, n, "%s/%s", st_dir, file);
 }
 
-/* Opens (creating) file in the temp dir with a fixed site and the clock. */
-static inline lm_replica *st_open(const char *file, uint64_t site, uint64_t *clock)
+/* Opens (creating) file in the temp dir with a fixed site and the clock;
+ * a server's file keeps scope keys (lm_replica_options.scope_keys). */
+static inline lm_replica *st_open_as(const char *file, uint64_t site, uint64_t *clock, int server)
 {
     char path[400], err[256];
     st_path(path, sizeof path, file);
-    lm_replica_options o = {.create = 1, .site = site, .now_ms = st_now, .now_ud = clock};
+    lm_replica_options o = {
+        .create = 1, .site = site, .now_ms = st_now, .now_ud = clock, .scope_keys = server};
     lm_replica *r = NULL;
     int rc = lm_replica_open(path, &o, &r, err, sizeof err);
     if (rc) {
@@ -60,6 +62,11 @@ static inline lm_replica *st_open(const char *file, uint64_t site, uint64_t *clo
         return NULL;
     }
     return r;
+}
+
+static inline lm_replica *st_open(const char *file, uint64_t site, uint64_t *clock)
+{
+    return st_open_as(file, site, clock, 0);
 }
 
 static inline int st_exec(lm_replica *r, const char *sql)
