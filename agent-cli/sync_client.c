@@ -66,6 +66,10 @@ typedef struct client {
     lm_sync_stats *st;
     lm_frame_decoder dec;
     int state;
+    /* HELLO's count of queued changes, taken before connecting: the
+     * server's handshake timer should not wait on our database */
+    int has_pending;
+    uint64_t pending;
     int rc;
     char *err;
     size_t err_size;
@@ -625,11 +629,8 @@ static void connect_cb(uv_connect_t *req, int status)
     m.u.hello.features = LM_FEATURE_ACK_STAMPS;
     /* What is still queued here, so the server can tell headquarters
      * (`report agents`); a server that does not know the key skips it. */
-    uint64_t pending = 0;
-    if (lm_replica_pending_count(c->r, &pending) == LM_OK) {
-        m.u.hello.has_pending = 1;
-        m.u.hello.pending = pending;
-    }
+    m.u.hello.has_pending = c->has_pending;
+    m.u.hello.pending = c->pending;
     c->state = S_CHALLENGE;
     send_msg(c, &m);
 }
@@ -710,6 +711,7 @@ int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *
     c->timer.data = c;
     c->open_handles = 2;
 
+    c->has_pending = lm_replica_pending_count(r, &c->pending) == LM_OK;
     start_connect(c);
     uv_run(&c->loop, UV_RUN_DEFAULT);
     /* Every handle is closed by now (shutdown_client runs on every path that
