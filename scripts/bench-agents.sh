@@ -345,21 +345,31 @@ $AG_NOTES
 
 - **Concurrent agents.** Every session pushes its day (each PUSH batch is one
   transaction on the server's single writer, in arrival order; the
-  \`received_at\` stamps come back in the PUSH_ACKs), then PULLs. A PULL walks the
-  change log from the replica's cursor and reads each row it meets once
-  (one primary-key lookup with the reader's scope condition), so a pull
-  during a burst also steps over the other agents' fresh rows: per-session
-  time grows with the number of agents in flight, total time roughly with
-  the total rows. Two faults made this quadratic before (fixed, measured on
-  this machine): the scope condition of gradings and adjustments was
+  \`received_at\` stamps come back in the PUSH_ACKs), then PULLs. An
+  agent's PULL reads the change log by scope key (schema 4,
+  \`sync/src/scope_key.c\`): only the versions of its own collections,
+  stops and gradings, its villages' farmers, its counties' routes and what
+  every agent sees (catalog, tombstones), each checked once more against
+  the scope condition on its row. Until this run a PULL walked every
+  version since its cursor with one primary-key lookup each, so a pull
+  during a burst stepped over every other agent's fresh rows: 1,000 agents
+  at once took 766 s and 365 sessions gave up after 300 s without an
+  answer (commit 71a36c2); with the keys the same pass ran in 52–89 s
+  over three runs, 0 sessions failing once the client counts its pending
+  changes before it connects (38 handshake timeouts in the run before
+  that: 1,000 client threads and the server share this machine's 2
+  cores, and HELLO waited on the count). The price is
+  on the server only: every version carries its key and an index entry
+  (change log 213 → 349 bytes per collection in \`bench_merge\`, merge
+  about 20 % more CPU); agents' replicas keep no keys. Dispatchers and hq
+  still walk: they are few. Two earlier faults made the walk quadratic
+  (fixed before): the scope condition of gradings and adjustments was
   \`collection_id IN (SELECT id FROM collections WHERE …)\`, which SQLite
   rebuilt — a scan of all collections — for every grading a pull looked at
   (20 agents at once: 15–34 s → about 1 s); and the client halved its budget
   after any answer slower than a second, so under load every session fell
-  to 1 KiB batches and dozens of PULLs, each rescanning the log (100 agents
-  at once: 19 of 100 sessions done after 300 s before both fixes).
-  Next step, not done: an index from scope (village) to change-log seq so a
-  PULL reads only rows it may see.
+  to 1 KiB batches and dozens of PULLs (100 agents at once: 19 of 100
+  sessions done after 300 s before both fixes).
 - **Bytes.** The PUSH payload itself deflates to about the gzip floor (see
   the breakdown: zeroing every version field or shortening every table and
   column name changes the deflated size by under 1 %, so the per-change
