@@ -354,8 +354,8 @@ $AG_NOTES
   version since its cursor with one primary-key lookup each, so a pull
   during a burst stepped over every other agent's fresh rows: 1,000 agents
   at once took 766 s and 365 sessions gave up after 300 s without an
-  answer (commit 71a36c2); with the keys the same pass ran in 52–89 s
-  over three runs, 0 sessions failing once the client counts its pending
+  answer (commit 71a36c2); with the keys the same pass ran in 52–90 s
+  over four runs, 0 sessions failing once the client counts its pending
   changes before it connects (38 handshake timeouts in the run before
   that: 1,000 client threads and the server share this machine's 2
   cores, and HELLO waited on the count). The price is
