@@ -198,6 +198,10 @@ static void table_sql(lm__sb *b, const lm__table_def *t)
     "(site = (SELECT CAST(value AS INTEGER) FROM lm_meta WHERE key = 'site') AND seq >"            \
     " COALESCE((SELECT CAST(value AS INTEGER) FROM lm_meta WHERE key = 'push_acked'), 0))"
 
+/* A tombstone's scope key: read by every agent, in a file that keeps keys
+ * (scope_key.c). */
+#define TOMB_KEY "(CASE WHEN (SELECT v FROM lm_keyed) THEN '*' END)"
+
 /* One captured cell: bump the sequence and upsert the version row with hlc
  * NULL. prev_hlc is the last version another replica can know of:
  *   - the replaced version's hlc when that came from elsewhere (merged) or
@@ -211,10 +215,6 @@ static void table_sql(lm__sb *b, const lm__table_def *t)
  * committed, ack lost), the server holds a version of our own site and the
  * merge's same-site rule (a site's writes are sequential) fast-forwards
  * anyway; any other current version there was truly concurrent. */
-/* A tombstone's scope key: read by every agent, in a file that keeps keys
- * (scope_key.c). */
-#define TOMB_KEY "(CASE WHEN (SELECT v FROM lm_keyed) THEN '*' END)"
-
 static void capture_cell_sql(lm__sb *b, int tid, int cid, const char *rowref, const char *cond)
 {
     /* a cell takes its row's scope key (scope_key.c), made again on every
