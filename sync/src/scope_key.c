@@ -154,8 +154,8 @@ static int scope_key_of(lm_replica *r, int tid, const lm_value *vals, char **out
     }
     /* the collection is in its table if it came first: the merge takes a
      * batch's rows in the order they were written and inserts a table's
-     * pending rows before it turns to another table (a collection that
-     * comes later gets NULL: every agent reads it, as before) */
+     * pending rows before it turns to another table (a grading whose
+     * collection comes later gets '*': every agent reads it, as before) */
     int rc = lm__prepare(r, &r->s_key_agent,
                          "SELECT agent_id FROM collections WHERE id = ?"
                          " AND typeof(agent_id) = 'text'");
