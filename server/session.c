@@ -711,8 +711,8 @@ out:
 
 /* Worker: read the scope's changes and encode (and deflate) the CHANGES
  * frame here, off the loop. It reads the session's scope and acked stamps
- * in place: the session handles no other frame while its job runs. A batch that will not fit a
- * frame is retried with half the budget. */
+ * in place: the session handles no other frame while its job runs. A batch
+ * that will not fit a frame is retried with half the budget. */
 static void pull_run(lm_store_job *job, lm_replica *r)
 {
     pull_job *j = (pull_job *)job;

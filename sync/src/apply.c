@@ -582,6 +582,16 @@ static int pend_vers_flush(batch *b)
     return rc;
 }
 
+/* The row's cells to log again: bit c for cell c (0 = tombstone). */
+static uint32_t dirty_cells(const rowstate *rs)
+{
+    uint32_t dirty = 0;
+    for (int c = 0; c <= lm__tables[rs->tid - 1].n_cols; c++)
+        if (rs->cells[c].dirty)
+            dirty |= 1u << c;
+    return dirty;
+}
+
 /* Writes the dirty cell versions of a row with one multi-row upsert (one
  * statement per row instead of one per cell: the version log is most of
  * what a merge writes). Statements are kept per entry count. A new row
@@ -594,10 +604,7 @@ static int ver_write_keyed(batch *b, rowstate *rs, const char *key)
     const char *tomb_key = r->keyed ? "*" : NULL;
     int n_cols = lm__tables[rs->tid - 1].n_cols;
     int cids[LM__MAX_COLS + 2], k = 0, rc;
-    uint32_t dirty = 0, cover = 0;
-    for (int c = 0; c <= n_cols; c++)
-        if (rs->cells[c].dirty)
-            dirty |= 1u << c;
+    uint32_t dirty = dirty_cells(rs), cover = 0;
     if (!dirty)
         return LM_OK;
 
@@ -744,9 +751,11 @@ static int group_flush(batch *b, rowstate *rs)
         return ver_write(b, rs, NULL);
     }
     /* the row's scope key for its versions, while its values are here
-     * (row_write hands a new row's values to the pending insert) */
+     * (row_write hands a new row's values to the pending insert); none
+     * when no version is written (a grading's costs a lookup) */
     char *key = NULL;
-    if ((rc = lm__scope_key(r, rs->tid, rs->vals, &key)) || (rc = row_write(b, rs))) {
+    if ((dirty_cells(rs) && (rc = lm__scope_key(r, rs->tid, rs->vals, &key))) ||
+        (rc = row_write(b, rs))) {
         lm_free(key);
         return rc;
     }

@@ -370,12 +370,7 @@ static int migrate_to_1(lm_replica *r, uint64_t site)
             lm__sb_add(&b, ");\n");
         }
     }
-    if (b.oom) {
-        lm__sb_free(&b);
-        return lm__fail(r, LM_ENOMEM, "out of memory building the schema");
-    }
-    int rc = lm__exec(r, b.s);
-    lm__sb_free(&b);
+    int rc = lm__exec_sb(r, &b, "building the schema");
     if (rc)
         return rc;
     if ((rc = lm__meta_set_u64(r, "site", site)) || (rc = lm__meta_set_u64(r, "hlc_last", 0)))
@@ -421,13 +416,7 @@ static int make_triggers(lm_replica *r)
                     name, name, name);
         triggers_sql(&b, tid);
     }
-    if (b.oom) {
-        lm__sb_free(&b);
-        return lm__fail(r, LM_ENOMEM, "out of memory building the schema");
-    }
-    int rc = lm__exec(r, b.s);
-    lm__sb_free(&b);
-    return rc;
+    return lm__exec_sb(r, &b, "building the schema");
 }
 
 int lm__schema_migrate(lm_replica *r, int from, uint64_t site)

@@ -201,12 +201,7 @@ int lm__scope_keys_enable(lm_replica *r)
                     t->name, t->pk, tid);
     }
     lm__sb_add(&b, "UPDATE lm_keyed SET v = 1;\n");
-    if (b.oom) {
-        lm__sb_free(&b);
-        return lm__fail(r, LM_ENOMEM, "out of memory keying the change log");
-    }
-    int rc = lm__exec(r, b.s);
-    lm__sb_free(&b);
+    int rc = lm__exec_sb(r, &b, "keying the change log");
     if (!rc)
         r->keyed = 1;
     return rc;

@@ -161,6 +161,9 @@ void lm__sb_addf(lm__sb *b, const char *fmt, ...)
 /* Appends text as a single-quoted SQL literal. */
 void lm__sb_quote(lm__sb *b, const char *text);
 void lm__sb_free(lm__sb *b);
+/* Runs the SQL built in b and frees it; "out of memory <what>" when
+ * building it failed. */
+int lm__exec_sb(lm_replica *r, lm__sb *b, const char *what);
 
 /* Scope keys (scope_key.c): the key of table tid's row as an SQL
  * expression over rowref (a table name or NEW), appended to b ... */

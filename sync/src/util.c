@@ -33,6 +33,13 @@ int lm__exec(lm_replica *r, const char *sql)
     return LM_OK;
 }
 
+int lm__exec_sb(lm_replica *r, lm__sb *b, const char *what)
+{
+    int rc = b->oom ? lm__fail(r, LM_ENOMEM, "out of memory %s", what) : lm__exec(r, b->s);
+    lm__sb_free(b);
+    return rc;
+}
+
 int lm__prepare(lm_replica *r, sqlite3_stmt **st, const char *sql)
 {
     if (*st)
