@@ -104,12 +104,17 @@ chmod -R u+w "$PEER_DIR"
 mkdir -p "$PEER_DIR/data"
 for n in $SIZES; do python3 "$PEER_DIR/generate.py" "$n" "$PEER_DIR/data" >/dev/null; done
 
-declare -A R_RPS R_BPR R_SENT R_RECV R_SECS R_GZ R_CSV R_BRK R_PULL
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+
+declare -A R_RPS R_BPR R_SENT R_RECV R_SECS R_GZ R_CSV R_BRK R_PULL R_CCPU R_SCPU
 for n in $SIZES; do
   log "records: one replica pushes $n records"
   start_server "records-$n"
+  cpu0=$(cpu_s "$SERVER_PID")
   out=$("$BENCH" records --server "$SERVER_ADDR" --user bench-hq --key "$HQ_KEY" \
     --db "$RUN/records-$n/hq.db" --records "$PEER_DIR/data/records_$n.jsonl" --label "records_$n")
+  R_SCPU[$n]=$(python3 -c "print('%.2f' % ($(cpu_s "$SERVER_PID") - $cpu0))")
   stop_server
   printf '%s\n' "$out" >&2
   res=$(printf '%s\n' "$out" | grep '^RESULT')
@@ -118,6 +123,7 @@ for n in $SIZES; do
   R_SENT[$n]=$(kv "$res" bytes_sent)
   R_RECV[$n]=$(kv "$res" bytes_received)
   R_SECS[$n]=$(kv "$res" sync_s)
+  R_CCPU[$n]=$(kv "$res" client_cpu_s)
   R_PULL[$n]=$(kv "$res" pulled)
   R_BRK[$n]=$(printf '%s\n' "$out" | grep '^BREAKDOWN' || true)
   R_GZ[$n]=$(gzip -9 -c "$PEER_DIR/data/records_$n.csv" | wc -c)
@@ -232,8 +238,8 @@ Neither \`bench_protocol\` nor \`bench_merge\` was built in this run (not in the
 
 # -------------------------------------------------------------- report
 
-REC_TABLE="| N | our sync s | our records/s | our B/record (sent + received) | sent / received B | gzip -9 CSV B/record | ours / gzip | peer records/s | peer B/record | ours / peer records/s |
-|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+REC_TABLE="| N | our sync s | client / server CPU s | our records/s | our B/record (sent + received) | sent / received B | gzip -9 CSV B/record | ours / gzip | peer records/s | peer B/record | ours / peer records/s |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 BRK_TEXT=""
 VERDICT=""
 for n in $SIZES; do
@@ -246,7 +252,7 @@ for n in $SIZES; do
 - N = $(fmt "$n"): wire $(ratio "${R_BPR[$n]}" "$gzpr")× the gzip floor (target ≤ 1.2×: $(python3 -c "print('met' if ${R_BPR[$n]} <= 1.2 * $gzpr else 'NOT met')")); records/s $(ratio "${R_RPS[$n]}" "$prps")× the peer's (target ≥ 50×: $(python3 -c "print('met' if ${R_RPS[$n]} >= 50 * $prps else 'NOT met')"))."
   fi
   REC_TABLE="$REC_TABLE
-| $(fmt "$n") | ${R_SECS[$n]} | $(fmt "${R_RPS[$n]}") | ${R_BPR[$n]} | $(fmt "${R_SENT[$n]}") / $(fmt "${R_RECV[$n]}") | $gzpr | $(ratio "${R_BPR[$n]}" "$gzpr")× | $peer_cells |"
+| $(fmt "$n") | ${R_SECS[$n]} | ${R_CCPU[$n]} / ${R_SCPU[$n]} | $(fmt "${R_RPS[$n]}") | ${R_BPR[$n]} | $(fmt "${R_SENT[$n]}") / $(fmt "${R_RECV[$n]}") | $gzpr | $(ratio "${R_BPR[$n]}" "$gzpr")× | $peer_cells |"
   b=${R_BRK[$n]}
   if [ -n "$b" ]; then
     BRK_TEXT="$BRK_TEXT
@@ -290,7 +296,10 @@ server acknowledged everything (each batch one server transaction, one
 batch in flight; the PUSH_ACK says which rows the server stamped with
 \`received_at\` and the client writes those stamps itself), a PULL that
 finds nothing new, BYE. Bytes are every byte the client wrote to and read from the
-socket (TCP payload). The gzip floor is \`gzip -9 -c records_N.csv | wc -c\`
+socket (TCP payload). Client CPU is the session thread's CPU time
+(\`CLOCK_THREAD_CPUTIME_ID\` around the session); server CPU is the
+server process's user + system time across the bench_agents run
+(\`/proc/PID/stat\`; the untimed catalog sync included, a few ms). The gzip floor is \`gzip -9 -c records_N.csv | wc -c\`
 of the same records (its CSV also carries \`registered_poor\`, which is a
 farmer attribute and not a collection column). The peer is PouchDB 9
 replicating to pouchdb-server 4.2 through a byte-counting proxy (its

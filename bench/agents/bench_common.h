@@ -26,6 +26,9 @@ double lm_bench_rng_unit(lm_bench_rng *g);
 
 /* CLOCK_MONOTONIC in nanoseconds, for durations. */
 uint64_t lm_bench_mono_ns(void);
+/* CPU time of the calling thread in nanoseconds (a sync session runs on
+ * the thread that calls it). */
+uint64_t lm_bench_thread_cpu_ns(void);
 /* CLOCK_REALTIME in ms since the epoch, for record times. */
 uint64_t lm_bench_wall_ms(void);
 

@@ -276,21 +276,24 @@ int lm_bench_records_main(int argc, char **argv)
     uint64_t t2 = lm_bench_mono_ns();
     byte_breakdown(r, label);
 
+    uint64_t cpu0 = lm_bench_thread_cpu_ns();
     if (lm_bench_sync(r, server, user, key, &st, &ns, "records") != LM_OK)
         goto fail_work;
+    double client_cpu = (double)(lm_bench_thread_cpu_ns() - cpu0) / 1e9;
     uint64_t pending = 0;
     if (lm_replica_pending_count(r, &pending) != LM_OK)
         goto fail_work;
     double secs = (double)ns / 1e9, bytes = (double)(st.bytes_sent + st.bytes_received);
     printf("%s: %zu records: local load %.2f s + stamp %.2f s (untimed); sync %.3f s = %.0f "
-           "records/s; wire %llu B sent + %llu B received = %.1f B/record\n",
+           "records/s (client CPU %.3f s); wire %llu B sent + %llu B received = %.1f B/record\n",
            label, n, (double)(t1 - t0) / 1e9, (double)(t2 - t1) / 1e9, secs, (double)n / secs,
-           (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_received,
+           client_cpu, (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_received,
            bytes / (double)n);
-    printf("RESULT scenario=%s records=%zu sync_s=%.3f records_per_s=%.0f bytes_sent=%llu "
-           "bytes_received=%llu bytes_per_record=%.2f sent_per_record=%.2f load_s=%.3f "
-           "stamp_s=%.3f changes=%llu pushed=%llu pulled=%llu refusals=%llu pending=%llu\n",
-           label, n, secs, (double)n / secs, (unsigned long long)st.bytes_sent,
+    printf("RESULT scenario=%s records=%zu sync_s=%.3f client_cpu_s=%.3f records_per_s=%.0f "
+           "bytes_sent=%llu bytes_received=%llu bytes_per_record=%.2f sent_per_record=%.2f "
+           "load_s=%.3f stamp_s=%.3f changes=%llu pushed=%llu pulled=%llu refusals=%llu "
+           "pending=%llu\n",
+           label, n, secs, client_cpu, (double)n / secs, (unsigned long long)st.bytes_sent,
            (unsigned long long)st.bytes_received, bytes / (double)n,
            (double)st.bytes_sent / (double)n, (double)(t1 - t0) / 1e9, (double)(t2 - t1) / 1e9,
            (unsigned long long)stamped, (unsigned long long)st.pushed_changes,
