@@ -140,12 +140,13 @@ fail_open:
     return rc;
 }
 
-int lm__server_db_open(const char *path, int busy_timeout_ms, lm_replica **out, char *err,
-                       size_t err_size)
+int lm__server_db_open(const char *path, int busy_timeout_ms, int cache_kib, lm_replica **out,
+                       char *err, size_t err_size)
 {
     lm_replica_options o;
     memset(&o, 0, sizeof o);
     o.busy_timeout_ms = busy_timeout_ms;
+    o.cache_kib = cache_kib;
     o.scope_keys = 1;
     int rc = lm_replica_open(path, &o, out, err, err_size);
     if (rc == LM_ENOTFOUND)

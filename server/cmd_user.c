@@ -31,7 +31,7 @@ static const char usage[] =
 static int open_db(const char *path, lm_replica **r, const char *cmd)
 {
     char err[512] = "";
-    int rc = lm__server_db_open(path, 0, r, err, sizeof err);
+    int rc = lm__server_db_open(path, 0, 0, r, err, sizeof err);
     if (rc == LM_OK)
         rc = lm__srvdb_ensure_schema(lm_replica_db(*r), err, sizeof err);
     if (rc != LM_OK) {

@@ -20,8 +20,9 @@ int lm__cmd_serve(int argc, char **argv);
 int lm__server_db_init(const char *path, char *err, size_t err_size);
 
 /* Opens an existing server database as a replica (never creates);
- * busy_timeout_ms 0 takes the engine's default. */
-int lm__server_db_open(const char *path, int busy_timeout_ms, lm_replica **out, char *err,
-                       size_t err_size);
+ * busy_timeout_ms 0 takes the engine's default, and so does cache_kib 0
+ * (SQLite's 2 MiB page cache). */
+int lm__server_db_open(const char *path, int busy_timeout_ms, int cache_kib, lm_replica **out,
+                       char *err, size_t err_size);
 
 #endif

@@ -22,6 +22,10 @@ void lm_server_config_defaults(lm_server_config *c)
     c->idle_timeout_ms = 120000;
     c->handshake_timeout_ms = 10000;
     c->max_frame = LM_FRAME_DEFAULT_MAX;
+    /* SQLite's default (2 MiB) holds a few thousand purchases' log; past
+     * that every merge and every PULL reads its index pages back from the
+     * OS (100,000 records pushed: server CPU 7.2-8.6 s -> 4.8-4.9 s). */
+    c->cache_mib = 32;
 }
 
 /* Parses a decimal unsigned within [lo, hi]; 0 on success. */
@@ -105,6 +109,10 @@ int lm_server_config_set(lm_server_config *c, const char *key, const char *value
         if (parse_uint(value, 65536 + 1024, 64ULL << 20, &v) != 0)
             goto fail_value;
         c->max_frame = (size_t)v;
+    } else if (strcmp(key, "cache_mib") == 0) {
+        if (parse_uint(value, 1, 65536, &v) != 0)
+            goto fail_value;
+        c->cache_mib = (unsigned)v;
     } else {
         snprintf(err, err_size, "unknown config key '%s'", key);
         return LM_EINVAL;

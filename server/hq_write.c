@@ -82,7 +82,7 @@ lm_replica *lm__hq_open(const char *path, const char *cmd)
 {
     char err[512] = "";
     lm_replica *r = NULL;
-    if (lm__server_db_open(path, 5000, &r, err, sizeof err) != LM_OK) {
+    if (lm__server_db_open(path, 5000, 0, &r, err, sizeof err) != LM_OK) {
         fprintf(stderr, "lastmile-server %s: %s\n", cmd, *err ? err : "cannot open database");
         return NULL;
     }

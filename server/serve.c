@@ -33,12 +33,14 @@ static const char usage[] =
     "                             [--log-level error|warn|info|debug]\n"
     "                             [--max-sessions N] [--idle-timeout-ms MS]\n"
     "                             [--handshake-timeout-ms MS] [--max-frame BYTES]\n"
+    "                             [--cache-mib MIB]\n"
     "\n"
     "Serves sync sessions on HOST:PORT (default 127.0.0.1:7070; port 0 picks a\n"
     "free port). The first stdout line is `listening on HOST:PORT`. Logs go to\n"
     "stderr. SIGINT/SIGTERM finish in-flight batches, close the database and\n"
     "exit 0. Config file: key = value lines with keys listen, db, log_level,\n"
-    "max_sessions, idle_timeout_ms, handshake_timeout_ms, max_frame; flags win.\n";
+    "max_sessions, idle_timeout_ms, handshake_timeout_ms, max_frame, cache_mib\n"
+    "(page cache per database connection, default 32); flags win.\n";
 
 static void noop_close_cb(uv_handle_t *h)
 {
@@ -123,8 +125,8 @@ static int start_listening(lm_server *srv, char *err, size_t err_size)
     }
     printf("listening on %s\n", where);
     fflush(stdout);
-    lm_log(LM_LOG_INFO, "listening on %s (db %s, max %u sessions)", where, srv->cfg.db,
-           srv->cfg.max_sessions);
+    lm_log(LM_LOG_INFO, "listening on %s (db %s, max %u sessions, %u MiB page cache each)", where,
+           srv->cfg.db, srv->cfg.max_sessions, srv->cfg.cache_mib);
     return LM_OK;
 }
 
@@ -157,7 +159,7 @@ static unsigned pool_size(void)
 static int load_settings(int argc, char **argv, lm_server_config *cfg)
 {
     const char *db = NULL, *listen = NULL, *config = NULL, *level = NULL, *max_sessions = NULL,
-               *idle = NULL, *handshake = NULL, *max_frame = NULL;
+               *idle = NULL, *handshake = NULL, *max_frame = NULL, *cache_mib = NULL;
     lm_opt opts[] = {{"db", &db, NULL},
                      {"listen", &listen, NULL},
                      {"config", &config, NULL},
@@ -165,7 +167,8 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
                      {"max-sessions", &max_sessions, NULL},
                      {"idle-timeout-ms", &idle, NULL},
                      {"handshake-timeout-ms", &handshake, NULL},
-                     {"max-frame", &max_frame, NULL}};
+                     {"max-frame", &max_frame, NULL},
+                     {"cache-mib", &cache_mib, NULL}};
     int prc = lm__opts_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "serve");
     if (prc == LM_OPTS_HELP)
         return -1;
@@ -179,8 +182,8 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
     }
     const char *keys[] = {"db",           "listen",          "log_level",
                           "max_sessions", "idle_timeout_ms", "handshake_timeout_ms",
-                          "max_frame"};
-    const char *values[] = {db, listen, level, max_sessions, idle, handshake, max_frame};
+                          "max_frame",    "cache_mib"};
+    const char *values[] = {db, listen, level, max_sessions, idle, handshake, max_frame, cache_mib};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (values[i] && lm_server_config_set(cfg, keys[i], values[i], err, sizeof err) != LM_OK) {
             fprintf(stderr, "lastmile-server serve: %s\n", err);
@@ -224,7 +227,8 @@ int lm__cmd_serve(int argc, char **argv)
     }
     srv->loop = &loop;
     char err[512] = "";
-    int rc = lm__store_open(&loop, srv->cfg.db, pool_size(), &srv->store, err, sizeof err);
+    int rc = lm__store_open(&loop, srv->cfg.db, pool_size(), (int)(srv->cfg.cache_mib * 1024),
+                            &srv->store, err, sizeof err);
     if (rc != LM_OK) {
         lm_log(LM_LOG_ERROR, "%s", *err ? err : lm_strerror(rc));
         goto fail_store;

@@ -39,8 +39,8 @@ struct lm_store {
     unsigned n_readers;
 };
 
-int lm__store_open(uv_loop_t *loop, const char *path, unsigned n_readers, lm_store **out, char *err,
-                   size_t err_size)
+int lm__store_open(uv_loop_t *loop, const char *path, unsigned n_readers, int cache_kib,
+                   lm_store **out, char *err, size_t err_size)
 {
     *out = NULL;
     if (n_readers == 0 || n_readers > MAX_READERS)
@@ -54,15 +54,15 @@ int lm__store_open(uv_loop_t *loop, const char *path, unsigned n_readers, lm_sto
         goto fail_mutex;
     if (uv_cond_init(&s->cv) != 0)
         goto fail_cond;
-    rc = lm__server_db_open(path, STORE_BUSY_TIMEOUT_MS, &s->writer, err, err_size);
+    rc = lm__server_db_open(path, STORE_BUSY_TIMEOUT_MS, cache_kib, &s->writer, err, err_size);
     if (rc != LM_OK)
         goto fail_writer;
     rc = lm__srvdb_ensure_schema(lm_replica_db(s->writer), err, err_size);
     if (rc != LM_OK)
         goto fail_readers;
     for (; s->n_readers < n_readers; s->n_readers++) {
-        rc = lm__server_db_open(path, STORE_BUSY_TIMEOUT_MS, &s->readers[s->n_readers], err,
-                                err_size);
+        rc = lm__server_db_open(path, STORE_BUSY_TIMEOUT_MS, cache_kib, &s->readers[s->n_readers],
+                                err, err_size);
         if (rc != LM_OK)
             goto fail_readers;
     }

@@ -30,6 +30,19 @@ static int run_server(char **argv)
     return lmt_run(argv, out, sizeof out, logp);
 }
 
+/* 1 when the server log holds needle (O_APPEND: every server's lines). */
+static int log_has(const char *needle)
+{
+    static char text[1 << 20];
+    FILE *f = fopen(logp, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    return strstr(text, needle) != NULL;
+}
+
 /* One integer from a query on the server database. */
 static long long query_int(const char *sql)
 {
@@ -399,6 +412,8 @@ static void test_limits(const uint8_t key_a1[32])
                     (char *)"1",
                     (char *)"--idle-timeout-ms",
                     (char *)"500",
+                    (char *)"--cache-mib",
+                    (char *)"3",
                     NULL};
     if (lmt_serve_start(argv, logp, &pid, &port) != 0) {
         CHECK(!"second server started");
@@ -472,7 +487,7 @@ int main(void)
     if (!f)
         return 1;
     fprintf(f, "# test settings\nlog_level = debug\nhandshake_timeout_ms = 600\n"
-               "idle_timeout_ms = 20000\nlisten = 127.0.0.1:0\n");
+               "idle_timeout_ms = 20000\nlisten = 127.0.0.1:0\ncache_mib = 8\n");
     fclose(f);
 
     uint8_t key_a1[32] = {0}, key_a2[32] = {0};
@@ -486,9 +501,12 @@ int main(void)
         CHECK(!"server started");
         return lm_test_done("server_e2e");
     }
+    /* the config file's cache_mib, then test_limits' --cache-mib flag */
+    CHECK(log_has("8 MiB page cache each"));
     test_push_pull(port, key_a1, key_a2);
     test_refusals(port, key_a1, key_a2);
     test_limits(key_a1);
+    CHECK(log_has("3 MiB page cache each"));
     test_sigterm(pid, port, key_a1);
 
     /* LM_KEEP=1 keeps the folder of a passing run too, as the CLI tests do. */

@@ -35,6 +35,12 @@ static void test_config(void)
     CHECK_RC(lm_server_config_set(&c, "listen", ":80", err, sizeof err), LM_EINVAL);
     CHECK_RC(lm_server_config_set(&c, "log_level", "loud", err, sizeof err), LM_EINVAL);
     CHECK_RC(lm_server_config_set(&c, "max_frame", "1000", err, sizeof err), LM_EINVAL);
+    CHECK_EQ_INT(c.cache_mib, 32);
+    CHECK_RC(lm_server_config_set(&c, "cache_mib", "256", err, sizeof err), LM_OK);
+    CHECK_EQ_INT(c.cache_mib, 256);
+    CHECK_RC(lm_server_config_set(&c, "cache_mib", "0", err, sizeof err), LM_EINVAL);
+    CHECK_RC(lm_server_config_set(&c, "cache_mib", "65537", err, sizeof err), LM_EINVAL);
+    CHECK_EQ_INT(c.cache_mib, 256);
     CHECK_RC(lm_server_config_set(&c, "colour", "blue", err, sizeof err), LM_EINVAL);
     CHECK(strstr(err, "unknown config key 'colour'") != NULL);
 
