@@ -307,7 +307,9 @@ static int complete_last_row(client *c, uint64_t *upto)
             memcpy(&c->batch[c->n_batch], more, take * sizeof *more);
             memset(more, 0, take * sizeof *more); /* moved, not freed below */
             c->n_batch += take;
-            *upto = c->batch[c->n_batch - 1].seq;
+            /* all of it taken: what the read covered (a row entry's
+             * reserved seqs too, see lm_replica_local_changes) */
+            *upto = take == m ? more_upto : c->batch[c->n_batch - 1].seq;
         }
         lm_changes_free(more, m);
         if (take < m || m == 0)

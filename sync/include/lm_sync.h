@@ -31,7 +31,7 @@ typedef struct lm_replica lm_replica;
  * transaction; a newer one is refused with LM_ESCHEMA. 3: a local write that
  * replaces an unacknowledged local one keeps its prev_hlc (schema.c). 4: scope
  * keys, which an agent's pull reads by (sync/src/scope_key.c). */
-#define LM_SCHEMA_VERSION 4
+#define LM_SCHEMA_VERSION 5
 
 /* Text ids: 26 chars, time-ordered (48-bit ms) and site-unique, NUL included. */
 #define LM_ID_SIZE 27
@@ -118,7 +118,8 @@ int lm_replica_set_server_time(lm_replica *r, uint64_t server_time_ms);
 /* A new time-ordered, site-unique id (LM_ID_SIZE bytes incl. NUL). */
 int lm_replica_new_id(lm_replica *r, char out[LM_ID_SIZE]);
 /* Gives every captured-but-unversioned change its HLC. Returns the count
- * stamped through *n (may be NULL). */
+ * of version rows stamped through *n (may be NULL): a row inserted whole
+ * is one (lm_replica_pending_count counts its cells). */
 int lm_replica_stamp(lm_replica *r, uint64_t *n);
 
 /* ------------------------------------------------------------ key/value */

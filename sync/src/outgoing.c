@@ -328,7 +328,10 @@ int lm_replica_local_changes(lm_replica *r, uint64_t after_seq, size_t byte_budg
         goto fail;
     *out = o.v;
     *n = o.n;
-    *upto_seq = o.n ? o.v[o.n - 1].seq : after_seq;
+    /* the last log row read, not the last change: a row entry reserves
+     * seqs up to its last column's even when that column is NULL, and the
+     * acknowledgement must cover the entry (pending count, capture rule) */
+    *upto_seq = o.n ? last : after_seq;
     return LM_OK;
 fail:
     lm__rollback(r);

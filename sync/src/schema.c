@@ -18,9 +18,11 @@
  * stands for a version (hlc, site, prev_hlc 0) of every column in the mask
  * and reserves the seqs seq - n_cols + 1 .. seq, column c taking
  * seq - (n_cols - c). Invariant: a column in a row entry's mask has no
- * entry of its own. Only the merge writes row entries; when a covered
- * column is written again (by the merge or by these triggers) its bit is
- * cleared and it gets its own entry, and a mask that empties is deleted.
+ * entry of its own. The merge writes them for rows that arrive whole and
+ * (schema 5) the INSERT trigger for a row that has no cell version; when
+ * a covered column is written again (by the merge or by these triggers) its
+ * bit is cleared and it gets its own entry, and a mask that empties is
+ * deleted.
  */
 #include <stdio.h>
 #include <string.h>
@@ -232,10 +234,12 @@ static void capture_cell_sql(lm__sb *b, int tid, int cid, const char *rowref, co
         return;
     }
     /* a cell covered by a row entry has no entry of its own: the writer
-     * saw the row entry's version, and the cell leaves the mask */
+     * saw the row entry's version (by the rule above when that is a local
+     * insert not yet acknowledged), and the cell leaves the mask */
     lm__sb_addf(b,
                 " INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq, scope)"
-                " SELECT %d, %s, %d, NULL, NULL, COALESCE((SELECT hlc FROM lm_versions"
+                " SELECT %d, %s, %d, NULL, NULL, COALESCE((SELECT CASE WHEN hlc IS NULL "
+                "OR " LM__UNACKED_OWN_SQL " THEN prev_hlc ELSE hlc END FROM lm_versions"
                 " WHERE tid = %d AND pk = %s AND cid = %d AND (cols >> %d) & 1), 0),"
                 " (SELECT v FROM lm_seq), ",
                 tid, rowref, cid, tid, rowref, LM__ROW_CID, cid);
@@ -252,6 +256,41 @@ static void capture_cell_sql(lm__sb *b, int tid, int cid, const char *rowref, co
                 cid, tid, rowref, LM__ROW_CID, cid, cond);
 }
 
+/* A row inserted when it has no cell version (new, or revived after a
+ * delete) is logged as one row entry, hlc NULL, prev 0, reserving n_cols
+ * seqs, instead of one entry per cell: a purchase is a fifth of the log
+ * rows, and pushing it reads and stamps a fifth. A new row's entry holds
+ * its non-NULL columns (a NULL cell has nothing to sync); a revived one's
+ * holds every column, as the replicas that saw the old row may still hold
+ * values where it now has NULL (its tombstone never leaves: the insert
+ * drops it). `fresh` is the "no cell version" test; the per-cell
+ * statements before this ran only when it was false, so it still says
+ * the same thing here. */
+static void capture_row_sql(lm__sb *b, int tid, const char *rowref, const char *fresh)
+{
+    const lm__table_def *t = &lm__tables[tid - 1];
+    lm__sb mask = {0};
+    lm__sb_addf(&mask,
+                "(CASE WHEN EXISTS (SELECT 1 FROM lm_versions WHERE tid = %d AND pk = %s AND"
+                " cid = 0) THEN %d ELSE 0",
+                tid, rowref, (1 << (t->n_cols + 1)) - 2);
+    for (int c = 0; c < t->n_cols; c++)
+        lm__sb_addf(&mask, " | CASE WHEN NEW.\"%s\" IS NOT NULL THEN %d ELSE 0 END",
+                    t->cols[c].name, 1 << (c + 1));
+    lm__sb_add(&mask, " END)");
+    const char *m = mask.oom ? "0" : mask.s;
+    lm__sb_addf(b, " UPDATE lm_seq SET v = v + %d WHERE %s AND %s <> 0;\n", t->n_cols, fresh, m);
+    lm__sb_addf(b,
+                " INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq, cols, scope)"
+                " SELECT %d, %s, %d, NULL, NULL, 0, (SELECT v FROM lm_seq), %s, ",
+                tid, rowref, LM__ROW_CID, m);
+    lm__scope_key_capture_sql(b, tid, "NEW");
+    lm__sb_addf(b, " WHERE %s AND %s <> 0;\n", fresh, m);
+    if (mask.oom)
+        b->oom = 1;
+    lm__sb_free(&mask);
+}
+
 /* Drops a row entry whose mask emptied. */
 static void rowent_gc_sql(lm__sb *b, int tid, const char *rowref)
 {
@@ -266,17 +305,25 @@ static void triggers_sql(lm__sb *b, int tid)
     char cond[256], ref[128];
     const char *guard = "WHEN (SELECT v FROM lm_applying) = 0";
 
-    /* INSERT: every non-NULL column (a NULL cell has nothing to sync). */
+    /* INSERT: a row with cell versions (INSERT OR REPLACE over it) is
+     * captured cell by cell, every non-NULL one after the version it
+     * replaces; one without, whole (capture_row_sql). */
     lm__sb_addf(b, "CREATE TRIGGER \"lm_ins_%s\" AFTER INSERT ON \"%s\" %s BEGIN\n", t->name,
                 t->name, guard);
-    /* An insert after a local delete of the same key revives the row: its
-     * tombstone gives way to the new cells. */
     snprintf(ref, sizeof ref, "NEW.\"%s\"", t->pk);
-    lm__sb_addf(b, " DELETE FROM lm_versions WHERE tid = %d AND pk = %s AND cid = 0;\n", tid, ref);
+    char seen[160], fresh[168];
+    snprintf(seen, sizeof seen,
+             "EXISTS (SELECT 1 FROM lm_versions WHERE tid = %d AND pk = %s AND cid <> 0)", tid,
+             ref);
+    snprintf(fresh, sizeof fresh, "NOT %s", seen);
     for (int c = 0; c < t->n_cols; c++) {
-        snprintf(cond, sizeof cond, "NEW.\"%s\" IS NOT NULL", t->cols[c].name);
+        snprintf(cond, sizeof cond, "NEW.\"%s\" IS NOT NULL AND %s", t->cols[c].name, seen);
         capture_cell_sql(b, tid, c + 1, ref, cond);
     }
+    capture_row_sql(b, tid, ref, fresh);
+    /* An insert after a local delete of the same key revives the row: its
+     * tombstone gives way to the new cells. */
+    lm__sb_addf(b, " DELETE FROM lm_versions WHERE tid = %d AND pk = %s AND cid = 0;\n", tid, ref);
     rowent_gc_sql(b, tid, ref);
     lm__sb_add(b, "END;\n");
 
@@ -403,7 +450,8 @@ static int migrate_to_4(lm_replica *r)
 
 /* The capture triggers of this version, made again: version 2 added row
  * entries to them, version 3 the prev_hlc of a write that replaces an
- * unacknowledged local one (capture_cell_sql), version 4 the scope key.
+ * unacknowledged local one (capture_cell_sql), version 4 the scope key,
+ * version 5 the row entry of a fresh insert (capture_row_sql).
  * Versions already stored keep their meaning, so nothing else changes. */
 static int make_triggers(lm_replica *r)
 {

@@ -275,12 +275,95 @@ static void test_concurrent_still_conflicts(void)
     lm_replica_close(a);
 }
 
+/* A row inserted locally is one row entry (schema 5): its non-NULL cells,
+ * n_cols seqs reserved, prev 0. Editing a cell it covers before any
+ * acknowledgement names prev 0 (the insert may never have reached the
+ * server); once acknowledged, the entry's version. A push's upto covers
+ * the entry even when its last column is NULL. INSERT OR REPLACE over a
+ * logged row goes cell by cell; a row revived after a delete is whole,
+ * NULL cells included (the server still held a phone). */
+static void test_local_insert_row_entry(void)
+{
+    lm_replica *s, *d, *a;
+    setup("rowent", &s, &d, &a);
+    long long seq0 = st_int(a, "SELECT v FROM lm_seq");
+    CHECK_RC(st_exec(a, "INSERT INTO farmers(id,name,village,phone) VALUES('f1','Li','Xiacun',"
+                        "'139')"),
+             SQLITE_OK);
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM lm_versions WHERE pk='f1'"), 1);
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM lm_versions WHERE pk='f1' AND cid=-1 AND"
+                           " cols=14 AND hlc IS NULL AND prev_hlc=0"),
+                 1);
+    CHECK_EQ_INT(st_int(a, "SELECT seq FROM lm_versions WHERE pk='f1'"), seq0 + 7);
+    uint64_t pend = 0;
+    CHECK_RC(lm_replica_pending_count(a, &pend), LM_OK);
+    CHECK_EQ_INT(pend, 3);
+    CHECK_RC(lm_replica_stamp(a, NULL), LM_OK);
+    long long ins = st_int(a, "SELECT hlc FROM lm_versions WHERE pk='f1'");
+    CHECK(ins > 0);
+
+    /* a push reads the three cells and is cut: nothing acked */
+    uint64_t after = 0, upto = 0;
+    lm_change *ch = NULL;
+    uint32_t n = 0;
+    CHECK_RC(lm_replica_push_acked_seq(a, &after), LM_OK);
+    CHECK_RC(lm_replica_local_changes(a, after, 1u << 30, &ch, &n, &upto), LM_OK);
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_INT(upto, seq0 + 7); /* phone, the last cell, took seq0 + 3 */
+    for (uint32_t i = 0; i < n; i++) {
+        CHECK_EQ_INT(ch[i].hlc, ins);
+        CHECK_EQ_INT(ch[i].prev_hlc, 0);
+    }
+    lm_changes_free(ch, n);
+    CHECK_RC(st_exec(a, "UPDATE farmers SET name='Li Wei' WHERE id='f1'"), SQLITE_OK);
+    CHECK_EQ_INT(st_int(a, "SELECT prev_hlc FROM lm_versions WHERE pk='f1' AND cid=1"), 0);
+    CHECK_EQ_INT(st_int(a, "SELECT cols FROM lm_versions WHERE pk='f1' AND cid=-1"), 12);
+    push_clean(a, s, &agent_a, "insert then edit");
+    CHECK_RC(lm_replica_pending_count(a, &pend), LM_OK);
+    CHECK_EQ_INT(pend, 0);
+    char buf[32];
+    CHECK_STR(st_text(s, "SELECT name FROM farmers WHERE id='f1'", buf, sizeof buf), "Li Wei");
+
+    /* acknowledged: a cell the entry still covers names the entry */
+    CHECK_RC(st_exec(a, "UPDATE farmers SET phone='138' WHERE id='f1'"), SQLITE_OK);
+    CHECK_EQ_INT(st_int(a, "SELECT prev_hlc FROM lm_versions WHERE pk='f1' AND cid=3"), ins);
+    push_clean(a, s, &agent_a, "edit after ack");
+    long long phone = st_int(a, "SELECT hlc FROM lm_versions WHERE pk='f1' AND cid=3");
+
+    CHECK_RC(st_exec(a, "INSERT OR REPLACE INTO farmers(id,name,village,phone) VALUES('f1',"
+                        "'Li Wei','Xiacun','137')"),
+             SQLITE_OK);
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM lm_versions WHERE pk='f1' AND cid=-1"), 0);
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM lm_versions WHERE pk='f1'"), 3);
+    CHECK_EQ_INT(st_int(a, "SELECT prev_hlc FROM lm_versions WHERE pk='f1' AND cid=3"), phone);
+    CHECK_EQ_INT(st_int(a, "SELECT prev_hlc FROM lm_versions WHERE pk='f1' AND cid=2"), ins);
+    push_clean(a, s, &agent_a, "insert or replace");
+    CHECK_STR(st_text(s, "SELECT phone FROM farmers WHERE id='f1'", buf, sizeof buf), "137");
+
+    CHECK_RC(st_exec(a, "DELETE FROM farmers WHERE id='f1';"
+                        "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun')"),
+             SQLITE_OK);
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM lm_versions WHERE pk='f1'"), 1);
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM lm_versions WHERE pk='f1' AND cid=-1 AND"
+                           " cols=254 AND prev_hlc=0"),
+                 1);
+    push_clean(a, s, &agent_a, "revived");
+    CHECK_STR(st_text(s, "SELECT name FROM farmers WHERE id='f1'", buf, sizeof buf), "Li");
+    CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM farmers WHERE id='f1' AND phone IS NULL"), 1);
+    CHECK_RC(st_pull(s, a, &agent_a), LM_OK);
+    CHECK(st_hash_eq(s, a, &agent_a));
+    lm_replica_close(s);
+    lm_replica_close(d);
+    lm_replica_close(a);
+}
+
 int main(void)
 {
     st_mkdir("prev");
     test_two_writes_between_pushes();
     test_ack_lost_and_acked();
     test_concurrent_still_conflicts();
+    test_local_insert_row_entry();
     st_rmdir();
     return lm_test_done("sync_prev");
 }
