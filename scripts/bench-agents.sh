@@ -363,8 +363,8 @@ $AG_NOTES
   version since its cursor with one primary-key lookup each, so a pull
   during a burst stepped over every other agent's fresh rows: 1,000 agents
   at once took 766 s and 365 sessions gave up after 300 s without an
-  answer (commit 71a36c2); with the keys the same pass ran in 52–90 s
-  over four runs, 0 sessions failing once the client counts its pending
+  answer (commit 71a36c2); with the keys the same pass ran in 52–101 s
+  over seven runs, 0 sessions failing once the client counts its pending
   changes before it connects (38 handshake timeouts in the run before
   that: 1,000 client threads and the server share this machine's 2
   cores, and HELLO waited on the count). The price is
@@ -391,12 +391,17 @@ $AG_NOTES
   record; the PUSH_ACK now names the stamped rows in a few bytes.
 - **End-to-end push rate is far below the merge rate.** \`bench_merge\`
   (below) applies a pushed record in a few microseconds in-process; a push
-  session is bound by the client's single thread (profiled at 10,000
-  records: writing the server's stamps ~45 %, most of it the commits and
-  WAL checkpoints; reading the change log ~25 %; encoding and deflate ~12 %;
-  counting what is pending for HELLO ~10 %), while the server is busy for
-  about a third of the session. A second batch in flight (tried, not kept)
-  did not change the loopback figure for that reason.
+  session spends about as much CPU on the client as on the server (the
+  CPU column), one batch in flight, the client writing the server's
+  \`received_at\` stamps of a batch while the server merges the next. On
+  the client (timed per step at 10,000 records, before the change log
+  took one row per inserted record): writing the stamps ~50 %, most of it
+  commits and WAL checkpoints of pages scattered over the file, reading
+  the change log ~20 %, encoding and deflate ~15 %. Since schema 5 a
+  record is one log row instead of nine, which halved the client's CPU
+  (0.56–0.61 → 0.30 s at 10,000 in alternating runs): the two sides now
+  cost about the same (the server's: decode about a third, then merge and
+  commit).
 - Each figure is one run on a shared 2-core machine (other engineers' builds
   and simulations may be running): treat differences under ~30 % as noise.
 

@@ -30,7 +30,8 @@ typedef struct lm_replica lm_replica;
 /* Schema version this build writes. Opening an older file migrates it in one
  * transaction; a newer one is refused with LM_ESCHEMA. 3: a local write that
  * replaces an unacknowledged local one keeps its prev_hlc (schema.c). 4: scope
- * keys, which an agent's pull reads by (sync/src/scope_key.c). */
+ * keys, which an agent's pull reads by (sync/src/scope_key.c). 5: a row
+ * inserted with no cell version is logged as one row entry (schema.c). */
 #define LM_SCHEMA_VERSION 5
 
 /* Text ids: 26 chars, time-ordered (48-bit ms) and site-unique, NUL included. */
