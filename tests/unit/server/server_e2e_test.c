@@ -501,9 +501,10 @@ int main(void)
         CHECK(!"server started");
         return lm_test_done("server_e2e");
     }
-    /* the config file's cache_mib, then test_limits' --cache-mib flag */
-    CHECK(log_has("8 MiB page cache each"));
     test_push_pull(port, key_a1, key_a2);
+    /* the config file's cache_mib, then test_limits' --cache-mib flag (read
+     * after some traffic: the log line follows the stdout line) */
+    CHECK(log_has("8 MiB page cache each"));
     test_refusals(port, key_a1, key_a2);
     test_limits(key_a1);
     CHECK(log_has("3 MiB page cache each"));
