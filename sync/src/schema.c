@@ -302,7 +302,7 @@ static void rowent_gc_sql(lm__sb *b, int tid, const char *rowref)
 static void triggers_sql(lm__sb *b, int tid)
 {
     const lm__table_def *t = &lm__tables[tid - 1];
-    char cond[256], ref[128];
+    char cond[512], ref[128];
     const char *guard = "WHEN (SELECT v FROM lm_applying) = 0";
 
     /* INSERT: a row with cell versions (INSERT OR REPLACE over it) is
@@ -311,7 +311,7 @@ static void triggers_sql(lm__sb *b, int tid)
     lm__sb_addf(b, "CREATE TRIGGER \"lm_ins_%s\" AFTER INSERT ON \"%s\" %s BEGIN\n", t->name,
                 t->name, guard);
     snprintf(ref, sizeof ref, "NEW.\"%s\"", t->pk);
-    char seen[160], fresh[168];
+    char seen[256], fresh[264];
     snprintf(seen, sizeof seen,
              "EXISTS (SELECT 1 FROM lm_versions WHERE tid = %d AND pk = %s AND cid <> 0)", tid,
              ref);
