@@ -7,8 +7,10 @@
  *   CHALLENGE   → send AUTH{HMAC(key, nonce | user | site)}
  *   WELCOME     → adopt the server clock; push loop:
  *     local changes after max(push_watermark, acked seq) within the budget
- *     → PUSH → PUSH_ACK → lm_replica_push_acked() → next batch; the budget
- *     doubles while acks come back within a second and halves when slow
+ *     → PUSH → PUSH_ACK → lm_replica_push_acked() → next batch; up to
+ *     PUSH_DEPTH batches are in flight (the server answers them in order),
+ *     so the server merges one while this side reads and encodes the next;
+ *     the budget doubles while acks come back within a second
  *   nothing left → pull loop: PULL{cursor, budget} → CHANGES → lm_replica_apply()
  *     with the cursor in the same transaction → again while "more"
  *   local work appeared meanwhile (another program wrote the replica) → push
@@ -42,16 +44,28 @@
 #define DEFLATE_MIN 512u
 #define MAX_ROUNDS 4
 #define READ_CHUNK (64u << 10)
+/* PUSH batches in flight. Two let client and server work at once (records
+ * push: see docs/benchmarks.md); an unacknowledged batch is simply read
+ * and sent again by the next session, so more only adds bytes at risk. */
+#define PUSH_DEPTH 2
 
 enum state {
     S_CONNECTING,
     S_CHALLENGE, /* HELLO sent, waiting for CHALLENGE */
     S_WELCOME,   /* AUTH sent */
-    S_PUSH_ACK,  /* PUSH in flight */
+    S_PUSH_ACK,  /* PUSHes in flight */
     S_CHANGES,   /* PULL in flight */
     S_BYE,       /* BYE queued; done once it is written */
     S_DONE,
 };
+
+/* A PUSH sent and not yet acknowledged. */
+typedef struct push_batch {
+    lm_change *v; /* owned */
+    uint32_t n;
+    uint64_t upto; /* the PUSH's upto_seq */
+    uint64_t sent_at_ms;
+} push_batch;
 
 typedef struct client {
     uv_loop_t loop;
@@ -78,11 +92,11 @@ typedef struct client {
 
     uint64_t push_watermark;
     uint64_t server_site;
-    lm_change *batch; /* the PUSH in flight (owned) */
-    uint32_t n_batch;
-    uint64_t batch_upto;
+    push_batch inflight[PUSH_DEPTH]; /* oldest first */
+    int n_inflight;
+    uint64_t read_upto; /* the log is read up to here */
+    int push_drained;   /* the last read found nothing after read_upto */
     size_t budget;
-    uint64_t sent_at_ms;
     uint64_t pull_cursor;
     size_t pull_budget;
     uint64_t pulled_at_ms; /* when the PULL in flight was sent */
@@ -283,33 +297,33 @@ static int same_row(const lm_change *a, const lm_change *b)
  * half row would be refused: extend the batch with the rest of the last
  * row's changes (one INSERT's columns are consecutive in the change log).
  * Bounded by ROW_TAIL_ROUNDS lookups; ownership of the moved changes passes
- * to c->batch. */
+ * to the batch. */
 #define ROW_TAIL_ROUNDS 64
-static int complete_last_row(client *c, uint64_t *upto)
+static int complete_last_row(client *c, push_batch *b)
 {
     for (int round = 0; round < ROW_TAIL_ROUNDS; round++) {
         lm_change *more = NULL;
         uint32_t m = 0, take = 0;
         uint64_t more_upto = 0;
-        int rc = lm_replica_local_changes(c->r, *upto, 1024, &more, &m, &more_upto);
+        int rc = lm_replica_local_changes(c->r, b->upto, 1024, &more, &m, &more_upto);
         if (rc != LM_OK)
             return rc;
-        const lm_change *last = &c->batch[c->n_batch - 1];
+        const lm_change *last = &b->v[b->n - 1];
         while (take < m && same_row(&more[take], last))
             take++;
         if (take > 0) {
-            lm_change *grown = lm_realloc(c->batch, (c->n_batch + take) * sizeof *grown);
+            lm_change *grown = lm_realloc(b->v, (b->n + take) * sizeof *grown);
             if (!grown) {
                 lm_changes_free(more, m);
                 return LM_ENOMEM;
             }
-            c->batch = grown;
-            memcpy(&c->batch[c->n_batch], more, take * sizeof *more);
+            b->v = grown;
+            memcpy(&b->v[b->n], more, take * sizeof *more);
             memset(more, 0, take * sizeof *more); /* moved, not freed below */
-            c->n_batch += take;
+            b->n += take;
             /* all of it taken: what the read covered (a row entry's
              * reserved seqs too, see lm_replica_local_changes) */
-            *upto = take == m ? more_upto : c->batch[c->n_batch - 1].seq;
+            b->upto = take == m ? more_upto : b->v[b->n - 1].seq;
         }
         lm_changes_free(more, m);
         if (take < m || m == 0)
@@ -318,44 +332,58 @@ static int complete_last_row(client *c, uint64_t *upto)
     return LM_OK;
 }
 
-/* Sends the next PUSH batch, or moves on to pulling when nothing is left. */
-static void start_push(client *c)
+/* Reads and sends batches after read_upto until PUSH_DEPTH are in flight
+ * or the log is drained; with none in flight and nothing left, pulls. */
+static void fill_pipeline(client *c)
 {
-    uint64_t upto = 0;
-    int rc =
-        lm_replica_local_changes(c->r, push_after(c), c->budget, &c->batch, &c->n_batch, &upto);
-    if (rc != LM_OK) {
-        fail(c, rc, "cannot read local changes: %s", lm_replica_errmsg(c->r));
-        return;
+    while (c->n_inflight < PUSH_DEPTH && !c->push_drained && c->rc == LM_OK && !c->closing) {
+        push_batch *b = &c->inflight[c->n_inflight];
+        memset(b, 0, sizeof *b);
+        int rc = lm_replica_local_changes(c->r, c->read_upto, c->budget, &b->v, &b->n, &b->upto);
+        if (rc == LM_OK && b->n > 0)
+            rc = complete_last_row(c, b);
+        if (rc != LM_OK) {
+            lm_changes_free(b->v, b->n);
+            memset(b, 0, sizeof *b);
+            fail(c, rc, "cannot read local changes: %s", lm_replica_errmsg(c->r));
+            return;
+        }
+        if (b->n == 0) {
+            lm_changes_free(b->v, 0);
+            b->v = NULL;
+            c->push_drained = 1;
+            break;
+        }
+        lm_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = LM_MSG_PUSH;
+        m.u.push.upto_seq = b->upto;
+        m.u.push.changes = b->v; /* borrowed for the encode only */
+        m.u.push.n_changes = b->n;
+        b->sent_at_ms = mono_ms();
+        c->read_upto = b->upto;
+        c->n_inflight++;
+        c->state = S_PUSH_ACK;
+        if (send_msg(c, &m) != LM_OK)
+            return;
     }
-    if (c->n_batch == 0) {
-        lm_changes_free(c->batch, 0);
-        c->batch = NULL;
+    if (c->n_inflight == 0 && c->rc == LM_OK && !c->closing)
         start_pull(c);
-        return;
-    }
-    rc = complete_last_row(c, &upto);
-    if (rc != LM_OK) {
-        fail(c, rc, "cannot read local changes: %s", lm_replica_errmsg(c->r));
-        return;
-    }
-    lm_msg m;
-    memset(&m, 0, sizeof m);
-    m.type = LM_MSG_PUSH;
-    m.u.push.upto_seq = upto;
-    m.u.push.changes = c->batch; /* borrowed for the encode only */
-    m.u.push.n_changes = c->n_batch;
-    c->batch_upto = upto;
-    c->sent_at_ms = mono_ms();
-    c->state = S_PUSH_ACK;
-    send_msg(c, &m);
 }
 
-static void finish_batch(client *c)
+/* Pushes everything logged after what the server has: starts the pipeline. */
+static void start_push(client *c)
 {
-    lm_changes_free(c->batch, c->n_batch);
-    c->batch = NULL;
-    c->n_batch = 0;
+    c->read_upto = push_after(c);
+    c->push_drained = 0;
+    fill_pipeline(c);
+}
+
+static void finish_batches(client *c)
+{
+    for (int i = 0; i < c->n_inflight; i++)
+        lm_changes_free(c->inflight[i].v, c->inflight[i].n);
+    c->n_inflight = 0;
 }
 
 /* Batch sizing for both directions: a batch acknowledged (PUSH) or
@@ -374,31 +402,32 @@ static void adapt(size_t *budget, uint64_t took_ms)
 
 static void on_push_ack(client *c, const lm_msg_push_ack *ack)
 {
-    if (ack->upto_seq != c->batch_upto) {
+    push_batch head = c->inflight[0]; /* answers come in the order sent */
+    if (c->n_inflight == 0 || ack->upto_seq != head.upto) {
         fail(c, LM_ESTATE, "server acknowledged seq %llu, expected %llu",
-             (unsigned long long)ack->upto_seq, (unsigned long long)c->batch_upto);
+             (unsigned long long)ack->upto_seq, (unsigned long long)head.upto);
         return;
     }
-    int rc = lm_replica_push_acked(c->r, ack->upto_seq, c->batch, c->n_batch, ack->refusals,
-                                   ack->n_refusals);
+    int rc =
+        lm_replica_push_acked(c->r, ack->upto_seq, head.v, head.n, ack->refusals, ack->n_refusals);
     if (rc != LM_OK) {
         fail(c, rc, "cannot record the acknowledgement: %s", lm_replica_errmsg(c->r));
         return;
     }
-    c->st->pushed_changes += c->n_batch;
+    c->st->pushed_changes += head.n;
     c->st->conflicts += ack->conflicts;
     c->st->refusals += ack->n_refusals;
-    lm_change *acked = c->batch;
-    uint32_t n_acked = c->n_batch;
-    c->batch = NULL;
-    c->n_batch = 0;
+    lm_change *acked = head.v;
+    uint32_t n_acked = head.n;
+    c->n_inflight--;
+    memmove(&c->inflight[0], &c->inflight[1], (size_t)c->n_inflight * sizeof c->inflight[0]);
     /* Size batches to the link: a fast ack means the link can take more per
      * round trip; a slow one means a drop would cost too much resending. */
-    adapt(&c->budget, mono_ms() - c->sent_at_ms);
+    adapt(&c->budget, mono_ms() - head.sent_at_ms);
     progress(c, 0);
-    start_push(c);
+    fill_pipeline(c);
     /* The server's received_at stamps for the acknowledged batch, written
-     * while it works on the next one: they do not come back in CHANGES
+     * while it works on the next ones: they do not come back in CHANGES
      * (the answer to a PULL just sent is read only after this returns). */
     if (c->rc == LM_OK && !c->closing) {
         rc = lm_replica_apply_stamps(c->r, acked, n_acked, ack->stamps, ack->n_stamps,
@@ -733,7 +762,7 @@ int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *
     progress(c, 1);
 
 fail_loop:
-    finish_batch(c);
+    finish_batches(c);
     lm_frame_decoder_close(&c->dec);
     lm_free(c);
     return rc;
