@@ -292,8 +292,8 @@ push them. Before the timed session the hq replica adds the records' 50
 villages and 20 products to the catalog and syncs (untimed); the records are
 then written with plain SQL and stamped (untimed), and one full
 \`lm_sync_client_run\` session is timed: handshake, PUSH batches until the
-server acknowledged everything (each batch one server transaction, one
-batch in flight; the PUSH_ACK says which rows the server stamped with
+server acknowledged everything (each batch one server transaction, two
+batches in flight; the PUSH_ACK says which rows the server stamped with
 \`received_at\` and the client writes those stamps itself), a PULL that
 finds nothing new, BYE. Bytes are every byte the client wrote to and read from the
 socket (TCP payload). Client CPU is the session thread's CPU time
@@ -392,8 +392,9 @@ $AG_NOTES
 - **End-to-end push rate is far below the merge rate.** \`bench_merge\`
   (below) applies a pushed record in a few microseconds in-process; a push
   session spends about as much CPU on the client as on the server (the
-  CPU column), one batch in flight, the client writing the server's
-  \`received_at\` stamps of a batch while the server merges the next. On
+  CPU column), two batches in flight since 76779f9 (one before), the
+  client reading, encoding and writing the server's \`received_at\` stamps
+  while the server merges. On
   the client (timed per step at 10,000 records, before the change log
   took one row per inserted record): writing the stamps ~50 %, most of it
   commits and WAL checkpoints of pages scattered over the file, reading
