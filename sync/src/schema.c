@@ -200,6 +200,11 @@ static void table_sql(lm__sb *b, const lm__table_def *t)
     "(site = (SELECT CAST(value AS INTEGER) FROM lm_meta WHERE key = 'site') AND seq >"            \
     " COALESCE((SELECT CAST(value AS INTEGER) FROM lm_meta WHERE key = 'push_acked'), 0))"
 
+/* The prev_hlc a local write takes from the version it replaces (the rule
+ * above capture_cell_sql), over that version's columns. */
+#define PREV_OF_REPLACED_SQL                                                                       \
+    "CASE WHEN hlc IS NULL OR " LM__UNACKED_OWN_SQL " THEN prev_hlc ELSE hlc END"
+
 /* A tombstone's scope key: read by every agent, in a file that keeps keys
  * (scope_key.c). */
 #define TOMB_KEY "(CASE WHEN (SELECT v FROM lm_keyed) THEN '*' END)"
@@ -238,16 +243,15 @@ static void capture_cell_sql(lm__sb *b, int tid, int cid, const char *rowref, co
      * insert not yet acknowledged), and the cell leaves the mask */
     lm__sb_addf(b,
                 " INSERT INTO lm_versions(tid, pk, cid, hlc, site, prev_hlc, seq, scope)"
-                " SELECT %d, %s, %d, NULL, NULL, COALESCE((SELECT CASE WHEN hlc IS NULL "
-                "OR " LM__UNACKED_OWN_SQL " THEN prev_hlc ELSE hlc END FROM lm_versions"
+                " SELECT %d, %s, %d, NULL, NULL, COALESCE((SELECT " PREV_OF_REPLACED_SQL
+                " FROM lm_versions"
                 " WHERE tid = %d AND pk = %s AND cid = %d AND (cols >> %d) & 1), 0),"
                 " (SELECT v FROM lm_seq), ",
                 tid, rowref, cid, tid, rowref, LM__ROW_CID, cid);
     lm__scope_key_capture_sql(b, tid, "NEW");
     lm__sb_addf(b,
                 " WHERE %s ON CONFLICT(tid, pk, cid) DO UPDATE SET"
-                " prev_hlc = CASE WHEN hlc IS NULL OR " LM__UNACKED_OWN_SQL
-                " THEN prev_hlc ELSE hlc END,"
+                " prev_hlc = " PREV_OF_REPLACED_SQL ","
                 " hlc = NULL, site = NULL, seq = excluded.seq, scope = excluded.scope;\n",
                 cond);
     lm__sb_addf(b,

@@ -236,19 +236,18 @@ char *lm__scope_keyed_sql(const lm_scope *reader, const char *cols, const char *
         lm__sb_add(&v, i ? ", " : "");
         lm__sb_quote(&v, reader->villages[i] ? reader->villages[i] : "");
     }
-    for (int arm = 0; reader->n_villages && arm < 2 && !v.oom; arm++) {
+    if (reader->n_villages && !v.oom) {
         k.len = 0;
-        if (arm == 0) {
-            lm__sb_add(&k, "scope IN (");
-            for (size_t i = 0; i < reader->n_villages; i++) {
-                lm__sb_add(&k, i ? ", 'v:' || " : "'v:' || ");
-                lm__sb_quote(&k, reader->villages[i] ? reader->villages[i] : "");
-            }
-            lm__sb_add(&k, ")");
-        } else {
-            lm__sb_addf(&k, "scope IN (SELECT 'c:' || county FROM villages WHERE name IN (%s))",
-                        v.s);
+        lm__sb_add(&k, "scope IN (");
+        for (size_t i = 0; i < reader->n_villages; i++) {
+            lm__sb_add(&k, i ? ", 'v:' || " : "'v:' || ");
+            lm__sb_quote(&k, reader->villages[i] ? reader->villages[i] : "");
         }
+        lm__sb_add(&k, ")");
+        if (!k.oom)
+            keyed_arm(&b, cols, filter, k.s);
+        k.len = 0;
+        lm__sb_addf(&k, "scope IN (SELECT 'c:' || county FROM villages WHERE name IN (%s))", v.s);
         if (!k.oom)
             keyed_arm(&b, cols, filter, k.s);
     }
