@@ -598,7 +598,7 @@ static uint32_t dirty_cells(const rowstate *rs)
  * whose cells share one write becomes a row entry (schema.c); a row
  * entry's columns written again leave its mask. key is the row's scope
  * key for every version but the tombstone (scope_key.c). */
-static int ver_write_keyed(batch *b, rowstate *rs, const char *key)
+static int ver_write(batch *b, rowstate *rs, const char *key)
 {
     lm_replica *r = b->r;
     const char *tomb_key = r->keyed ? "*" : NULL;
@@ -709,14 +709,6 @@ static int ver_write_keyed(batch *b, rowstate *rs, const char *key)
     return s == SQLITE_DONE ? LM_OK : lm__dberr(r, "write version");
 }
 
-/* ver_write_keyed, taking key (freed here). */
-static int ver_write(batch *b, rowstate *rs, char *key)
-{
-    int rc = ver_write_keyed(b, rs, key);
-    lm_free(key);
-    return rc;
-}
-
 static int group_flush(batch *b, rowstate *rs)
 {
     lm_replica *r = b->r;
@@ -754,12 +746,13 @@ static int group_flush(batch *b, rowstate *rs)
      * (row_write hands a new row's values to the pending insert); none
      * when no version is written (a grading's costs a lookup) */
     char *key = NULL;
-    if ((dirty_cells(rs) && (rc = lm__scope_key(r, rs->tid, rs->vals, &key))) ||
-        (rc = row_write(b, rs))) {
-        lm_free(key);
-        return rc;
-    }
-    return ver_write(b, rs, key);
+    rc = dirty_cells(rs) ? lm__scope_key(r, rs->tid, rs->vals, &key) : LM_OK;
+    if (!rc)
+        rc = row_write(b, rs);
+    if (!rc)
+        rc = ver_write(b, rs, key);
+    lm_free(key);
+    return rc;
 }
 
 /* ------------------------------------------------------------ merge */
