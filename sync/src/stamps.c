@@ -10,9 +10,13 @@
 
 #include "sync_internal.h"
 
+/* A run of consecutive changes to one row: a batch lists a row's changes
+ * together, so there are about as many runs as rows, a tenth of the
+ * changes, and index_rows sorts runs, not changes. */
 typedef struct rowkey {
     const char *table, *pk;
-    uint32_t idx;
+    uint32_t idx;  /* the run's first change */
+    uint32_t recv; /* 1 + index of the run's last received_at change (0 = none) */
 } rowkey;
 
 static int cmp_rowkey(const void *a, const void *b)
@@ -26,25 +30,45 @@ static int cmp_rowkey(const void *a, const void *b)
     return c;
 }
 
+static const char *or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+static int same_key(const rowkey *a, const rowkey *b)
+{
+    return !strcmp(a->table, b->table) && !strcmp(a->pk, b->pk);
+}
+
 /* For each row of the batch, at the index of its first change: 1 + the
  * index of its last received_at change (0 = none). Other entries stay
- * 0; is_first marks the rows' first changes. */
+ * 0; is_first marks the rows' first changes. A row may come back later
+ * in the batch (an update after its insert): its runs sort together. */
 static int index_rows(const lm_change *batch, uint32_t n, uint8_t *is_first, uint32_t *recv_at)
 {
-    rowkey *k = lm_malloc(n * sizeof *k);
+    rowkey *k = lm_malloc((n ? n : 1) * sizeof *k);
     if (!k)
         return LM_ENOMEM;
-    for (uint32_t i = 0; i < n; i++)
-        k[i] = (rowkey){batch[i].table ? batch[i].table : "", batch[i].pk ? batch[i].pk : "", i};
-    qsort(k, n, sizeof *k, cmp_rowkey);
-    for (uint32_t g = 0; g < n;) {
-        uint32_t e = g, first = k[g].idx;
-        is_first[first] = 1;
-        for (; e < n && !strcmp(k[e].table, k[g].table) && !strcmp(k[e].pk, k[g].pk); e++) {
-            const char *col = batch[k[e].idx].column;
-            if (col && !strcmp(col, "received_at"))
-                recv_at[first] = k[e].idx + 1;
-        }
+    uint32_t nk = 0;
+    for (uint32_t i = 0; i < n;) {
+        rowkey run = {or_empty(batch[i].table), or_empty(batch[i].pk), i, 0};
+        uint32_t e = i;
+        for (; e < n && !strcmp(or_empty(batch[e].pk), run.pk) &&
+               !strcmp(or_empty(batch[e].table), run.table);
+             e++)
+            if (batch[e].column && !strcmp(batch[e].column, "received_at"))
+                run.recv = e + 1;
+        k[nk++] = run;
+        i = e;
+    }
+    qsort(k, nk, sizeof *k, cmp_rowkey);
+    for (uint32_t g = 0; g < nk;) {
+        uint32_t e = g, recv = 0;
+        for (; e < nk && same_key(&k[e], &k[g]); e++)
+            if (k[e].recv > recv)
+                recv = k[e].recv;
+        is_first[k[g].idx] = 1;
+        recv_at[k[g].idx] = recv;
         g = e;
     }
     lm_free(k);

@@ -1,7 +1,8 @@
 /*
  * sync_stamps.c — received_at stamps handed back in the PUSH_ACK: the
  * server reports which rows of a batch it stamped; the agent writing them
- * from that report ends with the very versions a pull would have brought;
+ * from that report ends with the very versions a pull would have brought
+ * (also for a row whose changes come in two runs of the batch);
  * the server's pull then leaves them out; rows whose stamp the agent could
  * not reproduce are not reported; reports that do not fit the batch are
  * refused and change nothing.
@@ -76,6 +77,17 @@ static uint32_t pull_count(lm_replica *s, lm_replica *a, const lm_apply_result *
     return n;
 }
 
+/* The agent holds the server's stamp versions, cell for cell (and there
+ * are some). */
+static void check_same_stamps(lm_replica *s, lm_replica *a)
+{
+    char want[512], got[512];
+    st_text(s, STAMPS_SQL, want, sizeof want);
+    st_text(a, STAMPS_SQL, got, sizeof got);
+    CHECK_STR(got, want);
+    CHECK(strlen(want) > 0);
+}
+
 static void test_stamps_match_pull(void)
 {
     lm_replica *s = st_open("m_s.db", 1, NULL), *a = st_open("m_a.db", 2, NULL);
@@ -125,18 +137,42 @@ static void test_stamps_match_pull(void)
     CHECK_RC(lm_replica_apply_stamps(a, ch, n, res.stamps, res.n_stamps, 1), LM_OK);
     CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM collections WHERE received_at = 222"), 4);
     CHECK_EQ_INT(st_int(a, "SELECT received_at FROM collections WHERE id = 'c0'"), 111);
-    char want[512], got[512];
-    st_text(s, STAMPS_SQL, want, sizeof want);
-    st_text(a, STAMPS_SQL, got, sizeof got);
-    CHECK_STR(got, want);
-    CHECK(strlen(want) > 0);
+    check_same_stamps(s, a);
     /* nothing queued on the agent, and a full pull changes nothing */
     uint64_t pend = 1;
     CHECK_RC(lm_replica_pending_count(a, &pend), LM_OK);
     CHECK_EQ_INT(pend, 0);
     CHECK_RC(st_pull(s, a, &agent_a), LM_OK);
-    st_text(a, STAMPS_SQL, got, sizeof got);
-    CHECK_STR(got, want);
+    check_same_stamps(s, a);
+    CHECK(st_hash_eq(s, a, &agent_a));
+    lm_apply_result_clear(&res);
+    lm_changes_free(ch, n);
+
+    /* c5 in two runs of the batch (inserted, c6, then updated): its stamp
+     * is at its first change and the agent writes it once, as the server */
+    write_push(a, s,
+               "INSERT INTO collections(id,agent_id,village,weight_g) "
+               "VALUES('c5','agent-a','Xiacun',1000);"
+               "INSERT INTO collections(id,agent_id,village,weight_g) "
+               "VALUES('c6','agent-a','Xiacun',2000);"
+               "UPDATE collections SET note = 'late' WHERE id = 'c5'",
+               555, &ch, &n, &res);
+    uint32_t c5 = first_index(ch, n, "c5"), c6 = first_index(ch, n, "c6"), later = 0;
+    for (uint32_t i = c6; i < n; i++)
+        if (!strcmp(ch[i].pk, "c5"))
+            later = i;
+    CHECK(c5 < c6 && c6 < later);
+    CHECK_EQ_INT(res.n_refusals, 0);
+    CHECK_EQ_INT(res.n_stamps, 1);
+    if (res.n_stamps == 1) {
+        CHECK_EQ_INT(res.stamps[0].lo, c5);
+        CHECK_EQ_INT(res.stamps[0].hi, c6);
+    }
+    CHECK_EQ_INT(pull_count(s, a, &res), 0);
+    CHECK_RC(lm_replica_apply_stamps(a, ch, n, res.stamps, res.n_stamps, 1), LM_OK);
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM collections WHERE received_at = 555"), 2);
+    check_same_stamps(s, a);
+    CHECK_RC(st_pull(s, a, &agent_a), LM_OK);
     CHECK(st_hash_eq(s, a, &agent_a));
     finish(s, a, ch, n, &res);
 }
@@ -167,10 +203,7 @@ static void test_unreproducible_not_reported(void)
     CHECK_RC(lm_replica_apply_stamps(a, ch, n, res.stamps, res.n_stamps, 1), LM_OK);
     CHECK_RC(st_pull(s, a, &agent_a), LM_OK);
     CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM collections WHERE received_at = 333"), 2);
-    char want[512], got[512];
-    st_text(s, STAMPS_SQL, want, sizeof want);
-    st_text(a, STAMPS_SQL, got, sizeof got);
-    CHECK_STR(got, want);
+    check_same_stamps(s, a);
     CHECK(st_hash_eq(s, a, &agent_a));
     finish(s, a, ch, n, &res);
 }
