@@ -163,14 +163,21 @@ static void close_cb(uv_handle_t *h)
     c->open_handles--;
 }
 
-/* Closes both handles once; the loop then runs out of work and ends. */
+/* Closes both handles once; the loop then runs out of work and ends. A
+ * session that failed resets its connection: a plain close leaves the
+ * unsent rest of its PUSHes in the kernel, which keeps delivering them
+ * when a cut link comes back, beside the next session's copy of the same
+ * batches (seen on the emulated 2G link, docs/benchmarks.md). */
 static void shutdown_client(client *c)
 {
     if (c->closing)
         return;
     c->closing = 1;
     uv_close((uv_handle_t *)&c->timer, close_cb);
-    uv_close((uv_handle_t *)&c->tcp, close_cb);
+    uv_os_fd_t fd;
+    int has_socket = uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0;
+    if (c->state == S_DONE || !has_socket || uv_tcp_close_reset(&c->tcp, close_cb) != 0)
+        uv_close((uv_handle_t *)&c->tcp, close_cb);
 }
 
 /* Fails the session with the first reason given; later ones are echoes of

@@ -4,15 +4,18 @@
  * but never answers (I/O timeout), one that sends an over-long frame header
  * and one that hangs up before CHALLENGE. Each must fail with one clear
  * reason, leave the replica's queued work untouched, close its loop and leak
- * nothing. Also the HOST:PORT parser.
+ * nothing; a session that gave up resets its connection rather than closing
+ * it. Also the HOST:PORT parser.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -80,6 +83,25 @@ static pid_t serve_once(int fd, const void *reply, size_t len)
         close(c);
     }
     _exit(0);
+}
+
+/* Accepts the connection a client left in fd's backlog and reads it to
+ * the end: 1 when it ends in a reset (what the client had not sent yet is
+ * dropped), 0 when it ends in order (EOF after all of it), -1 otherwise. */
+static int peer_sees_reset(int fd)
+{
+    int c = accept(fd, NULL, NULL);
+    if (c < 0)
+        return -1;
+    struct timeval limit = {5, 0};
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(c, buf, sizeof buf)) > 0)
+        ;
+    int result = n == 0 ? 0 : errno == ECONNRESET ? 1 : -1;
+    close(c);
+    return result;
 }
 
 typedef struct fixture {
@@ -170,6 +192,9 @@ int main(void)
     CHECK(fd >= 0);
     snprintf(server, sizeof server, "127.0.0.1:%d", port);
     expect_failure(&f, server, LM_ETIMEDOUT, "timed out");
+    /* The abandoned connection is reset, not closed: a closed one would
+     * still deliver its unsent bytes once a cut link came back. */
+    CHECK_EQ_INT(peer_sees_reset(fd), 1);
 
     /* A frame header announcing 4 GiB: refused before any body arrives.
      * Each fake server gets a fresh socket so no stale connection from the
