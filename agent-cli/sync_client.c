@@ -7,10 +7,11 @@
  *   CHALLENGE   → send AUTH{HMAC(key, nonce | user | site)}
  *   WELCOME     → adopt the server clock; push loop:
  *     local changes after max(push_watermark, acked seq) within the budget
- *     → PUSH → PUSH_ACK → lm_replica_push_acked() → next batch; up to
- *     PUSH_DEPTH batches are in flight (the server answers them in order),
- *     so the server merges one while this side reads and encodes the next;
- *     the budget doubles while acks come back within a second
+ *     → PUSH → PUSH_ACK → lm_replica_push_acked() → next batch; while
+ *     acks are fast, PUSH_DEPTH batches are in flight (the server answers
+ *     them in order), so the server merges one while this side reads and
+ *     encodes the next; the budget doubles while acks come back within a
+ *     second
  *   nothing left → pull loop: PULL{cursor, budget} → CHANGES → lm_replica_apply()
  *     with the cursor in the same transaction → again while "more"
  *   local work appeared meanwhile (another program wrote the replica) → push
@@ -46,8 +47,14 @@
 #define READ_CHUNK (64u << 10)
 /* PUSH batches in flight. Two let client and server work at once (records
  * push: see docs/benchmarks.md); an unacknowledged batch is simply read
- * and sent again by the next session, so more only adds bytes at risk. */
+ * and sent again by the next session, so more only adds bytes at risk.
+ * The second goes out only while acks come back within PIPELINE_ACK_MS:
+ * on a slow link it gains nothing, and since a pipelined batch's ack waits
+ * behind the batch before it, the budget stopped doubling there: more,
+ * smaller frames (2G link, a day of 300 purchases: 18-20 KB sent with two
+ * in flight, 14-15 KB with one; docs/benchmarks.md). */
 #define PUSH_DEPTH 2
+#define PIPELINE_ACK_MS 200u
 
 enum state {
     S_CONNECTING,
@@ -94,6 +101,7 @@ typedef struct client {
     uint64_t server_site;
     push_batch inflight[PUSH_DEPTH]; /* oldest first */
     int n_inflight;
+    int depth; /* batches allowed in flight now: 1 until an ack is fast */
     uint64_t read_upto; /* the log is read up to here */
     int push_drained;   /* the last read found nothing after read_upto */
     size_t budget;
@@ -339,11 +347,11 @@ static int complete_last_row(client *c, push_batch *b)
     return LM_OK;
 }
 
-/* Reads and sends batches after read_upto until PUSH_DEPTH are in flight
+/* Reads and sends batches after read_upto until c->depth are in flight
  * or the log is drained; with none in flight and nothing left, pulls. */
 static void fill_pipeline(client *c)
 {
-    while (c->n_inflight < PUSH_DEPTH && !c->push_drained && c->rc == LM_OK && !c->closing) {
+    while (c->n_inflight < c->depth && !c->push_drained && c->rc == LM_OK && !c->closing) {
         push_batch *b = &c->inflight[c->n_inflight];
         memset(b, 0, sizeof *b);
         int rc = lm_replica_local_changes(c->r, c->read_upto, c->budget, &b->v, &b->n, &b->upto);
@@ -430,7 +438,9 @@ static void on_push_ack(client *c, const lm_msg_push_ack *ack)
     memmove(&c->inflight[0], &c->inflight[1], (size_t)c->n_inflight * sizeof c->inflight[0]);
     /* Size batches to the link: a fast ack means the link can take more per
      * round trip; a slow one means a drop would cost too much resending. */
-    adapt(&c->budget, mono_ms() - head.sent_at_ms);
+    uint64_t took = mono_ms() - head.sent_at_ms;
+    adapt(&c->budget, took);
+    c->depth = took < PIPELINE_ACK_MS ? PUSH_DEPTH : 1;
     progress(c, 0);
     fill_pipeline(c);
     /* The server's received_at stamps for the acknowledged batch, written
@@ -732,6 +742,7 @@ int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *
     c->err = err;
     c->err_size = err_size;
     c->budget = BUDGET_START;
+    c->depth = 1;
     c->pull_budget = PULL_BUDGET_START;
     c->started_ms = mono_ms();
     c->state = S_CONNECTING;

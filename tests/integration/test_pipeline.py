@@ -1,0 +1,116 @@
+"""integration_pipeline: how many PUSH batches the agent keeps in flight,
+seen by a frame-counting proxy between a real `lastmile sync` and a real
+server. On a fast link (acks back within 200 ms) the agent pipelines: a
+second PUSH goes out before the first is acknowledged. On a slow link
+(every answer held 300 ms, a 2G round trip) it keeps one: a second batch
+gains nothing there, and a pipelined batch's ack, waiting behind the batch
+before it, looked slow and stopped the batch budget from growing (more,
+smaller frames: more bytes on the wire). Either way every record reaches
+the server once."""
+import socket
+import threading
+import time
+
+from lmtest import agent_li_with_farmer, bulk_insert, check, done, relay_frames, tempdir, \
+    use_server
+
+ROWS = 1500
+PUSH, PUSH_ACK = 5, 6  # lm_msg_type
+
+
+class Proxy:
+    """Forwards one connection at a time to the server, whole frames at a
+    time. Counts a PUSH as it leaves the client and a PUSH_ACK as it is
+    handed to the client; server->client frames are held `hold` seconds,
+    or, with pair_hold, an ack until two PUSHes are outstanding (at most
+    0.1 s), so that a client that pipelines is seen doing so."""
+
+    def __init__(self, server_port, hold=0.0, pair_hold=False):
+        self.server_port = server_port
+        self.hold = hold
+        self.pair_hold = pair_hold
+        self.lock = threading.Condition()
+        self.outstanding = self.max_outstanding = self.pushes = 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        self.listener.close()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.server_port))
+            up = threading.Thread(target=relay_frames, args=(client, server, self._from_client),
+                                  daemon=True)
+            up.start()
+            relay_frames(server, client, self._from_server)
+            up.join(30)
+            client.close()
+            server.close()
+
+    def _from_client(self, kind, frame, server):
+        if kind == PUSH:
+            with self.lock:
+                self.pushes += 1
+                self.outstanding += 1
+                self.max_outstanding = max(self.max_outstanding, self.outstanding)
+                self.lock.notify_all()
+        try:
+            server.sendall(frame)
+        except OSError:
+            return False
+        return True
+
+    def _from_server(self, kind, frame, client):
+        if self.hold:
+            time.sleep(self.hold)
+        elif self.pair_hold and kind == PUSH_ACK:
+            with self.lock:
+                self.lock.wait_for(lambda: self.outstanding >= 2, timeout=0.1)
+        if kind == PUSH_ACK:
+            with self.lock:
+                self.outstanding -= 1
+        try:
+            client.sendall(frame)
+        except OSError:
+            return False
+        return True
+
+
+def main():
+    with tempdir() as tmp:
+        server, a, farmer = agent_li_with_farmer(tmp)
+
+        cases = (("fast", "FASTA0", Proxy(server.port, pair_hold=True)),
+                 ("slow", "SLOWA0", Proxy(server.port, hold=0.3)))
+        seen = {}
+        for name, tag, proxy in cases:
+            bulk_insert(a, farmer, ROWS, tag)
+            use_server(a, "127.0.0.1:%d" % proxy.port)
+            code, _, err = a.cli("sync", "--json", ok=False)
+            proxy.close()
+            check(code == 0, "%s link: sync exits 0 (%s)" % (name, err.strip()))
+            n = server.rows("SELECT count(*) AS n, count(DISTINCT id) AS d FROM collections "
+                            "WHERE id LIKE ?", (tag + "%",))[0]
+            check(n["n"] == ROWS and n["d"] == ROWS,
+                  "%s link: server holds each of %d records once: %r" % (name, ROWS, n))
+            seen[name] = (proxy.pushes, proxy.max_outstanding)
+            print("%s link: %d PUSHes, at most %d in flight" % ((name,) + seen[name]))
+        check(seen["fast"][0] >= 3, "fast link: several batches (%d)" % seen["fast"][0])
+        check(seen["fast"][1] == 2, "fast link: two PUSHes in flight at once")
+        check(seen["slow"][0] >= 3, "slow link: several batches (%d)" % seen["slow"][0])
+        check(seen["slow"][1] == 1, "slow link: one PUSH in flight at a time")
+        check(a.status().get("pending_changes") == 0, "nothing left queued")
+        check(server.stop() == 0, "server exits 0")
+    done("integration_pipeline")
+
+
+if __name__ == "__main__":
+    main()
