@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -169,6 +170,64 @@ class Agent:
     def status(self):
         code, out, _ = self.cli("status", "--json")
         return json.loads(out) if code == 0 else {}
+
+
+def agent_li_with_farmer(folder):
+    """A started server and agent-li (village shangba), initialised, with
+    one farmer registered and synced: (server, agent, farmer id)."""
+    server = Server(folder)
+    key = server.add_user("agent-li", "agent", ["shangba"])
+    server.start()
+    agent = Agent(folder, "agent-li")
+    agent.init(server, key)
+    farmer = agent.new_id("farmer", "add", "--name", "Li", "--village", "shangba")
+    check(agent.sync()[0] == 0, "first sync")
+    return server, agent, farmer
+
+
+def use_server(agent, address):
+    """Points the replica at another HOST:PORT (what `lastmile init` stored),
+    such as a relay in front of the server."""
+    run(["/usr/bin/sqlite3", agent.db,
+         "UPDATE lm_meta SET value = '%s' WHERE key = 'server'" % address])
+
+
+def relay_frames(src, dst, on_frame):
+    """Reads whole protocol frames (u32 big-endian length of type + flags +
+    payload, then type, flags, payload) from socket src and hands each to
+    on_frame(type, frame, dst), which forwards it or not; stops at EOF, on
+    a socket error or when on_frame returns False."""
+    buf = b""
+    while True:
+        try:
+            data = src.recv(65536)
+        except OSError:
+            return
+        if not data:
+            return
+        buf += data
+        while len(buf) >= 6:
+            length = struct.unpack(">I", buf[:4])[0]
+            if len(buf) < 4 + length:
+                break
+            frame, buf = buf[:4 + length], buf[4 + length:]
+            if not on_frame(frame[4], frame, dst):
+                return
+
+
+def bulk_insert(agent, farmer, n, tag):
+    """n collections in one plain-SQL transaction (the sqlite3 shell), so
+    the test spends its time syncing, not starting processes."""
+    sql = ("WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < %d) "
+           "INSERT INTO collections (id, agent_id, farmer_id, village, product, grade, "
+           "weight_g, unit_price_fen, amount_fen, collected_at, note) "
+           "SELECT printf('%s%%020d', i), '%s', '%s', 'shangba', "
+           "  (ARRAY) , 'B', 1000 + i, 250, (1000 + i) * 250 / 1000 + "
+           "  (((1000 + i) * 250) %% 1000 >= 500), 1700000000000 + i, 'bulk' FROM k;"
+           % (n, tag, agent.uid, farmer))
+    sql = sql.replace("(ARRAY)", "CASE i % 3 WHEN 0 THEN 'potato' WHEN 1 THEN 'corn' "
+                                 "ELSE 'apple' END")
+    run(["/usr/bin/sqlite3", agent.db, sql])
 
 
 def grams(kg):

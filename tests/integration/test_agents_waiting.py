@@ -12,11 +12,10 @@ Also checked: waiting_pull after the cut is one change per collection the
 server applied (the received_at it stamps), and 0 after the full sync."""
 import json
 import socket
-import struct
 import threading
 import time
 
-from lmtest import SERVER, Agent, Server, check, done, run, tempdir
+from lmtest import SERVER, Agent, Server, check, done, relay_frames, run, tempdir
 
 ROWS = 3000
 PUSH_CUT = 2
@@ -43,24 +42,6 @@ class Relay:
         up = socket.create_connection(("127.0.0.1", self.server_port))
         cut = threading.Event()
 
-        def frames(src, dst, on_frame):
-            buf = b""
-            while True:
-                try:
-                    data = src.recv(65536)
-                except OSError:
-                    return
-                if not data:
-                    return
-                buf += data
-                while len(buf) >= 6:
-                    length = struct.unpack(">I", buf[:4])[0]
-                    if len(buf) < 4 + length:
-                        break
-                    frame, buf = buf[:4 + length], buf[4 + length:]
-                    if not on_frame(frame[4], frame, dst):
-                        return
-
         def client_frame(kind, frame, dst):
             if kind == MSG_PUSH:
                 if self.pushes >= self.push_cut:
@@ -83,9 +64,9 @@ class Relay:
                     cut.set()
             return True
 
-        t = threading.Thread(target=frames, args=(up, conn, server_frame), daemon=True)
+        t = threading.Thread(target=relay_frames, args=(up, conn, server_frame), daemon=True)
         t.start()
-        frames(conn, up, client_frame)
+        relay_frames(conn, up, client_frame)
         cut.wait(30)
         time.sleep(0.5)  # let the agent record the last acknowledgement
         for s in (conn, up):

@@ -5,35 +5,14 @@ import signal
 import subprocess
 import time
 
-from lmtest import CLI, Agent, Server, check, done, run, tempdir
+from lmtest import CLI, agent_li_with_farmer, bulk_insert, check, done, tempdir
 
 ROWS = 1500
 
 
-def bulk_insert(agent, farmer, n, tag):
-    """n collections in one plain-SQL transaction (the sqlite3 shell), so
-    the test spends its time syncing, not starting processes."""
-    sql = ("WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < %d) "
-           "INSERT INTO collections (id, agent_id, farmer_id, village, product, grade, "
-           "weight_g, unit_price_fen, amount_fen, collected_at, note) "
-           "SELECT printf('%s%%020d', i), '%s', '%s', 'shangba', "
-           "  (ARRAY) , 'B', 1000 + i, 250, (1000 + i) * 250 / 1000 + "
-           "  (((1000 + i) * 250) %% 1000 >= 500), 1700000000000 + i, 'bulk' FROM k;"
-           % (n, tag, agent.uid, farmer))
-    sql = sql.replace("(ARRAY)", "CASE i % 3 WHEN 0 THEN 'potato' WHEN 1 THEN 'corn' "
-                                 "ELSE 'apple' END")
-    run(["/usr/bin/sqlite3", agent.db, sql])
-
-
 def main():
     with tempdir() as tmp:
-        server = Server(tmp)
-        key = server.add_user("agent-li", "agent", ["shangba"])
-        server.start()
-        a = Agent(tmp, "agent-li")
-        a.init(server, key)
-        farmer = a.new_id("farmer", "add", "--name", "Li", "--village", "shangba")
-        check(a.sync()[0] == 0, "first sync")
+        server, a, farmer = agent_li_with_farmer(tmp)
 
         interrupted = 0
         for attempt, tag in enumerate(("BULKA0", "BULKB0")):

@@ -17,7 +17,7 @@ import struct
 import threading
 import time
 
-from lmtest import CLI, Agent, Server, check, done, run, tempdir
+from lmtest import CLI, agent_li_with_farmer, check, done, run, tempdir, use_server
 
 ROWS = 2000
 CUTS = 8
@@ -132,13 +132,7 @@ def sync_via(agent, *extra, timeout=240):
 def main():
     rng = random.Random(SEED)
     with tempdir() as tmp:
-        server = Server(tmp)
-        key = server.add_user("agent-li", "agent", ["shangba"])
-        server.start()
-        a = Agent(tmp, "agent-li")
-        a.init(server, key)
-        farmer = a.new_id("farmer", "add", "--name", "Li", "--village", "shangba")
-        check(a.sync()[0] == 0, "first sync")
+        server, a, farmer = agent_li_with_farmer(tmp)
 
         # Usage errors: nothing is tried.
         for bad in (["--retry", "-1"], ["--retry", "x"], ["--retry", "10001"],
@@ -154,8 +148,7 @@ def main():
 
         # A stall without --retry: detected in about --timeout seconds.
         stall = CuttingProxy(server.port, [("stall", 3000)])
-        run(["/usr/bin/sqlite3", a.db,
-             "UPDATE lm_meta SET value = '127.0.0.1:%d' WHERE key = 'server'" % stall.port])
+        use_server(a, "127.0.0.1:%d" % stall.port)
         code, _, err, secs = sync_via(a, "--timeout", "2")
         stall.close()
         check(code == 1, "a stalled sync fails (exit %d)" % code)
@@ -170,8 +163,7 @@ def main():
         plan = [("reset" if k % 2 == 0 else "stall", rng.randint(1500, 9000))
                 for k in range(CUTS)]
         proxy = CuttingProxy(server.port, plan)
-        run(["/usr/bin/sqlite3", a.db,
-             "UPDATE lm_meta SET value = '127.0.0.1:%d' WHERE key = 'server'" % proxy.port])
+        use_server(a, "127.0.0.1:%d" % proxy.port)
         code, summary, err, secs = sync_via(a, "--retry", "40", "--timeout", "3")
         proxy.close()
         print("cuts %r; %d connections; %.1f s; summary %r" % (proxy.cuts, proxy.connections,
