@@ -20,7 +20,8 @@
 # CUT_S (30: the one cut), CUTS (3) and CUTN_S (20: the several cuts),
 # CUT_AT (3: seconds into the sync when the first cut starts), CUTN_GAP (10:
 # seconds of link between the several cuts), PLAIN_CUT_S (60: the cut under a plain `lastmile sync`), RETRY
-# (30) and TIMEOUT (20: the options of the timed sync), BUILD, DOC.
+# (30) and TIMEOUT (20: the options of the timed sync), SCENARIOS ("clean
+# cut1 cutN plain": which to run), BUILD, DOC.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NETLAB=${NETLAB:-$ROOT/../shared/netlab}
@@ -79,6 +80,6 @@ python3 "$ROOT/bench/link/linklab.py" \
   --collections "${COLLECTIONS:-300}" --days-n "${DAYS_N:-3}" --cut-s "${CUT_S:-30}" \
   --cuts "${CUTS:-3}" --cutn-s "${CUTN_S:-20}" --cut-at "${CUT_AT:-3}" --cutn-gap "${CUTN_GAP:-10}" \
   --plain-cut-s "${PLAIN_CUT_S:-60}" --retry "${RETRY:-30}" --timeout "${TIMEOUT:-20}" \
-  --doc "$DOC" &
+  --scenarios "${SCENARIOS:-clean cut1 cutN plain}" --doc "$DOC" &
 LAB_PID=$!
 wait "$LAB_PID"

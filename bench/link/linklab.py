@@ -17,6 +17,8 @@ purchase) and syncs it with `lastmile sync --json --retry R --timeout T`:
   plain   (first rate only) one cut, `lastmile sync` without options: how
           long until it gives up, what it says; then a plain sync afterwards
 
+(--scenarios, SCENARIOS in bench-link.sh, picks some of them.)
+
 Floors, measured in the same run on the same link: the day's records as CSV
 (collections + gradings, with header lines) through `gzip -9`, and the time
 floor.py needs to upload that .gz over one TCP connection (median of
@@ -559,9 +561,15 @@ def main():
     ap.add_argument("--timeout", type=int, default=20)
     ap.add_argument("--plain", type=int, default=1)
     ap.add_argument("--plain-cut-s", type=float, default=60)
+    ap.add_argument("--scenarios", default="clean cut1 cutN plain",
+                    help="which of clean, cut1, cutN, plain to run")
     ap.add_argument("--doc", default="")
     a = ap.parse_args()
     a.rates = [int(x) for x in a.rates.split()]
+    a.scenarios = a.scenarios.split()
+    unknown = set(a.scenarios) - {"clean", "cut1", "cutN", "plain"}
+    if unknown:
+        ap.error("unknown scenario(s): %s" % " ".join(sorted(unknown)))
     started = time.monotonic()
 
     def stop(*_):
@@ -575,12 +583,15 @@ def main():
         for i, rate in enumerate(a.rates):
             lab.link_up(rate)
             lab.start_server(rate)
-            scenario(lab, rate, "clean", VILLAGES[0], 1, ())
-            scenario(lab, rate, "cut1", VILLAGES[1], 1, [(a.cut_at, a.cut_s)],
-                     floor_cuts=[(a.cut_at, a.cut_s)])
-            scenario(lab, rate, "cut%d" % a.cuts, VILLAGES[2], a.days_n,
-                     [(a.cut_at, a.cutn_s)] + [(a.cutn_gap, a.cutn_s)] * (a.cuts - 1))
-            if a.plain and i == 0:
+            if "clean" in a.scenarios:
+                scenario(lab, rate, "clean", VILLAGES[0], 1, ())
+            if "cut1" in a.scenarios:
+                scenario(lab, rate, "cut1", VILLAGES[1], 1, [(a.cut_at, a.cut_s)],
+                         floor_cuts=[(a.cut_at, a.cut_s)])
+            if "cutN" in a.scenarios:
+                scenario(lab, rate, "cut%d" % a.cuts, VILLAGES[2], a.days_n,
+                         [(a.cut_at, a.cutn_s)] + [(a.cutn_gap, a.cutn_s)] * (a.cuts - 1))
+            if a.plain and i == 0 and "plain" in a.scenarios:
                 scenario(lab, rate, "plain", VILLAGES[3], 1, [(a.cut_at, a.plain_cut_s)],
                          plain=True)
             lab.stop_server()
