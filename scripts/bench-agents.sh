@@ -293,7 +293,8 @@ villages and 20 products to the catalog and syncs (untimed); the records are
 then written with plain SQL and stamped (untimed), and one full
 \`lm_sync_client_run\` session is timed: handshake, PUSH batches until the
 server acknowledged everything (each batch one server transaction, two
-batches in flight; the PUSH_ACK says which rows the server stamped with
+batches in flight while acks come back within 200 ms, as on loopback; the
+PUSH_ACK says which rows the server stamped with
 \`received_at\` and the client writes those stamps itself), a PULL that
 finds nothing new, BYE. Bytes are every byte the client wrote to and read from the
 socket (TCP payload). Client CPU is the session thread's CPU time
@@ -394,15 +395,18 @@ $AG_NOTES
   session spends about as much CPU on the client as on the server (the
   CPU column), two batches in flight since 76779f9 (one before), the
   client reading, encoding and writing the server's \`received_at\` stamps
-  while the server merges. On
-  the client (timed per step at 10,000 records, before the change log
-  took one row per inserted record): writing the stamps ~50 %, most of it
-  commits and WAL checkpoints of pages scattered over the file, reading
-  the change log ~20 %, encoding and deflate ~15 %. Since schema 5 a
-  record is one log row instead of nine, which halved the client's CPU
-  (0.56–0.61 → 0.30 s at 10,000 in alternating runs): the two sides now
-  cost about the same (the server's: decode about a third, then merge and
-  commit).
+  while the server merges. Where the CPU goes at 10,000 records (perf,
+  2026-11-29, at 4a17fc2): on the client, writing the stamps ~40 % (one
+  merge per stamped row: reading the row and its versions, writing the
+  cell and its version, the commit), deflate at level 9 ~25 % (level 6
+  would save ~8 % of the session for 0.8 % more bytes: not taken, the link
+  is the scarce resource), reading the change log ~20 %; on the server,
+  the merge ~70 % (writing version rows with their scope keys ~30 %),
+  decode ~10 %, commits and WAL checkpoints ~20 %. Both processes share
+  the machine's 2 cores and together use about 1.6 of them during the
+  session, so only less CPU on either side makes it faster. Since schema
+  5 a record is one log row instead of nine, which halved the client's
+  CPU (0.56–0.61 → 0.30 s at 10,000 in alternating runs).
 - Each figure is one run on a shared 2-core machine (other engineers' builds
   and simulations may be running): treat differences under ~30 % as noise.
 
