@@ -101,7 +101,7 @@ typedef struct client {
     uint64_t server_site;
     push_batch inflight[PUSH_DEPTH]; /* oldest first */
     int n_inflight;
-    int depth; /* batches allowed in flight now: 1 until an ack is fast */
+    int depth;          /* batches allowed in flight now: 1 until an ack is fast */
     uint64_t read_upto; /* the log is read up to here */
     int push_drained;   /* the last read found nothing after read_upto */
     size_t budget;
