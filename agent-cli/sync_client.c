@@ -35,7 +35,13 @@
 #include <time.h>
 #include <uv.h>
 
-#define BUDGET_START (8u << 10)
+/* The first PUSH batch, in changes before deflate (about 3 KB on the wire:
+ * under a second even at 32 kbit/s). It stays this size while acks are
+ * slower than a second, as on 2G or under a burst: from 8 KiB, 1,000 agents
+ * at once took 50-61 s at 41-46 B/record, 32 KiB 26-29 s at 28 B/record,
+ * and a 2G day at 32 kbit/s 25.5-25.8 s, 18.1 KB -> 18.6-18.8 s, 17.0 KB
+ * (docs/benchmarks.md); the price is server memory in such a burst. */
+#define BUDGET_START (32u << 10)
 /* Pulls start bigger: the budget counts changes before deflate, and what
  * comes back (stamps, catalog rows) deflates 5-10x; every PULL also costs
  * the server a scan of the change log from the cursor. */
