@@ -8,6 +8,7 @@ LASTMILE_BIN and LASTMILE_SERVER_BIN.
 import json
 import os
 import signal
+import socket
 import sqlite3
 import struct
 import subprocess
@@ -190,6 +191,16 @@ def use_server(agent, address):
     such as a relay in front of the server."""
     run(["/usr/bin/sqlite3", agent.db,
          "UPDATE lm_meta SET value = '%s' WHERE key = 'server'" % address])
+
+
+def loopback_listener(backlog=4):
+    """A listening socket on 127.0.0.1 with a kernel-chosen port, for the
+    relays the tests put between an agent and the server: (socket, port)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(backlog)
+    return sock, sock.getsockname()[1]
 
 
 def relay_frames(src, dst, on_frame):

@@ -15,7 +15,8 @@ import socket
 import threading
 import time
 
-from lmtest import SERVER, Agent, Server, check, done, relay_frames, run, tempdir
+from lmtest import SERVER, Agent, Server, check, done, loopback_listener, relay_frames, run, \
+    tempdir
 
 ROWS = 3000
 PUSH_CUT = 2
@@ -29,10 +30,7 @@ class Relay:
     def __init__(self, server_port, push_cut):
         self.server_port = server_port
         self.push_cut = push_cut
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(4)
-        self.port = self.lsock.getsockname()[1]
+        self.lsock, self.port = loopback_listener()
         self.pushes = self.acks = 0
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()

@@ -11,8 +11,8 @@ import socket
 import threading
 import time
 
-from lmtest import agent_li_with_farmer, bulk_insert, check, done, relay_frames, tempdir, \
-    use_server
+from lmtest import agent_li_with_farmer, bulk_insert, check, done, loopback_listener, \
+    relay_frames, tempdir, use_server
 
 ROWS = 1500
 PUSH, PUSH_ACK = 5, 6  # lm_msg_type
@@ -31,10 +31,7 @@ class Proxy:
         self.pair_hold = pair_hold
         self.lock = threading.Condition()
         self.outstanding = self.max_outstanding = self.pushes = 0
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(4)
-        self.port = self.listener.getsockname()[1]
+        self.listener, self.port = loopback_listener()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def close(self):

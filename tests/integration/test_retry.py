@@ -17,7 +17,8 @@ import struct
 import threading
 import time
 
-from lmtest import CLI, agent_li_with_farmer, check, done, run, tempdir, use_server
+from lmtest import CLI, agent_li_with_farmer, check, done, loopback_listener, run, tempdir, \
+    use_server
 
 ROWS = 2000
 CUTS = 8
@@ -37,11 +38,7 @@ class CuttingProxy:
         self.cuts = []  # (kind, bytes) of each cut that happened
         self.held = []
         self.lock = threading.Lock()
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
+        self.listener, self.port = loopback_listener(16)
         self.stopping = False
         threading.Thread(target=self._accept, daemon=True).start()
 
