@@ -423,8 +423,13 @@ static void adapt(size_t *budget, uint64_t took_ms)
 
 static void on_push_ack(client *c, const lm_msg_push_ack *ack)
 {
+    if (c->n_inflight == 0) {
+        fail(c, LM_ESTATE, "server acknowledged seq %llu with no batch in flight",
+             (unsigned long long)ack->upto_seq);
+        return;
+    }
     push_batch head = c->inflight[0]; /* answers come in the order sent */
-    if (c->n_inflight == 0 || ack->upto_seq != head.upto) {
+    if (ack->upto_seq != head.upto) {
         fail(c, LM_ESTATE, "server acknowledged seq %llu, expected %llu",
              (unsigned long long)ack->upto_seq, (unsigned long long)head.upto);
         return;
@@ -767,6 +772,12 @@ int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *
     c->open_handles = 2;
 
     c->has_pending = lm_replica_pending_count(r, &c->pending) == LM_OK;
+    /* What a session writes can be fetched again (lm_replica_set_durable):
+     * an fsync per ack took 1,000 agents syncing at once on one disk from
+     * 32.4 to 41.9 s. The agent's own records were made durable when they
+     * were written; the first durable commit after the session syncs the
+     * session's writes too. */
+    lm_replica_set_durable(r, 0);
     start_connect(c);
     uv_run(&c->loop, UV_RUN_DEFAULT);
     /* Every handle is closed by now (shutdown_client runs on every path that
@@ -782,6 +793,7 @@ int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *
         snprintf(err, err_size, "the session ended early");
     }
     rc = c->rc;
+    lm_replica_set_durable(r, 1);
     st->elapsed_ms = mono_ms() - c->started_ms;
     progress(c, 1);
 

@@ -106,6 +106,13 @@ const char *lm_replica_errmsg(const lm_replica *r);
 sqlite3 *lm_replica_db(lm_replica *r);
 uint64_t lm_replica_site(const lm_replica *r);
 
+/* Whether each commit syncs the WAL to disk (1, the default: a commit that
+ * returned survives a power cut). 0 leaves that to the next checkpoint or
+ * durable commit; a power cut then rolls back a suffix of the commits,
+ * never more. A sync session writes only what it can fetch again (acks,
+ * stamps, pulled changes) and turns it off meanwhile. */
+int lm_replica_set_durable(lm_replica *r, int durable);
+
 /* ----------------------------------------------------------- clock & ids */
 
 /* Next local HLC: monotonic across restarts and unique per site across

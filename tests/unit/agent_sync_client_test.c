@@ -148,6 +148,17 @@ static void fixture_close(fixture *f)
     rmdir(f->dir);
 }
 
+static int synchronous_of(lm_replica *r)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(lm_replica_db(r), "PRAGMA synchronous", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
 /* Runs one session against server (HOST:PORT) and checks the outcome. */
 static void expect_failure(fixture *f, const char *server, int want_rc, const char *needle)
 {
@@ -169,6 +180,9 @@ static void expect_failure(fixture *f, const char *server, int want_rc, const ch
     }
     CHECK(strchr(err, '\n') == NULL);
     CHECK_EQ_INT(st.pushed_changes, 0);
+    /* the session commits without syncing the WAL; a failed one too must
+     * leave the replica's own writes durable again (synchronous FULL) */
+    CHECK_EQ_INT(synchronous_of(f->r), 2);
     uint64_t pending = 0;
     CHECK_RC(lm_replica_pending_count(f->r, &pending), LM_OK);
     CHECK_EQ_INT(pending, f->pending);

@@ -351,10 +351,31 @@ static void test_cache_option(void)
     }
 }
 
+/* Commits sync the WAL (synchronous FULL, 2) unless a sync session turned
+ * that off (NORMAL, 1) for what it can fetch again. */
+static void test_durable_commits(void)
+{
+    char path[400], err[256];
+    st_path(path, sizeof path, "durable.db");
+    lm_replica_options o = {.create = 1, .site = 9};
+    lm_replica *r = NULL;
+    CHECK_RC(lm_replica_open(path, &o, &r, err, sizeof err), LM_OK);
+    if (!r)
+        return;
+    CHECK_EQ_INT(st_int(r, "PRAGMA synchronous"), 2);
+    CHECK_RC(lm_replica_set_durable(r, 0), LM_OK);
+    CHECK_EQ_INT(st_int(r, "PRAGMA synchronous"), 1);
+    CHECK_RC(lm_replica_set_durable(r, 1), LM_OK);
+    CHECK_EQ_INT(st_int(r, "PRAGMA synchronous"), 2);
+    CHECK_RC(lm_replica_set_durable(NULL, 1), LM_EINVAL);
+    lm_replica_close(r);
+}
+
 int main(void)
 {
     st_mkdir("capture");
     test_cache_option();
+    test_durable_commits();
     test_scan_limit();
     test_shell_capture();
     test_changes_since();
