@@ -33,14 +33,15 @@ static const char usage[] =
     "                             [--log-level error|warn|info|debug]\n"
     "                             [--max-sessions N] [--idle-timeout-ms MS]\n"
     "                             [--handshake-timeout-ms MS] [--max-frame BYTES]\n"
-    "                             [--cache-mib MIB]\n"
+    "                             [--cache-mib MIB] [--checkpoint-pages N]\n"
     "\n"
     "Serves sync sessions on HOST:PORT (default 127.0.0.1:7070; port 0 picks a\n"
     "free port). The first stdout line is `listening on HOST:PORT`. Logs go to\n"
     "stderr. SIGINT/SIGTERM finish in-flight batches, close the database and\n"
     "exit 0. Config file: key = value lines with keys listen, db, log_level,\n"
     "max_sessions, idle_timeout_ms, handshake_timeout_ms, max_frame, cache_mib\n"
-    "(page cache per database connection, default 32); flags win.\n";
+    "(page cache per database connection, default 32), checkpoint_pages (WAL\n"
+    "pages that start a background checkpoint, default 8000); flags win.\n";
 
 static void noop_close_cb(uv_handle_t *h)
 {
@@ -159,7 +160,8 @@ static unsigned pool_size(void)
 static int load_settings(int argc, char **argv, lm_server_config *cfg)
 {
     const char *db = NULL, *listen = NULL, *config = NULL, *level = NULL, *max_sessions = NULL,
-               *idle = NULL, *handshake = NULL, *max_frame = NULL, *cache_mib = NULL;
+               *idle = NULL, *handshake = NULL, *max_frame = NULL, *cache_mib = NULL,
+               *ckpt_pages = NULL;
     lm_opt opts[] = {{"db", &db, NULL},
                      {"listen", &listen, NULL},
                      {"config", &config, NULL},
@@ -168,7 +170,8 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
                      {"idle-timeout-ms", &idle, NULL},
                      {"handshake-timeout-ms", &handshake, NULL},
                      {"max-frame", &max_frame, NULL},
-                     {"cache-mib", &cache_mib, NULL}};
+                     {"cache-mib", &cache_mib, NULL},
+                     {"checkpoint-pages", &ckpt_pages, NULL}};
     int prc = lm__opts_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "serve");
     if (prc == LM_OPTS_HELP)
         return -1;
@@ -182,8 +185,9 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
     }
     const char *keys[] = {"db",           "listen",          "log_level",
                           "max_sessions", "idle_timeout_ms", "handshake_timeout_ms",
-                          "max_frame",    "cache_mib"};
-    const char *values[] = {db, listen, level, max_sessions, idle, handshake, max_frame, cache_mib};
+                          "max_frame",    "cache_mib",       "checkpoint_pages"};
+    const char *values[] = {db,        listen,    level,     max_sessions, idle,
+                            handshake, max_frame, cache_mib, ckpt_pages};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (values[i] && lm_server_config_set(cfg, keys[i], values[i], err, sizeof err) != LM_OK) {
             fprintf(stderr, "lastmile-server serve: %s\n", err);
@@ -228,7 +232,7 @@ int lm__cmd_serve(int argc, char **argv)
     srv->loop = &loop;
     char err[512] = "";
     int rc = lm__store_open(&loop, srv->cfg.db, pool_size(), (int)(srv->cfg.cache_mib * 1024),
-                            &srv->store, err, sizeof err);
+                            (int)srv->cfg.checkpoint_pages, &srv->store, err, sizeof err);
     if (rc != LM_OK) {
         lm_log(LM_LOG_ERROR, "%s", *err ? err : lm_strerror(rc));
         goto fail_store;

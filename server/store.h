@@ -48,9 +48,10 @@ struct lm_store_job {
 
 /* Opens the writer and n_readers reader replicas on path (which must exist:
  * `lastmile-server init` creates it), each with a page cache of cache_kib
- * (0: SQLite's default). */
+ * (0: SQLite's default), and a connection for checkpoints, which start on
+ * the pool once a write leaves ckpt_pages in the WAL (0: 1,000). */
 int lm__store_open(uv_loop_t *loop, const char *path, unsigned n_readers, int cache_kib,
-                   lm_store **out, char *err, size_t err_size);
+                   int ckpt_pages, lm_store **out, char *err, size_t err_size);
 /* Closes the replicas. Only when no job is queued or running. NULL is fine. */
 void lm__store_close(lm_store *s);
 

@@ -94,11 +94,12 @@ class Server:
         lines = out.strip().splitlines()
         return lines[-1].strip() if code == 0 and lines else ""
 
-    def start(self, port=0):
-        """Starts serving (port 0: a free one) and waits for 'listening on'."""
+    def start(self, port=0, extra=()):
+        """Starts serving (port 0: a free one; extra: more serve flags) and
+        waits for 'listening on'."""
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
-            [SERVER, "serve", "--db", self.db, "--listen", "127.0.0.1:%d" % port],
+            [SERVER, "serve", "--db", self.db, "--listen", "127.0.0.1:%d" % port] + list(extra),
             stdout=subprocess.PIPE, stderr=log, text=True)
         log.close()
         _children.append(self.proc)
