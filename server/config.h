@@ -6,7 +6,7 @@
  * File format: one `key = value` per line; blank lines and lines starting
  * with '#' are ignored; surrounding spaces are trimmed. Keys: listen, db,
  * log_level, max_sessions, idle_timeout_ms, handshake_timeout_ms, max_frame,
- * cache_mib, checkpoint_pages.
+ * cache_mib, checkpoint_pages, max_queued_mib.
  */
 #ifndef LM_SERVER_CONFIG_H
 #define LM_SERVER_CONFIG_H
@@ -25,11 +25,13 @@ typedef struct lm_server_config {
     size_t max_frame;              /* largest frame accepted or sent, header included */
     unsigned cache_mib;            /* page cache of each SQLite connection (writer, readers) */
     unsigned checkpoint_pages;     /* WAL size that starts a background checkpoint */
+    unsigned max_queued_mib;       /* decoded PUSH batches waiting for the writer */
 } lm_server_config;
 
 /* Fills c with the defaults (listen 127.0.0.1:7070, no db, info, 4096
  * sessions, 120 s idle, 10 s handshake, 1 MiB frames, 32 MiB page cache
- * per connection, checkpoints from 8,000 WAL pages). */
+ * per connection, checkpoints from 8,000 WAL pages, 16 MiB of queued
+ * batches). */
 void lm_server_config_defaults(lm_server_config *c);
 
 /* Sets one key from text. LM_EINVAL with a message in err for an unknown key

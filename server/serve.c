@@ -34,6 +34,7 @@ static const char usage[] =
     "                             [--max-sessions N] [--idle-timeout-ms MS]\n"
     "                             [--handshake-timeout-ms MS] [--max-frame BYTES]\n"
     "                             [--cache-mib MIB] [--checkpoint-pages N]\n"
+    "                             [--max-queued-mib MIB]\n"
     "\n"
     "Serves sync sessions on HOST:PORT (default 127.0.0.1:7070; port 0 picks a\n"
     "free port). The first stdout line is `listening on HOST:PORT`. Logs go to\n"
@@ -41,7 +42,9 @@ static const char usage[] =
     "exit 0. Config file: key = value lines with keys listen, db, log_level,\n"
     "max_sessions, idle_timeout_ms, handshake_timeout_ms, max_frame, cache_mib\n"
     "(page cache per database connection, default 32), checkpoint_pages (WAL\n"
-    "pages that start a background checkpoint, default 8000); flags win.\n";
+    "pages that start a background checkpoint, default 8000), max_queued_mib\n"
+    "(PUSH batches decoded and waiting for the database, default 16); flags\n"
+    "win.\n";
 
 static void noop_close_cb(uv_handle_t *h)
 {
@@ -161,7 +164,7 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
 {
     const char *db = NULL, *listen = NULL, *config = NULL, *level = NULL, *max_sessions = NULL,
                *idle = NULL, *handshake = NULL, *max_frame = NULL, *cache_mib = NULL,
-               *ckpt_pages = NULL;
+               *ckpt_pages = NULL, *max_queued = NULL;
     lm_opt opts[] = {{"db", &db, NULL},
                      {"listen", &listen, NULL},
                      {"config", &config, NULL},
@@ -171,7 +174,8 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
                      {"handshake-timeout-ms", &handshake, NULL},
                      {"max-frame", &max_frame, NULL},
                      {"cache-mib", &cache_mib, NULL},
-                     {"checkpoint-pages", &ckpt_pages, NULL}};
+                     {"checkpoint-pages", &ckpt_pages, NULL},
+                     {"max-queued-mib", &max_queued, NULL}};
     int prc = lm__opts_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "serve");
     if (prc == LM_OPTS_HELP)
         return -1;
@@ -183,11 +187,18 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
         fprintf(stderr, "lastmile-server serve: %s\n", err);
         return 1;
     }
-    const char *keys[] = {"db",           "listen",          "log_level",
-                          "max_sessions", "idle_timeout_ms", "handshake_timeout_ms",
-                          "max_frame",    "cache_mib",       "checkpoint_pages"};
+    const char *keys[] = {"db",
+                          "listen",
+                          "log_level",
+                          "max_sessions",
+                          "idle_timeout_ms",
+                          "handshake_timeout_ms",
+                          "max_frame",
+                          "cache_mib",
+                          "checkpoint_pages",
+                          "max_queued_mib"};
     const char *values[] = {db,        listen,    level,     max_sessions, idle,
-                            handshake, max_frame, cache_mib, ckpt_pages};
+                            handshake, max_frame, cache_mib, ckpt_pages,   max_queued};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (values[i] && lm_server_config_set(cfg, keys[i], values[i], err, sizeof err) != LM_OK) {
             fprintf(stderr, "lastmile-server serve: %s\n", err);
@@ -251,7 +262,11 @@ int lm__cmd_serve(int argc, char **argv)
 
     uv_run(&loop, UV_RUN_DEFAULT);
     lm__session_log_discard(srv);
-    lm_log(LM_LOG_INFO, "stopped after %llu session(s)", (unsigned long long)srv->sessions_total);
+    lm_log(LM_LOG_INFO,
+           "stopped after %llu session(s); at most %zu KiB of PUSH batches queued, %llu PUSH(es) "
+           "waited for room",
+           (unsigned long long)srv->sessions_total, srv->queued_peak >> 10,
+           (unsigned long long)srv->parked_total);
     code = 0;
 fail_listen:
     lm__store_close(srv->store);

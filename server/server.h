@@ -36,6 +36,12 @@ typedef struct lm_server {
      * frame decoder before read_cb returns. */
     char read_buf[64 * 1024];
     int read_buf_busy;
+    /* Decoded PUSH batches in write jobs (queued or running), an estimate
+     * of their heap; past cfg.max_queued_mib a session's next PUSH waits
+     * in its frame decoder, undecoded, in the parked FIFO. */
+    size_t queued_bytes, queued_peak;
+    lm_session *parked_head, *parked_tail;
+    uint64_t parked_total;
 } lm_server;
 
 /* Accepts one pending connection on srv->listener and starts its session

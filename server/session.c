@@ -77,6 +77,9 @@ struct lm_session {
     uint64_t features;
     uint64_t *acked_stamps;
     size_t n_acked_stamps, cap_acked_stamps;
+    /* its next PUSH waits for the writer's queue to shrink (lm_server) */
+    int parked;
+    lm_session *park_next;
 };
 
 /* A queued write; the buffer lives until the write callback. */
@@ -102,7 +105,8 @@ typedef struct auth_job {
 typedef struct push_job {
     lm_store_job base;
     lm_session *s;
-    lm_msg msg; /* the PUSH, owned */
+    lm_msg msg;   /* the PUSH, owned */
+    size_t bytes; /* its share of lm_server.queued_bytes */
     int rc;
     char err[256];
     lm_apply_result res;
@@ -231,6 +235,23 @@ static void record_session(lm_session *s)
 }
 
 /* Frees s once nothing refers to it any more. */
+/* Takes s out of the parked FIFO (a session freed while parked). */
+static void unpark_remove(lm_server *srv, lm_session *s)
+{
+    lm_session **p = &srv->parked_head, *prev = NULL;
+    while (*p && *p != s) {
+        prev = *p;
+        p = &(*p)->park_next;
+    }
+    if (!*p)
+        return;
+    *p = s->park_next;
+    if (srv->parked_tail == s)
+        srv->parked_tail = prev;
+    s->parked = 0;
+    s->park_next = NULL;
+}
+
 static void maybe_free(lm_session *s)
 {
     if (!s->closing || s->handles_open > 0 || s->reqs > 0)
@@ -243,6 +264,8 @@ static void maybe_free(lm_session *s)
     if (s->next)
         s->next->prev = s->prev;
     srv->n_sessions--;
+    if (s->parked)
+        unpark_remove(srv, s);
     if (s->u) {
         /* The "last sync" row is a write like any other: it waits its turn
          * behind the batches, and the loop runs until it is done. */
@@ -367,7 +390,7 @@ static void timer_cb(uv_timer_t *t)
         hard_close(s, "linger over");
         return;
     }
-    if (s->job_busy) {
+    if (s->job_busy || s->parked) {
         /* The database, not the peer, is slow: wait for the job. */
         uv_timer_start(&s->timer, timer_cb, s->srv->cfg.idle_timeout_ms, 0);
         return;
@@ -524,7 +547,7 @@ static void resume(lm_session *s)
     arm_timer(s, s->state == ST_READY ? s->srv->cfg.idle_timeout_ms
                                       : s->srv->cfg.handshake_timeout_ms);
     process_frames(s);
-    if (!s->job_busy && !s->ending)
+    if (!s->job_busy && !s->ending && !s->parked)
         start_reading(s);
 }
 
@@ -619,6 +642,66 @@ out:
 
 /* --------------------------------------------------------------- PUSH */
 
+/* What a decoded batch holds on the heap, roughly: the change array, three
+ * small strings per change, and text or blob values. */
+static size_t batch_heap(const lm_change *c, uint32_t n)
+{
+    size_t b = (size_t)n * (sizeof *c + 3 * 32);
+    for (uint32_t i = 0; i < n; i++) {
+        if (c[i].pk)
+            b += strlen(c[i].pk);
+        if (c[i].value.bytes)
+            b += c[i].value.len + 16;
+    }
+    return b;
+}
+
+/* Memory bound: while the decoded batches waiting for (or in) the writer
+ * hold max_queued_mib, a session's next PUSH stays in its frame decoder,
+ * deflated as it came. An empty queue always takes one, whatever its size. */
+static int queue_full(const lm_server *srv)
+{
+    return srv->queued_bytes > 0 &&
+           srv->queued_bytes >= (size_t)srv->cfg.max_queued_mib * 1024u * 1024u;
+}
+
+/* Parks s until unpark: no reading (its socket's window fills and its
+ * client waits, as for any slow batch); the idle timer waits too. */
+static void park(lm_session *s)
+{
+    lm_server *srv = s->srv;
+    stop_reading(s);
+    s->parked = 1;
+    s->park_next = NULL;
+    if (srv->parked_tail)
+        srv->parked_tail->park_next = s;
+    else
+        srv->parked_head = s;
+    srv->parked_tail = s;
+    srv->parked_total++;
+    lm_log(LM_LOG_DEBUG, "session %s user=%s: PUSH waits, %zu KiB of batches queued", s->peer,
+           s->user, srv->queued_bytes >> 10);
+}
+
+/* After a batch left the queue: parked sessions go on, oldest first, while
+ * there is room. */
+static void unpark(lm_server *srv)
+{
+    while (srv->parked_head && !queue_full(srv)) {
+        lm_session *s = srv->parked_head;
+        srv->parked_head = s->park_next;
+        if (!srv->parked_head)
+            srv->parked_tail = NULL;
+        s->parked = 0;
+        s->park_next = NULL;
+        if (s->closing || s->ending)
+            continue;
+        process_frames(s);
+        if (!s->job_busy && !s->ending && !s->closing && !s->parked)
+            start_reading(s);
+    }
+}
+
 /* Worker: the batch in one transaction with its watermark; the server
  * stamps received_at. */
 static void push_run(lm_store_job *job, lm_replica *r)
@@ -667,6 +750,8 @@ static void push_done(lm_store_job *job, int status)
 {
     push_job *j = (push_job *)job;
     lm_session *s = j->s;
+    lm_server *srv = s->srv;
+    srv->queued_bytes -= j->bytes;
     if (j->rc == LM_OK)
         s->push_applied += j->msg.u.push.n_changes;
     if (!job_finished(s))
@@ -705,6 +790,7 @@ out:
     lm_apply_result_clear(&j->res);
     lm_msg_clear(&j->msg);
     lm_free(j);
+    unpark(srv);
 }
 
 /* --------------------------------------------------------------- PULL */
@@ -828,6 +914,11 @@ static void on_push(lm_session *s, lm_msg *m)
     j->s = s;
     j->msg = *m; /* takes the decoded changes */
     memset(m, 0, sizeof *m);
+    j->bytes = batch_heap(j->msg.u.push.changes, j->msg.u.push.n_changes);
+    lm_server *srv = s->srv;
+    srv->queued_bytes += j->bytes;
+    if (srv->queued_bytes > srv->queued_peak)
+        srv->queued_peak = srv->queued_bytes;
     j->base.run = push_run;
     j->base.done = push_done;
     submit(s, &j->base, 1);
@@ -905,11 +996,17 @@ static void handle_frame(lm_session *s, const lm_frame *f)
     lm_msg_clear(&m);
 }
 
-/* Handles buffered frames until one starts a job, the session ends, or
- * more bytes are needed. */
+/* Handles buffered frames until one starts a job, the session ends, more
+ * bytes are needed, or a PUSH must wait for room in the writer's queue. */
 static void process_frames(lm_session *s)
 {
-    while (!s->job_busy && !s->ending && !s->closing) {
+    while (!s->job_busy && !s->ending && !s->closing && !s->parked) {
+        uint8_t type;
+        if (s->state == ST_READY && queue_full(s->srv) &&
+            lm_frame_decoder_peek(&s->dec, &type) == 1 && type == LM_MSG_PUSH) {
+            park(s);
+            return;
+        }
         lm_frame f;
         int rc = lm_frame_decoder_next(&s->dec, &f);
         if (rc == 0)

@@ -151,6 +151,9 @@ int lm_frame_decoder_feed(lm_frame_decoder *d, const uint8_t *data, size_t len);
 /* 1 and *out filled when a whole frame is ready, 0 when more bytes are
  * needed, negative on bad input (sticky). */
 int lm_frame_decoder_next(lm_frame_decoder *d, lm_frame *out);
+/* 1 and *type set when a whole frame is buffered, without taking it (nor
+ * inflating it); 0 when more bytes are needed; negative as above. */
+int lm_frame_decoder_peek(const lm_frame_decoder *d, uint8_t *type);
 
 /* A growable output buffer. Embedded by value; owns data. */
 typedef struct lm_buf {

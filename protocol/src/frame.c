@@ -366,6 +366,20 @@ done:
     return rc;
 }
 
+int lm_frame_decoder_peek(const lm_frame_decoder *d, uint8_t *type)
+{
+    if (d->error)
+        return d->error;
+    size_t have = d->len - d->off;
+    if (have < LM_FRAME_HEADER_SIZE)
+        return 0;
+    const uint8_t *h = d->buf + d->off;
+    if (have < 4 + (size_t)get_u32(h))
+        return 0;
+    *type = h[4];
+    return 1;
+}
+
 int lm_frame_decoder_next(lm_frame_decoder *d, lm_frame *out)
 {
     if (d->error)

@@ -114,7 +114,8 @@ static void free_stream(stream *s)
 }
 
 /* Feeds the stream in slices of at most max_slice bytes (1 = byte at a
- * time) and checks every frame comes out intact and in order. */
+ * time) and checks every frame comes out intact and in order, and that
+ * lm_frame_decoder_peek agrees with lm_frame_decoder_next at every step. */
 static void feed_sliced(const stream *s, size_t max_slice)
 {
     lm_frame_decoder d;
@@ -129,7 +130,15 @@ static void feed_sliced(const stream *s, size_t max_slice)
         off += n;
         lm_frame f;
         int rc;
-        while ((rc = lm_frame_decoder_next(&d, &f)) == 1) {
+        for (;;) {
+            /* peek tells a whole frame and its type without taking it */
+            uint8_t type = 0;
+            int peeked = lm_frame_decoder_peek(&d, &type);
+            rc = lm_frame_decoder_next(&d, &f);
+            if (peeked != rc || (rc == 1 && type != f.type))
+                bad++;
+            if (rc != 1)
+                break;
             if (got >= s->n || f.type != s->types[got] || f.payload_len != s->lens[got] ||
                 (f.payload_len && memcmp(f.payload, s->payloads[got], f.payload_len) != 0))
                 bad++;

@@ -47,6 +47,11 @@ static void test_config(void)
     CHECK_RC(lm_server_config_set(&c, "checkpoint_pages", "99", err, sizeof err), LM_EINVAL);
     CHECK_RC(lm_server_config_set(&c, "checkpoint_pages", "1000001", err, sizeof err), LM_EINVAL);
     CHECK_EQ_INT(c.checkpoint_pages, 100);
+    CHECK_EQ_INT(c.max_queued_mib, 16);
+    CHECK_RC(lm_server_config_set(&c, "max_queued_mib", "1", err, sizeof err), LM_OK);
+    CHECK_EQ_INT(c.max_queued_mib, 1);
+    CHECK_RC(lm_server_config_set(&c, "max_queued_mib", "0", err, sizeof err), LM_EINVAL);
+    CHECK_EQ_INT(c.max_queued_mib, 1);
     CHECK_RC(lm_server_config_set(&c, "colour", "blue", err, sizeof err), LM_EINVAL);
     CHECK(strstr(err, "unknown config key 'colour'") != NULL);
 
