@@ -234,7 +234,6 @@ static void record_session(lm_session *s)
     flush_session_log(s->srv);
 }
 
-/* Frees s once nothing refers to it any more. */
 /* Takes s out of the parked FIFO (a session freed while parked). */
 static void unpark_remove(lm_server *srv, lm_session *s)
 {
@@ -252,6 +251,7 @@ static void unpark_remove(lm_server *srv, lm_session *s)
     s->park_next = NULL;
 }
 
+/* Frees s once nothing refers to it any more. */
 static void maybe_free(lm_session *s)
 {
     if (!s->closing || s->handles_open > 0 || s->reqs > 0)
