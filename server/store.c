@@ -55,6 +55,7 @@ struct lm_store {
     int ckpt_running;
     int ckpt_pages; /* start a checkpoint from this WAL size */
     int wal_pages;  /* WAL size after the writer's last commit (writer thread) */
+    int forcing;    /* the writer is checkpointing itself (writer thread) */
     int ckpt_log, ckpt_done, ckpt_rc;
     uint64_t ckpt_ms;
 };
@@ -65,10 +66,14 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
     lm_store *s = arg;
     s->wal_pages = pages;
-    if (pages >= CKPT_FORCE * s->ckpt_pages) {
-        lm_log(LM_LOG_WARN, "WAL at %d pages: checkpointing in the writer", pages);
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (pages < CKPT_FORCE * s->ckpt_pages) {
+        s->forcing = 0;
+        return SQLITE_OK;
     }
+    if (!s->forcing) /* once per episode: a reader pinning the WAL would repeat it per batch */
+        lm_log(LM_LOG_WARN, "WAL at %d pages: checkpointing in the writer", pages);
+    s->forcing = 1;
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return SQLITE_OK;
 }
 
