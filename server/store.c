@@ -181,20 +181,15 @@ static void work_cb(uv_work_t *w)
 
 static void start_next_write(lm_store *s);
 
-static uint64_t now_ms(void)
-{
-    return uv_hrtime() / 1000000u;
-}
-
 /* Worker thread: copies what the WAL holds into the database, alongside
  * the writer (PASSIVE: it never waits for, nor blocks, a commit). */
 static void ckpt_work_cb(uv_work_t *w)
 {
     lm_store *s = w->data;
-    uint64_t t0 = now_ms();
+    uint64_t t0 = uv_hrtime();
     s->ckpt_rc = sqlite3_wal_checkpoint_v2(lm_replica_db(s->checkpointer), NULL,
                                            SQLITE_CHECKPOINT_PASSIVE, &s->ckpt_log, &s->ckpt_done);
-    s->ckpt_ms = now_ms() - t0;
+    s->ckpt_ms = (uv_hrtime() - t0) / 1000000u;
 }
 
 static void ckpt_after_cb(uv_work_t *w, int status)

@@ -174,12 +174,13 @@ class Agent:
         return json.loads(out) if code == 0 else {}
 
 
-def agent_li_with_farmer(folder):
-    """A started server and agent-li (village shangba), initialised, with
-    one farmer registered and synced: (server, agent, farmer id)."""
+def agent_li_with_farmer(folder, extra=()):
+    """A started server (extra: more serve flags) and agent-li (village
+    shangba), initialised, with one farmer registered and synced:
+    (server, agent, farmer id)."""
     server = Server(folder)
     key = server.add_user("agent-li", "agent", ["shangba"])
-    server.start()
+    server.start(extra=extra)
     agent = Agent(folder, "agent-li")
     agent.init(server, key)
     farmer = agent.new_id("farmer", "add", "--name", "Li", "--village", "shangba")

@@ -5,37 +5,31 @@ off: it made batches wait for the copy). With a small threshold a few
 thousand records must start such checkpoints (the debug log says so, and
 the database file grows while the server runs), lose nothing and
 duplicate nothing. A reader holding a snapshot pins the WAL: the writer
-then checkpoints inside its commits and warns once. After SIGTERM the last close folds the rest of the WAL
-in, and the database alone holds every record."""
+then checkpoints inside its commits and warns once. After SIGTERM the last
+close folds the rest of the WAL in, and the database alone holds every
+record."""
 import os
 import re
 import sqlite3
 
-from lmtest import Agent, Server, bulk_insert, check, done, tempdir, use_server
+from lmtest import agent_li_with_farmer, bulk_insert, check, done, tempdir, use_server
 
 ROUNDS = 3
 ROWS = 1500
 CKPT = re.compile(r"checkpoint: (\d+) of (\d+) WAL pages")
 
 
-def count(db_path):
-    con = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=30)
-    try:
-        return con.execute("SELECT count(*), count(DISTINCT id) FROM collections "
-                           "WHERE id LIKE 'CKPT%'").fetchone()
-    finally:
-        con.close()
+def count(server):
+    """(rows, distinct ids) of this test's collections in the server's file."""
+    r = server.rows("SELECT count(*) AS n, count(DISTINCT id) AS d FROM collections "
+                    "WHERE id LIKE 'CKPT%'")[0]
+    return (r["n"], r["d"])
 
 
 def main():
     with tempdir() as tmp:
-        server = Server(tmp)
-        key = server.add_user("agent-li", "agent", ["shangba"])
-        server.start(extra=["--checkpoint-pages", "100", "--log-level", "debug"])
-        a = Agent(tmp, "agent-li")
-        a.init(server, key)
-        farmer = a.new_id("farmer", "add", "--name", "Li", "--village", "shangba")
-        check(a.sync()[0] == 0, "first sync")
+        server, a, farmer = agent_li_with_farmer(
+            tmp, ["--checkpoint-pages", "100", "--log-level", "debug"])
         size_before = os.path.getsize(server.db)
 
         for r in range(ROUNDS):
@@ -67,20 +61,20 @@ def main():
         forced = server.log().count("checkpointing in the writer")
         check(forced == 1, "WAL pinned: the writer says once that it checkpoints (%d)" % forced)
         want = ((ROUNDS + 2) * ROWS, (ROUNDS + 2) * ROWS)
-        check(count(server.db) == want, "server holds each record once: %r" % (count(server.db),))
+        check(count(server) == want, "server holds each record once: %r" % (count(server),))
         check(a.status().get("pending_changes") == 0, "nothing left queued on the agent")
 
         check(server.stop() == 0, "server exits 0 on SIGTERM")
         wal = server.db + "-wal"
         check(not os.path.exists(wal) or os.path.getsize(wal) == 0,
               "the last close folded the WAL into the database")
-        check(count(server.db) == want, "after the stop the database alone holds every record")
+        check(count(server) == want, "after the stop the database alone holds every record")
 
         server.start()
         use_server(a, server.address)
         code, _, err = a.sync(ok=False)
         check(code == 0, "sync after a restart (%s)" % err.strip())
-        check(count(server.db) == want, "still each record once after the restart")
+        check(count(server) == want, "still each record once after the restart")
         check(server.stop() == 0, "server exits 0")
     done("integration_checkpoint")
 
