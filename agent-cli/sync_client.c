@@ -267,6 +267,21 @@ static void write_cb(uv_write_t *req, int status)
     }
 }
 
+/* Queues w's encoded frame; w lives until write_cb (freed here on error). */
+static int send_frame(client *c, write_req *w)
+{
+    uv_buf_t b = uv_buf_init((char *)w->buf.data, (unsigned)w->buf.len);
+    int uvrc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb);
+    if (uvrc < 0) {
+        fail(c, LM_ENET, "connection lost while sending: %s", uv_strerror(uvrc));
+        lm_buf_close(&w->buf);
+        lm_free(w);
+        return LM_ENET;
+    }
+    c->st->bytes_sent += w->buf.len;
+    return LM_OK;
+}
+
 /* Encodes m as one frame and queues it; the buffer lives until write_cb. */
 static int send_msg(client *c, const lm_msg *m)
 {
@@ -279,23 +294,12 @@ static int send_msg(client *c, const lm_msg *m)
     int rc = lm_msg_encode_frame(m, &w->buf, DEFLATE_MIN, 0);
     if (rc != LM_OK) {
         fail(c, rc, "cannot encode %s: %s", lm_msg_type_name(m->type), lm_strerror(rc));
-        goto fail_encode;
+        lm_buf_close(&w->buf);
+        lm_free(w);
+        return rc;
     }
     w->is_bye = m->type == LM_MSG_BYE;
-    uv_buf_t b = uv_buf_init((char *)w->buf.data, (unsigned)w->buf.len);
-    int uvrc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb);
-    if (uvrc < 0) {
-        rc = LM_ENET;
-        fail(c, rc, "connection lost while sending: %s", uv_strerror(uvrc));
-        goto fail_encode;
-    }
-    c->st->bytes_sent += w->buf.len;
-    return LM_OK;
-
-fail_encode:
-    lm_buf_close(&w->buf);
-    lm_free(w);
-    return rc;
+    return send_frame(c, w);
 }
 
 static uint64_t push_after(client *c)
@@ -353,6 +357,71 @@ static int complete_last_row(client *c, push_batch *b)
     return LM_OK;
 }
 
+static int one_row(const push_batch *b)
+{
+    for (uint32_t i = 1; i < b->n; i++)
+        if (!same_row(&b->v[0], &b->v[i]))
+            return 0;
+    return 1;
+}
+
+/* The first change in b whose value is over the protocol's limit, or NULL. */
+static const lm_change *oversized_value(const push_batch *b)
+{
+    for (uint32_t i = 0; i < b->n; i++)
+        if ((b->v[i].value.type == LM_VAL_TEXT || b->v[i].value.type == LM_VAL_BLOB) &&
+            b->v[i].value.len > LM_MAX_VALUE)
+            return &b->v[i];
+    return NULL;
+}
+
+/* Reads the batch after c->read_upto into b and encodes its PUSH frame
+ * into w. A frame over the frame limit (values that do not deflate) is
+ * read again with half the budget, down to a single row. A value over the
+ * protocol's limit (written with plain SQL: the commands refuse one) or a
+ * single row over the frame limit cannot be sent: LM_ETOOBIG, naming the
+ * row. b->n == 0: nothing left to read. */
+static int read_push_frame(client *c, push_batch *b, write_req *w)
+{
+    for (;;) {
+        int rc = lm_replica_local_changes(c->r, c->read_upto, c->budget, &b->v, &b->n, &b->upto);
+        if (rc == LM_OK && b->n > 0)
+            rc = complete_last_row(c, b);
+        if (rc != LM_OK) {
+            fail(c, rc, "cannot read local changes: %s", lm_replica_errmsg(c->r));
+            return rc;
+        }
+        if (b->n == 0)
+            return LM_OK;
+        lm_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = LM_MSG_PUSH;
+        m.u.push.upto_seq = b->upto;
+        m.u.push.changes = b->v; /* borrowed for the encode only */
+        m.u.push.n_changes = b->n;
+        lm_buf_reset(&w->buf);
+        rc = lm_msg_encode_frame(&m, &w->buf, DEFLATE_MIN, 0);
+        if (rc == LM_OK)
+            return LM_OK;
+        const lm_change *big = rc == LM_ETOOBIG ? oversized_value(b) : NULL;
+        if (big) {
+            fail(c, rc, "cannot push %s %s: its %s holds %zu bytes, over the %u a value may hold",
+                 big->table, big->pk, big->column, big->value.len, LM_MAX_VALUE);
+        } else if (rc == LM_ETOOBIG && !one_row(b) && c->budget > 1) {
+            lm_changes_free(b->v, b->n);
+            memset(b, 0, sizeof *b);
+            c->budget /= 2;
+            continue;
+        } else if (rc == LM_ETOOBIG) {
+            fail(c, rc, "cannot push %s %s: the row is larger than a frame may be (%u bytes)",
+                 b->v[0].table, b->v[0].pk, LM_FRAME_DEFAULT_MAX);
+        } else {
+            fail(c, rc, "cannot encode PUSH: %s", lm_strerror(rc));
+        }
+        return rc;
+    }
+}
+
 /* Reads and sends batches after read_upto until c->depth are in flight
  * or the log is drained; with none in flight and nothing left, pulls. */
 static void fill_pipeline(client *c)
@@ -360,32 +429,29 @@ static void fill_pipeline(client *c)
     while (c->n_inflight < c->depth && !c->push_drained && c->rc == LM_OK && !c->closing) {
         push_batch *b = &c->inflight[c->n_inflight];
         memset(b, 0, sizeof *b);
-        int rc = lm_replica_local_changes(c->r, c->read_upto, c->budget, &b->v, &b->n, &b->upto);
-        if (rc == LM_OK && b->n > 0)
-            rc = complete_last_row(c, b);
-        if (rc != LM_OK) {
-            lm_changes_free(b->v, b->n);
-            memset(b, 0, sizeof *b);
-            fail(c, rc, "cannot read local changes: %s", lm_replica_errmsg(c->r));
+        write_req *w = lm_calloc(1, sizeof *w);
+        if (!w) {
+            fail(c, LM_ENOMEM, "out of memory");
             return;
         }
-        if (b->n == 0) {
-            lm_changes_free(b->v, 0);
-            b->v = NULL;
-            c->push_drained = 1;
+        lm_buf_init(&w->buf);
+        int rc = read_push_frame(c, b, w);
+        if (rc != LM_OK || b->n == 0) {
+            lm_buf_close(&w->buf);
+            lm_free(w);
+            lm_changes_free(b->v, b->n);
+            memset(b, 0, sizeof *b);
+            if (rc == LM_OK)
+                c->push_drained = 1;
+            if (rc != LM_OK)
+                return;
             break;
         }
-        lm_msg m;
-        memset(&m, 0, sizeof m);
-        m.type = LM_MSG_PUSH;
-        m.u.push.upto_seq = b->upto;
-        m.u.push.changes = b->v; /* borrowed for the encode only */
-        m.u.push.n_changes = b->n;
         b->sent_at_ms = mono_ms();
         c->read_upto = b->upto;
         c->n_inflight++;
         c->state = S_PUSH_ACK;
-        if (send_msg(c, &m) != LM_OK)
+        if (send_frame(c, w) != LM_OK)
             return;
     }
     if (c->n_inflight == 0 && c->rc == LM_OK && !c->closing)
