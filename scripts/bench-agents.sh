@@ -312,7 +312,7 @@ Targets: at most 1.2× the gzip floor on the wire; at least 50× the peer's reco
 $REC_TABLE
 $VERDICT
 
-Where the bytes go — the first PUSH batch (768 KiB budget) encoded with the
+Where the bytes go — the first PUSH batch (2 MiB budget) encoded with the
 protocol codec as sent, then with the version fields (hlc, prev_hlc, site,
 seq) zeroed, then also with one-letter table and column names; bytes per row
 of the batch, then the whole session's bytes per record each way:
@@ -385,7 +385,7 @@ $AG_NOTES
   column name changes the deflated size by under 1 %, so the per-change
   metadata is not where the bytes go). What the session adds: every frame's
   deflate starts without history (fewer, larger frames: the batch budget
-  doubles on fast acks up to 768 KiB of changes, so the first frames are
+  doubles on fast acks up to 2 MiB of changes, so the first frames are
   small), the amount_fen column (derived, not in the CSV), handshake and
   acks. Until this run the server also sent every collection's
   \`received_at\` stamp back to the pusher in CHANGES: 23 of 78 bytes per
