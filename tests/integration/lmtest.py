@@ -243,6 +243,44 @@ def bulk_insert(agent, farmer, n, tag):
     run(["/usr/bin/sqlite3", agent.db, sql])
 
 
+def agents_with_backlog(folder, n, rows, tag, extra=()):
+    """A started server (extra: serve flags) and n agents agent-0 ...
+    (village shangba), each initialised, with one farmer and rows
+    collections queued, ids tag + uid + '-...': (server, [Agent])."""
+    server = Server(folder)
+    agents = [Agent(folder, "agent-%d" % i) for i in range(n)]
+    keys = [server.add_user(a.uid, "agent", ["shangba"]) for a in agents]
+    server.start(extra=extra)
+    for a, key in zip(agents, keys):
+        a.init(server, key)
+        farmer = a.new_id("farmer", "add", "--name", "Li " + a.uid, "--village", "shangba")
+        bulk_insert(a, farmer, rows, tag + a.uid + "-")
+    return server, agents
+
+
+def start_syncs(agents):
+    """`lastmile sync` on every agent at once: the processes."""
+    procs = [subprocess.Popen([CLI, "sync", "--db", a.db], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for a in agents]
+    _children.extend(procs)
+    return procs
+
+
+def check_synced(server, agents, procs, rows, tag, name):
+    """Each sync exited 0, the server holds each agent's rows collections
+    (agents_with_backlog's ids) exactly once, and nothing is left queued."""
+    for a, p in zip(agents, procs):
+        _, err = p.communicate(timeout=180)
+        _children.remove(p)
+        check(p.returncode == 0, "%s: %s sync exits 0 (%s)" % (name, a.uid, err.strip()))
+    for a in agents:
+        n = server.rows("SELECT count(*) AS n, count(DISTINCT id) AS d FROM collections "
+                        "WHERE id LIKE ?", (tag + a.uid + "-%",))[0]
+        check(n["n"] == rows and n["d"] == rows,
+              "%s: server holds each of %s's %d records once: %r" % (name, a.uid, rows, n))
+        check(a.status().get("pending_changes") == 0, "%s: %s has nothing queued" % (name, a.uid))
+
+
 def grams(kg):
     """What the agent typed, in grams, computed independently of the C code."""
     return int(Decimal(kg) * 1000)

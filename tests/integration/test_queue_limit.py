@@ -8,9 +8,8 @@ queued without it, and every sync must still end fully synced with each
 record on the server exactly once."""
 import os
 import re
-import subprocess
 
-from lmtest import CLI, Agent, Server, bulk_insert, check, done, tempdir
+from lmtest import agents_with_backlog, check, check_synced, done, start_syncs, tempdir
 
 AGENTS = 6
 ROWS = 2500
@@ -22,28 +21,9 @@ def burst(tmp, name, extra):
     once: (peak KiB queued, PUSHes that waited, log)."""
     folder = os.path.join(tmp, name)
     os.makedirs(folder)
-    server = Server(folder)
-    agents = []
-    for i in range(AGENTS):
-        uid = "agent-%d" % i
-        key = server.add_user(uid, "agent", ["shangba"])
-        agents.append((Agent(folder, uid), key))
-    server.start(extra=extra + ["--log-level", "debug"])
-    for a, key in agents:
-        a.init(server, key)
-        farmer = a.new_id("farmer", "add", "--name", "Li " + a.uid, "--village", "shangba")
-        bulk_insert(a, farmer, ROWS, "Q%s-" % a.uid)
-    procs = [subprocess.Popen([CLI, "sync", "--db", a.db], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for a, _ in agents]
-    for (a, _), p in zip(agents, procs):
-        out, err = p.communicate(timeout=180)
-        check(p.returncode == 0, "%s: %s sync exits 0 (%s)" % (name, a.uid, err.strip()))
-    for a, _ in agents:
-        n = server.rows("SELECT count(*) AS n, count(DISTINCT id) AS d FROM collections "
-                        "WHERE id LIKE ?", ("Q%s-%%" % a.uid,))[0]
-        check(n["n"] == ROWS and n["d"] == ROWS,
-              "%s: server holds each of %s's %d records once: %r" % (name, a.uid, ROWS, n))
-        check(a.status().get("pending_changes") == 0, "%s: %s has nothing queued" % (name, a.uid))
+    server, agents = agents_with_backlog(folder, AGENTS, ROWS, "Q",
+                                         extra=extra + ["--log-level", "debug"])
+    check_synced(server, agents, start_syncs(agents), ROWS, "Q", name)
     check(server.stop() == 0, "%s: server exits 0" % name)
     log = server.log()
     m = STOPPED.search(log)

@@ -9,10 +9,9 @@ the lock goes, every sync must end fully synced with each record on the
 server once, and the server's log must show parked PUSHes and no idle
 timeout."""
 import sqlite3
-import subprocess
 import time
 
-from lmtest import CLI, Agent, Server, bulk_insert, check, done, tempdir
+from lmtest import agents_with_backlog, check, check_synced, done, start_syncs, tempdir
 
 AGENTS = 6
 ROWS = 5000
@@ -22,26 +21,16 @@ HOLD_S = 3.5
 
 def main():
     with tempdir() as tmp:
-        server = Server(tmp)
-        agents = []
-        for i in range(AGENTS):
-            uid = "agent-%d" % i
-            agents.append((Agent(tmp, uid), server.add_user(uid, "agent", ["shangba"])))
-        server.start(extra=["--idle-timeout-ms", str(IDLE_MS), "--max-queued-mib", "1",
-                            "--log-level", "debug"])
-        for a, key in agents:
-            a.init(server, key)
-            farmer = a.new_id("farmer", "add", "--name", "Li " + a.uid, "--village", "shangba")
-            bulk_insert(a, farmer, ROWS, "S%s-" % a.uid)
-
-        procs = [subprocess.Popen([CLI, "sync", "--db", a.db], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for a, _ in agents]
+        server, agents = agents_with_backlog(
+            tmp, AGENTS, ROWS, "S", extra=["--idle-timeout-ms", str(IDLE_MS),
+                                           "--max-queued-mib", "1", "--log-level", "debug"])
+        procs = start_syncs(agents)
         # Lock the database once every agent's batches have grown (three
         # acked each): from then on their batches fill the queue and the
         # sessions park.
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not all(
-                server.log().count("PUSH from %s " % a.uid) >= 3 for a, _ in agents):
+                server.log().count("PUSH from %s " % a.uid) >= 3 for a in agents):
             time.sleep(0.01)
         lock = sqlite3.connect(server.db, timeout=30, isolation_level=None)
         lock.execute("BEGIN IMMEDIATE")
@@ -53,17 +42,10 @@ def main():
         parked = server.log()[before:].count("PUSH waits")
         lock.execute("ROLLBACK")
         lock.close()
-        print("write lock held %.1f s; %d PUSHes parked meanwhile" % (time.monotonic() - held_at, parked))
+        print("write lock held %.1f s; %d PUSHes parked meanwhile"
+              % (time.monotonic() - held_at, parked))
 
-        for (a, _), p in zip(agents, procs):
-            _, err = p.communicate(timeout=180)
-            check(p.returncode == 0, "%s: sync exits 0 (%s)" % (a.uid, err.strip()))
-        for a, _ in agents:
-            n = server.rows("SELECT count(*) AS n, count(DISTINCT id) AS d FROM collections "
-                            "WHERE id LIKE ?", ("S%s-%%" % a.uid,))[0]
-            check(n["n"] == ROWS and n["d"] == ROWS,
-                  "server holds each of %s's %d records once: %r" % (a.uid, ROWS, n))
-            check(a.status().get("pending_changes") == 0, "%s has nothing queued" % a.uid)
+        check_synced(server, agents, procs, ROWS, "S", "after the lock")
         check(server.stop() == 0, "server exits 0")
         log = server.log()
         check(parked > 0, "PUSHes were parked while the database was locked (%d)" % parked)
