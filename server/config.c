@@ -81,10 +81,33 @@ int lm_server_parse_listen(const char *listen, char *host, size_t host_size, int
     return LM_OK;
 }
 
+/* The numeric keys: bounds and the unsigned field each sets. */
+static const struct uint_key {
+    const char *name;
+    unsigned long long lo, hi;
+    size_t offset;
+} uint_keys[] = {
+    {"max_sessions", 1, 1000000, offsetof(lm_server_config, max_sessions)},
+    {"idle_timeout_ms", 100, 86400000ULL, offsetof(lm_server_config, idle_timeout_ms)},
+    {"handshake_timeout_ms", 100, 3600000ULL, offsetof(lm_server_config, handshake_timeout_ms)},
+    {"cache_mib", 1, 65536, offsetof(lm_server_config, cache_mib)},
+    {"checkpoint_pages", 100, 1000000, offsetof(lm_server_config, checkpoint_pages)},
+    {"max_queued_mib", 1, 65536, offsetof(lm_server_config, max_queued_mib)},
+};
+
 int lm_server_config_set(lm_server_config *c, const char *key, const char *value, char *err,
                          size_t err_size)
 {
     unsigned long long v;
+    for (size_t i = 0; i < sizeof uint_keys / sizeof uint_keys[0]; i++) {
+        const struct uint_key *k = &uint_keys[i];
+        if (strcmp(key, k->name) != 0)
+            continue;
+        if (parse_uint(value, k->lo, k->hi, &v) != 0)
+            goto fail_value;
+        *(unsigned *)((char *)c + k->offset) = (unsigned)v;
+        return LM_OK;
+    }
     if (strcmp(key, "listen") == 0) {
         char host[256];
         int port;
@@ -101,35 +124,11 @@ int lm_server_config_set(lm_server_config *c, const char *key, const char *value
         if (level < 0)
             goto fail_value;
         c->log_level = level;
-    } else if (strcmp(key, "max_sessions") == 0) {
-        if (parse_uint(value, 1, 1000000, &v) != 0)
-            goto fail_value;
-        c->max_sessions = (unsigned)v;
-    } else if (strcmp(key, "idle_timeout_ms") == 0) {
-        if (parse_uint(value, 100, 86400000ULL, &v) != 0)
-            goto fail_value;
-        c->idle_timeout_ms = (unsigned)v;
-    } else if (strcmp(key, "handshake_timeout_ms") == 0) {
-        if (parse_uint(value, 100, 3600000ULL, &v) != 0)
-            goto fail_value;
-        c->handshake_timeout_ms = (unsigned)v;
     } else if (strcmp(key, "max_frame") == 0) {
         /* Below 64 KiB a single maximal value (LM_MAX_VALUE) could not travel. */
         if (parse_uint(value, 65536 + 1024, 64ULL << 20, &v) != 0)
             goto fail_value;
         c->max_frame = (size_t)v;
-    } else if (strcmp(key, "cache_mib") == 0) {
-        if (parse_uint(value, 1, 65536, &v) != 0)
-            goto fail_value;
-        c->cache_mib = (unsigned)v;
-    } else if (strcmp(key, "checkpoint_pages") == 0) {
-        if (parse_uint(value, 100, 1000000, &v) != 0)
-            goto fail_value;
-        c->checkpoint_pages = (unsigned)v;
-    } else if (strcmp(key, "max_queued_mib") == 0) {
-        if (parse_uint(value, 1, 65536, &v) != 0)
-            goto fail_value;
-        c->max_queued_mib = (unsigned)v;
     } else {
         snprintf(err, err_size, "unknown config key '%s'", key);
         return LM_EINVAL;

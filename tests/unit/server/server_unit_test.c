@@ -54,6 +54,19 @@ static void test_config(void)
     CHECK_EQ_INT(c.max_queued_mib, 1);
     CHECK_RC(lm_server_config_set(&c, "colour", "blue", err, sizeof err), LM_EINVAL);
     CHECK(strstr(err, "unknown config key 'colour'") != NULL);
+    /* each numeric key sets its own field, bounds inclusive, nothing else */
+    CHECK_RC(lm_server_config_set(&c, "idle_timeout_ms", "100", err, sizeof err), LM_OK);
+    CHECK_RC(lm_server_config_set(&c, "handshake_timeout_ms", "3600000", err, sizeof err), LM_OK);
+    CHECK_RC(lm_server_config_set(&c, "handshake_timeout_ms", "3600001", err, sizeof err),
+             LM_EINVAL);
+    CHECK(strstr(err, "bad value '3600001' for handshake_timeout_ms") != NULL);
+    CHECK_EQ_INT(c.idle_timeout_ms, 100);
+    CHECK_EQ_INT(c.handshake_timeout_ms, 3600000);
+    CHECK_EQ_INT(c.max_sessions, 12);
+    CHECK_EQ_INT(c.cache_mib, 256);
+    CHECK_EQ_INT(c.checkpoint_pages, 100);
+    CHECK_EQ_INT(c.max_queued_mib, 1);
+    CHECK_EQ_INT(c.max_frame, LM_FRAME_DEFAULT_MAX);
 
     char host[64];
     int port = -1;
