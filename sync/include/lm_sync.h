@@ -31,8 +31,9 @@ typedef struct lm_replica lm_replica;
  * transaction; a newer one is refused with LM_ESCHEMA. 3: a local write that
  * replaces an unacknowledged local one keeps its prev_hlc (schema.c). 4: scope
  * keys, which an agent's pull reads by (sync/src/scope_key.c). 5: a row
- * inserted with no cell version is logged as one row entry (schema.c). */
-#define LM_SCHEMA_VERSION 5
+ * inserted with no cell version is logged as one row entry (schema.c). 6: the
+ * seq index covers what reading the log by seq needs (schema.c). */
+#define LM_SCHEMA_VERSION 6
 
 /* Text ids: 26 chars, time-ordered (48-bit ms) and site-unique, NUL included. */
 #define LM_ID_SIZE 27

@@ -117,8 +117,14 @@ int lm__stamp_in_tx(lm_replica *r, uint64_t *n)
     lm__hlc_recv(r, stored);
     saved = r->hlc_last;
     uint64_t h = lm__hlc_tick(r);
-    if (sqlite3_prepare_v2(r->db, "UPDATE lm_versions SET hlc = ?, site = ? WHERE hlc IS NULL", -1,
-                           &st, NULL) != SQLITE_OK)
+    /* INDEXED BY: with schema 6's seq index holding hlc, the planner
+     * scanned that whole index instead of the partial one (a 100,000-record
+     * replica: 10 ms per stamp) */
+    if (sqlite3_prepare_v2(
+            r->db,
+            "UPDATE lm_versions INDEXED BY lm_versions_unstamped SET hlc = ?, site = ?"
+            " WHERE hlc IS NULL",
+            -1, &st, NULL) != SQLITE_OK)
         return lm__dberr(r, "stamp");
     sqlite3_bind_int64(st, 1, (int64_t)h);
     sqlite3_bind_int64(st, 2, (int64_t)r->site);

@@ -137,8 +137,10 @@ static int read_begin(lm_replica *r)
     int rc = lm__exec(r, "BEGIN");
     if (rc)
         return rc;
+    /* INDEXED BY: as in lm__stamp_in_tx (clock.c) */
     if ((rc = lm__prepare(r, &r->s_unstamped,
-                          "SELECT 1 FROM lm_versions WHERE hlc IS NULL LIMIT 1")))
+                          "SELECT 1 FROM lm_versions INDEXED BY lm_versions_unstamped"
+                          " WHERE hlc IS NULL LIMIT 1")))
         goto fail;
     int s = sqlite3_step(r->s_unstamped);
     sqlite3_reset(r->s_unstamped);

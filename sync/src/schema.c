@@ -452,6 +452,18 @@ static int migrate_to_4(lm_replica *r)
                        " WHERE scope IS NOT NULL;\n");
 }
 
+/* Version 5 -> 6: the seq index carries every column that reading the
+ * log by seq returns (outgoing.c) or counts (the pending count), so those
+ * walk the index alone instead of looking each version up by its random
+ * key: 100,000 collections' versions read 0.55 -> 0.065 s. Its entries
+ * grow by hlc, prev_hlc and cols; the stamp already rewrote them (site). */
+static int migrate_to_6(lm_replica *r)
+{
+    return lm__exec(r, "DROP INDEX IF EXISTS lm_versions_seq;\n"
+                       "CREATE INDEX lm_versions_seq ON lm_versions(seq, site, hlc, prev_hlc,"
+                       " cols);\n");
+}
+
 /* The capture triggers of this version, made again: version 2 added row
  * entries to them, version 3 the prev_hlc of a write that replaces an
  * unacknowledged local one (capture_cell_sql), version 4 the scope key,
@@ -479,6 +491,8 @@ int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
     if (from < 2 && (rc = migrate_to_2(r)))
         return rc;
     if (from < 4 && (rc = migrate_to_4(r)))
+        return rc;
+    if (from < 6 && (rc = migrate_to_6(r)))
         return rc;
     if (from < LM_SCHEMA_VERSION && (rc = make_triggers(r)))
         return rc;

@@ -228,13 +228,17 @@ static void drop_triggers(lm_replica *r)
     CHECK_RC(st_exec(r, drop), SQLITE_OK);
 }
 
-/* Reopens a file taken back to an older schema: it is at the current
- * version, with all its versions and the triggers of this build (insert,
- * update and delete on each of the 11 synced tables). NULL if it did not
- * open. */
-static lm_replica *reopen_migrated(const char *name, long long versions)
+/* Takes r's file back to an older schema with sql (which ends by setting
+ * its schema_version), closes it and reopens it: it must come back at the
+ * current version, with all its versions and the triggers of this build
+ * (insert, update and delete on each of the 11 synced tables). NULL if it
+ * did not open. */
+static lm_replica *take_back_and_reopen(lm_replica *r, const char *name, const char *sql)
 {
-    lm_replica *r = st_open(name, 5, NULL);
+    CHECK_RC(st_exec(r, sql), SQLITE_OK);
+    long long versions = st_int(r, "SELECT count(*) FROM lm_versions");
+    lm_replica_close(r);
+    r = st_open(name, 5, NULL);
     CHECK(r);
     if (!r)
         return NULL;
@@ -258,21 +262,18 @@ static void test_migrate_v1(void)
              SQLITE_OK);
     CHECK_RC(lm_replica_stamp(r, NULL), LM_OK);
     drop_triggers(r);
-    CHECK_RC(st_exec(r, SCOPE_KEYS_DROP
-                     "DROP INDEX lm_versions_seq; ALTER TABLE lm_versions DROP COLUMN cols;"
-                     "CREATE INDEX lm_versions_seq ON lm_versions(seq);"
-                     "CREATE TRIGGER lm_ins_farmers AFTER INSERT ON farmers BEGIN SELECT 1; END;"
-                     "UPDATE lm_meta SET value='1' WHERE key='schema_version'"),
-             SQLITE_OK);
-    long long versions = st_int(r, "SELECT count(*) FROM lm_versions");
-    lm_replica_close(r);
-
-    if (!(r = reopen_migrated("v1.db", versions)))
+    if (!(r = take_back_and_reopen(
+              r, "v1.db",
+              SCOPE_KEYS_DROP
+              "DROP INDEX lm_versions_seq; ALTER TABLE lm_versions DROP COLUMN cols;"
+              "CREATE INDEX lm_versions_seq ON lm_versions(seq);"
+              "CREATE TRIGGER lm_ins_farmers AFTER INSERT ON farmers BEGIN SELECT 1; END;"
+              "UPDATE lm_meta SET value='1' WHERE key='schema_version'")))
         return;
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM pragma_table_info('lm_versions')"
                            " WHERE name='cols'"),
                  1);
-    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM pragma_index_info('lm_versions_seq')"), 2);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM pragma_index_info('lm_versions_seq')"), 5);
     CHECK_RC(st_exec(r, "INSERT INTO farmers(id,name,village) VALUES('f2','Wang','Xiacun')"),
              SQLITE_OK);
     /* the version 5 trigger: one row entry of name and village */
@@ -296,18 +297,15 @@ static void test_migrate_v2(void)
     /* version 2's update trigger, as far as prev_hlc goes: always the
      * replaced version */
     drop_triggers(r);
-    CHECK_RC(st_exec(r, SCOPE_KEYS_DROP
-                     "CREATE TRIGGER lm_upd_farmers AFTER UPDATE ON farmers BEGIN"
-                     " UPDATE lm_seq SET v = v + 1;"
-                     " UPDATE lm_versions SET prev_hlc = hlc, hlc = NULL, site = NULL,"
-                     " seq = (SELECT v FROM lm_seq) WHERE tid = 3 AND pk = NEW.id AND cid = 1;"
-                     " END;"
-                     "UPDATE lm_meta SET value='2' WHERE key='schema_version'"),
-             SQLITE_OK);
-    long long versions = st_int(r, "SELECT count(*) FROM lm_versions");
-    lm_replica_close(r);
-
-    if (!(r = reopen_migrated("v2.db", versions)))
+    if (!(r = take_back_and_reopen(
+              r, "v2.db",
+              SCOPE_KEYS_DROP
+              "CREATE TRIGGER lm_upd_farmers AFTER UPDATE ON farmers BEGIN"
+              " UPDATE lm_seq SET v = v + 1;"
+              " UPDATE lm_versions SET prev_hlc = hlc, hlc = NULL, site = NULL,"
+              " seq = (SELECT v FROM lm_seq) WHERE tid = 3 AND pk = NEW.id AND cid = 1;"
+              " END;"
+              "UPDATE lm_meta SET value='2' WHERE key='schema_version'")))
         return;
     /* f1's name was never pushed: two renames both name the first write's
      * prev (0, an insert) */
@@ -336,12 +334,9 @@ static void test_migrate_v3(void)
              SQLITE_OK);
     CHECK_RC(lm_replica_stamp(r, NULL), LM_OK);
     drop_triggers(r);
-    CHECK_RC(st_exec(r, SCOPE_KEYS_DROP "UPDATE lm_meta SET value='3' WHERE key='schema_version'"),
-             SQLITE_OK);
-    long long versions = st_int(r, "SELECT count(*) FROM lm_versions");
-    lm_replica_close(r);
-
-    if (!(r = reopen_migrated("v3.db", versions)))
+    if (!(r = take_back_and_reopen(r, "v3.db",
+                                   SCOPE_KEYS_DROP
+                                   "UPDATE lm_meta SET value='3' WHERE key='schema_version'")))
         return;
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM pragma_index_info('lm_versions_scope')"), 2);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_versions WHERE scope IS NOT NULL"), 0);
@@ -376,6 +371,56 @@ static void test_migrate_v3(void)
     lm_replica_close(r);
 }
 
+/* 1 when the query plan of sql names `index` (e.g. "COVERING INDEX x"). */
+static int plan_uses(lm_replica *r, const char *sql, const char *index)
+{
+    char q[512];
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", sql);
+    if (sqlite3_prepare_v2(lm_replica_db(r), q, -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        found |= strstr((const char *)sqlite3_column_text(st, 3), index) != NULL;
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* A version 5 replica's seq index (seq, site) becomes version 6's, which
+ * covers reading the log by seq (outgoing.c): the read no longer looks a
+ * version up by its key. Versions kept; the pending count unchanged. */
+static void test_migrate_v5(void)
+{
+    lm_replica *r = st_open("v5.db", 5, NULL);
+    CHECK(r);
+    CHECK_RC(st_exec(r, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+                        "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun');"
+                        "UPDATE farmers SET name='Li Ming' WHERE id='f1'"),
+             SQLITE_OK);
+    uint64_t pending = 0, after = 0;
+    CHECK_RC(lm_replica_pending_count(r, &pending), LM_OK);
+    if (!(r = take_back_and_reopen(r, "v5.db",
+                                   "DROP INDEX lm_versions_seq;"
+                                   "CREATE INDEX lm_versions_seq ON lm_versions(seq, site);"
+                                   "UPDATE lm_meta SET value='5' WHERE key='schema_version'")))
+        return;
+    char buf[256];
+    CHECK_STR(st_text(r,
+                      "SELECT group_concat(name, ',') FROM"
+                      " (SELECT name FROM pragma_index_info('lm_versions_seq') ORDER BY seqno)",
+                      buf, sizeof buf),
+              "seq,site,hlc,prev_hlc,cols");
+    /* outgoing.c's read (READ_COLS, READ_FILTER) walks the index alone */
+    CHECK(plan_uses(r,
+                    "SELECT tid, pk, cid, hlc, site, prev_hlc, seq, cols FROM lm_versions"
+                    " WHERE seq > ?1 AND (?2 = 0 OR site = ?2) AND (?3 = 0 OR site <> ?3)"
+                    " ORDER BY seq",
+                    "COVERING INDEX lm_versions_seq"));
+    CHECK_RC(lm_replica_pending_count(r, &after), LM_OK);
+    CHECK_EQ_INT(after, pending);
+    lm_replica_close(r);
+}
+
 int main(void)
 {
     st_mkdir("clock");
@@ -387,6 +432,7 @@ int main(void)
     test_migrate_v1();
     test_migrate_v2();
     test_migrate_v3();
+    test_migrate_v5();
     st_rmdir();
     return lm_test_done("sync_clock");
 }
