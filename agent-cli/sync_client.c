@@ -357,6 +357,7 @@ static int complete_last_row(client *c, push_batch *b)
     return LM_OK;
 }
 
+/* 1 when every change of b is of one row (a batch cannot shrink further). */
 static int one_row(const push_batch *b)
 {
     for (uint32_t i = 1; i < b->n; i++)
@@ -441,10 +442,9 @@ static void fill_pipeline(client *c)
             lm_free(w);
             lm_changes_free(b->v, b->n);
             memset(b, 0, sizeof *b);
-            if (rc == LM_OK)
-                c->push_drained = 1;
             if (rc != LM_OK)
                 return;
+            c->push_drained = 1;
             break;
         }
         b->sent_at_ms = mono_ms();
