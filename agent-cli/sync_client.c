@@ -111,6 +111,7 @@ typedef struct client {
     uint64_t read_upto; /* the log is read up to here */
     int push_drained;   /* the last read found nothing after read_upto */
     size_t budget;
+    uint32_t max_frame; /* PUSH frames stay within it: the server's, if smaller */
     uint64_t pull_cursor;
     size_t pull_budget;
     uint64_t pulled_at_ms; /* when the PULL in flight was sent */
@@ -401,7 +402,7 @@ static int read_push_frame(client *c, push_batch *b, write_req *w)
         m.u.push.changes = b->v; /* borrowed for the encode only */
         m.u.push.n_changes = b->n;
         lm_buf_reset(&w->buf);
-        rc = lm_msg_encode_frame(&m, &w->buf, DEFLATE_MIN, 0);
+        rc = lm_msg_encode_frame(&m, &w->buf, DEFLATE_MIN, c->max_frame);
         if (rc == LM_OK)
             return LM_OK;
         const lm_change *big = rc == LM_ETOOBIG ? oversized_value(b) : NULL;
@@ -415,7 +416,7 @@ static int read_push_frame(client *c, push_batch *b, write_req *w)
             continue;
         } else if (rc == LM_ETOOBIG) {
             fail(c, rc, "cannot push %s %s: the row is larger than a frame may be (%u bytes)",
-                 b->v[0].table, b->v[0].pk, LM_FRAME_DEFAULT_MAX);
+                 b->v[0].table, b->v[0].pk, c->max_frame);
         } else {
             fail(c, rc, "cannot encode PUSH: %s", lm_strerror(rc));
         }
@@ -622,6 +623,10 @@ static void on_welcome(client *c, const lm_msg_welcome *w)
     snprintf(c->st->role, sizeof c->st->role, "%s", w->role ? w->role : "");
     c->push_watermark = w->push_watermark;
     c->server_site = w->server_site;
+    /* A server configured below the protocol's 1 MiB would refuse bigger
+     * PUSH frames (and end the session); an older one does not say. */
+    if (w->max_frame > 0 && w->max_frame < c->max_frame)
+        c->max_frame = w->max_frame;
     start_push(c);
 }
 
@@ -819,6 +824,7 @@ int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *
     c->err = err;
     c->err_size = err_size;
     c->budget = BUDGET_START;
+    c->max_frame = LM_FRAME_DEFAULT_MAX;
     c->depth = 1;
     c->pull_budget = PULL_BUDGET_START;
     c->started_ms = mono_ms();

@@ -627,6 +627,8 @@ static void auth_done(lm_store_job *job, int status)
     m.u.welcome.push_watermark = j->watermark;
     m.u.welcome.server_seq = j->head;
     m.u.welcome.role = (char *)lm_role_name(s->u->role); /* borrowed */
+    /* config.c bounds it to 64 MiB; clients frame PUSHes within it */
+    m.u.welcome.max_frame = (uint32_t)s->srv->cfg.max_frame;
     lm_log(LM_LOG_DEBUG, "session %s: %s %s authenticated, site %016llx watermark %llu", s->peer,
            lm_role_name(s->u->role), s->user, (unsigned long long)s->site,
            (unsigned long long)j->watermark);

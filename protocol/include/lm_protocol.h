@@ -263,6 +263,8 @@ typedef struct lm_msg_welcome {
     uint64_t push_watermark; /* highest seq of this site the server has applied */
     uint64_t server_seq;     /* server's current change-log head */
     char *role;              /* "agent", "dispatcher", "hq" */
+    uint32_t max_frame;      /* largest frame the server accepts, header included;
+                              * 0 (an older server) = LM_FRAME_DEFAULT_MAX */
 } lm_msg_welcome;
 
 typedef struct lm_msg_push {

@@ -8,7 +8,7 @@
  *   CHALLENGE  n nonce(bin 32)  t server_time_ms
  *   AUTH       m mac(bin 32)
  *   WELCOME    t server_time_ms  s server_site  w push_watermark
- *              q server_seq  r role
+ *              q server_seq  r role  m max_frame? (0 when absent)
  *   PUSH       u upto_seq  d/r change list (see changes.c)
  *   PUSH_ACK   u upto_seq  a applied  c conflicts
  *              f refusals? [[index, code, reason|nil], ...]
@@ -57,6 +57,7 @@ static const lm__field welcome[] = {
     F("w", "push_watermark", LM__F_U64, 1, u.welcome.push_watermark, 0),
     F("q", "server_seq", LM__F_U64, 1, u.welcome.server_seq, 0),
     F("r", "role", LM__F_STR, 1, u.welcome.role, LM_MAX_NAME),
+    F("m", "max_frame", LM__F_U32, 0, u.welcome.max_frame, 0),
 };
 
 static const lm__field push[] = {

@@ -43,8 +43,12 @@ static void fill(lm_msg *m, int type, int variant)
         memset(m->u.auth.mac, 0xa5 - variant, 32);
         break;
     case LM_MSG_WELCOME:
-        m->u.welcome = (lm_msg_welcome){UINT64_C(1764300000000), 1, (uint64_t)variant * 1000,
-                                        UINT64_C(987654), lm_strdup(variant ? "hq" : "agent")};
+        m->u.welcome = (lm_msg_welcome){.server_time_ms = UINT64_C(1764300000000),
+                                        .server_site = 1,
+                                        .push_watermark = (uint64_t)variant * 1000,
+                                        .server_seq = UINT64_C(987654),
+                                        .role = lm_strdup(variant ? "hq" : "agent"),
+                                        .max_frame = variant ? 262144u : 0u};
         break;
     case LM_MSG_PUSH:
         m->u.push.upto_seq = 100 + (uint64_t)variant;

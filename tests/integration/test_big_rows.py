@@ -6,7 +6,10 @@ client reaches after a few fast acks would frame at about 1.7 MB, over the
 1 MiB frame limit: the client must read it again in smaller batches. The
 sync must end fully synced, every note arriving intact. Then one value over
 the protocol's 64 KiB limit: the sync must fail with a message naming the
-row and column, keep the row queued, and the server must go on serving."""
+row and column, keep the row queued, and the server must go on serving.
+Last, a server whose max_frame is 192 KiB, below the protocol's 1 MiB: its
+WELCOME says so, and the client's PUSH frames must stay within it (four
+such rows already pass it)."""
 import hashlib
 import random
 import string
@@ -32,26 +35,36 @@ def digest(text):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def big_rows(rng, n_big, n_small):
+    """[(id, note)]: every fourth row small, the others NOTE_CHARS random."""
+    rows = []
+    for i in range(n_big + n_small):
+        big = i % 4 != 3
+        note = "".join(rng.choice(ALPHABET) for _ in range(NOTE_CHARS)) if big else "small"
+        rows.append(("BIGROW%020d" % i, note))
+    return rows
+
+
+def sync_arrives_intact(server, agent, farmer, rows, what):
+    run(["/usr/bin/sqlite3", agent.db], stdin=insert_sql(agent, farmer, rows))
+    code, _, err = agent.sync(ok=False)
+    check(code == 0, "%s: the sync with large rows exits 0 (%s)" % (what, err.strip()))
+    check(agent.status().get("pending_changes") == 0, "%s: nothing is left queued" % what)
+    held = {r["id"]: r for r in server.rows(
+        "SELECT id, note, length(note) AS n FROM collections WHERE id LIKE 'BIGROW%'")}
+    check(len(held) == len(rows),
+          "%s: the server holds all %d rows (%d)" % (what, len(rows), len(held)))
+    for cid, note in rows:
+        got = held.get(cid)
+        check(got is not None and got["n"] == len(note) and digest(got["note"]) == digest(note),
+              "%s: %s arrives intact" % (what, cid))
+
+
 def main():
     rng = random.Random(20261202)
     with tempdir() as tmp:
         server, agent, farmer = agent_li_with_farmer(tmp)
-        rows = []
-        for i in range(BIG + SMALL):
-            big = i % 4 != 3
-            note = "".join(rng.choice(ALPHABET) for _ in range(NOTE_CHARS)) if big else "small"
-            rows.append(("BIGROW%020d" % i, note))
-        run(["/usr/bin/sqlite3", agent.db], stdin=insert_sql(agent, farmer, rows))
-        code, _, err = agent.sync()
-        check(code == 0, "the sync with large rows exits 0 (%s)" % err.strip())
-        check(agent.status().get("pending_changes") == 0, "nothing is left queued")
-        held = {r["id"]: r for r in server.rows(
-            "SELECT id, note, length(note) AS n FROM collections WHERE id LIKE 'BIGROW%'")}
-        check(len(held) == len(rows), "the server holds all %d rows (%d)" % (len(rows), len(held)))
-        for cid, note in rows:
-            got = held.get(cid)
-            check(got is not None and got["n"] == len(note) and digest(got["note"]) == digest(note),
-                  "%s arrives intact" % cid)
+        sync_arrives_intact(server, agent, farmer, big_rows(rng, BIG, SMALL), "1 MiB frames")
 
         # One value over the protocol's limit: refused by the client itself.
         huge = "".join(rng.choice(ALPHABET) for _ in range(70000))
@@ -66,6 +79,11 @@ def main():
         other = Agent(tmp, "agent-zhao")
         key = server.add_user("agent-zhao", "agent", ["shangba"])
         check(other.init(server, key)[0] == 0, "another agent still syncs")
+        check(server.stop() == 0, "server exits 0")
+
+    with tempdir() as tmp:
+        server, agent, farmer = agent_li_with_farmer(tmp, extra=("--max-frame", str(192 << 10)))
+        sync_arrives_intact(server, agent, farmer, big_rows(rng, 40, 12), "192 KiB frames")
         check(server.stop() == 0, "server exits 0")
     done("integration_big_rows")
 

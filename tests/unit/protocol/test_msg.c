@@ -96,8 +96,12 @@ static void sample(int type, lm_msg *m, uint32_t n_changes)
             m->u.auth.mac[i] = (uint8_t)(255 - i);
         break;
     case LM_MSG_WELCOME:
-        m->u.welcome =
-            (lm_msg_welcome){UINT64_C(1764300000999), 1, 4711, UINT64_MAX, lm_strdup("dispatcher")};
+        m->u.welcome = (lm_msg_welcome){.server_time_ms = UINT64_C(1764300000999),
+                                        .server_site = 1,
+                                        .push_watermark = 4711,
+                                        .server_seq = UINT64_MAX,
+                                        .role = lm_strdup("dispatcher"),
+                                        .max_frame = 262144};
         break;
     case LM_MSG_PUSH:
         m->u.push.upto_seq = 123456789;
@@ -320,6 +324,25 @@ static void test_field_errors(void)
         CHECK_STR(m.u.hello.user, "u1");
         CHECK_EQ_INT(m.u.hello.site, 9);
         CHECK(m.u.hello.client == NULL);
+        lm_msg_clear(&m);
+        lm_buf_close(&p.b);
+    }
+
+    /* an older server's WELCOME, without max_frame: 0, "not said" */
+    pb_init(&p);
+    lm__mp_put_map(&p.w, 5);
+    const char *keys[] = {"t", "s", "w", "q"};
+    for (int i = 0; i < 4; i++) {
+        lm__mp_put_cstr(&p.w, keys[i]);
+        lm__mp_put_u64(&p.w, (uint64_t)i + 1);
+    }
+    lm__mp_put_cstr(&p.w, "r");
+    lm__mp_put_cstr(&p.w, "agent");
+    {
+        lm_msg m;
+        CHECK_RC(lm_msg_decode(LM_MSG_WELCOME, p.b.data, p.b.len, &m, NULL, 0), LM_OK);
+        CHECK_EQ_INT(m.u.welcome.server_seq, 4);
+        CHECK_EQ_INT(m.u.welcome.max_frame, 0);
         lm_msg_clear(&m);
         lm_buf_close(&p.b);
     }

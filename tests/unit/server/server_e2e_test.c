@@ -175,6 +175,7 @@ static void test_push_pull(int port, const uint8_t key_a1[32], const uint8_t key
         CHECK_STR(w.u.welcome.role, "agent");
         CHECK(w.u.welcome.server_site != 0);
         CHECK(w.u.welcome.server_seq > 0);
+        CHECK_EQ_INT(w.u.welcome.max_frame, 524288); /* the config file's */
         /* The second time the server already holds the batch. */
         CHECK_EQ_INT(w.u.welcome.push_watermark, round == 0 ? 0 : upto);
         lm_msg_clear(&w);
@@ -487,7 +488,8 @@ int main(void)
     if (!f)
         return 1;
     fprintf(f, "# test settings\nlog_level = debug\nhandshake_timeout_ms = 600\n"
-               "idle_timeout_ms = 20000\nlisten = 127.0.0.1:0\ncache_mib = 8\n");
+               "idle_timeout_ms = 20000\nlisten = 127.0.0.1:0\ncache_mib = 8\n"
+               "max_frame = 524288\n");
     fclose(f);
 
     uint8_t key_a1[32] = {0}, key_a2[32] = {0};
