@@ -111,6 +111,10 @@ typedef struct client {
     uint64_t read_upto; /* the log is read up to here */
     int push_drained;   /* the last read found nothing after read_upto */
     size_t budget;
+    /* the budget grows no further than this: BUDGET_MAX, or below the
+     * budget whose frame outgrew max_frame (values that do not deflate),
+     * so that the next fast ack does not have it read and encoded again */
+    size_t budget_max;
     uint32_t max_frame; /* PUSH frames stay within it: the server's, if smaller */
     uint64_t pull_cursor;
     size_t pull_budget;
@@ -413,6 +417,7 @@ static int read_push_frame(client *c, push_batch *b, write_req *w)
             lm_changes_free(b->v, b->n);
             memset(b, 0, sizeof *b);
             c->budget /= 2;
+            c->budget_max = c->budget;
             continue;
         } else if (rc == LM_ETOOBIG) {
             fail(c, rc, "cannot push %s %s: the row is larger than a frame may be (%u bytes)",
@@ -482,9 +487,9 @@ static void finish_batches(client *c)
  * hundreds of 1 KiB batches (each PULL rescanning the change log), which
  * made the server slower still — 100 concurrent agents, 19 of 100 sessions
  * done in 300 s. */
-static void adapt(size_t *budget, uint64_t took_ms)
+static void adapt(size_t *budget, size_t max, uint64_t took_ms)
 {
-    if (took_ms < FAST_ACK_MS && *budget < BUDGET_MAX)
+    if (took_ms < FAST_ACK_MS && *budget < max)
         *budget *= 2;
 }
 
@@ -517,7 +522,7 @@ static void on_push_ack(client *c, const lm_msg_push_ack *ack)
     /* Size batches to the link: a fast ack means the link can take more per
      * round trip; a slow one means a drop would cost too much resending. */
     uint64_t took = mono_ms() - head.sent_at_ms;
-    adapt(&c->budget, took);
+    adapt(&c->budget, c->budget_max, took);
     c->depth = took < PIPELINE_ACK_MS ? PUSH_DEPTH : 1;
     progress(c, 0);
     fill_pipeline(c);
@@ -567,7 +572,7 @@ static void send_bye(client *c)
 static void on_changes(client *c, const lm_msg_changes *ch)
 {
     int rc;
-    adapt(&c->pull_budget, mono_ms() - c->pulled_at_ms);
+    adapt(&c->pull_budget, BUDGET_MAX, mono_ms() - c->pulled_at_ms);
     if (ch->n_changes > 0) {
         lm_apply_ctx ctx;
         lm_apply_result res;
@@ -824,6 +829,7 @@ int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *
     c->err = err;
     c->err_size = err_size;
     c->budget = BUDGET_START;
+    c->budget_max = BUDGET_MAX;
     c->max_frame = LM_FRAME_DEFAULT_MAX;
     c->depth = 1;
     c->pull_budget = PULL_BUDGET_START;
