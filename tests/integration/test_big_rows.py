@@ -6,7 +6,8 @@ client reaches after a few fast acks would frame at about 1.7 MB, over the
 1 MiB frame limit: the client must read it again in smaller batches. The
 sync must end fully synced, every note arriving intact. Then one value over
 the protocol's 64 KiB limit: the sync must fail with a message naming the
-row and column, keep the row queued, and the server must go on serving.
+row and column, keep the row queued, and the server must go on serving;
+once the value is shortened the row must travel whole.
 Last, a server whose max_frame is 192 KiB, below the protocol's 1 MiB: its
 WELCOME says so, and the client's PUSH frames must stay within it (four
 such rows already pass it)."""
@@ -79,6 +80,17 @@ def main():
         other = Agent(tmp, "agent-zhao")
         key = server.add_user("agent-zhao", "agent", ["shangba"])
         check(other.init(server, key)[0] == 0, "another agent still syncs")
+        # The way out: shorten the value; the row then travels whole.
+        run(["/usr/bin/sqlite3", agent.db],
+            stdin="UPDATE collections SET note = substr(note, 1, 1000) "
+                  "WHERE id = 'HUGEROW0000000000000000001';")
+        code, _, err = agent.sync(ok=False)
+        check(code == 0, "once shortened, the row syncs (%s)" % err.strip())
+        check(agent.status().get("pending_changes") == 0, "nothing is left queued")
+        got = server.rows("SELECT note, weight_g FROM collections "
+                          "WHERE id = 'HUGEROW0000000000000000001'")
+        check(len(got) == 1 and got[0]["note"] == huge[:1000] and got[0]["weight_g"] == 1000,
+              "the server holds the row with the shortened note")
         check(server.stop() == 0, "server exits 0")
 
     with tempdir() as tmp:
