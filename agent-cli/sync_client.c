@@ -115,7 +115,8 @@ typedef struct client {
      * budget whose frame outgrew max_frame (values that do not deflate),
      * so that the next fast ack does not have it read and encoded again */
     size_t budget_max;
-    uint32_t max_frame; /* PUSH frames stay within it: the server's, if smaller */
+    uint32_t max_frame;   /* PUSH frames stay within it: the server's, if smaller */
+    lm_frame_deflater *z; /* the session deflate stream, once WELCOME grants it */
     uint64_t pull_cursor;
     size_t pull_budget;
     uint64_t pulled_at_ms; /* when the PULL in flight was sent */
@@ -296,7 +297,7 @@ static int send_msg(client *c, const lm_msg *m)
         return LM_ENOMEM;
     }
     lm_buf_init(&w->buf);
-    int rc = lm_msg_encode_frame(m, &w->buf, DEFLATE_MIN, 0);
+    int rc = lm_msg_encode_frame_z(m, c->z, &w->buf, DEFLATE_MIN, c->max_frame);
     if (rc != LM_OK) {
         fail(c, rc, "cannot encode %s: %s", lm_msg_type_name(m->type), lm_strerror(rc));
         lm_buf_close(&w->buf);
@@ -406,7 +407,7 @@ static int read_push_frame(client *c, push_batch *b, write_req *w)
         m.u.push.changes = b->v; /* borrowed for the encode only */
         m.u.push.n_changes = b->n;
         lm_buf_reset(&w->buf);
-        rc = lm_msg_encode_frame(&m, &w->buf, DEFLATE_MIN, c->max_frame);
+        rc = lm_msg_encode_frame_z(&m, c->z, &w->buf, DEFLATE_MIN, c->max_frame);
         if (rc == LM_OK)
             return LM_OK;
         const lm_change *big = rc == LM_ETOOBIG ? oversized_value(b) : NULL;
@@ -632,6 +633,10 @@ static void on_welcome(client *c, const lm_msg_welcome *w)
      * PUSH frames (and end the session); an older one does not say. */
     if (w->max_frame > 0 && w->max_frame < c->max_frame)
         c->max_frame = w->max_frame;
+    if ((w->features & LM_FEATURE_DEFLATE_STREAM) && (rc = lm_frame_deflater_new(&c->z))) {
+        fail(c, rc, "cannot start deflating: %s", lm_strerror(rc));
+        return;
+    }
     start_push(c);
 }
 
@@ -761,7 +766,7 @@ static void connect_cb(uv_connect_t *req, int status)
     m.u.hello.user = (char *)c->cfg->user; /* borrowed for the encode only */
     m.u.hello.site = lm_replica_site(c->r);
     m.u.hello.client = name;
-    m.u.hello.features = LM_FEATURE_ACK_STAMPS;
+    m.u.hello.features = LM_FEATURE_ACK_STAMPS | LM_FEATURE_DEFLATE_STREAM;
     /* What is still queued here, so the server can tell headquarters
      * (`report agents`); a server that does not know the key skips it. */
     m.u.hello.has_pending = c->has_pending;
@@ -878,6 +883,7 @@ int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *
 fail_loop:
     finish_batches(c);
     lm_frame_decoder_close(&c->dec);
+    lm_frame_deflater_free(c->z);
     lm_free(c);
     return rc;
 }

@@ -629,6 +629,12 @@ static void auth_done(lm_store_job *job, int status)
     m.u.welcome.role = (char *)lm_role_name(s->u->role); /* borrowed */
     /* config.c bounds it to 64 MiB; clients frame PUSHes within it */
     m.u.welcome.max_frame = (uint32_t)s->srv->cfg.max_frame;
+    /* The client may deflate its frames as one stream from its next frame
+     * on (about 15 KB of inflate state here, made at its first piece). */
+    if (s->features & LM_FEATURE_DEFLATE_STREAM) {
+        m.u.welcome.features = LM_FEATURE_DEFLATE_STREAM;
+        lm_frame_decoder_accept_stream(&s->dec);
+    }
     lm_log(LM_LOG_DEBUG, "session %s: %s %s authenticated, site %016llx watermark %llu", s->peer,
            lm_role_name(s->u->role), s->user, (unsigned long long)s->site,
            (unsigned long long)j->watermark);

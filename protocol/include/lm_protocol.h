@@ -93,12 +93,19 @@ char *lm_strndup(const char *s, size_t n);
 /* ---------------------------------------------------------------- frames */
 
 /* Wire: u32 length (big-endian, counts type+flags+payload) | u8 type |
- *       u8 flags | payload (msgpack; zlib stream when LM_FRAME_DEFLATED). */
+ *       u8 flags | payload (msgpack; zlib stream when LM_FRAME_DEFLATED;
+ *       the next piece of the sender's session stream when LM_FRAME_STREAM). */
 #define LM_FRAME_HEADER_SIZE 6u
 #define LM_FRAME_DEFAULT_MAX (1u << 20)          /* 1 MiB on the wire */
 #define LM_FRAME_DEFAULT_MAX_INFLATED (8u << 20) /* 8 MiB once inflated */
 #define LM_FRAME_DEFLATED 0x01u
-#define LM_FRAME_KNOWN_FLAGS (LM_FRAME_DEFLATED)
+/* The payload continues the sender's session deflate stream: raw deflate
+ * (RFC 1951) with a 2^LM_FRAME_STREAM_WBITS byte window, each frame's piece
+ * ending in a sync flush. Only after the handshake agreed on
+ * LM_FEATURE_DEFLATE_STREAM; never together with LM_FRAME_DEFLATED. */
+#define LM_FRAME_STREAM 0x02u
+#define LM_FRAME_STREAM_WBITS 13
+#define LM_FRAME_KNOWN_FLAGS (LM_FRAME_DEFLATED | LM_FRAME_STREAM)
 
 #define LM_PROTOCOL_VERSION 1u
 
@@ -136,7 +143,9 @@ typedef struct lm_frame_decoder {
     size_t len, cap, off;
     uint8_t *inflated; /* private: inflate window */
     size_t inflated_cap;
-    int error; /* sticky: once set every call returns it */
+    int stream_ok; /* LM_FRAME_STREAM frames accepted (else LM_EFLAGS) */
+    void *stream;  /* private: the session stream's inflate state, once used */
+    int error;     /* sticky: once set every call returns it */
 } lm_frame_decoder;
 
 /* max_frame / max_inflated of 0 take the defaults. Both fields may be
@@ -154,6 +163,10 @@ int lm_frame_decoder_next(lm_frame_decoder *d, lm_frame *out);
 /* 1 and *type set when a whole frame is buffered, without taking it (nor
  * inflating it); 0 when more bytes are needed; negative as above. */
 int lm_frame_decoder_peek(const lm_frame_decoder *d, uint8_t *type);
+/* Accepts LM_FRAME_STREAM frames from now on (the handshake agreed on
+ * LM_FEATURE_DEFLATE_STREAM). Their inflate state (about 15 KB) is made at
+ * the first one and freed by lm_frame_decoder_close(). */
+void lm_frame_decoder_accept_stream(lm_frame_decoder *d);
 
 /* A growable output buffer. Embedded by value; owns data. */
 typedef struct lm_buf {
@@ -172,6 +185,19 @@ void lm_buf_reset(lm_buf *b); /* len = 0, keeps capacity */
  * does not make it smaller. Fails with LM_ETOOBIG past max_frame (0 default). */
 int lm_frame_encode(lm_buf *out, uint8_t type, const uint8_t *payload, size_t len,
                     size_t deflate_min, size_t max_frame);
+
+/* The sending side of a session deflate stream (frame_stream.c). */
+typedef struct lm_frame_deflater lm_frame_deflater;
+int lm_frame_deflater_new(lm_frame_deflater **out);
+void lm_frame_deflater_free(lm_frame_deflater *z);
+/* As lm_frame_encode, except that a payload of at least deflate_min bytes
+ * continues z's stream (LM_FRAME_STREAM) when even its worst case fits
+ * max_frame; a bigger one is deflated alone as lm_frame_encode does, so a
+ * caller may still retry a smaller payload after LM_ETOOBIG. A frame that
+ * went into the stream must be sent, in the order encoded. After any other
+ * error z is spent: every later call fails. z NULL: lm_frame_encode. */
+int lm_frame_encode_z(lm_frame_deflater *z, lm_buf *out, uint8_t type, const uint8_t *payload,
+                      size_t len, size_t deflate_min, size_t max_frame);
 
 /* --------------------------------------------------------------- values */
 
@@ -234,6 +260,9 @@ void lm_change_clear(lm_change *c);
 
 /* HELLO "f": what the client does beyond the base protocol. */
 #define LM_FEATURE_ACK_STAMPS 1u /* applies PUSH_ACK stamps (no echo in CHANGES) */
+/* HELLO: the client would send LM_FRAME_STREAM frames; WELCOME: the server
+ * accepts them from this client (from the client's first frame after it). */
+#define LM_FEATURE_DEFLATE_STREAM 2u
 
 typedef struct lm_msg_hello {
     uint32_t version;
@@ -265,6 +294,7 @@ typedef struct lm_msg_welcome {
     char *role;              /* "agent", "dispatcher", "hq" */
     uint32_t max_frame;      /* largest frame the server accepts, header included;
                               * 0 (an older server) = LM_FRAME_DEFAULT_MAX */
+    uint64_t features;       /* LM_FEATURE_* the server grants this client; 0 when not sent */
 } lm_msg_welcome;
 
 typedef struct lm_msg_push {
@@ -345,6 +375,9 @@ void lm_msg_clear(lm_msg *m);
 int lm_msg_encode(const lm_msg *m, lm_buf *out);
 /* Encodes m and frames it (deflating payloads >= deflate_min; 0 = never). */
 int lm_msg_encode_frame(const lm_msg *m, lm_buf *out, size_t deflate_min, size_t max_frame);
+/* The same through a session deflate stream (lm_frame_encode_z). */
+int lm_msg_encode_frame_z(const lm_msg *m, lm_frame_deflater *z, lm_buf *out, size_t deflate_min,
+                          size_t max_frame);
 
 /* Decodes a payload of the given type into *m (zeroed first). On error *m is
  * left cleared, the return is a specific LM_E* code, and when errmsg is not

@@ -8,12 +8,15 @@
  *                        A frame takes 4 + length bytes on the wire.
  *   offset 4     type    u8, an lm_msg_type (1 HELLO .. 10 BYE); any other
  *                        value is refused with LM_EUNKNOWNTYPE.
- *   offset 5     flags   u8; bit 0 LM_FRAME_DEFLATED. Any other bit set is
- *                        refused with LM_EFLAGS (a peer must not send what we
- *                        cannot interpret).
+ *   offset 5     flags   u8; bit 0 LM_FRAME_DEFLATED, bit 1 LM_FRAME_STREAM
+ *                        (only once accepted, never with bit 0). Any other
+ *                        bit set is refused with LM_EFLAGS (a peer must not
+ *                        send what we cannot interpret).
  *   offset 6..   payload length - 2 bytes: a msgpack map (see msg_encode.c),
  *                        or with LM_FRAME_DEFLATED a zlib stream (RFC 1950)
- *                        that inflates to that map.
+ *                        that inflates to that map, or with LM_FRAME_STREAM
+ *                        the next piece of the sender's raw deflate stream
+ *                        (frame_stream.c), ending in a sync flush.
  *
  * Limits: `length` is checked against max_frame as soon as the 4 length
  * bytes have arrived, and type/flags as soon as those arrived, before a single
@@ -31,6 +34,7 @@
 #include <zlib.h>
 
 #include "lm_protocol.h"
+#include "zhooks.h"
 
 /* Buffers above this size are released once empty, so a burst of large
  * frames does not pin memory in thousands of idle sessions. */
@@ -38,7 +42,7 @@
 
 /* ------------------------------------------------------------ zlib hooks */
 
-static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
+voidpf lm__z_alloc(voidpf opaque, uInt items, uInt size)
 {
     (void)opaque;
     if (size && items > SIZE_MAX / size)
@@ -46,7 +50,7 @@ static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
     return lm_malloc((size_t)items * size);
 }
 
-static void z_free(voidpf opaque, voidpf p)
+void lm__z_free(voidpf opaque, voidpf p)
 {
     (void)opaque;
     lm_free(p);
@@ -57,7 +61,9 @@ static int known_type(unsigned t)
     return t >= LM_MSG_HELLO && t <= LM_MSG_BYE;
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
+const uint8_t lm__flush_tail[4] = {0x00, 0x00, 0xff, 0xff};
+
+void lm__put_u32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
@@ -65,7 +71,7 @@ static void put_u32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-static uint32_t get_u32(const uint8_t *p)
+uint32_t lm__get_u32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
@@ -84,8 +90,8 @@ static int deflate_payload(const uint8_t *src, size_t len, uint8_t **out, size_t
     if (len > UINT_MAX)
         return LM_ETOOBIG;
     memset(&zs, 0, sizeof zs);
-    zs.zalloc = z_alloc;
-    zs.zfree = z_free;
+    zs.zalloc = lm__z_alloc;
+    zs.zfree = lm__z_free;
     int zrc = deflateInit(&zs, Z_BEST_COMPRESSION);
     if (zrc != Z_OK)
         return zrc == Z_MEM_ERROR ? LM_ENOMEM : LM_EZLIB;
@@ -150,7 +156,7 @@ int lm_frame_encode(lm_buf *out, uint8_t type, const uint8_t *payload, size_t le
     if (rc != LM_OK)
         goto done;
     uint8_t *p = out->data + out->len;
-    put_u32(p, (uint32_t)(len + 2));
+    lm__put_u32(p, (uint32_t)(len + 2));
     p[4] = type;
     p[5] = flags;
     if (len)
@@ -176,15 +182,20 @@ void lm_frame_decoder_close(lm_frame_decoder *d)
 {
     lm_free(d->buf);
     lm_free(d->inflated);
+    if (d->stream) {
+        inflateEnd(d->stream);
+        lm_free(d->stream);
+    }
     d->buf = NULL;
     d->inflated = NULL;
+    d->stream = NULL;
     d->len = d->cap = d->off = d->inflated_cap = 0;
 }
 
 /* Checks a complete 6-byte header. */
 static int check_header(const lm_frame_decoder *d, const uint8_t *h)
 {
-    uint32_t length = get_u32(h);
+    uint32_t length = lm__get_u32(h);
     if (length > d->max_frame)
         return LM_ETOOBIG;
     if (length < 2)
@@ -193,13 +204,17 @@ static int check_header(const lm_frame_decoder *d, const uint8_t *h)
         return LM_EUNKNOWNTYPE;
     if (h[5] & ~LM_FRAME_KNOWN_FLAGS)
         return LM_EFLAGS;
+    /* a session stream only where the handshake agreed on one; a frame is
+     * deflated either alone or as a piece of it */
+    if ((h[5] & LM_FRAME_STREAM) && (!d->stream_ok || (h[5] & LM_FRAME_DEFLATED)))
+        return LM_EFLAGS;
     return LM_OK;
 }
 
 /* Length field check alone, possible as soon as 4 bytes are in. */
 static int check_length(const lm_frame_decoder *d, const uint8_t *h)
 {
-    uint32_t length = get_u32(h);
+    uint32_t length = lm__get_u32(h);
     if (length > d->max_frame)
         return LM_ETOOBIG;
     return length < 2 ? LM_EMALFORMED : LM_OK;
@@ -260,7 +275,7 @@ int lm_frame_decoder_feed(lm_frame_decoder *d, const uint8_t *data, size_t len)
 
     size_t pos = d->off;
     while (d->len - pos >= LM_FRAME_HEADER_SIZE) {
-        size_t flen = 4 + (size_t)get_u32(d->buf + pos);
+        size_t flen = 4 + (size_t)lm__get_u32(d->buf + pos);
         if (d->len - pos < flen)
             break;
         pos += flen;
@@ -280,7 +295,7 @@ int lm_frame_decoder_feed(lm_frame_decoder *d, const uint8_t *data, size_t len)
             if (have == LM_FRAME_HEADER_SIZE && (rc = check_header(d, d->buf + pos)) != LM_OK)
                 break;
         } else {
-            size_t flen = 4 + (size_t)get_u32(d->buf + pos);
+            size_t flen = 4 + (size_t)lm__get_u32(d->buf + pos);
             take = flen - have;
             take = take < len ? take : len;
             if ((rc = append(d, data, take)) != LM_OK)
@@ -296,25 +311,22 @@ int lm_frame_decoder_feed(lm_frame_decoder *d, const uint8_t *data, size_t len)
     return rc;
 }
 
-/* Inflates a zlib payload into d->inflated, growing the window by doubling
- * but never past max_inflated. When the window is full and the stream has
- * not ended, one more byte of output is requested: if zlib can produce it
- * the payload is a bomb, refused without inflating the rest. */
-static int inflate_payload(lm_frame_decoder *d, const uint8_t *src, size_t len, size_t *out_len)
+/* Inflates src through zs into d->inflated, growing the window by doubling
+ * but never past max_inflated. When the window is full and zlib may have
+ * more, one more byte of output is requested: if zlib can produce it the
+ * payload is a bomb, refused without inflating the rest. A frame's own zlib
+ * stream must end exactly with its payload; a piece of the session stream
+ * (session = 1) must be taken whole and not end the stream (it never
+ * ends). */
+static int inflate_window(lm_frame_decoder *d, z_stream *zs, const uint8_t *src, size_t len,
+                          int session, size_t *out_len)
 {
-    int rc = LM_OK;
-    z_stream zs;
-
+    const int flush = session ? Z_SYNC_FLUSH : Z_FINISH;
+    int zrc = Z_OK;
     if (len > UINT_MAX)
         return LM_ETOOBIG;
-    memset(&zs, 0, sizeof zs);
-    zs.zalloc = z_alloc;
-    zs.zfree = z_free;
-    int zrc = inflateInit(&zs);
-    if (zrc != Z_OK)
-        return zrc == Z_MEM_ERROR ? LM_ENOMEM : LM_EZLIB;
-    zs.next_in = (Bytef *)(uintptr_t)src;
-    zs.avail_in = (uInt)len;
+    zs->next_in = (Bytef *)(uintptr_t)src; /* zlib's API is not const-correct */
+    zs->avail_in = (uInt)len;
 
     size_t total = 0;
     for (;;) {
@@ -322,13 +334,11 @@ static int inflate_payload(lm_frame_decoder *d, const uint8_t *src, size_t len, 
             if (d->inflated_cap >= d->max_inflated) {
                 /* Window full: one probe byte tells a bomb from an exact fit. */
                 uint8_t probe;
-                zs.next_out = &probe;
-                zs.avail_out = 1;
-                zrc = inflate(&zs, Z_FINISH);
-                if (zs.avail_out == 0) {
-                    rc = LM_EBOMB;
-                    goto done;
-                }
+                zs->next_out = &probe;
+                zs->avail_out = 1;
+                zrc = inflate(zs, flush);
+                if (zs->avail_out == 0)
+                    return LM_EBOMB;
                 break;
             }
             size_t cap = d->inflated_cap ? d->inflated_cap * 2 : 4096;
@@ -337,33 +347,77 @@ static int inflate_payload(lm_frame_decoder *d, const uint8_t *src, size_t len, 
             if (cap > d->max_inflated)
                 cap = d->max_inflated;
             uint8_t *nb = lm_realloc(d->inflated, cap);
-            if (!nb) {
-                rc = LM_ENOMEM;
-                goto done;
-            }
+            if (!nb)
+                return LM_ENOMEM;
             d->inflated = nb;
             d->inflated_cap = cap;
         }
         size_t room = d->inflated_cap - total;
-        zs.next_out = d->inflated + total;
-        zs.avail_out = room > UINT_MAX ? UINT_MAX : (uInt)room;
-        uInt before = zs.avail_out;
-        zrc = inflate(&zs, Z_FINISH);
-        total += before - zs.avail_out;
+        zs->next_out = d->inflated + total;
+        zs->avail_out = room > UINT_MAX ? UINT_MAX : (uInt)room;
+        uInt before = zs->avail_out;
+        zrc = inflate(zs, flush);
+        total += before - zs->avail_out;
         if (zrc == Z_STREAM_END || (zrc != Z_OK && zrc != Z_BUF_ERROR))
             break;
-        if (zrc == Z_BUF_ERROR && zs.avail_out > 0)
-            break; /* input exhausted before the end: truncated stream */
+        if (zs->avail_out > 0)
+            break; /* input exhausted (and, for a piece, all of it out) */
     }
     if (zrc == Z_MEM_ERROR)
-        rc = LM_ENOMEM;
-    else if (zrc != Z_STREAM_END || zs.avail_in != 0)
-        rc = LM_EZLIB; /* corrupt, truncated, or trailing bytes after the end */
-    else
-        *out_len = total;
-done:
+        return LM_ENOMEM;
+    if (session ? zrc == Z_STREAM_END || (zrc != Z_OK && zrc != Z_BUF_ERROR) || zs->avail_in != 0
+                : zrc != Z_STREAM_END || zs->avail_in != 0)
+        return LM_EZLIB; /* corrupt, truncated, ended, or bytes after the end */
+    *out_len = total;
+    return LM_OK;
+}
+
+/* A frame deflated alone: a zlib stream (RFC 1950) of its own. */
+static int inflate_payload(lm_frame_decoder *d, const uint8_t *src, size_t len, size_t *out_len)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    zs.zalloc = lm__z_alloc;
+    zs.zfree = lm__z_free;
+    int zrc = inflateInit(&zs);
+    if (zrc != Z_OK)
+        return zrc == Z_MEM_ERROR ? LM_ENOMEM : LM_EZLIB;
+    int rc = inflate_window(d, &zs, src, len, 0, out_len);
     inflateEnd(&zs);
     return rc;
+}
+
+/* The next piece of the peer's session stream (frame_stream.c): its last 4
+ * bytes are the message's CRC-32, in the place of the sync flush's
+ * 00 00 ff ff, which goes back there (src is the decoder's own buffer). */
+static int inflate_piece(lm_frame_decoder *d, uint8_t *src, size_t len, size_t *out_len)
+{
+    z_stream *zs = d->stream;
+    if (len < 4)
+        return LM_EZLIB;
+    uint32_t crc = lm__get_u32(src + len - 4);
+    memcpy(src + len - 4, lm__flush_tail, 4);
+    if (!zs) {
+        if (!(zs = lm_calloc(1, sizeof *zs)))
+            return LM_ENOMEM;
+        zs->zalloc = lm__z_alloc;
+        zs->zfree = lm__z_free;
+        int zrc = inflateInit2(zs, -LM_FRAME_STREAM_WBITS);
+        if (zrc != Z_OK) {
+            lm_free(zs);
+            return zrc == Z_MEM_ERROR ? LM_ENOMEM : LM_EZLIB;
+        }
+        d->stream = zs;
+    }
+    int rc = inflate_window(d, zs, src, len, 1, out_len);
+    if (rc == LM_OK && crc32(0L, d->inflated, (uInt)*out_len) != crc)
+        rc = LM_EZLIB;
+    return rc;
+}
+
+void lm_frame_decoder_accept_stream(lm_frame_decoder *d)
+{
+    d->stream_ok = 1;
 }
 
 int lm_frame_decoder_peek(const lm_frame_decoder *d, uint8_t *type)
@@ -374,7 +428,7 @@ int lm_frame_decoder_peek(const lm_frame_decoder *d, uint8_t *type)
     if (have < LM_FRAME_HEADER_SIZE)
         return 0;
     const uint8_t *h = d->buf + d->off;
-    if (have < 4 + (size_t)get_u32(h))
+    if (have < 4 + (size_t)lm__get_u32(h))
         return 0;
     *type = h[4];
     return 1;
@@ -393,7 +447,7 @@ int lm_frame_decoder_next(lm_frame_decoder *d, lm_frame *out)
     if (have < LM_FRAME_HEADER_SIZE)
         return 0;
     const uint8_t *h = d->buf + d->off;
-    size_t flen = 4 + (size_t)get_u32(h);
+    size_t flen = 4 + (size_t)lm__get_u32(h);
     if (have < flen)
         return 0;
 
@@ -403,9 +457,12 @@ int lm_frame_decoder_next(lm_frame_decoder *d, lm_frame *out)
     out->wire_len = flen;
     out->payload = h + LM_FRAME_HEADER_SIZE;
     out->payload_len = flen - LM_FRAME_HEADER_SIZE;
-    if (out->flags & LM_FRAME_DEFLATED) {
+    if (out->flags & (LM_FRAME_DEFLATED | LM_FRAME_STREAM)) {
         size_t n = 0;
-        int rc = inflate_payload(d, out->payload, out->payload_len, &n);
+        int rc =
+            out->flags & LM_FRAME_STREAM
+                ? inflate_piece(d, d->buf + d->off + LM_FRAME_HEADER_SIZE, out->payload_len, &n)
+                : inflate_payload(d, out->payload, out->payload_len, &n);
         if (rc != LM_OK) {
             memset(out, 0, sizeof *out);
             d->error = rc;

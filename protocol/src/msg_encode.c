@@ -169,14 +169,20 @@ int lm_msg_encode(const lm_msg *m, lm_buf *out)
     return w.rc;
 }
 
-int lm_msg_encode_frame(const lm_msg *m, lm_buf *out, size_t deflate_min, size_t max_frame)
+int lm_msg_encode_frame_z(const lm_msg *m, lm_frame_deflater *z, lm_buf *out, size_t deflate_min,
+                          size_t max_frame)
 {
     lm_buf payload;
     lm_buf_init(&payload);
     int rc = lm_msg_encode(m, &payload);
     if (rc == LM_OK)
-        rc = lm_frame_encode(out, (uint8_t)m->type, payload.data, payload.len, deflate_min,
-                             max_frame);
+        rc = lm_frame_encode_z(z, out, (uint8_t)m->type, payload.data, payload.len, deflate_min,
+                               max_frame);
     lm_buf_close(&payload);
     return rc;
+}
+
+int lm_msg_encode_frame(const lm_msg *m, lm_buf *out, size_t deflate_min, size_t max_frame)
+{
+    return lm_msg_encode_frame_z(m, NULL, out, deflate_min, max_frame);
 }

@@ -9,6 +9,7 @@
  *   AUTH       m mac(bin 32)
  *   WELCOME    t server_time_ms  s server_site  w push_watermark
  *              q server_seq  r role  m max_frame? (0 when absent)
+ *              f features? (LM_FEATURE_* bits granted to this client)
  *   PUSH       u upto_seq  d/r change list (see changes.c)
  *   PUSH_ACK   u upto_seq  a applied  c conflicts
  *              f refusals? [[index, code, reason|nil], ...]
@@ -58,6 +59,7 @@ static const lm__field welcome[] = {
     F("q", "server_seq", LM__F_U64, 1, u.welcome.server_seq, 0),
     F("r", "role", LM__F_STR, 1, u.welcome.role, LM_MAX_NAME),
     F("m", "max_frame", LM__F_U32, 0, u.welcome.max_frame, 0),
+    F("f", "features", LM__F_U64, 0, u.welcome.features, 0),
 };
 
 static const lm__field push[] = {

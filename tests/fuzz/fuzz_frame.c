@@ -4,6 +4,8 @@
  * seeded by the first byte, so one input exercises many boundary positions.
  * Small limits keep each run fast and make the size and bomb checks
  * reachable. Every complete frame is handed to the message decoder too.
+ * With the first byte's top bit set the decoder accepts session stream
+ * frames (LM_FRAME_STREAM), as a server does after granting them.
  */
 #include <stdlib.h>
 
@@ -16,10 +18,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     uint32_t seed = data[0] * 2654435761u + 1;
+    int stream = data[0] & 0x80;
     data++;
     size--;
     lm_frame_decoder d;
     lm_frame_decoder_init(&d, 64u << 10, 256u << 10);
+    if (stream)
+        lm_frame_decoder_accept_stream(&d);
     size_t off = 0;
     int rc = LM_OK;
     while (off < size && rc >= 0) {

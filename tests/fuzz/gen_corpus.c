@@ -106,8 +106,11 @@ int main(int argc, char **argv)
         return 2;
     }
     int failures = 0, files = 0;
-    lm_buf stream;
+    lm_buf stream, zstream;
     lm_buf_init(&stream);
+    lm_buf_init(&zstream);
+    lm_frame_deflater *z = NULL;
+    failures += lm_frame_deflater_new(&z) != LM_OK;
     for (int type = LM_MSG_HELLO; type <= LM_MSG_BYE; type++) {
         for (int variant = 0; variant < 3; variant++) {
             lm_msg m;
@@ -123,6 +126,7 @@ int main(int argc, char **argv)
             failures += lm_msg_encode_frame(&m, &b, variant == 1 ? 32 : 0, 0) != LM_OK;
             failures += write_file(argv[1], "frame", name, (uint8_t)variant, b.data, b.len) != 0;
             lm_buf_append(&stream, b.data, b.len);
+            failures += lm_msg_encode_frame_z(&m, z, &zstream, 32, 0) != LM_OK;
             files += 2;
             lm_msg_clear(&m);
             lm_buf_close(&b);
@@ -130,7 +134,13 @@ int main(int argc, char **argv)
     }
     /* one whole session's worth of frames back to back */
     failures += write_file(argv[1], "frame", "session", 7, stream.data, stream.len) != 0;
+    /* the same through a session deflate stream: fuzz_frame accepts
+     * LM_FRAME_STREAM when the first byte's top bit is set */
+    failures +=
+        write_file(argv[1], "frame", "session-stream", 0x87, zstream.data, zstream.len) != 0;
+    lm_frame_deflater_free(z);
     lm_buf_close(&stream);
-    printf("wrote %d corpus files, %d failures\n", files + 1, failures);
+    lm_buf_close(&zstream);
+    printf("wrote %d corpus files, %d failures\n", files + 2, failures);
     return failures ? 1 : 0;
 }

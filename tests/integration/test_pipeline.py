@@ -6,16 +6,22 @@ second PUSH goes out before the first is acknowledged. On a slow link
 gains nothing there, and a pipelined batch's ack, waiting behind the batch
 before it, looked slow and stopped the batch budget from growing (more,
 smaller frames: more bytes on the wire). Either way every record reaches
-the server once."""
+the server once. The proxy also reads the PUSH frames as the protocol
+describes them (docs/protocol.md): each one a piece of the session's raw
+deflate stream (8 KiB window), its last 4 bytes the CRC-32 of the message
+in place of the sync flush's 00 00 ff ff."""
 import socket
+import struct
 import threading
 import time
+import zlib
 
 from lmtest import agent_li_with_farmer, bulk_insert, check, done, loopback_listener, \
     relay_frames, tempdir, use_server
 
 ROWS = 1500
 PUSH, PUSH_ACK = 5, 6  # lm_msg_type
+FRAME_STREAM = 0x02
 
 
 class Proxy:
@@ -31,6 +37,8 @@ class Proxy:
         self.pair_hold = pair_hold
         self.lock = threading.Condition()
         self.outstanding = self.max_outstanding = self.pushes = 0
+        self.pieces = self.bad_pieces = 0
+        self.inflater = None
         self.listener, self.port = loopback_listener()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -44,6 +52,7 @@ class Proxy:
             except OSError:
                 return
             server = socket.create_connection(("127.0.0.1", self.server_port))
+            self.inflater = zlib.decompressobj(-13)  # one stream per session
             up = threading.Thread(target=relay_frames, args=(client, server, self._from_client),
                                   daemon=True)
             up.start()
@@ -52,7 +61,20 @@ class Proxy:
             client.close()
             server.close()
 
+    def _read_piece(self, frame):
+        """Inflates a stream piece as the receiver would; counts bad ones."""
+        body = frame[6:]
+        try:
+            msg = self.inflater.decompress(body[:-4] + b"\x00\x00\xff\xff")
+            ok = zlib.crc32(msg) == struct.unpack(">I", body[-4:])[0] and len(msg) > 0
+        except zlib.error:
+            ok = False
+        self.pieces += 1
+        self.bad_pieces += 0 if ok else 1
+
     def _from_client(self, kind, frame, server):
+        if frame[5] & FRAME_STREAM:
+            self._read_piece(frame)
         if kind == PUSH:
             with self.lock:
                 self.pushes += 1
@@ -98,6 +120,9 @@ def main():
                             "WHERE id LIKE ?", (tag + "%",))[0]
             check(n["n"] == ROWS and n["d"] == ROWS,
                   "%s link: server holds each of %d records once: %r" % (name, ROWS, n))
+            check(proxy.pieces >= proxy.pushes and proxy.bad_pieces == 0,
+                  "%s link: every PUSH a good stream piece (%d pieces, %d bad, %d PUSHes)"
+                  % (name, proxy.pieces, proxy.bad_pieces, proxy.pushes))
             seen[name] = (proxy.pushes, proxy.max_outstanding)
             print("%s link: %d PUSHes, at most %d in flight" % ((name,) + seen[name]))
         check(seen["fast"][0] >= 3, "fast link: several batches (%d)" % seen["fast"][0])

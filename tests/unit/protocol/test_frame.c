@@ -2,7 +2,7 @@
  * test_frame.c — frame encoder and incremental decoder: exact wire bytes,
  * any slicing of the stream, limits checked from the header before the body
  * is buffered, zlib bombs and corrupt streams, sticky errors, allocation
- * failure at every point.
+ * failure at every point; the session deflate stream.
  */
 #include <zlib.h>
 
@@ -362,6 +362,168 @@ static void test_alloc_failures(void)
     CHECK(completed);
 }
 
+static size_t be32(const uint8_t *p)
+{
+    return (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+}
+
+/* A purchase-like record line, varied by i: what a PUSH batch repeats. */
+static size_t sample_payload(uint8_t *out, size_t cap, int i, size_t rows)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < rows && n + 96 < cap; r++)
+        n += (size_t)snprintf((char *)out + n, cap - n,
+                              "collections|%08u|agent-li|shangba|potato|%c|%u|%u;", rnd(),
+                              "ABC"[(i + (int)r) % 3], 1000 + rnd() % 90000, 150 + rnd() % 200);
+    return n;
+}
+
+/* Feeds the frames of b in 7-byte slices; each decoded payload must equal
+ * want[i] (lengths wlen[i]). Returns the number decoded or an error. */
+static int decode_all(lm_frame_decoder *d, const lm_buf *b, uint8_t *const *want,
+                      const size_t *wlen, int n_want)
+{
+    int got = 0, rc = LM_OK;
+    for (size_t off = 0; off < b->len && rc == LM_OK; off += 7) {
+        size_t k = b->len - off < 7 ? b->len - off : 7;
+        rc = lm_frame_decoder_feed(d, b->data + off, k);
+        lm_frame f;
+        while (rc == LM_OK && (rc = lm_frame_decoder_next(d, &f)) == 1) {
+            CHECK(got < n_want && f.payload_len == wlen[got] &&
+                  memcmp(f.payload, want[got], wlen[got]) == 0);
+            got++;
+            rc = LM_OK;
+        }
+    }
+    return rc < 0 ? rc : got;
+}
+
+/* The session deflate stream: pieces decode in order to the payloads sent,
+ * in fewer bytes than frames deflated alone; a payload too big for the
+ * stream's worst case is deflated alone; small ones go plain. Refused:
+ * stream frames before the decoder accepts them, both deflate flags at
+ * once, a piece whose check or body is damaged, a bomb. */
+static void test_stream(void)
+{
+    enum { N = 12 };
+    uint8_t *want[N];
+    size_t wlen[N];
+    lm_buf s, alone;
+    lm_buf_init(&s);
+    lm_buf_init(&alone);
+    lm_frame_deflater *z = NULL;
+    lm_test_heap_install(0);
+    CHECK_RC(lm_frame_deflater_new(&z), LM_OK);
+    for (int i = 0; i < N; i++) {
+        size_t rows = i == 3 ? 0 : i == 7 ? 3000 : 40; /* 3: empty, 7: ~200 KB */
+        want[i] = malloc(256u << 10);
+        wlen[i] = sample_payload(want[i], 256u << 10, i, rows);
+        size_t before = s.len;
+        /* 64 KiB frames: frame 7's worst case does not fit the stream */
+        CHECK_RC(lm_frame_encode_z(z, &s, LM_MSG_PUSH, want[i], wlen[i], 512, 64u << 10), LM_OK);
+        uint8_t flags = s.data[before + 5];
+        CHECK_EQ_INT(flags, i == 3 ? 0 : i == 7 ? LM_FRAME_DEFLATED : LM_FRAME_STREAM);
+        if (i != 7)
+            CHECK_RC(lm_frame_encode(&alone, LM_MSG_PUSH, want[i], wlen[i], 512, 0), LM_OK);
+    }
+    lm_frame_deflater_free(z);
+    /* frame 7 aside, the stream costs less than frames deflated alone */
+    size_t f7 = 0;
+    for (size_t off = 0, i = 0; off < s.len; off += 4 + be32(s.data + off), i++)
+        if (i == 7)
+            f7 = 4 + be32(s.data + off);
+    CHECK(f7 > 0 && (s.len - f7) * 20 < alone.len * 19);
+
+    lm_frame_decoder d;
+    lm_frame_decoder_init(&d, 0, 0);
+    lm_frame_decoder_accept_stream(&d);
+    CHECK_EQ_INT(decode_all(&d, &s, want, wlen, N), N);
+    lm_frame_decoder_close(&d);
+
+    /* not accepted (no handshake agreed on it): refused at the header */
+    size_t first = 4 + be32(s.data); /* frame 0, a piece */
+    lm_frame_decoder_init(&d, 0, 0);
+    CHECK_RC(lm_frame_decoder_feed(&d, s.data, first), LM_EFLAGS);
+    lm_frame_decoder_close(&d);
+    /* both deflate flags */
+    lm_frame_decoder_init(&d, 0, 0);
+    lm_frame_decoder_accept_stream(&d);
+    s.data[5] = LM_FRAME_STREAM | LM_FRAME_DEFLATED;
+    CHECK_RC(lm_frame_decoder_feed(&d, s.data, first), LM_EFLAGS);
+    s.data[5] = LM_FRAME_STREAM;
+    lm_frame_decoder_close(&d);
+    /* a damaged check, a damaged body, a piece too short for its check */
+    size_t at[] = {first - 1, LM_FRAME_HEADER_SIZE + 2};
+    for (size_t k = 0; k < 2; k++) {
+        uint8_t *copy = malloc(first);
+        memcpy(copy, s.data, first);
+        copy[at[k]] ^= 0x20;
+        lm_frame f;
+        lm_frame_decoder_init(&d, 0, 0);
+        lm_frame_decoder_accept_stream(&d);
+        CHECK_RC(feed_all(&d, copy, first, &f), LM_EZLIB);
+        lm_frame_decoder_close(&d);
+        free(copy);
+    }
+    uint8_t tiny[9];
+    put_header(tiny, 5, LM_MSG_PUSH, LM_FRAME_STREAM);
+    memset(tiny + 6, 0xff, 3);
+    lm_frame f;
+    lm_frame_decoder_init(&d, 0, 0);
+    lm_frame_decoder_accept_stream(&d);
+    CHECK_RC(feed_all(&d, tiny, sizeof tiny, &f), LM_EZLIB);
+    lm_frame_decoder_close(&d);
+
+    /* a bomb: 6,000 zeros through a 5,000-byte window; 5,000 fit */
+    uint8_t *zeros = calloc(1, 6000);
+    for (size_t n = 5000; n <= 6000; n += 1000) {
+        lm_buf_reset(&s);
+        CHECK_RC(lm_frame_deflater_new(&z), LM_OK);
+        CHECK_RC(lm_frame_encode_z(z, &s, LM_MSG_PUSH, zeros, n, 512, 0), LM_OK);
+        lm_frame_deflater_free(z);
+        lm_frame_decoder_init(&d, 0, 5000);
+        lm_frame_decoder_accept_stream(&d);
+        CHECK_RC(feed_all(&d, s.data, s.len, &f), n == 5000 ? 1 : LM_EBOMB);
+        lm_frame_decoder_close(&d);
+    }
+    free(zeros);
+    lm_buf_close(&s);
+    lm_buf_close(&alone);
+    lm_test_heap_check_clean("stream");
+
+    /* allocation failure at every point: LM_OK or LM_ENOMEM, no leak, and a
+     * deflater that failed stays failed */
+    int completed = 0;
+    for (long long n = 1; n < 400 && !completed; n++) {
+        lm_test_heap_install(n);
+        lm_buf_init(&s);
+        int rc = lm_frame_deflater_new(&z), got = 0;
+        for (int i = 0; i < 3 && rc == LM_OK; i++)
+            rc = lm_frame_encode_z(z, &s, LM_MSG_PUSH, want[i], wlen[i], 512, 0);
+        CHECK(rc == LM_OK || rc == LM_ENOMEM);
+        if (rc == LM_ENOMEM && z)
+            CHECK_RC(lm_frame_encode_z(z, &s, LM_MSG_PUSH, want[0], wlen[0], 512, 0), LM_EZLIB);
+        lm_frame_deflater_free(z);
+        z = NULL;
+        if (rc == LM_OK) {
+            lm_frame_decoder_init(&d, 0, 0);
+            lm_frame_decoder_accept_stream(&d);
+            got = decode_all(&d, &s, want, wlen, 3);
+            CHECK(got == 3 || got == LM_ENOMEM);
+            lm_frame_decoder_close(&d);
+        }
+        lm_buf_close(&s);
+        if (!lm_test_heap_state.failed) {
+            completed = 1;
+            CHECK_EQ_INT(got, 3);
+        }
+        lm_test_heap_check_clean("stream alloc failure");
+    }
+    CHECK(completed);
+    for (int i = 0; i < N; i++)
+        free(want[i]);
+}
+
 /* The server starts a session with small handshake limits and raises them
  * once authenticated; frames buffered before and after both obey the limit
  * in force when their header completed. */
@@ -408,5 +570,6 @@ int main(void)
     test_header_limits();
     test_zlib();
     test_alloc_failures();
+    test_stream();
     return lm_test_done("protocol_frame");
 }

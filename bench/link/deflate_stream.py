@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""What the session deflate stream saves on a 2G day, on loopback.
+
+One agent's day (FARMERS farmers, PURCHASES purchases, each collected and
+graded through the CLI) is synced through a relay that holds every
+PUSH_ACK HOLD_S seconds, so the push budget stays at the 32 KiB a 2G link
+keeps it at (it doubles only on acks within a second). The relay captures
+every frame each way. The client's payloads are recovered (session stream
+pieces inflated as docs/protocol.md says, CRC checked) and deflated again
+one by one as frames deflated alone would be: the baseline, measured on the
+same payloads in the same run. Prints both and the ratio.
+
+    python3 bench/link/deflate_stream.py [--purchases N] [--hold S]
+
+Needs built binaries: LASTMILE_BIN and LASTMILE_SERVER_BIN (default
+build-bench-release/agent-cli/lastmile, .../server/lastmile-server).
+"""
+import argparse
+import math
+import os
+import random
+import socket
+import sqlite3
+import struct
+import sys
+import threading
+import time
+import zlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+os.environ.setdefault("LASTMILE_BIN", os.path.join(ROOT, "build-bench-release/agent-cli/lastmile"))
+os.environ.setdefault("LASTMILE_SERVER_BIN",
+                      os.path.join(ROOT, "build-bench-release/server/lastmile-server"))
+from lmtest import (Agent, Server, check, loopback_listener, relay_frames,  # noqa: E402
+                    tempdir, use_server)
+
+PUSH_ACK, DEFLATE_MIN, WBITS = 6, 512, 13
+
+
+def message(frame, inflater):
+    """A captured frame's message bytes, as the receiver would see them."""
+    flags, body = frame[5], frame[6:]
+    if flags & 2:
+        msg = inflater.decompress(body[:-4] + b"\x00\x00\xff\xff")
+        check(zlib.crc32(msg) == struct.unpack(">I", body[-4:])[0], "piece CRC")
+        return msg
+    return zlib.decompress(body) if flags & 1 else body
+
+
+def alone(msg):
+    """Wire bytes of msg framed and deflated alone (lm_frame_encode)."""
+    if len(msg) < DEFLATE_MIN:
+        return 6 + len(msg)
+    return 6 + min(len(zlib.compress(msg, 9)), len(msg))
+
+
+def record_day(agent, farmers, purchases, rng):
+    fids = [agent.new_id("farmer", "add", "--name", "F%03d" % i, "--village", "shangba",
+                         "--phone", "1%010d" % rng.randrange(10 ** 10)) for i in range(farmers)]
+    check(agent.sync()[0] == 0, "farmers synced")
+    con = sqlite3.connect(agent.db)
+    prices = con.execute("SELECT product, grade, price_fen FROM prices").fetchall()
+    con.close()
+    for _ in range(purchases):
+        product, grade, fen = prices[rng.randrange(len(prices))]
+        w = min(200000, max(500, int(round(math.exp(math.log(25000) + rng.gauss(0, 1))))))
+        args = ["collect", "--farmer", fids[rng.randrange(len(fids))], "--product", product,
+                "--grade", grade, "--kg", "%d.%03d" % divmod(w, 1000),
+                "--price", "%d.%02d" % divmod(fen, 100)]
+        if rng.random() < 0.1:
+            args += ["--note", "rain-harvested"]
+        cid = agent.new_id(*args)
+        g = ["grade", "--collection", cid, "--grade", grade, "--moisture",
+             "%d.%d" % divmod(80 + rng.randrange(140), 10)]
+        if rng.random() < 0.2:
+            g += ["--defects", "bruised"]
+        agent.cli(*g)
+
+
+def relay(server_port, hold, frames):
+    """Accepts one connection and relays it, holding PUSH_ACKs."""
+    lsock, port = loopback_listener()
+
+    def run():
+        c, _ = lsock.accept()
+        s = socket.create_connection(("127.0.0.1", server_port))
+
+        def up(kind, f, dst):
+            frames["up"].append(f)
+            dst.sendall(f)
+            return True
+
+        def down(kind, f, dst):
+            frames["down"].append(f)
+            if kind == PUSH_ACK:
+                time.sleep(hold)
+            dst.sendall(f)
+            return True
+        t = threading.Thread(target=relay_frames, args=(c, s, up), daemon=True)
+        t.start()
+        relay_frames(s, c, down)
+        t.join(10)
+        c.close()
+        s.close()
+        lsock.close()
+    threading.Thread(target=run, daemon=True).start()
+    return port
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--farmers", type=int, default=50)
+    ap.add_argument("--purchases", type=int, default=300)
+    ap.add_argument("--hold", type=float, default=1.05, help="seconds each PUSH_ACK is held")
+    ap.add_argument("--seed", type=int, default=7)
+    a = ap.parse_args()
+    rng = random.Random(a.seed)
+    frames = {"up": [], "down": []}
+    with tempdir() as tmp:
+        server = Server(tmp)
+        key = server.add_user("agent-li", "agent", ["shangba"])
+        server.start()
+        agent = Agent(tmp, "agent-li")
+        check(agent.init(server, key)[0] == 0, "init")
+        record_day(agent, a.farmers, a.purchases, rng)
+        use_server(agent, "127.0.0.1:%d" % relay(server.port, a.hold, frames))
+        code, summary, err = agent.sync(ok=False)
+        check(code == 0, "sync through the relay (%s)" % err.strip())
+        server.stop()
+    inflater = zlib.decompressobj(-WBITS)
+    up = frames["up"]
+    wire = sum(len(f) for f in up)
+    msgs = [message(f, inflater) for f in up]
+    base = sum(alone(m) for m in msgs)
+    pieces = sum(1 for f in up if f[5] & 2)
+    print("deflate_stream: %d purchases, %d frames up (%d stream pieces), %d B of messages"
+          % (a.purchases, len(up), pieces, sum(map(len, msgs))))
+    print("deflate_stream: client -> server %d B with the session stream, %d B deflated "
+          "frame by frame: %.3fx (%.1f %% less)" % (wire, base, wire / base,
+                                                     100.0 * (base - wire) / base))
+    print("RESULT deflate_stream purchases=%d frames=%d pieces=%d wire=%d alone=%d ratio=%.3f"
+          % (a.purchases, len(up), pieces, wire, base, wire / base))
+
+
+if __name__ == "__main__":
+    main()
