@@ -19,7 +19,8 @@ static const char usage[] =
     "negative, not zero, at most 3 decimals) changes the weight; the money\n"
     "delta is delta_g x unit_price_fen / 1000 rounded half up (away from zero).\n"
     "--void takes the whole collection out of every total. A void collection\n"
-    "cannot be adjusted again, and no delta may bring its weight below zero.\n"
+    "cannot be adjusted again, and no delta may bring its weight below zero or\n"
+    "over 1000000 kg (nor be larger than that itself).\n"
     "Prints the new adjustment id as the last line.\n";
 
 #define MAX_REASON 1000
@@ -120,10 +121,19 @@ int lm_cmd_adjust(int argc, char **argv)
             code = lm_cli_error(cmd, "--delta-kg %s is too large", delta);
             goto fail_tx;
         }
-        if (delta_g < 0 && t.weight_g + delta_g < 0) {
+        /* Written so that a weight stored out of range (plain SQL on a
+         * replica) cannot overflow here; a delta toward the range is fine. */
+        if (delta_g < 0 && t.weight_g < -delta_g) {
             code =
                 lm_cli_error(cmd, "--delta-kg %s would bring the weight below zero (it is %lld g)",
                              delta, (long long)t.weight_g);
+            goto fail_tx;
+        }
+        if (delta_g > 0 && t.weight_g > LM_MONEY_MAX_G - delta_g) {
+            code = lm_cli_error(cmd,
+                                "--delta-kg %s would bring the weight over the limit of 1000000 kg "
+                                "(it is %lld g)",
+                                delta, (long long)t.weight_g);
             goto fail_tx;
         }
     }

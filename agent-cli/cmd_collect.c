@@ -16,7 +16,8 @@ static const char usage[] =
     "                        --price YUAN_PER_KG [--note TEXT] [--db PATH] [--json]\n"
     "\n"
     "Records a purchase from a farmer registered on this replica. KG has at\n"
-    "most 3 decimals and PRICE (yuan per kg) at most 2; both must be positive.\n"
+    "most 3 decimals and PRICE (yuan per kg) at most 2; both must be positive,\n"
+    "KG at most 1000000 and PRICE at most 100000.\n"
     "They are stored exactly as grams and fen; the amount in fen is\n"
     "weight_g x price_fen / 1000 rounded half up. Prints the new collection\n"
     "id as the last line. Bad input exits non-zero and writes nothing.\n";

@@ -85,13 +85,22 @@ fail:
     return rc;
 }
 
-/* Parses with `places` decimals and applies a sign rule: sign > 0 requires a
- * positive value, sign == 0 requires a non-zero one. */
-static int parse_signed(const char *s, int places, int sign, int64_t *out, const char **why)
+/* Parses with `places` decimals and applies a sign rule (sign > 0 requires a
+ * positive value, sign == 0 a non-zero one) and a bound on the magnitude;
+ * a value past max, even one past 64 bits, is refused with over_why. */
+static int parse_bounded(const char *s, int places, int sign, int64_t max, const char *over_why,
+                         int64_t *out, const char **why)
 {
     int rc = lm_money_parse_decimal(s, places, out, why);
+    if (rc == LM_ERANGE || (rc == LM_OK && (*out > max || *out < -max))) {
+        if (why)
+            *why = over_why;
+        rc = LM_ERANGE;
+        goto fail;
+    }
     if (rc != LM_OK)
         return rc;
+    rc = LM_EINVAL;
     if (sign > 0 && *out < 0) {
         if (why)
             *why = "must be positive";
@@ -105,22 +114,24 @@ static int parse_signed(const char *s, int places, int sign, int64_t *out, const
     return LM_OK;
 fail:
     *out = 0;
-    return LM_EINVAL;
+    return rc;
 }
 
 int lm_money_parse_kg(const char *s, int64_t *grams, const char **why)
 {
-    return parse_signed(s, 3, 1, grams, why);
+    return parse_bounded(s, 3, 1, LM_MONEY_MAX_G, "is over the limit of 1000000 kg", grams, why);
 }
 
 int lm_money_parse_delta_kg(const char *s, int64_t *grams, const char **why)
 {
-    return parse_signed(s, 3, 0, grams, why);
+    return parse_bounded(s, 3, 0, LM_MONEY_MAX_G, "is beyond the limit of 1000000 kg either way",
+                         grams, why);
 }
 
 int lm_money_parse_price(const char *s, int64_t *fen, const char **why)
 {
-    return parse_signed(s, 2, 1, fen, why);
+    return parse_bounded(s, 2, 1, LM_MONEY_MAX_PRICE_FEN, "is over the limit of 100000 yuan/kg",
+                         fen, why);
 }
 
 int lm_money_parse_moisture(const char *s, int64_t *permille, const char **why)

@@ -16,11 +16,21 @@
  * ("is not a number", "has more than 3 decimals", "is too large"). */
 int lm_money_parse_decimal(const char *s, int places, int64_t *out, const char **why);
 
-/* --kg: positive, at most 3 decimals, in grams. */
+/* Bounds on one record's weight (or weight change) and price: far beyond any
+ * village purchase, truck load or receipt, and low enough that an amount
+ * (at most 10^13 fen) and every report total over billions of records stay
+ * far from 64-bit overflow. A value past its bound is LM_ERANGE, and *why
+ * names the bound. */
+#define LM_MONEY_MAX_G INT64_C(1000000000)       /* 1,000,000 kg */
+#define LM_MONEY_MAX_PRICE_FEN INT64_C(10000000) /* 100,000 yuan/kg */
+
+/* --kg: positive, at most 3 decimals and LM_MONEY_MAX_G, in grams. */
 int lm_money_parse_kg(const char *s, int64_t *grams, const char **why);
-/* --delta-kg: non-zero, may be negative, at most 3 decimals, in grams. */
+/* --delta-kg: non-zero, may be negative, at most 3 decimals and
+ * LM_MONEY_MAX_G either way, in grams. */
 int lm_money_parse_delta_kg(const char *s, int64_t *grams, const char **why);
-/* --price: yuan per kg, positive, at most 2 decimals, in fen per kg. */
+/* --price: yuan per kg, positive, at most 2 decimals and
+ * LM_MONEY_MAX_PRICE_FEN, in fen per kg. */
 int lm_money_parse_price(const char *s, int64_t *fen, const char **why);
 /* --moisture: percent 0..100, at most 1 decimal, in permille. */
 int lm_money_parse_moisture(const char *s, int64_t *permille, const char **why);

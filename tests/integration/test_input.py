@@ -33,6 +33,11 @@ def main():
         f = [x for x in a.list("farmers") if x["id"] == farmer]
         check(f and f[0]["registered_poor"] == 1 and f[0]["household_id"] == "HH-1",
               "poor household recorded")
+        # The largest weight and price allowed; no adjustment may add to it.
+        big = a.new_id("collect", "--farmer", farmer, "--product", "potato", "--grade", "A",
+                       "--kg", "1000000", "--price", "100000")
+        rows = [c for c in a.list("collections") if c["id"] == big]
+        check(rows and rows[0]["amount_fen"] == 10 ** 13, "the bounds themselves are accepted")
         before = snapshot(a)
 
         base = ["--farmer", farmer, "--product", "potato", "--grade", "A"]
@@ -45,6 +50,12 @@ def main():
             (base + ["--kg", "1", "--price", "-2"], "--price"),
             (base + ["--kg", "1", "--price", "0"], "--price"),
             (base + ["--kg", "1", "--price", "1e2"], "--price"),
+            # Past the per-record bounds, whether or not the value (or the
+            # amount) would fit 64 bits: the message names the bound.
+            (base + ["--kg", "9223372036854775.807", "--price", "0.01"], "limit of 1000000 kg"),
+            (base + ["--kg", "10000000000000", "--price", "100.00"], "limit of 1000000 kg"),
+            (base + ["--kg", "1000000.001", "--price", "1"], "limit of 1000000 kg"),
+            (base + ["--kg", "1", "--price", "100000.01"], "limit of 100000 yuan/kg"),
             (base + ["--kg", "1"], "required"),
             (["--farmer", "NOSUCHFARMER", "--product", "potato", "--grade", "A", "--kg", "1",
               "--price", "2"], "unknown farmer"),
@@ -57,6 +68,7 @@ def main():
         for args, needle in bad:
             code, out, err = a.cli("collect", *args, ok=False)
             check(code != 0, "collect %s refused" % " ".join(args[-4:]))
+            check(code == 2 or "limit" not in needle, "a bound is a usage error: %d" % code)
             check(err.startswith("lastmile: collect: ") and err.count("\n") == 1,
                   "one clear line: %r" % err)
             check(needle in err, "says %r: %r" % (needle, err))
@@ -68,6 +80,10 @@ def main():
             (["grade", "--collection", cid, "--grade", "A", "--moisture", "12.34"], "--moisture"),
             (["adjust", "--collection", cid, "--delta-kg", "0", "--reason", "x"], "--delta-kg"),
             (["adjust", "--collection", cid, "--delta-kg", "-20", "--reason", "x"], "below zero"),
+            (["adjust", "--collection", cid, "--delta-kg", "1000000.001", "--reason", "x"],
+             "limit of 1000000 kg"),
+            (["adjust", "--collection", big, "--delta-kg", "0.001", "--reason", "x"],
+             "over the limit of 1000000 kg"),
             (["adjust", "--collection", cid, "--delta-kg", "1", "--void", "--reason", "x"],
              "exactly one"),
             (["adjust", "--collection", cid, "--void"], "--reason"),
@@ -92,6 +108,7 @@ def main():
 
         # A void takes the collection out; a second void is refused.
         a.new_id("adjust", "--collection", cid, "--void", "--reason", "wrong farmer")
+        a.new_id("adjust", "--collection", big, "--void", "--reason", "test of the bounds")
         code, _, err = a.cli("adjust", "--collection", cid, "--void", "--reason", "again",
                              ok=False)
         check(code != 0 and "already void" in err, "double void refused: %r" % err)

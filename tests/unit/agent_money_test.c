@@ -1,7 +1,8 @@
 /*
  * agent_money_test.c — exact decimal parsing of --kg, --price, --delta-kg,
  * --moisture and the rounded amount: every refusal class, the precision
- * edges, 64-bit overflow, and rounding half up (away from zero).
+ * edges, the per-record bounds, 64-bit overflow, and rounding half up (away
+ * from zero).
  */
 #include <stdint.h>
 
@@ -47,13 +48,25 @@ static void test_kg(void)
         CHECK_EQ_INT(g, 0);
     }
     CHECK_RC(lm_money_parse_kg(NULL, &g, &why), LM_EINVAL);
-    /* 64-bit edges: 9223372036854775.807 kg is INT64_MAX grams exactly. */
-    CHECK_RC(lm_money_parse_kg("9223372036854775.807", &g, NULL), LM_OK);
+    /* 64-bit edges of the parser: 9223372036854775.807 is INT64_MAX
+     * thousandths exactly. */
+    CHECK_RC(lm_money_parse_decimal("9223372036854775.807", 3, &g, NULL), LM_OK);
     CHECK_EQ_INT(g, INT64_MAX);
-    CHECK_RC(lm_money_parse_kg("9223372036854775.808", &g, &why), LM_ERANGE);
+    CHECK_RC(lm_money_parse_decimal("9223372036854775.808", 3, &g, &why), LM_ERANGE);
     CHECK_STR(why, "is too large");
-    CHECK_RC(lm_money_parse_kg("9223372036854776", &g, &why), LM_ERANGE);
-    CHECK_RC(lm_money_parse_kg("99999999999999999999999", &g, &why), LM_ERANGE);
+    CHECK_RC(lm_money_parse_decimal("9223372036854776", 3, &g, &why), LM_ERANGE);
+    /* A weight stops at 1,000,000 kg, whether or not it fits 64 bits, so no
+     * amount or report total can come near overflow. */
+    CHECK_RC(lm_money_parse_kg("1000000", &g, NULL), LM_OK);
+    CHECK_EQ_INT(g, LM_MONEY_MAX_G);
+    static const char *const huge[] = {"1000000.001", "10000000000000", "9223372036854775.807",
+                                       "9223372036854775.808", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        why = NULL;
+        CHECK_RC(lm_money_parse_kg(huge[i], &g, &why), LM_ERANGE);
+        CHECK_STR(why, "is over the limit of 1000000 kg");
+        CHECK_EQ_INT(g, 0);
+    }
 }
 
 static void test_price(void)
@@ -76,6 +89,16 @@ static void test_price(void)
     CHECK_STR(why, "must be positive");
     CHECK_RC(lm_money_parse_price("two", &f, &why), LM_EINVAL);
     CHECK_STR(why, "is not a number");
+    CHECK_RC(lm_money_parse_price("100000.00", &f, NULL), LM_OK);
+    CHECK_EQ_INT(f, LM_MONEY_MAX_PRICE_FEN);
+    CHECK_RC(lm_money_parse_price("100000.01", &f, &why), LM_ERANGE);
+    CHECK_STR(why, "is over the limit of 100000 yuan/kg");
+    CHECK_EQ_INT(f, 0);
+    CHECK_RC(lm_money_parse_price("92233720368547758.08", &f, &why), LM_ERANGE);
+    CHECK_STR(why, "is over the limit of 100000 yuan/kg");
+    /* The largest weight at the largest price: 10^13 fen, exact. */
+    CHECK_RC(lm_money_amount_fen(LM_MONEY_MAX_G, LM_MONEY_MAX_PRICE_FEN, &f), LM_OK);
+    CHECK_EQ_INT(f, INT64_C(10000000000000));
 }
 
 static void test_delta_and_moisture(void)
@@ -91,6 +114,13 @@ static void test_delta_and_moisture(void)
     CHECK_RC(lm_money_parse_delta_kg("-0.000", &v, &why), LM_EINVAL);
     CHECK_RC(lm_money_parse_delta_kg("-0.0001", &v, &why), LM_EINVAL);
     CHECK_STR(why, "has more than 3 decimals");
+    CHECK_RC(lm_money_parse_delta_kg("-1000000", &v, NULL), LM_OK);
+    CHECK_EQ_INT(v, -LM_MONEY_MAX_G);
+    CHECK_RC(lm_money_parse_delta_kg("1000000.001", &v, &why), LM_ERANGE);
+    CHECK_STR(why, "is beyond the limit of 1000000 kg either way");
+    CHECK_EQ_INT(v, 0);
+    CHECK_RC(lm_money_parse_delta_kg("-1000000.001", &v, &why), LM_ERANGE);
+    CHECK_STR(why, "is beyond the limit of 1000000 kg either way");
 
     CHECK_RC(lm_money_parse_moisture("13.5", &v, NULL), LM_OK);
     CHECK_EQ_INT(v, 135);
