@@ -66,12 +66,12 @@ static void print_csv(const lm_hq_rows *t, FILE *out)
 }
 
 /* Text columns left-aligned, numbers right-aligned, "-" for not
- * applicable; the last column is not padded (no trailing blanks). */
+ * applicable; a text last column is not padded (no trailing blanks). */
 static void print_line(const lm_hq_rows *t, char *const *cells, const size_t *width, FILE *out)
 {
     for (size_t k = 0; k < t->n_cols; k++) {
         int last = k + 1 == t->n_cols;
-        fprintf(out, t->numeric[k] ? "%*s%s" : "%-*s%s", last ? 0 : (int)width[k],
+        fprintf(out, t->numeric[k] ? "%*s%s" : "%-*s%s", last && !t->numeric[k] ? 0 : (int)width[k],
                 cells[k] ? cells[k] : "-", last ? "\n" : "  ");
     }
 }

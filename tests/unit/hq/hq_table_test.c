@@ -54,6 +54,18 @@ int main(void)
     lm__hq_rows_free(&t);
     lm_test_heap_check_clean("table");
 
+    /* A numeric last column stays right-aligned. */
+    static const char *const figures[] = {"village", "count"};
+    lm_hq_rows c = {figures, numeric, 2, NULL, 0, 0};
+    const char *counts[] = {"7", "12"};
+    for (int i = 0; i < 2; i++) {
+        char **row = lm__hq_rows_add(&c);
+        CHECK(row && (row[0] = lm_strdup("v")) && (row[1] = lm_strdup(counts[i])));
+    }
+    CHECK_STR(render(&c, LM_FMT_TABLE), "village  count\nv            7\nv           12\n");
+    lm__hq_rows_free(&c);
+    lm_test_heap_check_clean("numeric last column");
+
     /* Every allocation of build() failing in turn: ENOMEM, then no leak. */
     for (long long n = 1; n <= 16; n++) {
         lm_test_heap_install(n);
