@@ -64,13 +64,21 @@ void lm__hq_rows_free(lm_hq_rows *t);
 void lm__hq_rows_print(const lm_hq_rows *t, int format, FILE *out);
 
 /* Fills a row's cells from the statement's current result row (arg: the
- * report's own parameter). LM_OK or LM_ENOMEM. */
+ * report's own parameter). LM_OK, LM_ENOMEM, or LM_ERANGE when a figure is
+ * not exact (see lm__hq_exact). */
 typedef int (*lm_hq_fill_fn)(sqlite3_stmt *st, char **cells, void *arg);
+/* LM_ERANGE when result column k is a REAL: SQLite turns integer + integer
+ * past 64 bits into an inexact REAL (only SUM raises an error), and a
+ * ledger figure must be printed exactly or not at all. Else LM_OK. */
+int lm__hq_exact(sqlite3_stmt *st, int k);
 /* Runs a report: steps st (prepared on db and bound; NULL when preparing
  * failed) to the end, one row per result row filled by fill, then prints
  * the rows. One statement is one read snapshot, so the figures agree even
- * while a server commits to the file. Finalizes st and frees the rows'
- * cells whatever happens. LM_OK, or the error with its reason in err. */
+ * while a server commits to the file. Nothing is printed unless every row
+ * was read. Finalizes st and frees the rows' cells whatever happens. LM_OK,
+ * or the error with its reason in err: LM_ERANGE when a total does not fit
+ * 64-bit integers, err then naming a row that holds a value lastmile
+ * refuses (docs/server.md). */
 int lm__hq_rows_report(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fill_fn fill,
                        void *arg, int format, FILE *out, char *err, size_t err_size);
 

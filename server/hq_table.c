@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hq.h"
+#include "money.h"
 #include "out.h"
 #include "report.h"
 
@@ -103,6 +104,57 @@ void lm__hq_rows_print(const lm_hq_rows *t, int format, FILE *out)
         print_table(t, out);
 }
 
+int lm__hq_exact(sqlite3_stmt *st, int k)
+{
+    return sqlite3_column_type(st, k) == SQLITE_FLOAT ? LM_ERANGE : LM_OK;
+}
+
+/* The columns a report sums, and the bound lastmile holds each to. */
+static const struct watched {
+    const char *what, *table, *column;
+    int money;
+} watched[] = {
+    {"collection", "collections", "weight_g", 0},
+    {"collection", "collections", "amount_fen", 1},
+    {"adjustment", "adjustments", "delta_weight_g", 0},
+    {"adjustment", "adjustments", "delta_amount_fen", 1},
+    {"route stop", "route_stops", "loaded_weight_g", 0},
+    {"receipt", "receipts", "weight_g", 0},
+};
+
+/* Explains a total that does not fit 64-bit integers (SUM's "integer
+ * overflow", or LM_ERANGE from a fill function that met an inexact REAL):
+ * names the first row holding a value lastmile would never write (past
+ * its bounds, or not an integer), which only plain SQL on a replica can
+ * put there. A table the database lacks is skipped. */
+static void explain_overflow(sqlite3 *db, char *err, size_t err_size)
+{
+    static const char lead[] = "a total does not fit 64-bit integers";
+    const long long max_g = LM_MONEY_MAX_G,
+                    max_fen = LM_MONEY_MAX_G * LM_MONEY_MAX_PRICE_FEN / 1000;
+    for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++) {
+        const struct watched *w = &watched[i];
+        long long max = w->money ? max_fen : max_g;
+        char *sql =
+            sqlite3_mprintf("SELECT id, %s FROM %s WHERE %s IS NOT NULL AND NOT"
+                            " (typeof(%s) = 'integer' AND %s BETWEEN %lld AND %lld)"
+                            " LIMIT 1",
+                            w->column, w->table, w->column, w->column, w->column, -max, max);
+        sqlite3_stmt *st = NULL;
+        int found = sql && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+                    sqlite3_step(st) == SQLITE_ROW;
+        if (found)
+            snprintf(err, err_size, "%s: %s %s has %s %s, past what lastmile accepts", lead,
+                     w->what, (const char *)sqlite3_column_text(st, 0), w->column,
+                     (const char *)sqlite3_column_text(st, 1));
+        sqlite3_finalize(st);
+        sqlite3_free(sql);
+        if (found)
+            return;
+    }
+    snprintf(err, err_size, "%s: the database holds impossible weights or amounts", lead);
+}
+
 int lm__hq_rows_report(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fill_fn fill,
                        void *arg, int format, FILE *out, char *err, size_t err_size)
 {
@@ -112,7 +164,11 @@ int lm__hq_rows_report(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fi
         if ((rc = cells ? fill(st, cells, arg) : LM_ENOMEM) != LM_OK)
             break;
     }
-    if (rc != LM_OK) {
+    if (rc == LM_ERANGE || (rc == LM_OK && step == SQLITE_ERROR &&
+                            strcmp(sqlite3_errmsg(db), "integer overflow") == 0)) {
+        rc = LM_ERANGE;
+        explain_overflow(db, err, err_size);
+    } else if (rc != LM_OK) {
         snprintf(err, err_size, "%s", lm_strerror(rc));
     } else if (step != SQLITE_DONE) {
         rc = LM_EDB;

@@ -5,7 +5,9 @@
  * amount_fen + Σ adjustments.delta_amount_fen, or nothing at all when any
  * of its adjustments voids it. The per-collection figures are computed in
  * a subquery first so a collection with several adjustments is counted
- * once; SQLite sums integers exactly (it raises an error rather than wrap).
+ * once; SQLite sums integers exactly (it raises an error rather than wrap),
+ * and a total past 64 bits fails the report, naming a row (hq_table.c,
+ * whose printer the rows go through).
  * Days are China Standard Time (UTC+8) calendar days of collected_at.
  */
 #include "report.h"
@@ -14,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "out.h"
+#include "hq.h"
 
 static const char *const dim_names[LM_DIM_COUNT_] = {"agent", "village", "product", "grade", "day"};
 static const char *const dim_sql[LM_DIM_COUNT_] = {
@@ -102,146 +104,50 @@ static int build_sql(const lm_report_spec *spec, char *sql, size_t size)
     return n > 0 && (size_t)n < size ? LM_OK : LM_EINVAL;
 }
 
-/* One result row as text, for the table layout (which needs widths first). */
-typedef struct row {
-    char *cells[LM_DIM_COUNT_ + 3];
-} row;
-
-static void rows_free(row *rows, size_t n, size_t n_cells)
-{
-    for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k < n_cells; k++)
-            lm_free(rows[i].cells[k]);
-    }
-    lm_free(rows);
-}
-
 static const char *const figure_names[3] = {"weight_g", "amount_fen", "count"};
 
-/* Collects all rows, then prints them aligned; figures right-aligned. */
-static int print_table(sqlite3_stmt *st, const lm_report_spec *spec, FILE *out)
+/* Group columns as text (NULL when absent), then the three exact figures. */
+static int fill_row(sqlite3_stmt *st, char **cells, void *arg)
 {
-    size_t n_cells = spec->n_dims + 3, n = 0, cap = 0;
-    row *rows = NULL;
-    size_t width[LM_DIM_COUNT_ + 3];
-    for (size_t k = 0; k < n_cells; k++) {
-        const char *h =
-            k < spec->n_dims ? dim_names[spec->dims[k]] : figure_names[k - spec->n_dims];
-        width[k] = strlen(h);
+    const lm_report_spec *spec = arg;
+    int n_dims = (int)spec->n_dims;
+    for (int k = 0; k < n_dims; k++) {
+        const char *t = (const char *)sqlite3_column_text(st, k);
+        if (t && !(cells[k] = lm_strdup(t)))
+            return LM_ENOMEM;
     }
-    int step, rc = LM_OK;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            row *nr = lm_realloc(rows, ncap * sizeof *rows);
-            if (!nr) {
-                rc = LM_ENOMEM;
-                goto fail_rows;
-            }
-            rows = nr;
-            cap = ncap;
-        }
-        memset(&rows[n], 0, sizeof rows[n]);
-        n++;
-        for (size_t k = 0; k < n_cells; k++) {
-            const char *t = (const char *)sqlite3_column_text(st, (int)k);
-            rows[n - 1].cells[k] = lm_strdup(t ? t : (k < spec->n_dims ? "-" : "0"));
-            if (!rows[n - 1].cells[k]) {
-                rc = LM_ENOMEM;
-                goto fail_rows;
-            }
-            size_t w = strlen(rows[n - 1].cells[k]);
-            if (w > width[k])
-                width[k] = w;
-        }
+    for (int k = n_dims; k < n_dims + 3; k++) {
+        if (lm__hq_exact(st, k) != LM_OK)
+            return LM_ERANGE;
+        char text[24];
+        snprintf(text, sizeof text, "%lld", (long long)sqlite3_column_int64(st, k));
+        if (!(cells[k] = lm_strdup(text)))
+            return LM_ENOMEM;
     }
-    if (step != SQLITE_DONE) {
-        rc = LM_EDB;
-        goto fail_rows;
-    }
-    for (size_t k = 0; k < n_cells; k++) {
-        const char *h =
-            k < spec->n_dims ? dim_names[spec->dims[k]] : figure_names[k - spec->n_dims];
-        fprintf(out, k < spec->n_dims ? "%-*s%s" : "%*s%s", (int)width[k], h,
-                k + 1 < n_cells ? "  " : "\n");
-    }
-    for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k < n_cells; k++)
-            fprintf(out, k < spec->n_dims ? "%-*s%s" : "%*s%s", (int)width[k], rows[i].cells[k],
-                    k + 1 < n_cells ? "  " : "\n");
-    }
-fail_rows:
-    rows_free(rows, n, n_cells);
-    return rc;
-}
-
-/* Header line, then one RFC 4180 row per group. */
-static int print_csv(sqlite3_stmt *st, const lm_report_spec *spec, FILE *out)
-{
-    size_t n_cells = spec->n_dims + 3;
-    for (size_t k = 0; k < n_cells; k++)
-        fprintf(out, "%s%s",
-                k < spec->n_dims ? dim_names[spec->dims[k]] : figure_names[k - spec->n_dims],
-                k + 1 < n_cells ? "," : "\n");
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        for (size_t k = 0; k < n_cells; k++) {
-            if (k < spec->n_dims)
-                lm__out_csv_field(out, (const char *)sqlite3_column_text(st, (int)k));
-            else
-                fprintf(out, "%lld", (long long)sqlite3_column_int64(st, (int)k));
-            fputs(k + 1 < n_cells ? "," : "\n", out);
-        }
-    }
-    return step == SQLITE_DONE ? LM_OK : LM_EDB;
-}
-
-/* An array of objects keyed by the group columns and the figures. */
-static int print_json(sqlite3_stmt *st, const lm_report_spec *spec, FILE *out)
-{
-    int step, n = 0;
-    fputs("[", out);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        fputs(n++ ? ",\n {" : "\n {", out);
-        for (size_t k = 0; k < spec->n_dims; k++) {
-            fprintf(out, "\"%s\":", dim_names[spec->dims[k]]);
-            lm__out_json_str(out, (const char *)sqlite3_column_text(st, (int)k));
-            fputs(",", out);
-        }
-        int base = (int)spec->n_dims;
-        fprintf(out, "\"weight_g\":%lld,\"amount_fen\":%lld,\"count\":%lld}",
-                (long long)sqlite3_column_int64(st, base),
-                (long long)sqlite3_column_int64(st, base + 1),
-                (long long)sqlite3_column_int64(st, base + 2));
-    }
-    fputs(n ? "\n]\n" : "]\n", out);
-    return step == SQLITE_DONE ? LM_OK : LM_EDB;
+    return LM_OK;
 }
 
 int lm__report_volumes(sqlite3 *db, const lm_report_spec *spec, FILE *out, char *err,
                        size_t err_size)
 {
     char sql[2048];
-    int rc = build_sql(spec, sql, sizeof sql);
-    if (rc != LM_OK) {
+    if (build_sql(spec, sql, sizeof sql) != LM_OK) {
         snprintf(err, err_size, "report query too long");
-        return rc;
+        return LM_EINVAL;
     }
+    const char *names[LM_DIM_COUNT_ + 3];
+    int numeric[LM_DIM_COUNT_ + 3];
+    size_t n_cols = spec->n_dims + 3;
+    for (size_t k = 0; k < n_cols; k++) {
+        names[k] = k < spec->n_dims ? dim_names[spec->dims[k]] : figure_names[k - spec->n_dims];
+        numeric[k] = k >= spec->n_dims;
+    }
+    lm_hq_rows rows = {names, numeric, n_cols, NULL, 0, 0};
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        snprintf(err, err_size, "%s", sqlite3_errmsg(db));
-        return LM_EDB;
-    }
-    /* One read transaction: every figure comes from the same snapshot even
-     * while a server commits batches to the same file. */
-    if (spec->format == LM_FMT_TABLE)
-        rc = print_table(st, spec, out);
-    else if (spec->format == LM_FMT_CSV)
-        rc = print_csv(st, spec, out);
-    else
-        rc = print_json(st, spec, out);
-    if (rc != LM_OK)
-        snprintf(err, err_size, "%s", rc == LM_EDB ? sqlite3_errmsg(db) : lm_strerror(rc));
-    sqlite3_finalize(st);
-    return rc;
+    sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    /* One statement, one read snapshot: every figure agrees even while a
+     * server commits batches to the same file. Every row is gathered before
+     * anything is printed, so a failing report prints nothing. */
+    return lm__hq_rows_report(db, st, &rows, fill_row, (void *)spec, spec->format, out, err,
+                              err_size);
 }

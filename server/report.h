@@ -38,7 +38,9 @@ int lm__report_parse_format(const char *name);
  * CMD: PATH: reason" and returns NULL. Close with sqlite3_close. */
 sqlite3 *lm__report_open(const char *path, const char *cmd);
 
-/* Runs the report on db (borrowed) and prints it to out. */
+/* Runs the report on db (borrowed) and prints it to out, only once every
+ * row was read: on failure nothing is printed and err says why (LM_ERANGE:
+ * a total does not fit 64-bit integers; see lm__hq_rows_report). */
 int lm__report_volumes(sqlite3 *db, const lm_report_spec *spec, FILE *out, char *err,
                        size_t err_size);
 

@@ -88,6 +88,8 @@ static int fill_row(sqlite3_stmt *st, char **cells, void *arg)
 {
     (void)arg;
     for (int k = 0; k < C_SHARE; k++) {
+        if (numeric[k] && lm__hq_exact(st, k) != LM_OK)
+            return LM_ERANGE;
         const char *t = (const char *)sqlite3_column_text(st, k);
         cells[k] = lm_strdup(t ? t : "0");
         if (!cells[k])

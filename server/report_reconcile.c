@@ -129,6 +129,8 @@ static int fill_row(sqlite3_stmt *st, char **cells, void *arg)
     long long v[3];
     int known[3];
     for (int i = 0; i < 3; i++) {
+        if (lm__hq_exact(st, C_COLLECTED + i) != LM_OK)
+            return LM_ERANGE;
         known[i] = sqlite3_column_type(st, C_COLLECTED + i) != SQLITE_NULL;
         v[i] = sqlite3_column_int64(st, C_COLLECTED + i);
         if (known[i] && !(cells[C_COLLECTED + i] = fmt_ll(v[i])))

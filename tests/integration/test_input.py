@@ -1,15 +1,38 @@
 """integration_input: bad CLI input (negative, zero, non-numeric or
 over-precise numbers; unknown farmer, product, grade, collection; missing
 options) exits non-zero with one clear line and writes nothing; good input
-is stored exactly (grams, fen, amount rounded half up)."""
+is stored exactly (grams, fen, amount rounded half up). Values past the
+per-record bounds are refused, and a server database holding such values
+(written by plain SQL) makes report volumes fail without partial output."""
 import json
+import sqlite3
 
-from lmtest import Agent, Server, amount, check, done, run, tempdir, CLI
+from lmtest import Agent, Server, amount, check, done, run, tempdir, CLI, SERVER
 
 
 def snapshot(agent):
     return (agent.status().get("pending_changes"), agent.list("farmers"),
             agent.list("collections"), agent.list("gradings"), agent.list("adjustments"))
+
+
+def check_report_overflow(server, cid):
+    """Rows only plain SQL can write (past lastmile's bounds) make a total
+    pass 64 bits: the report prints nothing, exits 1 and names a row."""
+    con = sqlite3.connect(server.db)
+    with con:
+        for i in (1, 2):
+            con.execute("INSERT INTO collections (id, agent_id, farmer_id, village, product,"
+                        " grade, weight_g, unit_price_fen, amount_fen, collected_at)"
+                        " SELECT ?, agent_id, farmer_id, village, 'corn', grade,"
+                        " 9223372036854775807, 1, 9223372036854776, collected_at"
+                        " FROM collections WHERE id = ?", ("HUGE%d" % i, cid))
+    con.close()
+    for fmt in ("table", "csv", "json"):
+        code, out, err = run([SERVER, "report", "volumes", "--db", server.db, "--by", "product",
+                              "--format", fmt], ok=False)
+        check(code == 1 and out == "", "%s: no partial output: %d %r" % (fmt, code, out))
+        check("does not fit 64-bit integers: collection HUGE" in err and err.count("\n") == 1,
+              "%s: says why and names a row: %r" % (fmt, err))
 
 
 def main():
@@ -136,6 +159,7 @@ def main():
         code, out, _ = a.cli("list", "refusals")
         check(code == 0 and stray in out, "list refusals as a table")
         check(server.stop() == 0, "server exits 0")
+        check_report_overflow(server, cid)
     done("integration_input")
 
 

@@ -250,6 +250,13 @@ static void test_user_get(void)
     sqlite3_close(db);
 }
 
+/* The ledger tables the reports read, without the sync machinery. */
+static const char ledger_tables[] =
+    "CREATE TABLE collections(id TEXT PRIMARY KEY, agent_id, farmer_id, village, product,"
+    " grade, weight_g, unit_price_fen, amount_fen, collected_at, received_at, note);"
+    "CREATE TABLE adjustments(id TEXT PRIMARY KEY, collection_id, delta_weight_g,"
+    " delta_amount_fen, voided, reason, by, at);";
+
 /* The report's arithmetic on hand-made tables (the ledger rules of
  * docs/schema.md), in every format, and its table layout under every
  * allocation failure. */
@@ -257,11 +264,8 @@ static void test_report_sums(void)
 {
     sqlite3 *db = NULL;
     CHECK_EQ_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, ledger_tables, NULL, NULL, NULL), SQLITE_OK);
     const char *sql =
-        "CREATE TABLE collections(id TEXT PRIMARY KEY, agent_id, farmer_id, village, product,"
-        " grade, weight_g, unit_price_fen, amount_fen, collected_at, received_at, note);"
-        "CREATE TABLE adjustments(id TEXT PRIMARY KEY, collection_id, delta_weight_g,"
-        " delta_amount_fen, voided, reason, by, at);"
         /* 15:59:59 and 16:00:00 UTC fall on two China Standard Time days. */
         "INSERT INTO collections VALUES"
         " ('c1','a1','f','v1','tea','A',1000,6000,6000,1795881599000,0,NULL),"
@@ -310,6 +314,40 @@ static void test_report_sums(void)
     sqlite3_close(db);
 }
 
+/* Values past lastmile's bounds (plain SQL on a replica) push a total past
+ * 64 bits, either in SUM (an error) or in weight + delta (a REAL): every
+ * format then prints nothing at all and the error names a row. */
+static void test_report_overflow(void)
+{
+    static const char *const cases[] = {
+        "INSERT INTO collections VALUES"
+        " ('big1','a1','f','v1','tea','A',9223372036854775807,1,1,0,0,NULL),"
+        " ('big2','a1','f','v1','tea','A',9223372036854775807,1,1,0,0,NULL);",
+        "INSERT INTO collections VALUES ('big1','a1','f','v1','tea','A',1000,1,1,0,0,NULL);"
+        "INSERT INTO adjustments VALUES ('j1','big1',9223372036854775807,0,0,'x','a1',0);",
+    };
+    static const char *const named[] = {"collection big", "adjustment j1"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sqlite3 *db = NULL;
+        CHECK_EQ_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
+        CHECK_EQ_INT(sqlite3_exec(db, ledger_tables, NULL, NULL, NULL), SQLITE_OK);
+        CHECK_EQ_INT(sqlite3_exec(db, cases[i], NULL, NULL, NULL), SQLITE_OK);
+        lm_report_spec spec;
+        char err[256], buf[256];
+        CHECK_RC(lm__report_parse_by("product", &spec, err, sizeof err), LM_OK);
+        for (int fmt = LM_FMT_TABLE; fmt <= LM_FMT_JSON; fmt++) {
+            spec.format = fmt;
+            err[0] = '\0';
+            FILE *f = fmemopen(buf, sizeof buf, "w");
+            CHECK_RC(lm__report_volumes(db, &spec, f, err, sizeof err), LM_ERANGE);
+            CHECK_EQ_INT(ftell(f), 0);
+            fclose(f);
+            CHECK(strstr(err, "does not fit 64-bit integers") && strstr(err, named[i]));
+        }
+        sqlite3_close(db);
+    }
+}
+
 int main(void)
 {
     test_config();
@@ -319,5 +357,6 @@ int main(void)
     test_scope();
     test_user_get();
     test_report_sums();
+    test_report_overflow();
     return lm_test_done("server_unit");
 }
