@@ -13,7 +13,8 @@
  *     no-op (re-sent);
  *   - prev_hlc == stored hlc and newer: fast-forward;
  *   - otherwise concurrent: the larger (hlc, site) wins everywhere, the other
- *     value goes to lm_conflicts;
+ *     value goes to lm_conflicts, unless it is our own version that
+ *     lm_refusals holds (the server's repair or tombstone answering it);
  *   - immutable / monotonic / ownership / scope refusals are recorded in
  *     lm_refusals and returned; when the row exists the replica re-stamps
  *     its own value ("repair") so the refused writer converges back to it;
@@ -204,20 +205,55 @@ static int add_refusal(batch *b, uint32_t idx, int code, const char *reason)
     return s == SQLITE_DONE ? LM_OK : lm__dberr(r, "record refusal");
 }
 
+/* Binds a cell's table, pk and column name as parameters i, i+1, i+2. */
+static void bind_cell(sqlite3_stmt *st, int i, int tid, const char *pk, int cid)
+{
+    sqlite3_bind_text(st, i, lm__tables[tid - 1].name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i + 1, pk, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i + 2, cid ? lm__tables[tid - 1].cols[cid - 1].name : "", -1,
+                      SQLITE_STATIC);
+}
+
+/* Whether lm_refusals holds this version of one of our own cells: a write
+ * the server refused and answered with its own value or a tombstone. */
+static int refused_own(batch *b, int tid, const char *pk, int cid, uint64_t hlc, int *yes)
+{
+    lm_replica *r = b->r;
+    *yes = 0;
+    int rc = lm__prepare(r, &r->s_refused,
+                         "SELECT 1 FROM lm_refusals WHERE site = ? AND hlc = ? AND tbl = ?"
+                         " AND pk = ? AND col = ? LIMIT 1");
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = r->s_refused;
+    sqlite3_bind_int64(st, 1, (int64_t)r->site);
+    sqlite3_bind_int64(st, 2, (int64_t)hlc);
+    bind_cell(st, 3, tid, pk, cid);
+    int s = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    *yes = s == SQLITE_ROW;
+    return s == SQLITE_ROW || s == SQLITE_DONE ? LM_OK : lm__dberr(r, "read refusals");
+}
+
 static int add_conflict(batch *b, int tid, const char *pk, int cid, const lm_value *win,
                         uint64_t wh, uint64_t ws, const lm_value *lose, uint64_t lh, uint64_t ls)
 {
     lm_replica *r = b->r;
-    int rc = lm__prepare(r, &r->s_conflict,
-                         "INSERT INTO lm_conflicts(tbl, pk, col, winner_value, loser_value,"
-                         " winner_hlc, winner_site, loser_hlc, loser_site, at)"
-                         " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    int rc, refused;
+    /* A refused write of ours is kept in the refusal log with its reason;
+     * as a conflict it could not be resolved ("keep mine" is refused
+     * again, or finds the row deleted), so it is not logged twice. */
+    if (ls == r->site && ((rc = refused_own(b, tid, pk, cid, lh, &refused)) || refused))
+        return rc;
+    rc = lm__prepare(r, &r->s_conflict,
+                     "INSERT INTO lm_conflicts(tbl, pk, col, winner_value, loser_value,"
+                     " winner_hlc, winner_site, loser_hlc, loser_site, at)"
+                     " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (rc)
         return rc;
     sqlite3_stmt *st = r->s_conflict;
-    sqlite3_bind_text(st, 1, lm__tables[tid - 1].name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, pk, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, cid ? lm__tables[tid - 1].cols[cid - 1].name : "", -1, SQLITE_STATIC);
+    bind_cell(st, 1, tid, pk, cid);
     lm__bind_value(st, 4, win);
     lm__bind_value(st, 5, lose);
     sqlite3_bind_int64(st, 6, (int64_t)wh);

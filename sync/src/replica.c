@@ -291,6 +291,7 @@ void lm_replica_close(lm_replica *r)
     finalize(&r->s_ver_delrow);
     finalize(&r->s_conflict);
     finalize(&r->s_refusal);
+    finalize(&r->s_refused);
     finalize(&r->s_flag);
     finalize(&r->s_meta_get);
     finalize(&r->s_meta_set);

@@ -85,6 +85,7 @@ struct lm_replica {
     sqlite3_stmt *s_ver_delrow;                   /* drop cell versions of a deleted row */
     sqlite3_stmt *s_conflict;                     /* insert into lm_conflicts */
     sqlite3_stmt *s_refusal;                      /* insert into lm_refusals */
+    sqlite3_stmt *s_refused;                      /* is our version refused? */
     sqlite3_stmt *s_flag;                         /* insert into lm_flags */
     sqlite3_stmt *s_meta_get, *s_meta_set;
     sqlite3_stmt *s_unstamped; /* any capture without a version? */

@@ -158,6 +158,19 @@ def main():
               "the refused farmer is not on the server")
         code, out, _ = a.cli("list", "refusals")
         check(code == 0 and stray in out, "list refusals as a table")
+        # Refused, not in conflict: the server's tombstone answers the
+        # refused row, so nothing is left to resolve, and its values stay
+        # in the refusal log.
+        check("conflict" not in err, "a refusal is not reported as a conflict: %r" % err)
+        st = a.status()
+        check(st.get("open_conflicts") == 0, "a refusal opens no conflict: %r" % st)
+        code, out, _ = a.cli("conflicts", "--json")
+        check(code == 0 and json.loads(out) == [], "no conflict listed: %r" % out)
+        kept = {r["column"]: r["value"] for r in refusals if r["pk"] == stray}
+        check(kept.get("name") == "Outsider" and kept.get("village") == "baishi",
+              "the refused values are kept: %r" % kept)
+        check(all(f["id"] != stray for f in a.list("farmers")),
+              "the refused farmer left the replica's tables")
         check(server.stop() == 0, "server exits 0")
         check_report_overflow(server, cid)
     done("integration_input")
