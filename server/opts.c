@@ -1,5 +1,7 @@
 /*
- * opts.c — flag parsing shared by the subcommands (see opts.h).
+ * opts.c — flag parsing shared by the subcommands (see opts.h). A flag
+ * given twice is refused, as `lastmile` refuses it, rather than "last one
+ * wins": `user add --id u1 --id u2` is a slip, not a choice of u2.
  */
 #include "opts.h"
 
@@ -11,6 +13,11 @@ int lm__opts_parse(int argc, char **argv, const lm_opt *opts, size_t n_opts, con
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
             return LM_OPTS_HELP;
+    }
+    unsigned char seen[64] = {0};
+    if (n_opts > sizeof seen) {
+        fprintf(stderr, "lastmile-server %s: too many options declared\n", cmd);
+        return LM_OPTS_USAGE;
     }
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
@@ -32,6 +39,10 @@ int lm__opts_parse(int argc, char **argv, const lm_opt *opts, size_t n_opts, con
         if (!o) {
             fprintf(stderr, "lastmile-server %s: unknown option '--%.*s' (see --help)\n", cmd,
                     (int)name_len, name);
+            return LM_OPTS_USAGE;
+        }
+        if (seen[o - opts]++) {
+            fprintf(stderr, "lastmile-server %s: --%s given twice\n", cmd, o->name);
             return LM_OPTS_USAGE;
         }
         if (o->present) {

@@ -1,7 +1,8 @@
 /*
  * opts.h — the one flag parser every lastmile-server subcommand uses:
  * `--name value`, `--name=value` and boolean `--name`; `-h`/`--help`
- * anywhere asks for the subcommand's help. No positional arguments.
+ * anywhere asks for the subcommand's help. No positional arguments; a
+ * flag given twice is a usage error.
  */
 #ifndef LM_SERVER_OPTS_H
 #define LM_SERVER_OPTS_H

@@ -118,6 +118,11 @@ static void test_opts(void)
     CHECK_EQ_INT(lm__opts_parse(2, a5, opts, 3, "t"), LM_OPTS_HELP);
     char *a6[] = {"--json=1"};
     CHECK_EQ_INT(lm__opts_parse(1, a6, opts, 3, "t"), LM_OPTS_USAGE);
+    /* a flag given twice is refused, not "last one wins" */
+    char *a7[] = {"--by", "agent", "--by=day"};
+    CHECK_EQ_INT(lm__opts_parse(3, a7, opts, 3, "t"), LM_OPTS_USAGE);
+    char *a8[] = {"--json", "--db", "x.db", "--json"};
+    CHECK_EQ_INT(lm__opts_parse(4, a8, opts, 3, "t"), LM_OPTS_USAGE);
 
     /* lm__opts_run: required flags given, missing, empty; help; bad flag */
     db = by = NULL;
