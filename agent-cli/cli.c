@@ -230,21 +230,32 @@ int lm_cli_insert_commit(const char *cmd, sqlite3 *db, sqlite3_stmt *st)
     return 0;
 }
 
+int lm_cli_print_object(const char *cmd, void (*members)(lm_json *j, const void *arg),
+                        const void *arg)
+{
+    lm_buf b;
+    lm_json j;
+    lm_buf_init(&b);
+    lm_json_init(&j, &b);
+    lm_json_begin_object(&j);
+    members(&j, arg);
+    lm_json_end_object(&j);
+    int code = lm_cli_emit_json(cmd, &j, &b);
+    lm_buf_close(&b);
+    return code;
+}
+
+static void id_member(lm_json *j, const void *id)
+{
+    lm_json_key(j, "id");
+    lm_json_string(j, id);
+}
+
 int lm_cli_print_id(const char *cmd, const char *id, int json)
 {
     if (!json) {
         printf("%s\n", id);
         return fflush(stdout) == 0 ? LM_EXIT_OK : LM_EXIT_RUNTIME;
     }
-    lm_buf b;
-    lm_json j;
-    lm_buf_init(&b);
-    lm_json_init(&j, &b);
-    lm_json_begin_object(&j);
-    lm_json_key(&j, "id");
-    lm_json_string(&j, id);
-    lm_json_end_object(&j);
-    int code = lm_cli_emit_json(cmd, &j, &b);
-    lm_buf_close(&b);
-    return code;
+    return lm_cli_print_object(cmd, id_member, id);
 }

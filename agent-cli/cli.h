@@ -74,6 +74,11 @@ int lm_cli_emit_json(const char *cmd, lm_json *j, lm_buf *b);
 struct sqlite3_stmt;
 void lm_cli_json_column(lm_json *j, struct sqlite3_stmt *stmt, int col);
 
+/* Prints one JSON object on stdout: members(j, arg) writes its keys and
+ * values. Returns the exit code, as lm_cli_emit_json. */
+int lm_cli_print_object(const char *cmd, void (*members)(lm_json *j, const void *arg),
+                        const void *arg);
+
 /* Prints a new record's id as the last stdout line, or {"id": ...}. */
 int lm_cli_print_id(const char *cmd, const char *id, int json);
 

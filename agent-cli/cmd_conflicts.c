@@ -12,13 +12,14 @@
 
 static const char usage[] =
     "usage: lastmile conflicts [--all] [--db PATH] [--json]\n"
-    "       lastmile conflicts resolve ID --keep mine|theirs [--db PATH]\n"
+    "       lastmile conflicts resolve ID --keep mine|theirs [--db PATH] [--json]\n"
     "\n"
     "Lists open conflicts: a cell two sites wrote concurrently, the value kept\n"
     "(winner) and the one set aside (loser); 'mine' says which one this replica\n"
     "wrote. --all includes resolved ones. 'resolve' settles one: --keep theirs\n"
     "accepts the other site's value, --keep mine writes this replica's value\n"
-    "back as a new change that the next sync sends.\n";
+    "back as a new change that the next sync sends; with --json it prints\n"
+    "{\"id\", \"kept\", \"queued\"}.\n";
 
 /* Which side of the conflict this replica wrote: "winner", "loser" or "". */
 static const char *mine_side(const lm_conflict *cf, uint64_t site)
@@ -105,9 +106,36 @@ static int list(const char *cmd, lm_replica *r, int all, int json)
     return code;
 }
 
+typedef struct resolved {
+    int64_t id;
+    const char *kept; /* "mine" or "theirs" */
+    int queued;       /* the kept value is a new change for the next sync */
+} resolved;
+
+static void resolved_members(lm_json *j, const void *arg)
+{
+    const resolved *rv = arg;
+    lm_json_key(j, "id");
+    lm_json_int(j, rv->id);
+    lm_json_key(j, "kept");
+    lm_json_string(j, rv->kept);
+    lm_json_key(j, "queued");
+    lm_json_bool(j, rv->queued);
+}
+
+/* What resolve did: one line, or {"id", "kept", "queued"} with --json. */
+static int print_resolved(const char *cmd, const resolved *rv, int json)
+{
+    if (json)
+        return lm_cli_print_object(cmd, resolved_members, rv);
+    printf("resolved conflict %lld: kept %s%s\n", (long long)rv->id, rv->kept,
+           rv->queued ? " (queued for the next sync)" : "");
+    return fflush(stdout) == 0 ? LM_EXIT_OK : LM_EXIT_RUNTIME;
+}
+
 /* Settles conflict id. "mine"/"theirs" are relative to this replica, the
  * engine's keep_loser to the merge outcome: translate through the sites. */
-static int resolve(const char *cmd, lm_replica *r, int64_t id, int keep_mine)
+static int resolve(const char *cmd, lm_replica *r, int64_t id, int keep_mine, int json)
 {
     lm_conflict *cf = NULL;
     size_t n = 0;
@@ -134,8 +162,8 @@ static int resolve(const char *cmd, lm_replica *r, int64_t id, int keep_mine)
                             lm_replica_errmsg(r));
         goto done;
     }
-    printf("resolved conflict %lld: kept %s%s\n", (long long)id, keep_mine ? "mine" : "theirs",
-           keep_loser ? " (queued for the next sync)" : "");
+    resolved rv = {id, keep_mine ? "mine" : "theirs", keep_loser};
+    code = print_resolved(cmd, &rv, json);
 done:
     lm_conflicts_free(cf, n);
     return code;
@@ -178,7 +206,7 @@ int lm_cmd_conflicts(int argc, char **argv)
     lm_replica *r;
     if ((code = lm_cli_open(cmd, c.db, 0, &r)) != LM_EXIT_OK)
         return code;
-    code = resolving ? resolve(cmd, r, id, keep_mine) : list(cmd, r, all, c.json);
+    code = resolving ? resolve(cmd, r, id, keep_mine, c.json) : list(cmd, r, all, c.json);
     lm_replica_close(r);
     return code;
 }

@@ -66,8 +66,16 @@ def main():
             my_value = values[c["mine"]] if c["mine"] in values else None
             their_value = c["loser"] if c["mine"] == "winner" else c["winner"]
             want = my_value if keep == "mine" else their_value
-            code, out, err = who.cli("conflicts", "resolve", str(c["id"]), "--keep", keep)
-            check(code == 0 and "resolved" in out, "resolve --keep %s: %r %r" % (keep, out, err))
+            resolve = ["conflicts", "resolve", str(c["id"]), "--keep", keep]
+            if round_no == 0:
+                code, out, err = who.cli(*resolve)
+                check(code == 0 and "resolved" in out, "resolve --keep %s: %r %r" % (keep, out, err))
+            else:
+                code, out, err = who.cli(*resolve, "--json")
+                got = json.loads(out) if code == 0 and out.startswith("{") else None
+                check(got is not None and got["id"] == c["id"] and got["kept"] == keep
+                      and got["queued"] == (c["mine"] == "loser"),
+                      "resolve --keep %s --json prints an object: %r %r" % (keep, out, err))
             code, out, _ = who.cli("conflicts", "--json")
             check(code == 0 and not [x for x in json.loads(out) if x["id"] == c["id"]],
                   "the resolved conflict is no longer open")
