@@ -146,6 +146,13 @@ void lm_cli_format_time(uint64_t ms, char *out, size_t size)
         snprintf(out, size, "%llu ms", (unsigned long long)ms);
 }
 
+void lm_cli_json_site(lm_json *j, uint64_t site)
+{
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)site);
+    lm_json_string(j, hex);
+}
+
 void lm_cli_json_value(lm_json *j, const lm_value *v)
 {
     switch (v->type) {

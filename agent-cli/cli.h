@@ -88,6 +88,11 @@ int lm_cli_exec(sqlite3 *db, const char *sql);
 /* Formats ms since the epoch as "YYYY-MM-DD HH:MM:SS UTC" into out. */
 void lm_cli_format_time(uint64_t ms, char *out, size_t size);
 
+/* Writes a site id as the 16 hex digits the status line and the server's
+ * log show: a string, because a JSON number above 2^53 loses digits in
+ * parsers that read numbers as doubles. */
+void lm_cli_json_site(lm_json *j, uint64_t site);
+
 /* Writes an lm_value as JSON (TEXT/BLOB as strings). */
 void lm_cli_json_value(lm_json *j, const lm_value *v);
 /* Formats an lm_value as text for tables into out (truncated to size). */

@@ -70,9 +70,9 @@ static int list(const char *cmd, lm_replica *r, int all, int json)
             lm_json_key(&j, "loser");
             lm_cli_json_value(&j, &cf[i].loser);
             lm_json_key(&j, "winner_site");
-            lm_json_uint(&j, cf[i].winner_site);
+            lm_cli_json_site(&j, cf[i].winner_site);
             lm_json_key(&j, "loser_site");
-            lm_json_uint(&j, cf[i].loser_site);
+            lm_cli_json_site(&j, cf[i].loser_site);
             lm_json_key(&j, "mine");
             lm_json_string(&j, mine_side(&cf[i], site));
             lm_json_key(&j, "at");

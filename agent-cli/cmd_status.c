@@ -72,7 +72,7 @@ static int print_json(const char *path, lm_replica *r, const status *s)
     lm_json_key(&j, "server");
     lm_json_string(&j, s->server);
     lm_json_key(&j, "site");
-    lm_json_uint(&j, lm_replica_site(r));
+    lm_cli_json_site(&j, lm_replica_site(r));
     lm_json_key(&j, "pending_changes");
     lm_json_uint(&j, s->pending);
     lm_json_key(&j, "last_sync_ms");

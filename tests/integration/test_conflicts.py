@@ -62,6 +62,13 @@ def main():
             if not check(conflict, "round %d: a conflict to resolve" % round_no):
                 continue
             c = conflict[0]
+            # Sites are 16-hex-digit strings, as the status line shows them:
+            # a JSON number above 2^53 would lose digits in many parsers.
+            site = who.status().get("site")
+            check(isinstance(site, str) and len(site) == 16 and int(site, 16) > 0
+                  and c.get(c["mine"] + "_site") == site
+                  and isinstance(c["winner_site"], str) and len(c["winner_site"]) == 16,
+                  "round %d: sites as hex strings: status %r, conflict %r" % (round_no, site, c))
             values = {"winner": c["winner"], "loser": c["loser"]}
             my_value = values[c["mine"]] if c["mine"] in values else None
             their_value = c["loser"] if c["mine"] == "winner" else c["winner"]
