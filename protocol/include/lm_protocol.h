@@ -191,9 +191,10 @@ typedef struct lm_frame_deflater lm_frame_deflater;
 int lm_frame_deflater_new(lm_frame_deflater **out);
 void lm_frame_deflater_free(lm_frame_deflater *z);
 /* As lm_frame_encode, except that a payload of at least deflate_min bytes
- * continues z's stream (LM_FRAME_STREAM) when even its worst case fits
- * max_frame; a bigger one is deflated alone as lm_frame_encode does, so a
- * caller may still retry a smaller payload after LM_ETOOBIG. A frame that
+ * and at most 64 KiB continues z's stream (LM_FRAME_STREAM) when even its
+ * worst case fits max_frame; a bigger one is deflated alone as
+ * lm_frame_encode does, so a caller may still retry a smaller payload
+ * after LM_ETOOBIG. A frame that
  * went into the stream must be sent, in the order encoded. After any other
  * error z is spent: every later call fails. z NULL: lm_frame_encode. */
 int lm_frame_encode_z(lm_frame_deflater *z, lm_buf *out, uint8_t type, const uint8_t *payload,
