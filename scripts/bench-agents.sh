@@ -383,10 +383,11 @@ $AG_NOTES
 - **Bytes.** The PUSH payload itself deflates to about the gzip floor (see
   the breakdown: zeroing every version field or shortening every table and
   column name changes the deflated size by under 1 %, so the per-change
-  metadata is not where the bytes go). What the session adds: every frame's
-  deflate starts without history (fewer, larger frames: the batch budget
-  doubles on fast acks up to 2 MiB of changes, so the first frames are
-  small), the amount_fen column (derived, not in the CSV), handshake and
+  metadata is not where the bytes go). What the session adds: a frame of
+  over 64 KiB of message is deflated alone, without the history of the
+  frames before it, and smaller ones continue the session's deflate stream
+  with an 8 KiB window (the batch budget doubles on fast acks up to 2 MiB
+  of changes, so only the first frames are small), the amount_fen column (derived, not in the CSV), handshake and
   acks. Until this run the server also sent every collection's
   \`received_at\` stamp back to the pusher in CHANGES: 23 of 78 bytes per
   record; the PUSH_ACK now names the stamped rows in a few bytes.

@@ -3,11 +3,11 @@
  *
  * On a 2G link a push goes out in batches of a few KB, and deflating each
  * frame alone starts every one without history: a day of 300 purchases
- * took 16.5 KB. One raw deflate stream for the whole session, each frame's
- * piece ending in a sync flush so the receiver can inflate it at once,
- * lets later batches refer to the earlier ones (13.1 KB for the same day;
- * an 8 KiB window keeps almost all of that gain, 32 KiB only 2 % more, and
- * costs the server 4x the memory per session).
+ * took 16.4-16.8 KB. One raw deflate stream for the whole session, each
+ * frame's piece ending in a sync flush so the receiver can inflate it at
+ * once, lets later batches refer to the earlier ones (13.4-14.0 KB for the
+ * same payloads, bench/link/deflate_stream.py; a 32 KiB window would save
+ * 2 % more and cost the server 4x the memory per session).
  *
  * A sync flush ends in the empty stored block 00 00 ff ff; every piece
  * does, so the sender drops it and the receiver puts it back (as RFC 7692
