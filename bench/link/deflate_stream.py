@@ -12,8 +12,9 @@ same payloads in the same run. Prints both and the ratio.
 
     python3 bench/link/deflate_stream.py [--purchases N] [--hold S]
 
-Needs built binaries: LASTMILE_BIN and LASTMILE_SERVER_BIN (default
-build-bench-release/agent-cli/lastmile, .../server/lastmile-server).
+Binaries: LASTMILE_BIN and LASTMILE_SERVER_BIN; without them, the Release
+build scripts/bench-link.sh uses (build-bench-link/), brought up to date
+here first. Every process it starts is stopped, failures included.
 """
 import argparse
 import math
@@ -22,6 +23,7 @@ import random
 import socket
 import sqlite3
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -29,11 +31,12 @@ import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-os.environ.setdefault("LASTMILE_BIN", os.path.join(ROOT, "build-bench-release/agent-cli/lastmile"))
-os.environ.setdefault("LASTMILE_SERVER_BIN",
-                      os.path.join(ROOT, "build-bench-release/server/lastmile-server"))
-from lmtest import (Agent, Server, check, loopback_listener, relay_frames,  # noqa: E402
-                    tempdir, use_server)
+BUILD = os.path.join(ROOT, "build-bench-link")
+OWN_BUILD = "LASTMILE_BIN" not in os.environ and "LASTMILE_SERVER_BIN" not in os.environ
+os.environ.setdefault("LASTMILE_BIN", os.path.join(BUILD, "agent-cli/lastmile"))
+os.environ.setdefault("LASTMILE_SERVER_BIN", os.path.join(BUILD, "server/lastmile-server"))
+from lmtest import (Agent, Server, check, done, failures, loopback_listener,  # noqa: E402
+                    relay_frames, tempdir, use_server)
 
 PUSH_ACK, DEFLATE_MIN, WBITS = 6, 512, 13
 
@@ -108,6 +111,17 @@ def relay(server_port, hold, frames):
     return port
 
 
+def build():
+    if not OWN_BUILD:
+        return
+    print("deflate_stream: building lastmile and lastmile-server (Release) in %s" % BUILD,
+          file=sys.stderr)
+    subprocess.run(["cmake", "-S", ROOT, "-B", BUILD, "-DCMAKE_BUILD_TYPE=Release"], check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", BUILD, "-j2", "--target", "lastmile", "lastmile-server"],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--farmers", type=int, default=50)
@@ -117,6 +131,17 @@ def main():
     a = ap.parse_args()
     rng = random.Random(a.seed)
     frames = {"up": [], "down": []}
+    build()
+    try:
+        measure(a, rng, frames)
+    except Exception as e:  # report, then stop what was started
+        check(False, "%s: %s" % (type(e).__name__, e))
+    if not failures:
+        report(a, frames)
+    done("deflate_stream")
+
+
+def measure(a, rng, frames):
     with tempdir() as tmp:
         server = Server(tmp)
         key = server.add_user("agent-li", "agent", ["shangba"])
@@ -128,6 +153,9 @@ def main():
         code, summary, err = agent.sync(ok=False)
         check(code == 0, "sync through the relay (%s)" % err.strip())
         server.stop()
+
+
+def report(a, frames):
     inflater = zlib.decompressobj(-WBITS)
     up = frames["up"]
     wire = sum(len(f) for f in up)
