@@ -2,7 +2,7 @@
 """What the session deflate stream saves on a 2G day, on loopback.
 
 One agent's day (FARMERS farmers, PURCHASES purchases, each collected and
-graded through the CLI) is synced through a relay that holds every
+graded through the CLI: the day scripts/bench-link.sh records, linklab.py) is synced through a relay that holds every
 PUSH_ACK HOLD_S seconds, so the push budget stays at the 32 KiB a 2G link
 keeps it at (it doubles only on acks within a second). The relay captures
 every frame each way. The client's payloads are recovered (session stream
@@ -17,11 +17,9 @@ build scripts/bench-link.sh uses (build-bench-link/), brought up to date
 here first. Every process it starts is stopped, failures included.
 """
 import argparse
-import math
 import os
 import random
 import socket
-import sqlite3
 import struct
 import subprocess
 import sys
@@ -37,6 +35,7 @@ os.environ.setdefault("LASTMILE_BIN", os.path.join(BUILD, "agent-cli/lastmile"))
 os.environ.setdefault("LASTMILE_SERVER_BIN", os.path.join(BUILD, "server/lastmile-server"))
 from lmtest import (Agent, Server, check, done, failures, loopback_listener,  # noqa: E402
                     relay_frames, tempdir, use_server)
+from linklab import add_farmers, record_days  # noqa: E402
 
 PUSH_ACK, DEFLATE_MIN, WBITS = 6, 512, 13
 
@@ -59,26 +58,11 @@ def alone(msg):
 
 
 def record_day(agent, farmers, purchases, rng):
-    fids = [agent.new_id("farmer", "add", "--name", "F%03d" % i, "--village", "shangba",
-                         "--phone", "1%010d" % rng.randrange(10 ** 10)) for i in range(farmers)]
+    """The day bench-link records (linklab.py), on this replica."""
+    cli = lambda *args: agent.cli(*args)[1]  # noqa: E731
+    fids = add_farmers(cli, "shangba", farmers, rng)
     check(agent.sync()[0] == 0, "farmers synced")
-    con = sqlite3.connect(agent.db)
-    prices = con.execute("SELECT product, grade, price_fen FROM prices").fetchall()
-    con.close()
-    for _ in range(purchases):
-        product, grade, fen = prices[rng.randrange(len(prices))]
-        w = min(200000, max(500, int(round(math.exp(math.log(25000) + rng.gauss(0, 1))))))
-        args = ["collect", "--farmer", fids[rng.randrange(len(fids))], "--product", product,
-                "--grade", grade, "--kg", "%d.%03d" % divmod(w, 1000),
-                "--price", "%d.%02d" % divmod(fen, 100)]
-        if rng.random() < 0.1:
-            args += ["--note", "rain-harvested"]
-        cid = agent.new_id(*args)
-        g = ["grade", "--collection", cid, "--grade", grade, "--moisture",
-             "%d.%d" % divmod(80 + rng.randrange(140), 10)]
-        if rng.random() < 0.2:
-            g += ["--defects", "bruised"]
-        agent.cli(*g)
+    record_days(cli, agent.db, fids, purchases, rng)
 
 
 def relay(server_port, hold, frames):

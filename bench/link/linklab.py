@@ -60,6 +60,44 @@ def log(msg):
     print("== " + msg, file=sys.stderr, flush=True)
 
 
+# An agent's day through the CLI; cli(*args) runs `lastmile ARGS` on the
+# agent's replica and returns its stdout. bench/link/deflate_stream.py
+# records the same day on loopback.
+def add_farmers(cli, village, n, rng):
+    """n farmers of village, about 30 % registered poor: their ids."""
+    ids = []
+    for i in range(n):
+        args = ["farmer", "add", "--name", "农户 %s-%03d" % (village, i), "--village", village,
+                "--phone", "1%010d" % rng.randrange(10 ** 10)]
+        if rng.random() < 0.3:
+            args += ["--poor", "--household", "HH-%06d" % rng.randrange(10 ** 6)]
+        ids.append(cli(*args).strip().splitlines()[-1])
+    return ids
+
+
+def record_days(cli, db, farmer_ids, n, rng):
+    """n purchases through the CLI, each graded: collect + grade."""
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    prices = con.execute("SELECT product, grade, price_fen FROM prices").fetchall()
+    con.close()
+    notes = ["部分有虫眼", "雨后采收", "已预付定金", "农户自送", "re-weighed"]
+    defects = ["bruised", "small size", "insect damage", "mixed grades"]
+    for _ in range(n):
+        product, grade, fen = prices[rng.randrange(len(prices))]
+        w = min(200000, max(500, int(round(math.exp(math.log(25000) + rng.gauss(0, 1))))))
+        args = ["collect", "--farmer", farmer_ids[rng.randrange(len(farmer_ids))],
+                "--product", product, "--grade", grade, "--kg", "%d.%03d" % divmod(w, 1000),
+                "--price", "%d.%02d" % divmod(fen, 100)]
+        if rng.random() < 0.1:
+            args += ["--note", notes[rng.randrange(len(notes))]]
+        cid = cli(*args).strip().splitlines()[-1]
+        gargs = ["grade", "--collection", cid, "--grade", grade, "--moisture",
+                 "%d.%d" % divmod(80 + rng.randrange(140), 10)]
+        if rng.random() < 0.2:
+            gargs += ["--defects", defects[rng.randrange(len(defects))]]
+        cli(*gargs)
+
+
 class Lab:
     def __init__(self, a):
         self.a = a
@@ -195,36 +233,10 @@ class Lab:
         return db, init_s
 
     def farmers(self, db, village, n, rng):
-        ids = []
-        for i in range(n):
-            args = ["farmer", "add", "--name", "农户 %s-%03d" % (village, i), "--village", village,
-                    "--phone", "1%010d" % rng.randrange(10 ** 10)]
-            if rng.random() < 0.3:
-                args += ["--poor", "--household", "HH-%06d" % rng.randrange(10 ** 6)]
-            ids.append(self.cli(db, *args).stdout.strip().splitlines()[-1])
-        return ids
+        return add_farmers(lambda *args: self.cli(db, *args).stdout, village, n, rng)
 
     def record_days(self, db, farmer_ids, n, rng):
-        """n purchases through the CLI, each graded: collect + grade."""
-        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-        prices = con.execute("SELECT product, grade, price_fen FROM prices").fetchall()
-        con.close()
-        notes = ["部分有虫眼", "雨后采收", "已预付定金", "农户自送", "re-weighed"]
-        defects = ["bruised", "small size", "insect damage", "mixed grades"]
-        for _ in range(n):
-            product, grade, fen = prices[rng.randrange(len(prices))]
-            w = min(200000, max(500, int(round(math.exp(math.log(25000) + rng.gauss(0, 1))))))
-            args = ["collect", "--farmer", farmer_ids[rng.randrange(len(farmer_ids))],
-                    "--product", product, "--grade", grade, "--kg", "%d.%03d" % divmod(w, 1000),
-                    "--price", "%d.%02d" % divmod(fen, 100)]
-            if rng.random() < 0.1:
-                args += ["--note", notes[rng.randrange(len(notes))]]
-            cid = self.cli(db, *args).stdout.strip().splitlines()[-1]
-            gargs = ["grade", "--collection", cid, "--grade", grade, "--moisture",
-                     "%d.%d" % divmod(80 + rng.randrange(140), 10)]
-            if rng.random() < 0.2:
-                gargs += ["--defects", defects[rng.randrange(len(defects))]]
-            self.cli(db, *gargs)
+        record_days(lambda *args: self.cli(db, *args).stdout, db, farmer_ids, n, rng)
 
     # ------------------------------------------------------------ floors
     def gzip_floor(self, db, name):
