@@ -5,8 +5,10 @@
  * Happy path:
  *   resolve HOST → connect (timer: connect timeout) → send HELLO
  *   CHALLENGE   → send AUTH{HMAC(key, nonce | user | site)}
- *   WELCOME     → adopt the server clock; push loop:
- *     local changes after max(push_watermark, acked seq) within the budget
+ *   WELCOME     → adopt the server clock and its watermark of our changes
+ *     (lm_replica_adopt_watermark); push loop:
+ *     local changes after max(push_watermark, acked seq) within the budget,
+ *     made durable first if logged after the last check (lm_replica_flush)
  *     → PUSH → PUSH_ACK → lm_replica_push_acked() → next batch; while
  *     acks are fast, PUSH_DEPTH batches are in flight (the server answers
  *     them in order), so the server merges one while this side reads and
@@ -107,9 +109,10 @@ typedef struct client {
     uint64_t server_site;
     push_batch inflight[PUSH_DEPTH]; /* oldest first */
     int n_inflight;
-    int depth;          /* batches allowed in flight now: 1 until an ack is fast */
-    uint64_t read_upto; /* the log is read up to here */
-    int push_drained;   /* the last read found nothing after read_upto */
+    int depth;             /* batches allowed in flight now: 1 until an ack is fast */
+    uint64_t read_upto;    /* the log is read up to here */
+    uint64_t flushed_upto; /* the log was durable up to here when last checked (lm_replica_flush) */
+    int push_drained;      /* the last read found nothing after read_upto */
     size_t budget;
     /* the budget grows no further than this: BUDGET_MAX, or below the
      * budget whose frame outgrew max_frame (values that do not deflate),
@@ -400,6 +403,11 @@ static int read_push_frame(client *c, push_batch *b, write_req *w)
         }
         if (b->n == 0)
             return LM_OK;
+        if (b->upto > c->flushed_upto && (rc = lm_replica_flush(c->r, &c->flushed_upto))) {
+            fail(c, rc, "cannot make the changes durable before sending them: %s",
+                 lm_replica_errmsg(c->r));
+            return rc;
+        }
         lm_msg m;
         memset(&m, 0, sizeof m);
         m.type = LM_MSG_PUSH;
@@ -628,6 +636,10 @@ static void on_welcome(client *c, const lm_msg_welcome *w)
     }
     snprintf(c->st->role, sizeof c->st->role, "%s", w->role ? w->role : "");
     c->push_watermark = w->push_watermark;
+    if ((rc = lm_replica_adopt_watermark(c->r, w->push_watermark))) {
+        fail(c, rc, "cannot adopt the server's watermark: %s", lm_replica_errmsg(c->r));
+        return;
+    }
     c->server_site = w->server_site;
     /* A server configured below the protocol's 1 MiB would refuse bigger
      * PUSH frames (and end the session); an older one does not say. */

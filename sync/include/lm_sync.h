@@ -110,8 +110,10 @@ uint64_t lm_replica_site(const lm_replica *r);
 /* Whether each commit syncs the WAL to disk (1, the default: a commit that
  * returned survives a power cut). 0 leaves that to the next checkpoint or
  * durable commit; a power cut then rolls back a suffix of the commits,
- * never more. A sync session writes only what it can fetch again (acks,
- * stamps, pulled changes) and turns it off meanwhile. */
+ * never more. A sync session turns it off meanwhile: stamps and pulled
+ * changes are fetched again; acks are caught up by
+ * lm_replica_adopt_watermark and its own writes made durable by
+ * lm_replica_flush before they are sent. */
 int lm_replica_set_durable(lm_replica *r, int durable);
 
 /* ----------------------------------------------------------- clock & ids */
@@ -219,6 +221,19 @@ int lm_replica_watermark(lm_replica *r, uint64_t origin_site, uint64_t *seq);
 int lm_replica_push_acked(lm_replica *r, uint64_t upto_seq, const lm_change *batch,
                           uint32_t n_batch, const lm_refusal *refusals, uint32_t n_refusals);
 int lm_replica_push_acked_seq(lm_replica *r, uint64_t *upto_seq);
+
+/* One durable commit, whatever lm_replica_set_durable said: everything
+ * committed so far survives a power cut. *upto_seq = the last seq handed
+ * out, all of it covered. An agent calls it before sending a change logged
+ * after the last call: the server's watermark will name it for good. */
+int lm_replica_flush(lm_replica *r, uint64_t *upto_seq);
+
+/* Agent side, at WELCOME: the server holds this replica's changes up to
+ * watermark. Marks them acknowledged (a power cut here may have rolled
+ * back acks of batches the server kept) and moves the change counter past
+ * it (a copy of the file restored from before it), so no change logged
+ * from now on is numbered as one the server already has. */
+int lm_replica_adopt_watermark(lm_replica *r, uint64_t watermark);
 
 /* Agent side, after PUSH_ACK: writes the received_at stamps the server
  * reported for the pushed batch, as the server's own writes (site

@@ -428,6 +428,77 @@ int lm_replica_push_acked_seq(lm_replica *r, uint64_t *upto_seq)
     return lm__meta_get_u64(r, "push_acked", 0, upto_seq);
 }
 
+/* A change may be sent only once a power cut can no longer take it back:
+ * the server's watermark then names it for good, and a counter rolled back
+ * under it would give a new change a seq the server says it has. A sync
+ * session commits without fsync (lm_replica_set_durable), and what it
+ * logs as this replica's own writes (a refused cell taken back, say) is
+ * not fetched again, so one durable commit covers the log before it is
+ * sent. */
+int lm_replica_flush(lm_replica *r, uint64_t *upto_seq)
+{
+    if (!r || !upto_seq)
+        return LM_EINVAL;
+    int rc = r->durable ? LM_OK : lm__exec(r, "PRAGMA synchronous=FULL;");
+    if (rc == LM_OK && (rc = lm__begin(r)) == LM_OK) {
+        uint64_t seq = 0;
+        if ((rc = snapshot_seq(r, &seq)) || (rc = lm__meta_set_u64(r, "flushed_seq", seq)) ||
+            (rc = lm__commit(r)))
+            lm__rollback(r);
+        else
+            *upto_seq = seq;
+    }
+    if (!r->durable) {
+        int rc2 = lm__exec(r, "PRAGMA synchronous=NORMAL;");
+        if (rc == LM_OK)
+            rc = rc2;
+    }
+    return rc;
+}
+
+/* The watermark is the last of our changes the server committed. A power
+ * cut on this side can roll back the acks of batches the server kept (the
+ * session writes them without fsync), and a restored copy of the file
+ * can be behind it altogether: the acks catch up, or the changes would
+ * show as waiting forever though nothing will send them, and the counter
+ * moves past it, or a new change would be numbered as one the server
+ * already has and never leave. */
+int lm_replica_adopt_watermark(lm_replica *r, uint64_t watermark)
+{
+    if (!r)
+        return LM_EINVAL;
+    uint64_t acked = 0, seq = 0;
+    int rc = lm__meta_get_u64(r, "push_acked", 0, &acked);
+    if (rc || watermark <= acked) /* the usual case: nothing to catch up */
+        return rc;
+    if ((rc = lm__begin(r)))
+        return rc;
+    if ((rc = lm__meta_get_u64(r, "push_acked", 0, &acked)) || (rc = snapshot_seq(r, &seq)))
+        goto fail;
+    if (watermark > seq) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(r->db, "UPDATE lm_seq SET v = ?", -1, &st, NULL) != SQLITE_OK) {
+            rc = lm__dberr(r, "move the change counter");
+            goto fail;
+        }
+        sqlite3_bind_int64(st, 1, (int64_t)watermark);
+        int s = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (s != SQLITE_DONE) {
+            rc = lm__dberr(r, "move the change counter");
+            goto fail;
+        }
+    }
+    if (watermark > acked && (rc = lm__meta_set_u64(r, "push_acked", watermark)))
+        goto fail;
+    if ((rc = lm__commit(r)))
+        goto fail;
+    return LM_OK;
+fail:
+    lm__rollback(r);
+    return rc;
+}
+
 int lm_replica_push_acked(lm_replica *r, uint64_t upto_seq, const lm_change *batch,
                           uint32_t n_batch, const lm_refusal *refusals, uint32_t n_refusals)
 {

@@ -220,6 +220,7 @@ int lm_replica_open(const char *path, const lm_replica_options *opts, lm_replica
     r->now_ud = opts ? opts->now_ud : NULL;
     r->max_drift_ms = opts && opts->max_drift_ms ? opts->max_drift_ms : 10u * 60u * 1000u;
     r->pull_scan_max = opts && opts->pull_scan_max ? opts->pull_scan_max : 20000u;
+    r->durable = 1;
 
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
     if (opts && opts->create)
@@ -317,7 +318,10 @@ int lm_replica_set_durable(lm_replica *r, int durable)
 {
     if (!r)
         return LM_EINVAL;
-    return lm__exec(r, durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+    int rc = lm__exec(r, durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+    if (rc == LM_OK)
+        r->durable = durable != 0;
+    return rc;
 }
 
 uint64_t lm_replica_site(const lm_replica *r)

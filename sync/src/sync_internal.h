@@ -72,7 +72,8 @@ struct lm_replica {
     int64_t offset_ms; /* server clock - local clock */
     uint64_t max_drift_ms;
     uint32_t pull_scan_max;
-    int keyed; /* the file keeps scope keys (lm_keyed, scope_key.c) */
+    int keyed;   /* the file keeps scope keys (lm_keyed, scope_key.c) */
+    int durable; /* commits sync the WAL (lm_replica_set_durable; 1 at open) */
     uint64_t (*now_ms)(void *ud);
     void *now_ud;
     char errmsg[256];

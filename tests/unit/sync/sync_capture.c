@@ -371,11 +371,80 @@ static void test_durable_commits(void)
     lm_replica_close(r);
 }
 
+/* lm_replica_flush makes one durable commit and leaves the mode as it
+ * was; *upto_seq covers every change logged so far. */
+static void test_flush(void)
+{
+    lm_replica *a = st_open("flush.db", 2, NULL);
+    if (!a)
+        return;
+    CHECK_RC(st_exec(a, "INSERT INTO villages VALUES('Xiacun','Wuyuan')"), SQLITE_OK);
+    uint64_t upto = 0;
+    CHECK_RC(lm_replica_set_durable(a, 0), LM_OK);
+    CHECK_RC(st_exec(a, "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun')"),
+             SQLITE_OK);
+    CHECK_RC(lm_replica_flush(a, &upto), LM_OK);
+    CHECK_EQ_INT((long long)upto, st_int(a, "SELECT v FROM lm_seq"));
+    CHECK(upto > 0);
+    CHECK_EQ_INT(st_int(a, "PRAGMA synchronous"), 1); /* still NORMAL */
+    CHECK_RC(lm_replica_set_durable(a, 1), LM_OK);
+    CHECK_RC(lm_replica_flush(a, &upto), LM_OK);
+    CHECK_EQ_INT(st_int(a, "PRAGMA synchronous"), 2);
+    CHECK_RC(lm_replica_flush(a, NULL), LM_EINVAL);
+    CHECK_RC(lm_replica_flush(NULL, &upto), LM_EINVAL);
+    lm_replica_close(a);
+}
+
+/* The server's watermark catches the acks up (a power cut rolled them
+ * back: the changes would show as waiting forever) and moves the counter
+ * past it (a file restored from before it: a new change would take a seq
+ * the server says it has, and never be sent). */
+static void test_adopt_watermark(void)
+{
+    lm_replica *a = st_open("watermark.db", 2, NULL);
+    if (!a)
+        return;
+    CHECK_RC(st_exec(a, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+                        "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun');"
+                        "INSERT INTO farmers(id,name,village) VALUES('f2','Wang','Xiacun')"),
+             SQLITE_OK);
+    uint64_t seq = (uint64_t)st_int(a, "SELECT v FROM lm_seq"), acked = 9, pending = 0;
+    uint64_t half = (uint64_t)st_int(a, "SELECT seq FROM lm_versions WHERE pk = 'f1'");
+    CHECK(half > 0 && half < seq);
+    CHECK_RC(lm_replica_adopt_watermark(a, half), LM_OK);
+    CHECK_RC(lm_replica_push_acked_seq(a, &acked), LM_OK);
+    CHECK_EQ_INT((long long)acked, (long long)half);
+    CHECK_RC(lm_replica_pending_count(a, &pending), LM_OK);
+    CHECK(pending > 0);                                       /* f2 still waits */
+    CHECK_RC(lm_replica_adopt_watermark(a, half - 1), LM_OK); /* never backwards */
+    CHECK_RC(lm_replica_push_acked_seq(a, &acked), LM_OK);
+    CHECK_EQ_INT((long long)acked, (long long)half);
+    CHECK_EQ_INT(st_int(a, "SELECT v FROM lm_seq"), (long long)seq);
+
+    uint64_t w = seq + 1000;
+    CHECK_RC(lm_replica_adopt_watermark(a, w), LM_OK);
+    CHECK_RC(lm_replica_pending_count(a, &pending), LM_OK);
+    CHECK_EQ_INT((long long)pending, 0);
+    CHECK_EQ_INT(st_int(a, "SELECT v FROM lm_seq"), (long long)w);
+    CHECK_RC(st_exec(a, "UPDATE farmers SET phone = '139' WHERE id = 'f1'"), SQLITE_OK);
+    lm_change *ch = NULL;
+    uint32_t n = 0;
+    uint64_t upto = 0;
+    CHECK_RC(lm_replica_local_changes(a, w, 1 << 20, &ch, &n, &upto), LM_OK);
+    CHECK_EQ_INT(n, 1); /* the new write is after the watermark: it will be sent */
+    CHECK(upto > w);
+    lm_changes_free(ch, n);
+    CHECK_RC(lm_replica_adopt_watermark(NULL, 1), LM_EINVAL);
+    lm_replica_close(a);
+}
+
 int main(void)
 {
     st_mkdir("capture");
     test_cache_option();
     test_durable_commits();
+    test_flush();
+    test_adopt_watermark();
     test_scan_limit();
     test_shell_capture();
     test_changes_since();
