@@ -35,3 +35,18 @@ foreach(t sync auth input drop conflicts retry pipeline checkpoint queue_limit b
     TIMEOUT 240
     ENVIRONMENT "LASTMILE_BIN=$<TARGET_FILE:lastmile>;LASTMILE_SERVER_BIN=$<TARGET_FILE:lastmile-server>;PYTHONDONTWRITEBYTECODE=1")
 endforeach()
+
+# Power cuts (test_powercut.py): the real `lastmile` and `lastmile-server`
+# mains over tests/powercut/powercut_vfs.c, a VFS that keeps what each
+# fsync made durable. Test-only executables; nothing installs them.
+add_executable(lastmile-powercut ${PROJECT_SOURCE_DIR}/agent-cli/main.c
+                                 ${CMAKE_CURRENT_SOURCE_DIR}/powercut/powercut_vfs.c)
+target_link_libraries(lastmile-powercut PRIVATE lm_agent)
+add_executable(lastmile-server-powercut ${PROJECT_SOURCE_DIR}/server/main.c
+                                        ${CMAKE_CURRENT_SOURCE_DIR}/powercut/powercut_vfs.c)
+target_link_libraries(lastmile-server-powercut PRIVATE lm_server)
+add_test(NAME integration_powercut
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_powercut.py)
+set_tests_properties(integration_powercut PROPERTIES
+  TIMEOUT 300
+  ENVIRONMENT "LASTMILE_BIN=$<TARGET_FILE:lastmile-powercut>;LASTMILE_SERVER_BIN=$<TARGET_FILE:lastmile-server-powercut>;PYTHONDONTWRITEBYTECODE=1")
