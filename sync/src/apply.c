@@ -1237,16 +1237,10 @@ static int finish(batch *b)
     lm_replica *r = b->r;
     const lm_apply_ctx *ctx = b->ctx;
     sqlite3_stmt *st = NULL;
-    int rc;
-    if (sqlite3_prepare_v2(r->db, "UPDATE lm_seq SET v = ?", -1, &st, NULL) != SQLITE_OK)
-        return lm__dberr(r, "seq");
-    sqlite3_bind_int64(st, 1, (int64_t)b->seq);
-    int s = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (s != SQLITE_DONE)
-        return lm__dberr(r, "seq");
+    int rc, s;
+    if ((rc = lm__seq_set(r, b->seq)))
+        return rc;
     if (ctx && ctx->origin_site) {
-        st = NULL;
         if (sqlite3_prepare_v2(r->db,
                                "INSERT INTO lm_watermarks(site, seq) VALUES(?, ?)"
                                " ON CONFLICT(site) DO UPDATE SET seq = MAX(seq, excluded.seq)",

@@ -421,6 +421,17 @@ int lm_replica_pending_count(lm_replica *r, uint64_t *n)
     return s == SQLITE_ROW ? LM_OK : lm__dberr(r, "pending");
 }
 
+/* Moves push_acked up to seq, never back (an older ack arriving late, or a
+ * watermark behind our acks), inside the caller's transaction. */
+static int raise_push_acked(lm_replica *r, uint64_t seq)
+{
+    uint64_t acked;
+    int rc = lm__meta_get_u64(r, "push_acked", 0, &acked);
+    if (rc == LM_OK && seq > acked)
+        rc = lm__meta_set_u64(r, "push_acked", seq);
+    return rc;
+}
+
 int lm_replica_push_acked_seq(lm_replica *r, uint64_t *upto_seq)
 {
     if (!r || !upto_seq)
@@ -473,29 +484,9 @@ int lm_replica_adopt_watermark(lm_replica *r, uint64_t watermark)
         return rc;
     if ((rc = lm__begin(r)))
         return rc;
-    if ((rc = lm__meta_get_u64(r, "push_acked", 0, &acked)) || (rc = snapshot_seq(r, &seq)))
-        goto fail;
-    if (watermark > seq) {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(r->db, "UPDATE lm_seq SET v = ?", -1, &st, NULL) != SQLITE_OK) {
-            rc = lm__dberr(r, "move the change counter");
-            goto fail;
-        }
-        sqlite3_bind_int64(st, 1, (int64_t)watermark);
-        int s = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (s != SQLITE_DONE) {
-            rc = lm__dberr(r, "move the change counter");
-            goto fail;
-        }
-    }
-    if (watermark > acked && (rc = lm__meta_set_u64(r, "push_acked", watermark)))
-        goto fail;
-    if ((rc = lm__commit(r)))
-        goto fail;
-    return LM_OK;
-fail:
-    lm__rollback(r);
+    if ((rc = snapshot_seq(r, &seq)) || (watermark > seq && (rc = lm__seq_set(r, watermark))) ||
+        (rc = raise_push_acked(r, watermark)) || (rc = lm__commit(r)))
+        lm__rollback(r);
     return rc;
 }
 
@@ -504,15 +495,12 @@ int lm_replica_push_acked(lm_replica *r, uint64_t upto_seq, const lm_change *bat
 {
     if (!r || (n_refusals && !refusals))
         return LM_EINVAL;
-    uint64_t now = lm__phys_now(r), acked;
+    uint64_t now = lm__phys_now(r);
     sqlite3_stmt *st = NULL;
     int rc = lm__begin(r);
     if (rc)
         return rc;
-    if ((rc = lm__meta_get_u64(r, "push_acked", 0, &acked)))
-        goto fail;
-    /* an older ack arriving late must not move the mark back */
-    if (upto_seq > acked && (rc = lm__meta_set_u64(r, "push_acked", upto_seq)))
+    if ((rc = raise_push_acked(r, upto_seq)))
         goto fail;
     if (sqlite3_prepare_v2(r->db,
                            "INSERT INTO lm_refusals(tbl, pk, col, value, hlc, site, code, reason,"

@@ -166,6 +166,8 @@ void lm__sb_free(lm__sb *b);
 /* Runs the SQL built in b and frees it; "out of memory <what>" when
  * building it failed. */
 int lm__exec_sb(lm_replica *r, lm__sb *b, const char *what);
+/* Sets the change counter (lm_seq), inside the caller's transaction. */
+int lm__seq_set(lm_replica *r, uint64_t seq);
 
 /* Scope keys (scope_key.c): the key of table tid's row as an SQL
  * expression over rowref (a table name or NEW), appended to b ... */

@@ -51,6 +51,17 @@ int lm__prepare(lm_replica *r, sqlite3_stmt **st, const char *sql)
     return LM_OK;
 }
 
+int lm__seq_set(lm_replica *r, uint64_t seq)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "UPDATE lm_seq SET v = ?", -1, &st, NULL) != SQLITE_OK)
+        return lm__dberr(r, "seq");
+    sqlite3_bind_int64(st, 1, (int64_t)seq);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return s == SQLITE_DONE ? LM_OK : lm__dberr(r, "seq");
+}
+
 int lm__begin(lm_replica *r)
 {
     return lm__exec(r, "BEGIN IMMEDIATE");
