@@ -452,6 +452,8 @@ int lm_replica_flush(lm_replica *r, uint64_t *upto_seq)
         return LM_EINVAL;
     int rc = r->durable ? LM_OK : lm__exec(r, "PRAGMA synchronous=FULL;");
     if (rc == LM_OK && (rc = lm__begin(r)) == LM_OK) {
+        /* a commit with nothing written syncs nothing: flushed_seq is that
+         * something (read by no one) */
         uint64_t seq = 0;
         if ((rc = snapshot_seq(r, &seq)) || (rc = lm__meta_set_u64(r, "flushed_seq", seq)) ||
             (rc = lm__commit(r)))
