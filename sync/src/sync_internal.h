@@ -114,7 +114,7 @@ int lm__begin(lm_replica *r);
 int lm__commit(lm_replica *r);
 void lm__rollback(lm_replica *r);
 
-/* Meta in integer form; a missing key reads as dflt. */
+/* lm_meta in integer form (meta.c); a missing key reads as dflt. */
 int lm__meta_get_u64(lm_replica *r, const char *key, uint64_t dflt, uint64_t *out);
 int lm__meta_set_u64(lm_replica *r, const char *key, uint64_t v);
 
