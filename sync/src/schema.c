@@ -1,6 +1,6 @@
 /*
- * schema.c — the domain schema in one place, and the migration that turns it
- * into tables, the lm_columns policy table and the capture triggers.
+ * schema.c — the migration that turns the domain schema (tables.c) into
+ * tables, the lm_columns policy table and the capture triggers.
  *
  * Capture is plain SQL so that a program that never loaded lastmile (the
  * sqlite3 shell, another app) is captured too: every INSERT/UPDATE/DELETE on a
@@ -29,158 +29,9 @@
 
 #include "sync_internal.h"
 
-#define LWW LM__POL_LWW
-#define IMM LM__POL_IMMUTABLE
-#define MONO LM__POL_MONOTONIC
-
-/* Columns that decide a row's scope are immutable, so a row never moves
- * between scopes (a moved row would leave stale copies behind). */
-const lm__table_def lm__tables[LM__N_TABLES] = {
-    {"adjustments",
-     "id",
-     1,
-     7,
-     {{"collection_id", "TEXT", IMM, NULL, NULL},
-      {"delta_weight_g", "INTEGER", IMM, NULL, NULL},
-      {"delta_amount_fen", "INTEGER", IMM, NULL, NULL},
-      {"voided", "INTEGER", IMM, NULL, NULL},
-      {"reason", "TEXT", IMM, NULL, NULL},
-      {"by", "TEXT", IMM, NULL, NULL},
-      {"at", "INTEGER", IMM, NULL, NULL}}},
-    {"collections",
-     "id",
-     1,
-     11,
-     {{"agent_id", "TEXT", IMM, NULL, NULL},
-      {"farmer_id", "TEXT", IMM, NULL, NULL},
-      {"village", "TEXT", IMM, NULL, NULL},
-      {"product", "TEXT", IMM, NULL, NULL},
-      {"grade", "TEXT", IMM, NULL, NULL},
-      {"weight_g", "INTEGER", IMM, NULL, NULL},
-      {"unit_price_fen", "INTEGER", IMM, NULL, NULL},
-      {"amount_fen", "INTEGER", IMM, NULL, NULL},
-      {"collected_at", "INTEGER", IMM, NULL, NULL},
-      {"received_at", "INTEGER", LWW, NULL, "system"},
-      {"note", "TEXT", LWW, NULL, NULL}}},
-    {"farmers",
-     "id",
-     0,
-     7,
-     {{"name", "TEXT", LWW, NULL, NULL},
-      {"village", "TEXT", IMM, NULL, NULL},
-      {"phone", "TEXT", LWW, NULL, NULL},
-      {"registered_poor", "INTEGER", LWW, NULL, NULL},
-      {"household_id", "TEXT", LWW, NULL, NULL},
-      {"created_by", "TEXT", IMM, NULL, NULL},
-      {"created_at", "INTEGER", IMM, NULL, NULL}}},
-    {"gradings",
-     "id",
-     0,
-     6,
-     {{"collection_id", "TEXT", IMM, NULL, NULL},
-      {"grade", "TEXT", LWW, NULL, NULL},
-      {"moisture_permille", "INTEGER", LWW, NULL, NULL},
-      {"defects", "TEXT", LWW, NULL, NULL},
-      {"graded_by", "TEXT", LWW, NULL, NULL},
-      {"graded_at", "INTEGER", LWW, NULL, NULL}}},
-    {"grades",
-     "code",
-     0,
-     2,
-     {{"name", "TEXT", LWW, NULL, NULL}, {"rank", "INTEGER", LWW, NULL, NULL}}},
-    {"prices",
-     "id",
-     0,
-     4,
-     {{"product", "TEXT", IMM, NULL, NULL},
-      {"grade", "TEXT", IMM, NULL, NULL},
-      {"price_fen", "INTEGER", LWW, NULL, NULL},
-      {"effective_from", "TEXT", LWW, NULL, NULL}}},
-    {"products",
-     "code",
-     0,
-     2,
-     {{"name", "TEXT", LWW, NULL, NULL}, {"unit", "TEXT", LWW, NULL, NULL}}},
-    {"receipts",
-     "id",
-     0,
-     6,
-     {{"route_id", "TEXT", LWW, NULL, NULL},
-      {"warehouse", "TEXT", LWW, NULL, NULL},
-      {"product", "TEXT", LWW, NULL, NULL},
-      {"grade", "TEXT", LWW, NULL, NULL},
-      {"weight_g", "INTEGER", LWW, NULL, NULL},
-      {"received_at", "INTEGER", LWW, NULL, NULL}}},
-    {"route_stops",
-     "id",
-     0,
-     7,
-     {{"route_id", "TEXT", IMM, NULL, "dispatcher"},
-      {"seq", "INTEGER", LWW, NULL, "dispatcher"},
-      {"village", "TEXT", LWW, NULL, "dispatcher"},
-      {"agent_id", "TEXT", IMM, NULL, "dispatcher"},
-      {"planned_at", "INTEGER", LWW, NULL, "dispatcher"},
-      {"status", "TEXT", MONO, "planned,arrived,loaded", "agent"},
-      {"loaded_weight_g", "INTEGER", LWW, NULL, "agent"}}},
-    {"routes",
-     "id",
-     0,
-     7,
-     {{"county", "TEXT", IMM, NULL, NULL},
-      {"date", "TEXT", LWW, NULL, NULL},
-      {"vehicle", "TEXT", LWW, NULL, NULL},
-      {"driver", "TEXT", LWW, NULL, NULL},
-      {"dispatcher_id", "TEXT", LWW, NULL, NULL},
-      {"capacity_g", "INTEGER", LWW, NULL, NULL},
-      {"status", "TEXT", MONO, "planned,dispatched,done", NULL}}},
-    {"villages", "name", 0, 1, {{"county", "TEXT", IMM, NULL, NULL}}},
-};
-
-int lm__table_find(const char *name)
-{
-    if (!name)
-        return 0;
-    for (int i = 0; i < LM__N_TABLES; i++)
-        if (strcmp(lm__tables[i].name, name) == 0)
-            return i + 1;
-    return 0;
-}
-
-int lm__col_find(int tid, const char *name)
-{
-    if (tid < 1 || tid > LM__N_TABLES || !name)
-        return 0;
-    const lm__table_def *t = &lm__tables[tid - 1];
-    for (int i = 0; i < t->n_cols; i++)
-        if (strcmp(t->cols[i].name, name) == 0)
-            return i + 1;
-    return 0;
-}
-
-int lm__mono_rank(const char *order, const lm_value *v)
-{
-    if (v->type == LM_VAL_NULL)
-        return -2;
-    if (v->type != LM_VAL_TEXT || !order)
-        return -1;
-    int rank = 0;
-    const char *p = order;
-    while (*p) {
-        const char *e = strchr(p, ',');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n == v->len && memcmp(p, v->bytes, n) == 0)
-            return rank;
-        rank++;
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    return -1;
-}
-
 static const char *policy_name(int p)
 {
-    return p == IMM ? "immutable" : p == MONO ? "monotonic" : "lww";
+    return p == LM__POL_IMMUTABLE ? "immutable" : p == LM__POL_MONOTONIC ? "monotonic" : "lww";
 }
 
 /* CREATE TABLE for one domain table. */

@@ -40,7 +40,7 @@ typedef struct lm__table_def {
     lm__col_def cols[LM__MAX_COLS];
 } lm__table_def;
 
-/* The domain schema, sorted by table name; tid = index + 1. */
+/* The domain schema (tables.c), sorted by table name; tid = index + 1. */
 extern const lm__table_def lm__tables[LM__N_TABLES];
 
 /* Table id (1-based) for a name, 0 when not synced. */
