@@ -8,36 +8,9 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "sync_internal.h"
-
-const char *lm_role_name(int role)
-{
-    switch (role) {
-    case LM_ROLE_SYSTEM:
-        return "system";
-    case LM_ROLE_AGENT:
-        return "agent";
-    case LM_ROLE_DISPATCHER:
-        return "dispatcher";
-    case LM_ROLE_HQ:
-        return "hq";
-    default:
-        return "unknown";
-    }
-}
-
-int lm_role_parse(const char *name)
-{
-    if (!name)
-        return -1;
-    for (int i = LM_ROLE_SYSTEM; i <= LM_ROLE_HQ; i++)
-        if (strcmp(name, lm_role_name(i)) == 0)
-            return i;
-    return -1;
-}
 
 /* Schema version of the file: 0 when lastmile never touched it. */
 static int read_version(lm_replica *r, uint64_t *ver)

@@ -7,10 +7,37 @@
  * every reader (an id is all they reveal).
  * Write side: a row check on the row's scope columns (which are immutable,
  * so a row never moves scope) and a column ownership check.
+ * Roles by name (lm_role_name, lm_role_parse) live here too.
  */
 #include <string.h>
 
 #include "sync_internal.h"
+
+const char *lm_role_name(int role)
+{
+    switch (role) {
+    case LM_ROLE_SYSTEM:
+        return "system";
+    case LM_ROLE_AGENT:
+        return "agent";
+    case LM_ROLE_DISPATCHER:
+        return "dispatcher";
+    case LM_ROLE_HQ:
+        return "hq";
+    default:
+        return "unknown";
+    }
+}
+
+int lm_role_parse(const char *name)
+{
+    if (!name)
+        return -1;
+    for (int i = LM_ROLE_SYSTEM; i <= LM_ROLE_HQ; i++)
+        if (strcmp(name, lm_role_name(i)) == 0)
+            return i;
+    return -1;
+}
 
 static void villages_list(lm__sb *b, const lm_scope *s)
 {
