@@ -2,6 +2,25 @@
  * sync_internal.h — what the files of sync/ share: the replica object, the
  * compiled-in domain schema, and the helpers each file offers the others.
  * Private to sync/src; nothing here is a contract outside the library.
+ *
+ * The files, lowest first: each calls only into files listed above it,
+ * never back up into one that depends on it (tests/unit/sync/
+ * sync_layers.py checks it on the object files' symbols; a new file
+ * takes its place in this list):
+ *
+ *   util.c       error text, statements, transactions, SQL text, values
+ *   tables.c     the domain schema: tables, columns, policies, owners
+ *   meta.c       lm_meta: settings and counters by key
+ *   clock.c      the hybrid logical clock, ids, stamping captures
+ *   scope.c      roles; who may see and who may write what
+ *   scope_key.c  the scope key of a row (an agent's pull reads by it)
+ *   schema.c     migrations: tables, lm_columns, capture triggers
+ *   replica.c    open, migrate, close; small settings
+ *   apply.c      merging a batch of remote changes
+ *   outgoing.c   reading changes to send; the push bookkeeping
+ *   conflicts.c  the conflict and refusal logs, for people
+ *   hash.c       the state hash a scope may see
+ *   stamps.c     writing the received_at stamps of a PUSH_ACK
  */
 #ifndef LM_SYNC_INTERNAL_H
 #define LM_SYNC_INTERNAL_H
@@ -78,7 +97,7 @@ struct lm_replica {
     void *now_ud;
     char errmsg[256];
     lm__table_stmts t[LM__N_TABLES + 1];
-    /* shared statements (see replica.c for the SQL) */
+    /* shared statements, prepared where they are used; replica.c closes them */
     sqlite3_stmt *s_ver_row;                      /* versions of one row */
     sqlite3_stmt *s_ver_upsert[LM__MAX_COLS + 2]; /* write k+1 version rows */
     sqlite3_stmt *s_ver_insert[LM__MAX_COLS + 2]; /* same, none logged before */
