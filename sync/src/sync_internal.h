@@ -16,6 +16,7 @@
  *   scope_key.c  the scope key of a row (an agent's pull reads by it)
  *   schema.c     migrations: tables, lm_columns, capture triggers
  *   replica.c    open, migrate, close; small settings
+ *   rowio.c      a batch's row and version I/O (batch.h)
  *   apply.c      merging a batch of remote changes
  *   outgoing.c   reading changes to send; the push bookkeeping
  *   conflicts.c  the conflict and refusal logs, for people
