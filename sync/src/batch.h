@@ -84,6 +84,12 @@ typedef struct batch {
     sqlite3_stmt *rows_st, *vers_st;
 } batch;
 
+typedef struct sortkey {
+    const char *table, *pk;
+    int tid; /* 0 when the table is unknown: then the name decides */
+    uint32_t idx;
+} sortkey;
+
 /* rowio.c: rows and version rows. */
 
 /* Drops rs->vals[cid], freeing it unless it is borrowed from the batch. */
@@ -104,5 +110,11 @@ int lm__pend_rows_flush(batch *b);
 int lm__pend_vers_flush(batch *b);
 /* Frees the values a pending row owns. */
 void lm__pend_row_free(pend_row *p);
+
+/* merge.c: applies the changes keys[0..len) of the batch, all of one row
+ * (in batch order), under the merge rules; refusals, conflicts, no-ops and
+ * stamps go to b->res, and the row is written or waits with the pending
+ * inserts. Fails only on an error that fails the whole batch. */
+int lm__merge_row(batch *b, const sortkey *keys, uint32_t len);
 
 #endif

@@ -17,7 +17,8 @@
  *   schema.c     migrations: tables, lm_columns, capture triggers
  *   replica.c    open, migrate, close; small settings
  *   rowio.c      a batch's row and version I/O (batch.h)
- *   apply.c      merging a batch of remote changes
+ *   merge.c      the merge rules, one row of a batch at a time
+ *   apply.c      a batch of remote changes: grouping, transaction, result
  *   outgoing.c   reading changes to send; the push bookkeeping
  *   conflicts.c  the conflict and refusal logs, for people
  *   hash.c       the state hash a scope may see

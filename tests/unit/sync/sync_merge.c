@@ -616,7 +616,7 @@ static void test_alloc_faults(void)
     lm_replica_close(a);
 }
 
-/* A batch big enough for the merge's chunked inserts (apply.c: new rows and
+/* A batch big enough for the merge's chunked inserts (rowio.c: new rows and
  * version rows wait and go in 16 at a time): every row lands, a correction
  * right after its collection passes the scope check (the pending
  * collections are inserted before it is checked), a re-sent batch is all
