@@ -594,7 +594,7 @@ static void auth_run(lm_store_job *job, lm_replica *r)
     if (j->rc == LM_OK)
         j->rc = lm_replica_watermark(r, j->site, &j->watermark);
     if (j->rc == LM_OK)
-        j->rc = lm__store_head_seq(r, &j->head);
+        j->rc = lm_replica_seq(r, &j->head);
 }
 
 /* Loop: WELCOME on success (the session takes the user record), else

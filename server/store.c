@@ -277,21 +277,3 @@ void lm__store_submit(lm_store *s, lm_store_job *job, int write)
     s->wq_tail = job;
     start_next_write(s);
 }
-
-/* lm_sync.h has no getter for the change-log head, so this reads the
- * engine's sequence counter (lm_seq, one row: the last seq handed out)
- * directly; WELCOME.server_seq is informational for the client. */
-int lm__store_head_seq(lm_replica *r, uint64_t *out)
-{
-    *out = 0;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(lm_replica_db(r), "SELECT v FROM lm_seq", -1, &st, NULL) != SQLITE_OK)
-        return LM_EDB;
-    int rc = LM_EDB;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        *out = (uint64_t)sqlite3_column_int64(st, 0);
-        rc = LM_OK;
-    }
-    sqlite3_finalize(st);
-    return rc;
-}

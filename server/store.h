@@ -60,8 +60,4 @@ uint64_t lm__store_site(const lm_store *s);
 /* Queues job (write = 1: on the writer, one at a time, FIFO). */
 void lm__store_submit(lm_store *s, lm_store_job *job, int write);
 
-/* The server's change-log head (highest local change seq) on r; 0 when
- * empty. Used for WELCOME.server_seq. */
-int lm__store_head_seq(lm_replica *r, uint64_t *out);
-
 #endif

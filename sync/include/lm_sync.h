@@ -228,6 +228,12 @@ int lm_replica_push_acked_seq(lm_replica *r, uint64_t *upto_seq);
  * after the last call: the server's watermark will name it for good. */
 int lm_replica_flush(lm_replica *r, uint64_t *upto_seq);
 
+/* The last change seq this replica handed out, the head of its change log
+ * (0 when it never logged one): every change logged later gets a larger
+ * one. Read in the caller's transaction when one is open. The server
+ * sends its own in WELCOME.server_seq. */
+int lm_replica_seq(lm_replica *r, uint64_t *seq);
+
 /* Agent side, at WELCOME: the server holds this replica's changes up to
  * watermark. Marks them acknowledged (a power cut here may have rolled
  * back acks of batches the server kept) and moves the change counter past

@@ -469,6 +469,15 @@ int lm_replica_flush(lm_replica *r, uint64_t *upto_seq)
     return rc;
 }
 
+int lm_replica_seq(lm_replica *r, uint64_t *seq)
+{
+    if (seq)
+        *seq = 0;
+    if (!r || !seq)
+        return LM_EINVAL;
+    return snapshot_seq(r, seq);
+}
+
 /* The watermark is the last of our changes the server committed. A power
  * cut on this side can roll back the acks of batches the server kept (the
  * session writes them without fsync), and a restored copy of the file

@@ -175,6 +175,8 @@ static void test_push_pull(int port, const uint8_t key_a1[32], const uint8_t key
         CHECK_STR(w.u.welcome.role, "agent");
         CHECK(w.u.welcome.server_site != 0);
         CHECK(w.u.welcome.server_seq > 0);
+        /* the server's change-log head (lm_replica_seq); nothing else runs */
+        CHECK_EQ_INT((long long)w.u.welcome.server_seq, query_int("SELECT v FROM lm_seq"));
         CHECK_EQ_INT(w.u.welcome.max_frame, 524288); /* the config file's */
         /* The second time the server already holds the batch. */
         CHECK_EQ_INT(w.u.welcome.push_watermark, round == 0 ? 0 : upto);

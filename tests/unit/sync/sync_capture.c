@@ -372,7 +372,8 @@ static void test_durable_commits(void)
 }
 
 /* lm_replica_flush makes one durable commit and leaves the mode as it
- * was; *upto_seq covers every change logged so far. */
+ * was; *upto_seq covers every change logged so far, the head
+ * lm_replica_seq reads. */
 static void test_flush(void)
 {
     lm_replica *a = st_open("flush.db", 2, NULL);
@@ -386,6 +387,15 @@ static void test_flush(void)
     CHECK_RC(lm_replica_flush(a, &upto), LM_OK);
     CHECK_EQ_INT((long long)upto, st_int(a, "SELECT v FROM lm_seq"));
     CHECK(upto > 0);
+    uint64_t head = 0;
+    CHECK_RC(lm_replica_seq(a, &head), LM_OK);
+    CHECK_EQ_INT((long long)head, (long long)upto);
+    CHECK_RC(st_exec(a, "UPDATE farmers SET phone = '139' WHERE id = 'f1'"), SQLITE_OK);
+    CHECK_RC(lm_replica_seq(a, &head), LM_OK);
+    CHECK_EQ_INT((long long)head, (long long)upto + 1); /* one cell written */
+    CHECK_RC(lm_replica_seq(a, NULL), LM_EINVAL);
+    CHECK_RC(lm_replica_seq(NULL, &head), LM_EINVAL);
+    CHECK_EQ_INT((long long)head, 0);
     CHECK_EQ_INT(st_int(a, "PRAGMA synchronous"), 1); /* still NORMAL */
     CHECK_RC(lm_replica_set_durable(a, 1), LM_OK);
     CHECK_RC(lm_replica_flush(a, &upto), LM_OK);
@@ -426,6 +436,9 @@ static void test_adopt_watermark(void)
     CHECK_RC(lm_replica_pending_count(a, &pending), LM_OK);
     CHECK_EQ_INT((long long)pending, 0);
     CHECK_EQ_INT(st_int(a, "SELECT v FROM lm_seq"), (long long)w);
+    uint64_t head = 0;
+    CHECK_RC(lm_replica_seq(a, &head), LM_OK);
+    CHECK_EQ_INT((long long)head, (long long)w); /* the counter moved past it */
     CHECK_RC(st_exec(a, "UPDATE farmers SET phone = '139' WHERE id = 'f1'"), SQLITE_OK);
     lm_change *ch = NULL;
     uint32_t n = 0;
