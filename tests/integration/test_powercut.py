@@ -106,7 +106,11 @@ def main():
         farmer = a.new_id("farmer", "add", "--name", "Li", "--village", "shangba")
         ledger = {}  # id -> (weight_g, amount_fen)
 
-        window, mid_sync, phone_cuts, victims = 0.0, 0, 0, {}
+        # The cut moment is drawn from the time a sync of this round's size
+        # takes, learnt in round 0 per pushed record; a cut that found the
+        # sync already over shrinks the next draws, so slow and fast
+        # machines alike cut most syncs while they run.
+        per_row, scale, mid_sync, phone_cuts, victims = 0.0, 1.2, 0, 0, {}
         for r in range(ROUNDS):
             ids = []
             for k in range(2):
@@ -135,16 +139,19 @@ def main():
             if r == 0:  # an uncut round first, to learn how long a sync takes
                 finish(sa, "agent", False)
                 finish(sd, "dispatcher", False)
-                window = max(0.2, time.time() - t0)
+                per_row = max(0.2, time.time() - t0) / n
                 continue
             victim = rng.choice(["server", "agent", "both", "dispatcher"])
             victims[victim] = victims.get(victim, 0) + 1
-            time.sleep(rng.uniform(0.0, 1.2 * window))
+            time.sleep(rng.uniform(0.0, scale * per_row * n))
             cut_a = victim in ("agent", "both")
             cut_d = victim == "dispatcher"
             watched = sd if cut_d else sa
             if watched.poll() is None:
                 mid_sync += 1
+                scale = min(1.2, scale * 1.1)
+            else:
+                scale *= 0.6
             if victim in ("server", "both"):
                 server.stop(signal.SIGKILL)
                 power_cut(server.db)
