@@ -131,6 +131,8 @@ int lm_cli_print_sync_summary(const char *cmd, const struct lm_sync_stats *st, i
 /* The command table main dispatches on. Each returns an exit code. */
 int lm_cmd_init(int argc, char **argv);
 int lm_cmd_farmer_add(int argc, char **argv);
+int lm_cmd_farmer_find(int argc, char **argv);
+int lm_cmd_farmer_edit(int argc, char **argv);
 int lm_cmd_collect(int argc, char **argv);
 int lm_cmd_grade(int argc, char **argv);
 int lm_cmd_adjust(int argc, char **argv);

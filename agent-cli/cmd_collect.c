@@ -9,13 +9,15 @@
 #include <sqlite3.h>
 
 #include "cli.h"
+#include "farmer_lookup.h"
 #include "money.h"
 
 static const char usage[] =
-    "usage: lastmile collect --farmer ID --product CODE --grade G --kg KG\n"
+    "usage: lastmile collect --farmer FARMER --product CODE --grade G --kg KG\n"
     "                        --price YUAN_PER_KG [--note TEXT] [--db PATH] [--json]\n"
     "\n"
-    "Records a purchase from a farmer registered on this replica. KG has at\n"
+    "Records a purchase from a farmer registered on this replica: FARMER is\n"
+    "the farmer's id, an unambiguous id prefix or exact name. KG has at\n"
     "most 3 decimals and PRICE (yuan per kg) at most 2; both must be positive,\n"
     "KG at most 1000000 and PRICE at most 100000.\n"
     "They are stored exactly as grams and fen; the amount in fen is\n"
@@ -72,6 +74,10 @@ int lm_cmd_collect(int argc, char **argv)
         code = lm_cli_error(cmd, "cannot start a transaction: %s", sqlite3_errmsg(db));
         goto fail_begin;
     }
+    char farmer_id[LM_ID_SIZE];
+    if ((code = lm_farmer_resolve(cmd, db, farmer, farmer_id)) != LM_EXIT_OK)
+        goto fail_tx;
+    farmer = farmer_id;
     if (sqlite3_prepare_v2(db, "SELECT village FROM farmers WHERE id = ?", -1, &st, NULL) !=
         SQLITE_OK) {
         code = lm_cli_error(cmd, "cannot prepare: %s", sqlite3_errmsg(db));
@@ -79,7 +85,7 @@ int lm_cmd_collect(int argc, char **argv)
     }
     sqlite3_bind_text(st, 1, farmer, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW) {
-        code = lm_cli_error(cmd, "unknown farmer '%s' (see 'lastmile list farmers')", farmer);
+        code = lm_cli_error(cmd, "cannot read farmer %s: %s", farmer, sqlite3_errmsg(db));
         goto fail_tx;
     }
     village = lm_strdup((const char *)sqlite3_column_text(st, 0));

@@ -8,15 +8,19 @@
 #include <sqlite3.h>
 
 #include "cli.h"
+#include "farmer_lookup.h"
 
 static const char usage[] =
     "usage: lastmile farmer add --name NAME --village V [--phone P] [--poor]\n"
-    "                           [--household ID] [--db PATH] [--json]\n"
+    "                           [--household ID] [--force] [--db PATH] [--json]\n"
     "\n"
     "Registers a farmer of village V (a village of the synced catalog; the\n"
     "server accepts only the agent's own villages). --poor marks a\n"
-    "registered-poor household (--household is its registration id). Prints\n"
-    "the new farmer id as the last line (with --json: {\"id\": ...}).\n";
+    "registered-poor household (--household is its registration id). A phone\n"
+    "is 7 to 15 digits, optionally +country code, spaces or '-' between groups.\n"
+    "A farmer of the same name in the same village is most likely the same\n"
+    "person: it is refused unless --force says it is another. Prints the new\n"
+    "farmer id as the last line (with --json: {\"id\": ...}).\n";
 
 #define MAX_FIELD 200
 
@@ -24,7 +28,7 @@ int lm_cmd_farmer_add(int argc, char **argv)
 {
     lm_cli_common c = {0};
     const char *name = NULL, *village = NULL, *phone = NULL, *household = NULL;
-    int poor = 0;
+    int poor = 0, force = 0;
     lm_args a;
     const lm_opt opts[] = {
         LM_CLI_COMMON_OPTS(c),
@@ -34,6 +38,7 @@ int lm_cmd_farmer_add(int argc, char **argv)
         {"phone", LM_OPT_VALUE, &phone, NULL},
         {"household", LM_OPT_VALUE, &household, NULL},
         {"poor", LM_OPT_FLAG, NULL, &poor},
+        {"force", LM_OPT_FLAG, NULL, &force},
     };
     const char *cmd = "farmer add";
     int code = lm_cli_parse(cmd, usage, argc, argv, opts, sizeof opts / sizeof opts[0], &a, &c);
@@ -48,6 +53,8 @@ int lm_cmd_farmer_add(int argc, char **argv)
     if (strlen(name) > MAX_FIELD || strlen(village) > MAX_FIELD ||
         (phone && strlen(phone) > MAX_FIELD) || (household && strlen(household) > MAX_FIELD))
         return lm_cli_usage_error(cmd, "values are limited to %d bytes", MAX_FIELD);
+    if (phone && !lm_farmer_phone_ok(phone))
+        return lm_cli_usage_error(cmd, "'%s' is not a phone number (7 to 15 digits)", phone);
 
     lm_replica *r;
     if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
@@ -67,6 +74,19 @@ int lm_cmd_farmer_add(int argc, char **argv)
                                      village);
     if (code)
         goto fail_insert;
+    char twin[LM_ID_SIZE];
+    int dup = lm_farmer_duplicate(db, name, village, NULL, twin);
+    if (dup < 0) {
+        code = lm_cli_error(cmd, "cannot read farmers: %s", sqlite3_errmsg(db));
+        goto fail_insert;
+    }
+    if (dup && !force) {
+        code = lm_cli_usage_error(cmd,
+                                  "%s is already registered in %s (farmer %s); "
+                                  "add --force if this is another person",
+                                  name, village, twin);
+        goto fail_insert;
+    }
     code = lm_cli_insert_prepare(cmd, r,
                                  "INSERT INTO farmers (id, name, village, phone, registered_poor, "
                                  "household_id, created_by, created_at) VALUES (?,?,?,?,?,?,?,?)",

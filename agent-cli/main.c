@@ -15,7 +15,9 @@ static const char usage[] =
     "and --help; those that print data take --json):\n"
     "  init --server HOST:PORT --user ID --key KEY   set up this replica, first sync\n"
     "  farmer add --name NAME --village V [--phone P] [--poor] [--household ID]\n"
-    "  collect --farmer ID --product CODE --grade G --kg KG --price YUAN_PER_KG [--note TEXT]\n"
+    "  farmer find TEXT                              by name, phone or household id\n"
+    "  farmer edit FARMER [--name N] [--phone P] [--household ID] [--poor|--not-poor]\n"
+    "  collect --farmer FARMER --product CODE --grade G --kg KG --price YUAN_PER_KG [--note TEXT]\n"
     "  grade --collection ID --grade G [--moisture PCT] [--defects TEXT]\n"
     "  adjust --collection ID (--delta-kg KG | --void) --reason TEXT\n"
     "  list farmers|collections|gradings|adjustments|routes|stops|refusals\n"
@@ -27,6 +29,7 @@ static const char usage[] =
     "  points [--date D]                             villages with weight waiting for pickup\n"
     "  stop arrive STOP | stop load STOP --kg KG     your stop of a pickup route\n"
     "\n"
+    "FARMER is a farmer's id, an unambiguous id prefix or exact name.\n"
     "Exit codes: 0 ok, 1 runtime error, 2 usage error.\n";
 
 typedef struct command {
@@ -57,12 +60,17 @@ int main(int argc, char **argv)
         return LM_EXIT_OK;
     }
     if (strcmp(name, "farmer") == 0) {
-        if (argc >= 3 && strcmp(argv[2], "add") == 0)
-            return lm_cmd_farmer_add(argc - 3, argv + 3);
-        if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0))
-            return lm_cmd_farmer_add(1, argv + 2);
-        fprintf(stderr, "lastmile: farmer: say 'farmer add' (see 'lastmile --help')\n");
-        return LM_EXIT_USAGE;
+        static const command farmer_commands[] = {
+            {"add", lm_cmd_farmer_add}, {"find", lm_cmd_farmer_find}, {"edit", lm_cmd_farmer_edit}};
+        for (size_t i = 0; argc >= 3 && i < sizeof farmer_commands / sizeof farmer_commands[0];
+             i++) {
+            if (strcmp(farmer_commands[i].name, argv[2]) == 0)
+                return farmer_commands[i].run(argc - 3, argv + 3);
+        }
+        FILE *out =
+            argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) ? stdout : stderr;
+        fprintf(out, "usage: lastmile farmer add|find|edit ... (each takes --help)\n");
+        return out == stdout ? LM_EXIT_OK : LM_EXIT_USAGE;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(commands[i].name, name) == 0)
