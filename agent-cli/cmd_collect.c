@@ -1,46 +1,202 @@
 /*
  * cmd_collect.c — `lastmile collect`: records one purchase. Everything is
- * checked against the local replica (the farmer, and the product and grade
- * in the catalog the server synced); nothing is looked up remotely, because
- * the agent is usually offline when buying.
+ * checked against the local replica (the farmer, and the product, grade and
+ * price in the catalog the server synced); nothing is looked up remotely,
+ * because the agent is usually offline when buying. What was recorded is
+ * said back in the farmer's terms (name, kg, yuan) before the id, so the
+ * agent can read it out while paying.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
 
+#include "catalog.h"
 #include "cli.h"
 #include "farmer_lookup.h"
 #include "money.h"
 
 static const char usage[] =
     "usage: lastmile collect --farmer FARMER --product CODE --grade G --kg KG\n"
-    "                        --price YUAN_PER_KG [--note TEXT] [--db PATH] [--json]\n"
+    "                        [--price YUAN_PER_KG] [--note TEXT] [--db PATH] [--json]\n"
     "\n"
     "Records a purchase from a farmer registered on this replica: FARMER is\n"
     "the farmer's id, an unambiguous id prefix or exact name. KG has at\n"
     "most 3 decimals and PRICE (yuan per kg) at most 2; both must be positive,\n"
-    "KG at most 1000000 and PRICE at most 100000.\n"
+    "KG at most 1000000 and PRICE at most 100000. Without --price the catalog\n"
+    "price of the product and grade for today is paid; a --price more than\n"
+    "30% away from it is recorded with a warning on stderr.\n"
     "They are stored exactly as grams and fen; the amount in fen is\n"
-    "weight_g x price_fen / 1000 rounded half up. Prints the new collection\n"
-    "id as the last line. Bad input exits non-zero and writes nothing.\n";
+    "weight_g x price_fen / 1000 rounded half up. Prints the purchase\n"
+    "(farmer, kg, yuan per kg, yuan) and then the new collection id as the\n"
+    "last line; --json prints one object with the id and the stored values.\n"
+    "Bad input exits non-zero and writes nothing.\n";
 
 #define MAX_NOTE 1000
+
+typedef struct purchase {
+    const char *farmer_ref, *product, *grade, *kg, *price, *note;
+    char farmer_id[LM_ID_SIZE];
+    char *farmer_name, *village;
+    int64_t weight_g, price_fen, amount_fen;
+    char catalog_from[11]; /* the catalog row paid, when --price was not given */
+} purchase;
+
+static int parse_purchase(const char *cmd, purchase *p)
+{
+    const char *why = NULL;
+    if (!p->farmer_ref || !p->product || !p->grade || !p->kg)
+        return lm_cli_usage_error(cmd, "--farmer, --product, --grade and --kg are required");
+    if (lm_money_parse_kg(p->kg, &p->weight_g, &why) != LM_OK)
+        return lm_cli_usage_error(cmd, "--kg '%s' %s", p->kg, why);
+    if (p->price && lm_money_parse_price(p->price, &p->price_fen, &why) != LM_OK)
+        return lm_cli_usage_error(cmd, "--price '%s' %s", p->price, why);
+    if (p->note && strlen(p->note) > MAX_NOTE)
+        return lm_cli_usage_error(cmd, "--note is limited to %d bytes", MAX_NOTE);
+    return LM_EXIT_OK;
+}
+
+static int find_farmer(const char *cmd, sqlite3 *db, purchase *p)
+{
+    int code = lm_farmer_resolve(cmd, db, p->farmer_ref, p->farmer_id);
+    if (code)
+        return code;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT name, village FROM farmers WHERE id = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return lm_cli_error(cmd, "cannot prepare: %s", sqlite3_errmsg(db));
+    sqlite3_bind_text(st, 1, p->farmer_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        p->farmer_name = lm_strdup((const char *)sqlite3_column_text(st, 0));
+        p->village = lm_strdup((const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    if (!p->village)
+        return lm_cli_error(cmd, "farmer '%s' has no village", p->farmer_id);
+    return LM_EXIT_OK;
+}
+
+/* The price: the catalog's for today when none was typed; a typed one far
+ * from the catalog's is kept (prices are negotiated) but said out loud. */
+static int settle_price(const char *cmd, sqlite3 *db, purchase *p)
+{
+    int64_t catalog_fen = 0;
+    char from[11];
+    int found = lm_catalog_price_today(db, p->product, p->grade, &catalog_fen, from);
+    if (found < 0)
+        return lm_cli_error(cmd, "cannot read the catalog: %s", sqlite3_errmsg(db));
+    char a[LM_MONEY_TEXT_SIZE], b[LM_MONEY_TEXT_SIZE];
+    if (!p->price) {
+        if (!found)
+            return lm_cli_usage_error(cmd,
+                                      "the catalog has no price for %s grade %s today; "
+                                      "give --price YUAN_PER_KG",
+                                      p->product, p->grade);
+        p->price_fen = catalog_fen;
+        memcpy(p->catalog_from, from, sizeof from);
+    } else if (found && catalog_fen > 0 &&
+               llabs(p->price_fen - catalog_fen) * 100 > catalog_fen * LM_CATALOG_WARN_PERCENT) {
+        fprintf(stderr,
+                "lastmile: %s: warning: ¥%s/kg is %lld%% %s the catalog price ¥%s/kg for %s "
+                "grade %s (recorded as typed)\n",
+                cmd, lm_money_format_yuan(p->price_fen, a, sizeof a),
+                (long long)(llabs(p->price_fen - catalog_fen) * 100 / catalog_fen),
+                p->price_fen > catalog_fen ? "above" : "below",
+                lm_money_format_yuan(catalog_fen, b, sizeof b), p->product, p->grade);
+    }
+    if (lm_money_amount_fen(p->weight_g, p->price_fen, &p->amount_fen) != LM_OK)
+        return lm_cli_usage_error(cmd, "--kg %s at ¥%s/kg is too large an amount", p->kg,
+                                  lm_money_format_yuan(p->price_fen, a, sizeof a));
+    return LM_EXIT_OK;
+}
+
+static int insert_purchase(const char *cmd, lm_replica *r, const char *user, const purchase *p,
+                           char id[LM_ID_SIZE])
+{
+    sqlite3 *db = lm_replica_db(r);
+    sqlite3_stmt *st = NULL;
+    int code =
+        lm_cli_insert_prepare(cmd, r,
+                              "INSERT INTO collections (id, agent_id, farmer_id, village, product, "
+                              "grade, weight_g, unit_price_fen, amount_fen, collected_at, note) "
+                              "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                              id, &st);
+    if (code == LM_EXIT_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, p->farmer_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, p->village, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, p->product, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, p->grade, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 7, p->weight_g);
+        sqlite3_bind_int64(st, 8, p->price_fen);
+        sqlite3_bind_int64(st, 9, p->amount_fen);
+        sqlite3_bind_int64(st, 10, (sqlite3_int64)lm_cli_now_ms());
+        if (p->note)
+            sqlite3_bind_text(st, 11, p->note, -1, SQLITE_STATIC);
+        code = lm_cli_insert_commit(cmd, db, st);
+    }
+    sqlite3_finalize(st);
+    return code;
+}
+
+typedef struct printed {
+    const purchase *p;
+    const char *id;
+} printed;
+
+static void purchase_members(lm_json *j, const void *arg)
+{
+    const printed *x = arg;
+    lm_json_key(j, "id");
+    lm_json_string(j, x->id);
+    lm_json_key(j, "farmer_id");
+    lm_json_string(j, x->p->farmer_id);
+    lm_json_key(j, "farmer");
+    lm_json_string(j, x->p->farmer_name ? x->p->farmer_name : "");
+    lm_json_key(j, "product");
+    lm_json_string(j, x->p->product);
+    lm_json_key(j, "grade");
+    lm_json_string(j, x->p->grade);
+    lm_json_key(j, "weight_g");
+    lm_json_int(j, x->p->weight_g);
+    lm_json_key(j, "unit_price_fen");
+    lm_json_int(j, x->p->price_fen);
+    lm_json_key(j, "amount_fen");
+    lm_json_int(j, x->p->amount_fen);
+    lm_json_key(j, "catalog_price");
+    lm_json_bool(j, x->p->catalog_from[0] != 0);
+}
+
+static int print_purchase(const char *cmd, const purchase *p, const char *id, int json)
+{
+    if (json) {
+        printed x = {p, id};
+        return lm_cli_print_object(cmd, purchase_members, &x);
+    }
+    char kg[LM_MONEY_TEXT_SIZE], price[LM_MONEY_TEXT_SIZE], amount[LM_MONEY_TEXT_SIZE];
+    printf("%s  %s kg × ¥%s/kg = ¥%s  (%s %s%s%s)\n", p->farmer_name ? p->farmer_name : "",
+           lm_money_format_kg(p->weight_g, kg, sizeof kg),
+           lm_money_format_yuan(p->price_fen, price, sizeof price),
+           lm_money_format_yuan(p->amount_fen, amount, sizeof amount), p->product, p->grade,
+           p->catalog_from[0] ? ", catalog price since " : "", p->catalog_from);
+    return lm_cli_print_id(cmd, id, 0);
+}
 
 int lm_cmd_collect(int argc, char **argv)
 {
     lm_cli_common c = {0};
-    const char *farmer = NULL, *product = NULL, *grade = NULL, *kg = NULL, *price = NULL;
-    const char *note = NULL, *why = NULL;
+    purchase p = {0};
     lm_args a;
     const lm_opt opts[] = {
         LM_CLI_COMMON_OPTS(c),
         LM_CLI_JSON_OPT(c),
-        {"farmer", LM_OPT_VALUE, &farmer, NULL},
-        {"product", LM_OPT_VALUE, &product, NULL},
-        {"grade", LM_OPT_VALUE, &grade, NULL},
-        {"kg", LM_OPT_VALUE, &kg, NULL},
-        {"price", LM_OPT_VALUE, &price, NULL},
-        {"note", LM_OPT_VALUE, &note, NULL},
+        {"farmer", LM_OPT_VALUE, &p.farmer_ref, NULL},
+        {"product", LM_OPT_VALUE, &p.product, NULL},
+        {"grade", LM_OPT_VALUE, &p.grade, NULL},
+        {"kg", LM_OPT_VALUE, &p.kg, NULL},
+        {"price", LM_OPT_VALUE, &p.price, NULL},
+        {"note", LM_OPT_VALUE, &p.note, NULL},
     };
     const char *cmd = "collect";
     int code = lm_cli_parse(cmd, usage, argc, argv, opts, sizeof opts / sizeof opts[0], &a, &c);
@@ -48,97 +204,33 @@ int lm_cmd_collect(int argc, char **argv)
         return code;
     if (a.n_positional)
         return lm_cli_usage_error(cmd, "unexpected argument '%s'", a.positional[0]);
-    if (!farmer || !product || !grade || !kg || !price)
-        return lm_cli_usage_error(cmd, "--farmer, --product, --grade, --kg and --price are "
-                                       "required");
-    int64_t weight_g, price_fen, amount_fen;
-    if (lm_money_parse_kg(kg, &weight_g, &why) != LM_OK)
-        return lm_cli_usage_error(cmd, "--kg '%s' %s", kg, why);
-    if (lm_money_parse_price(price, &price_fen, &why) != LM_OK)
-        return lm_cli_usage_error(cmd, "--price '%s' %s", price, why);
-    if (lm_money_amount_fen(weight_g, price_fen, &amount_fen) != LM_OK)
-        return lm_cli_usage_error(cmd, "--kg %s at --price %s is too large an amount", kg, price);
-    if (note && strlen(note) > MAX_NOTE)
-        return lm_cli_usage_error(cmd, "--note is limited to %d bytes", MAX_NOTE);
+    if ((code = parse_purchase(cmd, &p)) != LM_EXIT_OK)
+        return code;
 
     lm_replica *r;
     if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
         return code;
     sqlite3 *db = lm_replica_db(r);
     char *user = lm_cli_meta(r, "user");
-    char *village = NULL;
     char id[LM_ID_SIZE];
-    sqlite3_stmt *st = NULL;
-
     if (lm_cli_exec(db, "BEGIN IMMEDIATE") != LM_OK) {
         code = lm_cli_error(cmd, "cannot start a transaction: %s", sqlite3_errmsg(db));
-        goto fail_begin;
+    } else {
+        if (!(code = find_farmer(cmd, db, &p)) &&
+            !(code = lm_cli_require_in_catalog(
+                  cmd, db, "product", "SELECT 1 FROM products WHERE code = ?", p.product)) &&
+            !(code = lm_cli_require_in_catalog(cmd, db, "grade",
+                                               "SELECT 1 FROM grades WHERE code = ?", p.grade)) &&
+            !(code = settle_price(cmd, db, &p)))
+            code = insert_purchase(cmd, r, user, &p, id);
+        if (code)
+            lm_cli_exec(db, "ROLLBACK");
     }
-    char farmer_id[LM_ID_SIZE];
-    if ((code = lm_farmer_resolve(cmd, db, farmer, farmer_id)) != LM_EXIT_OK)
-        goto fail_tx;
-    farmer = farmer_id;
-    if (sqlite3_prepare_v2(db, "SELECT village FROM farmers WHERE id = ?", -1, &st, NULL) !=
-        SQLITE_OK) {
-        code = lm_cli_error(cmd, "cannot prepare: %s", sqlite3_errmsg(db));
-        goto fail_tx;
-    }
-    sqlite3_bind_text(st, 1, farmer, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        code = lm_cli_error(cmd, "cannot read farmer %s: %s", farmer, sqlite3_errmsg(db));
-        goto fail_tx;
-    }
-    village = lm_strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    st = NULL;
-    if (!village) {
-        code = lm_cli_error(cmd, "farmer '%s' has no village", farmer);
-        goto fail_tx;
-    }
-    code = lm_cli_require_in_catalog(cmd, db, "product", "SELECT 1 FROM products WHERE code = ?",
-                                     product);
-    if (code)
-        goto fail_village;
-    code =
-        lm_cli_require_in_catalog(cmd, db, "grade", "SELECT 1 FROM grades WHERE code = ?", grade);
-    if (code)
-        goto fail_village;
-    code =
-        lm_cli_insert_prepare(cmd, r,
-                              "INSERT INTO collections (id, agent_id, farmer_id, village, product, "
-                              "grade, weight_g, unit_price_fen, amount_fen, collected_at, note) "
-                              "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                              id, &st);
-    if (code)
-        goto fail_village;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, farmer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, village, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, product, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, grade, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, weight_g);
-    sqlite3_bind_int64(st, 8, price_fen);
-    sqlite3_bind_int64(st, 9, amount_fen);
-    sqlite3_bind_int64(st, 10, (sqlite3_int64)lm_cli_now_ms());
-    if (note)
-        sqlite3_bind_text(st, 11, note, -1, SQLITE_STATIC);
-    code = lm_cli_insert_commit(cmd, db, st);
-    if (code)
-        goto fail_village;
-    sqlite3_finalize(st);
-    lm_free(village);
-    lm_free(user);
     lm_replica_close(r);
-    return lm_cli_print_id(cmd, id, c.json);
-
-fail_village:
-    lm_free(village);
-fail_tx:
-    sqlite3_finalize(st);
-    lm_cli_exec(db, "ROLLBACK");
-fail_begin:
+    if (code == LM_EXIT_OK)
+        code = print_purchase(cmd, &p, id, c.json);
+    lm_free(p.farmer_name);
+    lm_free(p.village);
     lm_free(user);
-    lm_replica_close(r);
     return code;
 }

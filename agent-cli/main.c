@@ -17,9 +17,10 @@ static const char usage[] =
     "  farmer add --name NAME --village V [--phone P] [--poor] [--household ID]\n"
     "  farmer find TEXT                              by name, phone or household id\n"
     "  farmer edit FARMER [--name N] [--phone P] [--household ID] [--poor|--not-poor]\n"
-    "  collect --farmer FARMER --product CODE --grade G --kg KG --price YUAN_PER_KG [--note TEXT]\n"
+    "  collect --farmer FARMER --product CODE --grade G --kg KG [--price YUAN_PER_KG] [--note T]\n"
     "  grade --collection ID --grade G [--moisture PCT] [--defects TEXT]\n"
     "  adjust --collection ID (--delta-kg KG | --void) --reason TEXT\n"
+    "  day [--date D]                                today's purchases per farmer, totals\n"
     "  list farmers|collections|gradings|adjustments|routes|stops|refusals\n"
     "  status                                        pending changes, last sync, conflicts\n"
     "  sync                                          push, then pull, until up to date\n"
@@ -41,7 +42,7 @@ static const command commands[] = {
     {"init", lm_cmd_init},     {"collect", lm_cmd_collect},     {"grade", lm_cmd_grade},
     {"adjust", lm_cmd_adjust}, {"list", lm_cmd_list},           {"status", lm_cmd_status},
     {"sync", lm_cmd_sync},     {"conflicts", lm_cmd_conflicts}, {"route", lm_cmd_route},
-    {"stop", lm_cmd_stop},     {"points", lm_cmd_points},
+    {"stop", lm_cmd_stop},     {"points", lm_cmd_points},       {"day", lm_cmd_day},
 };
 
 int main(int argc, char **argv)

@@ -7,6 +7,7 @@
 #ifndef LM_AGENT_MONEY_H
 #define LM_AGENT_MONEY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Parses an ASCII decimal "[-]D+[.D+]" into value × 10^places. No sign
@@ -40,5 +41,11 @@ int lm_money_parse_moisture(const char *s, int64_t *permille, const char **why);
  * collection's amount. LM_ERANGE when the product does not fit in 64 bits;
  * LM_EINVAL when price_fen is negative. */
 int lm_money_amount_fen(int64_t weight_g, int64_t price_fen, int64_t *amount_fen);
+
+/* For people: grams as kg with 3 decimals ("152.400"), fen as yuan with 2
+ * ("274.32"), exactly; negative values keep their sign. Return out. */
+#define LM_MONEY_TEXT_SIZE 32
+const char *lm_money_format_kg(int64_t grams, char *out, size_t size);
+const char *lm_money_format_yuan(int64_t fen, char *out, size_t size);
 
 #endif
