@@ -79,7 +79,7 @@ def main():
             (base + ["--kg", "10000000000000", "--price", "100.00"], "limit of 1000000 kg"),
             (base + ["--kg", "1000000.001", "--price", "1"], "limit of 1000000 kg"),
             (base + ["--kg", "1", "--price", "100000.01"], "limit of 100000 yuan/kg"),
-            (base + ["--kg", "1"], "required"),
+            (base + ["--price", "2"], "required"),  # no --kg (--price may be left out)
             (["--farmer", "NOSUCHFARMER", "--product", "potato", "--grade", "A", "--kg", "1",
               "--price", "2"], "unknown farmer"),
             (["--farmer", farmer, "--product", "durian", "--grade", "A", "--kg", "1",
