@@ -3,8 +3,11 @@
 # Builds lastmile (release, ./build), starts a lastmile-server on a fresh
 # embedded SQLite database under ./demo-run/, provisions a dispatcher and
 # three purchase agents, has each agent record a realistic day of purchases
-# on its own replica while offline, syncs everyone, prints the server's
-# volume report and stops the server with SIGTERM.
+# on its own replica while offline (with what the field tool tells them),
+# syncs everyone; the dispatcher sees the collection points and sends a
+# truck, the agents load it, the warehouse receives it; headquarters reads
+# the volume, reconcile, poverty and agents reports; the server stops with
+# SIGTERM.
 #   bash scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,12 +78,23 @@ for id in disp-chen agent-li agent-wang agent-zhao; do
     sed 's/^/  /'
 done
 
-# lm ID ARGS...: runs the field tool on ID's replica, keeps the last line.
+# lm ID ARGS...: runs the field tool on ID's replica; what it says to the
+# agent (every line but the last) is shown, the last line (the new id) is
+# the function's output.
 lm() {
+  local id=$1 out
+  shift
+  out=$("$cli" "$@" --db "$run_dir/$id.db")
+  sed '$d; s/^/  /' <<<"$out" >&2
+  tail -n 1 <<<"$out"
+}
+# show ID ARGS...: runs the field tool on ID's replica, output indented.
+show() {
   local id=$1
   shift
-  "$cli" "$@" --db "$run_dir/$id.db" | tail -n 1
+  "$cli" "$@" --db "$run_dir/$id.db" | sed 's/^/  /'
 }
+today=$(TZ=Asia/Shanghai date +%F)
 
 say "a day in the villages, offline: farmers, purchases, gradings, corrections"
 # agent-li: potatoes and corn in shangba and xiaba.
@@ -95,7 +109,11 @@ c3=$(lm agent-li collect --farmer "$f3" --product corn --grade A --kg 240 --pric
 c4=$(lm agent-li collect --farmer "$f1" --product corn --grade C --kg 35.505 --price 2.00 --note "rain damage")
 lm agent-li adjust --collection "$c2" --delta-kg -1.25 --reason "sack tare not deducted" >/dev/null
 echo "  agent-li: 3 farmers (2 registered poor), 4 purchases, 2 gradings, 1 weight correction"
+say "agent-li finds a farmer by name and counts the cash against the day"
+show agent-li farmer find Li
+show agent-li day
 
+say "the same day for agent-wang and agent-zhao, offline in their villages"
 # agent-wang: kiwi and apples in liangshui, one purchase voided.
 f4=$(lm agent-wang farmer add --name "Chen Jun" --village liangshui --poor --household HH-LS-009)
 f5=$(lm agent-wang farmer add --name "Zhao Min" --village liangshui --phone 13700002222)
@@ -127,14 +145,63 @@ for id in agent-zhao agent-li agent-wang disp-chen; do
   "$cli" sync --db "$run_dir/$id.db"
 done
 
-say "the dispatcher's replica now shows what waits in county pingshan"
-"$cli" list collections --db "$run_dir/disp-chen.db" --json |
-  python3 -c 'import json,sys; rows=json.load(sys.stdin); print("  %d collections from %s" % (len(rows), ", ".join(sorted({r["agent_id"] for r in rows}))))'
+say "the dispatcher sees what waits at each collection point of county pingshan"
+show disp-chen points --date "$today"
 
-say "volume report on the server (weight in grams, money in fen; voids excluded)"
+say "the dispatcher sends a truck to shangba, xiaba and liangshui; everyone syncs"
+route=$(lm disp-chen route create --date "$today" --vehicle "云A-12345" --driver "Zhou Qiang" \
+  --stops shangba,xiaba,liangshui --capacity-kg 2000)
+echo "  route $route"
+for id in disp-chen agent-li agent-wang; do
+  printf '  %-11s ' "$id:"
+  "$cli" sync --db "$run_dir/$id.db"
+done
+
+say "the agents see the truck coming, and load it"
+show agent-li list stops
+# stop_of ID VILLAGE: the id of the route's stop at VILLAGE on ID's replica
+stop_of() {
+  "$cli" list stops --json --db "$run_dir/$1.db" |
+    python3 -c 'import json,sys; print(next(s["id"] for s in json.load(sys.stdin) if s["village"] == sys.argv[1] and s["route_id"] == sys.argv[2]))' "$2" "$route"
+}
+# weights as the agents read them off the truck's scale
+load() { # ID VILLAGE KG
+  local stop
+  stop=$(stop_of "$1" "$2")
+  "$cli" stop arrive "$stop" --db "$run_dir/$1.db" >/dev/null
+  "$cli" stop load "$stop" --kg "$3" --db "$run_dir/$1.db" >/dev/null
+  echo "  $1 loaded $3 kg at $2"
+}
+load agent-li shangba 274.8
+load agent-li xiaba 240
+load agent-wang liangshui 200.85
+for id in agent-li agent-wang disp-chen; do
+  printf '  %-11s ' "$id:"
+  "$cli" sync --db "$run_dir/$id.db"
+done
+
+say "the warehouse receives the truck (headquarters records the receipts)"
+receipt() { # PRODUCT GRADE KG
+  "$srv" receipt add --db "$run_dir/server.db" --route "$route" --product "$1" --grade "$2" \
+    --kg "$3" --warehouse "pingshan depot" >/dev/null
+  echo "  received $3 kg $1 $2"
+}
+receipt potato A 150.9
+receipt potato B 86.5
+receipt corn A 238
+receipt corn C 35
+receipt kiwi A 60.2
+receipt kiwi C 18.75
+receipt apple B 118
+
+say "headquarters: volumes, reconcile, poverty, agents"
 "$srv" report volumes --db "$run_dir/server.db" --by agent,product --format table
 echo
-"$srv" report volumes --db "$run_dir/server.db" --by village --format table
+"$srv" report reconcile --db "$run_dir/server.db" --format table
+echo
+"$srv" report poverty --db "$run_dir/server.db" --format table
+echo
+"$srv" report agents --db "$run_dir/server.db" --format table
 
 say "stopping the server (SIGTERM, pid $server_pid)"
 kill -TERM "$server_pid"
