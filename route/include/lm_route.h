@@ -69,12 +69,14 @@ typedef struct lm_route_plan {
 } lm_route_plan;
 
 #define LM_ROUTE_MAX_NODES 5000
+#define LM_ROUTE_MAX_QTY 1000000000000000LL /* capacity, demand, one distance: sums fit */
+#define LM_ROUTE_MAX_TRIPS 100000           /* full trips of split deliveries, all together */
 
 /* Solves p into *out (zeroed first). LM_EINVAL: n == 0 or over
- * LM_ROUTE_MAX_NODES, capacity <= 0, a negative distance or demand (msg
- * says which). LM_ERANGE: no feasible plan
- * found — a customer's round trip is longer than max_route_dist, or the
- * plan needs more than max_routes (msg gives the number found). LM_ENOMEM.
+ * LM_ROUTE_MAX_NODES, a capacity, demand or distance outside
+ * 1..LM_ROUTE_MAX_QTY (0.. for demand and distance; msg says which), more than LM_ROUTE_MAX_TRIPS
+ * full trips. LM_ERANGE: no feasible plan found — a customer's round trip is longer than
+ * max_route_dist, or the plan needs more than max_routes (msg gives the number found). LM_ENOMEM.
  * msg (may be NULL) receives a one-line reason on failure. */
 int lm_route_solve(const lm_route_problem *p, const lm_route_options *o, lm_route_plan *out,
                    char *msg, size_t msg_size);

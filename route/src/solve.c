@@ -26,20 +26,26 @@ static int check(const lm_route_problem *p, char *msg, size_t size)
 {
     if (!p || p->n == 0 || !p->dist || !p->demand)
         return fail(msg, size, LM_EINVAL, "no depot: the problem needs at least one node");
-    if (p->capacity <= 0)
-        return fail(msg, size, LM_EINVAL, "capacity must be positive");
+    if (p->capacity <= 0 || p->capacity > LM_ROUTE_MAX_QTY)
+        return fail(msg, size, LM_EINVAL, "capacity must be in 1..%lld", LM_ROUTE_MAX_QTY);
     if (p->max_route_dist < 0)
         return fail(msg, size, LM_EINVAL, "maximum route length must not be negative");
     if (p->n > LM_ROUTE_MAX_NODES)
         return fail(msg, size, LM_EINVAL, "%zu nodes, at most %d", p->n, LM_ROUTE_MAX_NODES);
+    int64_t trips = 0;
     for (size_t i = 1; i < p->n; i++) {
-        if (p->demand[i] < 0)
-            return fail(msg, size, LM_EINVAL, "node %zu has a negative demand", i);
+        if (p->demand[i] < 0 || p->demand[i] > LM_ROUTE_MAX_QTY)
+            return fail(msg, size, LM_EINVAL, "node %zu: demand not in 0..%lld", i,
+                        LM_ROUTE_MAX_QTY);
+        trips += p->demand[i] / p->capacity;
+        if (trips > LM_ROUTE_MAX_TRIPS)
+            return fail(msg, size, LM_EINVAL, "over %d full trips: capacity too small",
+                        LM_ROUTE_MAX_TRIPS);
     }
     for (size_t i = 0; i < p->n * p->n; i++) {
-        if (p->dist[i] < 0)
-            return fail(msg, size, LM_EINVAL, "negative distance from node %zu to node %zu",
-                        i / p->n, i % p->n);
+        if (p->dist[i] < 0 || p->dist[i] > LM_ROUTE_MAX_QTY)
+            return fail(msg, size, LM_EINVAL, "distance from node %zu to node %zu not in 0..%lld",
+                        i / p->n, i % p->n, LM_ROUTE_MAX_QTY);
     }
     for (size_t i = 1; i < p->n; i++) {
         int64_t trip = p->dist[i] + p->dist[i * p->n];

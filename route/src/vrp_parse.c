@@ -17,6 +17,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -240,7 +241,7 @@ static int parse_raw(parser *ps, raw *r, char *name, size_t name_size)
         } else if ((v = keyword(line, "DIMENSION"))) {
             if (r->dim)
                 return fail(ps, LM_EMALFORMED, "DIMENSION twice");
-            if (!read_int(&v, 1, MAX_NODES + 1, &r->dim) || !at_end(v))
+            if (!read_int(&v, 1, LLONG_MAX, &r->dim) || !at_end(v))
                 return fail(ps, LM_EMALFORMED, "DIMENSION must be a whole number >= 1");
             if (r->dim > MAX_NODES)
                 return fail(ps, LM_ETOOBIG, "DIMENSION over %d", MAX_NODES);
