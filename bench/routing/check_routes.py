@@ -101,8 +101,9 @@ def main():
     if not rows:
         problems.append("no instance lines")
     if best:
-        print("| instance | best-known | ours | gap | ms (wall) | Clarke–Wright | CW gap |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("| instance | best-known | ours | gap | routes | ms wall / CPU | Clarke–Wright "
+              "| CW gap |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
         gaps = []
         for name, j in sorted(rows, key=lambda r: (len(r[0]), r[0])):
             if name not in best:
@@ -111,12 +112,15 @@ def main():
             b = best[name]
             gap, cw_gap = j["cost"] / b - 1, j["cw_cost"] / b - 1
             gaps.append(gap)
-            print(f"| {name} | {b} | {j['cost']} | {100 * gap:.2f} % | {j['ms']:.0f} "
-                  f"| {j['cw_cost']} | {100 * cw_gap:.2f} % |")
+            print(f"| {name} | {b} | {j['cost']} | {100 * gap:.2f} % | {len(j['routes'])} "
+                  f"| {j['ms']:.0f} / {j['cpu_ms']:.0f} | {j['cw_cost']} | {100 * cw_gap:.2f} % |")
         if gaps:
             mean, worst = sum(gaps) / len(gaps), max(gaps)
-            print(f"\nmean gap {100 * mean:.2f} %, worst {100 * worst:.2f} %, "
-                  f"{len(gaps)} instances")
+            cw = [j["cw_cost"] / best[n] - 1 for n, j in rows if n in best]
+            slowest = max(j["ms"] for _, j in rows)
+            print(f"\nmean gap {100 * mean:.2f} %, worst {100 * worst:.2f} % "
+                  f"(Clarke–Wright: mean {100 * sum(cw) / len(cw):.2f} %, worst "
+                  f"{100 * max(cw):.2f} %), {len(gaps)} instances, slowest {slowest:.0f} ms wall")
             if args.max_mean_gap is not None and 100 * mean > args.max_mean_gap:
                 problems.append(f"mean gap {100 * mean:.2f} % over {args.max_mean_gap} %")
             if args.max_gap is not None and 100 * worst > args.max_gap:
