@@ -7,13 +7,17 @@
  *    "routes":[[ids],…], "cw_cost":…, "cw_ms":…, "cw_routes":[[ids],…]}
  *
  * ids are node numbers as in the file, depot excluded, in visiting order;
- * cw_* is Clarke–Wright savings alone (the floor) in the same run. A last
+ * cw_* is Clarke–Wright savings alone (the floor) in the same run, any
+ * number of routes. A last
  * line {"summary":…} totals the run. bench/routing/check_routes.py
  * recomputes every cost from the file and checks the routes.
  *
- * Usage: bench_routing [--seed N] [--ms LIMIT] [--iterations N] FILE.vrp…
+ * Usage: bench_routing [--seed N] [--ms LIMIT] [--iterations N] [--fleet 1]
+ *                      FILE.vrp…
  * --ms caps one instance's search (default 1000; 0 = no cap): a run the cap
  * cut short says "time_limited":true and is no longer reproducible.
+ * --fleet 1 limits the routes to the N of the instance's name ("-kN"), the
+ * fleet its best-known cost was found with, and prints "max_routes".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +89,15 @@ typedef struct totals {
     double ms, ms_max;
 } totals;
 
+static int fleet;
+
+/* N of a name like "P-n16-k8" (0 when there is none). */
+static size_t fleet_of(const char *name)
+{
+    const char *k = strstr(name, "-k");
+    return k ? (size_t)strtoul(k + 2, NULL, 10) : 0;
+}
+
 static int run(const char *path, const lm_route_options *o, totals *t)
 {
     const char *why = NULL;
@@ -103,12 +116,14 @@ static int run(const char *path, const lm_route_options *o, totals *t)
         return -1;
     }
     int64_t *d = lm_vrp_matrix(&v);
-    lm_route_problem p = {v.n, d, v.demand, v.capacity, 0, 0};
+    lm_route_problem p = {v.n, d, v.demand, v.capacity, fleet ? fleet_of(v.name) : 0, 0};
     lm_route_options cw = *o;
     cw.construct_only = 1;
     lm_route_plan plan = {0}, floor = {0};
     double w0 = clock_ms(CLOCK_MONOTONIC);
-    rc = d ? lm_route_solve(&p, &cw, &floor, msg, sizeof msg) : LM_ENOMEM;
+    lm_route_problem any_fleet = p; /* savings alone cannot aim at a fleet size */
+    any_fleet.max_routes = 0;
+    rc = d ? lm_route_solve(&any_fleet, &cw, &floor, msg, sizeof msg) : LM_ENOMEM;
     double w1 = clock_ms(CLOCK_MONOTONIC), c1 = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
     if (rc == LM_OK)
         rc = lm_route_solve(&p, o, &plan, msg, sizeof msg);
@@ -120,6 +135,8 @@ static int run(const char *path, const lm_route_options *o, totals *t)
         print_json_string(v.name[0] ? v.name : path);
         printf(",\"file\":");
         print_json_string(path);
+        if (p.max_routes)
+            printf(",\"max_routes\":%zu", p.max_routes);
         printf(",\"cost\":%lld,\"ms\":%.1f,\"cpu_ms\":%.1f,\"iterations\":%u,"
                "\"time_limited\":%s,\"routes\":",
                (long long)plan.cost, w2 - w1, c2 - c1, plan.iterations,
@@ -160,12 +177,13 @@ int main(int argc, char **argv)
         unsigned long long x;
         const char *opt = argv[first];
         if (strcmp(opt, "--help") == 0) {
-            printf("usage: bench_routing [--seed N] [--ms LIMIT] [--iterations N] FILE.vrp...\n");
+            printf("usage: bench_routing [--seed N] [--ms LIMIT] [--iterations N] [--fleet 1]"
+                   " FILE.vrp...\n");
             return 0;
         }
         if (!number(first + 1 < argc ? argv[first + 1] : NULL, UINT32_MAX, &x) ||
             (strcmp(opt, "--seed") != 0 && strcmp(opt, "--ms") != 0 &&
-             strcmp(opt, "--iterations") != 0)) {
+             strcmp(opt, "--iterations") != 0 && strcmp(opt, "--fleet") != 0)) {
             fprintf(stderr, "bench_routing: bad option %s (see --help)\n", opt);
             return 2;
         }
@@ -173,6 +191,8 @@ int main(int argc, char **argv)
             o.seed = x;
         else if (strcmp(opt, "--ms") == 0)
             o.time_limit_ms = (uint32_t)x;
+        else if (strcmp(opt, "--fleet") == 0)
+            fleet = x != 0;
         else
             o.iterations = (uint32_t)x;
     }

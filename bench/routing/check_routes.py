@@ -96,6 +96,8 @@ def main():
         vrp = read_vrp(j["file"])
         name = j["name"].removesuffix(".vrp")
         problems += check_plan(name, j["routes"], j["cost"], vrp)
+        if "max_routes" in j and len(j["routes"]) > j["max_routes"]:
+            problems.append(f"{name}: {len(j['routes'])} routes, at most {j['max_routes']}")
         problems += check_plan(name + " (Clarke-Wright)", j["cw_routes"], j["cw_cost"], vrp)
         rows.append((name, j))
     if not rows:
