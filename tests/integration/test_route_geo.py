@@ -125,6 +125,9 @@ def main():
         ffd = json.loads(out) if code == 0 else []
         check(ffd and all("km" not in r for r in ffd) and any(r["over_capacity"] for r in ffd),
               "without coordinates: first-fit decreasing, dongpo flagged: %r" % ffd)
+        code, _, err = hq.cli(*base, "--vehicles", "1", ok=False)
+        check(code == 1 and "county pingshan needs 3 routes, at most 1 allowed" in err,
+              "by weight, too few vehicles: the number needed: %r" % err)
         svg = os.path.join(tmp, "plan.svg")
         code, _, err = hq.cli(*base, "--svg", svg, ok=False)
         check(code == 1 and "need coordinates" in err and not os.path.exists(svg),
