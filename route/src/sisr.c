@@ -22,6 +22,21 @@
 #define SPLIT_RATE 0.5
 #define SPLIT_DEPTH 0.01
 
+/* A piece and the key it sorts by (decreasing key, then increasing piece,
+ * so the order never depends on the sort algorithm). */
+typedef struct keyed {
+    int64_t key;
+    int piece;
+} keyed;
+
+static int keyed_cmp(const void *pa, const void *pb)
+{
+    const keyed *a = pa, *b = pb;
+    if (a->key != b->key)
+        return a->key > b->key ? -1 : 1;
+    return a->piece < b->piece ? -1 : a->piece > b->piece;
+}
+
 typedef struct work {
     const lm__vrp *v;
     uint64_t rng;
@@ -31,18 +46,8 @@ typedef struct work {
     char *ruined;  /* m+1 routes */
     int *removed;  /* m */
     int n_removed;
-    int64_t *key; /* m+1: sort key of the current recreate order */
+    keyed *order; /* m: the removed pieces with their recreate sort keys */
 } work;
-
-static const int64_t *sort_key;
-
-static int by_key_desc(const void *pa, const void *pb)
-{
-    int a = *(const int *)pa, b = *(const int *)pb;
-    if (sort_key[a] != sort_key[b])
-        return sort_key[a] > sort_key[b] ? -1 : 1;
-    return a < b ? -1 : a > b;
-}
 
 static int *stops_of(lm__sol *s, int r)
 {
@@ -53,18 +58,21 @@ static int build_adjacency(work *w)
 {
     int m = w->v->m;
     w->adj = lm_calloc((size_t)m * (size_t)m, sizeof *w->adj);
-    if (!w->adj)
+    keyed *row = lm_calloc((size_t)m, sizeof *row);
+    if (!w->adj || !row) {
+        lm_free(row);
         return LM_ENOMEM;
-    for (int c = 1; c <= m; c++) {
-        int *row = w->adj + (size_t)(c - 1) * (size_t)m;
-        for (int k = 0; k < m; k++) {
-            row[k] = k + 1;
-            w->key[k + 1] = -(lm__d(w->v, c, k + 1) + lm__d(w->v, k + 1, c));
-        }
-        w->key[c] = INT64_MAX; /* c itself first */
-        sort_key = w->key;
-        qsort(row, (size_t)m, sizeof *row, by_key_desc);
     }
+    for (int c = 1; c <= m; c++) {
+        for (int k = 0; k < m; k++) {
+            int64_t d = lm__d(w->v, c, k + 1) + lm__d(w->v, k + 1, c);
+            row[k] = (keyed){k + 1 == c ? INT64_MAX : -d, k + 1}; /* c itself first */
+        }
+        qsort(row, (size_t)m, sizeof *row, keyed_cmp);
+        for (int k = 0; k < m; k++)
+            w->adj[(size_t)(c - 1) * (size_t)m + (size_t)k] = row[k].piece;
+    }
+    lm_free(row);
     return LM_OK;
 }
 
@@ -151,10 +159,11 @@ static void order_removed(work *w)
     for (int i = 0; i < n; i++) {
         int c = w->removed[i];
         int64_t far = lm__d(w->v, 0, c) + lm__d(w->v, c, 0);
-        w->key[c] = pick < 8 ? w->v->q[c] : pick < 10 ? far : -far;
+        w->order[i] = (keyed){pick < 8 ? w->v->q[c] : pick < 10 ? far : -far, c};
     }
-    sort_key = w->key;
-    qsort(w->removed, (size_t)n, sizeof *w->removed, by_key_desc);
+    qsort(w->order, (size_t)n, sizeof *w->order, keyed_cmp);
+    for (int i = 0; i < n; i++)
+        w->removed[i] = w->order[i].piece;
 }
 
 static void insert_at(const lm__vrp *v, lm__sol *s, int r, int pos, int c, int64_t delta)
@@ -234,8 +243,8 @@ int lm__sisr(const lm__vrp *v, lm__sol *s, const lm_route_options *o, uint32_t *
     w.pos_of = lm_calloc((size_t)m + 1, sizeof *w.pos_of);
     w.ruined = lm_calloc((size_t)m + 1, 1);
     w.removed = lm_calloc((size_t)m, sizeof *w.removed);
-    w.key = lm_calloc((size_t)m + 1, sizeof *w.key);
-    if (!w.route_of || !w.pos_of || !w.ruined || !w.removed || !w.key ||
+    w.order = lm_calloc((size_t)m, sizeof *w.order);
+    if (!w.route_of || !w.pos_of || !w.ruined || !w.removed || !w.order ||
         build_adjacency(&w) != LM_OK)
         goto fail_work;
 
@@ -279,7 +288,7 @@ fail_work:
     lm_free(w.pos_of);
     lm_free(w.ruined);
     lm_free(w.removed);
-    lm_free(w.key);
+    lm_free(w.order);
     lm__sol_close(&next);
 fail_next:
     lm__sol_close(&cur);
