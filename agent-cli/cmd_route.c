@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "money.h"
+#include "route_geo.h"
 
 static const char usage[] =
     "usage: lastmile route create --date YYYY-MM-DD --vehicle V --driver NAME\n"
@@ -24,11 +25,17 @@ static const char usage[] =
     "the weight waiting at the stops (collected up to the date minus already\n"
     "loaded) must fit. Prints the route id; sync to send it.\n"
     "\n"
-    "usage: lastmile route suggest --date YYYY-MM-DD --capacity-kg N [--json]\n"
+    "usage: lastmile route suggest --date YYYY-MM-DD --capacity-kg N [--vehicles N]\n"
+    "                              [--max-km K] [--svg FILE] [--json]\n"
     "\n"
     "Proposes routes covering the weight waiting up to the date within the\n"
-    "capacity: villages by decreasing waiting weight, each put on the first\n"
-    "route of its county with room, else on a new route (first-fit decreasing).\n";
+    "capacity, county by county. When the replica knows where the county's\n"
+    "warehouse and villages lie: the shortest routes it finds (vehicle routing,\n"
+    "road km estimated as 1.3 x great-circle), stops in order, a village with\n"
+    "more than a truck takes split over trips, at most --vehicles routes and\n"
+    "--max-km per route; --svg draws the plan. Otherwise: villages by decreasing\n"
+    "waiting weight, each put on the first route of its county with room, else\n"
+    "on a new route (first-fit decreasing), which ignores distances.\n";
 
 #define MAX_STOPS 32
 
@@ -138,9 +145,33 @@ static int point_cmp(const void *pa, const void *pb)
     return a->waiting < b->waiting ? 1 : a->waiting > b->waiting ? -1 : 0;
 }
 
-/* `route suggest`: first-fit decreasing per county (docs/dispatch.md). */
-static int suggest(lm_replica *r, const char *date, long long cap, int json)
+/* Plans over coordinates when the replica has them (route_geo.c): 1 when it
+ * did (its exit code in *code), 0 to go on with first-fit decreasing. */
+static int suggest_geo(sqlite3 *db, const point *pts, size_t n, lm_geo_opts *go, int *code)
 {
+    lm_geo_point gp[MAX_POINTS];
+    char why[512];
+    for (size_t i = 0; i < n; i++)
+        gp[i] = (lm_geo_point){pts[i].village, pts[i].county, pts[i].waiting};
+    if (lm_geo_ready(db, gp, n, why, sizeof why)) {
+        *code = lm_geo_suggest(db, gp, n, go);
+        return 1;
+    }
+    if (go->max_route_m || go->svg) {
+        *code = lm_cli_error("route suggest", "--max-km and --svg need coordinates: %s",
+                             why[0] ? why : "this replica has none");
+        return 1;
+    }
+    if (why[0])
+        fprintf(stderr, "lastmile: route suggest: %s; planning by weight only\n", why);
+    return 0;
+}
+
+/* `route suggest`: over coordinates when known, else first-fit decreasing
+ * per county (docs/dispatch.md). */
+static int suggest(lm_replica *r, const char *date, long long cap, lm_geo_opts *go)
+{
+    int json = go->json;
     const char *cmd = "route suggest";
     sqlite3 *db = lm_replica_db(r);
     sqlite3_stmt *st = NULL;
@@ -173,6 +204,8 @@ static int suggest(lm_replica *r, const char *date, long long cap, int json)
         goto fail_read;
     }
     qsort(pts, n, sizeof pts[0], point_cmp);
+    if (suggest_geo(db, pts, n, go, &code))
+        goto fail_read;
     long long load[MAX_POINTS];
     int bins = 0, first_of_county = 0;
     for (size_t i = 0; i < n; i++) {
@@ -187,6 +220,14 @@ static int suggest(lm_replica *r, const char *date, long long cap, int json)
         if (!pts[i].bin) {
             load[bins] = pts[i].waiting;
             pts[i].bin = ++bins;
+        }
+        int in_county = bins - first_of_county;
+        if (go->vehicles && (size_t)in_county > go->vehicles &&
+            (i + 1 == n || strcmp(pts[i + 1].county, pts[i].county) != 0)) {
+            code =
+                lm_cli_error(cmd, "county %s needs %d routes, at most %zu allowed (--vehicles %zu)",
+                             pts[i].county, in_county, go->vehicles, go->vehicles);
+            goto fail_read;
         }
     }
     if (json)
@@ -227,6 +268,7 @@ int lm_cmd_route(int argc, char **argv)
 {
     lm_cli_common c = {0};
     const char *date = NULL, *vehicle = NULL, *driver = NULL, *stops_arg = NULL, *cap_kg = NULL;
+    const char *vehicles = NULL, *max_km = NULL, *svg = NULL;
     const char *why = NULL;
     lm_args a;
     const lm_opt opts[] = {LM_CLI_COMMON_OPTS(c),
@@ -235,7 +277,10 @@ int lm_cmd_route(int argc, char **argv)
                            {"vehicle", LM_OPT_VALUE, &vehicle, NULL},
                            {"driver", LM_OPT_VALUE, &driver, NULL},
                            {"stops", LM_OPT_VALUE, &stops_arg, NULL},
-                           {"capacity-kg", LM_OPT_VALUE, &cap_kg, NULL}};
+                           {"capacity-kg", LM_OPT_VALUE, &cap_kg, NULL},
+                           {"vehicles", LM_OPT_VALUE, &vehicles, NULL},
+                           {"max-km", LM_OPT_VALUE, &max_km, NULL},
+                           {"svg", LM_OPT_VALUE, &svg, NULL}};
     const char *cmd = "route create";
     int code = lm_cli_parse("route", usage, argc, argv, opts, sizeof opts / sizeof opts[0], &a, &c);
     if (code >= 0)
@@ -245,15 +290,31 @@ int lm_cmd_route(int argc, char **argv)
         if (!date || !valid_date(date) || !cap_kg || lm_money_parse_kg(cap_kg, &cg, &why) != LM_OK)
             return lm_cli_usage_error("route suggest",
                                       "needs --date YYYY-MM-DD and --capacity-kg N");
+        lm_geo_opts go = {.cap_g = cg, .svg = svg, .json = c.json};
+        if (cg <= 0)
+            return lm_cli_usage_error("route suggest", "--capacity-kg must be more than 0");
+        int64_t nv = 0;
+        if (vehicles &&
+            (lm_money_parse_decimal(vehicles, 0, &nv, &why) != LM_OK || nv < 1 || nv > 10000))
+            return lm_cli_usage_error("route suggest", "--vehicles '%s' is not a whole number >= 1",
+                                      vehicles);
+        go.vehicles = (size_t)nv;
+        /* kilometres with up to 3 decimals are metres, as kg are grams */
+        if (max_km &&
+            (lm_money_parse_kg(max_km, &go.max_route_m, &why) != LM_OK || go.max_route_m <= 0))
+            return lm_cli_usage_error("route suggest", "--max-km '%s' is not a positive number",
+                                      max_km);
         lm_replica *sr;
         if ((code = lm_cli_open("route suggest", c.db, 1, &sr)) != LM_EXIT_OK)
             return code;
-        code = suggest(sr, date, cg, c.json);
+        code = suggest(sr, date, cg, &go);
         lm_replica_close(sr);
         return code;
     }
     if (a.n_positional != 1 || strcmp(a.positional[0], "create") != 0)
         return lm_cli_usage_error("route", "say 'route create' or 'route suggest' (see --help)");
+    if (vehicles || max_km || svg)
+        return lm_cli_usage_error(cmd, "--vehicles, --max-km and --svg are route suggest's");
     if (!date || !vehicle || !driver || !stops_arg)
         return lm_cli_usage_error(cmd, "--date, --vehicle, --driver and --stops are required");
     if (!valid_date(date))

@@ -6,7 +6,9 @@
 #   build/tests/protocol_fuzz_corpus tests/fuzz/corpus
 #
 # With LM_FUZZ=ON (clang), fuzz_frame and fuzz_msg are libFuzzer targets and
-# ctest runs each for 20 s over a copy of its corpus in the build tree.
+# ctest runs each for 20 s over a copy of its corpus in the build tree; so
+# is fuzz_vrp, the CVRPLIB reader (route/), whose seeds in corpus/vrp are
+# written by hand (small instances, the depot not first, split demand).
 add_executable(protocol_fuzz_corpus ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/gen_corpus.c)
 target_include_directories(protocol_fuzz_corpus PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/unit/protocol)
@@ -37,4 +39,18 @@ if(LM_FUZZ)
                      -P ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/run_fuzz.cmake)
     set_tests_properties(fuzz_${name} PROPERTIES TIMEOUT 120)
   endforeach()
+  if(TARGET lm_route)
+    target_compile_options(lm_route PRIVATE -fsanitize=fuzzer-no-link)
+    add_executable(fuzz_vrp ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_vrp.c)
+    target_include_directories(fuzz_vrp PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+    target_compile_options(fuzz_vrp PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_options(fuzz_vrp PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(fuzz_vrp PRIVATE lm_route)
+    add_test(NAME fuzz_vrp
+             COMMAND ${CMAKE_COMMAND} -DFUZZER=$<TARGET_FILE:fuzz_vrp>
+                     -DCORPUS=${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/vrp
+                     -DWORK=${CMAKE_CURRENT_BINARY_DIR}/fuzz-work/vrp -DSECONDS=20
+                     -P ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/run_fuzz.cmake)
+    set_tests_properties(fuzz_vrp PROPERTIES TIMEOUT 120)
+  endif()
 endif()

@@ -4,7 +4,7 @@ if(NOT TARGET lm_agent_text)
   return()
 endif()
 
-foreach(t money json args table)
+foreach(t money json args table plan_svg)
   add_executable(agent_${t}_test ${CMAKE_CURRENT_SOURCE_DIR}/unit/agent_${t}_test.c)
   target_include_directories(agent_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(agent_${t}_test PRIVATE lm_agent_text)
@@ -29,7 +29,7 @@ if(NOT Python3_FOUND)
   return()
 endif()
 foreach(t sync auth input drop conflicts retry pipeline checkpoint queue_limit big_rows slow_writer
-          farmers paying)
+          farmers paying route_geo)
   add_test(NAME integration_${t}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_${t}.py)
   set_tests_properties(integration_${t} PROPERTIES
