@@ -58,6 +58,8 @@ int lm_cmd_collect(int argc, char **argv)
         return lm_cli_usage_error(cmd, "--kg %s at --price %s is too large an amount", kg, price);
     if (note && strlen(note) > MAX_NOTE)
         return lm_cli_usage_error(cmd, "--note is limited to %d bytes", MAX_NOTE);
+    if ((code = lm_cli_check_text(cmd, "note", "collections", "note", note)) >= 0)
+        return code;
 
     lm_replica *r;
     if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)

@@ -48,6 +48,11 @@ int lm_cmd_farmer_add(int argc, char **argv)
     if (strlen(name) > MAX_FIELD || strlen(village) > MAX_FIELD ||
         (phone && strlen(phone) > MAX_FIELD) || (household && strlen(household) > MAX_FIELD))
         return lm_cli_usage_error(cmd, "values are limited to %d bytes", MAX_FIELD);
+    if ((code = lm_cli_check_text(cmd, "name", "farmers", "name", name)) >= 0 ||
+        (code = lm_cli_check_text(cmd, "village", "farmers", "village", village)) >= 0 ||
+        (code = lm_cli_check_text(cmd, "phone", "farmers", "phone", phone)) >= 0 ||
+        (code = lm_cli_check_text(cmd, "household", "farmers", "household_id", household)) >= 0)
+        return code;
 
     lm_replica *r;
     if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
