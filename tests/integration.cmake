@@ -28,7 +28,8 @@ if(NOT Python3_FOUND)
   message(STATUS "integration: python3 not found, end-to-end tests skipped")
   return()
 endif()
-foreach(t sync auth input drop conflicts retry pipeline checkpoint queue_limit big_rows slow_writer)
+foreach(t sync auth input drop conflicts retry pipeline checkpoint queue_limit big_rows slow_writer
+    ledger_rules)
   add_test(NAME integration_${t}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_${t}.py)
   set_tests_properties(integration_${t} PROPERTIES
