@@ -520,8 +520,24 @@ static int refuse_row(batch *b, rowstate *rs, const sortkey *keys, uint32_t len,
             repair(b, rs, cc);
         rc = add_refusal(b, keys[i].idx, code, why);
     }
-    if (!rc && !rs->existed && !rs->cells[0].has && !strcmp(lm__tables[rs->tid - 1].pk, "id"))
+    if (!rc && !rs->existed && !rs->cells[0].has && !strcmp(lm__tables[rs->tid - 1].pk, "id")) {
         rs->cells[0] = (cell){1, 1, lm__hlc_tick(r), r->site, 0};
+        /* only the refused agent ever held the row: its tombstone is keyed
+         * to that agent, so no other agent's pull reads it (a client that
+         * sends refused rows by the thousand would otherwise have every
+         * agent pull a tombstone for each) */
+        const lm_scope *w = b->ctx ? b->ctx->writer : NULL;
+        if (w && w->role == LM_ROLE_AGENT && w->user_id) {
+            size_t ulen = strlen(w->user_id);
+            if (!b->writer_key && (b->writer_key = lm_malloc(ulen + 3))) {
+                memcpy(b->writer_key, "a:", 2);
+                memcpy(b->writer_key + 2, w->user_id, ulen + 1);
+            }
+            if (!b->writer_key)
+                return LM_ENOMEM;
+            rs->tomb_key = b->writer_key;
+        }
+    }
     if (!rc)
         rc = lm__row_flush(b, rs);
     return rc;
@@ -643,7 +659,7 @@ int lm__merge_row(batch *b, const sortkey *keys, uint32_t len)
         }
     }
 
-    int status_cid, weight_cid;
+    int status_cid = 0, weight_cid = 0;
     uint64_t frozen = ledger ? loaded_at(&rs, &status_cid, &weight_cid) : 0;
     for (uint32_t i = 0; i < len && !rc; i++) {
         if (!valid[i])
@@ -658,6 +674,11 @@ int lm__merge_row(batch *b, const sortkey *keys, uint32_t len)
             else if (ledger && w && w->role == LM_ROLE_AGENT)
                 rc = add_refusal(b, idx, LM_EDENIED,
                                  "agents never delete rows (hq deactivates a farmer)");
+            else if (ledger && w && !strcmp(lm__tables[tid - 1].name, "farmers"))
+                rc = add_refusal(b, idx, LM_EDENIED,
+                                 "farmers are never deleted (hq deactivates them)");
+            else if (frozen)
+                rc = add_refusal(b, idx, LM_EIMMUTABLE, "the stop is loaded: it stays");
             else
                 rc = merge_tombstone(b, &rs, c, h);
         } else if (rs.cells[0].has) {

@@ -15,6 +15,7 @@
 static const char *const villages_a[] = {"Xiacun"};
 static lm_scope agent_a = {LM_ROLE_AGENT, "agent-a", villages_a, 1, NULL};
 static lm_scope disp = {LM_ROLE_DISPATCHER, "disp-1", NULL, 0, "Wuyuan"};
+static lm_scope hq = {LM_ROLE_HQ, "hq-1", NULL, 0, NULL};
 
 static lm_value txt(const char *s)
 {
@@ -239,6 +240,9 @@ static void test_merge_rules(void)
     CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM collections"), 1);
     /* the refused rows go back out of the agent's replica: tombstones */
     CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM lm_versions WHERE cid = 0 AND site = 1"), 5);
+    /* ... keyed to that agent: no other agent's pull reads them */
+    CHECK_EQ_INT(
+        st_int(s, "SELECT count(*) FROM lm_versions WHERE cid = 0 AND scope = 'a:agent-a'"), 5);
 
     /* corrections: the amount from the collection's price, bounds, void */
     n = adj(c, "a1", -500, -90, 0, h);
@@ -265,6 +269,7 @@ static void test_merge_rules(void)
     /* agents delete no row, not even a farmer of their village */
     c[0] = mk("farmers", "f2", NULL, (lm_value){.type = LM_VAL_NULL}, hlc_at(NOW + 2), 2);
     CHECK_EQ_INT(refusals(s, &agent_a, c, 1, LM_EDENIED), 1);
+    CHECK_EQ_INT(refusals(s, &hq, c, 1, LM_EDENIED), 1); /* hq deactivates, never erases */
     CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM farmers WHERE id='f2'"), 1);
 
     /* route stops: agents plan none; a loaded stop is frozen */
@@ -285,6 +290,9 @@ static void test_merge_rules(void)
     CHECK_EQ_INT(st_int(s, "SELECT loaded_weight_g FROM route_stops WHERE id='s1'"), 100000);
     c[0] = mk("route_stops", "s1", "loaded_weight_g", num(100000), hl, 2); /* re-sent */
     CHECK_EQ_INT(refusals(s, &agent_a, c, 1, 0), 0);
+    c[0] = mk("route_stops", "s1", NULL, (lm_value){.type = LM_VAL_NULL}, hlc_at(NOW + 30), 2);
+    CHECK_EQ_INT(refusals(s, &disp, c, 1, LM_EIMMUTABLE), 1); /* nor deleted */
+    CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM route_stops WHERE id='s1'"), 1);
 
     /* a version 9 minutes ahead is clamped to the server's clock */
     c[0] = mk("farmers", "f1", "phone", txt("ahead"), hlc_at(NOW + 9 * 60000), 2);
@@ -299,7 +307,7 @@ static void test_merge_rules(void)
                            " tbl='collections' AND code=-8"),
                  9);
     CHECK_EQ_INT(st_int(s, "SELECT sum(n) FROM lm_refusal_counts"),
-                 5 * 9 - 1 + 4 * 5 + 1 + 1 + 1 + 3 + 3 + 1);
+                 5 * 9 - 1 + 4 * 5 + 1 + 1 + 2 + 3 + 3 + 2);
     lm_replica_close(s);
 }
 
