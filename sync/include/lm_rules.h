@@ -30,9 +30,10 @@ extern "C" {
 #define LM_RULES_MAX_G INT64_C(1000000000)              /* 1,000,000 kg */
 #define LM_RULES_MAX_PRICE_FEN INT64_C(10000000)        /* 100,000 yuan/kg */
 #define LM_RULES_MAX_AMOUNT_FEN INT64_C(10000000000000) /* 10^13 fen */
-/* Bytes of UTF-8 in a text column: free text (a note, a reason, defects)
+/* Bytes of UTF-8 in a text column: free text (a note, a reason, defects:
+ * the protocol's value limit, LM_MAX_VALUE; lastmile's options take 1,000)
  * and everything else (names, codes, ids, phone numbers, dates). */
-#define LM_RULES_MAX_LONG_TEXT 1000
+#define LM_RULES_MAX_LONG_TEXT 65536
 #define LM_RULES_MAX_SHORT_TEXT 200
 /* Times (ms since the epoch): none before 2020-01-01 UTC; a recorded event
  * at most a day past the checker's clock (a phone clock that is off by a

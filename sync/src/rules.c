@@ -172,8 +172,8 @@ int lm_rules_text(const char *text, size_t len, size_t max, const char **why)
     const unsigned char *s = (const unsigned char *)text;
     *why = NULL;
     if (len > max) {
-        *why = max == LM_RULES_MAX_LONG_TEXT ? "text longer than 1000 bytes"
-                                             : "text longer than 200 bytes";
+        *why = max == LM_RULES_MAX_SHORT_TEXT ? "text longer than 200 bytes"
+                                              : "text longer than its column takes";
         return LM_ETOOBIG;
     }
     for (size_t i = 0; i < len;) {

@@ -63,7 +63,7 @@ static int text(const char *s, size_t max)
 
 static void test_text(void)
 {
-    char long_text[LM_RULES_MAX_LONG_TEXT + 2];
+    static char long_text[LM_RULES_MAX_LONG_TEXT + 2];
     CHECK_RC(text("Li Guihua 李桂花", 200), 0);
     CHECK_RC(text("", 200), 0);
     CHECK_RC(text("a\tb", 200), LM_EINVAL);
