@@ -2,6 +2,7 @@
  * cli.c — helpers every subcommand shares (see cli.h).
  */
 #include "cli.h"
+#include "lm_rules.h"
 #include "sync_client.h"
 
 #include <stdarg.h>
@@ -32,6 +33,18 @@ int lm_cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, " (see 'lastmile %s --help')\n", cmd);
     return LM_EXIT_USAGE;
+}
+
+int lm_cli_check_text(const char *cmd, const char *opt, const char *table, const char *column,
+                      const char *value)
+{
+    if (!value)
+        return -1;
+    lm_value v = {.type = LM_VAL_TEXT, .bytes = (uint8_t *)value, .len = strlen(value)};
+    const char *why;
+    if (lm_rules_value(table, column, &v, lm_cli_now_ms(), &why) == LM_OK)
+        return -1;
+    return lm_cli_usage_error(cmd, "--%s: %s", opt, why);
 }
 
 int lm_cli_parse(const char *cmd, const char *usage, int argc, char **argv, const lm_opt *opts,

@@ -47,6 +47,13 @@ int lm_cli_usage_error(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
+/* The ledger's rules (lm_rules.h) on the text of option --opt, to be
+ * stored in table.column: the rules the server applies to it again. -1
+ * when it passes (or is NULL), else LM_EXIT_USAGE after printing the
+ * option and the reason. */
+int lm_cli_check_text(const char *cmd, const char *opt, const char *table, const char *column,
+                      const char *value);
+
 /* Parses argv for cmd. Returns -1 to go on, LM_EXIT_OK after printing usage
  * for --help, LM_EXIT_USAGE (message printed) on bad options. */
 int lm_cli_parse(const char *cmd, const char *usage, int argc, char **argv, const lm_opt *opts,

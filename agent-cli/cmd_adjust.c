@@ -89,6 +89,8 @@ int lm_cmd_adjust(int argc, char **argv)
         return lm_cli_usage_error(cmd, "--reason is required");
     if (strlen(reason) > MAX_REASON)
         return lm_cli_usage_error(cmd, "--reason is limited to %d bytes", MAX_REASON);
+    if ((code = lm_cli_check_text(cmd, "reason", "adjustments", "reason", reason)) >= 0)
+        return code;
     int64_t delta_g = 0, delta_fen = 0;
     if (delta && lm_money_parse_delta_kg(delta, &delta_g, &why) != LM_OK)
         return lm_cli_usage_error(cmd, "--delta-kg '%s' %s", delta, why);

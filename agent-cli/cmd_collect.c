@@ -53,7 +53,8 @@ static int parse_purchase(const char *cmd, purchase *p)
         return lm_cli_usage_error(cmd, "--price '%s' %s", p->price, why);
     if (p->note && strlen(p->note) > MAX_NOTE)
         return lm_cli_usage_error(cmd, "--note is limited to %d bytes", MAX_NOTE);
-    return LM_EXIT_OK;
+    int code = lm_cli_check_text(cmd, "note", "collections", "note", p->note);
+    return code >= 0 ? code : LM_EXIT_OK;
 }
 
 static int find_farmer(const char *cmd, sqlite3 *db, purchase *p)

@@ -55,6 +55,11 @@ int lm_cmd_farmer_add(int argc, char **argv)
         return lm_cli_usage_error(cmd, "values are limited to %d bytes", MAX_FIELD);
     if (phone && !lm_farmer_phone_ok(phone))
         return lm_cli_usage_error(cmd, "'%s' is not a phone number (7 to 15 digits)", phone);
+    if ((code = lm_cli_check_text(cmd, "name", "farmers", "name", name)) >= 0 ||
+        (code = lm_cli_check_text(cmd, "village", "farmers", "village", village)) >= 0 ||
+        (code = lm_cli_check_text(cmd, "phone", "farmers", "phone", phone)) >= 0 ||
+        (code = lm_cli_check_text(cmd, "household", "farmers", "household_id", household)) >= 0)
+        return code;
 
     lm_replica *r;
     if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)

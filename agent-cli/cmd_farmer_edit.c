@@ -42,6 +42,10 @@ static int check_edit(const char *cmd, const edit *e)
         return lm_cli_usage_error(cmd, "values are limited to %d bytes", MAX_FIELD);
     if (e->phone && !lm_farmer_phone_ok(e->phone))
         return lm_cli_usage_error(cmd, "'%s' is not a phone number (7 to 15 digits)", e->phone);
+    int code;
+    if ((code = lm_cli_check_text(cmd, "name", "farmers", "name", e->name)) >= 0 ||
+        (code = lm_cli_check_text(cmd, "household", "farmers", "household_id", e->household)) >= 0)
+        return code;
     return -1;
 }
 

@@ -46,6 +46,8 @@ int lm_cmd_grade(int argc, char **argv)
         return lm_cli_usage_error(cmd, "--moisture '%s' %s", moisture, why);
     if (defects && strlen(defects) > MAX_DEFECTS)
         return lm_cli_usage_error(cmd, "--defects is limited to %d bytes", MAX_DEFECTS);
+    if ((code = lm_cli_check_text(cmd, "defects", "gradings", "defects", defects)) >= 0)
+        return code;
 
     lm_replica *r;
     if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)

@@ -319,6 +319,10 @@ int lm_cmd_route(int argc, char **argv)
         return lm_cli_usage_error(cmd, "--date, --vehicle, --driver and --stops are required");
     if (!valid_date(date))
         return lm_cli_usage_error(cmd, "--date '%s' is not YYYY-MM-DD", date);
+    int tc;
+    if ((tc = lm_cli_check_text(cmd, "vehicle", "routes", "vehicle", vehicle)) >= 0 ||
+        (tc = lm_cli_check_text(cmd, "driver", "routes", "driver", driver)) >= 0)
+        return tc;
     int64_t cap = 0;
     if (cap_kg && lm_money_parse_kg(cap_kg, &cap, &why) != LM_OK)
         return lm_cli_usage_error(cmd, "--capacity-kg '%s' %s", cap_kg, why);

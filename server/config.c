@@ -35,6 +35,15 @@ void lm_server_config_defaults(lm_server_config *c)
      * server peak RSS 185-189 MiB with 256, 125 with 32, 103.5 with 16, 88
      * with 2, and no slower (23-31 s either way, runs vary that much). */
     c->max_queued_mib = 16;
+    /* Agents take the server's time at WELCOME, so an honest device is
+     * seconds off; a version further ahead would win every later edit of
+     * its cell (a change 9 minutes ahead beat a later real edit under the
+     * engine's 10-minute default). */
+    c->max_clock_ahead_ms = 120000;
+    /* An honest agent's refusals are a handful (a farmer outside its
+     * villages); 10,000 is far past that and keeps a flood's cost to the
+     * writer (each refusal is a row write) to a fraction of a second. */
+    c->max_refusals_per_session = 10000;
 }
 
 /* Parses a decimal unsigned within [lo, hi]; 0 on success. */
@@ -93,6 +102,9 @@ static const struct uint_key {
     {"cache_mib", 1, 65536, offsetof(lm_server_config, cache_mib)},
     {"checkpoint_pages", 100, 1000000, offsetof(lm_server_config, checkpoint_pages)},
     {"max_queued_mib", 1, 65536, offsetof(lm_server_config, max_queued_mib)},
+    {"max_clock_ahead_ms", 1000, 3600000ULL, offsetof(lm_server_config, max_clock_ahead_ms)},
+    {"max_refusals_per_session", 1, 100000000ULL,
+     offsetof(lm_server_config, max_refusals_per_session)},
 };
 
 int lm_server_config_set(lm_server_config *c, const char *key, const char *value, char *err,

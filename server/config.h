@@ -6,7 +6,8 @@
  * File format: one `key = value` per line; blank lines and lines starting
  * with '#' are ignored; surrounding spaces are trimmed. Keys: listen, db,
  * log_level, max_sessions, idle_timeout_ms, handshake_timeout_ms, max_frame,
- * cache_mib, checkpoint_pages, max_queued_mib.
+ * cache_mib, checkpoint_pages, max_queued_mib, max_clock_ahead_ms,
+ * max_refusals_per_session.
  */
 #ifndef LM_SERVER_CONFIG_H
 #define LM_SERVER_CONFIG_H
@@ -16,22 +17,24 @@
 #define LM_SERVER_PATH_MAX 1024
 
 typedef struct lm_server_config {
-    char listen[256];              /* HOST:PORT, port 0 = any free port */
-    char db[LM_SERVER_PATH_MAX];   /* server database file */
-    int log_level;                 /* enum lm_log_level */
-    unsigned max_sessions;         /* concurrent connections; more are refused */
-    unsigned idle_timeout_ms;      /* silence after WELCOME before the server hangs up */
-    unsigned handshake_timeout_ms; /* connect-to-WELCOME limit */
-    size_t max_frame;              /* largest frame accepted or sent, header included */
-    unsigned cache_mib;            /* page cache of each SQLite connection (writer, readers) */
-    unsigned checkpoint_pages;     /* WAL size that starts a background checkpoint */
-    unsigned max_queued_mib;       /* decoded PUSH batches waiting for the writer */
+    char listen[256];                  /* HOST:PORT, port 0 = any free port */
+    char db[LM_SERVER_PATH_MAX];       /* server database file */
+    int log_level;                     /* enum lm_log_level */
+    unsigned max_sessions;             /* concurrent connections; more are refused */
+    unsigned idle_timeout_ms;          /* silence after WELCOME before the server hangs up */
+    unsigned handshake_timeout_ms;     /* connect-to-WELCOME limit */
+    size_t max_frame;                  /* largest frame accepted or sent, header included */
+    unsigned cache_mib;                /* page cache of each SQLite connection (writer, readers) */
+    unsigned checkpoint_pages;         /* WAL size that starts a background checkpoint */
+    unsigned max_queued_mib;           /* decoded PUSH batches waiting for the writer */
+    unsigned max_clock_ahead_ms;       /* a change stamped further ahead is clamped */
+    unsigned max_refusals_per_session; /* refused changes that end a session */
 } lm_server_config;
 
 /* Fills c with the defaults (listen 127.0.0.1:7070, no db, info, 4096
  * sessions, 120 s idle, 10 s handshake, 1 MiB frames, 32 MiB page cache
  * per connection, checkpoints from 8,000 WAL pages, 16 MiB of queued
- * batches). */
+ * batches, changes at most 2 minutes ahead, 10,000 refusals a session). */
 void lm_server_config_defaults(lm_server_config *c);
 
 /* Sets one key from text. LM_EINVAL with a message in err for an unknown key

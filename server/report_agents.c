@@ -5,9 +5,12 @@
  * logs: lm_sessions_log (last session of the user, its replica site, the
  * pull cursor it confirmed, the changes it still had queued),
  * lm_conflicts (open conflicts where the user's site wrote the kept or the
- * set-aside value) and lm_refusals (changes from the user's site the server
- * refused). A user that never synced has no site, so its conflict and
- * refusal counts are 0.
+ * set-aside value), lm_refusal_counts (changes of the user the server
+ * refused, counted per reason) with lm_refusals (one row each, from
+ * servers before schema 7) and lm_flags (versions from the user's site
+ * stamped further ahead than max_clock_ahead_ms, clamped: clock_ahead_ms is
+ * the largest lead measured). A user that never synced has no site, so its
+ * conflict and old refusal counts are 0.
  *
  * waiting_pull is counted by the sync engine itself: the changes
  * lm_replica_changes_since() would hand the user's replica from its
@@ -36,7 +39,8 @@ static const char usage[] =
     "server holds beyond the cursor its replica confirmed), waiting_push\n"
     "(changes its replica still had queued when the last session ended; empty\n"
     "when it did not say), open_conflicts and refusals involving the user's\n"
-    "replica. See docs/hq.md.\n";
+    "replica, and clock_ahead_ms (the furthest its clock was found ahead of the\n"
+    "server's, past max_clock_ahead_ms; empty when never). See docs/hq.md.\n";
 
 /* %s: the progress columns, or NULLs on a file a server of an earlier
  * version wrote and no server has opened since. */
@@ -47,19 +51,21 @@ static const char query_fmt[] =
     " COALESCE(s.sessions, 0), s.pushed, s.pulled, %s,"
     " (SELECT COUNT(*) FROM lm_conflicts c WHERE c.resolved = 0"
     "  AND s.site IS NOT NULL AND (c.loser_site = s.site OR c.winner_site = s.site)),"
-    " (SELECT COUNT(*) FROM lm_refusals f WHERE s.site IS NOT NULL AND f.site = s.site),"
+    " (SELECT COUNT(*) FROM lm_refusals f WHERE s.site IS NOT NULL AND f.site = s.site)%s,"
+    " (SELECT MAX((g.remote_hlc >> 16) - (g.clamped_hlc >> 16)) FROM lm_flags g"
+    "  WHERE s.site IS NOT NULL AND g.site = s.site),"
     " s.site"
     " FROM lm_users u LEFT JOIN lm_sessions_log s ON s.user = u.id ORDER BY u.id";
 
-static const char *const col_names[] = {"user",         "role",           "revoked", "last_sync",
-                                        "sessions",     "pushed",         "pulled",  "waiting_pull",
-                                        "waiting_push", "open_conflicts", "refusals"};
-static const int numeric[] = {0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1};
+static const char *const col_names[] = {
+    "user",   "role",         "revoked",      "last_sync",      "sessions", "pushed",
+    "pulled", "waiting_pull", "waiting_push", "open_conflicts", "refusals", "clock_ahead_ms"};
+static const int numeric[] = {0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1};
 #define N_COLS (sizeof numeric / sizeof numeric[0])
 /* Result columns: the N_COLS above with the pull cursor in place of
  * waiting_pull, then the site. */
 #define COL_CURSOR 7
-#define COL_SITE 11
+#define COL_SITE 12
 
 /* Pull batches of this size while counting: big enough for few round
  * trips, small enough to stay modest in memory. */
@@ -142,9 +148,17 @@ static int run_report(sqlite3 *db, fill_arg *a, int format, char *err, size_t er
         snprintf(err, err_size, "%s", sqlite3_errmsg(db));
         return LM_EDB;
     }
-    char sql[sizeof query_fmt + 64];
+    int counted = lm__srvdb_has_column(db, "lm_refusal_counts", "n");
+    if (counted < 0) {
+        snprintf(err, err_size, "%s", sqlite3_errmsg(db));
+        return LM_EDB;
+    }
+    char sql[sizeof query_fmt + 160];
     snprintf(sql, sizeof sql, query_fmt,
-             has ? "s.pull_cursor, s.push_queued" : "NULL AS pull_cursor, NULL AS push_queued");
+             has ? "s.pull_cursor, s.push_queued" : "NULL AS pull_cursor, NULL AS push_queued",
+             counted
+                 ? " + COALESCE((SELECT SUM(n) FROM lm_refusal_counts k WHERE k.user = u.id), 0)"
+                 : "");
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     int rc = lm__hq_rows_report(db, st, &rows, fill_row, a, format, stdout, err, err_size);

@@ -34,7 +34,8 @@ static const char usage[] =
     "                             [--max-sessions N] [--idle-timeout-ms MS]\n"
     "                             [--handshake-timeout-ms MS] [--max-frame BYTES]\n"
     "                             [--cache-mib MIB] [--checkpoint-pages N]\n"
-    "                             [--max-queued-mib MIB]\n"
+    "                             [--max-queued-mib MIB] [--max-clock-ahead-ms MS]\n"
+    "                             [--max-refusals-per-session N]\n"
     "\n"
     "Serves sync sessions on HOST:PORT (default 127.0.0.1:7070; port 0 picks a\n"
     "free port). The first stdout line is `listening on HOST:PORT`. Logs go to\n"
@@ -43,8 +44,10 @@ static const char usage[] =
     "max_sessions, idle_timeout_ms, handshake_timeout_ms, max_frame, cache_mib\n"
     "(page cache per database connection, default 32), checkpoint_pages (WAL\n"
     "pages that start a background checkpoint, default 8000), max_queued_mib\n"
-    "(PUSH batches decoded and waiting for the database, default 16); flags\n"
-    "win.\n";
+    "(PUSH batches decoded and waiting for the database, default 16),\n"
+    "max_clock_ahead_ms (a change stamped further ahead of the server's clock\n"
+    "is clamped to it and flagged, default 120000), max_refusals_per_session\n"
+    "(refused changes that end a session, default 10000); flags win.\n";
 
 static void noop_close_cb(uv_handle_t *h)
 {
@@ -164,7 +167,7 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
 {
     const char *db = NULL, *listen = NULL, *config = NULL, *level = NULL, *max_sessions = NULL,
                *idle = NULL, *handshake = NULL, *max_frame = NULL, *cache_mib = NULL,
-               *ckpt_pages = NULL, *max_queued = NULL;
+               *ckpt_pages = NULL, *max_queued = NULL, *clock_ahead = NULL, *max_refusals = NULL;
     lm_opt opts[] = {{"db", &db, NULL},
                      {"listen", &listen, NULL},
                      {"config", &config, NULL},
@@ -175,7 +178,9 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
                      {"max-frame", &max_frame, NULL},
                      {"cache-mib", &cache_mib, NULL},
                      {"checkpoint-pages", &ckpt_pages, NULL},
-                     {"max-queued-mib", &max_queued, NULL}};
+                     {"max-queued-mib", &max_queued, NULL},
+                     {"max-clock-ahead-ms", &clock_ahead, NULL},
+                     {"max-refusals-per-session", &max_refusals, NULL}};
     int prc = lm__opts_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "serve");
     if (prc == LM_OPTS_HELP)
         return -1;
@@ -196,9 +201,12 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
                           "max_frame",
                           "cache_mib",
                           "checkpoint_pages",
-                          "max_queued_mib"};
-    const char *values[] = {db,        listen,    level,     max_sessions, idle,
-                            handshake, max_frame, cache_mib, ckpt_pages,   max_queued};
+                          "max_queued_mib",
+                          "max_clock_ahead_ms",
+                          "max_refusals_per_session"};
+    const char *values[] = {db,         listen,     level,       max_sessions,
+                            idle,       handshake,  max_frame,   cache_mib,
+                            ckpt_pages, max_queued, clock_ahead, max_refusals};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (values[i] && lm_server_config_set(cfg, keys[i], values[i], err, sizeof err) != LM_OK) {
             fprintf(stderr, "lastmile-server serve: %s\n", err);

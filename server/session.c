@@ -71,6 +71,9 @@ struct lm_session {
      * its batches applied since, committed even if it vanished meanwhile. */
     uint64_t pending, push_applied;
     int has_pending;
+    /* changes of this session's PUSHes the ledger's rules refused: past
+     * max_refusals_per_session the server ends the session */
+    uint64_t refused;
     char end_reason[96];
     /* HELLO "f", and the hlcs of the received_at stamps this session's
      * PUSH_ACKs handed a client that applies them (ascending) */
@@ -721,6 +724,9 @@ static void push_run(lm_store_job *job, lm_replica *r)
     ctx.origin_site = j->s->site;
     ctx.origin_upto_seq = j->msg.u.push.upto_seq;
     ctx.received_at_ms = lm__now_ms();
+    ctx.ledger_rules = 1;
+    ctx.max_ahead_ms = j->s->srv->cfg.max_clock_ahead_ms;
+    ctx.refusals_by = j->s->user;
     j->rc = lm_replica_apply(r, j->msg.u.push.changes, j->msg.u.push.n_changes, &ctx, &j->res);
     if (j->rc != LM_OK)
         snprintf(j->err, sizeof j->err, "%s", lm_replica_errmsg(r));
@@ -792,8 +798,19 @@ static void push_done(lm_store_job *job, int status)
            "%u refused",
            s->user, (unsigned long long)j->msg.u.push.upto_seq, j->msg.u.push.n_changes,
            j->res.applied, j->res.noops, j->res.conflicts, j->res.n_refusals);
-    if (send_msg(s, &m) == LM_OK)
-        resume(s);
+    s->refused += j->res.n_refusals;
+    if (send_msg(s, &m) != LM_OK)
+        goto out;
+    if (s->refused > srv->cfg.max_refusals_per_session) {
+        /* a client sending what the ledger refuses, by the thousand: its
+         * refusals are kept (PUSH_ACK) but it gets no more of our time */
+        char why[96];
+        snprintf(why, sizeof why, "%llu changes refused in this session (limit %u)",
+                 (unsigned long long)s->refused, srv->cfg.max_refusals_per_session);
+        fail_session(s, LM_EDENIED, why);
+        goto out;
+    }
+    resume(s);
 out:
     lm_apply_result_clear(&j->res);
     lm_msg_clear(&j->msg);

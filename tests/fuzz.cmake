@@ -52,5 +52,20 @@ if(LM_FUZZ)
                      -DWORK=${CMAKE_CURRENT_BINARY_DIR}/fuzz-work/vrp -DSECONDS=20
                      -P ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/run_fuzz.cmake)
     set_tests_properties(fuzz_vrp PROPERTIES TIMEOUT 120)
+  # The server's validation of received changes (the ledger's rules and the
+  # merge), over a replica with a small catalog.
+  if(TARGET lm_sync)
+    target_compile_options(lm_sync PRIVATE -fsanitize=fuzzer-no-link)
+    add_executable(fuzz_ledger ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_ledger.c)
+    target_include_directories(fuzz_ledger PRIVATE ${PROJECT_SOURCE_DIR}/sync/src)
+    target_compile_options(fuzz_ledger PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_options(fuzz_ledger PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(fuzz_ledger PRIVATE lm_sync)
+    add_test(NAME fuzz_ledger
+             COMMAND ${CMAKE_COMMAND} -DFUZZER=$<TARGET_FILE:fuzz_ledger>
+                     -DCORPUS=${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/ledger
+                     -DWORK=${CMAKE_CURRENT_BINARY_DIR}/fuzz-work/ledger -DSECONDS=20
+                     -P ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/run_fuzz.cmake)
+    set_tests_properties(fuzz_ledger PROPERTIES TIMEOUT 120)
   endif()
 endif()

@@ -32,8 +32,10 @@ typedef struct lm_replica lm_replica;
  * replaces an unacknowledged local one keeps its prev_hlc (schema.c). 4: scope
  * keys, which an agent's pull reads by (sync/src/scope_key.c). 5: a row
  * inserted with no cell version is logged as one row entry (schema.c). 6: the
- * seq index covers what reading the log by seq needs (schema.c). */
-#define LM_SCHEMA_VERSION 6
+ * seq index covers what reading the log by seq needs (schema.c). 7: refusals
+ * counted per user, code, table and reason (lm_refusal_counts), an index of
+ * adjustments by collection (schema.c). */
+#define LM_SCHEMA_VERSION 7
 
 /* Text ids: 26 chars, time-ordered (48-bit ms) and site-unique, NUL included. */
 #define LM_ID_SIZE 27
@@ -187,6 +189,20 @@ typedef struct lm_apply_ctx {
     uint64_t cursor_value;
     /* Server only: stamp collections.received_at with this time (0 = no). */
     uint64_t received_at_ms;
+    /* Server only: check each change against the ledger's rules before
+     * the merge (lm_rules.h; docs/sync.md "Ledger rules"): its site is
+     * origin_site's, its value within bounds, what it names exists, a new
+     * row whole and consistent (amounts), a loaded stop frozen, no row
+     * deleted by an agent. A replica applying what its server sent does
+     * not check again. */
+    int ledger_rules;
+    /* Remote HLCs further ahead of this replica's clock than this are
+     * clamped and flagged (0 = the replica's max_drift_ms). */
+    uint64_t max_ahead_ms;
+    /* When set, refusals are counted in lm_refusal_counts under this user
+     * (one row per user, code, table and reason, with a sample) instead of
+     * one lm_refusals row each. The result lists every refusal either way. */
+    const char *refusals_by;
 } lm_apply_ctx;
 
 typedef struct lm_apply_result {

@@ -120,6 +120,7 @@ static void batch_free(batch *b)
     lm_free(b->vers);
     sqlite3_finalize(b->rows_st);
     sqlite3_finalize(b->vers_st);
+    lm_free(b->writer_key);
     memset(b, 0, sizeof *b);
 }
 

@@ -31,6 +31,7 @@ typedef struct rowstate {
     int re_has;                   /* a row entry was loaded ... */
     uint32_t re_cols;             /* ... with this mask */
     uint32_t lent;                /* vals[c] borrowed from the batch (bit c) */
+    const char *tomb_key;         /* the tombstone's scope key when not "*" (borrowed) */
 } rowstate;
 
 /* Rows and version rows new to the replica wait here and are inserted
@@ -73,6 +74,7 @@ typedef struct batch {
     uint64_t *hlc;     /* effective (possibly clamped) hlc per change */
     uint8_t *cid;      /* column id per valid change (0 = tombstone) */
     uint64_t recv_hlc; /* this batch's received_at stamp (0 = not yet) */
+    char *writer_key;  /* "a:" + the writing agent, made on first use (owned) */
     /* pending inserts (see pend_row): rows of table rows_tid, and version
      * rows; their chunk statements live for one batch only (switching
      * triggers off and on expires every statement anyway) */

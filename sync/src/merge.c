@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "lm_rules.h"
 
 /* (hlc, site) order: >0 when a is newer. */
 static int ver_cmp(uint64_t ah, uint64_t as, uint64_t bh, uint64_t bs)
@@ -52,6 +53,39 @@ static int value_copy(lm_value *dst, const lm_value *src)
     return LM_OK;
 }
 
+/* A server's refusal log: one row per writer, code, table and reason with
+ * a count and the first refused change as a sample, so a client that sends
+ * refused changes by the million adds no rows (lm_refusal_counts,
+ * schema 7). The pusher keeps every refusal itself (PUSH_ACK). */
+static int count_refusal(batch *b, const lm_change *c, int code, const char *reason)
+{
+    lm_replica *r = b->r;
+    int rc = lm__prepare(
+        r, &r->s_refusal_count,
+        "INSERT INTO lm_refusal_counts(user, code, tbl, reason, n, first_at, last_at, site,"
+        " pk, col, value, hlc) VALUES(?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(user, code, tbl, reason) DO UPDATE SET n = n + 1,"
+        " last_at = excluded.last_at");
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = r->s_refusal_count;
+    sqlite3_bind_text(st, 1, b->ctx->refusals_by, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, code);
+    sqlite3_bind_text(st, 3, c->table ? c->table : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (int64_t)b->now);
+    sqlite3_bind_int64(st, 6, (int64_t)b->now);
+    sqlite3_bind_int64(st, 7, (int64_t)c->site);
+    sqlite3_bind_text(st, 8, c->pk ? c->pk : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, c->column ? c->column : "", -1, SQLITE_STATIC);
+    lm__bind_value(st, 10, &c->value);
+    sqlite3_bind_int64(st, 11, (int64_t)c->hlc);
+    int s = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return s == SQLITE_DONE ? LM_OK : lm__dberr(r, "count refusal");
+}
+
 static int add_refusal(batch *b, uint32_t idx, int code, const char *reason)
 {
     lm_apply_result *res = b->res;
@@ -68,6 +102,8 @@ static int add_refusal(batch *b, uint32_t idx, int code, const char *reason)
     if (!why)
         return LM_ENOMEM;
     res->refusals[res->n_refusals++] = (lm_refusal){idx, code, why};
+    if (b->ctx && b->ctx->refusals_by)
+        return count_refusal(b, c, code, reason);
 
     lm_replica *r = b->r;
     int rc = lm__prepare(r, &r->s_refusal,
@@ -448,14 +484,89 @@ static int stamp_received(batch *b, rowstate *rs, const sortkey *keys, uint32_t 
     return LM_OK;
 }
 
+/* The ledger's rules on one change from an untrusted writer
+ * (lm_apply_ctx.ledger_rules): its site is the pushing device's, its key
+ * and value pass rules.c. 0, a refusal code with *why, or an error. */
+static int ledger_change(batch *b, const lm_change *c, int tid, int cid, const char **why)
+{
+    const lm_apply_ctx *ctx = b->ctx;
+    *why = NULL;
+    if (ctx->origin_site && c->site != ctx->origin_site) {
+        *why = "change is stamped with another device's site";
+        return LM_EDENIED;
+    }
+    int rc = lm_rules_text(c->pk, strlen(c->pk), LM_MAX_PK, why);
+    if (rc || !cid)
+        return rc;
+    return lm__rules_cell(b->r, tid, cid, &c->value, b->now, why);
+}
+
+/* Refuses every valid change of a row the writer may not write as it
+ * comes (its scope, or the ledger's rules on a new row): each gets the
+ * reason, a cell the replica holds is repaired, and a refused new row with
+ * a generated id is taken back out of the writer's replica by a tombstone
+ * of our own (a natural catalog key is left alone: hq may create it
+ * legitimately later). */
+static int refuse_row(batch *b, rowstate *rs, const sortkey *keys, uint32_t len,
+                      const uint8_t *valid, int code, const char *why)
+{
+    lm_replica *r = b->r;
+    int rc = LM_OK;
+    for (uint32_t i = 0; i < len && !rc; i++) {
+        if (!valid[i])
+            continue;
+        int cc = b->cid[keys[i].idx];
+        if (cc)
+            repair(b, rs, cc);
+        rc = add_refusal(b, keys[i].idx, code, why);
+    }
+    if (!rc && !rs->existed && !rs->cells[0].has && !strcmp(lm__tables[rs->tid - 1].pk, "id")) {
+        rs->cells[0] = (cell){1, 1, lm__hlc_tick(r), r->site, 0};
+        /* only the refused agent ever held the row: its tombstone is keyed
+         * to that agent, so no other agent's pull reads it (a client that
+         * sends refused rows by the thousand would otherwise have every
+         * agent pull a tombstone for each) */
+        const lm_scope *w = b->ctx ? b->ctx->writer : NULL;
+        if (w && w->role == LM_ROLE_AGENT && w->user_id) {
+            size_t ulen = strlen(w->user_id);
+            if (!b->writer_key && (b->writer_key = lm_malloc(ulen + 3))) {
+                memcpy(b->writer_key, "a:", 2);
+                memcpy(b->writer_key + 2, w->user_id, ulen + 1);
+            }
+            if (!b->writer_key)
+                return LM_ENOMEM;
+            rs->tomb_key = b->writer_key;
+        }
+    }
+    if (!rc)
+        rc = lm__row_flush(b, rs);
+    return rc;
+}
+
+/* A loaded stop's status and loaded weight are frozen (docs/dispatch.md):
+ * the hlc of the load when the stored stop is loaded, else 0. A later write
+ * to either is refused; the load's own cells (stamped with it) are not. */
+static uint64_t loaded_at(const rowstate *rs, int *status_cid, int *weight_cid)
+{
+    static const lm_value loaded = {.type = LM_VAL_TEXT, .bytes = (uint8_t *)"loaded", .len = 6};
+    *status_cid = lm__col_find(rs->tid, "status");
+    *weight_cid = lm__col_find(rs->tid, "loaded_weight_g");
+    if (strcmp(lm__tables[rs->tid - 1].name, "route_stops") || !rs->exists || !*status_cid ||
+        !rs->cells[*status_cid].has || !lm__value_equal(&rs->vals[*status_cid], &loaded))
+        return 0;
+    return rs->cells[*status_cid].hlc;
+}
+
 int lm__merge_row(batch *b, const sortkey *keys, uint32_t len)
 {
     lm_replica *r = b->r;
     const lm_scope *w = b->ctx ? b->ctx->writer : NULL;
+    int ledger = b->ctx && b->ctx->ledger_rules;
+    uint64_t max_ahead = b->ctx && b->ctx->max_ahead_ms ? b->ctx->max_ahead_ms : r->max_drift_ms;
     int tid = keys[0].tid;
     rowstate rs;
-    int rc = LM_OK, code, cid;
-    const char *why;
+    int rc = LM_OK, code, cid, bad_code = 0;
+    const char *why, *bad_why = NULL;
     uint32_t ok = 0;
     memset(&rs, 0, sizeof rs);
     /* a range of stamped collections runs on across rows of other tables
@@ -480,7 +591,14 @@ int lm__merge_row(batch *b, const sortkey *keys, uint32_t len)
         /* the column by name, also for a change refused below: the
          * scope check reads a new row's scope columns by name */
         b->cid[idx] = (uint8_t)(cid = col_find(tid, c->column, i ? b->cid[keys[i - 1].idx] : 0));
-        if ((code = validate(c, tid, &cid, &why))) {
+        if ((code = validate(c, tid, &cid, &why)) ||
+            (ledger && (code = ledger_change(b, c, tid, cid, &why)))) {
+            if (!why) {
+                rc = code; /* not a refusal: the lookup failed */
+                goto done;
+            }
+            if (!bad_code)
+                bad_code = code, bad_why = why;
             if ((rc = add_refusal(b, idx, code, why)))
                 goto done;
             continue;
@@ -490,7 +608,7 @@ int lm__merge_row(batch *b, const sortkey *keys, uint32_t len)
             continue;
         }
         uint64_t h = c->hlc;
-        if (LM_HLC_MS(h) > b->now + r->max_drift_ms) {
+        if (LM_HLC_MS(h) > b->now + max_ahead) {
             /* a phone clock far ahead would win every later conflict: the
              * version is replaced by our own clock and the row flagged */
             h = lm__hlc_tick(r);
@@ -511,33 +629,38 @@ int lm__merge_row(batch *b, const sortkey *keys, uint32_t len)
     if ((rc = lm__row_load(r, &rs)))
         goto done;
 
+    getctx g = {b, &rs, keys, len};
     if (w && !rs.cells[0].has) {
-        getctx g = {b, &rs, keys, len};
-        code = lm__scope_row_check(r, w, tid, group_get, &g, &why);
+        code = lm__scope_row_check(r, w, tid, !rs.existed, group_get, &g, &why);
         if (code < 0 && code != LM_ESCOPE && code != LM_EDENIED) {
             rc = code;
             goto done;
         }
         if (code) {
-            for (uint32_t i = 0; i < len && !rc; i++) {
-                if (!valid[i])
-                    continue;
-                int cc = b->cid[keys[i].idx];
-                if (cc)
-                    repair(b, &rs, cc);
-                rc = add_refusal(b, keys[i].idx, code, why);
-            }
-            /* a refused new row with a generated id: a tombstone of our own
-             * takes it back out of the writer's replica (a natural catalog
-             * key is left alone: hq may create it legitimately later) */
-            if (!rc && !rs.existed && !rs.cells[0].has && !strcmp(lm__tables[tid - 1].pk, "id"))
-                rs.cells[0] = (cell){1, 1, lm__hlc_tick(r), r->site, 0};
-            if (!rc)
-                rc = lm__row_flush(b, &rs);
+            rc = refuse_row(b, &rs, keys, len, valid, code, why);
+            goto done;
+        }
+    }
+    /* a new row is whole or not at all: one refused cell refuses it, and
+     * the row as a whole passes the ledger's rules (rules.c) */
+    int cells = 0;
+    for (uint32_t i = 0; i < len; i++)
+        cells |= valid[i] && b->cid[keys[i].idx];
+    if (ledger && cells && !rs.existed && !rs.cells[0].has) {
+        code = bad_code;
+        why = bad_why;
+        if (!code && (code = lm__rules_row(r, tid, group_get, &g, &why)) && !why) {
+            rc = code;
+            goto done;
+        }
+        if (code) {
+            rc = refuse_row(b, &rs, keys, len, valid, code, why);
             goto done;
         }
     }
 
+    int status_cid = 0, weight_cid = 0;
+    uint64_t frozen = ledger ? loaded_at(&rs, &status_cid, &weight_cid) : 0;
     for (uint32_t i = 0; i < len && !rc; i++) {
         if (!valid[i])
             continue;
@@ -548,6 +671,14 @@ int lm__merge_row(batch *b, const sortkey *keys, uint32_t len)
         if (!cid) {
             if (w && w->role != LM_ROLE_SYSTEM && lm__tables[tid - 1].append_only)
                 rc = add_refusal(b, idx, LM_EIMMUTABLE, "ledger rows are never deleted");
+            else if (ledger && w && w->role == LM_ROLE_AGENT)
+                rc = add_refusal(b, idx, LM_EDENIED,
+                                 "agents never delete rows (hq deactivates a farmer)");
+            else if (ledger && w && !strcmp(lm__tables[tid - 1].name, "farmers"))
+                rc = add_refusal(b, idx, LM_EDENIED,
+                                 "farmers are never deleted (hq deactivates them)");
+            else if (frozen)
+                rc = add_refusal(b, idx, LM_EIMMUTABLE, "the stop is loaded: it stays");
             else
                 rc = merge_tombstone(b, &rs, c, h);
         } else if (rs.cells[0].has) {
@@ -560,6 +691,10 @@ int lm__merge_row(batch *b, const sortkey *keys, uint32_t len)
                 rc = add_conflict(b, tid, rs.pk, cid, &null, rs.cells[0].hlc, rs.cells[0].site,
                                   &c->value, h, c->site);
             }
+        } else if (frozen && h > frozen && (cid == status_cid || cid == weight_cid)) {
+            repair(b, &rs, cid);
+            rc = add_refusal(b, idx, LM_EIMMUTABLE,
+                             "the stop is loaded: its status and loaded weight are frozen");
         } else {
             rc = merge_cell(b, &rs, idx, cid, h);
         }

@@ -202,6 +202,9 @@ void lm_replica_close(lm_replica *r)
     finalize(&r->s_unstamped);
     finalize(&r->s_seq_get);
     finalize(&r->s_key_agent);
+    for (int k = 0; k < LM__RULE_STMTS; k++)
+        finalize(&r->s_rule[k]);
+    finalize(&r->s_refusal_count);
     /* closing with a transaction open rolls it back, as a crash would */
     sqlite3_close_v2(r->db);
     lm_free(r);

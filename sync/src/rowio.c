@@ -364,7 +364,7 @@ static uint32_t dirty_cells(const rowstate *rs)
 static int ver_write(batch *b, rowstate *rs, const char *key)
 {
     lm_replica *r = b->r;
-    const char *tomb_key = r->keyed ? "*" : NULL;
+    const char *tomb_key = r->keyed ? (rs->tomb_key ? rs->tomb_key : "*") : NULL;
     int n_cols = lm__tables[rs->tid - 1].n_cols;
     int cids[LM__MAX_COLS + 2], k = 0, rc;
     uint32_t dirty = dirty_cells(rs), cover = 0;

@@ -315,6 +315,22 @@ static int migrate_to_6(lm_replica *r)
                        " cols);\n");
 }
 
+/* Version 6 -> 7: a server's refusal log counts refusals (merge.c,
+ * lm_apply_ctx.refusals_by): one row per writer, code, table and reason
+ * with a sample, so refused changes by the million add no rows; and the
+ * corrections of a collection are found by index (the ledger's rules add
+ * up a collection's corrections before accepting another). */
+static int migrate_to_7(lm_replica *r)
+{
+    return lm__exec(
+        r, "CREATE TABLE IF NOT EXISTS lm_refusal_counts(user TEXT NOT NULL, code INTEGER NOT NULL,"
+           " tbl TEXT NOT NULL, reason TEXT NOT NULL, n INTEGER NOT NULL,"
+           " first_at INTEGER, last_at INTEGER, site INTEGER, pk TEXT, col TEXT,"
+           " value, hlc INTEGER, PRIMARY KEY(user, code, tbl, reason));\n"
+           "CREATE INDEX IF NOT EXISTS adjustments_collection"
+           " ON adjustments(collection_id);\n");
+}
+
 /* The capture triggers of this version, made again: version 2 added row
  * entries to them, version 3 the prev_hlc of a write that replaces an
  * unacknowledged local one (capture_cell_sql), version 4 the scope key,
@@ -344,6 +360,8 @@ int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
     if (from < 4 && (rc = migrate_to_4(r)))
         return rc;
     if (from < 6 && (rc = migrate_to_6(r)))
+        return rc;
+    if (from < 7 && (rc = migrate_to_7(r)))
         return rc;
     if (from < LM_SCHEMA_VERSION && (rc = make_triggers(r)))
         return rc;

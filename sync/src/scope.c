@@ -176,8 +176,8 @@ static int exists_with(lm_replica *r, const char *sql, const lm_value *p1, const
     return LM_OK;
 }
 
-int lm__scope_row_check(lm_replica *r, const lm_scope *w, int tid, lm__row_get_fn get, void *ud,
-                        const char **why)
+int lm__scope_row_check(lm_replica *r, const lm_scope *w, int tid, int fresh, lm__row_get_fn get,
+                        void *ud, const char **why)
 {
     const char *table = lm__tables[tid - 1].name;
     lm_value a = {.type = LM_VAL_NULL}, b = {.type = LM_VAL_NULL};
@@ -205,6 +205,13 @@ int lm__scope_row_check(lm_replica *r, const lm_scope *w, int tid, lm__row_get_f
             rc = found ? 0 : LM_ESCOPE;
             *why = "not a correction of the agent's own collection";
         } else if (!strcmp(table, "route_stops")) {
+            /* a dispatcher of the route's county (or hq) plans a stop; the
+             * agent only marks it arrived and loaded */
+            if (fresh) {
+                rc = LM_EDENIED;
+                *why = "agents do not create route stops (a dispatcher plans them)";
+                goto done;
+            }
             if ((rc = get(ud, "agent_id", &a)) < 0)
                 goto done;
             rc = text_is(&a, w->user_id) ? 0 : LM_ESCOPE;

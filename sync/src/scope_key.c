@@ -14,6 +14,8 @@
  *   routes                           'c:' || county
  *   receipts                         'n' (no agent sees them)
  *   catalog tables, tombstones       '*'
+ *   the tombstone of a new row the   'a:' || that agent (merge.c: only it
+ *   server refused from an agent       ever held the row)
  *
  * A key is a necessary condition, never a sufficient one: the pull still
  * applies the scope's SQL to each row it reads (a collection's village, for

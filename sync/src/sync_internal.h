@@ -10,6 +10,7 @@
  *
  *   util.c       error text, statements, transactions, SQL text, values
  *   tables.c     the domain schema: tables, columns, policies, owners
+ *   rules.c      the ledger's rules on a value and on a new row
  *   meta.c       lm_meta: settings and counters by key
  *   clock.c      the hybrid logical clock, ids, stamping captures
  *   scope.c      roles; who may see and who may write what
@@ -41,6 +42,10 @@
 /* lm_versions.cid of a row entry: one version for the columns in its
  * cols mask (see schema.c). 0 is the tombstone, 1..n the cells. */
 #define LM__ROW_CID (-1)
+/* Lookup statements of the ledger's rules (rules.c): one per kind of
+ * reference, and two for the rows a new row is checked against. */
+#define LM__RULE_REFS 8
+#define LM__RULE_STMTS (LM__RULE_REFS + 2)
 
 /* Column policies as stored in lm_columns.policy. */
 enum { LM__POL_LWW = 0, LM__POL_IMMUTABLE = 1, LM__POL_MONOTONIC = 2 };
@@ -110,9 +115,11 @@ struct lm_replica {
     sqlite3_stmt *s_refused;                      /* is our version refused? */
     sqlite3_stmt *s_flag;                         /* insert into lm_flags */
     sqlite3_stmt *s_meta_get, *s_meta_set;
-    sqlite3_stmt *s_unstamped; /* any capture without a version? */
-    sqlite3_stmt *s_seq_get;   /* last seq handed out */
-    sqlite3_stmt *s_key_agent; /* a collection's agent, for a scope key */
+    sqlite3_stmt *s_unstamped;            /* any capture without a version? */
+    sqlite3_stmt *s_seq_get;              /* last seq handed out */
+    sqlite3_stmt *s_key_agent;            /* a collection's agent, for a scope key */
+    sqlite3_stmt *s_rule[LM__RULE_STMTS]; /* rules.c's lookups */
+    sqlite3_stmt *s_refusal_count;        /* upsert into lm_refusal_counts */
 };
 
 /* Keeps a formatted message in r->errmsg and returns rc. */
@@ -161,11 +168,20 @@ int lm__schema_migrate(lm_replica *r, int from, uint64_t site);
 /* A SQL boolean over table tid's columns saying whether reader may see a
  * row; "1" for trusted readers. Owned by the caller (lm_free). */
 char *lm__scope_visible_sql(const lm_scope *reader, int tid);
-/* Whether writer may write the row whose scope values are given by get(),
- * 0 when allowed or a refusal code with *why set to a static reason. */
+/* Whether writer may write the row whose scope values are given by get()
+ * (fresh: the row is new to the replica), 0 when allowed or a refusal code with *why set to a
+ * static reason. */
 typedef int (*lm__row_get_fn)(void *ud, const char *col, lm_value *out);
-int lm__scope_row_check(lm_replica *r, const lm_scope *writer, int tid, lm__row_get_fn get,
-                        void *ud, const char **why);
+int lm__scope_row_check(lm_replica *r, const lm_scope *writer, int tid, int fresh,
+                        lm__row_get_fn get, void *ud, const char **why);
+/* The ledger's rules (rules.c), on the server: one change's value of
+ * column cid, with the row it names when it is a reference, and a new row
+ * as a whole (required columns, amounts, a correction against its
+ * collection). 0 when fine; a refusal code with *why set; or an error
+ * (*why NULL) that fails the batch. */
+int lm__rules_cell(lm_replica *r, int tid, int cid, const lm_value *v, uint64_t now_ms,
+                   const char **why);
+int lm__rules_row(lm_replica *r, int tid, lm__row_get_fn get, void *ud, const char **why);
 /* Whether writer may write column cid of table tid (ownership). */
 int lm__scope_col_check(const lm_scope *writer, int tid, int cid, const char **why);
 

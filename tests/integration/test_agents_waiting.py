@@ -83,7 +83,7 @@ def bulk_insert(agent, farmer, n):
            "INSERT INTO collections (id, agent_id, farmer_id, village, product, grade, "
            "weight_g, unit_price_fen, amount_fen, collected_at, note) "
            "SELECT printf('CUT%%023d', i), '%s', '%s', 'shangba', 'potato', 'B', 1000 + i, "
-           "250, (1000 + i) / 4, 1700000000000 + i, 'bulk' FROM k;" % (n, agent.uid, farmer))
+           "250, ((1000 + i) * 250 + 500) / 1000, 1700000000000 + i, 'bulk' FROM k;" % (n, agent.uid, farmer))
     run(["/usr/bin/sqlite3", agent.db, sql])
 
 

@@ -421,6 +421,28 @@ static void test_migrate_v5(void)
     lm_replica_close(r);
 }
 
+/* A version 6 replica gains the counted refusal log and the index of
+ * corrections by collection (schema 7). */
+static void test_migrate_v6(void)
+{
+    lm_replica *r = st_open("v6.db", 5, NULL);
+    CHECK(r);
+    if (!r)
+        return;
+    if (!(r = take_back_and_reopen(r, "v6.db",
+                                   "DROP TABLE lm_refusal_counts;"
+                                   "DROP INDEX adjustments_collection;"
+                                   "UPDATE lm_meta SET value='6' WHERE key='schema_version'")))
+        return;
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                           " ('lm_refusal_counts', 'adjustments_collection')"),
+                 2);
+    CHECK_RC(st_exec(r, "INSERT INTO lm_refusal_counts(user, code, tbl, reason, n)"
+                        " VALUES('u', -8, 'collections', 'why', 1)"),
+             SQLITE_OK);
+    lm_replica_close(r);
+}
+
 int main(void)
 {
     st_mkdir("clock");
@@ -433,6 +455,7 @@ int main(void)
     test_migrate_v2();
     test_migrate_v3();
     test_migrate_v5();
+    test_migrate_v6();
     st_rmdir();
     return lm_test_done("sync_clock");
 }
