@@ -52,6 +52,7 @@ if(LM_FUZZ)
                      -DWORK=${CMAKE_CURRENT_BINARY_DIR}/fuzz-work/vrp -DSECONDS=20
                      -P ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/run_fuzz.cmake)
     set_tests_properties(fuzz_vrp PROPERTIES TIMEOUT 120)
+  endif()
   # The server's validation of received changes (the ledger's rules and the
   # merge), over a replica with a small catalog.
   if(TARGET lm_sync)
