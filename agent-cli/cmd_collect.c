@@ -60,7 +60,7 @@ int lm_cmd_collect(int argc, char **argv)
         return lm_cli_usage_error(cmd, "--note is limited to %d bytes", MAX_NOTE);
 
     lm_replica *r;
-    if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
+    if ((code = lm_cli_open(cmd, c.db, LM_CLI_USER | LM_CLI_WRITE, &r)) != LM_EXIT_OK)
         return code;
     sqlite3 *db = lm_replica_db(r);
     char *user = lm_cli_meta(r, "user");
@@ -69,12 +69,12 @@ int lm_cmd_collect(int argc, char **argv)
     sqlite3_stmt *st = NULL;
 
     if (lm_cli_exec(db, "BEGIN IMMEDIATE") != LM_OK) {
-        code = lm_cli_error(cmd, "cannot start a transaction: %s", sqlite3_errmsg(db));
+        code = lm_cli_sql_error(cmd, db, "cannot start a transaction");
         goto fail_begin;
     }
     if (sqlite3_prepare_v2(db, "SELECT village FROM farmers WHERE id = ?", -1, &st, NULL) !=
         SQLITE_OK) {
-        code = lm_cli_error(cmd, "cannot prepare: %s", sqlite3_errmsg(db));
+        code = lm_cli_sql_error(cmd, db, "cannot prepare");
         goto fail_tx;
     }
     sqlite3_bind_text(st, 1, farmer, -1, SQLITE_STATIC);

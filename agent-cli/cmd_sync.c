@@ -69,10 +69,11 @@ static int run_session(lm_replica *r, const char *server, const char *user,
     char text[32];
     if (rc == LM_OK) {
         snprintf(text, sizeof text, "%llu", (unsigned long long)lm_cli_now_ms());
-        if (lm_replica_meta_set(r, "last_sync", text) != LM_OK ||
-            lm_replica_meta_set(r, "last_error", "") != LM_OK) {
-            snprintf(err, err_size, "synced, but cannot record it: %s", lm_replica_errmsg(r));
-            return LM_EDB;
+        if ((rc = lm_replica_meta_set(r, "last_sync", text)) != LM_OK ||
+            (rc = lm_replica_meta_set(r, "last_error", "")) != LM_OK) {
+            snprintf(err, err_size, "synced, but cannot record the time of this sync: %s",
+                     lm_strerror(rc));
+            return rc;
         }
     } else {
         /* Best effort: the reason is printed anyway; status shows it later. */
@@ -217,7 +218,8 @@ int lm_cmd_sync(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     lm_replica *r;
-    if ((code = lm_cli_open("sync", c.db, 1, &r)) != LM_EXIT_OK)
+    if ((code = lm_cli_open("sync", c.db, LM_CLI_USER | LM_CLI_WRITE | LM_CLI_SYNC, &r)) !=
+        LM_EXIT_OK)
         return code;
     char *server = lm_cli_meta(r, "server");
     char *user = lm_cli_meta(r, "user");
@@ -259,7 +261,16 @@ int lm_cmd_sync(int argc, char **argv)
     if (rc != LM_OK) {
         uint64_t pending = 0;
         lm_replica_pending_count(r, &pending);
-        if (attempts > 1)
+        const char *path = lm_cli_db_path(c.db);
+        char outcome[160];
+        snprintf(outcome, sizeof outcome,
+                 "nothing is lost: %llu changes stay queued and the next sync goes on",
+                 (unsigned long long)pending);
+        if (rc == LM_ECORRUPT)
+            code = lm_cli_damaged_error("sync", path, err);
+        else if (lm_cli_disk_full(path, rc))
+            code = lm_cli_disk_full_error("sync", path, outcome);
+        else if (attempts > 1)
             code = lm_cli_error("sync", "%s (%llu changes still queued; gave up after %u attempts)",
                                 err, (unsigned long long)pending, attempts);
         else
