@@ -192,6 +192,20 @@ static void add_stats(lm_sync_stats *sum, const lm_sync_stats *one)
         memcpy(sum->role, one->role, sizeof sum->role);
 }
 
+/* The session found this file to be a restored or copied replica and the
+ * engine gave it a fresh site id (lm_replica_adopt_watermark). Says so in
+ * one line and pulls again from the start: what the old site's other copy
+ * wrote is not here, and the old site's rows came back excluded. */
+static int went_on_as_new_site(lm_replica *r)
+{
+    fprintf(stderr,
+            "lastmile: sync: this replica is a restored or copied file (the server already has "
+            "more of its changes than it ever counted); it goes on as site %016llx and sends "
+            "what it recorded since its last sync under it\n",
+            (unsigned long long)lm_replica_site(r));
+    return lm_replica_meta_set(r, "pull_cursor", "0");
+}
+
 int lm_cmd_sync(int argc, char **argv)
 {
     lm_cli_common c = {0};
@@ -237,10 +251,15 @@ int lm_cmd_sync(int argc, char **argv)
     uint64_t started = mono_ms();
     srand((unsigned)(started ^ (uint64_t)getpid()));
     int rc;
+    uint64_t site = lm_replica_site(r);
     for (;;) {
         attempts++;
         rc = run_session(r, server, user, key, (unsigned)timeout_s * 1000u, &st, err, sizeof err);
         add_stats(&total, &st);
+        if (lm_replica_site(r) != site && (rc = went_on_as_new_site(r)) == LM_OK) {
+            site = lm_replica_site(r);
+            continue; /* as the new site, from the start */
+        }
         if (rc == LM_OK || !worth_retrying(rc) || attempts > (unsigned long)retries)
             break;
         if (st.pushed_changes + st.pulled_changes > 0)

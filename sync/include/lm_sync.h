@@ -275,9 +275,15 @@ int lm_replica_seq(lm_replica *r, uint64_t *seq);
 
 /* Agent side, at WELCOME: the server holds this replica's changes up to
  * watermark. Marks them acknowledged (a power cut here may have rolled
- * back acks of batches the server kept) and moves the change counter past
- * it (a copy of the file restored from before it), so no change logged
- * from now on is numbered as one the server already has. */
+ * back acks of batches the server kept). A watermark past anything this
+ * replica ever counted means the file is a restored or copied one, whose
+ * changes since its last acknowledgement may carry seqs the server gave
+ * to other changes: it takes a fresh site id (lm_replica_site changes;
+ * meta "previous_site" keeps the old one) and logs those changes again
+ * under it, numbered past the watermark, so they are sent once and no
+ * change logged from now on is numbered as one the server already has.
+ * The caller should pull again from the start as the new site: rows the
+ * old site wrote elsewhere are not in this file. */
 int lm_replica_adopt_watermark(lm_replica *r, uint64_t watermark);
 
 /* Agent side, after PUSH_ACK: writes the received_at stamps the server

@@ -30,7 +30,7 @@ static int read_version(lm_replica *r, uint64_t *ver)
     return lm__meta_get_u64(r, "schema_version", 0, ver);
 }
 
-static uint64_t random_site(void)
+uint64_t lm__random_site(void)
 {
     uint64_t s = 0;
     while (s == 0) {
@@ -59,7 +59,7 @@ static int check_and_migrate(lm_replica *r, const lm_replica_options *o)
     }
     if (ver < LM_SCHEMA_VERSION) {
         uint64_t site = o && o->site ? (o->site & (uint64_t)INT64_MAX) : 0;
-        if ((rc = lm__schema_migrate(r, (int)ver, site ? site : random_site())))
+        if ((rc = lm__schema_migrate(r, (int)ver, site ? site : lm__random_site())))
             goto fail_tx;
     }
     sqlite3_stmt *st = NULL;

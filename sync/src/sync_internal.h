@@ -216,4 +216,7 @@ char *lm__scope_keyed_sql(const lm_scope *reader, const char *cols, const char *
  * file opens too. LM_OK with *db to sqlite3_close_v2, else LM_EDB and err. */
 int lm__open_quiet(const char *path, sqlite3 **db, char *err, size_t err_size);
 
+/* replica.c: a random site id, never 0, within a signed SQLite integer. */
+uint64_t lm__random_site(void);
+
 #endif
