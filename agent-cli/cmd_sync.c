@@ -193,9 +193,10 @@ static void add_stats(lm_sync_stats *sum, const lm_sync_stats *one)
 }
 
 /* The session found this file to be a restored or copied replica and the
- * engine gave it a fresh site id (lm_replica_adopt_watermark). Says so in
- * one line and pulls again from the start: what the old site's other copy
- * wrote is not here, and the old site's rows came back excluded. */
+ * engine gave it a fresh site id (lm_replica_adopt_watermark), which
+ * ended the session. Says so in one line; the next session, as the new
+ * site, pulls from the start: what the old site's other copy wrote is not
+ * in this file. */
 static int went_on_as_new_site(lm_replica *r)
 {
     fprintf(stderr,
@@ -258,7 +259,8 @@ int lm_cmd_sync(int argc, char **argv)
         add_stats(&total, &st);
         if (lm_replica_site(r) != site && (rc = went_on_as_new_site(r)) == LM_OK) {
             site = lm_replica_site(r);
-            continue; /* as the new site, from the start */
+            attempts--; /* the session that found the copy is no attempt of its own */
+            continue;   /* as the new site, from the start */
         }
         if (rc == LM_OK || !worth_retrying(rc) || attempts > (unsigned long)retries)
             break;

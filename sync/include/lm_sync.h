@@ -282,8 +282,10 @@ int lm_replica_seq(lm_replica *r, uint64_t *seq);
  * meta "previous_site" keeps the old one) and logs those changes again
  * under it, numbered past the watermark, so they are sent once and no
  * change logged from now on is numbered as one the server already has.
- * The caller should pull again from the start as the new site: rows the
- * old site wrote elsewhere are not in this file. */
+ * That done (committed), it returns LM_ECONFLICT: the caller ends the
+ * session, which speaks for the old site, and starts one as the new site,
+ * pulling from the start (rows the old site wrote elsewhere are not in
+ * this file). */
 int lm_replica_adopt_watermark(lm_replica *r, uint64_t watermark);
 
 /* Agent side, after PUSH_ACK: writes the received_at stamps the server

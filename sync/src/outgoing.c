@@ -541,9 +541,16 @@ int lm_replica_adopt_watermark(lm_replica *r, uint64_t watermark)
         rc = raise_push_acked(r, watermark);
     if (rc || (rc = lm__commit(r)))
         goto fail_tx;
-    if (site)
-        r->site = site;
-    return LM_OK;
+    if (!site)
+        return LM_OK;
+    uint64_t old = r->site;
+    r->site = site;
+    /* The session that brought the watermark speaks for the old site:
+     * sending under the new one is the next session's. */
+    return lm__fail(r, LM_ECONFLICT,
+                    "this replica is a copy of site %016llx restored from before the server's "
+                    "watermark; it goes on as site %016llx",
+                    (unsigned long long)old, (unsigned long long)site);
 
 fail_tx:
     lm__rollback(r);
