@@ -70,33 +70,6 @@ const char *lm_cli_db_path(const char *db_opt)
     return "./lastmile.db";
 }
 
-int lm_cli_open(const char *cmd, const char *db_opt, int require_user, lm_replica **out)
-{
-    const char *path = lm_cli_db_path(db_opt);
-    char err[256] = "";
-    *out = NULL;
-    if (access(path, F_OK) != 0)
-        return lm_cli_error(cmd, "no replica at %s (run 'lastmile init' first)", path);
-    lm_replica_options o;
-    memset(&o, 0, sizeof o);
-    o.cache_kib = LM_AGENT_CACHE_KIB;
-    int rc = lm_replica_open(path, &o, out, err, sizeof err);
-    if (rc != LM_OK) {
-        *out = NULL;
-        return lm_cli_error(cmd, "cannot open %s: %s", path, err[0] ? err : lm_strerror(rc));
-    }
-    if (require_user) {
-        char *user = lm_cli_meta(*out, "user");
-        if (!user) {
-            lm_replica_close(*out);
-            *out = NULL;
-            return lm_cli_error(cmd, "%s is not initialised (run 'lastmile init' first)", path);
-        }
-        lm_free(user);
-    }
-    return LM_EXIT_OK;
-}
-
 uint64_t lm_cli_now_ms(void)
 {
     struct timespec ts;
@@ -244,9 +217,9 @@ int lm_cli_insert_prepare(const char *cmd, lm_replica *r, const char *sql, char 
 int lm_cli_insert_commit(const char *cmd, sqlite3 *db, sqlite3_stmt *st)
 {
     if (sqlite3_step(st) != SQLITE_DONE)
-        return lm_cli_error(cmd, "cannot insert: %s", sqlite3_errmsg(db));
+        return lm_cli_sql_error(cmd, db, "cannot insert");
     if (lm_cli_exec(db, "COMMIT") != LM_OK)
-        return lm_cli_error(cmd, "cannot commit: %s", sqlite3_errmsg(db));
+        return lm_cli_sql_error(cmd, db, "cannot commit");
     return 0;
 }
 

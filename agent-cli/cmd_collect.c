@@ -209,13 +209,13 @@ int lm_cmd_collect(int argc, char **argv)
         return code;
 
     lm_replica *r;
-    if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
+    if ((code = lm_cli_open(cmd, c.db, LM_CLI_USER | LM_CLI_WRITE, &r)) != LM_EXIT_OK)
         return code;
     sqlite3 *db = lm_replica_db(r);
     char *user = lm_cli_meta(r, "user");
     char id[LM_ID_SIZE];
     if (lm_cli_exec(db, "BEGIN IMMEDIATE") != LM_OK) {
-        code = lm_cli_error(cmd, "cannot start a transaction: %s", sqlite3_errmsg(db));
+        code = lm_cli_sql_error(cmd, db, "cannot start a transaction");
     } else {
         if (!(code = find_farmer(cmd, db, &p)) &&
             !(code = lm_cli_require_in_catalog(

@@ -204,7 +204,7 @@ int lm_cmd_conflicts(int argc, char **argv)
         return lm_cli_usage_error(cmd, "--keep only goes with 'resolve ID'");
     }
     lm_replica *r;
-    if ((code = lm_cli_open(cmd, c.db, 0, &r)) != LM_EXIT_OK)
+    if ((code = lm_cli_open(cmd, c.db, resolving ? LM_CLI_WRITE : 0, &r)) != LM_EXIT_OK)
         return code;
     code = resolving ? resolve(cmd, r, id, keep_mine, c.json) : list(cmd, r, all, c.json);
     lm_replica_close(r);

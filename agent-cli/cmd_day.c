@@ -178,7 +178,7 @@ int lm_cmd_day(int argc, char **argv)
     if (a.n_positional)
         return lm_cli_usage_error(cmd, "unexpected argument '%s'", a.positional[0]);
     lm_replica *r;
-    if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
+    if ((code = lm_cli_open(cmd, c.db, LM_CLI_USER, &r)) != LM_EXIT_OK)
         return code;
     sqlite3 *db = lm_replica_db(r);
     char *user = lm_cli_meta(r, "user");

@@ -62,7 +62,7 @@ int lm_cmd_farmer_add(int argc, char **argv)
         return code;
 
     lm_replica *r;
-    if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
+    if ((code = lm_cli_open(cmd, c.db, LM_CLI_USER | LM_CLI_WRITE, &r)) != LM_EXIT_OK)
         return code;
     sqlite3 *db = lm_replica_db(r);
     char *user = lm_cli_meta(r, "user");
@@ -70,7 +70,7 @@ int lm_cmd_farmer_add(int argc, char **argv)
     sqlite3_stmt *st = NULL;
 
     if (lm_cli_exec(db, "BEGIN IMMEDIATE") != LM_OK) {
-        code = lm_cli_error(cmd, "cannot start a transaction: %s", sqlite3_errmsg(db));
+        code = lm_cli_sql_error(cmd, db, "cannot start a transaction");
         goto fail_begin;
     }
     /* The catalog's villages came with the first sync; a name not in it is

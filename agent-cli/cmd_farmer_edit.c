@@ -144,11 +144,11 @@ static int apply_edit(const char *cmd, sqlite3 *db, const char *ref, const edit 
     if (e->poor || e->not_poor)
         sqlite3_bind_int(st, 5, e->poor);
     if (sqlite3_step(st) != SQLITE_DONE) {
-        code = lm_cli_error(cmd, "cannot update: %s", sqlite3_errmsg(db));
+        code = lm_cli_sql_error(cmd, db, "cannot update");
         goto done;
     }
     if (lm_cli_exec(db, "COMMIT") != LM_OK) {
-        code = lm_cli_error(cmd, "cannot commit: %s", sqlite3_errmsg(db));
+        code = lm_cli_sql_error(cmd, db, "cannot commit");
         goto done;
     }
     print_changed(id, changed, json);
@@ -183,11 +183,11 @@ int lm_cmd_farmer_edit(int argc, char **argv)
         return code;
 
     lm_replica *r;
-    if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
+    if ((code = lm_cli_open(cmd, c.db, LM_CLI_USER | LM_CLI_WRITE, &r)) != LM_EXIT_OK)
         return code;
     sqlite3 *db = lm_replica_db(r);
     if (lm_cli_exec(db, "BEGIN IMMEDIATE") != LM_OK) {
-        code = lm_cli_error(cmd, "cannot start a transaction: %s", sqlite3_errmsg(db));
+        code = lm_cli_sql_error(cmd, db, "cannot start a transaction");
     } else {
         code = apply_edit(cmd, db, a.positional[0], &e, c.json);
         if (!sqlite3_get_autocommit(db)) /* refused, or nothing to change */

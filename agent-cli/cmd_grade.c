@@ -50,7 +50,7 @@ int lm_cmd_grade(int argc, char **argv)
         return code;
 
     lm_replica *r;
-    if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
+    if ((code = lm_cli_open(cmd, c.db, LM_CLI_USER | LM_CLI_WRITE, &r)) != LM_EXIT_OK)
         return code;
     sqlite3 *db = lm_replica_db(r);
     char *user = lm_cli_meta(r, "user");
@@ -59,12 +59,12 @@ int lm_cmd_grade(int argc, char **argv)
     int found;
 
     if (lm_cli_exec(db, "BEGIN IMMEDIATE") != LM_OK) {
-        code = lm_cli_error(cmd, "cannot start a transaction: %s", sqlite3_errmsg(db));
+        code = lm_cli_sql_error(cmd, db, "cannot start a transaction");
         goto fail_begin;
     }
     found = lm_cli_row_exists(db, "SELECT 1 FROM collections WHERE id = ?", collection);
     if (found != 1) {
-        code = found < 0 ? lm_cli_error(cmd, "cannot read collections: %s", sqlite3_errmsg(db))
+        code = found < 0 ? lm_cli_sql_error(cmd, db, "cannot read collections")
                          : lm_cli_error(cmd, "unknown collection '%s'", collection);
         goto fail_tx;
     }

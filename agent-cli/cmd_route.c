@@ -182,7 +182,7 @@ static int suggest(lm_replica *r, const char *date, long long cap, lm_geo_opts *
                            "SELECT name, county FROM villages WHERE name IN"
                            " (SELECT village FROM collections) ORDER BY name",
                            -1, &st, NULL) != SQLITE_OK)
-        return lm_cli_error(cmd, "cannot read: %s", sqlite3_errmsg(db));
+        return lm_cli_sql_error(cmd, db, "cannot read");
     while ((step = sqlite3_step(st)) == SQLITE_ROW && n < MAX_POINTS) {
         char *wt = query_text(db, sql_waiting, (const char *)sqlite3_column_text(st, 0), date);
         long long w = wt ? atoll(wt) : 0;
@@ -200,7 +200,7 @@ static int suggest(lm_replica *r, const char *date, long long cap, lm_geo_opts *
         }
     }
     if (step != SQLITE_DONE && step != SQLITE_ROW) {
-        code = lm_cli_error(cmd, "cannot read: %s", sqlite3_errmsg(db));
+        code = lm_cli_sql_error(cmd, db, "cannot read");
         goto fail_read;
     }
     qsort(pts, n, sizeof pts[0], point_cmp);
@@ -353,7 +353,7 @@ int lm_cmd_route(int argc, char **argv)
 
     lm_replica *r = NULL;
     char *user = NULL, *role = NULL, *county = NULL;
-    if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
+    if ((code = lm_cli_open(cmd, c.db, LM_CLI_USER | LM_CLI_WRITE, &r)) != LM_EXIT_OK)
         goto fail_open;
     sqlite3 *db = lm_replica_db(r);
     user = lm_cli_meta(r, "user");
@@ -364,7 +364,7 @@ int lm_cmd_route(int argc, char **argv)
         goto fail_role;
     }
     if (lm_cli_exec(db, "BEGIN IMMEDIATE") != LM_OK) {
-        code = lm_cli_error(cmd, "cannot start a transaction: %s", sqlite3_errmsg(db));
+        code = lm_cli_sql_error(cmd, db, "cannot start a transaction");
         goto fail_role;
     }
     long long waiting = 0;
@@ -415,7 +415,7 @@ int lm_cmd_route(int argc, char **argv)
     if (lm_replica_new_id(r, id) != LM_OK ||
         insert_route(db, r, id, county, date, vehicle, driver, user, cap, stops, n) != LM_OK ||
         lm_cli_exec(db, "COMMIT") != LM_OK) {
-        code = lm_cli_error(cmd, "cannot write the route: %s", sqlite3_errmsg(db));
+        code = lm_cli_sql_error(cmd, db, "cannot write the route");
         goto fail_tx;
     }
     code = lm_cli_print_id(cmd, id, c.json);

@@ -58,7 +58,7 @@ int lm_cmd_stop(int argc, char **argv)
         return lm_cli_usage_error(cmd, "--kg '%s' %s", kg, why);
 
     lm_replica *r;
-    if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
+    if ((code = lm_cli_open(cmd, c.db, LM_CLI_USER | LM_CLI_WRITE, &r)) != LM_EXIT_OK)
         return code;
     sqlite3 *db = lm_replica_db(r);
     char *user = lm_cli_meta(r, "user");
@@ -67,12 +67,12 @@ int lm_cmd_stop(int argc, char **argv)
     int target = load ? 3 : 2;
 
     if (lm_cli_exec(db, "BEGIN IMMEDIATE") != LM_OK) {
-        code = lm_cli_error(cmd, "cannot start a transaction: %s", sqlite3_errmsg(db));
+        code = lm_cli_sql_error(cmd, db, "cannot start a transaction");
         goto fail_begin;
     }
     if (sqlite3_prepare_v2(db, "SELECT agent_id, status FROM route_stops WHERE id = ?", -1, &st,
                            NULL) != SQLITE_OK) {
-        code = lm_cli_error(cmd, "cannot read stops: %s", sqlite3_errmsg(db));
+        code = lm_cli_sql_error(cmd, db, "cannot read stops");
         goto fail_tx;
     }
     sqlite3_bind_text(st, 1, stop, -1, SQLITE_STATIC);
@@ -98,14 +98,14 @@ int lm_cmd_stop(int argc, char **argv)
                                   " WHERE id = ?1"
                                 : "UPDATE route_stops SET status = 'arrived' WHERE id = ?1",
                            -1, &st, NULL) != SQLITE_OK) {
-        code = lm_cli_error(cmd, "cannot prepare: %s", sqlite3_errmsg(db));
+        code = lm_cli_sql_error(cmd, db, "cannot prepare");
         goto fail_tx;
     }
     sqlite3_bind_text(st, 1, stop, -1, SQLITE_STATIC);
     if (load)
         sqlite3_bind_int64(st, 2, grams);
     if (sqlite3_step(st) != SQLITE_DONE || lm_cli_exec(db, "COMMIT") != LM_OK) {
-        code = lm_cli_error(cmd, "cannot update: %s", sqlite3_errmsg(db));
+        code = lm_cli_sql_error(cmd, db, "cannot update");
         goto fail_tx;
     }
     sqlite3_finalize(st);

@@ -69,10 +69,11 @@ static int run_session(lm_replica *r, const char *server, const char *user,
     char text[32];
     if (rc == LM_OK) {
         snprintf(text, sizeof text, "%llu", (unsigned long long)lm_cli_now_ms());
-        if (lm_replica_meta_set(r, "last_sync", text) != LM_OK ||
-            lm_replica_meta_set(r, "last_error", "") != LM_OK) {
-            snprintf(err, err_size, "synced, but cannot record it: %s", lm_replica_errmsg(r));
-            return LM_EDB;
+        if ((rc = lm_replica_meta_set(r, "last_sync", text)) != LM_OK ||
+            (rc = lm_replica_meta_set(r, "last_error", "")) != LM_OK) {
+            snprintf(err, err_size, "synced, but cannot record the time of this sync: %s",
+                     lm_strerror(rc));
+            return rc;
         }
     } else {
         /* Best effort: the reason is printed anyway; status shows it later. */
@@ -191,6 +192,21 @@ static void add_stats(lm_sync_stats *sum, const lm_sync_stats *one)
         memcpy(sum->role, one->role, sizeof sum->role);
 }
 
+/* The session found this file to be a restored or copied replica and the
+ * engine gave it a fresh site id (lm_replica_adopt_watermark), which
+ * ended the session. Says so in one line; the next session, as the new
+ * site, pulls from the start: what the old site's other copy wrote is not
+ * in this file. */
+static int went_on_as_new_site(lm_replica *r)
+{
+    fprintf(stderr,
+            "lastmile: sync: this replica is a restored or copied file (the server already has "
+            "more of its changes than it ever counted); it goes on as site %016llx and sends "
+            "what it recorded since its last sync under it\n",
+            (unsigned long long)lm_replica_site(r));
+    return lm_replica_meta_set(r, "pull_cursor", "0");
+}
+
 int lm_cmd_sync(int argc, char **argv)
 {
     lm_cli_common c = {0};
@@ -217,7 +233,8 @@ int lm_cmd_sync(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     lm_replica *r;
-    if ((code = lm_cli_open("sync", c.db, 1, &r)) != LM_EXIT_OK)
+    if ((code = lm_cli_open("sync", c.db, LM_CLI_USER | LM_CLI_WRITE | LM_CLI_SYNC, &r)) !=
+        LM_EXIT_OK)
         return code;
     char *server = lm_cli_meta(r, "server");
     char *user = lm_cli_meta(r, "user");
@@ -235,10 +252,16 @@ int lm_cmd_sync(int argc, char **argv)
     uint64_t started = mono_ms();
     srand((unsigned)(started ^ (uint64_t)getpid()));
     int rc;
+    uint64_t site = lm_replica_site(r);
     for (;;) {
         attempts++;
         rc = run_session(r, server, user, key, (unsigned)timeout_s * 1000u, &st, err, sizeof err);
         add_stats(&total, &st);
+        if (lm_replica_site(r) != site && (rc = went_on_as_new_site(r)) == LM_OK) {
+            site = lm_replica_site(r);
+            attempts--; /* the session that found the copy is no attempt of its own */
+            continue;   /* as the new site, from the start */
+        }
         if (rc == LM_OK || !worth_retrying(rc) || attempts > (unsigned long)retries)
             break;
         if (st.pushed_changes + st.pulled_changes > 0)
@@ -259,7 +282,16 @@ int lm_cmd_sync(int argc, char **argv)
     if (rc != LM_OK) {
         uint64_t pending = 0;
         lm_replica_pending_count(r, &pending);
-        if (attempts > 1)
+        const char *path = lm_cli_db_path(c.db);
+        char outcome[160];
+        snprintf(outcome, sizeof outcome,
+                 "nothing is lost: %llu changes stay queued and the next sync goes on",
+                 (unsigned long long)pending);
+        if (rc == LM_ECORRUPT)
+            code = lm_cli_damaged_error("sync", path, err);
+        else if (lm_cli_disk_full(path, rc))
+            code = lm_cli_disk_full_error("sync", path, outcome);
+        else if (attempts > 1)
             code = lm_cli_error("sync", "%s (%llu changes still queued; gave up after %u attempts)",
                                 err, (unsigned long long)pending, attempts);
         else

@@ -1,6 +1,7 @@
 /*
  * main.c — `lastmile`, the field tool: dispatches to one subcommand.
- * Exit codes: 0 ok, 1 runtime error, 2 usage error; every error is one line
+ * Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 replica damaged, 4
+ * disk full; every error is one line
  * on stderr, "lastmile: <command>: <reason>".
  */
 #include <stdio.h>
@@ -24,6 +25,8 @@ static const char usage[] =
     "  list farmers|collections|gradings|adjustments|routes|stops|refusals\n"
     "  status                                        pending changes, last sync, conflicts\n"
     "  sync                                          push, then pull, until up to date\n"
+    "  check                                         SQLite's integrity check of the replica\n"
+    "  salvage --out NEW                             rebuild a damaged replica into NEW\n"
     "  conflicts [resolve ID --keep mine|theirs]\n"
     "  route create --date D --vehicle V --driver NAME --stops V1,V2 [--capacity-kg N]\n"
     "  route suggest --date D --capacity-kg N        routes covering the waiting weight\n"
@@ -31,7 +34,8 @@ static const char usage[] =
     "  stop arrive STOP | stop load STOP --kg KG     your stop of a pickup route\n"
     "\n"
     "FARMER is a farmer's id, an unambiguous id prefix or exact name.\n"
-    "Exit codes: 0 ok, 1 runtime error, 2 usage error.\n";
+    "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 replica damaged,\n"
+    "4 disk full.\n";
 
 typedef struct command {
     const char *name;
@@ -39,10 +43,13 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"init", lm_cmd_init},     {"collect", lm_cmd_collect},     {"grade", lm_cmd_grade},
-    {"adjust", lm_cmd_adjust}, {"list", lm_cmd_list},           {"status", lm_cmd_status},
-    {"sync", lm_cmd_sync},     {"conflicts", lm_cmd_conflicts}, {"route", lm_cmd_route},
-    {"stop", lm_cmd_stop},     {"points", lm_cmd_points},       {"day", lm_cmd_day},
+    {"init", lm_cmd_init},       {"collect", lm_cmd_collect},
+    {"grade", lm_cmd_grade},     {"adjust", lm_cmd_adjust},
+    {"list", lm_cmd_list},       {"status", lm_cmd_status},
+    {"sync", lm_cmd_sync},       {"conflicts", lm_cmd_conflicts},
+    {"route", lm_cmd_route},     {"stop", lm_cmd_stop},
+    {"points", lm_cmd_points},   {"check", lm_cmd_check},
+    {"salvage", lm_cmd_salvage}, {"day", lm_cmd_day},
 };
 
 int main(int argc, char **argv)

@@ -56,7 +56,9 @@ extern "C" {
     X(LM_EBUSY, -29, "busy, try again")                                                            \
     X(LM_ECANCELED, -30, "canceled")                                                               \
     X(LM_ECONFLICT, -31, "conflict")                                                               \
-    X(LM_EEXISTS, -32, "already exists")
+    X(LM_EEXISTS, -32, "already exists")                                                           \
+    X(LM_ECORRUPT, -33, "database file is damaged")                                                \
+    X(LM_EFULL, -34, "disk full")
 
 enum lm_errno {
 #define LM__ERRNO_ENUM(name, value, text) name = (value),

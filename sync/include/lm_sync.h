@@ -92,6 +92,13 @@ typedef struct lm_replica_options {
      * agent's pull reads only the versions it may see. Once set, the file
      * keeps them for every later opener, with or without this flag. */
     int scope_keys;
+    /* Read only, for a disk with no room left (the field tool's read
+     * commands fall back to it): SQLite's locking_mode=EXCLUSIVE before
+     * the first read keeps the WAL index in memory instead of growing a
+     * -shm file, which a full disk refuses; query_only; no checkpoint at
+     * close; nothing migrated or stamped (a file that needs either is
+     * refused). Other connections to the file wait while it is open. */
+    int read_only;
 } lm_replica_options;
 
 /* Opens (and migrates or creates) a replica. On success *out owns the
@@ -101,6 +108,38 @@ typedef struct lm_replica_options {
 int lm_replica_open(const char *path, const lm_replica_options *opts, lm_replica **out,
                     char *errmsg, size_t errmsg_size);
 void lm_replica_close(lm_replica *r); /* NULL is fine */
+
+/* SQLite's PRAGMA quick_check (full = 0: every page and record well formed)
+ * or integrity_check (full = 1: also every index against its table) of the
+ * replica's file. LM_OK when it reports "ok"; LM_ECORRUPT when it finds
+ * damage, each finding passed to line_cb (may be NULL) and the first in
+ * lm_replica_errmsg; another error when the check could not run.
+ * lm_file_check does the same on a file lm_replica_open cannot open. */
+int lm_replica_check(lm_replica *r, int full, void (*line_cb)(const char *line, void *ud),
+                     void *ud);
+int lm_file_check(const char *path, int full, void (*line_cb)(const char *line, void *ud), void *ud,
+                  char *errmsg, size_t errmsg_size);
+
+/* What lm_replica_salvage did. */
+typedef struct lm_salvage_stats {
+    uint64_t rows_copied;    /* rows written into the new replica as its own */
+    uint64_t rows_known;     /* readable rows the new replica already held */
+    uint64_t rows_foreign;   /* readable rows another site wrote, not held */
+    uint64_t tables_damaged; /* tables with rows on unreadable pages */
+    char damaged[128];       /* their names, comma separated (truncated) */
+} lm_salvage_stats;
+
+/* Salvage (docs/sync.md, "Damaged replicas"): r is a new replica of the
+ * same user that has pulled everything the server holds for it. Copies
+ * into it, in one transaction, every readable row of the (damaged) file at
+ * bad_path that r does not hold, alive or deleted, unless that file's log
+ * says another site wrote it: the damaged replica's own work the server
+ * never received. The copies are plain inserts, captured as r's own new
+ * changes, so r's next sync sends them under r's site; columns only the
+ * server writes (received_at) are left for it to stamp. Each table is
+ * read forward and backward in storage order up to its first unreadable
+ * page, so one damaged region loses only the rows on it. */
+int lm_replica_salvage(lm_replica *r, const char *bad_path, lm_salvage_stats *st);
 const char *lm_replica_errmsg(const lm_replica *r);
 
 /* The underlying connection (borrowed). Plain SQL writes to synced tables
@@ -252,9 +291,17 @@ int lm_replica_seq(lm_replica *r, uint64_t *seq);
 
 /* Agent side, at WELCOME: the server holds this replica's changes up to
  * watermark. Marks them acknowledged (a power cut here may have rolled
- * back acks of batches the server kept) and moves the change counter past
- * it (a copy of the file restored from before it), so no change logged
- * from now on is numbered as one the server already has. */
+ * back acks of batches the server kept). A watermark past anything this
+ * replica ever counted means the file is a restored or copied one, whose
+ * changes since its last acknowledgement may carry seqs the server gave
+ * to other changes: it takes a fresh site id (lm_replica_site changes;
+ * meta "previous_site" keeps the old one) and logs those changes again
+ * under it, numbered past the watermark, so they are sent once and no
+ * change logged from now on is numbered as one the server already has.
+ * That done (committed), it returns LM_ECONFLICT: the caller ends the
+ * session, which speaks for the old site, and starts one as the new site,
+ * pulling from the start (rows the old site wrote elsewhere are not in
+ * this file). */
 int lm_replica_adopt_watermark(lm_replica *r, uint64_t watermark);
 
 /* Agent side, after PUSH_ACK: writes the received_at stamps the server

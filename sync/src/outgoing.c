@@ -485,19 +485,75 @@ int lm_replica_seq(lm_replica *r, uint64_t *seq)
  * show as waiting forever though nothing will send them, and the counter
  * moves past it, or a new change would be numbered as one the server
  * already has and never leave. */
+/* A restored or copied file: the server holds changes of this site up to
+ * watermark, past anything this file ever counted (head), so the changes
+ * it logged since its last acknowledgement may carry seqs the server
+ * already gave to other changes. They are logged again under a fresh site
+ * id, with a fresh HLC and their seqs moved past the watermark (by one
+ * offset: a row entry's reserved seqs stay together), in the caller's
+ * transaction. The previous site is kept in meta "previous_site". */
+static int take_fresh_site(lm_replica *r, uint64_t acked, uint64_t head, uint64_t watermark,
+                           uint64_t *site)
+{
+    uint64_t hlc = 0, delta = watermark - acked;
+    sqlite3_stmt *st = NULL;
+    *site = lm__random_site();
+    int rc = lm_replica_hlc_next(r, &hlc);
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(r->db,
+                           "UPDATE lm_versions SET site = ?1, hlc = ?2, seq = seq + ?3"
+                           " WHERE seq > ?4 AND (site = ?5 OR hlc IS NULL)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return lm__dberr(r, "re-log under a new site");
+    sqlite3_bind_int64(st, 1, (int64_t)*site);
+    sqlite3_bind_int64(st, 2, (int64_t)hlc);
+    sqlite3_bind_int64(st, 3, (int64_t)delta);
+    sqlite3_bind_int64(st, 4, (int64_t)acked);
+    sqlite3_bind_int64(st, 5, (int64_t)r->site);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE)
+        return lm__dberr(r, "re-log under a new site");
+    if ((rc = lm__seq_set(r, head + delta)) ||
+        (rc = lm__meta_set_u64(r, "previous_site", r->site)) ||
+        (rc = lm__meta_set_u64(r, "site", *site)))
+        return rc;
+    return raise_push_acked(r, watermark);
+}
+
 int lm_replica_adopt_watermark(lm_replica *r, uint64_t watermark)
 {
     if (!r)
         return LM_EINVAL;
-    uint64_t acked = 0, seq = 0;
+    uint64_t acked = 0, seq = 0, site = 0;
     int rc = lm__meta_get_u64(r, "push_acked", 0, &acked);
     if (rc || watermark <= acked) /* the usual case: nothing to catch up */
         return rc;
     if ((rc = lm__begin(r)))
         return rc;
-    if ((rc = snapshot_seq(r, &seq)) || (watermark > seq && (rc = lm__seq_set(r, watermark))) ||
-        (rc = raise_push_acked(r, watermark)) || (rc = lm__commit(r)))
-        lm__rollback(r);
+    if ((rc = snapshot_seq(r, &seq)))
+        goto fail_tx;
+    /* the counter never reached the watermark: not a lost ack but a copy */
+    if (watermark > seq)
+        rc = take_fresh_site(r, acked, seq, watermark, &site);
+    else
+        rc = raise_push_acked(r, watermark);
+    if (rc || (rc = lm__commit(r)))
+        goto fail_tx;
+    if (!site)
+        return LM_OK;
+    uint64_t old = r->site;
+    r->site = site;
+    /* The session that brought the watermark speaks for the old site:
+     * sending under the new one is the next session's. */
+    return lm__fail(r, LM_ECONFLICT,
+                    "this replica is a copy of site %016llx restored from before the server's "
+                    "watermark; it goes on as site %016llx",
+                    (unsigned long long)old, (unsigned long long)site);
+
+fail_tx:
+    lm__rollback(r);
     return rc;
 }
 

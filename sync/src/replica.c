@@ -30,7 +30,7 @@ static int read_version(lm_replica *r, uint64_t *ver)
     return lm__meta_get_u64(r, "schema_version", 0, ver);
 }
 
-static uint64_t random_site(void)
+uint64_t lm__random_site(void)
 {
     uint64_t s = 0;
     while (s == 0) {
@@ -59,7 +59,7 @@ static int check_and_migrate(lm_replica *r, const lm_replica_options *o)
     }
     if (ver < LM_SCHEMA_VERSION) {
         uint64_t site = o && o->site ? (o->site & (uint64_t)INT64_MAX) : 0;
-        if ((rc = lm__schema_migrate(r, (int)ver, site ? site : random_site())))
+        if ((rc = lm__schema_migrate(r, (int)ver, site ? site : lm__random_site())))
             goto fail_tx;
     }
     sqlite3_stmt *st = NULL;
@@ -76,6 +76,26 @@ static int check_and_migrate(lm_replica *r, const lm_replica_options *o)
 fail_tx:
     lm__rollback(r);
     return rc;
+}
+
+/* A read-only open migrates nothing: the file must be of this version. */
+static int check_current(lm_replica *r)
+{
+    uint64_t ver;
+    int rc = read_version(r, &ver);
+    if (rc)
+        return rc;
+    if (ver != LM_SCHEMA_VERSION)
+        return lm__fail(r, LM_ESCHEMA,
+                        "replica schema version %llu needs an upgrade, which cannot be done "
+                        "read-only",
+                        (unsigned long long)ver);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "SELECT v FROM lm_keyed", -1, &st, NULL) != SQLITE_OK)
+        return lm__dberr(r, "read lm_keyed");
+    r->keyed = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return LM_OK;
 }
 
 static uint64_t real_now(void *ud)
@@ -140,19 +160,26 @@ int lm_replica_open(const char *path, const lm_replica_options *opts, lm_replica
      * commit since the last checkpoint (up to 1,000 pages — a day of an
      * agent's purchases, or batches the server has already acknowledged,
      * which the agent would then never send again). */
-    if ((rc = lm__exec(r, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")))
+    if (opts && opts->read_only) {
+        /* Before the first read: the WAL index then lives in this
+         * connection's memory, not in a -shm file a full disk cannot grow. */
+        sqlite3_db_config(r->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        if ((rc = lm__exec(r, "PRAGMA locking_mode=EXCLUSIVE; PRAGMA query_only=1;")))
+            goto fail_open;
+    } else if ((rc = lm__exec(r, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"))) {
         goto fail_open;
+    }
     if (opts && opts->cache_kib > 0) {
         char pragma[48];
         snprintf(pragma, sizeof pragma, "PRAGMA cache_size=-%d;", opts->cache_kib);
         if ((rc = lm__exec(r, pragma)))
             goto fail_open;
     }
-    if ((rc = check_and_migrate(r, opts)))
+    if ((rc = opts && opts->read_only ? check_current(r) : check_and_migrate(r, opts)))
         goto fail_open;
     if ((rc = load_state(r)))
         goto fail_open;
-    if ((rc = lm_replica_stamp(r, NULL)))
+    if (!(opts && opts->read_only) && (rc = lm_replica_stamp(r, NULL)))
         goto fail_open;
     *out = r;
     return LM_OK;

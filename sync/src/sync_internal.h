@@ -24,6 +24,8 @@
  *   conflicts.c  the conflict and refusal logs, for people
  *   hash.c       the state hash a scope may see
  *   stamps.c     writing the received_at stamps of a PUSH_ACK
+ *   check.c      SQLite's integrity checks of the file
+ *   salvage.c    copying what only a damaged replica holds into a new one
  */
 #ifndef LM_SYNC_INTERNAL_H
 #define LM_SYNC_INTERNAL_H
@@ -224,5 +226,13 @@ int lm__scope_keys_enable(lm_replica *r);
  * versions under its keys that pass filter, in seq order (owned). */
 int lm__scope_keyed(const lm_scope *reader);
 char *lm__scope_keyed_sql(const lm_scope *reader, const char *cols, const char *filter);
+
+/* check.c: opens path for reading only with exclusive locking (no -shm
+ * file, so it works on a full disk) and no checkpoint at close; a damaged
+ * file opens too. LM_OK with *db to sqlite3_close_v2, else LM_EDB and err. */
+int lm__open_quiet(const char *path, sqlite3 **db, char *err, size_t err_size);
+
+/* replica.c: a random site id, never 0, within a signed SQLite integer. */
+uint64_t lm__random_site(void);
 
 #endif

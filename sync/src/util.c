@@ -19,10 +19,14 @@ int lm__fail(lm_replica *r, int rc, const char *fmt, ...)
 
 int lm__dberr(lm_replica *r, const char *what)
 {
-    int code = sqlite3_errcode(r->db);
-    int rc = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? LM_EBUSY
-             : code == SQLITE_NOMEM                         ? LM_ENOMEM
-                                                            : LM_EDB;
+    /* Damage and a full disk get codes of their own: the field tool tells
+     * the user what to do about each (docs/cli.md, exit codes). */
+    int code = sqlite3_errcode(r->db) & 0xff;
+    int rc = (code == SQLITE_BUSY || code == SQLITE_LOCKED)      ? LM_EBUSY
+             : code == SQLITE_NOMEM                              ? LM_ENOMEM
+             : (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) ? LM_ECORRUPT
+             : code == SQLITE_FULL                               ? LM_EFULL
+                                                                 : LM_EDB;
     return lm__fail(r, rc, "%s: %s", what, sqlite3_errmsg(r->db));
 }
 

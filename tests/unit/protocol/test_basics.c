@@ -16,7 +16,7 @@ static void test_errors(void)
     CHECK_STR(lm_msg_type_name(LM_MSG_PUSH_ACK), "PUSH_ACK");
     CHECK_STR(lm_msg_type_name(0), "UNKNOWN");
     /* every code in the table has a distinct name and real text */
-    for (int rc = 0; rc >= -32; rc--) {
+    for (int rc = 0; rc >= -34; rc--) {
         CHECK(strcmp(lm_errname(rc), "LM_E?") != 0);
         CHECK(strcmp(lm_strerror(rc), "unknown error") != 0);
     }

@@ -406,9 +406,10 @@ static void test_flush(void)
 }
 
 /* The server's watermark catches the acks up (a power cut rolled them
- * back: the changes would show as waiting forever) and moves the counter
- * past it (a file restored from before it: a new change would take a seq
- * the server says it has, and never be sent). */
+ * back: the changes would show as waiting forever); past the counter it
+ * means a file restored from before it, which takes a fresh site for what
+ * it logged since its last ack (its seqs may be other changes' at the
+ * server) and numbers it past the watermark. */
 static void test_adopt_watermark(void)
 {
     lm_replica *a = st_open("watermark.db", 2, NULL);
@@ -431,22 +432,35 @@ static void test_adopt_watermark(void)
     CHECK_EQ_INT((long long)acked, (long long)half);
     CHECK_EQ_INT(st_int(a, "SELECT v FROM lm_seq"), (long long)seq);
 
-    uint64_t w = seq + 1000;
-    CHECK_RC(lm_replica_adopt_watermark(a, w), LM_OK);
+    /* past the counter: a restored or copied file. Its unacknowledged
+     * change (f2) is logged again under a fresh site, past the watermark;
+     * f1, acknowledged, stays the old site's */
+    uint64_t w = seq + 1000, waiting = pending;
+    CHECK_RC(lm_replica_adopt_watermark(a, w), LM_ECONFLICT);
+    uint64_t site = lm_replica_site(a);
+    CHECK(site != 2 && site != 0);
+    CHECK_EQ_INT(st_int(a, "SELECT value FROM lm_meta WHERE key = 'previous_site'"), 2);
+    CHECK_EQ_INT(st_int(a, "SELECT value FROM lm_meta WHERE key = 'site'"), (long long)site);
     CHECK_RC(lm_replica_pending_count(a, &pending), LM_OK);
-    CHECK_EQ_INT((long long)pending, 0);
-    CHECK_EQ_INT(st_int(a, "SELECT v FROM lm_seq"), (long long)w);
-    uint64_t head = 0;
-    CHECK_RC(lm_replica_seq(a, &head), LM_OK);
-    CHECK_EQ_INT((long long)head, (long long)w); /* the counter moved past it */
+    CHECK_EQ_INT((long long)pending, (long long)waiting);
+    CHECK_EQ_INT(st_int(a, "SELECT v FROM lm_seq"), (long long)(seq + w - half));
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM lm_versions WHERE pk = 'f2' AND site = 2"), 0);
+    CHECK(st_int(a, "SELECT min(seq) FROM lm_versions WHERE pk = 'f2'") > (long long)w);
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM lm_versions WHERE pk = 'f1' AND site <> 2"), 0);
     CHECK_RC(st_exec(a, "UPDATE farmers SET phone = '139' WHERE id = 'f1'"), SQLITE_OK);
     lm_change *ch = NULL;
-    uint32_t n = 0;
+    uint32_t n = 0, theirs = 0;
     uint64_t upto = 0;
     CHECK_RC(lm_replica_local_changes(a, w, 1 << 20, &ch, &n, &upto), LM_OK);
-    CHECK_EQ_INT(n, 1); /* the new write is after the watermark: it will be sent */
+    CHECK_EQ_INT(n, waiting + 1); /* f2 again and the new write, all after the watermark */
+    for (uint32_t i = 0; i < n; i++)
+        theirs += ch[i].site != site;
+    CHECK_EQ_INT(theirs, 0);
     CHECK(upto > w);
     lm_changes_free(ch, n);
+    /* the next watermark, this site's own, is ordinary again */
+    CHECK_RC(lm_replica_adopt_watermark(a, upto), LM_OK);
+    CHECK_EQ_INT((long long)lm_replica_site(a), (long long)site);
     CHECK_RC(lm_replica_adopt_watermark(NULL, 1), LM_EINVAL);
     lm_replica_close(a);
 }
