@@ -64,6 +64,7 @@ static int run_session(lm_replica *r, const char *server, const char *user,
     cfg.connect_timeout_ms = timeout_ms;
     cfg.io_timeout_ms = timeout_ms;
     cfg.progress = isatty(STDERR_FILENO);
+    cfg.insecure_plaintext = 1;
     int rc = lm_sync_client_run(r, &cfg, st, err, err_size);
     memset(cfg.key, 0, sizeof cfg.key);
     char text[32];

@@ -3,9 +3,9 @@
  * (one connection's state machine) share. Private to server/.
  *
  * Lifetime: the server owns every session through a doubly linked list. A
- * session counts its open handles (tcp, timer) and its in-flight requests
- * (writes, shutdown, a store job); it is freed only when both reach zero,
- * i.e. in the last close / write / job callback, as libuv requires.
+ * session owns its connection (net/: socket, TLS, timer, write queue) and
+ * counts its store job; it is freed only when the connection has closed
+ * and no job refers to it.
  */
 #ifndef LM_SERVER_SERVER_H
 #define LM_SERVER_SERVER_H
@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "lm_net.h"
 #include "store.h"
 
 typedef struct lm_session lm_session;
@@ -31,11 +32,7 @@ typedef struct lm_server {
     uint64_t sessions_total;
     struct lm_log_entry *log_pending; /* finished sessions not yet in lm_sessions_log */
     int log_busy;                     /* a log job is queued or running */
-    /* One read buffer for the whole loop: libuv calls alloc_cb and then
-     * read_cb synchronously, and the bytes are copied into the session's
-     * frame decoder before read_cb returns. */
-    char read_buf[64 * 1024];
-    int read_buf_busy;
+    lm_tls *tls;                      /* NULL only with --insecure-plaintext */
     /* Decoded PUSH batches in write jobs (queued or running), an estimate
      * of their heap; past cfg.max_queued_mib a session's next PUSH waits
      * in its frame decoder, undecoded, in the parked FIFO. */

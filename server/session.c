@@ -43,18 +43,13 @@ static const char *const state_names[] = {"HELLO", "AUTH", "AUTH (checking)", "R
 struct lm_session {
     lm_server *srv;
     lm_session *prev, *next;
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    uv_shutdown_t shutdown_req;
-    int handles_open; /* tcp, timer */
-    int reqs;         /* writes, shutdown, store job */
+    lm_conn *conn; /* NULL once its on_close ran */
+    int reqs;      /* store job */
     int state;
-    int reading;
     int job_busy;
     int ending;  /* graceful end begun: input is discarded */
     int closing; /* handles are closing */
     int stop_requested;
-    lm_frame_decoder dec;
     char peer[64];
     char user[LM_MAX_NAME + 1];
     uint64_t site;
@@ -81,13 +76,6 @@ struct lm_session {
     int parked;
     lm_session *park_next;
 };
-
-/* A queued write; the buffer lives until the write callback. */
-typedef struct write_req {
-    uv_write_t req;
-    lm_session *s;
-    lm_buf buf;
-} write_req;
 
 typedef struct auth_job {
     lm_store_job base; /* first: the store hands back &base */
@@ -143,6 +131,7 @@ typedef struct log_job {
 } log_job;
 
 static void hard_close(lm_session *s, const char *reason);
+static void conn_close_cb(lm_conn *c);
 static void end_graceful(lm_session *s, const char *reason);
 static void process_frames(lm_session *s);
 
@@ -254,7 +243,7 @@ static void unpark_remove(lm_server *srv, lm_session *s)
 /* Frees s once nothing refers to it any more. */
 static void maybe_free(lm_session *s)
 {
-    if (!s->closing || s->handles_open > 0 || s->reqs > 0)
+    if (!s->closing || s->conn || s->reqs > 0)
         return;
     lm_server *srv = s->srv;
     if (s->prev)
@@ -273,19 +262,22 @@ static void maybe_free(lm_session *s)
         lm__user_clear(s->u);
         lm_free(s->u);
     }
-    lm_frame_decoder_close(&s->dec);
     lm_free(s->acked_stamps);
     lm_free(s);
 }
 
-static void close_cb(uv_handle_t *h)
+/* The connection is gone (after hard_close, a graceful end or the peer's
+ * end): its byte counts are final. */
+static void conn_close_cb(lm_conn *c)
 {
-    lm_session *s = h->data;
-    s->handles_open--;
+    lm_session *s = lm_conn_data(c);
+    if (!s->closing)
+        hard_close(s, s->end_reason[0] ? s->end_reason : "closed"); /* logs the end */
+    s->conn = NULL;
     maybe_free(s);
 }
 
-/* Closes both handles now; pending writes are canceled by libuv. */
+/* Closes the connection now; pending writes are canceled by libuv. */
 static void hard_close(lm_session *s, const char *reason)
 {
     if (s->closing)
@@ -293,6 +285,10 @@ static void hard_close(lm_session *s, const char *reason)
     s->closing = 1;
     if (!s->end_reason[0])
         snprintf(s->end_reason, sizeof s->end_reason, "%s", reason);
+    if (s->conn) {
+        s->bytes_in = lm_conn_bytes_in(s->conn);
+        s->bytes_out = lm_conn_bytes_out(s->conn);
+    }
     uint64_t ms = lm__now_ms() - s->started_ms;
     lm_log(LM_LOG_INFO,
            "session end user=%s site=%016llx peer=%s bytes_in=%llu bytes_out=%llu "
@@ -301,50 +297,22 @@ static void hard_close(lm_session *s, const char *reason)
            (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
            (unsigned long long)s->changes_in, (unsigned long long)s->changes_out,
            (unsigned long long)ms, s->end_reason);
-    uv_close((uv_handle_t *)&s->tcp, close_cb);
-    uv_close((uv_handle_t *)&s->timer, close_cb);
+    if (s->conn)
+        lm_conn_close(s->conn, 0);
 }
 
 /* ------------------------------------------------------------- output */
 
-static void write_cb(uv_write_t *req, int status)
-{
-    write_req *w = req->data;
-    lm_session *s = w->s;
-    lm_buf_close(&w->buf);
-    lm_free(w);
-    s->reqs--;
-    if (status < 0 && !s->closing) {
-        lm_log(LM_LOG_DEBUG, "write to %s failed: %s", s->peer, uv_strerror(status));
-        hard_close(s, "write failed");
-    }
-    maybe_free(s);
-}
-
-/* Writes an already framed buffer; takes ownership of *frame (left empty). */
+/* Queues an already framed buffer; takes ownership of *frame (left
+ * empty). A failed write ends the session through the connection. */
 static int send_frame(lm_session *s, lm_buf *frame)
 {
-    write_req *w = lm_calloc(1, sizeof *w);
-    if (!w) {
+    if (!s->conn || s->closing) {
         lm_buf_close(frame);
-        hard_close(s, "out of memory");
-        return LM_ENOMEM;
-    }
-    w->s = s;
-    w->buf = *frame;
-    lm_buf_init(frame);
-    w->req.data = w;
-    uv_buf_t b = uv_buf_init((char *)w->buf.data, (unsigned)w->buf.len);
-    int rc = uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, write_cb);
-    if (rc != 0) {
-        lm_buf_close(&w->buf);
-        lm_free(w);
-        hard_close(s, "write failed");
+        lm_buf_init(frame);
         return LM_ENET;
     }
-    s->reqs++;
-    s->bytes_out += b.len;
-    return LM_OK;
+    return lm_conn_send(s->conn, frame);
 }
 
 /* Encodes (deflating from DEFLATE_MIN bytes) and writes m; on failure the
@@ -381,18 +349,14 @@ static void fail_session(lm_session *s, int code, const char *text)
 
 /* ------------------------------------------------------------ timers */
 
-static void timer_cb(uv_timer_t *t)
+static void timer_cb(lm_conn *c)
 {
-    lm_session *s = t->data;
-    if (s->closing)
+    lm_session *s = lm_conn_data(c);
+    if (s->closing || s->ending)
         return;
-    if (s->ending) {
-        hard_close(s, "linger over");
-        return;
-    }
     if (s->job_busy || s->parked) {
         /* The database, not the peer, is slow: wait for the job. */
-        uv_timer_start(&s->timer, timer_cb, s->srv->cfg.idle_timeout_ms, 0);
+        lm_conn_timer(c, s->srv->cfg.idle_timeout_ms, timer_cb);
         return;
     }
     fail_session(s, LM_ETIMEDOUT, s->state == ST_READY ? "idle timeout" : "handshake timeout");
@@ -400,41 +364,18 @@ static void timer_cb(uv_timer_t *t)
 
 static void arm_timer(lm_session *s, unsigned ms)
 {
-    uv_timer_start(&s->timer, timer_cb, ms, 0);
+    if (s->conn)
+        lm_conn_timer(s->conn, ms, timer_cb);
 }
 
 /* -------------------------------------------------------------- input */
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* New plaintext in the connection's decoder (or bytes that do not frame). */
+static void frames_cb(lm_conn *c, int rc)
 {
-    lm_session *s = h->data;
-    lm_server *srv = s->srv;
-    if (srv->read_buf_busy) {
-        *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
-        return;
-    }
-    srv->read_buf_busy = 1;
-    *buf = uv_buf_init(srv->read_buf, sizeof srv->read_buf);
-}
-
-/* Feeds the decoder (or discards, once ending); EOF or a read error
- * closes at once. */
-static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
-{
-    lm_session *s = stream->data;
-    s->srv->read_buf_busy = 0;
-    if (nread == 0)
-        return;
-    if (nread < 0) {
-        if (nread != UV_EOF)
-            lm_log(LM_LOG_DEBUG, "read from %s: %s", s->peer, uv_strerror((int)nread));
-        hard_close(s, s->ending ? s->end_reason : nread == UV_EOF ? "peer closed" : "read error");
-        return;
-    }
-    s->bytes_in += (uint64_t)nread;
+    lm_session *s = lm_conn_data(c);
     if (s->ending || s->closing)
-        return; /* draining after ERROR/BYE */
-    int rc = lm_frame_decoder_feed(&s->dec, (const uint8_t *)buf->base, (size_t)nread);
+        return;
     if (rc != LM_OK) {
         fail_session(s, rc, lm_strerror(rc));
         return;
@@ -442,39 +383,39 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     process_frames(s);
 }
 
+/* The transport ended under us: EOF, reset, a bad TLS record or
+ * handshake. */
+static void end_cb(lm_conn *c, int rc, const char *text)
+{
+    lm_session *s = lm_conn_data(c);
+    if (rc != LM_OK)
+        lm_log(LM_LOG_DEBUG, "connection from %s: %s", s->peer, text);
+    hard_close(s, rc == LM_OK ? "peer closed" : text);
+}
+
+static const lm_conn_cbs conn_cbs = {
+    .on_frames = frames_cb,
+    .on_end = end_cb,
+    .on_close = conn_close_cb,
+};
+
 static void start_reading(lm_session *s)
 {
-    if (s->reading || s->closing)
-        return;
-    int rc = uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb);
-    if (rc != 0) {
-        hard_close(s, "read failed");
-        return;
-    }
-    s->reading = 1;
+    if (s->conn && !s->closing)
+        lm_conn_read_start(s->conn);
 }
 
 static void stop_reading(lm_session *s)
 {
-    if (!s->reading)
-        return;
-    uv_read_stop((uv_stream_t *)&s->tcp);
-    s->reading = 0;
+    if (s->conn)
+        lm_conn_read_stop(s->conn);
 }
 
 /* --------------------------------------------------------- graceful end */
 
-static void shutdown_cb(uv_shutdown_t *req, int status)
-{
-    lm_session *s = req->data;
-    s->reqs--;
-    if (status < 0 && !s->closing)
-        hard_close(s, s->end_reason);
-    maybe_free(s);
-}
-
-/* Flushes what is queued, half-closes, then discards input until the peer
- * closes (or LINGER_MS) so the last frame is not lost to a reset. */
+/* Flushes what is queued, half-closes (TLS close_notify first), then
+ * discards input until the peer closes (or LINGER_MS) so the last frame
+ * is not lost to a reset. */
 static void end_graceful(lm_session *s, const char *reason)
 {
     if (s->ending || s->closing)
@@ -482,14 +423,7 @@ static void end_graceful(lm_session *s, const char *reason)
     s->ending = 1;
     if (!s->end_reason[0])
         snprintf(s->end_reason, sizeof s->end_reason, "%s", reason);
-    s->shutdown_req.data = s;
-    if (uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, shutdown_cb) != 0) {
-        hard_close(s, reason);
-        return;
-    }
-    s->reqs++;
-    arm_timer(s, LINGER_MS);
-    start_reading(s);
+    lm_conn_end(s->conn, LINGER_MS);
 }
 
 /* BYE{reason}, then the graceful end. */
@@ -617,8 +551,9 @@ static void auth_done(lm_store_job *job, int status)
     s->u = j->u;
     j->u = NULL;
     s->state = ST_READY;
-    s->dec.max_frame = s->srv->cfg.max_frame;
-    s->dec.max_inflated = LM_FRAME_DEFAULT_MAX_INFLATED;
+    lm_frame_decoder *dec = lm_conn_decoder(s->conn);
+    dec->max_frame = s->srv->cfg.max_frame;
+    dec->max_inflated = LM_FRAME_DEFAULT_MAX_INFLATED;
     lm_msg m;
     memset(&m, 0, sizeof m);
     m.type = LM_MSG_WELCOME;
@@ -633,7 +568,7 @@ static void auth_done(lm_store_job *job, int status)
      * on (about 15 KB of inflate state here, made at its first piece). */
     if (s->features & LM_FEATURE_DEFLATE_STREAM) {
         m.u.welcome.features = LM_FEATURE_DEFLATE_STREAM;
-        lm_frame_decoder_accept_stream(&s->dec);
+        lm_frame_decoder_accept_stream(dec);
     }
     lm_log(LM_LOG_DEBUG, "session %s: %s %s authenticated, site %016llx watermark %llu", s->peer,
            lm_role_name(s->u->role), s->user, (unsigned long long)s->site,
@@ -1008,15 +943,15 @@ static void handle_frame(lm_session *s, const lm_frame *f)
  * bytes are needed, or a PUSH must wait for room in the writer's queue. */
 static void process_frames(lm_session *s)
 {
-    while (!s->job_busy && !s->ending && !s->closing && !s->parked) {
+    while (s->conn && !s->job_busy && !s->ending && !s->closing && !s->parked) {
         uint8_t type;
         if (s->state == ST_READY && queue_full(s->srv) &&
-            lm_frame_decoder_peek(&s->dec, &type) == 1 && type == LM_MSG_PUSH) {
+            lm_frame_decoder_peek(lm_conn_decoder(s->conn), &type) == 1 && type == LM_MSG_PUSH) {
             park(s);
             return;
         }
         lm_frame f;
-        int rc = lm_frame_decoder_next(&s->dec, &f);
+        int rc = lm_frame_decoder_next(lm_conn_decoder(s->conn), &f);
         if (rc == 0)
             return;
         if (rc < 0) {
@@ -1031,28 +966,6 @@ static void process_frames(lm_session *s)
 
 /* ------------------------------------------------------------- accept */
 
-static void peer_name(uv_tcp_t *tcp, char *out, size_t size)
-{
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    snprintf(out, size, "?");
-    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0)
-        return;
-    char ip[64] = "?";
-    int port = 0;
-    if (ss.ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-        uv_ip4_name(a, ip, sizeof ip);
-        port = ntohs(a->sin_port);
-        snprintf(out, size, "%s:%d", ip, port);
-    } else if (ss.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-        uv_ip6_name(a, ip, sizeof ip);
-        port = ntohs(a->sin6_port);
-        snprintf(out, size, "[%s]:%d", ip, port);
-    }
-}
-
 void lm__session_accept(lm_server *srv)
 {
     lm_session *s = lm_calloc(1, sizeof *s);
@@ -1062,30 +975,29 @@ void lm__session_accept(lm_server *srv)
     }
     s->srv = srv;
     s->started_ms = lm__now_ms();
-    /* Until WELCOME only HELLO and AUTH are valid, and both are small: a
-     * stranger cannot make the server buffer a megabyte per connection. */
-    lm_frame_decoder_init(&s->dec, HANDSHAKE_MAX_FRAME, HANDSHAKE_MAX_FRAME);
-    uv_tcp_init(srv->loop, &s->tcp);
-    uv_timer_init(srv->loop, &s->timer);
-    s->tcp.data = s;
-    s->timer.data = s;
-    s->handles_open = 2;
+    snprintf(s->peer, sizeof s->peer, "?");
     s->next = srv->sessions;
     if (srv->sessions)
         srv->sessions->prev = s;
     srv->sessions = s;
     srv->n_sessions++;
     srv->sessions_total++;
-    int rc = uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&s->tcp);
-    if (rc != 0) {
-        lm_log(LM_LOG_WARN, "accept: %s", uv_strerror(rc));
-        hard_close(s, "accept failed");
+    /* Until WELCOME only HELLO is valid, and it is small: a stranger
+     * cannot make the server buffer a megabyte per connection. */
+    int rc = lm_conn_accept((uv_stream_t *)&srv->listener, srv->tls, &conn_cbs, s,
+                            HANDSHAKE_MAX_FRAME, HANDSHAKE_MAX_FRAME, &s->conn);
+    if (rc != LM_OK) {
+        lm_log(LM_LOG_WARN, "accept: %s", lm_strerror(rc));
+        if (s->conn) {
+            hard_close(s, "accept failed"); /* freed in conn_close_cb */
+        } else {
+            s->closing = 1;
+            maybe_free(s);
+        }
         return;
     }
-    uv_tcp_nodelay(&s->tcp, 1);
-    peer_name(&s->tcp, s->peer, sizeof s->peer);
+    snprintf(s->peer, sizeof s->peer, "%s", lm_conn_peer(s->conn));
     lm_log(LM_LOG_DEBUG, "connection from %s (%u open)", s->peer, srv->n_sessions);
-    start_reading(s);
     if (srv->stopping) {
         fail_session(s, LM_EBUSY, "server shutting down");
         return;

@@ -170,6 +170,7 @@ static void expect_failure(fixture *f, const char *server, int want_rc, const ch
     cfg.user = "agent-li";
     cfg.connect_timeout_ms = 2000;
     cfg.io_timeout_ms = 300;
+    cfg.insecure_plaintext = 1;
     lm_test_heap_install(0);
     int rc = lm_sync_client_run(f->r, &cfg, &st, err, sizeof err);
     lm_test_heap_check_clean(needle);
