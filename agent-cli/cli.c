@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
@@ -72,6 +73,7 @@ int lm_cli_open(const char *cmd, const char *db_opt, int require_user, lm_replic
         *out = NULL;
         return lm_cli_error(cmd, "cannot open %s: %s", path, err[0] ? err : lm_strerror(rc));
     }
+    lm_cli_private_files(path);
     if (require_user) {
         char *user = lm_cli_meta(*out, "user");
         if (!user) {
@@ -82,6 +84,15 @@ int lm_cli_open(const char *cmd, const char *db_opt, int require_user, lm_replic
         lm_free(user);
     }
     return LM_EXIT_OK;
+}
+
+void lm_cli_private_files(const char *path)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    char name[4200];
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++)
+        if ((size_t)snprintf(name, sizeof name, "%s%s", path, suffix[i]) < sizeof name)
+            chmod(name, 0600);
 }
 
 uint64_t lm_cli_now_ms(void)

@@ -3,8 +3,10 @@
  * loop (see sync_client.h).
  *
  * Happy path:
- *   resolve HOST → connect (timer: connect timeout) → send HELLO
- *   CHALLENGE   → send AUTH{HMAC(key, nonce | user | site)}
+ *   resolve HOST → connect (timer: connect timeout) → TLS 1.3 handshake
+ *   (net/: the server must present the pinned certificate) → HELLO{user,
+ *   site, public key, Ed25519 signature over the channel's TLS exporter,
+ *   user and site; the enrolment token on a new device's first session}
  *   WELCOME     → adopt the server clock and its watermark of our changes
  *     (lm_replica_adopt_watermark); push loop:
  *     local changes after max(push_watermark, acked seq) within the budget,
@@ -20,10 +22,10 @@
  *   again, a bounded number of rounds → BYE → close.
  *
  * Failure modes: connect refused or timed out, the server silent for longer
- * than the I/O timeout, EOF or reset mid-session, an ERROR frame (wrong key:
- * LM_EAUTH), a malformed or unexpected frame. Each fails the session with one
- * reason; nothing is rolled back because every completed step committed on
- * its own and the incomplete one never touched the replica.
+ * than the I/O timeout, EOF or reset mid-session, a server that does not
+ * hold the pinned identity, an ERROR frame (wrong key, used token: LM_EAUTH), a malformed or
+ * unexpected frame. Each fails the session with one reason; nothing is rolled back because every
+ * completed step committed on its own and the incomplete one never touched the replica.
  *
  * SQLite work runs on the loop thread: the agent has one session and nothing
  * else to serve, so a blocking commit only delays its own next frame.
@@ -67,11 +69,10 @@
 
 enum state {
     S_CONNECTING,
-    S_CHALLENGE, /* HELLO sent, waiting for CHALLENGE */
-    S_WELCOME,   /* AUTH sent */
-    S_PUSH_ACK,  /* PUSHes in flight */
-    S_CHANGES,   /* PULL in flight */
-    S_BYE,       /* BYE queued; done once it is written */
+    S_WELCOME,  /* HELLO sent */
+    S_PUSH_ACK, /* PUSHes in flight */
+    S_CHANGES,  /* PULL in flight */
+    S_BYE,      /* BYE queued; done once it is written */
     S_DONE,
 };
 
@@ -87,6 +88,7 @@ typedef struct client {
     uv_loop_t loop;
     lm_conn *conn; /* NULL before connecting and after its on_close */
     lm_tls *tls;   /* NULL with insecure_plaintext */
+    lm_device_key *key;
     int closing;
 
     lm_replica *r;
@@ -618,22 +620,7 @@ static void on_welcome(client *c, const lm_msg_welcome *w)
     start_push(c);
 }
 
-static void on_challenge(client *c, const lm_msg_challenge *ch)
-{
-    lm_msg m;
-    memset(&m, 0, sizeof m);
-    m.type = LM_MSG_AUTH;
-    int rc = lm_auth_mac(c->cfg->key, ch->nonce, c->cfg->user, lm_replica_site(c->r), m.u.auth.mac);
-    if (rc != LM_OK) {
-        fail(c, rc, "cannot compute the authentication code: %s", lm_strerror(rc));
-        return;
-    }
-    c->state = S_WELCOME;
-    send_msg(c, &m);
-}
-
 static const int expected_type[] = {
-    [S_CHALLENGE] = LM_MSG_CHALLENGE,
     [S_WELCOME] = LM_MSG_WELCOME,
     [S_PUSH_ACK] = LM_MSG_PUSH_ACK,
     [S_CHANGES] = LM_MSG_CHANGES,
@@ -649,21 +636,23 @@ static void on_frame(client *c, const lm_frame *f)
         return;
     }
     if (m.type == LM_MSG_ERROR) {
-        if (m.u.error.code == LM_EAUTH)
-            fail(c, LM_EAUTH, "authentication failed: wrong user or key, or user revoked");
+        if (m.u.error.code == LM_EAUTH && m.u.error.message &&
+            strncmp(m.u.error.message, "authentication failed", 21) != 0)
+            fail(c, LM_EAUTH, "%s", m.u.error.message);
+        else if (m.u.error.code == LM_EAUTH)
+            fail(c, LM_EAUTH,
+                 "authentication failed: unknown user, a key the server does not "
+                 "know for it (rekeyed?), or user revoked");
         else
             fail(c, m.u.error.code < 0 ? m.u.error.code : LM_EIO, "server error %s: %s",
                  lm_errname(m.u.error.code), m.u.error.message ? m.u.error.message : "");
         goto done;
     }
-    if (c->state < S_CHALLENGE || c->state > S_CHANGES || m.type != expected_type[c->state]) {
+    if (c->state < S_WELCOME || c->state > S_CHANGES || m.type != expected_type[c->state]) {
         fail(c, LM_ESTATE, "unexpected %s from the server", lm_msg_type_name(m.type));
         goto done;
     }
     switch (c->state) {
-    case S_CHALLENGE:
-        on_challenge(c, &m.u.challenge);
-        break;
     case S_WELCOME:
         on_welcome(c, &m.u.welcome);
         break;
@@ -746,7 +735,21 @@ static void ready_cb(lm_conn *conn)
      * (`report agents`); a server that does not know the key skips it. */
     m.u.hello.has_pending = c->has_pending;
     m.u.hello.pending = c->pending;
-    c->state = S_CHALLENGE;
+    /* The signature covers this channel's exporter value: a relay that
+     * passes it on to another connection to the server gets nothing. */
+    uint8_t exporter[LM_EXPORTER_SIZE], transcript[LM_HELLO_TRANSCRIPT_MAX];
+    lm_conn_exporter(conn, LM_HELLO_EXPORTER_LABEL, exporter);
+    size_t n = lm_hello_transcript(exporter, c->cfg->user, m.u.hello.site, transcript);
+    lm_device_key_public(c->key, m.u.hello.public_key);
+    if (lm_device_key_sign(c->key, transcript, n, m.u.hello.signature) != LM_OK) {
+        fail(c, LM_EIO, "cannot sign HELLO with the device key");
+        return;
+    }
+    if (c->cfg->has_token) {
+        m.u.hello.has_token = 1;
+        memcpy(m.u.hello.token, c->cfg->token, sizeof m.u.hello.token);
+    }
+    c->state = S_WELCOME;
     send_msg(c, &m);
 }
 
@@ -823,7 +826,9 @@ int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *
     c->started_ms = mono_ms();
     c->state = S_CONNECTING;
 
-    int rc = LM_OK;
+    int rc = lm_device_key_load(cfg->key_path, &c->key, err, err_size);
+    if (rc != LM_OK)
+        goto fail_key;
     if (!cfg->insecure_plaintext && (rc = lm_tls_client_new(cfg->pin, &c->tls, err, err_size)))
         goto fail_tls;
     if (c->tls && cfg->tls_session && cfg->tls_session_len)
@@ -867,6 +872,8 @@ int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *
 fail_loop:
     lm_tls_free(c->tls);
 fail_tls:
+    lm_device_key_free(c->key);
+fail_key:
     finish_batches(c);
     lm_frame_deflater_free(c->z);
     lm_free(c);

@@ -60,9 +60,13 @@ typedef struct lm_sync_stats {
 } lm_sync_stats;
 
 typedef struct lm_sync_config {
-    const char *server; /* "HOST:PORT" (borrowed) */
-    const char *user;   /* borrowed */
-    uint8_t key[LM_KEY_SIZE];
+    const char *server;   /* "HOST:PORT" (borrowed) */
+    const char *user;     /* borrowed */
+    const char *key_path; /* the device's Ed25519 private key file (borrowed) */
+    /* the one-time enrolment token, sent in HELLO on a new device's first
+     * session (lastmile init) */
+    int has_token;
+    uint8_t token[LM_ENROL_TOKEN_SIZE];
     /* TLS: the server certificate's SHA-256 pinned at enrolment; the
      * session fails unless the server holds that identity. */
     uint8_t pin[LM_FINGERPRINT_SIZE];

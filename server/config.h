@@ -26,6 +26,7 @@ typedef struct lm_server_config {
     unsigned cache_mib;            /* page cache of each SQLite connection (writer, readers) */
     unsigned checkpoint_pages;     /* WAL size that starts a background checkpoint */
     unsigned max_queued_mib;       /* decoded PUSH batches waiting for the writer */
+    int insecure_plaintext;        /* --insecure-plaintext: no TLS (debugging only) */
 } lm_server_config;
 
 /* Fills c with the defaults (listen 127.0.0.1:7070, no db, info, 4096

@@ -1,7 +1,9 @@
 /*
  * session.c — one client connection: the protocol state machine
  *
- *   HELLO → CHALLENGE → AUTH → (auth job) → WELCOME → { PUSH → (write job)
+ *   TLS handshake (net/) → HELLO{user, site, public key, signature over
+ *   the channel's exporter, enrolment token?} → (auth job) → WELCOME →
+ *   { PUSH → (write job)
  *   → PUSH_ACK | PULL → (read job) → CHANGES }* → BYE
  *
  * Happy path: bytes go into the session's frame decoder; each complete
@@ -13,12 +15,16 @@
  * payload or a message the state does not expect get ERROR{code, text} and
  * a graceful end: the ERROR is written, the write side shut down, and input
  * is read and discarded until the peer closes or a linger timer fires, so
- * the peer sees the ERROR rather than a reset. A failed AUTH (wrong key,
- * unknown or revoked user: indistinguishable to the peer) is ERROR
- * LM_EAUTH. A timeout (handshake, idle) is ERROR LM_ETIMEDOUT. A peer that
- * vanishes is closed at once; a job it started still finishes (a batch is
- * one transaction either way) and its answer is dropped.
+ * the peer sees the ERROR rather than a reset. A failed login (wrong key
+ * or signature, unknown or revoked user, a bad enrolment token:
+ * indistinguishable to the peer) is ERROR LM_EAUTH; a site that is not the
+ * device's own is LM_EDENIED. A user revoked or rekeyed while its session
+ * is open is ended within a poll period (lm__session_auth_changed). A timeout (handshake, idle) is
+ * ERROR LM_ETIMEDOUT. A peer that vanishes is closed at once; a job it started still finishes (a
+ * batch is one transaction either way) and its answer is dropped.
  */
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,9 +42,9 @@
 /* HELLO at its largest: a 64-byte user and a 4 KiB client string. */
 #define HANDSHAKE_MAX_FRAME (16u * 1024u)
 
-enum state { ST_HELLO, ST_AUTH, ST_AUTHING, ST_READY };
+enum state { ST_HELLO, ST_AUTHING, ST_READY };
 
-static const char *const state_names[] = {"HELLO", "AUTH", "AUTH (checking)", "READY"};
+static const char *const state_names[] = {"HELLO", "HELLO (checking)", "READY"};
 
 struct lm_session {
     lm_server *srv;
@@ -53,8 +59,8 @@ struct lm_session {
     char peer[64];
     char user[LM_MAX_NAME + 1];
     uint64_t site;
-    uint8_t nonce[32];
-    lm_user *u; /* after AUTH; owned */
+    int64_t auth_gen; /* the user's lm_users.auth_gen when it logged in */
+    lm_user *u;       /* after WELCOME; owned */
     uint64_t started_ms;
     uint64_t bytes_in, bytes_out, changes_in, changes_out;
     /* Sync progress for lm_sessions_log: the server seq the client
@@ -81,11 +87,18 @@ typedef struct auth_job {
     lm_store_job base; /* first: the store hands back &base */
     lm_session *s;
     char user[LM_MAX_NAME + 1];
-    uint64_t site;
-    uint8_t nonce[32];
-    uint8_t mac[32];
+    uint64_t site, server_site;
+    uint8_t pubkey[LM_PUBKEY_SIZE];
+    uint8_t sig[LM_SIGNATURE_SIZE];
+    uint8_t transcript[LM_HELLO_TRANSCRIPT_MAX];
+    size_t transcript_len;
+    int has_token;
+    uint8_t token_hash[32];
+    int write;     /* runs on the writer (enrolment, binding a new site) */
+    int need_bind; /* the site is nobody's yet: bind it on the writer */
     int ok;
     int rc;
+    char why[128]; /* for the client when !ok */
     lm_user *u;
     uint64_t watermark, head;
 } auth_job;
@@ -449,6 +462,14 @@ static void session_stop(lm_session *s)
     send_bye_and_end(s, "server shutting down");
 }
 
+void lm__session_auth_changed(lm_server *srv, const char *user, int64_t gen)
+{
+    for (lm_session *s = srv->sessions; s; s = s->next) {
+        if (s->u && !s->ending && !s->closing && s->auth_gen < gen && strcmp(s->user, user) == 0)
+            fail_session(s, LM_EAUTH, "access revoked or the device rekeyed: session ended");
+    }
+}
+
 void lm__session_stop_all(lm_server *srv)
 {
     /* Safe to walk: stopping a session never frees it synchronously. */
@@ -496,34 +517,66 @@ static void submit(lm_session *s, lm_store_job *job, int write)
 
 /* --------------------------------------------------------------- AUTH */
 
-/* Worker: look the user up, check the MAC, read the watermarks. An unknown
- * or revoked user is checked against a random key so the answer and its
- * timing do not tell which users exist. */
+/* Worker: look the user up, check the device's signature over this
+ * channel and its site; with an enrolment token, enrol the device first
+ * (a write job then). Unknown, revoked, wrong key: one answer, LM_EAUTH. */
 static void auth_run(lm_store_job *job, lm_replica *r)
 {
     auth_job *j = (auth_job *)job;
+    sqlite3 *db = lm_replica_db(r);
     j->u = lm_calloc(1, sizeof *j->u);
     if (!j->u) {
         j->rc = LM_ENOMEM;
         return;
     }
-    int rc = lm__srvdb_user_get(lm_replica_db(r), j->user, j->u);
-    int known = rc == LM_OK && !j->u->revoked;
+    snprintf(j->why, sizeof j->why, "authentication failed");
+    /* possession of the key on this channel, before anything is looked up */
+    if (!lm_ed25519_verify(j->pubkey, j->transcript, j->transcript_len, j->sig))
+        return;
+    if (j->site == j->server_site || j->site == 0) {
+        j->rc = LM_EDENIED;
+        snprintf(j->why, sizeof j->why, "site %016llx is not a device's site",
+                 (unsigned long long)j->site);
+        return;
+    }
+    if (j->has_token) {
+        int rc = lm__srvdb_enrol(db, j->user, j->token_hash, j->pubkey, j->site, lm__now_ms(),
+                                 j->why, sizeof j->why);
+        if (rc == LM_EAUTH || rc == LM_EDENIED) {
+            j->rc = rc == LM_EDENIED ? LM_EDENIED : LM_OK;
+            return;
+        }
+        if (rc != LM_OK) {
+            j->rc = rc;
+            return;
+        }
+    }
+    int rc = lm__srvdb_user_get(db, j->user, j->u);
     if (rc != LM_OK && rc != LM_ENOTFOUND) {
         j->rc = rc;
         return;
     }
-    uint8_t key[LM_KEY_SIZE], want[32];
-    if (known)
-        memcpy(key, j->u->key, sizeof key);
-    else if (lm_random_bytes(key, sizeof key) != LM_OK)
-        memset(key, 0, sizeof key);
-    j->rc = lm_auth_mac(key, j->nonce, j->user, j->site, want);
+    if (rc != LM_OK || j->u->revoked || !j->u->has_pubkey ||
+        CRYPTO_memcmp(j->u->pubkey, j->pubkey, LM_PUBKEY_SIZE) != 0)
+        return;
+    /* A site is its first user's for good: nobody else's HELLO may name
+     * it, so nobody else can move its watermark. */
+    int bound = 0;
+    j->rc = j->write ? lm__srvdb_site_bind(db, j->site, j->user, lm__now_ms(), &bound)
+                     : lm__srvdb_site_check(db, j->site, j->user, &bound);
     if (j->rc != LM_OK)
         return;
-    j->ok = known && lm_auth_mac_equal(want, j->mac);
-    if (!j->ok)
+    if (bound < 0) {
+        j->rc = LM_EDENIED;
+        snprintf(j->why, sizeof j->why, "site %016llx belongs to another user",
+                 (unsigned long long)j->site);
         return;
+    }
+    if (bound == 0) { /* nobody's yet: bind it on the writer */
+        j->need_bind = 1;
+        return;
+    }
+    j->ok = 1;
     j->rc = lm__user_scope_build(j->u);
     if (j->rc == LM_OK)
         j->rc = lm_replica_watermark(r, j->site, &j->watermark);
@@ -539,15 +592,29 @@ static void auth_done(lm_store_job *job, int status)
     lm_session *s = j->s;
     if (!job_finished(s))
         goto out;
+    if (j->need_bind && j->rc == LM_OK && !j->write) {
+        lm__user_clear(j->u);
+        lm_free(j->u);
+        j->u = NULL;
+        j->need_bind = 0;
+        j->write = 1;
+        submit(s, &j->base, 1); /* the same job again, on the writer */
+        return;
+    }
+    if (j->rc == LM_EDENIED) {
+        fail_session(s, LM_EDENIED, j->why);
+        goto out;
+    }
     if (j->rc != LM_OK) {
         lm_log(LM_LOG_ERROR, "auth of %s: %s", s->user, lm_strerror(j->rc));
         fail_session(s, j->rc == LM_ENOMEM ? LM_ENOMEM : LM_EDB, "server error during auth");
         goto out;
     }
     if (!j->ok) {
-        fail_session(s, LM_EAUTH, "authentication failed");
+        fail_session(s, LM_EAUTH, j->why);
         goto out;
     }
+    s->auth_gen = j->u->auth_gen;
     s->u = j->u;
     j->u = NULL;
     s->state = ST_READY;
@@ -800,6 +867,8 @@ out:
 
 /* ------------------------------------------------------------- frames */
 
+/* HELLO: the signature check, enrolment and lookups go to the pool (a
+ * writer when the HELLO enrols a device). */
 static void on_hello(lm_session *s, lm_msg *m)
 {
     if (m->u.hello.version != LM_PROTOCOL_VERSION) {
@@ -814,22 +883,6 @@ static void on_hello(lm_session *s, lm_msg *m)
     s->has_pending = m->u.hello.has_pending;
     s->pending = m->u.hello.pending;
     s->features = m->u.hello.features;
-    if (lm_random_bytes(s->nonce, sizeof s->nonce) != LM_OK) {
-        fail_session(s, LM_EIO, "no random bytes for the challenge");
-        return;
-    }
-    lm_msg c;
-    memset(&c, 0, sizeof c);
-    c.type = LM_MSG_CHALLENGE;
-    memcpy(c.u.challenge.nonce, s->nonce, sizeof s->nonce);
-    c.u.challenge.server_time_ms = lm__now_ms();
-    s->state = ST_AUTH;
-    send_msg(s, &c);
-}
-
-/* AUTH: the lookup and MAC check go to a reader on the pool. */
-static void on_auth(lm_session *s, lm_msg *m)
-{
     auth_job *j = lm_calloc(1, sizeof *j);
     if (!j) {
         fail_session(s, LM_ENOMEM, "out of memory");
@@ -838,12 +891,22 @@ static void on_auth(lm_session *s, lm_msg *m)
     j->s = s;
     snprintf(j->user, sizeof j->user, "%s", s->user);
     j->site = s->site;
-    memcpy(j->nonce, s->nonce, sizeof j->nonce);
-    memcpy(j->mac, m->u.auth.mac, sizeof j->mac);
+    j->server_site = lm__store_site(s->srv->store);
+    memcpy(j->pubkey, m->u.hello.public_key, sizeof j->pubkey);
+    memcpy(j->sig, m->u.hello.signature, sizeof j->sig);
+    /* The exporter binds the signature to this TLS channel; with
+     * --insecure-plaintext it is all zeros and binds nothing. */
+    uint8_t exporter[LM_EXPORTER_SIZE];
+    lm_conn_exporter(s->conn, LM_HELLO_EXPORTER_LABEL, exporter);
+    j->transcript_len = lm_hello_transcript(exporter, s->user, s->site, j->transcript);
+    j->has_token = m->u.hello.has_token;
+    if (j->has_token)
+        SHA256(m->u.hello.token, sizeof m->u.hello.token, j->token_hash);
     j->base.run = auth_run;
     j->base.done = auth_done;
     s->state = ST_AUTHING;
-    submit(s, &j->base, 0);
+    j->write = j->has_token;
+    submit(s, &j->base, j->write);
 }
 
 /* PUSH: the decoded batch moves into a write job (m is left empty). */
@@ -910,7 +973,7 @@ static void handle_frame(lm_session *s, const lm_frame *f)
         fail_session(s, rc, err[0] ? err : lm_strerror(rc));
         return;
     }
-    int want = s->state == ST_HELLO ? LM_MSG_HELLO : s->state == ST_AUTH ? LM_MSG_AUTH : -1;
+    int want = s->state == ST_HELLO ? LM_MSG_HELLO : -1;
     if (m.type == LM_MSG_BYE && s->state != ST_AUTHING) {
         if (s->sent_unconfirmed) { /* a client says BYE once it applied them */
             s->pull_cursor = s->sent_cursor;
@@ -924,8 +987,6 @@ static void handle_frame(lm_session *s, const lm_frame *f)
         end_graceful(s, "peer error");
     } else if (want == LM_MSG_HELLO && m.type == want) {
         on_hello(s, &m);
-    } else if (want == LM_MSG_AUTH && m.type == want) {
-        on_auth(s, &m);
     } else if (s->state == ST_READY && m.type == LM_MSG_PUSH) {
         on_push(s, &m);
     } else if (s->state == ST_READY && m.type == LM_MSG_PULL) {

@@ -46,6 +46,52 @@ int lm_identity_fingerprint(const char *cert_path, uint8_t out[LM_FINGERPRINT_SI
 /* Lowercase hex of a fingerprint. */
 void lm_fingerprint_hex(const uint8_t fp[LM_FINGERPRINT_SIZE], char out[LM_FINGERPRINT_HEX_SIZE]);
 
+/* ---------------------------------------------------------- device keys */
+
+/* A device's Ed25519 key pair (OpenSSL EVP). Opaque; lm_device_key_free. */
+typedef struct lm_device_key lm_device_key;
+
+#define LM_PUBKEY_SIZE 32
+#define LM_SIGNATURE_SIZE 64
+
+/* A new key pair; with path, the private key is also written there (PEM,
+ * PKCS#8), created mode 0600 whatever the umask, never overwriting. */
+int lm_device_key_create(const char *path, lm_device_key **out, char *err, size_t err_size);
+int lm_device_key_load(const char *path, lm_device_key **out, char *err, size_t err_size);
+void lm_device_key_free(lm_device_key *k);
+void lm_device_key_public(const lm_device_key *k, uint8_t pub[LM_PUBKEY_SIZE]);
+int lm_device_key_sign(const lm_device_key *k, const uint8_t *msg, size_t len,
+                       uint8_t sig[LM_SIGNATURE_SIZE]);
+/* 1 when sig is pub's Ed25519 signature of msg, else 0. */
+int lm_ed25519_verify(const uint8_t pub[LM_PUBKEY_SIZE], const uint8_t *msg, size_t len,
+                      const uint8_t sig[LM_SIGNATURE_SIZE]);
+
+/* What a HELLO signature covers: a context string, the TLS exporter value
+ * of the channel (LM_HELLO_EXPORTER_LABEL), the site (8 bytes BE) and the
+ * user. A relay cannot replay it on another channel: the exporter differs.
+ * Returns the length written to out. */
+#define LM_HELLO_EXPORTER_LABEL "EXPORTER-lastmile-hello"
+#define LM_HELLO_TRANSCRIPT_MAX 160
+size_t lm_hello_transcript(const uint8_t exporter[LM_EXPORTER_SIZE], const char *user,
+                           uint64_t site, uint8_t out[LM_HELLO_TRANSCRIPT_MAX]);
+
+/* ----------------------------------------------------------- enrolment */
+
+/* The one-time string `lastmile-server user add` prints:
+ * "lm1-" base64url(1 | fingerprint[32] | token[32] | u8 n | user |
+ * u8 n | address). address may be empty (then `init --server` names it). */
+#define LM_ENROL_TOKEN_SIZE 32
+#define LM_ENROL_TEXT_MAX 256
+typedef struct lm_enrolment {
+    uint8_t fingerprint[LM_FINGERPRINT_SIZE];
+    uint8_t token[LM_ENROL_TOKEN_SIZE];
+    char user[65];
+    char address[128];
+} lm_enrolment;
+int lm_enrol_encode(const lm_enrolment *e, char out[LM_ENROL_TEXT_MAX]);
+/* LM_EINVAL when text is not a well-formed enrolment string. */
+int lm_enrol_decode(const char *text, lm_enrolment *e);
+
 /* ------------------------------------------------------------------ TLS */
 
 typedef struct lm_tls lm_tls;

@@ -272,9 +272,11 @@ static int handshake(lm_conn *c)
     return -1;
 }
 
-/* Decrypts what rbio holds into the decoder; LM_OK, or the connection is
- * ending (rc < 0). *fed: plaintext arrived. */
-static int tls_read(lm_conn *c, int *fed)
+/* Decrypts what rbio holds into the decoder. *fed: plaintext arrived.
+ * Returns LM_OK, a decoder error, or LM_ENET when the TLS stream ended
+ * (close_notify: *end_rc = LM_OK) or failed (why in end_text): the caller
+ * hands the owner the frames that came before the end first. */
+static int tls_read(lm_conn *c, int *fed, int *end_rc, char *end_text, size_t end_size)
 {
     uint8_t plain[PLAIN_CHUNK];
     for (;;) {
@@ -292,12 +294,12 @@ static int tls_read(lm_conn *c, int *fed)
         if (e == SSL_ERROR_WANT_READ)
             return LM_OK;
         if (e == SSL_ERROR_ZERO_RETURN) {
-            transport_end(c, LM_OK, "peer closed");
+            *end_rc = LM_OK;
+            snprintf(end_text, end_size, "peer closed");
             return LM_ENET;
         }
-        char text[300];
-        lm__tls_error_text(c->tls, text, sizeof text);
-        transport_end(c, LM_ENET, text);
+        *end_rc = LM_ENET;
+        lm__tls_error_text(c->tls, end_text, end_size);
         return LM_ENET;
     }
 }
@@ -335,9 +337,17 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
             if (c->closing || c->ending)
                 return;
         }
-        rc = tls_read(c, &fed);
-        if (rc != LM_OK && (c->closing || c->ending))
+        int end_rc = LM_OK;
+        char end_text[300] = "";
+        rc = tls_read(c, &fed, &end_rc, end_text, sizeof end_text);
+        if (c->closing || c->ending)
             return;
+        if (end_text[0]) { /* the frames before the end (an ERROR, say) first */
+            if (fed && c->cbs->on_frames)
+                c->cbs->on_frames(c, LM_OK);
+            transport_end(c, end_rc, end_text);
+            return;
+        }
     }
     if ((fed || rc != LM_OK) && c->cbs->on_frames)
         c->cbs->on_frames(c, rc);

@@ -74,13 +74,22 @@ fail:
     return LM_EIO;
 }
 
-/* Client: keeps the newest ticket (the callback takes the reference). */
+/* Client: keeps the newest ticket, serialised at once: the SSL_SESSION
+ * itself is marked not resumable when its connection ends without a
+ * close_notify (a cut link, or our reset after a failure). */
 static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
 {
     lm_tls *t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-    SSL_SESSION_free(t->session);
-    t->session = sess;
-    return 1;
+    int n = i2d_SSL_SESSION(sess, NULL);
+    uint8_t *der = n > 0 ? lm_malloc((size_t)n) : NULL, *p = der;
+    if (der && i2d_SSL_SESSION(sess, &p) == n) {
+        lm_free(t->ticket);
+        t->ticket = der;
+        t->ticket_len = (size_t)n;
+    } else {
+        lm_free(der);
+    }
+    return 0; /* not kept: the callback's reference goes back to OpenSSL */
 }
 
 /* Client: replaces chain verification. The leaf certificate's SHA-256
@@ -130,6 +139,7 @@ void lm_tls_free(lm_tls *t)
     if (!t)
         return;
     SSL_SESSION_free(t->session);
+    lm_free(t->ticket);
     SSL_CTX_free(t->ctx);
     lm_free(t);
 }
@@ -138,20 +148,14 @@ int lm_tls_session_save(lm_tls *t, uint8_t **der, size_t *len)
 {
     *der = NULL;
     *len = 0;
-    if (!t->session || !SSL_SESSION_is_resumable(t->session))
+    if (!t->ticket)
         return LM_ENOTFOUND;
-    int n = i2d_SSL_SESSION(t->session, NULL);
-    if (n <= 0)
-        return LM_ENOTFOUND;
-    uint8_t *buf = lm_malloc((size_t)n), *p = buf;
-    if (!buf)
+    uint8_t *copy = lm_malloc(t->ticket_len);
+    if (!copy)
         return LM_ENOMEM;
-    if (i2d_SSL_SESSION(t->session, &p) != n) {
-        lm_free(buf);
-        return LM_EIO;
-    }
-    *der = buf;
-    *len = (size_t)n;
+    memcpy(copy, t->ticket, t->ticket_len);
+    *der = copy;
+    *len = t->ticket_len;
     return LM_OK;
 }
 

@@ -14,7 +14,9 @@ struct lm_tls {
      * was not the pinned one (the error says both) */
     int pin_mismatch;
     uint8_t seen[LM_FINGERPRINT_SIZE];
-    SSL_SESSION *session; /* client: the newest ticket, owned */
+    SSL_SESSION *session; /* client: the ticket to offer (loaded), owned */
+    uint8_t *ticket;      /* client: the newest ticket received, DER, owned */
+    size_t ticket_len;
 };
 
 /* Text for the failed handshake of ssl with t: the pin mismatch in words,
