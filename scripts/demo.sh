@@ -34,7 +34,7 @@ provision() { # id role [extra args]
   shift 2
   key[$id]=$("$srv" user add --db "$run_dir/server.db" --id "$id" --role "$role" "$@" 2>/dev/null |
     tail -n 1)
-  echo "  $role $id $*: enrolment string ${key[$id]:0:20}... (one use, 7 days)"
+  echo "  $role $id $*: enrolment string ${key[$id]:0:8}...${key[$id]: -8} (one use, 7 days)"
 }
 provision disp-chen dispatcher --county pingshan
 provision agent-li agent --villages shangba,xiaba
