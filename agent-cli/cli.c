@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
@@ -68,6 +69,15 @@ const char *lm_cli_db_path(const char *db_opt)
     if (env && *env)
         return env;
     return "./lastmile.db";
+}
+
+void lm_cli_private_files(const char *path)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    char name[4200];
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++)
+        if ((size_t)snprintf(name, sizeof name, "%s%s", path, suffix[i]) < sizeof name)
+            chmod(name, 0600);
 }
 
 uint64_t lm_cli_now_ms(void)

@@ -155,9 +155,14 @@ int lm_cli_insert_commit(const char *cmd, sqlite3 *db, struct sqlite3_stmt *st);
  * it is a terminal. On success records meta "last_sync"; on failure meta
  * "last_error". Returns LM_OK or the session's error (reason in err). */
 struct lm_sync_stats;
-int lm_cli_run_sync(lm_replica *r, const char *server, const char *user,
-                    const uint8_t key[LM_KEY_SIZE], struct lm_sync_stats *st, char *err,
-                    size_t err_size);
+struct lm_sync_config;
+int lm_cli_run_sync(lm_replica *r, const struct lm_sync_config *cfg, struct lm_sync_stats *st,
+                    char *err, size_t err_size);
+/* Makes the replica at path and its -wal / -shm private (0600) when they
+ * exist: files from before this rule, or made under a loose umask. */
+void lm_cli_private_files(const char *path);
+/* The device's private key file of the replica at db_path: "DB.key". */
+int lm_cli_key_path(const char *db_path, char *out, size_t size);
 /* Prints the session summary: the one line "synced: pushed N changes (B
  * bytes), pulled M changes (B bytes)", or with json an object. Returns an
  * exit code. */

@@ -30,7 +30,8 @@
 #define TIMEOUT_MAX_S 3600
 
 static const char usage[] =
-    "usage: lastmile sync [--retry N] [--timeout SEC] [--db PATH] [--json]\n"
+    "usage: lastmile sync [--retry N] [--timeout SEC] [--insecure-plaintext] [--db PATH]\n"
+    "                     [--json]\n"
     "\n"
     "Pushes every change recorded on this replica to the server, then pulls\n"
     "what the server has for this user, until both sides are up to date.\n"
@@ -48,24 +49,69 @@ static const char usage[] =
     "  --timeout SEC  a link silent for SEC seconds (nothing received and\n"
     "                 nothing more accepted for sending) is stalled and the\n"
     "                 attempt fails; also the limit for connecting.\n"
-    "                 Default: 10 s to connect, 30 s of silence.\n";
+    "                 Default: 10 s to connect, 30 s of silence.\n"
+    "  --insecure-plaintext  no TLS (debugging only: anyone on the path reads\n"
+    "                 and can change the session); the server must run with\n"
+    "                 the same flag. The session is TLS 1.3 with the server\n"
+    "                 identity pinned at enrolment otherwise.\n";
+
+/* The TLS session ticket of the last session, kept as hex in meta
+ * "tls_session" so the next `lastmile sync` (a new process) resumes: one
+ * round trip and no certificate on a 2G link. Best effort both ways. */
+static uint8_t *load_ticket(lm_replica *r, size_t *len)
+{
+    char *hex = lm_cli_meta(r, "tls_session");
+    size_t n = hex ? strlen(hex) / 2 : 0;
+    uint8_t *der = n ? lm_malloc(n) : NULL;
+    *len = 0;
+    for (size_t i = 0; der && i < n; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+            lm_free(der);
+            der = NULL;
+            break;
+        }
+        der[i] = (uint8_t)v;
+    }
+    if (der)
+        *len = n;
+    lm_free(hex);
+    return der;
+}
+
+static void save_ticket(lm_replica *r, const uint8_t *der, size_t len)
+{
+    char *hex = lm_malloc(2 * len + 1);
+    if (!hex)
+        return;
+    for (size_t i = 0; i < len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", der[i]);
+    hex[2 * len] = '\0';
+    lm_replica_meta_set(r, "tls_session", hex);
+    lm_free(hex);
+}
 
 /* One session with the given credentials and timeouts (0: the client's
  * defaults); records last_sync or last_error in the replica's meta. */
-static int run_session(lm_replica *r, const char *server, const char *user,
-                       const uint8_t key[LM_KEY_SIZE], unsigned timeout_ms, lm_sync_stats *st,
-                       char *err, size_t err_size)
+static int run_session(lm_replica *r, const lm_sync_config *creds, unsigned timeout_ms,
+                       lm_sync_stats *st, char *err, size_t err_size)
 {
-    lm_sync_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.server = server;
-    cfg.user = user;
-    memcpy(cfg.key, key, LM_KEY_SIZE);
+    lm_sync_config cfg = *creds;
     cfg.connect_timeout_ms = timeout_ms;
     cfg.io_timeout_ms = timeout_ms;
     cfg.progress = isatty(STDERR_FILENO);
+    size_t ticket_len = 0;
+    uint8_t *ticket = cfg.insecure_plaintext ? NULL : load_ticket(r, &ticket_len);
+    cfg.tls_session = ticket;
+    cfg.tls_session_len = ticket_len;
+    cfg.save_tls_session = !cfg.insecure_plaintext;
     int rc = lm_sync_client_run(r, &cfg, st, err, err_size);
-    memset(cfg.key, 0, sizeof cfg.key);
+    lm_free(ticket);
+    if (st->tls_session) {
+        save_ticket(r, st->tls_session, st->tls_session_len);
+        lm_free(st->tls_session);
+        st->tls_session = NULL;
+    }
     char text[32];
     if (rc == LM_OK) {
         snprintf(text, sizeof text, "%llu", (unsigned long long)lm_cli_now_ms());
@@ -82,10 +128,15 @@ static int run_session(lm_replica *r, const char *server, const char *user,
     return rc;
 }
 
-int lm_cli_run_sync(lm_replica *r, const char *server, const char *user,
-                    const uint8_t key[LM_KEY_SIZE], lm_sync_stats *st, char *err, size_t err_size)
+int lm_cli_run_sync(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *st, char *err,
+                    size_t err_size)
 {
-    return run_session(r, server, user, key, 0, st, err, err_size);
+    return run_session(r, cfg, 0, st, err, err_size);
+}
+
+int lm_cli_key_path(const char *db_path, char *out, size_t size)
+{
+    return (size_t)snprintf(out, size, "%s.key", db_path) < size ? LM_OK : LM_EINVAL;
 }
 
 /* The summary of one or more attempts; attempts > 1 is said on the text
@@ -212,10 +263,12 @@ int lm_cmd_sync(int argc, char **argv)
     lm_cli_common c = {0};
     const char *retry_text = NULL, *timeout_text = NULL;
     lm_args a;
+    int plaintext = 0;
     const lm_opt opts[] = {LM_CLI_COMMON_OPTS(c),
                            LM_CLI_JSON_OPT(c),
                            {"retry", LM_OPT_VALUE, &retry_text, NULL},
-                           {"timeout", LM_OPT_VALUE, &timeout_text, NULL}};
+                           {"timeout", LM_OPT_VALUE, &timeout_text, NULL},
+                           {"insecure-plaintext", LM_OPT_FLAG, NULL, &plaintext}};
     int code = lm_cli_parse("sync", usage, argc, argv, opts, sizeof opts / sizeof opts[0], &a, &c);
     if (code >= 0)
         return code;
@@ -238,13 +291,25 @@ int lm_cmd_sync(int argc, char **argv)
         return code;
     char *server = lm_cli_meta(r, "server");
     char *user = lm_cli_meta(r, "user");
-    char *key_hex = lm_cli_meta(r, "key");
-    uint8_t key[LM_KEY_SIZE];
-    if (!server || !user || !key_hex || lm_key_from_hex(key_hex, key) != LM_OK) {
-        code = lm_cli_error("sync", "credentials on this replica are incomplete (run 'lastmile "
-                                    "init' again)");
+    char *fp_hex = lm_cli_meta(r, "server_fp");
+    char *plain = lm_cli_meta(r, "insecure_plaintext");
+    char key_path[4200];
+    lm_sync_config creds;
+    memset(&creds, 0, sizeof creds);
+    if (!server || !user || !fp_hex || lm_key_from_hex(fp_hex, creds.pin) != LM_OK ||
+        lm_cli_key_path(lm_cli_db_path(c.db), key_path, sizeof key_path) != LM_OK) {
+        code = lm_cli_error("sync", "credentials on this replica are incomplete (enrol it again: "
+                                    "'lastmile init --enrol ...' with a new string from "
+                                    "'lastmile-server user rekey')");
         goto done;
     }
+    creds.server = server;
+    creds.user = user;
+    creds.key_path = key_path;
+    creds.insecure_plaintext = plaintext || (plain && strcmp(plain, "1") == 0);
+    if (creds.insecure_plaintext)
+        fprintf(stderr, "lastmile: sync: WARNING: --insecure-plaintext: this session is not "
+                        "encrypted and the server's identity is not checked\n");
     lm_sync_stats total, st;
     memset(&total, 0, sizeof total);
     char err[256];
@@ -255,7 +320,7 @@ int lm_cmd_sync(int argc, char **argv)
     uint64_t site = lm_replica_site(r);
     for (;;) {
         attempts++;
-        rc = run_session(r, server, user, key, (unsigned)timeout_s * 1000u, &st, err, sizeof err);
+        rc = run_session(r, &creds, (unsigned)timeout_s * 1000u, &st, err, sizeof err);
         add_stats(&total, &st);
         if (lm_replica_site(r) != site && (rc = went_on_as_new_site(r)) == LM_OK) {
             site = lm_replica_site(r);
@@ -277,7 +342,6 @@ int lm_cmd_sync(int argc, char **argv)
         sleep_ms(sleep_for);
         wait_ms = wait_ms * 2u > RETRY_MAX_MS ? RETRY_MAX_MS : wait_ms * 2u;
     }
-    memset(key, 0, sizeof key);
     total.elapsed_ms = mono_ms() - started;
     if (rc != LM_OK) {
         uint64_t pending = 0;
@@ -303,7 +367,8 @@ int lm_cmd_sync(int argc, char **argv)
 done:
     lm_free(server);
     lm_free(user);
-    lm_free(key_hex);
+    lm_free(fp_hex);
+    lm_free(plain);
     lm_replica_close(r);
     return code;
 }

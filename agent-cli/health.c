@@ -176,6 +176,7 @@ int lm_cli_open(const char *cmd, const char *db_opt, int flags, lm_replica **out
         return disk_full_at_open(cmd, path);
     if (rc != LM_OK)
         return lm_cli_error(cmd, "cannot open %s: %s", path, err[0] ? err : lm_strerror(rc));
+    lm_cli_private_files(path); /* a replica copied in with another mode */
     if (flags & LM_CLI_USER) {
         char *user = lm_cli_meta(*out, "user");
         if (!user) {

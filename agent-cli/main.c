@@ -5,6 +5,7 @@
  * on stderr, "lastmile: <command>: <reason>".
  */
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "cli.h"
@@ -54,6 +55,9 @@ static const command commands[] = {
 
 int main(int argc, char **argv)
 {
+    /* The replica (personal data of poor households), its -wal / -shm and
+     * the device key: readable by this user only, whatever the umask. */
+    umask(077);
     if (argc < 2) {
         fputs(usage, stderr);
         return LM_EXIT_USAGE;

@@ -3,8 +3,10 @@
  * loop (see sync_client.h).
  *
  * Happy path:
- *   resolve HOST → connect (timer: connect timeout) → send HELLO
- *   CHALLENGE   → send AUTH{HMAC(key, nonce | user | site)}
+ *   resolve HOST → connect (timer: connect timeout) → TLS 1.3 handshake
+ *   (net/: the server must present the pinned certificate) → HELLO{user,
+ *   site, public key, Ed25519 signature over the channel's TLS exporter,
+ *   user and site; the enrolment token on a new device's first session}
  *   WELCOME     → adopt the server clock and its watermark of our changes
  *     (lm_replica_adopt_watermark); push loop:
  *     local changes after max(push_watermark, acked seq) within the budget,
@@ -20,10 +22,10 @@
  *   again, a bounded number of rounds → BYE → close.
  *
  * Failure modes: connect refused or timed out, the server silent for longer
- * than the I/O timeout, EOF or reset mid-session, an ERROR frame (wrong key:
- * LM_EAUTH), a malformed or unexpected frame. Each fails the session with one
- * reason; nothing is rolled back because every completed step committed on
- * its own and the incomplete one never touched the replica.
+ * than the I/O timeout, EOF or reset mid-session, a server that does not
+ * hold the pinned identity, an ERROR frame (wrong key, used token: LM_EAUTH), a malformed or
+ * unexpected frame. Each fails the session with one reason; nothing is rolled back because every
+ * completed step committed on its own and the incomplete one never touched the replica.
  *
  * SQLite work runs on the loop thread: the agent has one session and nothing
  * else to serve, so a blocking commit only delays its own next frame.
@@ -36,6 +38,8 @@
 #include <string.h>
 #include <time.h>
 #include <uv.h>
+
+#include "lm_net.h"
 
 /* The first PUSH batch, in changes before deflate (about 3 KB on the wire:
  * under a second even at 32 kbit/s). It stays this size while acks are
@@ -52,7 +56,6 @@
 #define FAST_ACK_MS 1000u
 #define DEFLATE_MIN 512u
 #define MAX_ROUNDS 4
-#define READ_CHUNK (64u << 10)
 /* PUSH batches in flight. Two let client and server work at once (records
  * push: see docs/benchmarks.md); an unacknowledged batch is simply read
  * and sent again by the next session, so more only adds bytes at risk.
@@ -66,11 +69,10 @@
 
 enum state {
     S_CONNECTING,
-    S_CHALLENGE, /* HELLO sent, waiting for CHALLENGE */
-    S_WELCOME,   /* AUTH sent */
-    S_PUSH_ACK,  /* PUSHes in flight */
-    S_CHANGES,   /* PULL in flight */
-    S_BYE,       /* BYE queued; done once it is written */
+    S_WELCOME,  /* HELLO sent */
+    S_PUSH_ACK, /* PUSHes in flight */
+    S_CHANGES,  /* PULL in flight */
+    S_BYE,      /* BYE queued; done once it is written */
     S_DONE,
 };
 
@@ -84,16 +86,14 @@ typedef struct push_batch {
 
 typedef struct client {
     uv_loop_t loop;
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    uv_connect_t connect_req;
-    int open_handles; /* closed in close_cb; the loop ends at zero */
+    lm_conn *conn; /* NULL before connecting and after its on_close */
+    lm_tls *tls;   /* NULL with insecure_plaintext */
+    lm_device_key *key;
     int closing;
 
     lm_replica *r;
     const lm_sync_config *cfg;
     lm_sync_stats *st;
-    lm_frame_decoder dec;
     int state;
     /* HELLO's count of queued changes, taken before connecting: the
      * server's handshake timer should not wait on our database */
@@ -124,15 +124,8 @@ typedef struct client {
     size_t pull_budget;
     uint64_t pulled_at_ms; /* when the PULL in flight was sent */
     int rounds;
-
-    char read_buf[READ_CHUNK];
+    int resumed; /* the TLS session was resumed from a ticket */
 } client;
-
-typedef struct write_req {
-    uv_write_t req;
-    lm_buf buf;
-    int is_bye;
-} write_req;
 
 static uint64_t mono_ms(void)
 {
@@ -180,13 +173,7 @@ int lm_sync_parse_server(const char *server, char *host, size_t host_size, int *
     return LM_OK;
 }
 
-static void close_cb(uv_handle_t *h)
-{
-    client *c = h->data;
-    c->open_handles--;
-}
-
-/* Closes both handles once; the loop then runs out of work and ends. A
+/* Closes the connection once; the loop then runs out of work and ends. A
  * session that failed resets its connection: a plain close leaves the
  * unsent rest of its PUSHes in the kernel, which keeps delivering them
  * when a cut link comes back, beside the next session's copy of the same
@@ -196,11 +183,8 @@ static void shutdown_client(client *c)
     if (c->closing)
         return;
     c->closing = 1;
-    uv_close((uv_handle_t *)&c->timer, close_cb);
-    uv_os_fd_t fd;
-    int has_socket = uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0;
-    if (c->state == S_DONE || !has_socket || uv_tcp_close_reset(&c->tcp, close_cb) != 0)
-        uv_close((uv_handle_t *)&c->tcp, close_cb);
+    if (c->conn)
+        lm_conn_close(c->conn, c->state != S_DONE);
 }
 
 /* Fails the session with the first reason given; later ones are echoes of
@@ -217,9 +201,9 @@ static void fail(client *c, int rc, const char *fmt, ...)
     shutdown_client(c);
 }
 
-static void timer_cb(uv_timer_t *t)
+static void timer_cb(lm_conn *conn)
 {
-    client *c = t->data;
+    client *c = lm_conn_data(conn);
     if (c->state == S_CONNECTING)
         fail(c, LM_ETIMEDOUT, "cannot connect to %s: timed out", c->cfg->server);
     else
@@ -228,8 +212,8 @@ static void timer_cb(uv_timer_t *t)
 
 static void arm_timer(client *c, unsigned ms)
 {
-    if (!c->closing)
-        uv_timer_start(&c->timer, timer_cb, ms, 0);
+    if (!c->closing && c->conn)
+        lm_conn_timer(c->conn, ms, timer_cb);
 }
 
 static unsigned io_timeout(const client *c)
@@ -245,6 +229,10 @@ static void progress(client *c, int final)
     if (!final && now - c->last_progress_ms < 200)
         return;
     c->last_progress_ms = now;
+    if (c->conn) {
+        c->st->bytes_sent = lm_conn_bytes_out(c->conn);
+        c->st->bytes_received = lm_conn_bytes_in(c->conn);
+    }
     double secs = (double)(now - c->started_ms) / 1000.0;
     double bytes = (double)(c->st->bytes_sent + c->st->bytes_received);
     fprintf(stderr,
@@ -256,59 +244,44 @@ static void progress(client *c, int final)
         fputc('\n', stderr);
 }
 
-static void write_cb(uv_write_t *req, int status)
+/* Everything queued is on the wire: progress (a big batch on a slow link
+ * may take longer than the I/O timeout before the server can answer), and
+ * after BYE the end. */
+static void drain_cb(lm_conn *conn)
 {
-    write_req *w = (write_req *)req;
-    client *c = req->handle->data;
-    int is_bye = w->is_bye;
-    lm_buf_close(&w->buf);
-    lm_free(w);
-    if (status < 0) {
-        fail(c, LM_ENET, "connection lost while sending: %s", uv_strerror(status));
-        return;
-    }
-    /* Bytes leaving is progress too: a big batch on a slow link may take
-     * longer than the I/O timeout before the server can answer. */
+    client *c = lm_conn_data(conn);
+    c->st->bytes_sent = lm_conn_bytes_out(conn);
     arm_timer(c, io_timeout(c));
-    if (is_bye && c->state == S_BYE) {
+    if (c->state == S_BYE) {
         c->state = S_DONE;
         shutdown_client(c);
     }
 }
 
-/* Queues w's encoded frame; w lives until write_cb (freed here on error). */
-static int send_frame(client *c, write_req *w)
+/* Queues an encoded frame (taken, left empty). */
+static int send_frame(client *c, lm_buf *frame)
 {
-    uv_buf_t b = uv_buf_init((char *)w->buf.data, (unsigned)w->buf.len);
-    int uvrc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb);
-    if (uvrc < 0) {
-        fail(c, LM_ENET, "connection lost while sending: %s", uv_strerror(uvrc));
-        lm_buf_close(&w->buf);
-        lm_free(w);
-        return LM_ENET;
+    int rc = lm_conn_send(c->conn, frame);
+    if (rc != LM_OK) {
+        fail(c, rc, "connection lost while sending");
+        return rc;
     }
-    c->st->bytes_sent += w->buf.len;
+    c->st->bytes_sent = lm_conn_bytes_out(c->conn);
     return LM_OK;
 }
 
-/* Encodes m as one frame and queues it; the buffer lives until write_cb. */
+/* Encodes m as one frame and queues it. */
 static int send_msg(client *c, const lm_msg *m)
 {
-    write_req *w = lm_calloc(1, sizeof *w);
-    if (!w) {
-        fail(c, LM_ENOMEM, "out of memory");
-        return LM_ENOMEM;
-    }
-    lm_buf_init(&w->buf);
-    int rc = lm_msg_encode_frame_z(m, c->z, &w->buf, DEFLATE_MIN, c->max_frame);
+    lm_buf frame;
+    lm_buf_init(&frame);
+    int rc = lm_msg_encode_frame_z(m, c->z, &frame, DEFLATE_MIN, c->max_frame);
     if (rc != LM_OK) {
         fail(c, rc, "cannot encode %s: %s", lm_msg_type_name(m->type), lm_strerror(rc));
-        lm_buf_close(&w->buf);
-        lm_free(w);
+        lm_buf_close(&frame);
         return rc;
     }
-    w->is_bye = m->type == LM_MSG_BYE;
-    return send_frame(c, w);
+    return send_frame(c, &frame);
 }
 
 static uint64_t push_after(client *c)
@@ -391,7 +364,7 @@ static const lm_change *oversized_value(const push_batch *b)
  * protocol's limit (written with plain SQL: the commands refuse one) or a
  * single row over the frame limit cannot be sent: LM_ETOOBIG, naming the
  * row. b->n == 0: nothing left to read. */
-static int read_push_frame(client *c, push_batch *b, write_req *w)
+static int read_push_frame(client *c, push_batch *b, lm_buf *frame)
 {
     for (;;) {
         int rc = lm_replica_local_changes(c->r, c->read_upto, c->budget, &b->v, &b->n, &b->upto);
@@ -414,8 +387,8 @@ static int read_push_frame(client *c, push_batch *b, write_req *w)
         m.u.push.upto_seq = b->upto;
         m.u.push.changes = b->v; /* borrowed for the encode only */
         m.u.push.n_changes = b->n;
-        lm_buf_reset(&w->buf);
-        rc = lm_msg_encode_frame_z(&m, c->z, &w->buf, DEFLATE_MIN, c->max_frame);
+        lm_buf_reset(frame);
+        rc = lm_msg_encode_frame_z(&m, c->z, frame, DEFLATE_MIN, c->max_frame);
         if (rc == LM_OK)
             return LM_OK;
         const lm_change *big = rc == LM_ETOOBIG ? oversized_value(b) : NULL;
@@ -445,16 +418,11 @@ static void fill_pipeline(client *c)
     while (c->n_inflight < c->depth && !c->push_drained && c->rc == LM_OK && !c->closing) {
         push_batch *b = &c->inflight[c->n_inflight];
         memset(b, 0, sizeof *b);
-        write_req *w = lm_calloc(1, sizeof *w);
-        if (!w) {
-            fail(c, LM_ENOMEM, "out of memory");
-            return;
-        }
-        lm_buf_init(&w->buf);
-        int rc = read_push_frame(c, b, w);
+        lm_buf frame;
+        lm_buf_init(&frame);
+        int rc = read_push_frame(c, b, &frame);
         if (rc != LM_OK || b->n == 0) {
-            lm_buf_close(&w->buf);
-            lm_free(w);
+            lm_buf_close(&frame);
             lm_changes_free(b->v, b->n);
             memset(b, 0, sizeof *b);
             if (rc != LM_OK)
@@ -466,7 +434,7 @@ static void fill_pipeline(client *c)
         c->read_upto = b->upto;
         c->n_inflight++;
         c->state = S_PUSH_ACK;
-        if (send_frame(c, w) != LM_OK)
+        if (send_frame(c, &frame) != LM_OK)
             return;
     }
     if (c->n_inflight == 0 && c->rc == LM_OK && !c->closing)
@@ -652,22 +620,7 @@ static void on_welcome(client *c, const lm_msg_welcome *w)
     start_push(c);
 }
 
-static void on_challenge(client *c, const lm_msg_challenge *ch)
-{
-    lm_msg m;
-    memset(&m, 0, sizeof m);
-    m.type = LM_MSG_AUTH;
-    int rc = lm_auth_mac(c->cfg->key, ch->nonce, c->cfg->user, lm_replica_site(c->r), m.u.auth.mac);
-    if (rc != LM_OK) {
-        fail(c, rc, "cannot compute the authentication code: %s", lm_strerror(rc));
-        return;
-    }
-    c->state = S_WELCOME;
-    send_msg(c, &m);
-}
-
 static const int expected_type[] = {
-    [S_CHALLENGE] = LM_MSG_CHALLENGE,
     [S_WELCOME] = LM_MSG_WELCOME,
     [S_PUSH_ACK] = LM_MSG_PUSH_ACK,
     [S_CHANGES] = LM_MSG_CHANGES,
@@ -683,21 +636,23 @@ static void on_frame(client *c, const lm_frame *f)
         return;
     }
     if (m.type == LM_MSG_ERROR) {
-        if (m.u.error.code == LM_EAUTH)
-            fail(c, LM_EAUTH, "authentication failed: wrong user or key, or user revoked");
+        if (m.u.error.code == LM_EAUTH && m.u.error.message &&
+            strncmp(m.u.error.message, "authentication failed", 21) != 0)
+            fail(c, LM_EAUTH, "%s", m.u.error.message);
+        else if (m.u.error.code == LM_EAUTH)
+            fail(c, LM_EAUTH,
+                 "authentication failed: unknown user, a key the server does not "
+                 "know for it (rekeyed?), or user revoked");
         else
             fail(c, m.u.error.code < 0 ? m.u.error.code : LM_EIO, "server error %s: %s",
                  lm_errname(m.u.error.code), m.u.error.message ? m.u.error.message : "");
         goto done;
     }
-    if (c->state < S_CHALLENGE || c->state > S_CHANGES || m.type != expected_type[c->state]) {
+    if (c->state < S_WELCOME || c->state > S_CHANGES || m.type != expected_type[c->state]) {
         fail(c, LM_ESTATE, "unexpected %s from the server", lm_msg_type_name(m.type));
         goto done;
     }
     switch (c->state) {
-    case S_CHALLENGE:
-        on_challenge(c, &m.u.challenge);
-        break;
     case S_WELCOME:
         on_welcome(c, &m.u.welcome);
         break;
@@ -714,34 +669,15 @@ done:
     lm_msg_clear(&m);
 }
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* New plaintext from the server: handle every whole frame. */
+static void frames_cb(lm_conn *conn, int rc)
 {
-    client *c = h->data;
-    *buf = uv_buf_init(c->read_buf, sizeof c->read_buf);
-}
-
-static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    client *c = s->data;
-    if (nread == 0)
-        return;
-    if (nread < 0) {
-        if (c->state == S_BYE || c->state == S_DONE) {
-            c->state = S_DONE; /* the server closed after our BYE */
-            shutdown_client(c);
-        } else if (nread == UV_EOF) {
-            fail(c, LM_ENET, "the server closed the connection");
-        } else {
-            fail(c, LM_ENET, "connection lost: %s", uv_strerror((int)nread));
-        }
-        return;
-    }
-    c->st->bytes_received += (uint64_t)nread;
+    client *c = lm_conn_data(conn);
+    c->st->bytes_received = lm_conn_bytes_in(conn);
     arm_timer(c, io_timeout(c));
-    int rc = lm_frame_decoder_feed(&c->dec, (const uint8_t *)buf->base, (size_t)nread);
     while (rc == LM_OK && !c->closing) {
         lm_frame f;
-        rc = lm_frame_decoder_next(&c->dec, &f);
+        rc = lm_frame_decoder_next(lm_conn_decoder(conn), &f);
         if (rc == 1) {
             on_frame(c, &f);
             rc = LM_OK;
@@ -753,21 +689,37 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         fail(c, rc, "bad frame from the server: %s", lm_strerror(rc));
 }
 
-static void connect_cb(uv_connect_t *req, int status)
+/* The transport ended: expected after our BYE, else the session failed. */
+static void end_cb(lm_conn *conn, int rc, const char *text)
 {
-    client *c = req->data;
-    if (status < 0) {
-        if (status != UV_ECANCELED)
-            fail(c, LM_ENET, "cannot connect to %s: %s", c->cfg->server, uv_strerror(status));
-        return;
+    client *c = lm_conn_data(conn);
+    c->st->bytes_received = lm_conn_bytes_in(conn);
+    if (c->state == S_BYE || c->state == S_DONE) {
+        c->state = S_DONE; /* the server closed after our BYE */
+        shutdown_client(c);
+    } else if (c->state == S_CONNECTING && strncmp(text, "cannot connect", 14) == 0) {
+        fail(c, LM_ENET, "cannot connect to %s: %s", c->cfg->server, text + 16);
+    } else if (rc == LM_OK) {
+        fail(c, LM_ENET, "the server closed the connection");
+    } else {
+        fail(c, rc, "%s", text);
     }
-    if (c->closing)
-        return;
-    int rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
-    if (rc < 0) {
-        fail(c, LM_ENET, "cannot read from %s: %s", c->cfg->server, uv_strerror(rc));
-        return;
-    }
+}
+
+static void close_cb(lm_conn *conn)
+{
+    client *c = lm_conn_data(conn);
+    c->st->bytes_sent = lm_conn_bytes_out(conn);
+    c->st->bytes_received = lm_conn_bytes_in(conn);
+    c->conn = NULL;
+    c->closing = 1;
+}
+
+/* The channel is up: HELLO. */
+static void ready_cb(lm_conn *conn)
+{
+    client *c = lm_conn_data(conn);
+    c->resumed = lm_conn_resumed(conn);
     arm_timer(c, io_timeout(c));
     char name[32];
     snprintf(name, sizeof name, "lastmile/%s", LM_VERSION);
@@ -783,9 +735,31 @@ static void connect_cb(uv_connect_t *req, int status)
      * (`report agents`); a server that does not know the key skips it. */
     m.u.hello.has_pending = c->has_pending;
     m.u.hello.pending = c->pending;
-    c->state = S_CHALLENGE;
+    /* The signature covers this channel's exporter value: a relay that
+     * passes it on to another connection to the server gets nothing. */
+    uint8_t exporter[LM_EXPORTER_SIZE], transcript[LM_HELLO_TRANSCRIPT_MAX];
+    lm_conn_exporter(conn, LM_HELLO_EXPORTER_LABEL, exporter);
+    size_t n = lm_hello_transcript(exporter, c->cfg->user, m.u.hello.site, transcript);
+    lm_device_key_public(c->key, m.u.hello.public_key);
+    if (lm_device_key_sign(c->key, transcript, n, m.u.hello.signature) != LM_OK) {
+        fail(c, LM_EIO, "cannot sign HELLO with the device key");
+        return;
+    }
+    if (c->cfg->has_token) {
+        m.u.hello.has_token = 1;
+        memcpy(m.u.hello.token, c->cfg->token, sizeof m.u.hello.token);
+    }
+    c->state = S_WELCOME;
     send_msg(c, &m);
 }
+
+static const lm_conn_cbs conn_cbs = {
+    .on_ready = ready_cb,
+    .on_frames = frames_cb,
+    .on_drain = drain_cb,
+    .on_end = end_cb,
+    .on_close = close_cb,
+};
 
 /* Resolves HOST:PORT (blocking: the loop has nothing else to do yet) and
  * starts the connection. */
@@ -817,11 +791,10 @@ static int start_connect(client *c)
             break;
         }
     }
-    c->connect_req.data = c;
-    rc = uv_tcp_connect(&c->connect_req, &c->tcp, ai->ai_addr, connect_cb);
+    rc = lm_conn_connect(&c->loop, ai->ai_addr, c->tls, &conn_cbs, c, 0, 0, &c->conn);
     uv_freeaddrinfo(gai.addrinfo);
     if (rc < 0) {
-        fail(c, LM_ENET, "cannot connect to %s: %s", c->cfg->server, uv_strerror(rc));
+        fail(c, LM_ENET, "cannot connect to %s: %s", c->cfg->server, lm_strerror(rc));
         return LM_ENET;
     }
     unsigned ms = c->cfg->connect_timeout_ms ? c->cfg->connect_timeout_ms : 10000u;
@@ -852,19 +825,20 @@ int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *
     c->pull_budget = PULL_BUDGET_START;
     c->started_ms = mono_ms();
     c->state = S_CONNECTING;
-    lm_frame_decoder_init(&c->dec, 0, 0);
 
-    int rc = uv_loop_init(&c->loop);
+    int rc = lm_device_key_load(cfg->key_path, &c->key, err, err_size);
+    if (rc != LM_OK)
+        goto fail_key;
+    if (!cfg->insecure_plaintext && (rc = lm_tls_client_new(cfg->pin, &c->tls, err, err_size)))
+        goto fail_tls;
+    if (c->tls && cfg->tls_session && cfg->tls_session_len)
+        lm_tls_session_load(c->tls, cfg->tls_session, cfg->tls_session_len);
+    rc = uv_loop_init(&c->loop);
     if (rc < 0) {
         snprintf(err, err_size, "cannot start the event loop: %s", uv_strerror(rc));
         rc = LM_EIO;
         goto fail_loop;
     }
-    uv_tcp_init(&c->loop, &c->tcp);
-    uv_timer_init(&c->loop, &c->timer);
-    c->tcp.data = c;
-    c->timer.data = c;
-    c->open_handles = 2;
 
     c->has_pending = lm_replica_pending_count(r, &c->pending) == LM_OK;
     /* What a session writes can be fetched again (lm_replica_set_durable):
@@ -877,7 +851,7 @@ int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *
     uv_run(&c->loop, UV_RUN_DEFAULT);
     /* Every handle is closed by now (shutdown_client runs on every path that
      * ends the session); the loop closes cleanly. */
-    if (c->open_handles != 0 || uv_loop_close(&c->loop) != 0) {
+    if (c->conn || uv_loop_close(&c->loop) != 0) {
         uv_run(&c->loop, UV_RUN_DEFAULT);
         uv_loop_close(&c->loop);
     }
@@ -892,9 +866,15 @@ int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *
     st->elapsed_ms = mono_ms() - c->started_ms;
     progress(c, 1);
 
+    if (c->tls && cfg->save_tls_session)
+        lm_tls_session_save(c->tls, &st->tls_session, &st->tls_session_len);
+    st->tls_resumed = c->resumed;
 fail_loop:
+    lm_tls_free(c->tls);
+fail_tls:
+    lm_device_key_free(c->key);
+fail_key:
     finish_batches(c);
-    lm_frame_decoder_close(&c->dec);
     lm_frame_deflater_free(c->z);
     lm_free(c);
     return rc;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "lm_protocol.h"
+#include "lm_net.h"
 #include "lm_sync.h"
 
 /* The largest PUSH batch (bytes of changes before encoding, a rough count:
@@ -50,16 +51,32 @@ typedef struct lm_sync_stats {
     uint64_t conflicts;      /* reported by the server plus found while applying */
     uint64_t refusals;       /* changes the server refused (kept on the replica) */
     uint64_t elapsed_ms;
-    char role[16]; /* role the server gave the user in WELCOME */
+    char role[16];   /* role the server gave the user in WELCOME */
+    int tls_resumed; /* the TLS session was resumed from a ticket */
+    /* the newest session ticket when lm_sync_config.save_tls_session
+     * (serialised, lm_malloc'ed; the caller frees it) */
+    uint8_t *tls_session;
+    size_t tls_session_len;
 } lm_sync_stats;
 
 typedef struct lm_sync_config {
-    const char *server; /* "HOST:PORT" (borrowed) */
-    const char *user;   /* borrowed */
-    uint8_t key[LM_KEY_SIZE];
+    const char *server;   /* "HOST:PORT" (borrowed) */
+    const char *user;     /* borrowed */
+    const char *key_path; /* the device's Ed25519 private key file (borrowed) */
+    /* the one-time enrolment token, sent in HELLO on a new device's first
+     * session (lastmile init) */
+    int has_token;
+    uint8_t token[LM_ENROL_TOKEN_SIZE];
+    /* TLS: the server certificate's SHA-256 pinned at enrolment; the
+     * session fails unless the server holds that identity. */
+    uint8_t pin[LM_FINGERPRINT_SIZE];
+    int insecure_plaintext;     /* 1: no TLS at all (debugging only) */
+    const uint8_t *tls_session; /* a ticket saved by an earlier session, or NULL (borrowed) */
+    size_t tls_session_len;
     unsigned connect_timeout_ms; /* 0 = 10 s */
     unsigned io_timeout_ms;      /* silence from the server longer than this fails; 0 = 30 s */
     int progress;                /* 1 = progress line on stderr */
+    int save_tls_session;        /* 1: hand the newest ticket back in the stats */
 } lm_sync_config;
 
 /* Splits "HOST:PORT" ("[v6]:PORT" too) into host (NUL-terminated, at most

@@ -30,14 +30,14 @@ rm -rf "$run_dir"
 mkdir -p "$run_dir"
 "$srv" init --db "$run_dir/server.db"
 
-say "provisioning users (each key is printed once; we keep it for init)"
+say "provisioning users: each gets a one-time enrolment string (lm1-...), kept for init"
 declare -A key
 provision() { # id role [extra args]
   local id=$1 role=$2
   shift 2
   key[$id]=$("$srv" user add --db "$run_dir/server.db" --id "$id" --role "$role" "$@" 2>/dev/null |
     tail -n 1)
-  echo "  $role $id $*"
+  echo "  $role $id $*: enrolment string ${key[$id]:0:8}...${key[$id]: -8} (one use, 7 days)"
 }
 provision disp-chen dispatcher --county pingshan
 provision agent-li agent --villages shangba,xiaba
@@ -72,9 +72,9 @@ if [[ -z $address ]]; then
 fi
 echo "  $line (pid $server_pid, log $run_dir/server.log)"
 
-say "each user sets up a replica: checks the key with the server, first sync"
+say "each device enrols: makes its own key pair, pins the server identity, first sync over TLS"
 for id in disp-chen agent-li agent-wang agent-zhao; do
-  "$cli" init --db "$run_dir/$id.db" --server "$address" --user "$id" --key "${key[$id]}" |
+  "$cli" init --db "$run_dir/$id.db" --server "$address" --enrol "${key[$id]}" |
     sed 's/^/  /'
 done
 

@@ -11,8 +11,10 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmds.h"
+#include "identity.h"
 #include "opts.h"
 #include "srvdb.h"
 
@@ -21,7 +23,10 @@ static const char usage[] =
     "\n"
     "Creates the server database (idempotent) with a starter catalog:\n"
     "products potato, corn, apple, kiwi, tea; grades A, B, C; villages and\n"
-    "their counties; a price per product and grade.\n";
+    "their counties; a price per product and grade. Also makes the server's\n"
+    "identity, PATH.key (Ed25519, mode 0600) and PATH.crt (self-signed), unless\n"
+    "both exist, and prints the certificate's SHA-256 fingerprint, which every\n"
+    "enrolment string carries and agents pin.\n";
 
 static const char *const villages[][2] = {
     {"shangba", "pingshan"}, {"xiaba", "pingshan"}, {"liangshui", "pingshan"},
@@ -140,9 +145,20 @@ fail_open:
     return rc;
 }
 
+/* Files from before the 0600 rule (or copied in) become private. */
+static void private_files(const char *path)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    char name[4200];
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++)
+        if ((size_t)snprintf(name, sizeof name, "%s%s", path, suffix[i]) < sizeof name)
+            chmod(name, 0600);
+}
+
 int lm__server_db_open(const char *path, int busy_timeout_ms, int cache_kib, lm_replica **out,
                        char *err, size_t err_size)
 {
+    private_files(path);
     lm_replica_options o;
     memset(&o, 0, sizeof o);
     o.busy_timeout_ms = busy_timeout_ms;
@@ -168,6 +184,16 @@ int lm__cmd_init(int argc, char **argv)
         fprintf(stderr, "lastmile-server init: %s\n", *err ? err : lm_strerror(rc));
         return 1;
     }
+    uint8_t fp[LM_FINGERPRINT_SIZE];
+    char hex[LM_FINGERPRINT_HEX_SIZE];
+    int created = 0;
+    rc = lm__identity_ensure(db, &created, fp, err, sizeof err);
+    if (rc != LM_OK) {
+        fprintf(stderr, "lastmile-server init: %s\n", err);
+        return 1;
+    }
+    lm_fingerprint_hex(fp, hex);
+    printf("server identity %s: sha256 %s\n", created ? "created" : "kept", hex);
     printf("initialized %s\n", db);
     return 0;
 }

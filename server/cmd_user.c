@@ -1,16 +1,25 @@
 /*
- * cmd_user.c — `lastmile-server user add|list|revoke`: provisioning.
+ * cmd_user.c — `lastmile-server user add|list|revoke|unrevoke|rekey`:
+ * provisioning and the key lifecycle.
  *
- * A user's key is 32 random bytes from OpenSSL, stored only in the server
- * database and shown once, as the last line `user add` prints, for the
- * operator to hand to the agent. The key never crosses the sync wire: the
- * client proves it with an HMAC over a server nonce.
+ * `add` and `rekey` print a one-time enrolment string (lm1-..., the last
+ * line of stdout): the server's address and certificate fingerprint and a
+ * 32-byte random token. Only the token's SHA-256 and expiry are stored;
+ * the device makes its own Ed25519 key pair and registers the public key
+ * with the token in its first HELLO, which spends the token. So the
+ * database holds nothing that lets anybody log in. revoke / unrevoke /
+ * rekey bump the user's auth_gen: a running server ends the user's open
+ * sessions within a second (auth_watch.c).
  */
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmds.h"
+#include "identity.h"
 #include "opts.h"
 #include "out.h"
 #include "srvdb.h"
@@ -18,14 +27,100 @@
 static const char usage[] =
     "usage: lastmile-server user add --db PATH --id ID --role agent|dispatcher|hq\n"
     "                                [--villages V1,V2] [--county C]\n"
+    "                                [--address HOST:PORT] [--expires DURATION]\n"
+    "       lastmile-server user rekey --db PATH --id ID [--address HOST:PORT]\n"
+    "                                  [--expires DURATION]\n"
     "       lastmile-server user list --db PATH [--json]\n"
-    "       lastmile-server user revoke --db PATH --id ID\n"
+    "       lastmile-server user revoke|unrevoke --db PATH --id ID\n"
     "\n"
-    "add     provisions a user and prints its secret key (64 hex digits) alone\n"
-    "        as the last line of stdout. Agents need --villages (villages of the\n"
-    "        catalog), dispatchers need --county (a county of the catalog).\n"
-    "list    lists users: id, role, villages, county, revoked, last sync.\n"
-    "revoke  refuses the user's future sessions; its data stays.\n";
+    "add       provisions a user and prints a one-time enrolment string (lm1-...)\n"
+    "          alone as the last line of stdout, for `lastmile init --enrol`.\n"
+    "          It carries --address (the server as agents reach it; else the\n"
+    "          agent gives --server), the server's fingerprint and a token that\n"
+    "          works once, until --expires (7d by default; 30m, 12h, 3d...).\n"
+    "          Agents need --villages (villages of the catalog), dispatchers\n"
+    "          need --county (a county of the catalog).\n"
+    "rekey     issues a new enrolment string and invalidates the user's device\n"
+    "          (a lost phone); its open sessions end within a second.\n"
+    "list      lists users: id, role, villages, county, revoked, last sync.\n"
+    "revoke    refuses the user's sessions, ending open ones within a second;\n"
+    "          its data stays. unrevoke lets the same device in again.\n";
+
+#define EXPIRES_DEFAULT_MS (7ull * 24 * 3600 * 1000)
+
+/* "30m", "12h", "7d" (or plain seconds) -> ms; 0 when malformed. */
+static uint64_t parse_duration(const char *text)
+{
+    char *end = NULL;
+    if (!text || *text < '0' || *text > '9')
+        return 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    uint64_t unit = 1000;
+    if (*end == 'm')
+        unit = 60 * 1000;
+    else if (*end == 'h')
+        unit = 3600 * 1000;
+    else if (*end == 'd')
+        unit = 24 * 3600 * 1000;
+    else if (*end == 's')
+        unit = 1000;
+    else if (*end)
+        return 0;
+    if (*end && end[1])
+        return 0;
+    if (v == 0 || v > 366ull * 24 * 3600)
+        return 0;
+    return v * unit;
+}
+
+/* A new token for user: its hash and expiry stored (in the caller's
+ * transaction), the enrolment string printed as the last stdout line. */
+static int issue_enrolment(sqlite3 *sdb, const char *db_path, const char *cmd, const char *id,
+                           const char *address, uint64_t expires_ms)
+{
+    lm_enrolment e;
+    char err[512] = "", text[LM_ENROL_TEXT_MAX];
+    int created = 0;
+    memset(&e, 0, sizeof e);
+    if (lm__identity_ensure(db_path, &created, e.fingerprint, err, sizeof err) != LM_OK) {
+        fprintf(stderr, "lastmile-server user %s: %s\n", cmd, err);
+        return LM_EIO;
+    }
+    if (lm_random_bytes(e.token, sizeof e.token) != LM_OK) {
+        fprintf(stderr, "lastmile-server user %s: no random bytes for the token\n", cmd);
+        return LM_EIO;
+    }
+    snprintf(e.user, sizeof e.user, "%s", id);
+    snprintf(e.address, sizeof e.address, "%s", address ? address : "");
+    uint8_t hash[32];
+    SHA256(e.token, sizeof e.token, hash);
+    sqlite3_stmt *st = NULL;
+    int rc = LM_EDB;
+    if (lm_enrol_encode(&e, text) != LM_OK ||
+        sqlite3_prepare_v2(sdb,
+                           "UPDATE lm_users SET enrol_hash = ?2, enrol_expires = ?3 WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, hash, sizeof hash, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)(lm__now_ms() + expires_ms));
+    if (sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(sdb) == 1)
+        rc = LM_OK;
+    sqlite3_finalize(st);
+out:
+    OPENSSL_cleanse(&e, sizeof e);
+    if (rc != LM_OK) {
+        fprintf(stderr, "lastmile-server user %s: %s\n", cmd, sqlite3_errmsg(sdb));
+        return rc;
+    }
+    fprintf(stderr,
+            "give this enrolment string to %s's device (lastmile init --enrol ...); it "
+            "works once, within %llu h, and is not shown again\n",
+            id, (unsigned long long)(expires_ms / 3600000u));
+    printf("%s\n", text);
+    OPENSSL_cleanse(text, sizeof text);
+    return LM_OK;
+}
 
 /* Opens the server database and makes sure the server tables exist. */
 static int open_db(const char *path, lm_replica **r, const char *cmd)
@@ -85,12 +180,12 @@ fail_bad:
  * stdout line. Exit 0/1/2. */
 static int user_add(int argc, char **argv)
 {
-    const char *db = NULL, *id = NULL, *role_name = NULL, *vlist = NULL, *county = NULL;
-    lm_opt opts[] = {{"db", &db, NULL},
-                     {"id", &id, NULL},
-                     {"role", &role_name, NULL},
-                     {"villages", &vlist, NULL},
-                     {"county", &county, NULL}};
+    const char *db = NULL, *id = NULL, *role_name = NULL, *vlist = NULL, *county = NULL,
+               *address = NULL, *expires = NULL;
+    lm_opt opts[] = {{"db", &db, NULL},          {"id", &id, NULL},
+                     {"role", &role_name, NULL}, {"villages", &vlist, NULL},
+                     {"county", &county, NULL},  {"address", &address, NULL},
+                     {"expires", &expires, NULL}};
     int prc = lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "user add", usage,
                            "db,id,role");
     if (prc != LM_OPTS_GO)
@@ -113,6 +208,16 @@ static int user_add(int argc, char **argv)
         fprintf(stderr, "lastmile-server user add: a dispatcher needs --county\n");
         return 2;
     }
+    uint64_t expires_ms = expires ? parse_duration(expires) : EXPIRES_DEFAULT_MS;
+    if (!expires_ms) {
+        fprintf(stderr, "lastmile-server user add: --expires wants a duration like 30m, 12h or "
+                        "7d (at most a year)\n");
+        return 2;
+    }
+    if (address && strlen(address) > 127) {
+        fprintf(stderr, "lastmile-server user add: --address is too long\n");
+        return 2;
+    }
 
     lm_replica *r = NULL;
     if (open_db(db, &r, "add") != LM_OK)
@@ -125,16 +230,12 @@ static int user_add(int argc, char **argv)
         fprintf(stderr, "lastmile-server user add: unknown county '%s'\n", county);
         goto fail_validate;
     }
-    uint8_t key[LM_KEY_SIZE];
-    char hex[LM_KEY_HEX_SIZE];
-    if (lm_random_bytes(key, sizeof key) != LM_OK || lm_key_to_hex(key, hex) != LM_OK) {
-        fprintf(stderr, "lastmile-server user add: no random bytes for the key\n");
-        goto fail_validate;
-    }
     sqlite3_stmt *st = NULL;
+    if (sqlite3_exec(sdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail_db;
     if (sqlite3_prepare_v2(sdb,
-                           "INSERT INTO lm_users(id, role, villages, county, key, revoked,"
-                           " created_at) VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6)",
+                           "INSERT INTO lm_users(id, role, villages, county, revoked,"
+                           " created_at) VALUES(?1, ?2, ?3, ?4, 0, ?5)",
                            -1, &st, NULL) != SQLITE_OK)
         goto fail_db;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -143,13 +244,12 @@ static int user_add(int argc, char **argv)
         sqlite3_bind_text(st, 3, vlist, -1, SQLITE_STATIC);
     if (county)
         sqlite3_bind_text(st, 4, county, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 5, key, sizeof key, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, (sqlite3_int64)lm__now_ms());
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)lm__now_ms());
     int step = sqlite3_step(st);
     sqlite3_finalize(st);
     if (step == SQLITE_CONSTRAINT) {
         fprintf(stderr, "lastmile-server user add: user '%s' already exists\n", id);
-        goto fail_validate;
+        goto fail_rollback;
     }
     if (step != SQLITE_DONE)
         goto fail_db;
@@ -158,13 +258,17 @@ static int user_add(int argc, char **argv)
         printf(" villages=%s", vlist);
     if (county)
         printf(" county=%s", county);
-    printf("\n%s\n", hex);
-    fprintf(stderr, "keep this key secret; it is not shown again\n");
+    printf("\n");
+    if (issue_enrolment(sdb, db, "add", id, address, expires_ms) != LM_OK)
+        goto fail_rollback;
+    if (sqlite3_exec(sdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail_db;
     code = 0;
     goto fail_validate;
-
 fail_db:
     fprintf(stderr, "lastmile-server user add: %s\n", sqlite3_errmsg(sdb));
+fail_rollback:
+    sqlite3_exec(sdb, "ROLLBACK", NULL, NULL, NULL);
 fail_validate:
     lm_replica_close(r);
     return code;
@@ -245,37 +349,75 @@ fail_db:
     return code;
 }
 
-/* `user revoke`: exit 1 when there is no such user. */
-static int user_revoke(int argc, char **argv)
+/* Runs sql (?1 = id) and bumps the user's auth_gen, in a transaction the
+ * caller commits; 0 when it changed the user, else 1 (rolled back) with
+ * the reason on stderr. */
+static int update_user(sqlite3 *sdb, const char *cmd, const char *id, const char *sql)
 {
-    const char *db = NULL, *id = NULL;
-    lm_opt opts[] = {{"db", &db, NULL}, {"id", &id, NULL}};
-    int prc =
-        lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "user revoke", usage, "db,id");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_exec(sdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail_db;
+    if (sqlite3_prepare_v2(sdb, sql, -1, &st, NULL) != SQLITE_OK)
+        goto fail_db;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE)
+        goto fail_db;
+    if (sqlite3_changes(sdb) == 0) {
+        fprintf(stderr, "lastmile-server user %s: no user '%s'\n", cmd, id);
+        sqlite3_exec(sdb, "ROLLBACK", NULL, NULL, NULL);
+        return 1;
+    }
+    if (lm__srvdb_bump_auth_gen(sdb, id) != LM_OK)
+        goto fail_db;
+    return 0;
+fail_db:
+    fprintf(stderr, "lastmile-server user %s: %s\n", cmd, sqlite3_errmsg(sdb));
+    sqlite3_exec(sdb, "ROLLBACK", NULL, NULL, NULL);
+    return 1;
+}
+
+/* `user revoke|unrevoke|rekey`. Exit 0/1/2. */
+static int user_change(int argc, char **argv, const char *cmd)
+{
+    const char *db = NULL, *id = NULL, *address = NULL, *expires = NULL;
+    int rekey = strcmp(cmd, "rekey") == 0;
+    lm_opt opts[] = {{"db", &db, NULL},
+                     {"id", &id, NULL},
+                     {"address", &address, NULL},
+                     {"expires", &expires, NULL}};
+    char name[32];
+    snprintf(name, sizeof name, "user %s", cmd);
+    int prc = lm__opts_run(argc, argv, opts, rekey ? 4 : 2, name, usage, "db,id");
     if (prc != LM_OPTS_GO)
         return prc;
+    uint64_t expires_ms = expires ? parse_duration(expires) : EXPIRES_DEFAULT_MS;
+    if (!expires_ms) {
+        fprintf(stderr, "lastmile-server user rekey: --expires wants a duration like 30m, 12h or "
+                        "7d (at most a year)\n");
+        return 2;
+    }
     lm_replica *r = NULL;
-    if (open_db(db, &r, "revoke") != LM_OK)
+    if (open_db(db, &r, cmd) != LM_OK)
         return 1;
     sqlite3 *sdb = lm_replica_db(r);
-    sqlite3_stmt *st = NULL;
-    int code = 1;
-    if (sqlite3_prepare_v2(sdb, "UPDATE lm_users SET revoked = 1 WHERE id = ?1", -1, &st, NULL) !=
-        SQLITE_OK) {
-        fprintf(stderr, "lastmile-server user revoke: %s\n", sqlite3_errmsg(sdb));
-        goto fail_prepare;
+    const char *sql = strcmp(cmd, "revoke") == 0 ? "UPDATE lm_users SET revoked = 1 WHERE id = ?1"
+                      : strcmp(cmd, "unrevoke") == 0
+                          ? "UPDATE lm_users SET revoked = 0 WHERE id = ?1"
+                          : "UPDATE lm_users SET pubkey = NULL, device_site = NULL WHERE id = ?1";
+    int code = update_user(sdb, cmd, id, sql);
+    if (code == 0 && rekey && issue_enrolment(sdb, db, cmd, id, address, expires_ms) != LM_OK) {
+        sqlite3_exec(sdb, "ROLLBACK", NULL, NULL, NULL);
+        code = 1;
     }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        fprintf(stderr, "lastmile-server user revoke: %s\n", sqlite3_errmsg(sdb));
-    } else if (sqlite3_changes(sdb) == 0) {
-        fprintf(stderr, "lastmile-server user revoke: no user '%s'\n", id);
-    } else {
-        printf("revoked %s\n", id);
-        code = 0;
+    if (code == 0 && sqlite3_exec(sdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        fprintf(stderr, "lastmile-server user %s: %s\n", cmd, sqlite3_errmsg(sdb));
+        sqlite3_exec(sdb, "ROLLBACK", NULL, NULL, NULL);
+        code = 1;
     }
-    sqlite3_finalize(st);
-fail_prepare:
+    if (code == 0 && !rekey)
+        printf("%s %s\n", strcmp(cmd, "revoke") == 0 ? "revoked" : "unrevoked", id);
     lm_replica_close(r);
     return code;
 }
@@ -290,8 +432,11 @@ int lm__cmd_user(int argc, char **argv)
         return user_add(argc - 1, argv + 1);
     if (strcmp(argv[0], "list") == 0)
         return user_list(argc - 1, argv + 1);
-    if (strcmp(argv[0], "revoke") == 0)
-        return user_revoke(argc - 1, argv + 1);
-    fprintf(stderr, "lastmile-server user: unknown subcommand '%s' (add, list, revoke)\n", argv[0]);
+    if (strcmp(argv[0], "revoke") == 0 || strcmp(argv[0], "unrevoke") == 0 ||
+        strcmp(argv[0], "rekey") == 0)
+        return user_change(argc - 1, argv + 1, argv[0]);
+    fprintf(stderr,
+            "lastmile-server user: unknown subcommand '%s' (add, list, revoke, unrevoke, rekey)\n",
+            argv[0]);
     return 2;
 }

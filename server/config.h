@@ -29,6 +29,7 @@ typedef struct lm_server_config {
     unsigned max_queued_mib;           /* decoded PUSH batches waiting for the writer */
     unsigned max_clock_ahead_ms;       /* a change stamped further ahead is clamped */
     unsigned max_refusals_per_session; /* refused changes that end a session */
+    int insecure_plaintext;            /* --insecure-plaintext: no TLS (debugging only) */
 } lm_server_config;
 
 /* Fills c with the defaults (listen 127.0.0.1:7070, no db, info, 4096

@@ -4,6 +4,7 @@
  */
 #include <sqlite3.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "cmds.h"
@@ -14,7 +15,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  init --db PATH                      create the server database (idempotent)\n"
-    "  user add|list|revoke --db PATH ...  provision users and their keys\n"
+    "  user add|rekey|list|revoke|unrevoke provision users, enrolment strings\n"
     "  serve --db PATH --listen HOST:PORT  serve sync sessions\n"
     "  report volumes --db PATH ...        volume report (table, csv, json)\n"
     "  report reconcile --db PATH ...      collected / loaded / received per route\n"
@@ -34,6 +35,9 @@ int main(int argc, char **argv)
      * allocation, which the loop and every pool thread contend for; nothing
      * here reads them. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    /* The database, its -wal / -shm and the identity key: readable by the
+     * server's user only, whatever the umask. */
+    umask(077);
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "identity.h"
 #include "log.h"
 #include "opts.h"
 #include "server.h"
@@ -35,7 +36,7 @@ static const char usage[] =
     "                             [--handshake-timeout-ms MS] [--max-frame BYTES]\n"
     "                             [--cache-mib MIB] [--checkpoint-pages N]\n"
     "                             [--max-queued-mib MIB] [--max-clock-ahead-ms MS]\n"
-    "                             [--max-refusals-per-session N]\n"
+    "                             [--max-refusals-per-session N] [--insecure-plaintext]\n"
     "\n"
     "Serves sync sessions on HOST:PORT (default 127.0.0.1:7070; port 0 picks a\n"
     "free port). The first stdout line is `listening on HOST:PORT`. Logs go to\n"
@@ -66,6 +67,7 @@ static void signal_cb(uv_signal_t *sig, int signum)
     uv_close((uv_handle_t *)&srv->listener, noop_close_cb);
     uv_close((uv_handle_t *)&srv->sig_int, noop_close_cb);
     uv_close((uv_handle_t *)&srv->sig_term, noop_close_cb);
+    lm__auth_watch_stop(srv);
     lm__session_stop_all(srv);
 }
 
@@ -137,6 +139,32 @@ static int start_listening(lm_server *srv, char *err, size_t err_size)
     return LM_OK;
 }
 
+/* The TLS context over the server identity (made when missing), or
+ * nothing with --insecure-plaintext, said loudly in the log. */
+static int start_tls(lm_server *srv, char *err, size_t err_size)
+{
+    if (srv->cfg.insecure_plaintext) {
+        lm_log(LM_LOG_WARN, "INSECURE: --insecure-plaintext: sessions are neither encrypted nor "
+                            "bound to a channel; anyone on the path can read and change them. "
+                            "For debugging only.");
+        return LM_OK;
+    }
+    uint8_t fp[LM_FINGERPRINT_SIZE];
+    char hex[LM_FINGERPRINT_HEX_SIZE], key[1100], cert[1100];
+    int created = 0;
+    int rc = lm__identity_ensure(srv->cfg.db, &created, fp, err, err_size);
+    if (rc == LM_OK)
+        rc = lm__identity_paths(srv->cfg.db, key, cert);
+    if (rc == LM_OK)
+        rc = lm_tls_server_new(key, cert, &srv->tls, err, err_size);
+    if (rc != LM_OK)
+        return rc;
+    lm_fingerprint_hex(fp, hex);
+    lm_log(LM_LOG_INFO, "TLS 1.3, server identity sha256 %s%s", hex,
+           created ? " (created now)" : "");
+    return LM_OK;
+}
+
 /* Each session is a file descriptor: lift the soft limit to the hard one
  * so a thousand agents do not hit a default of 1024. */
 static void raise_fd_limit(void)
@@ -168,6 +196,7 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
     const char *db = NULL, *listen = NULL, *config = NULL, *level = NULL, *max_sessions = NULL,
                *idle = NULL, *handshake = NULL, *max_frame = NULL, *cache_mib = NULL,
                *ckpt_pages = NULL, *max_queued = NULL, *clock_ahead = NULL, *max_refusals = NULL;
+    int plaintext = 0;
     lm_opt opts[] = {{"db", &db, NULL},
                      {"listen", &listen, NULL},
                      {"config", &config, NULL},
@@ -180,7 +209,8 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
                      {"checkpoint-pages", &ckpt_pages, NULL},
                      {"max-queued-mib", &max_queued, NULL},
                      {"max-clock-ahead-ms", &clock_ahead, NULL},
-                     {"max-refusals-per-session", &max_refusals, NULL}};
+                     {"max-refusals-per-session", &max_refusals, NULL},
+                     {"insecure-plaintext", NULL, &plaintext}};
     int prc = lm__opts_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "serve");
     if (prc == LM_OPTS_HELP)
         return -1;
@@ -217,6 +247,7 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
         fprintf(stderr, "lastmile-server serve: --db PATH is required (or db in --config)\n");
         return 2;
     }
+    cfg->insecure_plaintext = plaintext;
     return 0;
 }
 
@@ -256,6 +287,10 @@ int lm__cmd_serve(int argc, char **argv)
         lm_log(LM_LOG_ERROR, "%s", *err ? err : lm_strerror(rc));
         goto fail_store;
     }
+    if ((rc = start_tls(srv, err, sizeof err)) != LM_OK) {
+        lm_log(LM_LOG_ERROR, "%s", err);
+        goto fail_tls;
+    }
     rc = start_listening(srv, err, sizeof err);
     if (rc != LM_OK) {
         lm_log(LM_LOG_ERROR, "%s", err);
@@ -267,6 +302,7 @@ int lm__cmd_serve(int argc, char **argv)
     srv->sig_int.data = srv->sig_term.data = srv;
     uv_signal_start(&srv->sig_int, signal_cb, SIGINT);
     uv_signal_start(&srv->sig_term, signal_cb, SIGTERM);
+    lm__auth_watch_start(srv);
 
     uv_run(&loop, UV_RUN_DEFAULT);
     lm__session_log_discard(srv);
@@ -277,6 +313,8 @@ int lm__cmd_serve(int argc, char **argv)
            (unsigned long long)srv->parked_total);
     code = 0;
 fail_listen:
+    lm_tls_free(srv->tls);
+fail_tls:
     lm__store_close(srv->store);
 fail_store:
     if (uv_loop_close(&loop) != 0) {

@@ -3,9 +3,9 @@
  * (one connection's state machine) share. Private to server/.
  *
  * Lifetime: the server owns every session through a doubly linked list. A
- * session counts its open handles (tcp, timer) and its in-flight requests
- * (writes, shutdown, a store job); it is freed only when both reach zero,
- * i.e. in the last close / write / job callback, as libuv requires.
+ * session owns its connection (net/: socket, TLS, timer, write queue) and
+ * counts its store job; it is freed only when the connection has closed
+ * and no job refers to it.
  */
 #ifndef LM_SERVER_SERVER_H
 #define LM_SERVER_SERVER_H
@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "lm_net.h"
 #include "store.h"
 
 typedef struct lm_session lm_session;
@@ -31,11 +32,11 @@ typedef struct lm_server {
     uint64_t sessions_total;
     struct lm_log_entry *log_pending; /* finished sessions not yet in lm_sessions_log */
     int log_busy;                     /* a log job is queued or running */
-    /* One read buffer for the whole loop: libuv calls alloc_cb and then
-     * read_cb synchronously, and the bytes are copied into the session's
-     * frame decoder before read_cb returns. */
-    char read_buf[64 * 1024];
-    int read_buf_busy;
+    lm_tls *tls;                      /* NULL only with --insecure-plaintext */
+    /* auth_watch.c: the poll for revoked / rekeyed users */
+    uv_timer_t auth_timer;
+    int auth_busy;
+    int64_t auth_seen; /* highest lm_users.auth_gen handled */
     /* Decoded PUSH batches in write jobs (queued or running), an estimate
      * of their heap; past cfg.max_queued_mib a session's next PUSH waits
      * in its frame decoder, undecoded, in the parked FIFO. */
@@ -53,6 +54,15 @@ void lm__session_accept(lm_server *srv);
  * current store job (if any) has finished and been answered. Sessions are
  * freed later, in their close callbacks. */
 void lm__session_stop_all(lm_server *srv);
+
+/* Ends (ERROR LM_EAUTH) every open session of user that logged in under
+ * an auth_gen below gen: the user was revoked, unrevoked or rekeyed. */
+void lm__session_auth_changed(lm_server *srv, const char *user, int64_t gen);
+
+/* auth_watch.c: polls lm_users.auth_gen every 250 ms from the loop; stop
+ * closes its timer (at shutdown). */
+void lm__auth_watch_start(lm_server *srv);
+void lm__auth_watch_stop(lm_server *srv);
 
 /* After the loop: frees session-log entries no job could take (only after
  * an allocation failure), saying so. */

@@ -1,7 +1,9 @@
 /*
  * session.c — one client connection: the protocol state machine
  *
- *   HELLO → CHALLENGE → AUTH → (auth job) → WELCOME → { PUSH → (write job)
+ *   TLS handshake (net/) → HELLO{user, site, public key, signature over
+ *   the channel's exporter, enrolment token?} → (auth job) → WELCOME →
+ *   { PUSH → (write job)
  *   → PUSH_ACK | PULL → (read job) → CHANGES }* → BYE
  *
  * Happy path: bytes go into the session's frame decoder; each complete
@@ -13,12 +15,16 @@
  * payload or a message the state does not expect get ERROR{code, text} and
  * a graceful end: the ERROR is written, the write side shut down, and input
  * is read and discarded until the peer closes or a linger timer fires, so
- * the peer sees the ERROR rather than a reset. A failed AUTH (wrong key,
- * unknown or revoked user: indistinguishable to the peer) is ERROR
- * LM_EAUTH. A timeout (handshake, idle) is ERROR LM_ETIMEDOUT. A peer that
- * vanishes is closed at once; a job it started still finishes (a batch is
- * one transaction either way) and its answer is dropped.
+ * the peer sees the ERROR rather than a reset. A failed login (wrong key
+ * or signature, unknown or revoked user, a bad enrolment token:
+ * indistinguishable to the peer) is ERROR LM_EAUTH; a site that is not the
+ * device's own is LM_EDENIED. A user revoked or rekeyed while its session
+ * is open is ended within a poll period (lm__session_auth_changed). A timeout (handshake, idle) is
+ * ERROR LM_ETIMEDOUT. A peer that vanishes is closed at once; a job it started still finishes (a
+ * batch is one transaction either way) and its answer is dropped.
  */
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,30 +42,25 @@
 /* HELLO at its largest: a 64-byte user and a 4 KiB client string. */
 #define HANDSHAKE_MAX_FRAME (16u * 1024u)
 
-enum state { ST_HELLO, ST_AUTH, ST_AUTHING, ST_READY };
+enum state { ST_HELLO, ST_AUTHING, ST_READY };
 
-static const char *const state_names[] = {"HELLO", "AUTH", "AUTH (checking)", "READY"};
+static const char *const state_names[] = {"HELLO", "HELLO (checking)", "READY"};
 
 struct lm_session {
     lm_server *srv;
     lm_session *prev, *next;
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    uv_shutdown_t shutdown_req;
-    int handles_open; /* tcp, timer */
-    int reqs;         /* writes, shutdown, store job */
+    lm_conn *conn; /* NULL once its on_close ran */
+    int reqs;      /* store job */
     int state;
-    int reading;
     int job_busy;
     int ending;  /* graceful end begun: input is discarded */
     int closing; /* handles are closing */
     int stop_requested;
-    lm_frame_decoder dec;
     char peer[64];
     char user[LM_MAX_NAME + 1];
     uint64_t site;
-    uint8_t nonce[32];
-    lm_user *u; /* after AUTH; owned */
+    int64_t auth_gen; /* the user's lm_users.auth_gen when it logged in */
+    lm_user *u;       /* after WELCOME; owned */
     uint64_t started_ms;
     uint64_t bytes_in, bytes_out, changes_in, changes_out;
     /* Sync progress for lm_sessions_log: the server seq the client
@@ -85,22 +86,22 @@ struct lm_session {
     lm_session *park_next;
 };
 
-/* A queued write; the buffer lives until the write callback. */
-typedef struct write_req {
-    uv_write_t req;
-    lm_session *s;
-    lm_buf buf;
-} write_req;
-
 typedef struct auth_job {
     lm_store_job base; /* first: the store hands back &base */
     lm_session *s;
     char user[LM_MAX_NAME + 1];
-    uint64_t site;
-    uint8_t nonce[32];
-    uint8_t mac[32];
+    uint64_t site, server_site;
+    uint8_t pubkey[LM_PUBKEY_SIZE];
+    uint8_t sig[LM_SIGNATURE_SIZE];
+    uint8_t transcript[LM_HELLO_TRANSCRIPT_MAX];
+    size_t transcript_len;
+    int has_token;
+    uint8_t token_hash[32];
+    int write;     /* runs on the writer (enrolment, binding a new site) */
+    int need_bind; /* the site is nobody's yet: bind it on the writer */
     int ok;
     int rc;
+    char why[128]; /* for the client when !ok */
     lm_user *u;
     uint64_t watermark, head;
 } auth_job;
@@ -146,6 +147,7 @@ typedef struct log_job {
 } log_job;
 
 static void hard_close(lm_session *s, const char *reason);
+static void conn_close_cb(lm_conn *c);
 static void end_graceful(lm_session *s, const char *reason);
 static void process_frames(lm_session *s);
 
@@ -257,7 +259,7 @@ static void unpark_remove(lm_server *srv, lm_session *s)
 /* Frees s once nothing refers to it any more. */
 static void maybe_free(lm_session *s)
 {
-    if (!s->closing || s->handles_open > 0 || s->reqs > 0)
+    if (!s->closing || s->conn || s->reqs > 0)
         return;
     lm_server *srv = s->srv;
     if (s->prev)
@@ -276,19 +278,22 @@ static void maybe_free(lm_session *s)
         lm__user_clear(s->u);
         lm_free(s->u);
     }
-    lm_frame_decoder_close(&s->dec);
     lm_free(s->acked_stamps);
     lm_free(s);
 }
 
-static void close_cb(uv_handle_t *h)
+/* The connection is gone (after hard_close, a graceful end or the peer's
+ * end): its byte counts are final. */
+static void conn_close_cb(lm_conn *c)
 {
-    lm_session *s = h->data;
-    s->handles_open--;
+    lm_session *s = lm_conn_data(c);
+    if (!s->closing)
+        hard_close(s, s->end_reason[0] ? s->end_reason : "closed"); /* logs the end */
+    s->conn = NULL;
     maybe_free(s);
 }
 
-/* Closes both handles now; pending writes are canceled by libuv. */
+/* Closes the connection now; pending writes are canceled by libuv. */
 static void hard_close(lm_session *s, const char *reason)
 {
     if (s->closing)
@@ -296,6 +301,10 @@ static void hard_close(lm_session *s, const char *reason)
     s->closing = 1;
     if (!s->end_reason[0])
         snprintf(s->end_reason, sizeof s->end_reason, "%s", reason);
+    if (s->conn) {
+        s->bytes_in = lm_conn_bytes_in(s->conn);
+        s->bytes_out = lm_conn_bytes_out(s->conn);
+    }
     uint64_t ms = lm__now_ms() - s->started_ms;
     lm_log(LM_LOG_INFO,
            "session end user=%s site=%016llx peer=%s bytes_in=%llu bytes_out=%llu "
@@ -304,50 +313,22 @@ static void hard_close(lm_session *s, const char *reason)
            (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
            (unsigned long long)s->changes_in, (unsigned long long)s->changes_out,
            (unsigned long long)ms, s->end_reason);
-    uv_close((uv_handle_t *)&s->tcp, close_cb);
-    uv_close((uv_handle_t *)&s->timer, close_cb);
+    if (s->conn)
+        lm_conn_close(s->conn, 0);
 }
 
 /* ------------------------------------------------------------- output */
 
-static void write_cb(uv_write_t *req, int status)
-{
-    write_req *w = req->data;
-    lm_session *s = w->s;
-    lm_buf_close(&w->buf);
-    lm_free(w);
-    s->reqs--;
-    if (status < 0 && !s->closing) {
-        lm_log(LM_LOG_DEBUG, "write to %s failed: %s", s->peer, uv_strerror(status));
-        hard_close(s, "write failed");
-    }
-    maybe_free(s);
-}
-
-/* Writes an already framed buffer; takes ownership of *frame (left empty). */
+/* Queues an already framed buffer; takes ownership of *frame (left
+ * empty). A failed write ends the session through the connection. */
 static int send_frame(lm_session *s, lm_buf *frame)
 {
-    write_req *w = lm_calloc(1, sizeof *w);
-    if (!w) {
+    if (!s->conn || s->closing) {
         lm_buf_close(frame);
-        hard_close(s, "out of memory");
-        return LM_ENOMEM;
-    }
-    w->s = s;
-    w->buf = *frame;
-    lm_buf_init(frame);
-    w->req.data = w;
-    uv_buf_t b = uv_buf_init((char *)w->buf.data, (unsigned)w->buf.len);
-    int rc = uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, write_cb);
-    if (rc != 0) {
-        lm_buf_close(&w->buf);
-        lm_free(w);
-        hard_close(s, "write failed");
+        lm_buf_init(frame);
         return LM_ENET;
     }
-    s->reqs++;
-    s->bytes_out += b.len;
-    return LM_OK;
+    return lm_conn_send(s->conn, frame);
 }
 
 /* Encodes (deflating from DEFLATE_MIN bytes) and writes m; on failure the
@@ -384,18 +365,14 @@ static void fail_session(lm_session *s, int code, const char *text)
 
 /* ------------------------------------------------------------ timers */
 
-static void timer_cb(uv_timer_t *t)
+static void timer_cb(lm_conn *c)
 {
-    lm_session *s = t->data;
-    if (s->closing)
+    lm_session *s = lm_conn_data(c);
+    if (s->closing || s->ending)
         return;
-    if (s->ending) {
-        hard_close(s, "linger over");
-        return;
-    }
     if (s->job_busy || s->parked) {
         /* The database, not the peer, is slow: wait for the job. */
-        uv_timer_start(&s->timer, timer_cb, s->srv->cfg.idle_timeout_ms, 0);
+        lm_conn_timer(c, s->srv->cfg.idle_timeout_ms, timer_cb);
         return;
     }
     fail_session(s, LM_ETIMEDOUT, s->state == ST_READY ? "idle timeout" : "handshake timeout");
@@ -403,41 +380,18 @@ static void timer_cb(uv_timer_t *t)
 
 static void arm_timer(lm_session *s, unsigned ms)
 {
-    uv_timer_start(&s->timer, timer_cb, ms, 0);
+    if (s->conn)
+        lm_conn_timer(s->conn, ms, timer_cb);
 }
 
 /* -------------------------------------------------------------- input */
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* New plaintext in the connection's decoder (or bytes that do not frame). */
+static void frames_cb(lm_conn *c, int rc)
 {
-    lm_session *s = h->data;
-    lm_server *srv = s->srv;
-    if (srv->read_buf_busy) {
-        *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
-        return;
-    }
-    srv->read_buf_busy = 1;
-    *buf = uv_buf_init(srv->read_buf, sizeof srv->read_buf);
-}
-
-/* Feeds the decoder (or discards, once ending); EOF or a read error
- * closes at once. */
-static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
-{
-    lm_session *s = stream->data;
-    s->srv->read_buf_busy = 0;
-    if (nread == 0)
-        return;
-    if (nread < 0) {
-        if (nread != UV_EOF)
-            lm_log(LM_LOG_DEBUG, "read from %s: %s", s->peer, uv_strerror((int)nread));
-        hard_close(s, s->ending ? s->end_reason : nread == UV_EOF ? "peer closed" : "read error");
-        return;
-    }
-    s->bytes_in += (uint64_t)nread;
+    lm_session *s = lm_conn_data(c);
     if (s->ending || s->closing)
-        return; /* draining after ERROR/BYE */
-    int rc = lm_frame_decoder_feed(&s->dec, (const uint8_t *)buf->base, (size_t)nread);
+        return;
     if (rc != LM_OK) {
         fail_session(s, rc, lm_strerror(rc));
         return;
@@ -445,39 +399,39 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     process_frames(s);
 }
 
+/* The transport ended under us: EOF, reset, a bad TLS record or
+ * handshake. */
+static void end_cb(lm_conn *c, int rc, const char *text)
+{
+    lm_session *s = lm_conn_data(c);
+    if (rc != LM_OK)
+        lm_log(LM_LOG_DEBUG, "connection from %s: %s", s->peer, text);
+    hard_close(s, rc == LM_OK ? "peer closed" : text);
+}
+
+static const lm_conn_cbs conn_cbs = {
+    .on_frames = frames_cb,
+    .on_end = end_cb,
+    .on_close = conn_close_cb,
+};
+
 static void start_reading(lm_session *s)
 {
-    if (s->reading || s->closing)
-        return;
-    int rc = uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb);
-    if (rc != 0) {
-        hard_close(s, "read failed");
-        return;
-    }
-    s->reading = 1;
+    if (s->conn && !s->closing)
+        lm_conn_read_start(s->conn);
 }
 
 static void stop_reading(lm_session *s)
 {
-    if (!s->reading)
-        return;
-    uv_read_stop((uv_stream_t *)&s->tcp);
-    s->reading = 0;
+    if (s->conn)
+        lm_conn_read_stop(s->conn);
 }
 
 /* --------------------------------------------------------- graceful end */
 
-static void shutdown_cb(uv_shutdown_t *req, int status)
-{
-    lm_session *s = req->data;
-    s->reqs--;
-    if (status < 0 && !s->closing)
-        hard_close(s, s->end_reason);
-    maybe_free(s);
-}
-
-/* Flushes what is queued, half-closes, then discards input until the peer
- * closes (or LINGER_MS) so the last frame is not lost to a reset. */
+/* Flushes what is queued, half-closes (TLS close_notify first), then
+ * discards input until the peer closes (or LINGER_MS) so the last frame
+ * is not lost to a reset. */
 static void end_graceful(lm_session *s, const char *reason)
 {
     if (s->ending || s->closing)
@@ -485,14 +439,7 @@ static void end_graceful(lm_session *s, const char *reason)
     s->ending = 1;
     if (!s->end_reason[0])
         snprintf(s->end_reason, sizeof s->end_reason, "%s", reason);
-    s->shutdown_req.data = s;
-    if (uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, shutdown_cb) != 0) {
-        hard_close(s, reason);
-        return;
-    }
-    s->reqs++;
-    arm_timer(s, LINGER_MS);
-    start_reading(s);
+    lm_conn_end(s->conn, LINGER_MS);
 }
 
 /* BYE{reason}, then the graceful end. */
@@ -516,6 +463,14 @@ static void session_stop(lm_session *s)
         return;
     }
     send_bye_and_end(s, "server shutting down");
+}
+
+void lm__session_auth_changed(lm_server *srv, const char *user, int64_t gen)
+{
+    for (lm_session *s = srv->sessions; s; s = s->next) {
+        if (s->u && !s->ending && !s->closing && s->auth_gen < gen && strcmp(s->user, user) == 0)
+            fail_session(s, LM_EAUTH, "access revoked or the device rekeyed: session ended");
+    }
 }
 
 void lm__session_stop_all(lm_server *srv)
@@ -565,34 +520,66 @@ static void submit(lm_session *s, lm_store_job *job, int write)
 
 /* --------------------------------------------------------------- AUTH */
 
-/* Worker: look the user up, check the MAC, read the watermarks. An unknown
- * or revoked user is checked against a random key so the answer and its
- * timing do not tell which users exist. */
+/* Worker: look the user up, check the device's signature over this
+ * channel and its site; with an enrolment token, enrol the device first
+ * (a write job then). Unknown, revoked, wrong key: one answer, LM_EAUTH. */
 static void auth_run(lm_store_job *job, lm_replica *r)
 {
     auth_job *j = (auth_job *)job;
+    sqlite3 *db = lm_replica_db(r);
     j->u = lm_calloc(1, sizeof *j->u);
     if (!j->u) {
         j->rc = LM_ENOMEM;
         return;
     }
-    int rc = lm__srvdb_user_get(lm_replica_db(r), j->user, j->u);
-    int known = rc == LM_OK && !j->u->revoked;
+    snprintf(j->why, sizeof j->why, "authentication failed");
+    /* possession of the key on this channel, before anything is looked up */
+    if (!lm_ed25519_verify(j->pubkey, j->transcript, j->transcript_len, j->sig))
+        return;
+    if (j->site == j->server_site || j->site == 0) {
+        j->rc = LM_EDENIED;
+        snprintf(j->why, sizeof j->why, "site %016llx is not a device's site",
+                 (unsigned long long)j->site);
+        return;
+    }
+    if (j->has_token) {
+        int rc = lm__srvdb_enrol(db, j->user, j->token_hash, j->pubkey, j->site, lm__now_ms(),
+                                 j->why, sizeof j->why);
+        if (rc == LM_EAUTH || rc == LM_EDENIED) {
+            j->rc = rc == LM_EDENIED ? LM_EDENIED : LM_OK;
+            return;
+        }
+        if (rc != LM_OK) {
+            j->rc = rc;
+            return;
+        }
+    }
+    int rc = lm__srvdb_user_get(db, j->user, j->u);
     if (rc != LM_OK && rc != LM_ENOTFOUND) {
         j->rc = rc;
         return;
     }
-    uint8_t key[LM_KEY_SIZE], want[32];
-    if (known)
-        memcpy(key, j->u->key, sizeof key);
-    else if (lm_random_bytes(key, sizeof key) != LM_OK)
-        memset(key, 0, sizeof key);
-    j->rc = lm_auth_mac(key, j->nonce, j->user, j->site, want);
+    if (rc != LM_OK || j->u->revoked || !j->u->has_pubkey ||
+        CRYPTO_memcmp(j->u->pubkey, j->pubkey, LM_PUBKEY_SIZE) != 0)
+        return;
+    /* A site is its first user's for good: nobody else's HELLO may name
+     * it, so nobody else can move its watermark. */
+    int bound = 0;
+    j->rc = j->write ? lm__srvdb_site_bind(db, j->site, j->user, lm__now_ms(), &bound)
+                     : lm__srvdb_site_check(db, j->site, j->user, &bound);
     if (j->rc != LM_OK)
         return;
-    j->ok = known && lm_auth_mac_equal(want, j->mac);
-    if (!j->ok)
+    if (bound < 0) {
+        j->rc = LM_EDENIED;
+        snprintf(j->why, sizeof j->why, "site %016llx belongs to another user",
+                 (unsigned long long)j->site);
         return;
+    }
+    if (bound == 0) { /* nobody's yet: bind it on the writer */
+        j->need_bind = 1;
+        return;
+    }
+    j->ok = 1;
     j->rc = lm__user_scope_build(j->u);
     if (j->rc == LM_OK)
         j->rc = lm_replica_watermark(r, j->site, &j->watermark);
@@ -608,20 +595,35 @@ static void auth_done(lm_store_job *job, int status)
     lm_session *s = j->s;
     if (!job_finished(s))
         goto out;
+    if (j->need_bind && j->rc == LM_OK && !j->write) {
+        lm__user_clear(j->u);
+        lm_free(j->u);
+        j->u = NULL;
+        j->need_bind = 0;
+        j->write = 1;
+        submit(s, &j->base, 1); /* the same job again, on the writer */
+        return;
+    }
+    if (j->rc == LM_EDENIED) {
+        fail_session(s, LM_EDENIED, j->why);
+        goto out;
+    }
     if (j->rc != LM_OK) {
         lm_log(LM_LOG_ERROR, "auth of %s: %s", s->user, lm_strerror(j->rc));
         fail_session(s, j->rc == LM_ENOMEM ? LM_ENOMEM : LM_EDB, "server error during auth");
         goto out;
     }
     if (!j->ok) {
-        fail_session(s, LM_EAUTH, "authentication failed");
+        fail_session(s, LM_EAUTH, j->why);
         goto out;
     }
+    s->auth_gen = j->u->auth_gen;
     s->u = j->u;
     j->u = NULL;
     s->state = ST_READY;
-    s->dec.max_frame = s->srv->cfg.max_frame;
-    s->dec.max_inflated = LM_FRAME_DEFAULT_MAX_INFLATED;
+    lm_frame_decoder *dec = lm_conn_decoder(s->conn);
+    dec->max_frame = s->srv->cfg.max_frame;
+    dec->max_inflated = LM_FRAME_DEFAULT_MAX_INFLATED;
     lm_msg m;
     memset(&m, 0, sizeof m);
     m.type = LM_MSG_WELCOME;
@@ -636,7 +638,7 @@ static void auth_done(lm_store_job *job, int status)
      * on (about 15 KB of inflate state here, made at its first piece). */
     if (s->features & LM_FEATURE_DEFLATE_STREAM) {
         m.u.welcome.features = LM_FEATURE_DEFLATE_STREAM;
-        lm_frame_decoder_accept_stream(&s->dec);
+        lm_frame_decoder_accept_stream(dec);
     }
     lm_log(LM_LOG_DEBUG, "session %s: %s %s authenticated, site %016llx watermark %llu", s->peer,
            lm_role_name(s->u->role), s->user, (unsigned long long)s->site,
@@ -882,6 +884,8 @@ out:
 
 /* ------------------------------------------------------------- frames */
 
+/* HELLO: the signature check, enrolment and lookups go to the pool (a
+ * writer when the HELLO enrols a device). */
 static void on_hello(lm_session *s, lm_msg *m)
 {
     if (m->u.hello.version != LM_PROTOCOL_VERSION) {
@@ -896,22 +900,6 @@ static void on_hello(lm_session *s, lm_msg *m)
     s->has_pending = m->u.hello.has_pending;
     s->pending = m->u.hello.pending;
     s->features = m->u.hello.features;
-    if (lm_random_bytes(s->nonce, sizeof s->nonce) != LM_OK) {
-        fail_session(s, LM_EIO, "no random bytes for the challenge");
-        return;
-    }
-    lm_msg c;
-    memset(&c, 0, sizeof c);
-    c.type = LM_MSG_CHALLENGE;
-    memcpy(c.u.challenge.nonce, s->nonce, sizeof s->nonce);
-    c.u.challenge.server_time_ms = lm__now_ms();
-    s->state = ST_AUTH;
-    send_msg(s, &c);
-}
-
-/* AUTH: the lookup and MAC check go to a reader on the pool. */
-static void on_auth(lm_session *s, lm_msg *m)
-{
     auth_job *j = lm_calloc(1, sizeof *j);
     if (!j) {
         fail_session(s, LM_ENOMEM, "out of memory");
@@ -920,12 +908,22 @@ static void on_auth(lm_session *s, lm_msg *m)
     j->s = s;
     snprintf(j->user, sizeof j->user, "%s", s->user);
     j->site = s->site;
-    memcpy(j->nonce, s->nonce, sizeof j->nonce);
-    memcpy(j->mac, m->u.auth.mac, sizeof j->mac);
+    j->server_site = lm__store_site(s->srv->store);
+    memcpy(j->pubkey, m->u.hello.public_key, sizeof j->pubkey);
+    memcpy(j->sig, m->u.hello.signature, sizeof j->sig);
+    /* The exporter binds the signature to this TLS channel; with
+     * --insecure-plaintext it is all zeros and binds nothing. */
+    uint8_t exporter[LM_EXPORTER_SIZE];
+    lm_conn_exporter(s->conn, LM_HELLO_EXPORTER_LABEL, exporter);
+    j->transcript_len = lm_hello_transcript(exporter, s->user, s->site, j->transcript);
+    j->has_token = m->u.hello.has_token;
+    if (j->has_token)
+        SHA256(m->u.hello.token, sizeof m->u.hello.token, j->token_hash);
     j->base.run = auth_run;
     j->base.done = auth_done;
     s->state = ST_AUTHING;
-    submit(s, &j->base, 0);
+    j->write = j->has_token;
+    submit(s, &j->base, j->write);
 }
 
 /* PUSH: the decoded batch moves into a write job (m is left empty). */
@@ -992,7 +990,7 @@ static void handle_frame(lm_session *s, const lm_frame *f)
         fail_session(s, rc, err[0] ? err : lm_strerror(rc));
         return;
     }
-    int want = s->state == ST_HELLO ? LM_MSG_HELLO : s->state == ST_AUTH ? LM_MSG_AUTH : -1;
+    int want = s->state == ST_HELLO ? LM_MSG_HELLO : -1;
     if (m.type == LM_MSG_BYE && s->state != ST_AUTHING) {
         if (s->sent_unconfirmed) { /* a client says BYE once it applied them */
             s->pull_cursor = s->sent_cursor;
@@ -1006,8 +1004,6 @@ static void handle_frame(lm_session *s, const lm_frame *f)
         end_graceful(s, "peer error");
     } else if (want == LM_MSG_HELLO && m.type == want) {
         on_hello(s, &m);
-    } else if (want == LM_MSG_AUTH && m.type == want) {
-        on_auth(s, &m);
     } else if (s->state == ST_READY && m.type == LM_MSG_PUSH) {
         on_push(s, &m);
     } else if (s->state == ST_READY && m.type == LM_MSG_PULL) {
@@ -1025,15 +1021,15 @@ static void handle_frame(lm_session *s, const lm_frame *f)
  * bytes are needed, or a PUSH must wait for room in the writer's queue. */
 static void process_frames(lm_session *s)
 {
-    while (!s->job_busy && !s->ending && !s->closing && !s->parked) {
+    while (s->conn && !s->job_busy && !s->ending && !s->closing && !s->parked) {
         uint8_t type;
         if (s->state == ST_READY && queue_full(s->srv) &&
-            lm_frame_decoder_peek(&s->dec, &type) == 1 && type == LM_MSG_PUSH) {
+            lm_frame_decoder_peek(lm_conn_decoder(s->conn), &type) == 1 && type == LM_MSG_PUSH) {
             park(s);
             return;
         }
         lm_frame f;
-        int rc = lm_frame_decoder_next(&s->dec, &f);
+        int rc = lm_frame_decoder_next(lm_conn_decoder(s->conn), &f);
         if (rc == 0)
             return;
         if (rc < 0) {
@@ -1048,28 +1044,6 @@ static void process_frames(lm_session *s)
 
 /* ------------------------------------------------------------- accept */
 
-static void peer_name(uv_tcp_t *tcp, char *out, size_t size)
-{
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    snprintf(out, size, "?");
-    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0)
-        return;
-    char ip[64] = "?";
-    int port = 0;
-    if (ss.ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-        uv_ip4_name(a, ip, sizeof ip);
-        port = ntohs(a->sin_port);
-        snprintf(out, size, "%s:%d", ip, port);
-    } else if (ss.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-        uv_ip6_name(a, ip, sizeof ip);
-        port = ntohs(a->sin6_port);
-        snprintf(out, size, "[%s]:%d", ip, port);
-    }
-}
-
 void lm__session_accept(lm_server *srv)
 {
     lm_session *s = lm_calloc(1, sizeof *s);
@@ -1079,30 +1053,29 @@ void lm__session_accept(lm_server *srv)
     }
     s->srv = srv;
     s->started_ms = lm__now_ms();
-    /* Until WELCOME only HELLO and AUTH are valid, and both are small: a
-     * stranger cannot make the server buffer a megabyte per connection. */
-    lm_frame_decoder_init(&s->dec, HANDSHAKE_MAX_FRAME, HANDSHAKE_MAX_FRAME);
-    uv_tcp_init(srv->loop, &s->tcp);
-    uv_timer_init(srv->loop, &s->timer);
-    s->tcp.data = s;
-    s->timer.data = s;
-    s->handles_open = 2;
+    snprintf(s->peer, sizeof s->peer, "?");
     s->next = srv->sessions;
     if (srv->sessions)
         srv->sessions->prev = s;
     srv->sessions = s;
     srv->n_sessions++;
     srv->sessions_total++;
-    int rc = uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&s->tcp);
-    if (rc != 0) {
-        lm_log(LM_LOG_WARN, "accept: %s", uv_strerror(rc));
-        hard_close(s, "accept failed");
+    /* Until WELCOME only HELLO is valid, and it is small: a stranger
+     * cannot make the server buffer a megabyte per connection. */
+    int rc = lm_conn_accept((uv_stream_t *)&srv->listener, srv->tls, &conn_cbs, s,
+                            HANDSHAKE_MAX_FRAME, HANDSHAKE_MAX_FRAME, &s->conn);
+    if (rc != LM_OK) {
+        lm_log(LM_LOG_WARN, "accept: %s", lm_strerror(rc));
+        if (s->conn) {
+            hard_close(s, "accept failed"); /* freed in conn_close_cb */
+        } else {
+            s->closing = 1;
+            maybe_free(s);
+        }
         return;
     }
-    uv_tcp_nodelay(&s->tcp, 1);
-    peer_name(&s->tcp, s->peer, sizeof s->peer);
+    snprintf(s->peer, sizeof s->peer, "%s", lm_conn_peer(s->conn));
     lm_log(LM_LOG_DEBUG, "connection from %s (%u open)", s->peer, srv->n_sessions);
-    start_reading(s);
     if (srv->stopping) {
         fail_session(s, LM_EBUSY, "server shutting down");
         return;

@@ -4,6 +4,7 @@
  */
 #include "srvdb.h"
 
+#include <openssl/crypto.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,13 +17,50 @@ uint64_t lm__now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Files from before enrolment (protocol 1) kept every user's shared
+ * secret in lm_users.key: the column goes, overwritten on disk
+ * (secure_delete), and those users must be rekeyed. The sites they synced
+ * from stay theirs (lm_sites, from their last sessions). */
+static int migrate_users(sqlite3 *db, char *err, size_t err_size)
+{
+    int has = lm__srvdb_has_column(db, "lm_users", "key");
+    if (has <= 0)
+        return has == 0 ? LM_OK : LM_EDB;
+    static const char sql[] = "PRAGMA secure_delete = ON;"
+                              "BEGIN IMMEDIATE;"
+                              "ALTER TABLE lm_users ADD COLUMN pubkey BLOB;"
+                              "ALTER TABLE lm_users ADD COLUMN device_site INTEGER;"
+                              "ALTER TABLE lm_users ADD COLUMN enrol_hash BLOB;"
+                              "ALTER TABLE lm_users ADD COLUMN enrol_expires INTEGER;"
+                              "ALTER TABLE lm_users ADD COLUMN auth_gen INTEGER NOT NULL DEFAULT 0;"
+                              "UPDATE lm_users SET key = zeroblob(32);"
+                              "ALTER TABLE lm_users DROP COLUMN key;"
+                              "INSERT OR IGNORE INTO lm_sites(site, user, bound_at)"
+                              " SELECT site, user, coalesce(last_sync_at, 0) FROM lm_sessions_log"
+                              " WHERE site IS NOT NULL;"
+                              "COMMIT;"
+                              "PRAGMA secure_delete = OFF;";
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, err_size, "removing the stored user keys: %s",
+                 msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return LM_EDB;
+    }
+    return LM_OK;
+}
+
 int lm__srvdb_ensure_schema(sqlite3 *db, char *err, size_t err_size)
 {
     static const char sql[] =
         "CREATE TABLE IF NOT EXISTS lm_users("
         " id TEXT PRIMARY KEY, role TEXT NOT NULL, villages TEXT, county TEXT,"
-        " key BLOB NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
-        " created_at INTEGER NOT NULL);"
+        " revoked INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+        " pubkey BLOB, device_site INTEGER, enrol_hash BLOB, enrol_expires INTEGER,"
+        " auth_gen INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE IF NOT EXISTS lm_sites("
+        " site INTEGER PRIMARY KEY, user TEXT NOT NULL, bound_at INTEGER NOT NULL);"
         "CREATE TABLE IF NOT EXISTS lm_sessions_log("
         " user TEXT PRIMARY KEY, site INTEGER, last_sync_at INTEGER,"
         " bytes_in INTEGER, bytes_out INTEGER, pushed INTEGER, pulled INTEGER,"
@@ -33,6 +71,8 @@ int lm__srvdb_ensure_schema(sqlite3 *db, char *err, size_t err_size)
         sqlite3_free(msg);
         return LM_EDB;
     }
+    if (migrate_users(db, err, err_size) != LM_OK)
+        return LM_EDB;
     /* Files made before the sync progress columns existed get them now. */
     static const char *const added[] = {"pull_cursor", "push_queued"};
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
@@ -98,8 +138,8 @@ int lm__srvdb_user_get(sqlite3 *db, const char *id, lm_user *u)
     sqlite3_stmt *st = NULL;
     int rc = LM_EDB;
     if (sqlite3_prepare_v2(db,
-                           "SELECT role, villages, county, key, revoked, created_at"
-                           " FROM lm_users WHERE id = ?1",
+                           "SELECT role, villages, county, pubkey, revoked, created_at,"
+                           " device_site, auth_gen FROM lm_users WHERE id = ?1",
                            -1, &st, NULL) != SQLITE_OK)
         goto fail_prepare;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -112,9 +152,15 @@ int lm__srvdb_user_get(sqlite3 *db, const char *id, lm_user *u)
         goto fail_step;
     snprintf(u->id, sizeof u->id, "%s", id);
     u->role = lm_role_parse((const char *)sqlite3_column_text(st, 0));
-    if (u->role < 0 || sqlite3_column_bytes(st, 3) != LM_KEY_SIZE)
+    if (u->role < 0)
         goto fail_step; /* a corrupt row authenticates nobody */
-    memcpy(u->key, sqlite3_column_blob(st, 3), LM_KEY_SIZE);
+    if (sqlite3_column_bytes(st, 3) == LM_PUBKEY_SIZE) {
+        memcpy(u->pubkey, sqlite3_column_blob(st, 3), LM_PUBKEY_SIZE);
+        u->has_pubkey = 1;
+    }
+    u->has_device_site = sqlite3_column_type(st, 6) != SQLITE_NULL;
+    u->device_site = (uint64_t)sqlite3_column_int64(st, 6);
+    u->auth_gen = sqlite3_column_int64(st, 7);
     u->revoked = sqlite3_column_int(st, 4) != 0;
     u->created_at = sqlite3_column_int64(st, 5);
     rc = column_strdup(st, 1, &u->villages);
@@ -221,4 +267,131 @@ int lm__srvdb_session_log_progress(sqlite3 *db, const char *user, uint64_t site,
     int rc = sqlite3_step(st) == SQLITE_DONE ? LM_OK : LM_EDB;
     sqlite3_finalize(st);
     return rc;
+}
+
+int lm__srvdb_bump_auth_gen(sqlite3 *db, const char *user)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "UPDATE lm_users SET auth_gen ="
+                           " (SELECT coalesce(max(auth_gen), 0) + 1 FROM lm_users) WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return LM_EDB;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? LM_OK : LM_EDB;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Checks the token and the site; LM_OK, LM_EAUTH, LM_EDENIED or LM_EDB. */
+static int enrol_check(sqlite3 *db, const char *user, const uint8_t token_hash[32], uint64_t site,
+                       uint64_t now_ms, char *why, size_t why_size)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = LM_EDB;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT enrol_hash, enrol_expires, revoked FROM lm_users WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return LM_EDB;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW || step == SQLITE_DONE) {
+        int ok = step == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32 &&
+                 CRYPTO_memcmp(sqlite3_column_blob(st, 0), token_hash, 32) == 0 &&
+                 (uint64_t)sqlite3_column_int64(st, 1) > now_ms && sqlite3_column_int(st, 2) == 0;
+        rc = ok ? LM_OK : LM_EAUTH;
+        if (!ok)
+            snprintf(why, why_size,
+                     "enrolment refused: the enrolment string is unknown, already used or "
+                     "expired (ask for a new one: lastmile-server user rekey)");
+    }
+    sqlite3_finalize(st);
+    if (rc != LM_OK)
+        return rc;
+    if (sqlite3_prepare_v2(db, "SELECT user FROM lm_sites WHERE site = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return LM_EDB;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)site);
+    step = sqlite3_step(st);
+    if (step == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), user) != 0) {
+        rc = LM_EDENIED;
+        snprintf(why, why_size, "site %016llx belongs to another user", (unsigned long long)site);
+    } else if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        rc = LM_EDB;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int lm__srvdb_enrol(sqlite3 *db, const char *user, const uint8_t token_hash[32],
+                    const uint8_t pubkey[LM_PUBKEY_SIZE], uint64_t site, uint64_t now_ms, char *why,
+                    size_t why_size)
+{
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return LM_EDB;
+    int rc = enrol_check(db, user, token_hash, site, now_ms, why, why_size);
+    if (rc != LM_OK)
+        goto fail;
+    sqlite3_stmt *st = NULL;
+    rc = LM_EDB;
+    if (sqlite3_prepare_v2(db,
+                           "UPDATE lm_users SET pubkey = ?2, device_site = ?3, enrol_hash = NULL,"
+                           " enrol_expires = NULL WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, pubkey, LM_PUBKEY_SIZE, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)site);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE ||
+        sqlite3_prepare_v2(
+            db, "INSERT OR IGNORE INTO lm_sites(site, user, bound_at) VALUES(?1, ?2, ?3)", -1, &st,
+            NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)site);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)now_ms);
+    step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    return LM_OK;
+fail:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int lm__srvdb_site_check(sqlite3 *db, uint64_t site, const char *user, int *bound)
+{
+    sqlite3_stmt *st = NULL;
+    *bound = 0;
+    if (sqlite3_prepare_v2(db, "SELECT user FROM lm_sites WHERE site = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return LM_EDB;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)site);
+    int step = sqlite3_step(st), rc = LM_OK;
+    if (step == SQLITE_ROW)
+        *bound = strcmp((const char *)sqlite3_column_text(st, 0), user) == 0 ? 1 : -1;
+    else if (step != SQLITE_DONE)
+        rc = LM_EDB;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int lm__srvdb_site_bind(sqlite3 *db, uint64_t site, const char *user, uint64_t now_ms, int *bound)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(
+            db, "INSERT OR IGNORE INTO lm_sites(site, user, bound_at) VALUES(?1, ?2, ?3)", -1, &st,
+            NULL) != SQLITE_OK)
+        return LM_EDB;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)site);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)now_ms);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE)
+        return LM_EDB;
+    return lm__srvdb_site_check(db, site, user, bound);
 }

@@ -3,7 +3,18 @@
  * server replica but are never synced:
  *
  *   lm_users(id TEXT PK, role TEXT, villages TEXT (comma list), county TEXT,
- *            key BLOB(32), revoked INTEGER, created_at INTEGER)
+ *            revoked INTEGER, created_at INTEGER,
+ *            pubkey BLOB(32)       -- the enrolled device's Ed25519 public key
+ *            device_site INTEGER   -- that device's site id
+ *            enrol_hash BLOB(32)   -- SHA-256 of the pending enrolment token
+ *            enrol_expires INTEGER -- ms; the token is refused after it
+ *            auth_gen INTEGER)     -- bumped by revoke/unrevoke/rekey: live
+ *                                     sessions of older generations end
+ *   lm_sites(site INTEGER PK, user TEXT, bound_at INTEGER)
+ *            -- every site id a user's device ever enrolled with: nobody
+ *               else may claim it
+ *
+ * Nothing here logs anybody in: public keys, and hashes of one-time tokens.
  *   lm_sessions_log(user TEXT PK, site INTEGER, last_sync_at INTEGER,
  *            bytes_in INTEGER, bytes_out INTEGER, pushed INTEGER,
  *            pulled INTEGER, sessions INTEGER, pull_cursor INTEGER,
@@ -26,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lm_net.h"
 #include "lm_protocol.h"
 #include "lm_sync.h"
 
@@ -39,7 +51,11 @@ typedef struct lm_user {
     int role;       /* lm_role */
     char *villages; /* comma list or NULL */
     char *county;   /* or NULL */
-    uint8_t key[LM_KEY_SIZE];
+    uint8_t pubkey[LM_PUBKEY_SIZE];
+    int has_pubkey;
+    uint64_t device_site;
+    int has_device_site;
+    int64_t auth_gen;
     int revoked;
     int64_t created_at;
     /* Scope view, filled by lm__user_scope_build. */
@@ -54,6 +70,25 @@ int lm__srvdb_ensure_schema(sqlite3 *db, char *err, size_t err_size);
 /* Loads user id into *u (zeroed first). LM_ENOTFOUND when there is no such
  * user (revoked users are returned with revoked = 1). */
 int lm__srvdb_user_get(sqlite3 *db, const char *id, lm_user *u);
+
+/* Enrols a device with a one-time token, in one transaction: the token's
+ * SHA-256 must be the user's pending one, unexpired, the user not revoked
+ * (else LM_EAUTH), and site not bound to another user (else LM_EDENIED);
+ * then the public key and site become the user's device, the token is
+ * spent and the site is bound to the user. why gets the reason. */
+int lm__srvdb_enrol(sqlite3 *db, const char *user, const uint8_t token_hash[32],
+                    const uint8_t pubkey[LM_PUBKEY_SIZE], uint64_t site, uint64_t now_ms, char *why,
+                    size_t why_size);
+
+/* Who holds site: *bound = 1 (user), -1 (another user), 0 (nobody). */
+int lm__srvdb_site_check(sqlite3 *db, uint64_t site, const char *user, int *bound);
+/* Binds site to user unless it is somebody's, then as lm__srvdb_site_check
+ * (the writer's connection: the check and the bind are one statement). */
+int lm__srvdb_site_bind(sqlite3 *db, uint64_t site, const char *user, uint64_t now_ms, int *bound);
+
+/* Bumps user's auth_gen past every other user's (revoke, unrevoke, rekey:
+ * the server ends the user's open sessions when it sees the change). */
+int lm__srvdb_bump_auth_gen(sqlite3 *db, const char *user);
 
 /* Splits villages into village_list and points scope at the record. */
 int lm__user_scope_build(lm_user *u);

@@ -16,7 +16,7 @@ target_include_directories(server_e2e_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}
                                                    ${CMAKE_CURRENT_SOURCE_DIR}/unit/server)
 target_compile_definitions(server_e2e_test PRIVATE
                            LM_SERVER_BIN="$<TARGET_FILE:lastmile-server>")
-target_link_libraries(server_e2e_test PRIVATE lm_sync lm_protocol PkgConfig::SQLITE3)
+target_link_libraries(server_e2e_test PRIVATE lm_net lm_sync lm_protocol PkgConfig::SQLITE3)
 add_dependencies(server_e2e_test lastmile-server)
 add_test(NAME server_e2e COMMAND server_e2e_test)
 set_tests_properties(server_e2e PROPERTIES TIMEOUT 120)
@@ -27,7 +27,7 @@ target_include_directories(server_drain_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}
                                                      ${CMAKE_CURRENT_SOURCE_DIR}/unit/server)
 target_compile_definitions(server_drain_test PRIVATE
                            LM_SERVER_BIN="$<TARGET_FILE:lastmile-server>")
-target_link_libraries(server_drain_test PRIVATE lm_sync lm_protocol PkgConfig::SQLITE3)
+target_link_libraries(server_drain_test PRIVATE lm_net lm_sync lm_protocol PkgConfig::SQLITE3)
 add_dependencies(server_drain_test lastmile-server)
 add_test(NAME server_drain COMMAND server_drain_test)
 set_tests_properties(server_drain PROPERTIES TIMEOUT 120)
@@ -38,7 +38,7 @@ target_include_directories(server_chaos_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}
                                                      ${CMAKE_CURRENT_SOURCE_DIR}/unit/server)
 target_compile_definitions(server_chaos_test PRIVATE
                            LM_SERVER_BIN="$<TARGET_FILE:lastmile-server>")
-target_link_libraries(server_chaos_test PRIVATE lm_protocol PkgConfig::SQLITE3)
+target_link_libraries(server_chaos_test PRIVATE lm_net lm_protocol PkgConfig::SQLITE3)
 add_dependencies(server_chaos_test lastmile-server)
 add_test(NAME server_chaos COMMAND server_chaos_test)
 set_tests_properties(server_chaos PROPERTIES TIMEOUT 120)

@@ -53,7 +53,7 @@ uint64_t lm_bench_wall_ms(void)
 
 int lm_bench_replica_fresh(const char *path, lm_replica **out)
 {
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal", ".key"};
     char name[4096], err[256] = "";
     for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
         if ((size_t)snprintf(name, sizeof name, "%s%s", path, suffix[i]) < sizeof name)
@@ -82,9 +82,29 @@ int lm_bench_sync(lm_replica *r, const char *server, const char *user, const cha
      * silent for longer than the interactive default. */
     cfg.connect_timeout_ms = 60000;
     cfg.io_timeout_ms = 300000;
-    if (lm_key_from_hex(key_hex, cfg.key) != LM_OK) {
-        fprintf(stderr, "bench_agents: %s: bad key for %s\n", what, user);
+
+    /* key_hex is the enrolment string: the first sync of a replica makes
+     * its device key (DB.key) and spends the token, later ones sign only;
+     * TLS pinned to the string's fingerprint, as `lastmile` does it. */
+    lm_enrolment e;
+    char key_path[4200];
+    const char *db_path = sqlite3_db_filename(lm_replica_db(r), "main");
+    if (lm_enrol_decode(key_hex, &e) != LM_OK || !db_path ||
+        (size_t)snprintf(key_path, sizeof key_path, "%s.key", db_path) >= sizeof key_path) {
+        fprintf(stderr, "bench_agents: %s: bad enrolment string for %s\n", what, user);
         return LM_EINVAL;
+    }
+    memcpy(cfg.pin, e.fingerprint, sizeof cfg.pin);
+    cfg.key_path = key_path;
+    if (access(key_path, F_OK) != 0) {
+        lm_device_key *k = NULL;
+        if (lm_device_key_create(key_path, &k, err, sizeof err) != LM_OK) {
+            fprintf(stderr, "bench_agents: %s: %s\n", what, err);
+            return LM_EIO;
+        }
+        lm_device_key_free(k);
+        cfg.has_token = 1;
+        memcpy(cfg.token, e.token, sizeof cfg.token);
     }
     uint64_t t0 = lm_bench_mono_ns();
     int rc = lm_sync_client_run(r, &cfg, st, err, sizeof err);

@@ -227,7 +227,9 @@ class Lab:
                        "agent", "--villages", village]).stdout.strip().splitlines()[-1]
         db = os.path.join(self.work, uid + ".db")
         t0 = time.monotonic()
-        self.cli(db, "init", "--server", "%s:%d" % (SRV_ADDR, PORT), "--user", uid, "--key", key,
+        # lm1-...: an enrolment string (TLS, pinned); older builds print a key
+        cred = ["--enrol", key] if key.startswith("lm1-") else ["--user", uid, "--key", key]
+        self.cli(db, "init", "--server", "%s:%d" % (SRV_ADDR, PORT), *cred,
                  netns=True, timeout=300)
         init_s = time.monotonic() - t0
         return db, init_s
@@ -414,7 +416,27 @@ def scenario(lab, rate, name, village, days, cuts, floor_cuts=None, plain=False)
     return res
 
 
+def handshake(lab, rate, village):
+    """A sync with nothing to move, three times: on a fresh TLS connection
+    (no saved ticket), resumed from the ticket, and once more resumed: what
+    connecting costs on the link, in bytes and seconds."""
+    uid = "ag-hs-%s" % rate
+    db, init_s = lab.new_agent(uid, village)
+    out = {"rate": rate, "init_s": round(init_s, 2)}
+    for name in ("fresh", "resumed", "resumed2"):
+        if name == "fresh":
+            lab.sh(["sqlite3", db, "DELETE FROM lm_meta WHERE key = 'tls_session'"])
+        s = timed_sync(lab, db, options=[])
+        sm = s["summary"] or {}
+        out[name] = {"seconds": s["seconds"], "sent": sm.get("pushed_bytes"),
+                     "received": sm.get("pulled_bytes"), "exit": s["exit"]}
+    log("HANDSHAKE %r" % (out,))
+    HANDSHAKES.append(out)
+    return out
+
+
 RESULTS = []
+HANDSHAKES = []
 FLOOR_RUNS = 3
 
 
@@ -579,7 +601,7 @@ def main():
     a = ap.parse_args()
     a.rates = [int(x) for x in a.rates.split()]
     a.scenarios = a.scenarios.split()
-    unknown = set(a.scenarios) - {"clean", "cut1", "cutN", "plain"}
+    unknown = set(a.scenarios) - {"hs", "clean", "cut1", "cutN", "plain"}
     if unknown:
         ap.error("unknown scenario(s): %s" % " ".join(sorted(unknown)))
     started = time.monotonic()
@@ -595,6 +617,8 @@ def main():
         for i, rate in enumerate(a.rates):
             lab.link_up(rate)
             lab.start_server(rate)
+            if "hs" in a.scenarios:
+                handshake(lab, rate, VILLAGES[0])
             if "clean" in a.scenarios:
                 scenario(lab, rate, "clean", VILLAGES[0], 1, ())
             if "cut1" in a.scenarios:

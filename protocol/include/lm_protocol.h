@@ -109,7 +109,9 @@ char *lm_strndup(const char *s, size_t n);
 #define LM_FRAME_STREAM_WBITS 13
 #define LM_FRAME_KNOWN_FLAGS (LM_FRAME_DEFLATED | LM_FRAME_STREAM)
 
-#define LM_PROTOCOL_VERSION 1u
+/* 2: TLS 1.3 underneath, HELLO carries the device's Ed25519 public key and
+ * its signature over the channel (docs/security.md); no CHALLENGE/AUTH. */
+#define LM_PROTOCOL_VERSION 2u
 
 typedef enum lm_msg_type {
     LM_MSG_HELLO = 1,
@@ -277,7 +279,14 @@ typedef struct lm_msg_hello {
      * counts them when the session starts. */
     uint8_t has_pending;
     uint64_t pending;
-    uint64_t features; /* LM_FEATURE_* bits; 0 when not sent */
+    uint64_t features;      /* LM_FEATURE_* bits; 0 when not sent */
+    uint8_t public_key[32]; /* the device's Ed25519 public key */
+    /* Ed25519 over lm_hello_transcript(TLS exporter, user, site): proves
+     * the key's holder speaks on this very channel */
+    uint8_t signature[64];
+    /* The one-time enrolment token (first HELLO of a new device only). */
+    uint8_t has_token;
+    uint8_t token[32];
 } lm_msg_hello;
 
 typedef struct lm_msg_challenge {

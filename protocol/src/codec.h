@@ -59,14 +59,16 @@ enum lm__field_kind {
     LM__F_U64,
     LM__F_U32,
     LM__F_I32,
-    LM__F_BOOL8,    /* uint8_t 0/1 on the wire as bool (0/1 ints accepted) */
-    LM__F_STR,      /* char *, at most `max` bytes, no NUL inside */
-    LM__F_BIN32,    /* uint8_t[32] */
-    LM__F_DICT,     /* "d" of a change list: lm_change *at off, uint32_t n at off2 */
-    LM__F_ROWS,     /* "r" of a change list, same offsets */
-    LM__F_REFUSALS, /* lm_refusal *at off, uint32_t n at off2 */
-    LM__F_STAMPS,   /* lm_stamp_range *at off, uint32_t n at off2 */
-    LM__F_OPT_U64   /* uint64_t at off, sent when the uint8_t at off2 is 1 */
+    LM__F_BOOL8,     /* uint8_t 0/1 on the wire as bool (0/1 ints accepted) */
+    LM__F_STR,       /* char *, at most `max` bytes, no NUL inside */
+    LM__F_BIN32,     /* uint8_t[32] */
+    LM__F_BIN64,     /* uint8_t[64] */
+    LM__F_OPT_BIN32, /* uint8_t[32] at off, sent when the uint8_t at off2 is 1 */
+    LM__F_DICT,      /* "d" of a change list: lm_change *at off, uint32_t n at off2 */
+    LM__F_ROWS,      /* "r" of a change list, same offsets */
+    LM__F_REFUSALS,  /* lm_refusal *at off, uint32_t n at off2 */
+    LM__F_STAMPS,    /* lm_stamp_range *at off, uint32_t n at off2 */
+    LM__F_OPT_U64    /* uint64_t at off, sent when the uint8_t at off2 is 1 */
 };
 
 typedef struct lm__field {

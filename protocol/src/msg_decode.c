@@ -209,14 +209,18 @@ static int read_field(lm__dctx *c, lm__mp_reader *r, lm_msg *m, const lm__field 
     }
     case LM__F_STR:
         return read_string(c, r, f->name, f->max, !f->required, (char **)at(m, f->off));
-    case LM__F_BIN32: {
+    case LM__F_BIN32:
+    case LM__F_OPT_BIN32:
+    case LM__F_BIN64: {
         const uint8_t *s;
-        uint32_t len;
+        uint32_t len, want = f->kind == LM__F_BIN64 ? 64u : 32u;
         if ((rc = lm__mp_read_bin(r, &s, &len)) != LM_OK)
             return read_fail(c, rc, f->name, "bin", &before);
-        if (len != 32)
-            return lm__derr(c, LM_ERANGE, "%s: must be 32 bytes, got %u", f->name, len);
-        memcpy(at(m, f->off), s, 32);
+        if (len != want)
+            return lm__derr(c, LM_ERANGE, "%s: must be %u bytes, got %u", f->name, want, len);
+        memcpy(at(m, f->off), s, want);
+        if (f->kind == LM__F_OPT_BIN32)
+            *(uint8_t *)at(m, f->off2) = 1;
         return LM_OK;
     }
     case LM__F_DICT:

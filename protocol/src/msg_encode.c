@@ -54,6 +54,7 @@ static int count_field(const lm_msg *m, const lm__field *f, uint32_t *entries)
         break;
     }
     case LM__F_OPT_U64:
+    case LM__F_OPT_BIN32:
         if (!*(const uint8_t *)at(m, f->off2))
             return LM_OK;
         break;
@@ -82,6 +83,7 @@ static int put_field(lm__mp_writer *w, const lm_msg *m, const lm__field *f)
     case LM__F_ROWS:
         return LM_OK;
     case LM__F_OPT_U64:
+    case LM__F_OPT_BIN32:
         if (!*(const uint8_t *)at(m, f->off2))
             return LM_OK;
         break;
@@ -107,7 +109,11 @@ static int put_field(lm__mp_writer *w, const lm_msg *m, const lm__field *f)
         lm__mp_put_cstr(w, *(char *const *)at(m, f->off));
         break;
     case LM__F_BIN32:
+    case LM__F_OPT_BIN32:
         lm__mp_put_bin(w, at(m, f->off), 32);
+        break;
+    case LM__F_BIN64:
+        lm__mp_put_bin(w, at(m, f->off), 64);
         break;
     case LM__F_REFUSALS: {
         const lm_refusal *rf = *(lm_refusal *const *)at(m, f->off);

@@ -4,7 +4,8 @@
  * add fields); a key listed here may never change meaning.
  *
  *   HELLO      v version  u user  s site  c client?  p pending?
- *              f features? (LM_FEATURE_* bits)
+ *              f features? (LM_FEATURE_* bits)  k public_key(bin 32)
+ *              g signature(bin 64)  t enrol_token?(bin 32)
  *   CHALLENGE  n nonce(bin 32)  t server_time_ms
  *   AUTH       m mac(bin 32)
  *   WELCOME    t server_time_ms  s server_site  w push_watermark
@@ -41,6 +42,9 @@ static const lm__field hello[] = {
     F("c", "client", LM__F_STR, 0, u.hello.client, LM_MAX_TEXT),
     F2("p", "pending", LM__F_OPT_U64, 0, u.hello.pending, u.hello.has_pending),
     F("f", "features", LM__F_U64, 0, u.hello.features, 0),
+    F("k", "public_key", LM__F_BIN32, 1, u.hello.public_key, 0),
+    F("g", "signature", LM__F_BIN64, 1, u.hello.signature, 0),
+    F2("t", "enrol_token", LM__F_OPT_BIN32, 0, u.hello.token, u.hello.has_token),
 };
 
 static const lm__field challenge[] = {

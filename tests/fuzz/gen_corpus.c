@@ -27,13 +27,17 @@ static void fill(lm_msg *m, int type, int variant)
     m->type = type;
     switch (type) {
     case LM_MSG_HELLO:
-        m->u.hello = (lm_msg_hello){1,
+        m->u.hello = (lm_msg_hello){LM_PROTOCOL_VERSION,
                                     lm_strdup(variant ? "hq" : "agent-17"),
                                     (uint64_t)variant * 0x1234567,
                                     variant ? NULL : lm_strdup("lastmile/0.1.0"),
                                     variant ? 0 : 1,
                                     variant ? 0 : 73,
-                                    variant ? 0 : LM_FEATURE_ACK_STAMPS};
+                                    variant ? 0 : LM_FEATURE_ACK_STAMPS,
+                                    {0x11},
+                                    {0x22},
+                                    (uint8_t)(variant ? 0 : 1),
+                                    {0x33}};
         break;
     case LM_MSG_CHALLENGE:
         memset(m->u.challenge.nonce, 0x5a + variant, 32);

@@ -82,9 +82,12 @@ class Server:
         self.log_path = os.path.join(folder, "server.log")
         self.proc = None
         self.port = 0
+        self.insecure = False  # started with --insecure-plaintext
         run([SERVER, "init", "--db", self.db])
 
     def add_user(self, uid, role, villages=None, county=None):
+        """Provisions a user; returns its one-time enrolment string (lm1-...),
+        what Agent.init takes."""
         args = [SERVER, "user", "add", "--db", self.db, "--id", uid, "--role", role]
         if villages:
             args += ["--villages", ",".join(villages)]
@@ -98,6 +101,7 @@ class Server:
         """Starts serving (port 0: a free one; extra: more serve flags) and
         waits for 'listening on'."""
         log = open(self.log_path, "a")
+        self.insecure = "--insecure-plaintext" in extra
         self.proc = subprocess.Popen(
             [SERVER, "serve", "--db", self.db, "--listen", "127.0.0.1:%d" % port] + list(extra),
             stdout=subprocess.PIPE, stderr=log, text=True)
@@ -153,8 +157,12 @@ class Agent:
         return run([CLI] + list(args) + ["--db", self.db], ok=ok)
 
     def init(self, server, key, ok=True):
-        return self.cli("init", "--server", server.address, "--user", self.uid, "--key", key,
-                        ok=ok)
+        """Enrols this replica with the enrolment string `key` (what
+        Server.add_user returned) and does the first sync; plaintext only
+        when the server was started with --insecure-plaintext."""
+        extra = ["--insecure-plaintext"] if server.insecure else []
+        return self.cli("init", "--server", server.address, "--user", self.uid, "--enrol", key,
+                        *extra, ok=ok)
 
     def new_id(self, *args):
         code, out, _ = self.cli(*args)

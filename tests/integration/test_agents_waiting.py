@@ -113,7 +113,7 @@ def main():
     with tempdir() as tmp:
         server = Server(tmp)
         key = server.add_user("agent-li", "agent", ["shangba"])
-        server.start()
+        server.start(extra=("--insecure-plaintext",))  # the relay reads frames
         a = Agent(tmp, "agent-li")
         a.init(server, key)  # session 1
         farmer = a.new_id("farmer", "add", "--name", "Li", "--village", "shangba")

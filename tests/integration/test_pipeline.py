@@ -112,7 +112,8 @@ class Proxy:
 
 def main():
     with tempdir() as tmp:
-        server, a, farmer = agent_li_with_farmer(tmp)
+        # The proxy reads frames: plaintext (the one thing the flag is for).
+        server, a, farmer = agent_li_with_farmer(tmp, extra=("--insecure-plaintext",))
 
         cases = (("fast", "FASTA0", Proxy(server.port, pair_hold=True)),
                  ("slow", "SLOWA0", Proxy(server.port, hold=0.3)))

@@ -62,8 +62,8 @@ def main():
                     "agent-zhao": ["baishi"]}
         keys = {uid: server.add_user(uid, "agent", v) for uid, v in villages.items()}
         disp_key = server.add_user("disp-chen", "dispatcher", None, "pingshan")
-        check(all(len(k) == 64 for k in keys.values()) and len(disp_key) == 64,
-              "user add prints a 64-hex key as its last line")
+        check(all(k.startswith("lm1-") for k in keys.values()) and disp_key.startswith("lm1-"),
+              "user add prints an enrolment string (lm1-...) as its last line")
         server.start()
         agents = {uid: Agent(tmp, uid) for uid in villages}
         for uid, a in agents.items():
@@ -148,7 +148,9 @@ def main():
                 total = summary["pushed_bytes"] + summary["pulled_bytes"]
                 check(summary["pushed_changes"] == 0 and summary["pulled_changes"] == 0,
                       "%s quiet sync moves no changes: %r" % (uid, summary))
-                check(total < 600, "%s quiet sync moved %d bytes (< 600)" % (uid, total))
+                # TLS 1.3 resumed from the last session's ticket (about 1.4 KB
+                # with the fresh ticket the server hands back; docs/security.md)
+                check(total < 1800, "%s quiet sync moved %d bytes (< 1800)" % (uid, total))
         code, summary, _ = dispatcher.sync()
         check(code == 0, "dispatcher syncs")
         county = [c for c in ledger.collections.values()

@@ -2,7 +2,8 @@
  * agent_sync_client_test.c — the sync client's failure modes against fake
  * servers on loopback: nothing listening (refused), a server that accepts
  * but never answers (I/O timeout), one that sends an over-long frame header
- * and one that hangs up before CHALLENGE. Each must fail with one clear
+ * one that is not TLS where TLS is expected, and one that hangs up before
+ * WELCOME. Each must fail with one clear
  * reason, leave the replica's queued work untouched, close its loop and leak
  * nothing; a session that gave up resets its connection rather than closing
  * it. Also the HOST:PORT parser.
@@ -105,7 +106,7 @@ static int peer_sees_reset(int fd)
 }
 
 typedef struct fixture {
-    char dir[64], path[96];
+    char dir[64], path[96], key[104];
     lm_replica *r;
     uint64_t pending;
 } fixture;
@@ -122,6 +123,11 @@ static int fixture_open(fixture *f)
     snprintf(f->path, sizeof f->path, "%s/a.db", f->dir);
     if (lm_replica_open(f->path, &o, &f->r, err, sizeof err) != LM_OK)
         return -1;
+    snprintf(f->key, sizeof f->key, "%s.key", f->path);
+    lm_device_key *k = NULL;
+    if (lm_device_key_create(f->key, &k, err, sizeof err) != LM_OK)
+        return -1;
+    lm_device_key_free(k);
     /* Queue some local work: it must survive every failed session. */
     sqlite3 *db = lm_replica_db(f->r);
     char id[LM_ID_SIZE], sql[256];
@@ -140,8 +146,8 @@ static void fixture_close(fixture *f)
 {
     char name[128];
     lm_replica_close(f->r);
-    static const char *const suffix[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const suffix[] = {"", "-wal", "-shm", ".key"};
+    for (size_t i = 0; i < 4; i++) {
         snprintf(name, sizeof name, "%s%s", f->path, suffix[i]);
         unlink(name);
     }
@@ -160,7 +166,8 @@ static int synchronous_of(lm_replica *r)
 }
 
 /* Runs one session against server (HOST:PORT) and checks the outcome. */
-static void expect_failure(fixture *f, const char *server, int want_rc, const char *needle)
+static void expect_failure_tls(fixture *f, const char *server, int tls, int want_rc,
+                               const char *needle)
 {
     lm_sync_config cfg;
     lm_sync_stats st;
@@ -170,6 +177,9 @@ static void expect_failure(fixture *f, const char *server, int want_rc, const ch
     cfg.user = "agent-li";
     cfg.connect_timeout_ms = 2000;
     cfg.io_timeout_ms = 300;
+    cfg.key_path = f->key;
+    cfg.insecure_plaintext = !tls; /* the fake servers speak plain bytes */
+
     lm_test_heap_install(0);
     int rc = lm_sync_client_run(f->r, &cfg, &st, err, sizeof err);
     lm_test_heap_check_clean(needle);
@@ -186,6 +196,11 @@ static void expect_failure(fixture *f, const char *server, int want_rc, const ch
     uint64_t pending = 0;
     CHECK_RC(lm_replica_pending_count(f->r, &pending), LM_OK);
     CHECK_EQ_INT(pending, f->pending);
+}
+
+static void expect_failure(fixture *f, const char *server, int want_rc, const char *needle)
+{
+    expect_failure_tls(f, server, 0, want_rc, needle);
 }
 
 int main(void)
@@ -221,7 +236,15 @@ int main(void)
     expect_failure(&f, server, LM_ETOOBIG, "bad frame");
     CHECK(waitpid(child, &status, 0) == child);
 
-    /* Hangs up before CHALLENGE. */
+    /* Not TLS where TLS is expected: the handshake fails, in words. */
+    close(fd);
+    fd = listen_any(&port);
+    snprintf(server, sizeof server, "127.0.0.1:%d", port);
+    child = serve_once(fd, huge, sizeof huge);
+    expect_failure_tls(&f, server, 1, LM_ENET, "TLS failed");
+    CHECK(waitpid(child, &status, 0) == child);
+
+    /* Hangs up before WELCOME. */
     close(fd);
     fd = listen_any(&port);
     snprintf(server, sizeof server, "127.0.0.1:%d", port);

@@ -84,7 +84,11 @@ static void sample(int type, lm_msg *m, uint32_t n_changes)
                                     lm_strdup("lastmile/0.1.0"),
                                     1,
                                     4242,
-                                    LM_FEATURE_ACK_STAMPS};
+                                    LM_FEATURE_ACK_STAMPS,
+                                    {7, 7, 7},
+                                    {9, 9, 9},
+                                    1,
+                                    {5}};
         break;
     case LM_MSG_CHALLENGE:
         for (int i = 0; i < 32; i++)
@@ -299,6 +303,11 @@ static void hello_fields(lm__mp_writer *w, int skip, const char *user)
         lm__mp_put_cstr(w, "s");
         lm__mp_put_u64(w, 9);
     }
+    uint8_t zeros[64] = {0};
+    lm__mp_put_cstr(w, "k"); /* the device key and signature: always */
+    lm__mp_put_bin(w, zeros, 32);
+    lm__mp_put_cstr(w, "g");
+    lm__mp_put_bin(w, zeros, 64);
 }
 
 static void test_field_errors(void)
@@ -308,7 +317,7 @@ static void test_field_errors(void)
 
     /* unknown keys from a newer peer are skipped, whatever they hold */
     pb_init(&p);
-    lm__mp_put_map(&p.w, 5);
+    lm__mp_put_map(&p.w, 7);
     lm__mp_put_cstr(&p.w, "zz");
     lm__mp_put_array(&p.w, 2);
     lm__mp_put_map(&p.w, 1);
@@ -349,13 +358,13 @@ static void test_field_errors(void)
 
     /* missing required field */
     pb_init(&p);
-    lm__mp_put_map(&p.w, 2);
+    lm__mp_put_map(&p.w, 4);
     hello_fields(&p.w, 1, "u");
     EXPECT_ERR(&p, LM_MSG_HELLO, LM_EMISSING, "HELLO.user: required field missing");
 
     /* wrong types */
     pb_init(&p);
-    lm__mp_put_map(&p.w, 3);
+    lm__mp_put_map(&p.w, 5);
     hello_fields(&p.w, 2, "u");
     lm__mp_put_cstr(&p.w, "s");
     lm__mp_put_cstr(&p.w, "nine");
@@ -371,13 +380,13 @@ static void test_field_errors(void)
 
     /* out of range */
     pb_init(&p);
-    lm__mp_put_map(&p.w, 3);
+    lm__mp_put_map(&p.w, 5);
     hello_fields(&p.w, 0, "u");
     lm__mp_put_cstr(&p.w, "v");
     lm__mp_put_u64(&p.w, UINT64_C(1) << 32);
     EXPECT_ERR(&p, LM_MSG_HELLO, LM_ERANGE, "HELLO.version");
     pb_init(&p);
-    lm__mp_put_map(&p.w, 3);
+    lm__mp_put_map(&p.w, 5);
     hello_fields(&p.w, 2, "u");
     lm__mp_put_cstr(&p.w, "s");
     lm__mp_put_i64(&p.w, -1);
@@ -409,12 +418,12 @@ static void test_field_errors(void)
     memset(long_user, 'u', sizeof long_user - 1);
     long_user[sizeof long_user - 1] = 0;
     pb_init(&p);
-    lm__mp_put_map(&p.w, 3);
+    lm__mp_put_map(&p.w, 5);
     hello_fields(&p.w, -1, long_user);
     EXPECT_ERR(&p, LM_MSG_HELLO, LM_ETOOBIG, "HELLO.user: string longer than 64");
     long_user[LM_MAX_NAME] = 0; /* exactly at the limit is fine */
     pb_init(&p);
-    lm__mp_put_map(&p.w, 3);
+    lm__mp_put_map(&p.w, 5);
     hello_fields(&p.w, -1, long_user);
     CHECK_RC(decode_pb(&p, LM_MSG_HELLO, NULL, 0), LM_OK);
 

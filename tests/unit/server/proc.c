@@ -210,8 +210,32 @@ int lmt_closed_by_peer(lmt_client *c)
     return 0;
 }
 
-int lmt_handshake(lmt_client *c, const char *user, uint64_t site, const uint8_t key[32],
-                  lm_msg *welcome)
+int lmt_identity_init(lmt_identity *id, const char *user_add_out)
+{
+    memset(id, 0, sizeof *id);
+    char text[LM_ENROL_TEXT_MAX + 1];
+    const char *last = strstr(user_add_out, "lm1-");
+    if (!last)
+        return -1;
+    size_t n = strcspn(last, "\r\n");
+    if (n > LM_ENROL_TEXT_MAX)
+        return -1;
+    memcpy(text, last, n);
+    text[n] = '\0';
+    char err[256];
+    if (lm_enrol_decode(text, &id->e) != LM_OK ||
+        lm_device_key_create(NULL, &id->key, err, sizeof err) != LM_OK)
+        return -1;
+    return 0;
+}
+
+void lmt_identity_close(lmt_identity *id)
+{
+    lm_device_key_free(id->key);
+    memset(id, 0, sizeof *id);
+}
+
+int lmt_handshake(lmt_client *c, const char *user, uint64_t site, lmt_identity *id, lm_msg *welcome)
 {
     lm_msg m;
     memset(&m, 0, sizeof m);
@@ -220,29 +244,24 @@ int lmt_handshake(lmt_client *c, const char *user, uint64_t site, const uint8_t 
     m.u.hello.user = (char *)user;
     m.u.hello.site = site;
     m.u.hello.client = (char *)"server-test/1";
+    uint8_t exporter[LM_EXPORTER_SIZE] = {0}, transcript[LM_HELLO_TRANSCRIPT_MAX];
+    size_t n = lm_hello_transcript(exporter, user, site, transcript);
+    lm_device_key_public(id->key, m.u.hello.public_key);
+    lm_device_key_sign(id->key, transcript, n, m.u.hello.signature);
+    if (!id->enrolled) {
+        m.u.hello.has_token = 1;
+        memcpy(m.u.hello.token, id->e.token, sizeof m.u.hello.token);
+    }
     memset(welcome, 0, sizeof *welcome);
     if (lmt_send(c, &m) != LM_OK)
         return LM_ENET;
-    lm_msg ch;
-    int rc = lmt_recv(c, &ch);
+    int rc = lmt_recv(c, welcome);
     if (rc != LM_OK)
         return rc;
-    if (ch.type != LM_MSG_CHALLENGE) {
-        rc = ch.type == LM_MSG_ERROR ? ch.u.error.code : LM_ESTATE;
-        lm_msg_clear(&ch);
-        return rc;
-    }
-    memset(&m, 0, sizeof m);
-    m.type = LM_MSG_AUTH;
-    lm_auth_mac(key, ch.u.challenge.nonce, user, site, m.u.auth.mac);
-    lm_msg_clear(&ch);
-    if (lmt_send(c, &m) != LM_OK)
-        return LM_ENET;
-    rc = lmt_recv(c, welcome);
-    if (rc != LM_OK)
-        return rc;
-    if (welcome->type == LM_MSG_WELCOME)
+    if (welcome->type == LM_MSG_WELCOME) {
+        id->enrolled = 1;
         return LM_OK;
+    }
     rc = welcome->type == LM_MSG_ERROR ? welcome->u.error.code : LM_ESTATE;
     lm_msg_clear(welcome);
     return rc;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lm_net.h"
 #include "lm_protocol.h"
 
 /* Runs argv (NULL-terminated); stdout captured into out (NUL-terminated,
@@ -44,9 +45,23 @@ int lmt_recv(lmt_client *c, lm_msg *m);
  * receive timeout, with nothing but frames before it. */
 int lmt_closed_by_peer(lmt_client *c);
 
-/* HELLO → CHALLENGE → AUTH with key; fills *welcome on success (caller
- * clears). Returns LM_OK, or the ERROR code the server sent, or LM_ENET. */
-int lmt_handshake(lmt_client *c, const char *user, uint64_t site, const uint8_t key[32],
+/* A device for the raw-frame tests: the enrolment string `user add`
+ * printed and a key pair made in memory. The first successful handshake
+ * spends the token; later ones sign only. */
+typedef struct lmt_identity {
+    lm_enrolment e;
+    lm_device_key *key;
+    int enrolled;
+} lmt_identity;
+/* From `user add`'s stdout (its last line is the string). 0 on success. */
+int lmt_identity_init(lmt_identity *id, const char *user_add_out);
+void lmt_identity_close(lmt_identity *id);
+
+/* HELLO (public key, signature, the token until enrolled) → WELCOME over a
+ * plaintext connection (the server runs with --insecure-plaintext: these
+ * tests write raw frames); fills *welcome on success (caller clears).
+ * Returns LM_OK, or the ERROR code the server sent, or LM_ENET. */
+int lmt_handshake(lmt_client *c, const char *user, uint64_t site, lmt_identity *id,
                   lm_msg *welcome);
 
 #endif

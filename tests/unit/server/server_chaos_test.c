@@ -93,7 +93,7 @@ static void random_msg(lm_msg *m, lm_change *ch, uint32_t *n_ch)
 }
 
 /* One careless or hostile client. */
-static void one_round(int port, const uint8_t key[32])
+static void one_round(int port, lmt_identity *key)
 {
     lmt_client c;
     if (lmt_connect(&c, port) != LM_OK) {
@@ -166,29 +166,32 @@ int main(void)
     CHECK_EQ_INT(
         SERVER("user", "add", "--db", db, "--id", "a1", "--role", "agent", "--villages", "shangba"),
         0);
-    uint8_t key[32] = {0};
-    size_t len = strlen(out);
-    while (len > 0 && out[len - 1] == '\n')
-        out[--len] = '\0';
-    const char *last = strrchr(out, '\n');
-    CHECK_RC(lm_key_from_hex(last ? last + 1 : out, key), LM_OK);
+    lmt_identity key;
+    CHECK_EQ_INT(lmt_identity_init(&key, out), 0);
 
     pid_t pid;
     int port;
-    char *argv[] = {
-        (char *)LM_SERVER_BIN, (char *)"serve",       (char *)"--db",  db,  (char *)"--listen",
-        (char *)"127.0.0.1:0", (char *)"--log-level", (char *)"error", NULL};
+    char *argv[] = {(char *)LM_SERVER_BIN,
+                    (char *)"serve",
+                    (char *)"--db",
+                    db,
+                    (char *)"--listen",
+                    (char *)"127.0.0.1:0",
+                    (char *)"--log-level",
+                    (char *)"error",
+                    (char *)"--insecure-plaintext",
+                    NULL};
     if (lmt_serve_start(argv, logp, &pid, &port) != 0) {
         CHECK(!"server started");
         return lm_test_done("server_chaos");
     }
     for (int i = 0; i < N_ROUNDS; i++)
-        one_round(port, key);
+        one_round(port, &key);
 
     lmt_client c;
     lm_msg w;
     CHECK_RC(lmt_connect(&c, port), LM_OK);
-    CHECK_RC(lmt_handshake(&c, "a1", 9999, key, &w), LM_OK);
+    CHECK_RC(lmt_handshake(&c, "a1", 9999, &key, &w), LM_OK);
     lm_msg_clear(&w);
     lmt_close(&c);
     CHECK_EQ_INT(kill(pid, SIGTERM), 0);
@@ -211,5 +214,6 @@ int main(void)
         if (system(cmd) != 0)
             fprintf(stderr, "could not remove %s\n", dir);
     }
+    lmt_identity_close(&key);
     return lm_test_done("server_chaos");
 }

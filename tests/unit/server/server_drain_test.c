@@ -115,13 +115,8 @@ int main(void)
     CHECK_EQ_INT(
         SERVER("user", "add", "--db", db, "--id", "a1", "--role", "agent", "--villages", "shangba"),
         0);
-    uint8_t key[32];
-    char *last = strrchr(out, '\n');
-    while (last && last > out && last[1] == '\0') {
-        *last = '\0';
-        last = strrchr(out, '\n');
-    }
-    CHECK_RC(lm_key_from_hex(last ? last + 1 : out, key), LM_OK);
+    lmt_identity key;
+    CHECK_EQ_INT(lmt_identity_init(&key, out), 0);
 
     lm_change *tpl[2] = {NULL, NULL};
     uint32_t ntpl[2] = {0, 0};
@@ -145,6 +140,7 @@ int main(void)
                     db,
                     (char *)"--listen",
                     (char *)"127.0.0.1:0",
+                    (char *)"--insecure-plaintext",
                     NULL};
     if (lmt_serve_start(argv, logp, &pid, &port) != 0) {
         CHECK(!"server started");
@@ -156,7 +152,7 @@ int main(void)
     for (int i = 0; i < N_CLIENTS; i++) {
         lm_msg w;
         CHECK_RC(lmt_connect(&cl[i], port), LM_OK);
-        CHECK_RC(lmt_handshake(&cl[i], "a1", 1000 + (uint64_t)i, key, &w), LM_OK);
+        CHECK_RC(lmt_handshake(&cl[i], "a1", 1000 + (uint64_t)i, &key, &w), LM_OK);
         lm_msg_clear(&w);
     }
     /* Round 1: all push, then all read their acks; all pull likewise. */
@@ -243,5 +239,6 @@ int main(void)
         if (system(cmd) != 0)
             fprintf(stderr, "could not remove %s\n", dir);
     }
+    lmt_identity_close(&key);
     return lm_test_done("server_drain");
 }

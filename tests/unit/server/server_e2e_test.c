@@ -60,26 +60,22 @@ static long long query_int(const char *sql)
     return v;
 }
 
-/* The key: the last line of `user add`'s stdout. */
+/* The device: `user add`'s enrolment string (its last line) and a key
+ * pair made here. */
 static int add_user(const char *id, const char *role, const char *flag, const char *value,
-                    uint8_t key[LM_KEY_SIZE])
+                    lmt_identity *key)
 {
     int code = flag ? SERVER("user", "add", "--db", db, "--id", (char *)id, "--role", (char *)role,
                              (char *)flag, (char *)value)
                     : SERVER("user", "add", "--db", db, "--id", (char *)id, "--role", (char *)role);
     if (code != 0)
         return code;
-    size_t n = strlen(out);
-    while (n > 0 && out[n - 1] == '\n')
-        out[--n] = '\0';
-    const char *last = strrchr(out, '\n');
-    last = last ? last + 1 : out;
-    CHECK_EQ_INT(strlen(last), 64);
-    CHECK_RC(lm_key_from_hex(last, key), LM_OK);
+    lmt_identity_close(key);
+    CHECK_EQ_INT(lmt_identity_init(key, out), 0);
     return 0;
 }
 
-static void test_init_and_users(uint8_t key_a1[32], uint8_t key_a2[32])
+static void test_init_and_users(lmt_identity *key_a1, lmt_identity *key_a2)
 {
     CHECK_EQ_INT(SERVER("init", "--db", db), 0);
     long long seq1 = query_int("SELECT v FROM lm_seq");
@@ -95,18 +91,20 @@ static void test_init_and_users(uint8_t key_a1[32], uint8_t key_a2[32])
 
     CHECK_EQ_INT(add_user("a1", "agent", "--villages", "shangba,xiaba", key_a1), 0);
     CHECK_EQ_INT(add_user("a2", "agent", "--villages", "liangshui", key_a2), 0);
-    uint8_t k[32];
-    CHECK_EQ_INT(add_user("d1", "dispatcher", "--county", "pingshan", k), 0);
-    CHECK_EQ_INT(add_user("boss", "hq", NULL, NULL, k), 0);
-    CHECK_EQ_INT(add_user("x1", "agent", "--villages", "atlantis", k), 1);   /* unknown village */
-    CHECK_EQ_INT(add_user("x2", "dispatcher", "--county", "nowhere", k), 1); /* unknown county */
-    CHECK_EQ_INT(add_user("a1", "agent", "--villages", "shangba", k), 1);    /* exists */
-    CHECK_EQ_INT(add_user("x3", "king", NULL, NULL, k), 2);                  /* bad role */
-    CHECK_EQ_INT(add_user("x4", "agent", NULL, NULL, k), 2);                 /* no villages */
-    CHECK_EQ_INT(add_user("bad id!", "hq", NULL, NULL, k), 2);
+    lmt_identity k;
+    memset(&k, 0, sizeof k);
+    CHECK_EQ_INT(add_user("d1", "dispatcher", "--county", "pingshan", &k), 0);
+    CHECK_EQ_INT(add_user("boss", "hq", NULL, NULL, &k), 0);
+    CHECK_EQ_INT(add_user("x1", "agent", "--villages", "atlantis", &k), 1);   /* unknown village */
+    CHECK_EQ_INT(add_user("x2", "dispatcher", "--county", "nowhere", &k), 1); /* unknown county */
+    CHECK_EQ_INT(add_user("a1", "agent", "--villages", "shangba", &k), 1);    /* exists */
+    CHECK_EQ_INT(add_user("x3", "king", NULL, NULL, &k), 2);                  /* bad role */
+    CHECK_EQ_INT(add_user("x4", "agent", NULL, NULL, &k), 2);                 /* no villages */
+    CHECK_EQ_INT(add_user("bad id!", "hq", NULL, NULL, &k), 2);
     CHECK_EQ_INT(query_int("SELECT count(*) FROM lm_users"), 4);
 
-    CHECK_EQ_INT(add_user("gone", "hq", NULL, NULL, k), 0);
+    CHECK_EQ_INT(add_user("gone", "hq", NULL, NULL, &k), 0);
+    lmt_identity_close(&k);
     CHECK_EQ_INT(SERVER("user", "revoke", "--db", db, "--id", "gone"), 0);
     CHECK_EQ_INT(SERVER("user", "revoke", "--db", db, "--id", "nobody"), 1);
     CHECK_EQ_INT(SERVER("user", "list", "--db", db, "--json"), 0);
@@ -158,7 +156,7 @@ static const char expected_by_product_day[] =
     "\"count\":1},\n {\"product\":\"potato\",\"day\":\"2026-11-29\",\"weight_g\":9500,"
     "\"amount_fen\":1710,\"count\":1}\n]\n";
 
-static void test_push_pull(int port, const uint8_t key_a1[32], const uint8_t key_a2[32])
+static void test_push_pull(int port, lmt_identity *key_a1, lmt_identity *key_a2)
 {
     lm_replica *agent = NULL;
     lm_change *ch = NULL;
@@ -313,7 +311,7 @@ static void expect_error_close(lmt_client *c, int want)
 }
 
 /* The server still completes a handshake for a good client. */
-static void expect_alive(int port, const uint8_t key[32])
+static void expect_alive(int port, lmt_identity *key)
 {
     lmt_client c;
     lm_msg w;
@@ -323,7 +321,7 @@ static void expect_alive(int port, const uint8_t key[32])
     lmt_close(&c);
 }
 
-static void test_refusals(int port, const uint8_t key_a1[32], const uint8_t key_a2[32])
+static void test_refusals(int port, lmt_identity *key_a1, lmt_identity *key_a2)
 {
     lmt_client c;
     lm_msg w;
@@ -401,7 +399,7 @@ static void test_refusals(int port, const uint8_t key_a1[32], const uint8_t key_
  * short idle timeout: the second connection is refused with LM_EBUSY, the
  * first, once silent, gets LM_ETIMEDOUT; then a newcomer fits again, and
  * SIGINT stops the server with exit code 0. */
-static void test_limits(const uint8_t key_a1[32])
+static void test_limits(lmt_identity *key_a1)
 {
     pid_t pid = 0;
     int port = 0;
@@ -417,6 +415,7 @@ static void test_limits(const uint8_t key_a1[32])
                     (char *)"500",
                     (char *)"--cache-mib",
                     (char *)"3",
+                    (char *)"--insecure-plaintext",
                     NULL};
     if (lmt_serve_start(argv, logp, &pid, &port) != 0) {
         CHECK(!"second server started");
@@ -449,7 +448,7 @@ static void test_limits(const uint8_t key_a1[32])
 
 /* SIGTERM with an authenticated idle session: BYE to the client, exit 0,
  * and the database intact with the session recorded. */
-static void test_sigterm(pid_t pid, int port, const uint8_t key_a1[32])
+static void test_sigterm(pid_t pid, int port, lmt_identity *key_a1)
 {
     lmt_client c;
     lm_msg w, m;
@@ -494,13 +493,22 @@ int main(void)
                "max_frame = 524288\n");
     fclose(f);
 
-    uint8_t key_a1[32] = {0}, key_a2[32] = {0};
+    lmt_identity id_a1, id_a2;
+    memset(&id_a1, 0, sizeof id_a1);
+    memset(&id_a2, 0, sizeof id_a2);
+    lmt_identity *key_a1 = &id_a1, *key_a2 = &id_a2;
     test_init_and_users(key_a1, key_a2);
 
     pid_t pid = 0;
     int port = 0;
-    char *argv[] = {
-        (char *)LM_SERVER_BIN, (char *)"serve", (char *)"--config", cfgp, (char *)"--db", db, NULL};
+    char *argv[] = {(char *)LM_SERVER_BIN,
+                    (char *)"serve",
+                    (char *)"--config",
+                    cfgp,
+                    (char *)"--db",
+                    db,
+                    (char *)"--insecure-plaintext",
+                    NULL};
     if (lmt_serve_start(argv, logp, &pid, &port) != 0) {
         CHECK(!"server started");
         return lm_test_done("server_e2e");
@@ -513,6 +521,8 @@ int main(void)
     test_limits(key_a1);
     CHECK(log_has("3 MiB page cache each"));
     test_sigterm(pid, port, key_a1);
+    lmt_identity_close(key_a1);
+    lmt_identity_close(key_a2);
 
     /* LM_KEEP=1 keeps the folder of a passing run too, as the CLI tests do. */
     if (lm_test_failures || getenv("LM_KEEP")) {

@@ -206,6 +206,44 @@ static void test_scope(void)
     CHECK(!lm__user_id_valid("a b"));
 }
 
+/* A file from before enrolment: the shared keys are wiped and the column
+ * dropped; the sites users synced from stay theirs. */
+static void test_users_migration(void)
+{
+    sqlite3 *db = NULL;
+    char err[256];
+    CHECK_EQ_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
+    CHECK_EQ_INT(
+        sqlite3_exec(db,
+                     "CREATE TABLE lm_users(id TEXT PRIMARY KEY, role TEXT NOT NULL,"
+                     " villages TEXT, county TEXT, key BLOB NOT NULL,"
+                     " revoked INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
+                     "INSERT INTO lm_users VALUES('a1', 'agent', 'shangba', NULL,"
+                     " x'00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff',"
+                     " 0, 1);"
+                     "CREATE TABLE lm_sessions_log(user TEXT PRIMARY KEY, site INTEGER,"
+                     " last_sync_at INTEGER, bytes_in INTEGER, bytes_out INTEGER,"
+                     " pushed INTEGER, pulled INTEGER, sessions INTEGER NOT NULL DEFAULT 0);"
+                     "INSERT INTO lm_sessions_log(user, site, last_sync_at) VALUES('a1', 77, 5);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    CHECK_RC(lm__srvdb_ensure_schema(db, err, sizeof err), LM_OK);
+    CHECK_EQ_INT(lm__srvdb_has_column(db, "lm_users", "key"), 0);
+    CHECK_EQ_INT(lm__srvdb_has_column(db, "lm_users", "pubkey"), 1);
+    int bound = 0;
+    CHECK_RC(lm__srvdb_site_check(db, 77, "a1", &bound), LM_OK);
+    CHECK_EQ_INT(bound, 1);
+    CHECK_RC(lm__srvdb_site_check(db, 77, "b2", &bound), LM_OK);
+    CHECK_EQ_INT(bound, -1);
+    CHECK_RC(lm__srvdb_site_check(db, 78, "b2", &bound), LM_OK);
+    CHECK_EQ_INT(bound, 0);
+    lm_user u;
+    CHECK_RC(lm__srvdb_user_get(db, "a1", &u), LM_OK);
+    CHECK_EQ_INT(u.has_pubkey, 0); /* must be rekeyed */
+    lm__user_clear(&u);
+    sqlite3_close(db);
+}
+
 /* A users row read back under every allocation failure: LM_OK with the
  * right record or LM_ENOMEM, never a leak. */
 static void test_user_get(void)
@@ -216,16 +254,17 @@ static void test_user_get(void)
     CHECK_RC(lm__srvdb_ensure_schema(db, err, sizeof err), LM_OK);
     CHECK_RC(lm__srvdb_ensure_schema(db, err, sizeof err), LM_OK); /* idempotent */
     CHECK_EQ_INT(sqlite3_exec(db,
-                              "INSERT INTO lm_users VALUES('a1', 'agent', 'shangba,xiaba', NULL,"
+                              "INSERT INTO lm_users(id, role, villages, county, pubkey, revoked,"
+                              " created_at) VALUES('a1', 'agent', 'shangba,xiaba', NULL,"
                               " zeroblob(32), 0, 1);"
-                              "INSERT INTO lm_users VALUES('bad', 'agent', NULL, NULL,"
-                              " zeroblob(5), 0, 1);",
+                              "INSERT INTO lm_users(id, role, villages, county, revoked,"
+                              " created_at) VALUES('bad', 'king', NULL, NULL, 0, 1);",
                               NULL, NULL, NULL),
                  SQLITE_OK);
     lm_user u;
     CHECK_RC(lm__srvdb_user_get(db, "nobody", &u), LM_ENOTFOUND);
     CHECK_RC(lm__srvdb_user_get(db, "bad id", &u), LM_ENOTFOUND);
-    CHECK_RC(lm__srvdb_user_get(db, "bad", &u), LM_EDB); /* a short key authenticates nobody */
+    CHECK_RC(lm__srvdb_user_get(db, "bad", &u), LM_EDB); /* a corrupt row authenticates nobody */
     for (long long fail = 1; fail < 20; fail++) {
         lm_test_heap_install(fail);
         int rc = lm__srvdb_user_get(db, "a1", &u);
@@ -361,6 +400,7 @@ int main(void)
     test_writers();
     test_scope();
     test_user_get();
+    test_users_migration();
     test_report_sums();
     test_report_overflow();
     return lm_test_done("server_unit");

@@ -1,0 +1,22 @@
+/*
+ * identity.h — where the server's own identity lives: next to the database,
+ * DB.key (Ed25519 private key, 0600) and DB.crt (its self-signed
+ * certificate). Agents pin the certificate's SHA-256. The key is not in the
+ * database, so a copy of server.db cannot impersonate the server.
+ */
+#ifndef LM_SERVER_IDENTITY_H
+#define LM_SERVER_IDENTITY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lm_net.h"
+
+/* DB.key and DB.crt; LM_EINVAL when the path is too long. */
+int lm__identity_paths(const char *db, char key[1100], char cert[1100]);
+/* Makes the identity unless both files exist (*created = 1 when made);
+ * fills fp. One file without the other is an error naming both. */
+int lm__identity_ensure(const char *db, int *created, uint8_t fp[LM_FINGERPRINT_SIZE], char *err,
+                        size_t err_size);
+
+#endif
