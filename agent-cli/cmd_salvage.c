@@ -6,6 +6,7 @@
  * as NEW's own change (lm_replica_salvage) and a second sync sends it.
  * BAD is only read, never changed: it stays for a closer look.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sqlite3.h>
@@ -18,7 +19,8 @@ static const char usage[] =
     "usage: lastmile salvage --db BAD --out NEW [--json]\n"
     "\n"
     "Builds the new replica NEW from the damaged replica BAD, which is only\n"
-    "read: NEW takes BAD's user and server (and a new site id), syncs\n"
+    "read: NEW takes BAD's user, server and device key (BAD.key, copied to\n"
+    "NEW.key) and a new site id, syncs\n"
     "everything the server holds for the user, then copies in every record\n"
     "BAD can still read that the server does not have yet and sends it.\n"
     "Nothing is sent twice. Use NEW from then on (--db NEW, or move it in\n"
@@ -28,7 +30,7 @@ static const char usage[] =
     "pushed_changes, pulled_changes.\n";
 
 typedef struct creds {
-    char *server, *user, *key, *role;
+    char *server, *user, *server_fp, *role, *plaintext;
 } creds;
 
 static char *read_meta(sqlite3 *db, const char *key)
@@ -53,24 +55,26 @@ static int read_creds(const char *path, creds *c)
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
         c->server = read_meta(db, "server");
         c->user = read_meta(db, "user");
-        c->key = read_meta(db, "key");
+        c->server_fp = read_meta(db, "server_fp");
         c->role = read_meta(db, "role");
+        c->plaintext = read_meta(db, "insecure_plaintext");
     }
     sqlite3_close_v2(db);
-    return c->server && c->user && c->key && c->role ? 0 : -1;
+    return c->server && c->user && c->server_fp && c->role ? 0 : -1;
 }
 
 static void creds_free(creds *c)
 {
     lm_free(c->server);
     lm_free(c->user);
-    lm_free(c->key);
+    lm_free(c->server_fp);
     lm_free(c->role);
+    lm_free(c->plaintext);
 }
 
 static void remove_replica(const char *path)
 {
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal", ".key"};
     char name[4096];
     for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
         if ((size_t)snprintf(name, sizeof name, "%s%s", path, suffix[i]) < sizeof name)
@@ -78,30 +82,74 @@ static void remove_replica(const char *path)
     }
 }
 
+/* BAD.key to NEW.key (0600): the device stays the one the server enrolled;
+ * only the site is new. */
+static int copy_key(const char *bad, const char *out)
+{
+    char from[4200], to[4200], buf[4096];
+    if (lm_cli_key_path(bad, from, sizeof from) != LM_OK ||
+        lm_cli_key_path(out, to, sizeof to) != LM_OK)
+        return -1;
+    int in = open(from, O_RDONLY), ok = in >= 0;
+    int dst = ok ? open(to, O_WRONLY | O_CREAT | O_EXCL, 0600) : -1;
+    ok = dst >= 0;
+    ssize_t n;
+    while (ok && (n = read(in, buf, sizeof buf)) != 0)
+        ok = n > 0 && write(dst, buf, (size_t)n) == n;
+    ok = ok && fsync(dst) == 0;
+    if (dst >= 0 && close(dst) != 0)
+        ok = 0;
+    if (in >= 0)
+        close(in);
+    return ok ? 0 : -1;
+}
+
+/* One session of NEW with BAD's credentials. */
+static int sync_new(lm_replica *r, const char *out, const creds *c, lm_sync_stats *st, char *err,
+                    size_t err_size)
+{
+    char key_path[4200];
+    lm_sync_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    if (lm_cli_key_path(out, key_path, sizeof key_path) != LM_OK ||
+        lm_key_from_hex(c->server_fp, cfg.pin) != LM_OK) {
+        snprintf(err, err_size, "the pinned server identity in the damaged replica is unreadable");
+        return LM_EINVAL;
+    }
+    cfg.server = c->server;
+    cfg.user = c->user;
+    cfg.key_path = key_path;
+    cfg.insecure_plaintext = c->plaintext && strcmp(c->plaintext, "1") == 0;
+    return lm_cli_run_sync(r, &cfg, st, err, err_size);
+}
+
 /* NEW, created and synced with BAD's credentials, which it keeps. */
-static int build_new(const char *out, const creds *c, lm_replica **r, lm_sync_stats *st)
+static int build_new(const char *path, const char *out, const creds *c, lm_replica **r,
+                     lm_sync_stats *st)
 {
     char err[256] = "";
-    uint8_t key[LM_KEY_SIZE];
     lm_replica_options o;
     memset(&o, 0, sizeof o);
     o.cache_kib = LM_AGENT_CACHE_KIB;
     o.create = 1;
-    if (lm_key_from_hex(c->key, key) != LM_OK)
-        return lm_cli_error("salvage", "the key stored in the damaged replica is unreadable");
     int rc = lm_replica_open(out, &o, r, err, sizeof err);
     if (rc != LM_OK)
         return lm_cli_disk_full(out, rc)
                    ? lm_cli_disk_full_error("salvage", out, "nothing was written")
                    : lm_cli_error("salvage", "cannot create %s: %s", out, err);
-    rc = lm_cli_run_sync(*r, c->server, c->user, key, st, err, sizeof err);
-    memset(key, 0, sizeof key);
+    lm_cli_private_files(out);
+    if (copy_key(path, out) != 0)
+        return lm_cli_error("salvage", "cannot copy the device key %s.key to %s.key", path, out);
+    if (lm_replica_meta_set(*r, "server", c->server) != LM_OK ||
+        lm_replica_meta_set(*r, "server_fp", c->server_fp) != LM_OK ||
+        lm_replica_meta_set(*r, "insecure_plaintext", c->plaintext ? c->plaintext : "0") != LM_OK ||
+        lm_replica_meta_set(*r, "user", c->user) != LM_OK)
+        return lm_cli_error("salvage", "cannot store the credentials in %s: %s", out,
+                            lm_strerror(LM_EDB));
+    rc = sync_new(*r, out, c, st, err, sizeof err);
     if (rc != LM_OK)
         return lm_cli_error("salvage", "first sync of %s: %s", out, err);
-    if (lm_replica_meta_set(*r, "server", c->server) != LM_OK ||
-        lm_replica_meta_set(*r, "key", c->key) != LM_OK ||
-        lm_replica_meta_set(*r, "role", st->role[0] ? st->role : c->role) != LM_OK ||
-        lm_replica_meta_set(*r, "user", c->user) != LM_OK)
+    if (lm_replica_meta_set(*r, "role", st->role[0] ? st->role : c->role) != LM_OK)
         return lm_cli_error("salvage", "cannot store the credentials in %s: %s", out,
                             lm_strerror(LM_EDB));
     return LM_EXIT_OK;
@@ -171,7 +219,7 @@ int lm_cmd_salvage(int argc, char **argv)
     memset(&second, 0, sizeof second);
     lm_salvage_stats sv;
     memset(&sv, 0, sizeof sv);
-    if ((code = build_new(out, &cr, &r, &first)) != LM_EXIT_OK) {
+    if ((code = build_new(path, out, &cr, &r, &first)) != LM_EXIT_OK) {
         lm_replica_close(r);
         remove_replica(out);
         goto done;
@@ -191,10 +239,7 @@ int lm_cmd_salvage(int argc, char **argv)
                 "server did not have yet could not be re-sent\n",
                 cmd, sv.damaged, path);
     char err[256] = "";
-    uint8_t key[LM_KEY_SIZE];
-    lm_key_from_hex(cr.key, key);
-    rc = lm_cli_run_sync(r, cr.server, cr.user, key, &second, err, sizeof err);
-    memset(key, 0, sizeof key);
+    rc = sync_new(r, out, &cr, &second, err, sizeof err);
     if (rc != LM_OK) {
         code = lm_cli_error(cmd,
                             "%s holds the %llu salvaged records but could not send them: %s "
