@@ -334,10 +334,23 @@ def main():
             "Y-D3": ("yunxi", d3, [("baishi", 0)]),
         }
 
-        def collected(village, day, product=None, grade=None):
+        def collected(village, day, product=None, grade=None, since=None):
+            """Net buying at village on days (since, day]: what was waiting
+            when a truck came on day after a load on since (docs/hq.md)."""
             return sum(v[0] for (vv, dd, p, g), v in net.items()
-                       if vv == village and dd == day and product in (None, p)
-                       and grade in (None, g))
+                       if vv == village and dd <= day and (since is None or dd > since)
+                       and product in (None, p) and grade in (None, g))
+
+        def windows():
+            """{(route, village): the day of the previous load there}, loads
+            taken in route date order, then route id."""
+            last, since = {}, {}
+            for rid in sorted(routes, key=lambda r: (routes[r][1], r)):
+                for v, _ in routes[rid][2]:
+                    since[(rid, v)] = last.get(v)
+                    if loaded.get((rid, v)):
+                        last[v] = routes[rid][1]
+            return since
 
         # Dispatchers plan with `lastmile route create`; the routes reach the
         # agents, who mark their stops arrived and loaded; everyone syncs.
@@ -356,14 +369,18 @@ def main():
         owner = {v: uid for uid, vs in villages.items() for v in vs}
         for uid, a in agents.items():
             check(a.sync()[0] == 0, "%s receives its stops" % uid)
-        for rid, (cty, day, stops) in routes.items():
+        last = {}
+        for rid in sorted(routes, key=lambda r: (routes[r][1], r)):
+            cty, day, stops = routes[rid]
             for v, loss in stops:
                 a = agents[owner[v]]
                 sid = agent_sees(a, "SELECT id FROM route_stops WHERE route_id = '%s' AND "
                                  "village = '%s'" % (rid, v))
                 if not check(len(sid) == 1, "%s holds its stop %s/%s" % (a.uid, rid, v)):
                     continue
-                got = collected(v, day) * (1000 - loss) // 1000
+                got = collected(v, day, since=last.get(v)) * (1000 - loss) // 1000
+                if got > 0:
+                    last[v] = day
                 loaded[(rid, v)] = got
                 a.cli("stop", "arrive", sid[0][0])
                 if got > 0:
@@ -500,13 +517,15 @@ def main():
         # Warehouse receipts per route, product and grade: most arrive whole,
         # a few lose weight in transit, one product of one route goes missing.
         received = {}
+        since = windows()
         for rid, (cty, day, stops) in routes.items():
-            pg = sorted({(p, g) for (vv, dd, p, g) in net
-                         if dd == day and vv in [v for v, _ in stops]})
+            pg = sorted({(p, g) for v, _ in stops for (vv, dd, p, g) in net
+                         if vv == v and dd <= day and (since[(rid, v)] is None
+                                                       or dd > since[(rid, v)])})
             for i, (p, g) in enumerate(pg):
                 if routes[rid][0] == "yunxi" and routes[rid][1] == d0 and i == 0:
                     continue
-                want = sum(collected(v, day, p, g) for v, _ in stops)
+                want = sum(collected(v, day, p, g, since[(rid, v)]) for v, _ in stops)
                 if want <= 0:
                     continue
                 w = want * (1000 - (40 if i % 3 == 1 else 0)) // 1000
@@ -533,19 +552,25 @@ def main():
                         (date_to and day > date_to):
                     continue
                 vs = [v for v, _ in stops]
-                put("route", rid, "*", "*", "*", sum(collected(v, day) for v in vs),
+                put("route", rid, "*", "*", "*",
+                    sum(collected(v, day, since=since[(rid, v)]) for v in vs),
                     sum(loaded[(rid, v)] for v in vs),
                     sum(w for (r, _, _), w in received.items() if r == rid))
                 for v in vs:
-                    put("stop", rid, v, "*", "*", collected(v, day), loaded[(rid, v)], None)
-                pgs = {(p, g) for (vv, dd, p, g) in net if dd == day and vv in vs}
-                pgs |= {(p, g) for (r, p, g) in received if r == rid}
+                    put("stop", rid, v, "*", "*", collected(v, day, since=since[(rid, v)]),
+                        loaded[(rid, v)], None)
+                vps = {(v, p, g) for v in vs for (vv, dd, p, g) in net
+                       if vv == v and dd <= day and (since[(rid, v)] is None
+                                                     or dd > since[(rid, v)])}
+                pgs = {(p, g) for _, p, g in vps} | {(p, g) for (r, p, g) in received
+                                                     if r == rid}
                 for p, g in pgs:
-                    put("product", rid, "*", p, g, sum(collected(v, day, p, g) for v in vs),
+                    put("product", rid, "*", p, g,
+                        sum(collected(v, day, p, g, since[(rid, v)]) for v in vs),
                         None, received.get((rid, p, g), 0))
-                for (vv, dd, p, g), val in net.items():
-                    if dd == day and vv in vs:
-                        put("village_product", rid, vv, p, g, val[0], None, None)
+                for v, p, g in vps:
+                    put("village_product", rid, v, p, g,
+                        collected(v, day, p, g, since[(rid, v)]), None, None)
             return rows
 
         def report(*extra):
@@ -577,9 +602,14 @@ def main():
         code, out, _ = hq("report", "reconcile", "--db", server.db, "--format", "csv")
         got = list(csv.DictReader(io.StringIO(out)))
         check(len(got) == len(want), "csv has one line per row (%d)" % len(got))
-        code, out, _ = hq("report", "reconcile", "--db", server.db)
+        code, out, _ = hq("report", "reconcile", "--db", server.db, "--wide")
         check(out.startswith("level") and out.count("\n") == len(want) + 1,
-              "table: a header and one line per row")
+              "wide table: a header and one line per row")
+        code, out, _ = hq("report", "reconcile", "--db", server.db)
+        narrow = sum(1 for k in want if k[0] != "village_product")
+        check(out.count("\n") == narrow + 3 * len(routes) - 1
+              and all(out.count("%s  truck-%s  " % (d, n)) == 1 for n, (_, d, _) in plans.items()),
+              "table: per route a title, a header and a line per total, stop and product")
         code, _, err = hq("report", "reconcile", "--db", server.db, "--tolerance", "x", ok=False)
         check(code == 2, "a bad tolerance is a usage error")
 
