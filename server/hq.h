@@ -98,11 +98,20 @@ int lm__cmd_report_reconcile(int argc, char **argv);
 int lm__cmd_report_poverty(int argc, char **argv);
 int lm__cmd_report_agents(int argc, char **argv);
 
+/* What `report poverty` was asked for: period is "day", "week", "month"
+ * or "all"; from/to may be NULL; follow_up = 1 lists the doubtful and
+ * claimed farmers instead of the totals. */
+typedef struct lm_poverty_opts {
+    const char *from, *to, *period;
+    int format;
+    int follow_up;
+} lm_poverty_opts;
+
 /* The poverty-targeting report (see docs/hq.md): per period, county and
- * village, weight and money from registered poor households against all.
- * period is "day", "week", "month" or "all"; from/to may be NULL. */
-int lm__report_poverty(sqlite3 *db, const char *from, const char *to, const char *period,
-                       int format, FILE *out, char *err, size_t err_size);
+ * village, weight and money from households the register verifies against
+ * all, with the doubtful and claimed ones apart. */
+int lm__report_poverty(sqlite3 *db, const lm_poverty_opts *o, FILE *out, char *err,
+                       size_t err_size);
 
 /* What `report reconcile` was asked for. from/to/county may be NULL (no
  * bound); tolerance_cpct is the loss tolerance in hundredths of a percent
