@@ -398,21 +398,13 @@ def check_import(w, f):
     check(code == 2, "an unknown encoding is a usage error: %r" % err)
 
 
-def plain_register(w):
-    """The register as a plain UTF-8 file (what every import took)."""
-    path = write(w.tmp + "/register.csv", "household_id,name,village\n"
-                 "HH-001,张秀英,shangba\nHH-002,王建国,xiaba\nHH-003,王秀兰,xiaba\n"
-                 "HH-004,刘洋,liangshui\n".encode("utf-8"))
-    hq("farmer", "import", "--db", w.server.db, "--csv", path)
-
-
 def main():
     with tempdir() as tmp:
         w = World(tmp)
         f, d = buy(w)
         first, second = routes(w, d)
         check_reconcile(w, first, second)
-        plain_register(w)
+        check_import(w, f)
         check_poverty(w, f)
         w.server.stop()
     done("hq_figures")
