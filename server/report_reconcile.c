@@ -11,7 +11,9 @@
  * showed waiting there. The previous load is the last stop at the village
  * with a recorded load, ordered by route date, then route id, then stop id
  * (a second load on the same day is measured against nothing new).
- * loaded: route_stops.loaded_weight_g (a stop not loaded yet counts 0).
+ * loaded: the stop's latest load correction (load_corrections, by `at`
+ * then id) when it has one, else route_stops.loaded_weight_g (a stop not
+ * loaded yet counts 0).
  * received: Σ receipts.weight_g of the route.
  * Loaded weight is known per stop and received weight per product and
  * grade, so each figure appears at the level where it exists:
@@ -31,7 +33,8 @@
 #include "hq.h"
 #include "report.h"
 
-static const char query[] =
+/* %s: load_corrections, or an empty select in a file older than schema 7. */
+static const char query_fmt[] =
     "WITH adj AS (SELECT collection_id, SUM(delta_weight_g) AS dw,"
     "   MAX(COALESCE(voided, 0)) AS v FROM adjustments GROUP BY collection_id),"
     " net AS (SELECT c.village, c.product, c.grade,"
@@ -42,15 +45,19 @@ static const char query[] =
     " rt AS (SELECT id, date, county, vehicle, driver FROM routes"
     "   WHERE (?1 IS NULL OR date >= ?1) AND (?2 IS NULL OR date <= ?2)"
     "   AND (?3 IS NULL OR county = ?3)),"
-    /* every recorded load, of any route: the windows' lower ends */
+    /* a stop's load: its latest correction, else what its agent recorded */
+    " lc AS (SELECT s.id AS sid, s.loaded_weight_g AS recorded,"
+    "   (SELECT x.loaded_weight_g FROM %s x WHERE x.stop_id = s.id"
+    "     ORDER BY x.\"at\" DESC, x.id DESC LIMIT 1) AS corrected FROM route_stops s),"
+    /* every load, of any route: the windows' lower ends */
     " lds AS (SELECT s.id AS sid, s.route_id AS route, r.date AS day, s.village"
-    "   FROM route_stops s JOIN routes r ON r.id = s.route_id"
-    "   WHERE s.loaded_weight_g IS NOT NULL),"
+    "   FROM route_stops s JOIN routes r ON r.id = s.route_id JOIN lc ON lc.sid = s.id"
+    "   WHERE COALESCE(lc.corrected, lc.recorded) IS NOT NULL),"
     " st AS (SELECT s.id AS sid, rt.id AS route, rt.date AS day, s.village,"
-    "   COALESCE(s.loaded_weight_g, 0) AS lw,"
+    "   COALESCE(lc.corrected, lc.recorded, 0) AS lw, lc.corrected IS NOT NULL AS fixed,"
     "   (SELECT MAX(p.day) FROM lds p WHERE p.village = s.village AND (p.day < rt.date"
     "     OR (p.day = rt.date AND (p.route < rt.id OR (p.route = rt.id AND p.sid < s.id)))))"
-    "   AS since FROM rt JOIN route_stops s ON s.route_id = rt.id),"
+    "   AS since FROM rt JOIN route_stops s ON s.route_id = rt.id JOIN lc ON lc.sid = s.id),"
     " col AS (SELECT st.sid, st.route, n.product, n.grade, SUM(n.w) AS w"
     "   FROM st JOIN net n ON n.village = st.village AND n.day <= st.day"
     "   AND (st.since IS NULL OR n.day > st.since)"
@@ -59,16 +66,16 @@ static const char query[] =
     "   WHERE route_id IN (SELECT id FROM rt) GROUP BY route_id, product, grade),"
     " lines AS ("
     " SELECT 0 AS lv, rt.id AS route, '*' AS village, '*' AS product, '*' AS grade,"
-    "   NULL AS since, 0 AS seq,"
+    "   NULL AS since, NULL AS fixed, 0 AS seq,"
     "   COALESCE((SELECT SUM(w) FROM col WHERE col.route = rt.id), 0) AS c,"
     "   COALESCE((SELECT SUM(lw) FROM st WHERE st.route = rt.id), 0) AS l,"
     "   COALESCE((SELECT SUM(w) FROM rc WHERE rc.route = rt.id), 0) AS r FROM rt"
     " UNION ALL"
-    " SELECT 1, st.route, st.village, '*', '*', COALESCE(st.since, ''), s.seq,"
+    " SELECT 1, st.route, st.village, '*', '*', COALESCE(st.since, ''), st.fixed, s.seq,"
     "   COALESCE((SELECT SUM(w) FROM col WHERE col.sid = st.sid), 0), st.lw, NULL"
     "   FROM st JOIN route_stops s ON s.id = st.sid"
     " UNION ALL"
-    " SELECT 2, pg.route, '*', pg.product, pg.grade, NULL, 0,"
+    " SELECT 2, pg.route, '*', pg.product, pg.grade, NULL, NULL, 0,"
     "   COALESCE((SELECT SUM(w) FROM col WHERE col.route = pg.route"
     "     AND col.product = pg.product AND col.grade = pg.grade), 0), NULL,"
     "   COALESCE((SELECT SUM(w) FROM rc WHERE rc.route = pg.route"
@@ -76,11 +83,12 @@ static const char query[] =
     "   FROM (SELECT route, product, grade FROM col UNION SELECT route, product, grade FROM rc)"
     "   pg"
     " UNION ALL"
-    " SELECT 3, col.route, st.village, col.product, col.grade, NULL, s.seq, col.w, NULL, NULL"
+    " SELECT 3, col.route, st.village, col.product, col.grade, NULL, NULL, s.seq, col.w, NULL,"
+    "   NULL"
     "   FROM col JOIN st ON st.sid = col.sid JOIN route_stops s ON s.id = col.sid"
     "   WHERE ?4 = 1)"
     " SELECT out.lv, rt.id, rt.date, rt.vehicle, rt.driver, rt.county, out.village,"
-    "   out.product, out.grade, out.since, out.c, out.l, out.r"
+    "   out.product, out.grade, out.since, out.fixed, out.c, out.l, out.r"
     " FROM lines out JOIN rt ON rt.id = out.route"
     " ORDER BY rt.date, rt.id, out.lv, out.seq, out.village, out.product, out.grade";
 
@@ -98,6 +106,7 @@ enum {
     C_PRODUCT,
     C_GRADE,
     C_SINCE,
+    C_CORRECTED,
     C_COLLECTED,
     C_LOADED,
     C_RECEIVED,
@@ -118,6 +127,7 @@ static const char *const col_names[N_COLS] = {"level",
                                               "product",
                                               "grade",
                                               "bought_after",
+                                              "load_corrected",
                                               "collected_g",
                                               "loaded_g",
                                               "received_g",
@@ -126,7 +136,7 @@ static const char *const col_names[N_COLS] = {"level",
                                               "collected_minus_received_g",
                                               "flag"};
 
-static const int numeric[N_COLS] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0};
+static const int numeric[N_COLS] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0};
 
 /* The terminal table: under a title line naming the route (date,
  * vehicle, driver, county), one line per route total, stop and product
@@ -155,9 +165,9 @@ static int fill_all(sqlite3_stmt *st, char **cells, long long tol)
 {
     int level = sqlite3_column_int(st, 0);
     cells[C_LEVEL] = lm_strdup(level_names[level & 3]);
-    for (int k = C_ROUTE; k <= C_SINCE; k++) {
+    for (int k = C_ROUTE; k <= C_CORRECTED; k++) {
         const char *t = (const char *)sqlite3_column_text(st, k);
-        if (k == C_SINCE && !t)
+        if (k >= C_SINCE && !t)
             continue; /* not applicable at this level */
         cells[k] = lm_strdup(t ? t : "");
         if (!cells[k])
@@ -220,11 +230,30 @@ static char *what_cell(char *const *row)
     return s;
 }
 
+/* 1 when the row is a stop whose load was corrected. */
+static int corrected(char *const *row)
+{
+    return row[C_CORRECTED] && strcmp(row[C_CORRECTED], "1") == 0;
+}
+
+/* The loaded cell of a narrow line: the weight, marked "*" when corrected. */
+static char *loaded_cell(char *const *row)
+{
+    if (!row[C_LOADED])
+        return NULL;
+    size_t n = strlen(row[C_LOADED]) + 2;
+    char *s = lm_malloc(n);
+    if (s)
+        snprintf(s, n, "%s%s", row[C_LOADED], corrected(row) ? "*" : "");
+    return s;
+}
+
 /* Prints rows[first, end) (one route's lines) as a titled narrow table. */
 static int print_route(const lm_hq_rows *all, size_t first, size_t end, FILE *out)
 {
     lm_hq_rows t = {narrow_names, narrow_numeric, N_NARROW, NULL, 0, 0};
     static const int from[N_NARROW] = {-1, C_COLLECTED, C_LOADED, C_RECEIVED, C_FLAG};
+    int any_corrected = 0;
     for (size_t i = first; i < end; i++) {
         char *const *row = all->cells + i * all->n_cols;
         char **cells = lm__hq_rows_add(&t);
@@ -232,15 +261,23 @@ static int print_route(const lm_hq_rows *all, size_t first, size_t end, FILE *ou
             goto fail;
         for (int k = 0; k < N_NARROW; k++) {
             const char *src = from[k] < 0 ? NULL : row[from[k]];
-            cells[k] = from[k] < 0 ? what_cell(row) : src ? lm_strdup(src) : NULL;
+            if (from[k] < 0)
+                cells[k] = what_cell(row);
+            else if (from[k] == C_LOADED)
+                cells[k] = loaded_cell(row);
+            else
+                cells[k] = src ? lm_strdup(src) : NULL;
             if (!cells[k] && (from[k] < 0 || src))
                 goto fail;
         }
+        any_corrected |= corrected(row);
     }
     char *const *head = all->cells + first * all->n_cols;
     fprintf(out, "%s%s  %s  %s  (%s)\n", first ? "\n" : "", head[C_DATE], head[C_VEHICLE],
             head[C_DRIVER], head[C_COUNTY]);
     lm__hq_rows_print(&t, LM_FMT_TABLE, out);
+    if (any_corrected)
+        fputs("* a load corrected with `lastmile stop correct` (the latest correction)\n", out);
     lm__hq_rows_free(&t);
     return LM_OK;
 fail:
@@ -269,6 +306,14 @@ int lm__report_reconcile(sqlite3 *db, const lm_reconcile_opts *o, FILE *out, cha
     sqlite3_stmt *st = NULL;
     int narrow = o->format == LM_FMT_TABLE && !o->wide;
     lm_hq_rows rows = {col_names, numeric, N_COLS, NULL, 0, 0};
+    /* A report opens read-only, so a file no lastmile of schema 7 has
+     * opened yet has no load_corrections table: then there are none. */
+    char query[8192];
+    snprintf(query, sizeof query, query_fmt,
+             lm__hq_exists(db, "sqlite_master", "name", "load_corrections") == 1
+                 ? "load_corrections"
+                 : "(SELECT NULL AS stop_id, NULL AS loaded_weight_g, NULL AS \"at\","
+                   " NULL AS id WHERE 0)");
     if (sqlite3_prepare_v2(db, query, -1, &st, NULL) == SQLITE_OK) {
         const char *binds[3] = {o->from, o->to, o->county};
         for (int i = 0; i < 3; i++) {

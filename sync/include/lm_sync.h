@@ -33,7 +33,7 @@ typedef struct lm_replica lm_replica;
  * keys, which an agent's pull reads by (sync/src/scope_key.c). 5: a row
  * inserted with no cell version is logged as one row entry (schema.c). 6: the
  * seq index covers what reading the log by seq needs (schema.c). */
-#define LM_SCHEMA_VERSION 6
+#define LM_SCHEMA_VERSION 7
 
 /* Text ids: 26 chars, time-ordered (48-bit ms) and site-unique, NUL included. */
 #define LM_ID_SIZE 27

@@ -12,7 +12,7 @@
  *   collections, route_stops         'a:' || agent_id
  *   gradings, adjustments            'a:' || the collection's agent_id
  *   routes                           'c:' || county
- *   receipts                         'n' (no agent sees them)
+ *   receipts, load_corrections       'n' (no agent sees them)
  *   catalog tables, tombstones       '*'
  *
  * A key is a necessary condition, never a sufficient one: the pull still
@@ -57,6 +57,7 @@ static const key_def key_defs[] = {
     {"adjustments", "collection_id", "a:", 1},
     {"routes", "county", "c:", 0},
     {"receipts", NULL, "n", 0},
+    {"load_corrections", NULL, "n", 0},
 };
 
 static const key_def *key_def_of(int tid)

@@ -13,7 +13,10 @@ this script computes from what it generated, never from the C code:
   doubtful and claimed ones are apart and listed for follow-up;
 - `farmer import` refuses empty, header-only, non-UTF-8 and unknown-village
   files without touching the register, and reads a BOM, CRLF, Chinese
-  headers and GBK (--encoding gbk)."""
+  headers and GBK (--encoding gbk);
+- a load typed as 99999 kg is corrected by the dispatcher (`lastmile stop
+  correct`, its own logged row; an agent may not), and `points` and
+  `report reconcile` use the latest correction and say so."""
 import json
 import sqlite3
 import time
@@ -87,6 +90,7 @@ class World:
         self.routes = {}   # id -> dict(date, vehicle, driver, stops=[village])
         self.loads = {}    # (route, village) -> grams
         self.received = {}  # (route, product, grade) -> grams
+        self.corrected = set()  # (route, village) whose load was corrected
 
     def farmer(self, uid, name, household=None, poor=False):
         v = self.village_of_agent[uid]
@@ -232,10 +236,12 @@ def routes(w, d):
         for v in w.routes[rid]["stops"]:
             g = w.waiting(rid, v) * (1000 - short[(rid, v)]) // 1000
             a = w.agents[owner[v]]
-            a.cli("stop", "load", stop_id(a, rid, v), "--kg", kg_text(g))
+            typo = rid == second and v == "liangshui"  # corrected below
+            a.cli("stop", "load", stop_id(a, rid, v), "--kg", "99999" if typo else kg_text(g))
             w.loads[(rid, v)] = g
     for a in w.agents.values():
         check(a.sync()[0] == 0, "%s reports its loads" % a.uid)
+    correct_load(w, second)
     # The warehouse: the first truck arrives whole; on the second, apple
     # (30 kg bought) arrives as 12.5 kg and kiwi (61.8 kg) as 55 kg.
     for rid in (first, second):
@@ -250,6 +256,51 @@ def routes(w, d):
     return first, second
 
 
+def liangshui_points(w):
+    code, out, _ = w.disp.cli("points", "--json")
+    rows = [r for r in (json.loads(out) if code == 0 else [])
+            if r["village"] == "liangshui" and r["product"] == "*"]
+    return rows[0] if rows else {}
+
+
+def correct_load(w, route):
+    """The agent typed 99999 kg at liangshui, where 61.8 kg waited: the
+    dispatcher corrects it (twice: the latest counts); the agent cannot,
+    from the CLI or with plain SQL past the server."""
+    zhao = w.agents["agent-zhao"]
+    sid = stop_id(zhao, route, "liangshui")
+    check(w.disp.sync()[0] == 0, "the dispatcher pulls the loads")
+    p = liangshui_points(w)
+    check(p.get("loaded_g") == 99999000 and p.get("waiting_g") == 61800 - 99999000
+          and p.get("corrected") == 0, "points shows the typo before the correction: %r" % p)
+    code, _, err = zhao.cli("stop", "correct", sid, "--kg", "61.8", "--reason", "typo", ok=False)
+    check(code == 1 and "only a dispatcher or hq" in err, "an agent cannot correct: %r" % err)
+    run(["/usr/bin/sqlite3", zhao.db,
+         "INSERT INTO load_corrections (id, stop_id, county, loaded_weight_g, reason, \"by\","
+         " \"at\") VALUES ('ZHAOFIX%s', '%s', 'pingshan', 1, 'mine', 'agent-zhao', 1);"
+         % ("0" * 19, sid)])
+    zhao.sync()
+    check(any(r["table"] == "load_corrections" for r in zhao.list("refusals")),
+          "the server refuses an agent's correction written with plain SQL")
+    check(not w.server.rows("SELECT id FROM load_corrections WHERE \"by\" = 'agent-zhao'"),
+          "the agent's correction is not on the server")
+    for kg in ("60", "61.8"):
+        code, out, err = w.disp.cli("stop", "correct", sid, "--kg", kg, "--reason",
+                                    "typed 99999 for %s" % kg)
+        check(code == 0 and len(out.strip()) == 26, "stop correct prints an id: %r" % err)
+        time.sleep(0.01)  # distinct times: the latest counts
+    check(w.disp.sync()[0] == 0, "the dispatcher sends its corrections")
+    p = liangshui_points(w)
+    check(p.get("loaded_g") == 61800 and p.get("waiting_g") == 0 and p.get("corrected") == 1,
+          "points uses the latest correction and says so: %r" % p)
+    rows = w.server.rows("SELECT s.loaded_weight_g AS recorded, c.loaded_weight_g AS fixed"
+                         " FROM route_stops s JOIN load_corrections c ON c.stop_id = s.id"
+                         " ORDER BY c.\"at\"")
+    check([(r["recorded"], r["fixed"]) for r in rows] == [(99999000, 60000), (99999000, 61800)],
+          "the recorded load stays, the corrections are their own rows: %r" % rows)
+    w.corrected = {(route, "liangshui")}
+
+
 def check_reconcile(w, first, second):
     want = w.reconcile_expected()
     code, out, _ = hq("report", "reconcile", "--db", w.server.db, "--format", "json")
@@ -257,6 +308,9 @@ def check_reconcile(w, first, second):
     for r in (json.loads(out) if code == 0 else []):
         got[(r["level"], r["route"], r["village"], r["product"], r["grade"])] = (
             r["collected_g"], r["loaded_g"], r["received_g"], r["flag"])
+        if r["level"] == "stop":
+            check(r.get("load_corrected") == int((r["route"], r["village"]) in w.corrected),
+                  "reconcile says which loads were corrected: %r" % r)
         rt = w.routes.get(r["route"], {})
         check((r.get("date"), r.get("vehicle"), r.get("driver")) ==
               (rt.get("date"), rt.get("vehicle"), rt.get("driver")),
@@ -288,7 +342,9 @@ def check_reconcile(w, first, second):
     after = lines[lines.index(title) + 1:] if title in lines else []
     check(after and after[0].split() == ["what", "collected_g", "loaded_g", "received_g", "flag"]
           and after[1].split()[0] == "route" and "load>receive" in after[1]
-          and any(l.split()[0] == "xiaba" and l.endswith("collect>load") for l in after),
+          and any(l.split()[0] == "xiaba" and l.endswith("collect>load") for l in after)
+          and any(l.split()[:3] == ["liangshui", "61800", "61800*"] for l in after)
+          and "* a load corrected with `lastmile stop correct` (the latest correction)" in after,
           "the route and its short stop are flagged under the route's name: %r" % after)
     code, out, _ = hq("report", "reconcile", "--db", w.server.db, "--wide")
     check(all(rid in out for rid in w.routes) and "village_product" in out,
