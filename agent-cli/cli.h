@@ -181,10 +181,11 @@ int lm_cmd_status(int argc, char **argv);
 int lm_cmd_day(int argc, char **argv);
 int lm_cmd_sync(int argc, char **argv);
 int lm_cmd_conflicts(int argc, char **argv);
-int lm_cmd_route(int argc, char **argv);   /* route create (cmd_route.c) */
-int lm_cmd_stop(int argc, char **argv);    /* stop arrive|load (cmd_stop.c) */
-int lm_cmd_points(int argc, char **argv);  /* points (cmd_points.c) */
-int lm_cmd_check(int argc, char **argv);   /* integrity check (cmd_check.c) */
-int lm_cmd_salvage(int argc, char **argv); /* damaged replica rebuilt (cmd_salvage.c) */
+int lm_cmd_route(int argc, char **argv);        /* route create (cmd_route.c) */
+int lm_cmd_stop(int argc, char **argv);         /* stop arrive|load (cmd_stop.c) */
+int lm_cmd_stop_correct(int argc, char **argv); /* stop correct (cmd_stop_correct.c) */
+int lm_cmd_points(int argc, char **argv);       /* points (cmd_points.c) */
+int lm_cmd_check(int argc, char **argv);        /* integrity check (cmd_check.c) */
+int lm_cmd_salvage(int argc, char **argv);      /* damaged replica rebuilt (cmd_salvage.c) */
 
 #endif

@@ -11,6 +11,9 @@
  *                  and waiting are NULL ("-") there rather than a guess.
  * Net = weight_g + Σ adjustments, voided collections excluded; with --date
  * only collections of days <= D (UTC+8) and loads of routes dated <= D.
+ * A stop's load is its latest correction (`stop correct`) when it has one,
+ * else what the agent recorded; `corrected` counts the village's corrected
+ * loads.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -26,7 +29,9 @@ static const char usage[] =
     "pickup, in grams: a line per village (product '*') with collected, loaded\n"
     "and waiting = collected - loaded, and per product and grade the collected\n"
     "weight, with loaded 0 and waiting = collected while nothing was loaded at\n"
-    "the village ('-' once it was: loads are not recorded per product).\n"
+    "the village ('-' once it was: loads are not recorded per product). A load\n"
+    "corrected with 'stop correct' counts as corrected; the village line's\n"
+    "'corrected' says how many of its loads were.\n"
     "--date counts collections and routes up to that day.\n";
 
 static const char sql[] =
@@ -35,21 +40,27 @@ static const char sql[] =
     "   FROM collections c WHERE (?1 IS NULL OR"
     "   date(c.collected_at / 1000, 'unixepoch', '+8 hours') <= ?1) AND NOT EXISTS"
     "   (SELECT 1 FROM adjustments a WHERE a.collection_id = c.id AND a.voided = 1)),"
-    " ld AS (SELECT s.village, SUM(COALESCE(s.loaded_weight_g, 0)) AS w FROM route_stops s"
-    "   JOIN routes r ON r.id = s.route_id WHERE ?1 IS NULL OR r.date <= ?1"
-    "   GROUP BY s.village)"
+    /* a stop's load: its latest correction (load_corrections), else what
+     * the agent recorded */
+    " lc AS (SELECT s.id, s.village, r.date, s.loaded_weight_g AS recorded,"
+    "   (SELECT x.loaded_weight_g FROM load_corrections x WHERE x.stop_id = s.id"
+    "     ORDER BY x.\"at\" DESC, x.id DESC LIMIT 1) AS corrected"
+    "   FROM route_stops s JOIN routes r ON r.id = s.route_id),"
+    " ld AS (SELECT village, SUM(COALESCE(corrected, recorded, 0)) AS w,"
+    "   COUNT(corrected) AS n FROM lc WHERE ?1 IS NULL OR date <= ?1 GROUP BY village)"
     " SELECT * FROM ("
     " SELECT COALESCE(v.county, '?') AS county, n.village AS village, n.product AS product,"
     "   n.grade AS grade, SUM(n.w) AS collected_g,"
     "   CASE WHEN COALESCE((SELECT w FROM ld WHERE ld.village = n.village), 0) = 0"
     "    THEN 0 END AS loaded_g,"
     "   CASE WHEN COALESCE((SELECT w FROM ld WHERE ld.village = n.village), 0) = 0"
-    "    THEN SUM(n.w) END AS waiting_g"
+    "    THEN SUM(n.w) END AS waiting_g, NULL AS corrected"
     "   FROM net n LEFT JOIN villages v ON v.name = n.village"
     "   GROUP BY n.village, n.product, n.grade"
     " UNION ALL SELECT COALESCE(v.county, '?'), n.village, '*', '*', SUM(n.w),"
     "   COALESCE((SELECT w FROM ld WHERE ld.village = n.village), 0),"
-    "   SUM(n.w) - COALESCE((SELECT w FROM ld WHERE ld.village = n.village), 0)"
+    "   SUM(n.w) - COALESCE((SELECT w FROM ld WHERE ld.village = n.village), 0),"
+    "   COALESCE((SELECT n FROM ld WHERE ld.village = n.village), 0)"
     "   FROM net n LEFT JOIN villages v ON v.name = n.village GROUP BY n.village)"
     " ORDER BY county, village, product = '*', product, grade";
 
@@ -78,7 +89,7 @@ int lm_cmd_points(int argc, char **argv)
     lm_table t;
     lm_buf_init(&b);
     lm_json_init(&j, &b);
-    lm_table_init(&t, 7);
+    lm_table_init(&t, 8);
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         code = lm_cli_error(cmd, "cannot read: %s", sqlite3_errmsg(db));
         goto fail_read;
@@ -87,13 +98,13 @@ int lm_cmd_points(int argc, char **argv)
         sqlite3_bind_text(st, 1, date, -1, SQLITE_STATIC);
     if (c.json)
         lm_json_begin_array(&j);
-    for (int k = 0; k < 7 && !c.json; k++)
+    for (int k = 0; k < 8 && !c.json; k++)
         lm_table_add(&t, sqlite3_column_name(st, k));
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         if (c.json)
             lm_json_begin_object(&j);
-        for (int k = 0; k < 7; k++) {
+        for (int k = 0; k < 8; k++) {
             if (c.json) {
                 lm_json_key(&j, sqlite3_column_name(st, k));
                 lm_cli_json_column(&j, st, k);

@@ -17,6 +17,7 @@
 static const char usage[] =
     "usage: lastmile stop arrive STOP [--db PATH] [--json]\n"
     "       lastmile stop load STOP --kg KG [--db PATH] [--json]\n"
+    "       lastmile stop correct STOP --kg KG --reason TEXT   (dispatcher, hq)\n"
     "\n"
     "Marks your stop of a pickup route as arrived, or as loaded with KG (the\n"
     "weight put on the truck, at most 3 decimals). A stop's status only moves\n"
@@ -41,6 +42,8 @@ int lm_cmd_stop(int argc, char **argv)
     const lm_opt opts[] = {
         LM_CLI_COMMON_OPTS(c), LM_CLI_JSON_OPT(c), {"kg", LM_OPT_VALUE, &kg, NULL}};
     const char *cmd = "stop";
+    if (argc >= 1 && strcmp(argv[0], "correct") == 0)
+        return lm_cmd_stop_correct(argc - 1, argv + 1);
     int code = lm_cli_parse(cmd, usage, argc, argv, opts, sizeof opts / sizeof opts[0], &a, &c);
     if (code >= 0)
         return code;

@@ -33,6 +33,7 @@ static const char usage[] =
     "  route suggest --date D --capacity-kg N        routes covering the waiting weight\n"
     "  points [--date D]                             villages with weight waiting for pickup\n"
     "  stop arrive STOP | stop load STOP --kg KG     your stop of a pickup route\n"
+    "  stop correct STOP --kg KG --reason TEXT       correct a recorded load (dispatcher)\n"
     "\n"
     "FARMER is a farmer's id, an unambiguous id prefix or exact name.\n"
     "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 replica damaged,\n"

@@ -20,13 +20,19 @@
 
 #include "hq.h"
 #include "opts.h"
+#include "register_file.h"
 
 static const char usage[] =
-    "usage: lastmile-server farmer import --db PATH --csv FILE\n"
+    "usage: lastmile-server farmer import --db PATH --csv FILE [--encoding utf-8|gbk]\n"
+    "                                     [--replace-with-empty]\n"
     "\n"
-    "FILE: UTF-8 CSV, one household per line: household_id,name,village (an\n"
-    "optional header line starting with 'household' is skipped; fields may be\n"
-    "double-quoted). Farmers are matched by household id; the report lists\n"
+    "FILE: CSV, one household per line: household_id,name,village. A first line\n"
+    "household_id,name,village or 户号,姓名,村 is a header; fields may be\n"
+    "double-quoted; CRLF line ends and a UTF-8 byte-order mark are fine. The file\n"
+    "must be UTF-8, or GBK with --encoding gbk (converted). Every village must be\n"
+    "in the catalog. The whole file replaces the register, or nothing changes: a\n"
+    "bad line names FILE:LINE, and a file without households is refused unless\n"
+    "--replace-with-empty. Farmers are matched by household id; the report lists\n"
     "matched, doubtful, unmatched and unregistered households.\n";
 
 #define LINE_MAX_BYTES 4096
@@ -82,65 +88,117 @@ static char *trim(char *s)
     return s;
 }
 
-/* Reads FILE into lm_poor_register (replacing it) inside the caller's
- * transaction. */
-static int load_register(sqlite3 *db, FILE *f, const char *path, char *err, size_t err_size)
+/* The header names of each column, in English and Chinese. */
+static const char *const header_names[3][3] = {
+    {"household_id", "household", "户号"}, {"name", "姓名", NULL}, {"village", "村", NULL}};
+
+/* 1 when field is one of column k's header names (ASCII case ignored). */
+static int is_header_name(int k, const char *field)
 {
+    for (int i = 0; i < 3; i++) {
+        const char *h = header_names[k][i];
+        if (h && strlen(h) == strlen(field)) {
+            size_t j = 0;
+            while (h[j] && (h[j] | 0x20) == (field[j] | 0x20))
+                j++;
+            if (!h[j])
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* Checks one line's fields and inserts it; LM_OK or LM_EINVAL/LM_EDB
+ * with "PATH:LINE: reason" in err. */
+static int insert_line(sqlite3 *db, sqlite3_stmt *ins, char **fields, const char *path, long no,
+                       char *err, size_t err_size)
+{
+    for (int i = 0; i < 3; i++) {
+        fields[i] = trim(fields[i]);
+        sqlite3_bind_text(ins, i + 1, fields[i], -1, SQLITE_STATIC);
+    }
+    if (!*fields[0] || !*fields[1] || !*fields[2]) {
+        snprintf(err, err_size, "%s:%ld: empty field", path, no);
+        return LM_EINVAL;
+    }
+    int known = lm__hq_exists(db, "villages", "name", fields[2]);
+    if (known != 1) {
+        snprintf(err, err_size, "%s:%ld: %s '%s'%s", path, no,
+                 known == 0 ? "unknown village" : "cannot look up village", fields[2],
+                 known == 0 ? " (not in the catalog)" : "");
+        return known == 0 ? LM_EINVAL : LM_EDB;
+    }
+    int step = sqlite3_step(ins);
+    sqlite3_reset(ins);
+    if (step != SQLITE_DONE) {
+        snprintf(err, err_size, "%s:%ld: %s", path, no,
+                 sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY
+                     ? "household id listed twice"
+                     : sqlite3_errmsg(db));
+        return LM_EINVAL;
+    }
+    return LM_OK;
+}
+
+/* Replaces lm_poor_register with the households of text (the file's
+ * UTF-8 content, modified in place) inside the caller's transaction;
+ * *n_rows gets how many, *n_before how many the register held. */
+static int load_register(sqlite3 *db, char *text, const char *path, int *n_rows, int *n_before,
+                         char *err, size_t err_size)
+{
+    sqlite3_stmt *st = NULL;
     if (sqlite3_exec(db,
                      "CREATE TABLE IF NOT EXISTS lm_poor_register(household_id TEXT PRIMARY KEY,"
-                     " name TEXT NOT NULL, village TEXT NOT NULL);"
-                     "DELETE FROM lm_poor_register;",
-                     NULL, NULL, NULL) != SQLITE_OK) {
+                     " name TEXT NOT NULL, village TEXT NOT NULL);",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM lm_poor_register", -1, &st, NULL) !=
+            SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        snprintf(err, err_size, "%s", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return LM_EDB;
+    }
+    *n_before = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_exec(db, "DELETE FROM lm_poor_register", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO lm_poor_register VALUES(?1, ?2, ?3)", -1, &st, NULL) !=
+            SQLITE_OK) {
         snprintf(err, err_size, "%s", sqlite3_errmsg(db));
         return LM_EDB;
     }
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "INSERT INTO lm_poor_register VALUES(?1, ?2, ?3)", -1, &st, NULL) !=
-        SQLITE_OK) {
-        snprintf(err, err_size, "%s", sqlite3_errmsg(db));
-        return LM_EDB;
-    }
-    char line[LINE_MAX_BYTES];
-    int rc = LM_OK;
-    for (long no = 1; fgets(line, sizeof line, f); no++) {
-        size_t len = strlen(line);
-        if (len == sizeof line - 1 && line[len - 1] != '\n') {
-            snprintf(err, err_size, "%s:%ld: line longer than %d bytes", path, no,
-                     LINE_MAX_BYTES - 2);
+    int rc = LM_OK, seen_data = 0;
+    *n_rows = 0;
+    char *next = text;
+    for (long no = 1; rc == LM_OK && next && *next; no++) {
+        char *line = next;
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (strlen(line) > LINE_MAX_BYTES) {
+            snprintf(err, err_size, "%s:%ld: line longer than %d bytes", path, no, LINE_MAX_BYTES);
             rc = LM_EINVAL;
             break;
         }
-        char *text = trim(line);
-        if (*text == '\0' || (no == 1 && strncmp(text, "household", 9) == 0))
+        char *fields[3], *t = trim(line);
+        if (*t == '\0')
             continue;
-        char *fields[3];
-        if (split_csv(text, fields, 3) != 3) {
+        if (split_csv(t, fields, 3) != 3) {
             snprintf(err, err_size, "%s:%ld: expected household_id,name,village", path, no);
             rc = LM_EINVAL;
             break;
         }
-        for (int i = 0; i < 3; i++) {
-            fields[i] = trim(fields[i]);
-            sqlite3_bind_text(st, i + 1, fields[i], -1, SQLITE_STATIC);
+        if (!seen_data++ && is_header_name(0, trim(fields[0]))) {
+            if (!is_header_name(1, trim(fields[1])) || !is_header_name(2, trim(fields[2]))) {
+                snprintf(err, err_size,
+                         "%s:%ld: header must be household_id,name,village (or 户号,姓名,村)", path,
+                         no);
+                rc = LM_EINVAL;
+            }
+            continue;
         }
-        if (!*fields[0] || !*fields[1] || !*fields[2]) {
-            snprintf(err, err_size, "%s:%ld: empty field", path, no);
-            rc = LM_EINVAL;
-            break;
-        }
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            snprintf(err, err_size, "%s:%ld: %s", path, no,
-                     sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY
-                         ? "household id listed twice"
-                         : sqlite3_errmsg(db));
-            rc = LM_EINVAL;
-            break;
-        }
-        sqlite3_reset(st);
-    }
-    if (rc == LM_OK && ferror(f)) {
-        snprintf(err, err_size, "%s: read error", path);
-        rc = LM_EIO;
+        rc = insert_line(db, st, fields, path, no, err, err_size);
+        *n_rows += rc == LM_OK;
     }
     sqlite3_finalize(st);
     return rc;
@@ -193,18 +251,32 @@ int lm__cmd_farmer(int argc, char **argv)
         fputs(usage, help ? stdout : stderr);
         return help ? 0 : 2;
     }
-    const char *db = NULL, *csv = NULL;
-    lm_opt opts[] = {{"db", &db, NULL}, {"csv", &csv, NULL}};
-    int prc = lm__opts_run(argc - 1, argv + 1, opts, 2, "farmer import", usage, "db,csv");
+    const char *db = NULL, *csv = NULL, *encoding = NULL;
+    int replace_with_empty = 0;
+    lm_opt opts[] = {{"db", &db, NULL},
+                     {"csv", &csv, NULL},
+                     {"encoding", &encoding, NULL},
+                     {"replace-with-empty", NULL, &replace_with_empty}};
+    int prc = lm__opts_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "farmer import",
+                           usage, "db,csv");
     if (prc != LM_OPTS_GO)
         return prc;
-    FILE *f = fopen(csv, "r");
-    if (!f) {
-        fprintf(stderr, "lastmile-server farmer import: %s: cannot open\n", csv);
+    if (encoding && strcmp(encoding, "utf-8") != 0 && strcmp(encoding, "gbk") != 0 &&
+        strcmp(encoding, "gb18030") != 0) {
+        fprintf(stderr, "lastmile-server farmer import: --encoding must be utf-8, gbk or "
+                        "gb18030\n");
+        return 2;
+    }
+    char err[512] = "";
+    char *text = NULL;
+    size_t len = 0;
+    int rc = lm__register_file_read(csv, encoding, &text, &len, err, sizeof err);
+    if (rc != LM_OK) {
+        fprintf(stderr, "lastmile-server farmer import: %s\n", err);
         return 1;
     }
     int result = 1, marked = 0, n_match = 0, n_doubt = 0, n_unmatched = 0, n_unreg = 0;
-    char err[512] = "";
+    int n_rows = 0, n_before = 0;
     lm_replica *r = lm__hq_open(db, "farmer import");
     if (!r)
         goto fail_open;
@@ -213,8 +285,15 @@ int lm__cmd_farmer(int argc, char **argv)
         snprintf(err, sizeof err, "%s", sqlite3_errmsg(sdb));
         goto fail_tx;
     }
-    if (load_register(sdb, f, csv, err, sizeof err) != LM_OK)
+    if (load_register(sdb, text, csv, &n_rows, &n_before, err, sizeof err) != LM_OK)
         goto fail_rollback;
+    if (n_rows == 0 && !replace_with_empty) {
+        snprintf(err, sizeof err,
+                 "%s: no households (empty, or a header only); the register of %d households"
+                 " is left as it is (--replace-with-empty empties it)",
+                 csv, n_before);
+        goto fail_rollback;
+    }
     if (sqlite3_exec(sdb, sql_mark, NULL, NULL, NULL) != SQLITE_OK)
         goto fail_db;
     marked = sqlite3_changes(sdb);
@@ -224,6 +303,7 @@ int lm__cmd_farmer(int argc, char **argv)
     if (sqlite3_step(st) == SQLITE_ROW)
         n_match = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
+    printf("register\t%d households (replacing %d)\n", n_rows, n_before);
     if (list(sdb, "doubtful", sql_doubtful, &n_doubt) != LM_OK ||
         list(sdb, "unmatched", sql_unmatched, &n_unmatched) != LM_OK ||
         list(sdb, "unregistered", sql_unregistered, &n_unreg) != LM_OK)
@@ -248,6 +328,6 @@ fail_tx:
 done:
     lm_replica_close(r);
 fail_open:
-    fclose(f);
+    lm_free(text);
     return result;
 }

@@ -13,21 +13,24 @@
 static const char usage[] =
     "usage: lastmile-server report poverty --db PATH [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
     "                                      [--period day|week|month|all]\n"
-    "                                      [--format table|csv|json]\n"
+    "                                      [--format table|csv|json] [--follow-up]\n"
     "\n"
     "Per period, county and village: weight (g) and money (fen) bought from\n"
-    "registered poor households against all households, the number of selling\n"
-    "farmers of each kind and the poor share of the money in percent. County\n"
-    "subtotals have village '*', the period total county '*'. Default period: all.\n";
+    "households the imported register verifies (household id, name and village\n"
+    "match) against all households, the verified share of the money in percent,\n"
+    "and apart the money of doubtful (household id on the register, name or\n"
+    "village differ) and claimed (marked poor in the field, not on the register)\n"
+    "households. County subtotals have village '*', the period total county '*'.\n"
+    "Default period: all. --follow-up lists the doubtful and claimed farmers who\n"
+    "sold in the range, with what they sold, instead.\n";
 
 int lm__cmd_report_poverty(int argc, char **argv)
 {
     const char *db = NULL, *from = NULL, *to = NULL, *period = "all", *format = "table";
-    lm_opt opts[] = {{"db", &db, NULL},
-                     {"from", &from, NULL},
-                     {"to", &to, NULL},
-                     {"period", &period, NULL},
-                     {"format", &format, NULL}};
+    int follow_up = 0;
+    lm_opt opts[] = {{"db", &db, NULL},         {"from", &from, NULL},
+                     {"to", &to, NULL},         {"period", &period, NULL},
+                     {"format", &format, NULL}, {"follow-up", NULL, &follow_up}};
     int prc =
         lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "report poverty", usage, "db");
     if (prc != LM_OPTS_GO)
@@ -49,7 +52,8 @@ int lm__cmd_report_poverty(int argc, char **argv)
         return 1;
     int code = 1;
     char err[512] = "";
-    if (lm__report_poverty(sdb, from, to, period, fmt, stdout, err, sizeof err) != LM_OK) {
+    lm_poverty_opts o = {from, to, period, fmt, follow_up};
+    if (lm__report_poverty(sdb, &o, stdout, err, sizeof err) != LM_OK) {
         fprintf(stderr, "lastmile-server report poverty: %s\n", err);
         goto fail_open;
     }

@@ -16,19 +16,25 @@
 static const char usage[] =
     "usage: lastmile-server report reconcile --db PATH [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
     "                                        [--county C] [--tolerance PCT]\n"
-    "                                        [--format table|csv|json]\n"
+    "                                        [--format table|csv|json] [--wide]\n"
     "\n"
-    "Per route (dates are route dates, inclusive): collected, loaded and received\n"
-    "weight in grams at the levels route, stop, product and village_product, the\n"
-    "differences, and a flag where a loss exceeds the tolerance (percent, at most\n"
-    "2 decimals, default 2): collect>load, load>receive, collect>receive.\n";
+    "Per route (dates are route dates, inclusive): what was waiting at each stop\n"
+    "when the truck came (the village's buying since its previous load, up to the\n"
+    "route's date), what was loaded and what the warehouse received, in grams, at\n"
+    "the levels route, stop, product and village_product, with a flag where a\n"
+    "loss exceeds the tolerance (percent, at most 2 decimals, default 2):\n"
+    "collect>load, load>receive, collect>receive. The table prints each route\n"
+    "under its date, vehicle, driver and county, one line per total, stop and\n"
+    "product; --wide (or --format csv|json) shows every column and level.\n";
 
 int lm__cmd_report_reconcile(int argc, char **argv)
 {
     const char *db = NULL, *from = NULL, *to = NULL, *county = NULL, *tol = "2", *format = "table";
+    int wide = 0;
     lm_opt opts[] = {{"db", &db, NULL},         {"from", &from, NULL},
                      {"to", &to, NULL},         {"county", &county, NULL},
-                     {"tolerance", &tol, NULL}, {"format", &format, NULL}};
+                     {"tolerance", &tol, NULL}, {"format", &format, NULL},
+                     {"wide", NULL, &wide}};
     int prc = lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "report reconcile",
                            usage, "db");
     if (prc != LM_OPTS_GO)
@@ -55,8 +61,8 @@ int lm__cmd_report_reconcile(int argc, char **argv)
         return 1;
     int code = 1;
     char err[512] = "";
-    if (lm__report_reconcile(sdb, from, to, county, tol_cpct, fmt, stdout, err, sizeof err) !=
-        LM_OK) {
+    lm_reconcile_opts o = {from, to, county, tol_cpct, fmt, wide};
+    if (lm__report_reconcile(sdb, &o, stdout, err, sizeof err) != LM_OK) {
         fprintf(stderr, "lastmile-server report reconcile: %s\n", err);
         goto fail_open;
     }

@@ -42,7 +42,7 @@ int lm__hq_valid_date(const char *s);
  * on failure prints "lastmile-server CMD: reason" and returns NULL. */
 lm_replica *lm__hq_open(const char *path, const char *cmd);
 
-#define LM_HQ_MAX_COLS 16
+#define LM_HQ_MAX_COLS 20
 
 /* The rows of an HQ report as text cells, n_cols per row (NULL = not
  * applicable at that row's level). The table owns every cell. */
@@ -81,6 +81,12 @@ int lm__hq_exact(sqlite3_stmt *st, int k);
  * refuses (docs/server.md). */
 int lm__hq_rows_report(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fill_fn fill,
                        void *arg, int format, FILE *out, char *err, size_t err_size);
+/* The reading half of lm__hq_rows_report, for a report that prints its
+ * rows its own way: on LM_OK the rows are the caller's to print and free
+ * (lm__hq_rows_free); on failure they are freed and err says why. Finalizes
+ * st whatever happens. */
+int lm__hq_rows_read(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fill_fn fill, void *arg,
+                     char *err, size_t err_size);
 
 int lm__cmd_product(int argc, char **argv); /* product add */
 int lm__cmd_price(int argc, char **argv);   /* price set */
@@ -92,17 +98,34 @@ int lm__cmd_report_reconcile(int argc, char **argv);
 int lm__cmd_report_poverty(int argc, char **argv);
 int lm__cmd_report_agents(int argc, char **argv);
 
-/* The poverty-targeting report (see docs/hq.md): per period, county and
- * village, weight and money from registered poor households against all.
- * period is "day", "week", "month" or "all"; from/to may be NULL. */
-int lm__report_poverty(sqlite3 *db, const char *from, const char *to, const char *period,
-                       int format, FILE *out, char *err, size_t err_size);
+/* What `report poverty` was asked for: period is "day", "week", "month"
+ * or "all"; from/to may be NULL; follow_up = 1 lists the doubtful and
+ * claimed farmers instead of the totals. */
+typedef struct lm_poverty_opts {
+    const char *from, *to, *period;
+    int format;
+    int follow_up;
+} lm_poverty_opts;
 
-/* The reconciliation report (see docs/hq.md). from/to/county may be NULL
- * (no bound); tolerance_cpct is the loss tolerance in hundredths of a
- * percent (200 = 2%); format is an LM_FMT_* of report.h. */
-int lm__report_reconcile(sqlite3 *db, const char *from, const char *to, const char *county,
-                         long long tolerance_cpct, int format, FILE *out, char *err,
+/* The poverty-targeting report (see docs/hq.md): per period, county and
+ * village, weight and money from households the register verifies against
+ * all, with the doubtful and claimed ones apart. */
+int lm__report_poverty(sqlite3 *db, const lm_poverty_opts *o, FILE *out, char *err,
+                       size_t err_size);
+
+/* What `report reconcile` was asked for. from/to/county may be NULL (no
+ * bound); tolerance_cpct is the loss tolerance in hundredths of a percent
+ * (200 = 2%); format is an LM_FMT_* of report.h; wide = 1 shows every
+ * column and level in a table too (CSV and JSON always do). */
+typedef struct lm_reconcile_opts {
+    const char *from, *to, *county;
+    long long tolerance_cpct;
+    int format;
+    int wide;
+} lm_reconcile_opts;
+
+/* The reconciliation report (see docs/hq.md). */
+int lm__report_reconcile(sqlite3 *db, const lm_reconcile_opts *o, FILE *out, char *err,
                          size_t err_size);
 
 #endif

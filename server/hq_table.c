@@ -155,8 +155,8 @@ static void explain_overflow(sqlite3 *db, char *err, size_t err_size)
     snprintf(err, err_size, "%s: the database holds impossible weights or amounts", lead);
 }
 
-int lm__hq_rows_report(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fill_fn fill,
-                       void *arg, int format, FILE *out, char *err, size_t err_size)
+int lm__hq_rows_read(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fill_fn fill, void *arg,
+                     char *err, size_t err_size)
 {
     int rc = LM_OK, step = SQLITE_ERROR;
     while (st && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -173,10 +173,19 @@ int lm__hq_rows_report(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fi
     } else if (step != SQLITE_DONE) {
         rc = LM_EDB;
         snprintf(err, err_size, "%s", sqlite3_errmsg(db));
-    } else {
-        lm__hq_rows_print(rows, format, out);
     }
-    lm__hq_rows_free(rows);
+    if (rc != LM_OK)
+        lm__hq_rows_free(rows);
     sqlite3_finalize(st);
+    return rc;
+}
+
+int lm__hq_rows_report(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fill_fn fill,
+                       void *arg, int format, FILE *out, char *err, size_t err_size)
+{
+    int rc = lm__hq_rows_read(db, st, rows, fill, arg, err, err_size);
+    if (rc == LM_OK)
+        lm__hq_rows_print(rows, format, out);
+    lm__hq_rows_free(rows);
     return rc;
 }

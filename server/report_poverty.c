@@ -1,12 +1,23 @@
 /*
  * report_poverty.c — `report poverty`: how much of the buying reached
- * registered poor households. Per period, county and village: net weight
- * and money (docs/schema.md ledger rules, voided collections excluded)
- * bought from farmers with registered_poor = 1, against all farmers, the
- * poor share of the money, and the number of distinct selling farmers of
- * each kind. County subtotals have village "*", the period total county
- * "*". Days are China Standard Time days of collected_at; a week starts on
- * Monday and is named by that Monday's date.
+ * registered poor households. A farmer's poverty is read from the register
+ * HQ imported (lm_poor_register, cmd_farmer_import.c), never from the mark
+ * agents set in the field:
+ *   verified  the farmer's household id is on the register with the same
+ *             name and village;
+ *   doubtful  the household id is on the register but the name or the
+ *             village differs;
+ *   claimed   marked poor in the field (registered_poor = 1) but the
+ *             household id is not on the register (or there is none).
+ * Per period, county and village: net weight and money (docs/schema.md
+ * ledger rules, voided collections excluded) bought from verified
+ * households against all farmers, the verified share of the money (the
+ * headline figure), the money of doubtful and claimed ones, and the number
+ * of distinct selling farmers of each kind. County subtotals have village
+ * "*", the period total county "*". Days are China Standard Time days of
+ * collected_at; a week starts on Monday and is named by that Monday's
+ * date. With follow_up, one line per doubtful or claimed farmer who sold
+ * in the range instead.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -14,19 +25,29 @@
 
 #include "hq.h"
 
-static const char query_fmt[] =
+/* %1$s: the register (a table, or an empty select before any import);
+ * %2$s: the period. */
+static const char net_fmt[] =
     "WITH adj AS (SELECT collection_id, SUM(delta_weight_g) AS dw, SUM(delta_amount_fen) AS da,"
     "   MAX(COALESCE(voided, 0)) AS v FROM adjustments GROUP BY collection_id),"
+    " reg AS (%s),"
     " net AS (SELECT %s AS period, COALESCE(vl.county, '?') AS county, c.village,"
-    "   c.farmer_id, COALESCE(f.registered_poor, 0) = 1 AS poor,"
+    "   c.farmer_id, f.name, f.household_id, r.name AS reg_name, r.village AS reg_village,"
+    "   CASE WHEN r.household_id IS NULL"
+    "     THEN (CASE WHEN f.registered_poor = 1 THEN 'claimed' END)"
+    "     WHEN r.name = f.name AND r.village = f.village THEN 'verified'"
+    "     ELSE 'doubtful' END AS kind,"
     "   c.weight_g + COALESCE(a.dw, 0) AS w, c.amount_fen + COALESCE(a.da, 0) AS m"
     "   FROM (SELECT *, date(collected_at / 1000, 'unixepoch', '+8 hours') AS day"
     "     FROM collections) c"
     "   LEFT JOIN adj a ON a.collection_id = c.id"
     "   LEFT JOIN farmers f ON f.id = c.farmer_id"
+    "   LEFT JOIN reg r ON r.household_id = f.household_id"
     "   LEFT JOIN villages vl ON vl.name = c.village"
     "   WHERE COALESCE(a.v, 0) = 0 AND (?1 IS NULL OR c.day >= ?1)"
-    "   AND (?2 IS NULL OR c.day <= ?2))"
+    "   AND (?2 IS NULL OR c.day <= ?2))";
+
+static const char totals_fmt[] =
     " SELECT * FROM ("
     " SELECT period, county, village, %s FROM net GROUP BY period, county, village"
     " UNION ALL SELECT period, county, '*', %s FROM net GROUP BY period, county"
@@ -34,28 +55,59 @@ static const char query_fmt[] =
     " ORDER BY period, county = '*', county, village = '*', village";
 
 static const char figures[] =
-    "SUM(CASE WHEN poor THEN w ELSE 0 END), SUM(CASE WHEN poor THEN m ELSE 0 END),"
-    " SUM(w), SUM(m), COUNT(DISTINCT CASE WHEN poor THEN farmer_id END),"
-    " COUNT(DISTINCT farmer_id)";
+    "SUM(CASE WHEN kind = 'verified' THEN w ELSE 0 END),"
+    " SUM(CASE WHEN kind = 'verified' THEN m ELSE 0 END),"
+    " SUM(w), SUM(m), COUNT(DISTINCT CASE WHEN kind = 'verified' THEN farmer_id END),"
+    " COUNT(DISTINCT farmer_id),"
+    " SUM(CASE WHEN kind = 'doubtful' THEN m ELSE 0 END),"
+    " SUM(CASE WHEN kind = 'claimed' THEN m ELSE 0 END),"
+    " COUNT(DISTINCT CASE WHEN kind = 'doubtful' THEN farmer_id END),"
+    " COUNT(DISTINCT CASE WHEN kind = 'claimed' THEN farmer_id END)";
+
+static const char follow_up_sql[] =
+    " SELECT kind, county, village, farmer_id, name, household_id, reg_name, reg_village,"
+    " SUM(w), SUM(m) FROM net WHERE kind IN ('doubtful', 'claimed')"
+    " GROUP BY kind, county, village, farmer_id ORDER BY kind DESC, SUM(m) DESC, farmer_id";
 
 enum {
     C_PERIOD,
     C_COUNTY,
     C_VILLAGE,
-    C_POOR_W,
-    C_POOR_M,
+    C_VER_W,
+    C_VER_M,
     C_ALL_W,
     C_ALL_M,
-    C_POOR_F,
+    C_VER_F,
     C_ALL_F,
+    C_DOUBT_M,
+    C_CLAIM_M,
+    C_DOUBT_F,
+    C_CLAIM_F,
     C_SHARE,
     N_COLS
 };
 
-static const char *const col_names[N_COLS] = {
-    "period",       "county",         "village",      "poor_weight_g", "poor_amount_fen",
-    "all_weight_g", "all_amount_fen", "poor_farmers", "all_farmers",   "poor_amount_pct"};
-static const int numeric[N_COLS] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 0};
+static const char *const col_names[N_COLS] = {"period",
+                                              "county",
+                                              "village",
+                                              "verified_weight_g",
+                                              "verified_amount_fen",
+                                              "all_weight_g",
+                                              "all_amount_fen",
+                                              "verified_farmers",
+                                              "all_farmers",
+                                              "doubtful_amount_fen",
+                                              "claimed_amount_fen",
+                                              "doubtful_farmers",
+                                              "claimed_farmers",
+                                              "verified_amount_pct"};
+static const int numeric[N_COLS] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
+
+enum { N_FOLLOW = 10 };
+static const char *const follow_names[N_FOLLOW] = {
+    "kind",         "county",        "village",          "farmer",   "name",
+    "household_id", "register_name", "register_village", "weight_g", "amount_fen"};
+static const int follow_numeric[N_FOLLOW] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
 
 /* The SQL naming a collection's period. */
 static const char *period_sql(const char *period)
@@ -95,27 +147,56 @@ static int fill_row(sqlite3_stmt *st, char **cells, void *arg)
         if (!cells[k])
             return LM_ENOMEM;
     }
-    return share_cell(sqlite3_column_int64(st, C_POOR_M), sqlite3_column_int64(st, C_ALL_M),
+    return share_cell(sqlite3_column_int64(st, C_VER_M), sqlite3_column_int64(st, C_ALL_M),
                       &cells[C_SHARE]);
 }
 
-int lm__report_poverty(sqlite3 *db, const char *from, const char *to, const char *period,
-                       int format, FILE *out, char *err, size_t err_size)
+/* A follow-up line: text as stored (NULL stays "-"), then the two sums. */
+static int fill_follow_up(sqlite3_stmt *st, char **cells, void *arg)
 {
-    const char *psql = period_sql(period);
+    (void)arg;
+    for (int k = 0; k < N_FOLLOW; k++) {
+        if (follow_numeric[k] && lm__hq_exact(st, k) != LM_OK)
+            return LM_ERANGE;
+        const char *t = (const char *)sqlite3_column_text(st, k);
+        if (t && !(cells[k] = lm_strdup(t)))
+            return LM_ENOMEM;
+    }
+    return LM_OK;
+}
+
+/* The register as a select: the imported table, or no rows at all when
+ * HQ has not imported one yet (the table is created by the first import). */
+static const char *register_sql(sqlite3 *db)
+{
+    int found = lm__hq_exists(db, "sqlite_master", "name", "lm_poor_register");
+    return found == 1 ? "SELECT household_id, name, village FROM lm_poor_register"
+                      : "SELECT NULL AS household_id, NULL AS name, NULL AS village WHERE 0";
+}
+
+int lm__report_poverty(sqlite3 *db, const lm_poverty_opts *o, FILE *out, char *err, size_t err_size)
+{
+    const char *psql = period_sql(o->period);
     if (!psql) {
         snprintf(err, err_size, "--period must be day, week, month or all");
         return LM_EINVAL;
     }
-    char sql[4096];
-    snprintf(sql, sizeof sql, query_fmt, psql, figures, figures, figures);
+    char sql[8192];
+    int n = snprintf(sql, sizeof sql, net_fmt, register_sql(db), psql);
+    if (o->follow_up)
+        snprintf(sql + n, sizeof sql - (size_t)n, "%s", follow_up_sql);
+    else
+        snprintf(sql + n, sizeof sql - (size_t)n, totals_fmt, figures, figures, figures);
     sqlite3_stmt *st = NULL;
     lm_hq_rows rows = {col_names, numeric, N_COLS, NULL, 0, 0};
+    if (o->follow_up)
+        rows = (lm_hq_rows){follow_names, follow_numeric, N_FOLLOW, NULL, 0, 0};
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (from)
-            sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
-        if (to)
-            sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+        if (o->from)
+            sqlite3_bind_text(st, 1, o->from, -1, SQLITE_STATIC);
+        if (o->to)
+            sqlite3_bind_text(st, 2, o->to, -1, SQLITE_STATIC);
     }
-    return lm__hq_rows_report(db, st, &rows, fill_row, NULL, format, out, err, err_size);
+    return lm__hq_rows_report(db, st, &rows, o->follow_up ? fill_follow_up : fill_row, NULL,
+                              o->format, out, err, err_size);
 }

@@ -246,32 +246,37 @@ static const char lm_tables_sql[] =
  * are made by make_triggers, for the current version). Later versions add
  * a step here; each step runs in the caller's transaction so an upgrade is
  * all or nothing. */
+/* Table tid and its lm_columns rows (policies, owners). */
+static void table_with_columns_sql(lm__sb *b, int tid)
+{
+    const lm__table_def *t = &lm__tables[tid - 1];
+    table_sql(b, t);
+    for (int c = 0; c < t->n_cols; c++) {
+        const lm__col_def *d = &t->cols[c];
+        lm__sb_add(b, "INSERT INTO lm_columns VALUES(");
+        lm__sb_quote(b, t->name);
+        lm__sb_add(b, ", ");
+        lm__sb_quote(b, d->name);
+        lm__sb_addf(b, ", %d, %d, '%s', ", tid, c + 1, policy_name(d->policy));
+        if (d->mono)
+            lm__sb_quote(b, d->mono);
+        else
+            lm__sb_add(b, "NULL");
+        lm__sb_add(b, ", ");
+        if (d->owner)
+            lm__sb_quote(b, d->owner);
+        else
+            lm__sb_add(b, "NULL");
+        lm__sb_add(b, ");\n");
+    }
+}
+
 static int migrate_to_1(lm_replica *r, uint64_t site)
 {
     lm__sb b = {0};
     lm__sb_add(&b, lm_tables_sql);
-    for (int tid = 1; tid <= LM__N_TABLES; tid++) {
-        const lm__table_def *t = &lm__tables[tid - 1];
-        table_sql(&b, t);
-        for (int c = 0; c < t->n_cols; c++) {
-            const lm__col_def *d = &t->cols[c];
-            lm__sb_add(&b, "INSERT INTO lm_columns VALUES(");
-            lm__sb_quote(&b, t->name);
-            lm__sb_add(&b, ", ");
-            lm__sb_quote(&b, d->name);
-            lm__sb_addf(&b, ", %d, %d, '%s', ", tid, c + 1, policy_name(d->policy));
-            if (d->mono)
-                lm__sb_quote(&b, d->mono);
-            else
-                lm__sb_add(&b, "NULL");
-            lm__sb_add(&b, ", ");
-            if (d->owner)
-                lm__sb_quote(&b, d->owner);
-            else
-                lm__sb_add(&b, "NULL");
-            lm__sb_add(&b, ");\n");
-        }
-    }
+    for (int tid = 1; tid <= LM__N_TABLES_V1; tid++)
+        table_with_columns_sql(&b, tid);
     int rc = lm__exec_sb(r, &b, "building the schema");
     if (rc)
         return rc;
@@ -331,6 +336,16 @@ static int migrate_to_7(lm_replica *r)
            " ON adjustments(collection_id);\n");
 }
 
+/* Version 7 -> 8: load_corrections (tables.c), a dispatcher's or hq's
+ * correction of a stop's recorded load. Its own step so that a merge with
+ * another migration only renumbers it. */
+static int migrate_to_8(lm_replica *r)
+{
+    lm__sb b = {0};
+    table_with_columns_sql(&b, lm__table_find("load_corrections"));
+    return lm__exec_sb(r, &b, "adding load_corrections");
+}
+
 /* The capture triggers of this version, made again: version 2 added row
  * entries to them, version 3 the prev_hlc of a write that replaces an
  * unacknowledged local one (capture_cell_sql), version 4 the scope key,
@@ -362,6 +377,8 @@ int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
     if (from < 6 && (rc = migrate_to_6(r)))
         return rc;
     if (from < 7 && (rc = migrate_to_7(r)))
+        return rc;
+    if (from < 8 && (rc = migrate_to_8(r)))
         return rc;
     if (from < LM_SCHEMA_VERSION && (rc = make_triggers(r)))
         return rc;

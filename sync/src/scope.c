@@ -95,7 +95,7 @@ static void agent_sql(lm__sb *b, const lm_scope *s, const char *table)
     } else if (!strcmp(table, "route_stops")) {
         lm__sb_add(b, "agent_id = ");
         lm__sb_quote(b, u);
-    } else if (!strcmp(table, "receipts")) {
+    } else if (!strcmp(table, "receipts") || !strcmp(table, "load_corrections")) {
         lm__sb_add(b, "0");
     } else {
         lm__sb_add(b, "1"); /* catalog */
@@ -112,7 +112,7 @@ static void dispatcher_sql(lm__sb *b, const lm_scope *s, const char *table)
         lm__sb_add(b, " AND c.village IN ");
         county_villages(b, s);
         lm__sb_add(b, ")");
-    } else if (!strcmp(table, "routes")) {
+    } else if (!strcmp(table, "routes") || !strcmp(table, "load_corrections")) {
         lm__sb_add(b, "county = ");
         lm__sb_quote(b, s->county ? s->county : "");
     } else if (!strcmp(table, "route_stops") || !strcmp(table, "receipts")) {
@@ -234,6 +234,16 @@ int lm__scope_row_check(lm_replica *r, const lm_scope *w, int tid, int fresh, lm
                 goto done;
             rc = found ? 0 : LM_ESCOPE;
             *why = "stop's route is outside the dispatcher's county";
+        } else if (!strcmp(table, "load_corrections")) {
+            if ((rc = get(ud, "stop_id", &a)) < 0 || (rc = get(ud, "county", &b)) < 0)
+                goto done;
+            if ((rc = exists_with(r,
+                                  "SELECT 1 FROM route_stops s JOIN routes t ON t.id = s.route_id"
+                                  " WHERE s.id = ? AND t.county = ?",
+                                  &a, w->county ? w->county : "", &found)))
+                goto done;
+            rc = found && text_is(&b, w->county) ? 0 : LM_ESCOPE;
+            *why = "corrected stop is outside the dispatcher's county";
         } else {
             rc = LM_EDENIED;
             *why = "dispatchers may not write this table";

@@ -12,7 +12,7 @@
  *   collections, route_stops         'a:' || agent_id
  *   gradings, adjustments            'a:' || the collection's agent_id
  *   routes                           'c:' || county
- *   receipts                         'n' (no agent sees them)
+ *   receipts, load_corrections       'n' (no agent sees them)
  *   catalog tables, tombstones       '*'
  *   the tombstone of a new row the   'a:' || that agent (merge.c: only it
  *   server refused from an agent       ever held the row)
@@ -59,6 +59,7 @@ static const key_def key_defs[] = {
     {"adjustments", "collection_id", "a:", 1},
     {"routes", "county", "c:", 0},
     {"receipts", NULL, "n", 0},
+    {"load_corrections", NULL, "n", 0},
 };
 
 static const key_def *key_def_of(int tid)

@@ -39,7 +39,10 @@
 /* Upper bound on columns per synced table (pk excluded); cid 0 is the
  * row's tombstone slot, so cells are 1..LM__MAX_COLS. */
 #define LM__MAX_COLS 16
-#define LM__N_TABLES 11
+#define LM__N_TABLES 12
+/* The tables schema version 1 made; later tables are added by their own
+ * migration step (schema.c) and take the next ids. */
+#define LM__N_TABLES_V1 11
 #define LM__STMT_SLOTS 4
 /* lm_versions.cid of a row entry: one version for the columns in its
  * cols mask (see schema.c). 0 is the tombstone, 1..n the cells. */
@@ -68,7 +71,9 @@ typedef struct lm__table_def {
     lm__col_def cols[LM__MAX_COLS];
 } lm__table_def;
 
-/* The domain schema (tables.c), sorted by table name; tid = index + 1. */
+/* The domain schema (tables.c): version 1's tables sorted by table name,
+ * then later ones in the order they were added; tid = index + 1 (stored in
+ * lm_versions, so an id never changes). */
 extern const lm__table_def lm__tables[LM__N_TABLES];
 
 /* Table id (1-based) for a name, 0 when not synced. */

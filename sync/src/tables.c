@@ -114,6 +114,20 @@ const lm__table_def lm__tables[LM__N_TABLES] = {
       {"capacity_g", "INTEGER", LWW, NULL, NULL},
       {"status", "TEXT", MONO, "planned,dispatched,done", NULL}}},
     {"villages", "name", 0, 1, {{"county", "TEXT", IMM, NULL, NULL}}},
+    /* Schema 7 (appended: ids are stored). A dispatcher's or hq's
+     * correction of a stop's recorded load, a ledger row like an
+     * adjustment: the latest one (by `at`, then id) is the stop's load.
+     * county is the stop's route's county (the scope column). */
+    {"load_corrections",
+     "id",
+     1,
+     6,
+     {{"stop_id", "TEXT", IMM, NULL, NULL},
+      {"county", "TEXT", IMM, NULL, NULL},
+      {"loaded_weight_g", "INTEGER", IMM, NULL, NULL},
+      {"reason", "TEXT", IMM, NULL, NULL},
+      {"by", "TEXT", IMM, NULL, NULL},
+      {"at", "INTEGER", IMM, NULL, NULL}}},
 };
 
 int lm__table_find(const char *name)

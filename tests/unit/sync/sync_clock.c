@@ -175,7 +175,7 @@ static void test_schema(void)
                  LM_SCHEMA_VERSION);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM notes"), 1);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='monotonic'"), 2);
-    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='immutable'"), 26);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='immutable'"), 32);
     lm_replica_close(r);
     /* reopen: nothing to migrate, same site */
     r = st_open("old.db", 99, NULL);
@@ -209,6 +209,11 @@ static void test_schema(void)
     "DROP INDEX lm_versions_scope; ALTER TABLE lm_versions DROP COLUMN scope;"                     \
     "DROP TABLE lm_keyed;"
 
+/* What version 7 added (load_corrections), taken out again: no older
+ * version had it. */
+#define LOAD_CORRECTIONS_DROP                                                                      \
+    "DROP TABLE load_corrections; DELETE FROM lm_columns WHERE tbl = 'load_corrections';"
+
 /* Drops every trigger: an older schema's triggers cannot name a column
  * that version did not have, and SQLite checks them when one is dropped. */
 static void drop_triggers(lm_replica *r)
@@ -231,10 +236,11 @@ static void drop_triggers(lm_replica *r)
 /* Takes r's file back to an older schema with sql (which ends by setting
  * its schema_version), closes it and reopens it: it must come back at the
  * current version, with all its versions and the triggers of this build
- * (insert, update and delete on each of the 11 synced tables). NULL if it
- * did not open. */
+ * (insert, update and delete on each of the 12 synced tables). NULL if it
+ * did not open. Every older version lacks version 7's table. */
 static lm_replica *take_back_and_reopen(lm_replica *r, const char *name, const char *sql)
 {
+    CHECK_RC(st_exec(r, LOAD_CORRECTIONS_DROP), SQLITE_OK);
     CHECK_RC(st_exec(r, sql), SQLITE_OK);
     long long versions = st_int(r, "SELECT count(*) FROM lm_versions");
     lm_replica_close(r);
@@ -245,7 +251,7 @@ static lm_replica *take_back_and_reopen(lm_replica *r, const char *name, const c
     CHECK_EQ_INT(st_int(r, "SELECT value FROM lm_meta WHERE key='schema_version'"),
                  LM_SCHEMA_VERSION);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_versions"), versions);
-    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 3 * 11);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 3 * 12);
     return r;
 }
 
@@ -422,7 +428,9 @@ static void test_migrate_v5(void)
 }
 
 /* A version 6 replica gains the counted refusal log and the index of
- * corrections by collection (schema 7). */
+ * corrections by collection (schema 7), then load_corrections (schema 8):
+ * the table, its six immutable columns and its capture triggers; its rows
+ * are logged. */
 static void test_migrate_v6(void)
 {
     lm_replica *r = st_open("v6.db", 5, NULL);
@@ -440,6 +448,13 @@ static void test_migrate_v6(void)
     CHECK_RC(st_exec(r, "INSERT INTO lm_refusal_counts(user, code, tbl, reason, n)"
                         " VALUES('u', -8, 'collections', 'why', 1)"),
              SQLITE_OK);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE tbl = 'load_corrections'"
+                           " AND policy = 'immutable'"),
+                 6);
+    CHECK_RC(st_exec(r, "INSERT INTO load_corrections(id, stop_id, county, loaded_weight_g)"
+                        " VALUES('c1', 's1', 'Wuyuan', 61800)"),
+             SQLITE_OK);
+    CHECK(st_int(r, "SELECT count(*) FROM lm_versions WHERE pk = 'c1'") >= 1);
     lm_replica_close(r);
 }
 

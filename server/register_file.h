@@ -1,0 +1,24 @@
+/*
+ * register_file.h — reads the register of poor households HQ imports
+ * (docs/hq.md) as UTF-8 text, whatever a spreadsheet program saved: a
+ * UTF-8 byte-order mark is dropped, a GBK file is converted with iconv(3)
+ * when asked, and a file that is not valid UTF-8 is refused with a hint.
+ */
+#ifndef LM_SERVER_REGISTER_FILE_H
+#define LM_SERVER_REGISTER_FILE_H
+
+#include <stddef.h>
+
+/* The largest register file read (a county's register is a few MB). */
+#define LM_REGISTER_MAX_BYTES (64L * 1024 * 1024)
+
+/* Reads the file at path whole into *text (lm_malloc'd, NUL-terminated,
+ * owned by the caller; *len bytes without the NUL), as UTF-8 without a
+ * byte-order mark. encoding is NULL or "utf-8" (the bytes must be valid
+ * UTF-8), "gbk" or "gb18030" (converted; GB18030 is the superset Chinese
+ * spreadsheet programs write as "GBK"). LM_OK, or LM_EINVAL / LM_EIO with
+ * "PATH: reason" or "PATH:LINE: reason" in err and *text NULL. */
+int lm__register_file_read(const char *path, const char *encoding, char **text, size_t *len,
+                           char *err, size_t err_size);
+
+#endif
