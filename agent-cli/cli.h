@@ -12,6 +12,7 @@
 #include "args.h"
 #include "json.h"
 #include "lm_sync.h"
+#include "lm_text.h"
 
 #define LM_EXIT_OK 0
 #define LM_EXIT_RUNTIME 1

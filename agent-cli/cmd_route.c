@@ -202,14 +202,22 @@ static int suggest(lm_replica *r, const char *date, long long cap, int json)
             if (pts[i].bin != b)
                 continue;
             county = pts[i].county;
-            printf(json ? "%s\"%s\"" : "%s%s", k++ ? "," : " ", pts[i].village);
+            fputs(k++ ? "," : json ? "" : " ", stdout);
+            if (json)
+                lm_json_fput_string(stdout, pts[i].village);
+            else
+                lm_text_fput(stdout, pts[i].village);
         }
         long long w = load[b - 1];
+        fputs(json ? "],\"county\":" : "  (", stdout);
         if (json)
-            printf("],\"county\":\"%s\",\"waiting_g\":%lld,\"over_capacity\":%s}", county, w,
-                   w > cap ? "true" : "false");
+            lm_json_fput_string(stdout, county);
         else
-            printf("  (%s, %lld.%03lld kg%s)\n", county, w / 1000, w % 1000,
+            lm_text_fput(stdout, county);
+        if (json)
+            printf(",\"waiting_g\":%lld,\"over_capacity\":%s}", w, w > cap ? "true" : "false");
+        else
+            printf(", %lld.%03lld kg%s)\n", w / 1000, w % 1000,
                    w > cap ? ", OVER CAPACITY: one village alone exceeds it" : "");
     }
     if (json)

@@ -60,8 +60,11 @@ char **lm__hq_rows_add(lm_hq_rows *t);
 /* Frees every cell and the array; the table can be reused empty. */
 void lm__hq_rows_free(lm_hq_rows *t);
 /* Prints the rows as LM_FMT_TABLE, LM_FMT_CSV or LM_FMT_JSON (an array of
- * objects keyed by column name). */
-void lm__hq_rows_print(const lm_hq_rows *t, int format, FILE *out);
+ * objects keyed by column name) through the text layer: table cells with
+ * control characters made visible, CSV cells that cannot run as formulas,
+ * JSON strings with terminal controls escaped (lm_text.h). LM_OK, or
+ * LM_ENOMEM / LM_EIO. */
+int lm__hq_rows_print(const lm_hq_rows *t, int format, FILE *out);
 
 /* Fills a row's cells from the statement's current result row (arg: the
  * report's own parameter). LM_OK, LM_ENOMEM, or LM_ERANGE when a figure is

@@ -1,14 +1,14 @@
 # The field tool's unit tests and the end-to-end tests that drive the real
 # `lastmile-server` and `lastmile` binaries over loopback (Python 3, stdlib).
-if(NOT TARGET lm_agent_text)
+if(NOT TARGET lm_text)
   return()
 endif()
 
-foreach(t money json args table)
-  add_executable(agent_${t}_test ${CMAKE_CURRENT_SOURCE_DIR}/unit/agent_${t}_test.c)
-  target_include_directories(agent_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-  target_link_libraries(agent_${t}_test PRIVATE lm_agent_text)
-  add_test(NAME agent_${t} COMMAND agent_${t}_test)
+foreach(t money json args table hostile)
+  add_executable(text_${t}_test ${CMAKE_CURRENT_SOURCE_DIR}/unit/text/text_${t}_test.c)
+  target_include_directories(text_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(text_${t}_test PRIVATE lm_text)
+  add_test(NAME text_${t} COMMAND text_${t}_test)
 endforeach()
 
 if(TARGET lm_agent)
@@ -28,7 +28,8 @@ if(NOT Python3_FOUND)
   message(STATUS "integration: python3 not found, end-to-end tests skipped")
   return()
 endif()
-foreach(t sync auth input drop conflicts retry pipeline checkpoint queue_limit big_rows slow_writer)
+foreach(t sync auth input drop conflicts retry pipeline checkpoint queue_limit big_rows slow_writer
+          hostile_text)
   add_test(NAME integration_${t}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_${t}.py)
   set_tests_properties(integration_${t} PROPERTIES

@@ -1,6 +1,6 @@
 /*
  * server_unit_test.c — the server's pure pieces: config file and flags,
- * the flag parser, --by parsing, log levels, JSON/CSV writers, and the
+ * the flag parser, --by parsing, log levels, and the
  * user scope built from a users row under allocation failure.
  */
 #include <sqlite3.h>
@@ -13,7 +13,6 @@
 #include "log.h"
 #include "lm_test.h"
 #include "opts.h"
-#include "out.h"
 #include "report.h"
 #include "srvdb.h"
 
@@ -160,21 +159,6 @@ static void test_report_parse(void)
     CHECK_EQ_INT(lm_log_parse_level("debug"), LM_LOG_DEBUG);
     CHECK_EQ_INT(lm_log_parse_level("warning"), LM_LOG_WARN);
     CHECK_EQ_INT(lm_log_parse_level("chatty"), -1);
-}
-
-static void test_writers(void)
-{
-    char buf[256];
-    FILE *f = fmemopen(buf, sizeof buf, "w");
-    lm__out_json_str(f, "a\"b\\c\nd\x01");
-    fputc(' ', f);
-    lm__out_json_str(f, NULL);
-    fputc(' ', f);
-    lm__out_csv_field(f, "plain");
-    fputc(' ', f);
-    lm__out_csv_field(f, "with,comma \"q\"");
-    fclose(f);
-    CHECK_STR(buf, "\"a\\\"b\\\\c\\nd\\u0001\" null plain \"with,comma \"\"q\"\"\"");
 }
 
 static void test_scope(void)
@@ -358,7 +342,6 @@ int main(void)
     test_config();
     test_opts();
     test_report_parse();
-    test_writers();
     test_scope();
     test_user_get();
     test_report_sums();

@@ -1,5 +1,5 @@
 /*
- * agent_args_test.c — CLI option parsing: both value forms, flags,
+ * text_args_test.c — CLI option parsing: both value forms, flags,
  * negative values, positionals, "--", and every refusal.
  */
 #include <string.h>
@@ -74,5 +74,5 @@ int main(void)
     char *v9[] = {"--kg="};
     CHECK_RC(parse(&o, &a, err, sizeof err, 1, v9), LM_OK);
     CHECK_STR(o.kg, "");
-    return lm_test_done("agent_args");
+    return lm_test_done("text_args");
 }

@@ -7,8 +7,8 @@
  * always takes the next argument, even one starting with '-', so
  * "--delta-kg -1.5" works. "--" ends the options.
  */
-#ifndef LM_AGENT_ARGS_H
-#define LM_AGENT_ARGS_H
+#ifndef LM_TEXT_ARGS_H
+#define LM_TEXT_ARGS_H
 
 #include <stddef.h>
 

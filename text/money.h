@@ -4,8 +4,8 @@
  * 12345 g, "3.10" yuan/kg into 310 fen, so what the agent typed is what
  * the ledger stores.
  */
-#ifndef LM_AGENT_MONEY_H
-#define LM_AGENT_MONEY_H
+#ifndef LM_TEXT_MONEY_H
+#define LM_TEXT_MONEY_H
 
 #include <stdint.h>
 

@@ -1,0 +1,77 @@
+/*
+ * lm_text.h — what people read, below both tools: text that reaches a
+ * terminal or a spreadsheet is made harmless here, and every kg, yuan, time
+ * and date a person sees or types is formatted or checked here. The JSON
+ * writer (json.h), tables (table.h), options (args.h) and exact decimal
+ * input (money.h) sit beside it in text/.
+ *
+ * Why: names, villages and products are typed on phones by people lastmile
+ * does not control, and a replica accepts plain SQL. A farmer named
+ * "\e]8;;http://x\e\\click" or "=HYPERLINK(...)" must reach a dispatcher's
+ * terminal or hq's spreadsheet as inert text.
+ *
+ * Strings are UTF-8; every function copes with invalid bytes. Returned
+ * strings are lm_malloc'd and owned by the caller (lm_free).
+ */
+#ifndef LM_TEXT_H
+#define LM_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- terminal ---------------------------------------------------------- */
+
+/* s as a terminal may show it: TAB, LF and CR become the two characters
+ * \t \n \r; other C0 controls, DEL and bytes that are not UTF-8 become \xNN;
+ * C1 controls (U+0080..U+009F), bidirectional overrides and isolates
+ * (U+061C, U+200E/F, U+202A..E, U+2066..9) and line/paragraph separators
+ * (U+2028/9) become \uNNNN. Everything else passes unchanged. NULL when out
+ * of memory; NULL s gives "". */
+char *lm_text_display(const char *s);
+/* Writes lm_text_display(s) to f (a byte-at-a-time fallback when out of
+ * memory, so nothing raw is ever written). */
+void lm_text_fput(FILE *f, const char *s);
+/* Columns s takes on a terminal: 2 for East Asian wide and fullwidth
+ * characters (CJK, Hangul, fullwidth forms, common emoji), 0 for combining
+ * marks and zero-width characters, 1 otherwise (an invalid byte counts 1).
+ * Meant for text already passed through lm_text_display. */
+size_t lm_text_width(const char *s);
+
+/* ---- CSV --------------------------------------------------------------- */
+
+/* Writes s as one CSV field (RFC 4180: quoted when it holds a comma, quote,
+ * CR or LF; quotes doubled). A field a spreadsheet would run as a formula —
+ * one starting with = + - @ TAB or CR — is neutralised as OWASP recommends:
+ * a leading apostrophe, and quoted. A plain decimal number ("-1500",
+ * "-1.25") is data, not a formula, and is written as it is so machine
+ * readers get exact values. Characters a terminal acts on are escaped as
+ * lm_text_display does, except TAB, LF and CR, which a quoted field holds
+ * as data. NULL writes nothing (an empty field). LM_OK, or LM_ENOMEM with
+ * nothing written. */
+int lm_csv_field(FILE *f, const char *s);
+
+/* ---- dates ------------------------------------------------------------- */
+
+#define LM_DATE_MIN_YEAR 2000
+#define LM_DATE_MAX_YEAR 2099
+
+/* Parses a real calendar date "YYYY-MM-DD" (exactly that shape, month
+ * 1..12, day within the month, 29 February only in leap years, year
+ * LM_DATE_MIN_YEAR..LM_DATE_MAX_YEAR) into days since 1970-01-01. LM_OK,
+ * or LM_EINVAL with *why (may be NULL) a fixed phrase: "is not a date
+ * (YYYY-MM-DD)", "has no such month", "has no such day in that month",
+ * "is outside the years 2000-2099". days may be NULL. */
+int lm_date_parse(const char *s, int64_t *days, const char **why);
+/* LM_OK when s is a real date (lm_date_parse) no more than `back` days
+ * before and `ahead` days after today_days; otherwise LM_EINVAL with *why
+ * as lm_date_parse or "is too far from today". */
+int lm_date_parse_near(const char *s, int64_t today_days, int64_t back, int64_t ahead,
+                       int64_t *days, const char **why);
+/* Days since 1970-01-01 of the calendar date ms falls on at UTC offset
+ * offset_min (minutes east of UTC). */
+int64_t lm_date_days_of_ms(int64_t ms, int offset_min);
+/* Formats days since 1970-01-01 as "YYYY-MM-DD" into out (at least 11). */
+void lm_date_format(int64_t days, char *out, size_t size);
+
+#endif
