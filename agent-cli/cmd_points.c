@@ -66,8 +66,9 @@ int lm_cmd_points(int argc, char **argv)
         return code;
     if (a.n_positional)
         return lm_cli_usage_error(cmd, "unexpected argument '%s'", a.positional[0]);
-    if (date && (strlen(date) != 10 || date[4] != '-' || date[7] != '-'))
-        return lm_cli_usage_error(cmd, "--date '%s' is not YYYY-MM-DD", date);
+    const char *why = NULL;
+    if (date && lm_date_parse(date, NULL, &why) != LM_OK)
+        return lm_cli_usage_error(cmd, "--date '%s' %s", date, why);
     lm_replica *r;
     if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
         return code;

@@ -44,18 +44,6 @@ static const char sql_waiting[] =
     " - COALESCE((SELECT SUM(COALESCE(s.loaded_weight_g, 0)) FROM route_stops s"
     "  JOIN routes r ON r.id = s.route_id WHERE s.village = ?1 AND r.date <= ?2), 0)";
 
-static int valid_date(const char *s)
-{
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    for (int i = 0; i < 10; i++) {
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-            return 0;
-    }
-    int m = (s[5] - '0') * 10 + s[6] - '0', d = (s[8] - '0') * 10 + s[9] - '0';
-    return m >= 1 && m <= 12 && d >= 1 && d <= 31;
-}
-
 /* One text column of a one-row query with up to two text parameters, as a
  * new string; NULL when there is no row (or out of memory). */
 static char *query_text(sqlite3 *db, const char *sql, const char *p1, const char *p2)
@@ -250,9 +238,13 @@ int lm_cmd_route(int argc, char **argv)
         return code;
     if (a.n_positional == 1 && strcmp(a.positional[0], "suggest") == 0) {
         int64_t cg = 0;
-        if (!date || !valid_date(date) || !cap_kg || lm_money_parse_kg(cap_kg, &cg, &why) != LM_OK)
+        if (!date || !cap_kg)
             return lm_cli_usage_error("route suggest",
                                       "needs --date YYYY-MM-DD and --capacity-kg N");
+        if (lm_date_parse(date, NULL, &why) != LM_OK)
+            return lm_cli_usage_error("route suggest", "--date '%s' %s", date, why);
+        if (lm_money_parse_kg(cap_kg, &cg, &why) != LM_OK)
+            return lm_cli_usage_error("route suggest", "--capacity-kg '%s' %s", cap_kg, why);
         lm_replica *sr;
         if ((code = lm_cli_open("route suggest", c.db, 1, &sr)) != LM_EXIT_OK)
             return code;
@@ -264,8 +256,13 @@ int lm_cmd_route(int argc, char **argv)
         return lm_cli_usage_error("route", "say 'route create' or 'route suggest' (see --help)");
     if (!date || !vehicle || !driver || !stops_arg)
         return lm_cli_usage_error(cmd, "--date, --vehicle, --driver and --stops are required");
-    if (!valid_date(date))
-        return lm_cli_usage_error(cmd, "--date '%s' is not YYYY-MM-DD", date);
+    if (lm_date_parse_near(date, lm_date_today(LM_TIME_DEFAULT_OFFSET_MIN), LM_DATE_ROUTE_BACK,
+                           LM_DATE_ROUTE_AHEAD, NULL, &why) != LM_OK)
+        return lm_cli_usage_error(cmd, "--date '%s' %s%s", date, why,
+                                  strcmp(why, "is too far from today") == 0
+                                      ? " (a route is recorded at most a month late and planned"
+                                        " at most a year ahead)"
+                                      : "");
     int64_t cap = 0;
     if (cap_kg && lm_money_parse_kg(cap_kg, &cap, &why) != LM_OK)
         return lm_cli_usage_error(cmd, "--capacity-kg '%s' %s", cap_kg, why);

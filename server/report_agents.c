@@ -36,7 +36,9 @@ static const char usage[] =
     "server holds beyond the cursor its replica confirmed), waiting_push\n"
     "(changes its replica still had queued when the last session ended; empty\n"
     "when it did not say), open_conflicts and refusals involving the user's\n"
-    "replica. See docs/hq.md.\n";
+    "replica, and future_dated: the user's purchases dated more than a day\n"
+    "after the server received them (a phone clock running ahead). See\n"
+    "docs/hq.md.\n";
 
 /* %s: the progress columns, or NULLs on a file a server of an earlier
  * version wrote and no server has opened since. */
@@ -48,18 +50,20 @@ static const char query_fmt[] =
     " (SELECT COUNT(*) FROM lm_conflicts c WHERE c.resolved = 0"
     "  AND s.site IS NOT NULL AND (c.loser_site = s.site OR c.winner_site = s.site)),"
     " (SELECT COUNT(*) FROM lm_refusals f WHERE s.site IS NOT NULL AND f.site = s.site),"
+    " (SELECT COUNT(*) FROM collections fc WHERE fc.agent_id = u.id"
+    "  AND fc.collected_at > fc.received_at + " LM_FUTURE_DATED_MS_SQL "),"
     " s.site"
     " FROM lm_users u LEFT JOIN lm_sessions_log s ON s.user = u.id ORDER BY u.id";
 
-static const char *const col_names[] = {"user",         "role",           "revoked", "last_sync",
-                                        "sessions",     "pushed",         "pulled",  "waiting_pull",
-                                        "waiting_push", "open_conflicts", "refusals"};
-static const int numeric[] = {0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1};
+static const char *const col_names[] = {
+    "user",   "role",         "revoked",      "last_sync",      "sessions", "pushed",
+    "pulled", "waiting_pull", "waiting_push", "open_conflicts", "refusals", "future_dated"};
+static const int numeric[] = {0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1};
 #define N_COLS (sizeof numeric / sizeof numeric[0])
 /* Result columns: the N_COLS above with the pull cursor in place of
  * waiting_pull, then the site. */
 #define COL_CURSOR 7
-#define COL_SITE 11
+#define COL_SITE 12
 
 /* Pull batches of this size while counting: big enough for few round
  * trips, small enough to stay modest in memory. */

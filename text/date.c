@@ -6,6 +6,7 @@
  * price.
  */
 #include <stdio.h>
+#include <time.h>
 
 #include "lm_protocol.h"
 #include "lm_text.h"
@@ -89,6 +90,13 @@ int64_t lm_date_days_of_ms(int64_t ms, int offset_min)
     int64_t local = ms + (int64_t)offset_min * 60000;
     int64_t day = local / 86400000;
     return local % 86400000 < 0 ? day - 1 : day;
+}
+
+int64_t lm_date_today(int offset_min)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return lm_date_days_of_ms((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, offset_min);
 }
 
 void lm_date_format(int64_t days, char *out, size_t size)

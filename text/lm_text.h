@@ -73,5 +73,19 @@ int lm_date_parse_near(const char *s, int64_t today_days, int64_t back, int64_t 
 int64_t lm_date_days_of_ms(int64_t ms, int offset_min);
 /* Formats days since 1970-01-01 as "YYYY-MM-DD" into out (at least 11). */
 void lm_date_format(int64_t days, char *out, size_t size);
+/* Today by the system clock at UTC offset offset_min, in days since
+ * 1970-01-01. */
+int64_t lm_date_today(int offset_min);
+
+/* How far from today a planned date may be: a route is planned at most a
+ * year ahead and recorded at most a month late; a price starts within a
+ * year of today either way. Reports and `points` take any real date. */
+#define LM_DATE_ROUTE_BACK 31
+#define LM_DATE_ROUTE_AHEAD 366
+#define LM_DATE_PRICE_BACK 366
+#define LM_DATE_PRICE_AHEAD 366
+
+/* China Standard Time, the default for days and times people see. */
+#define LM_TIME_DEFAULT_OFFSET_MIN 480
 
 #endif

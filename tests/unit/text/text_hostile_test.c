@@ -32,8 +32,8 @@ static void test_display(void)
     CHECK_STR(display(NULL), "");
     CHECK_EQ_INT(lm_text_width("abc"), 3);
     CHECK_EQ_INT(lm_text_width("王秀英"), 6);
-    CHECK_EQ_INT(lm_text_width("ｶ"), 1);       /* halfwidth katakana */
-    CHECK_EQ_INT(lm_text_width("Ａ"), 2);      /* fullwidth A */
+    CHECK_EQ_INT(lm_text_width("ｶ"), 1);         /* halfwidth katakana */
+    CHECK_EQ_INT(lm_text_width("Ａ"), 2);        /* fullwidth A */
     CHECK_EQ_INT(lm_text_width("e\xcc\x81"), 1); /* e + combining acute */
     CHECK_EQ_INT(lm_text_width("\xff"), 1);
 }
@@ -89,7 +89,8 @@ static void test_table(void)
     lm_table t;
     lm_table_init(&t, 3);
     lm_table_align_right(&t, 1);
-    const char *cells[] = {"name", "kg", "note", "王秀英", "1.5", "\x1b[31mred", "Li", "120.25", ""};
+    const char *cells[] = {"name",        "kg", "note",   "王秀英", "1.5",
+                           "\x1b[31mred", "Li", "120.25", ""};
     for (size_t i = 0; i < 9; i++)
         lm_table_add(&t, cells[i]);
     CHECK_RC(lm_table_print(&t, f), LM_OK);
