@@ -104,7 +104,11 @@ static int build_sql(const lm_report_spec *spec, char *sql, size_t size)
         "  FROM adjustments GROUP BY collection_id) a ON a.collection_id = c.id"
         " WHERE COALESCE(a.v, 0) = 0"
         "%s%s%s%s",
-        cols, by_day ? ", SUM(c.collected_at > c.received_at + " LM_FUTURE_DATED_MS_SQL ")" : "",
+        cols,
+        by_day
+            ? ", SUM(c.received_at > 0 AND c.collected_at > c.received_at + " LM_FUTURE_DATED_MS_SQL
+              ")"
+            : "",
         gl ? " GROUP BY " : "", group, gl ? " ORDER BY " : "", group);
     return n > 0 && (size_t)n < size ? LM_OK : LM_EINVAL;
 }

@@ -51,7 +51,7 @@ static const char query_fmt[] =
     "  AND s.site IS NOT NULL AND (c.loser_site = s.site OR c.winner_site = s.site)),"
     " (SELECT COUNT(*) FROM lm_refusals f WHERE s.site IS NOT NULL AND f.site = s.site),"
     " (SELECT COUNT(*) FROM collections fc WHERE fc.agent_id = u.id"
-    "  AND fc.collected_at > fc.received_at + " LM_FUTURE_DATED_MS_SQL "),"
+    "  AND fc.received_at > 0 AND fc.collected_at > fc.received_at + " LM_FUTURE_DATED_MS_SQL "),"
     " s.site"
     " FROM lm_users u LEFT JOIN lm_sessions_log s ON s.user = u.id ORDER BY u.id";
 

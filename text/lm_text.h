@@ -38,6 +38,15 @@ void lm_text_fput(FILE *f, const char *s);
  * Meant for text already passed through lm_text_display. */
 size_t lm_text_width(const char *s);
 
+/* ---- options ---------------------------------------------------------- */
+
+/* Why value cannot be the value of an option, or NULL when it can: an
+ * empty value ("is empty") or one that is itself an option ("--product":
+ * "needs a value, not the option that follows it"). Both tools'
+ * option parsers ask, so `--farmer $F --product corn` with an empty $F is
+ * an error about --farmer instead of a farmer named "--product". */
+const char *lm_text_option_value_problem(const char *value);
+
 /* ---- CSV --------------------------------------------------------------- */
 
 /* Writes s as one CSV field (RFC 4180: quoted when it holds a comma, quote,
@@ -78,11 +87,12 @@ void lm_date_format(int64_t days, char *out, size_t size);
 int64_t lm_date_today(int offset_min);
 
 /* How far from today a planned date may be: a route is planned at most a
- * year ahead and recorded at most a month late; a price starts within a
- * year of today either way. Reports and `points` take any real date. */
+ * year ahead and recorded at most a month late; a price starts at most a
+ * year ahead (a past start records the price history). Reports and
+ * `points` take any real date. */
 #define LM_DATE_ROUTE_BACK 31
 #define LM_DATE_ROUTE_AHEAD 366
-#define LM_DATE_PRICE_BACK 366
+#define LM_DATE_PRICE_BACK 36525 /* any year lm_date_parse takes */
 #define LM_DATE_PRICE_AHEAD 366
 
 /* China Standard Time, the default for days and times people see. */

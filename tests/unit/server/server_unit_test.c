@@ -134,6 +134,11 @@ static void test_opts(void)
     db = by = NULL;
     char *r3[] = {"--db="};
     CHECK_EQ_INT(lm__opts_run(1, r3, opts, 3, "t", "usage\n", "db"), 2);
+    /* a value is never empty nor the next flag (an empty $VAR unquoted) */
+    char *r5[] = {"--db", "--by", "day"};
+    CHECK_EQ_INT(lm__opts_parse(3, r5, opts, 3, "t"), LM_OPTS_USAGE);
+    char *r6[] = {"--db", "", "--by", "day"};
+    CHECK_EQ_INT(lm__opts_parse(4, r6, opts, 3, "t"), LM_OPTS_USAGE);
     char *r4[] = {"--help"};
     CHECK_EQ_INT(lm__opts_run(1, r4, opts, 3, "t", "", "db"), 0);
     CHECK_EQ_INT(lm__opts_run(1, a3, opts, 3, "t", "usage\n", NULL), 2);
@@ -272,11 +277,13 @@ static void test_report_sums(void)
     FILE *f = fmemopen(buf, sizeof buf, "w");
     CHECK_RC(lm__report_volumes(db, &spec, f, err, sizeof err), LM_OK);
     fclose(f);
-    CHECK_STR(buf,
-              "[\n {\"agent\":\"a1\",\"day\":\"2026-11-28\",\"weight_g\":1000,"
-              "\"amount_fen\":6000,\"count\":1},\n {\"agent\":\"a1\",\"day\":\"2026-11-29\","
-              "\"weight_g\":3500,\"amount_fen\":21000,\"count\":1},\n {\"agent\":\"a2\","
-              "\"day\":\"2026-11-29\",\"weight_g\":2000,\"amount_fen\":1300,\"count\":1}\n]\n");
+    CHECK_STR(buf, "[\n {\"agent\":\"a1\",\"day\":\"2026-11-28\",\"weight_g\":1000,"
+                   "\"amount_fen\":6000,\"count\":1,\"future_dated\":0},\n "
+                   "{\"agent\":\"a1\",\"day\":\"2026-11-29\","
+                   "\"weight_g\":3500,\"amount_fen\":21000,\"count\":1,\"future_dated\":0},\n "
+                   "{\"agent\":\"a2\","
+                   "\"day\":\"2026-11-29\",\"weight_g\":2000,\"amount_fen\":1300,\"count\":1,"
+                   "\"future_dated\":0}\n]\n");
     CHECK_RC(lm__report_parse_by("grade", &spec, err, sizeof err), LM_OK);
     spec.format = LM_FMT_CSV;
     f = fmemopen(buf, sizeof buf, "w");
