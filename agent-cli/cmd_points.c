@@ -88,8 +88,9 @@ int lm_cmd_points(int argc, char **argv)
         sqlite3_bind_text(st, 1, date, -1, SQLITE_STATIC);
     if (c.json)
         lm_json_begin_array(&j);
+    int kinds[7];
     for (int k = 0; k < 7 && !c.json; k++)
-        lm_table_add(&t, sqlite3_column_name(st, k));
+        kinds[k] = lm_cli_table_head(&t, (size_t)k, sqlite3_column_name(st, k));
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         if (c.json)
@@ -99,8 +100,7 @@ int lm_cmd_points(int argc, char **argv)
                 lm_json_key(&j, sqlite3_column_name(st, k));
                 lm_cli_json_column(&j, st, k);
             } else {
-                const char *text = (const char *)sqlite3_column_text(st, k);
-                lm_table_add(&t, text ? text : "-");
+                lm_cli_table_cell(&t, st, k, kinds[k], LM_TIME_DEFAULT_OFFSET_MIN, "-");
             }
         }
         if (c.json)

@@ -5,7 +5,9 @@
  * Numbers are kept as the text SQLite produced so the figures are printed
  * exactly as summed.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hq.h"
@@ -74,19 +76,45 @@ static int print_csv(const lm_hq_rows *t, FILE *out)
     return rc;
 }
 
-/* Text columns left-aligned, numbers right-aligned, "-" for not
- * applicable. */
+/* A numeric cell as people read it: grams as kg, fen as yuan (kind from
+ * lm_text_column_header); the cell as it is when it is not an integer. */
+static void add_figure(lm_table *tab, int kind, const char *cell)
+{
+    char *end = NULL, text[LM_TEXT_UNIT_SIZE];
+    errno = 0;
+    long long v = strtoll(cell, &end, 10);
+    if (kind == LM_TEXT_COL_PLAIN || kind == LM_TEXT_COL_TIME || errno || !*cell || *end) {
+        lm_table_add(tab, cell);
+        return;
+    }
+    lm_text_column_cell(kind, v, 0, text, sizeof text);
+    lm_table_add(tab, text);
+}
+
+/* For people: text columns left-aligned, numbers right-aligned, weights in
+ * kg and money in yuan (headers *_kg, *_yuan; CSV and JSON keep grams and
+ * fen), "-" for not applicable. */
 static int print_table(const lm_hq_rows *t, FILE *out)
 {
     lm_table tab;
+    int kinds[LM_HQ_MAX_COLS];
     lm_table_init(&tab, t->n_cols);
     for (size_t k = 0; k < t->n_cols; k++) {
+        char head[64];
+        kinds[k] = lm_text_column_header(t->names[k], head, sizeof head);
         if (t->numeric[k])
             lm_table_align_right(&tab, k);
-        lm_table_add(&tab, t->names[k]);
+        lm_table_add(&tab, t->numeric[k] ? head : t->names[k]);
     }
-    for (size_t i = 0; i < t->n * t->n_cols; i++)
-        lm_table_add(&tab, t->cells[i] ? t->cells[i] : "-");
+    for (size_t i = 0; i < t->n * t->n_cols; i++) {
+        size_t k = i % t->n_cols;
+        if (!t->cells[i])
+            lm_table_add(&tab, "-");
+        else if (t->numeric[k])
+            add_figure(&tab, kinds[k], t->cells[i]);
+        else
+            lm_table_add(&tab, t->cells[i]);
+    }
     int rc = lm_table_print(&tab, out);
     lm_table_close(&tab);
     return rc;

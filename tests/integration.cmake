@@ -29,7 +29,7 @@ if(NOT Python3_FOUND)
   return()
 endif()
 foreach(t sync auth input drop conflicts retry pipeline checkpoint queue_limit big_rows slow_writer
-          hostile_text dates)
+          hostile_text dates readable)
   add_test(NAME integration_${t}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_${t}.py)
   set_tests_properties(integration_${t} PROPERTIES

@@ -38,6 +38,33 @@ void lm_text_fput(FILE *f, const char *s);
  * Meant for text already passed through lm_text_display. */
 size_t lm_text_width(const char *s);
 
+/* ---- units and times for people -------------------------------------- */
+
+/* Grams as kg with 3 decimals ("604.300", "-1.500"), fen as yuan with the
+ * sign ¥ and 2 decimals ("¥274.32", "-¥1.50"). Exact: integer arithmetic.
+ * out needs LM_TEXT_UNIT_SIZE bytes. */
+#define LM_TEXT_UNIT_SIZE 32
+void lm_text_kg(int64_t grams, char *out, size_t size);
+void lm_text_yuan(int64_t fen, char *out, size_t size);
+/* ms since the epoch as local "YYYY-MM-DD HH:MM:SS" at offset_min minutes
+ * east of UTC (a time past the year 9999 either way as its number). */
+void lm_text_time(int64_t ms, int offset_min, char *out, size_t size);
+/* Parses a UTC offset "+08:00", "+8", "-05:30", "+0530" or "0" into
+ * minutes east of UTC (at most 14 hours either way). LM_OK or LM_EINVAL. */
+int lm_text_utc_offset_parse(const char *s, int *minutes);
+/* The offset people read times in: $LASTMILE_UTC_OFFSET when it parses,
+ * else LM_TIME_DEFAULT_OFFSET_MIN (UTC+8). */
+int lm_text_utc_offset_default(void);
+
+/* The machine-to-human rule tables share, by column name: a column named
+ * *_g holds grams (shown as kg, header *_kg), *_fen fen (shown in yuan,
+ * header *_yuan), *_at ms since the epoch (shown as local time). Writes the
+ * header for name into out; returns the kind (LM_TEXT_COL_*). */
+enum { LM_TEXT_COL_PLAIN, LM_TEXT_COL_GRAMS, LM_TEXT_COL_FEN, LM_TEXT_COL_TIME };
+int lm_text_column_header(const char *name, char *out, size_t size);
+/* The cell of an integer v in a column of kind, as people read it. */
+void lm_text_column_cell(int kind, int64_t v, int offset_min, char *out, size_t size);
+
 /* ---- options ---------------------------------------------------------- */
 
 /* Why value cannot be the value of an option, or NULL when it can: an

@@ -299,9 +299,8 @@ static void test_report_sums(void)
         int failed = lm_test_heap_state.failed;
         lm_test_heap_check_clean("report table");
         if (rc == LM_OK)
-            CHECK_STR(buf,
-                      "grade  weight_g  amount_fen  count\nA          4500       27000      2\n"
-                      "B          2000        1300      1\n");
+            CHECK_STR(buf, "grade  weight_kg  amount_yuan  count\nA          4.500      ¥270.00"
+                           "      2\nB          2.000       ¥13.00      1\n");
         else
             CHECK_RC(rc, LM_ENOMEM);
         if (!failed)

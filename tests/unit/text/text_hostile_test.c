@@ -144,6 +144,49 @@ static void test_dates(void)
     CHECK_RC(lm_date_parse_near("2020-01-01", 20793, 366, 366, NULL, NULL), LM_EINVAL);
 }
 
+static void test_units(void)
+{
+    char out[64];
+    lm_text_kg(604300, out, sizeof out);
+    CHECK_STR(out, "604.300");
+    lm_text_kg(-1500, out, sizeof out);
+    CHECK_STR(out, "-1.500");
+    lm_text_kg(INT64_MIN, out, sizeof out);
+    CHECK_STR(out, "-9223372036854775.808");
+    lm_text_yuan(27432, out, sizeof out);
+    CHECK_STR(out, "¥274.32");
+    lm_text_yuan(-150, out, sizeof out);
+    CHECK_STR(out, "-¥1.50");
+    lm_text_yuan(5, out, sizeof out);
+    CHECK_STR(out, "¥0.05");
+    /* 1796274740673 ms: 2026-12-03 05:12:20.673 UTC, 13:12:20 at UTC+8. */
+    lm_text_time(INT64_C(1796274740673), 480, out, sizeof out);
+    CHECK_STR(out, "2026-12-03 13:12:20");
+    lm_text_time(INT64_C(1796274740673), 0, out, sizeof out);
+    CHECK_STR(out, "2026-12-03 05:12:20");
+    lm_text_time(INT64_MAX, 480, out, sizeof out);
+    CHECK_STR(out, "9223372036854775807");
+    int m = 0;
+    CHECK(lm_text_utc_offset_parse("+08:00", &m) == LM_OK && m == 480);
+    CHECK(lm_text_utc_offset_parse("+8", &m) == LM_OK && m == 480);
+    CHECK(lm_text_utc_offset_parse("-05:30", &m) == LM_OK && m == -330);
+    CHECK(lm_text_utc_offset_parse("+0545", &m) == LM_OK && m == 345);
+    CHECK(lm_text_utc_offset_parse("0", &m) == LM_OK && m == 0);
+    CHECK_RC(lm_text_utc_offset_parse("+15", &m), LM_EINVAL);
+    CHECK_RC(lm_text_utc_offset_parse("+08:60", &m), LM_EINVAL);
+    CHECK_RC(lm_text_utc_offset_parse("UTC+8", &m), LM_EINVAL);
+    CHECK_RC(lm_text_utc_offset_parse("", &m), LM_EINVAL);
+    CHECK_RC(lm_text_utc_offset_parse("+", &m), LM_EINVAL);
+    char head[32];
+    CHECK_EQ_INT(lm_text_column_header("weight_g", head, sizeof head), LM_TEXT_COL_GRAMS);
+    CHECK_STR(head, "weight_kg");
+    CHECK_EQ_INT(lm_text_column_header("unit_price_fen", head, sizeof head), LM_TEXT_COL_FEN);
+    CHECK_STR(head, "unit_price_yuan");
+    CHECK_EQ_INT(lm_text_column_header("collected_at", head, sizeof head), LM_TEXT_COL_TIME);
+    CHECK_EQ_INT(lm_text_column_header("count", head, sizeof head), LM_TEXT_COL_PLAIN);
+    CHECK_EQ_INT(lm_text_column_header("_g", head, sizeof head), LM_TEXT_COL_PLAIN);
+}
+
 int main(void)
 {
     lm_test_heap_install(0);
@@ -152,6 +195,7 @@ int main(void)
     test_json();
     test_table();
     test_dates();
+    test_units();
     lm_test_heap_check_clean("text");
     return lm_test_done("text_hostile");
 }
