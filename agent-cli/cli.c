@@ -290,3 +290,17 @@ void lm_cli_table_cell(lm_table *t, sqlite3_stmt *st, int col, int kind, int off
         lm_table_add(t, (const char *)sqlite3_column_text(st, col));
     }
 }
+
+void lm_cli_warn_clock(const char *cmd, lm_replica *r)
+{
+    char *text = lm_cli_meta(r, "clock_offset"); /* server time - device time */
+    long long off = text ? strtoll(text, NULL, 10) : 0;
+    lm_free(text);
+    if (off > -LM_CLI_CLOCK_WARN_MS && off < LM_CLI_CLOCK_WARN_MS)
+        return;
+    long long hours = (off < 0 ? -off : off) / 3600000;
+    fprintf(stderr,
+            "lastmile: %s: warning: this device's clock was %lld hours %s the server's at the "
+            "last sync; purchases are dated by it, so set the clock\n",
+            cmd, hours, off < 0 ? "ahead of" : "behind");
+}

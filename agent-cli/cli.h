@@ -65,6 +65,13 @@ int lm_cli_open(const char *cmd, const char *db_opt, int require_user, lm_replic
 /* Wall-clock ms since the epoch (device time, as records keep it). */
 uint64_t lm_cli_now_ms(void);
 
+/* A purchase is dated by the phone's clock. When the clock was more than
+ * LM_CLI_CLOCK_WARN_MS off the server's at the last sync (meta
+ * clock_offset), prints one warning line on stderr naming how far and
+ * which way, before the command records anything. Never fails. */
+#define LM_CLI_CLOCK_WARN_MS INT64_C(86400000)
+void lm_cli_warn_clock(const char *cmd, lm_replica *r);
+
 /* Meta value or NULL when missing (caller frees with lm_free). */
 char *lm_cli_meta(lm_replica *r, const char *key);
 

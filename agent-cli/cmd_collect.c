@@ -62,6 +62,7 @@ int lm_cmd_collect(int argc, char **argv)
     lm_replica *r;
     if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
         return code;
+    lm_cli_warn_clock(cmd, r);
     sqlite3 *db = lm_replica_db(r);
     char *user = lm_cli_meta(r, "user");
     char *village = NULL;

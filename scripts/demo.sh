@@ -131,7 +131,7 @@ say "the dispatcher's replica now shows what waits in county pingshan"
 "$cli" list collections --db "$run_dir/disp-chen.db" --json |
   python3 -c 'import json,sys; rows=json.load(sys.stdin); print("  %d collections from %s" % (len(rows), ", ".join(sorted({r["agent_id"] for r in rows}))))'
 
-say "volume report on the server (weight in grams, money in fen; voids excluded)"
+say "volume report on the server (weight in kg, money in yuan; voids excluded)"
 "$srv" report volumes --db "$run_dir/server.db" --by agent,product --format table
 echo
 "$srv" report volumes --db "$run_dir/server.db" --by village --format table

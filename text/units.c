@@ -27,8 +27,8 @@ void lm_text_kg(int64_t grams, char *out, size_t size)
 void lm_text_yuan(int64_t fen, char *out, size_t size)
 {
     uint64_t m = magnitude(fen);
-    snprintf(out, size, "%s\xc2\xa5%llu.%02llu", fen < 0 ? "-" : "",
-             (unsigned long long)(m / 100), (unsigned long long)(m % 100));
+    snprintf(out, size, "%s\xc2\xa5%llu.%02llu", fen < 0 ? "-" : "", (unsigned long long)(m / 100),
+             (unsigned long long)(m % 100));
 }
 
 void lm_text_time(int64_t ms, int offset_min, char *out, size_t size)

@@ -3,7 +3,8 @@ takes one (price set --from, route create/suggest --date, points --date,
 report reconcile/poverty --from/--to), with a clear reason and nothing
 written; a purchase dated more than a day after the server received it (a
 phone clock a year ahead, written by plain SQL) is counted as future_dated
-by `report volumes --by day` and `report agents`."""
+by `report volumes --by day` and `report agents`, and `collect` warns when
+the clock was more than a day off the server's at the last sync."""
 import json
 import sqlite3
 
@@ -72,6 +73,20 @@ def main():
         code, out, _ = run([SERVER, "report", "agents", "--db", server.db, "--format", "json"])
         rows = json.loads(out) if code == 0 else []
         check([r.get("future_dated") for r in rows] == [1], "report agents flags it: %r" % rows)
+
+        # The agent is told at entry: its clock was a year ahead at the last sync.
+        args = ("collect", "--farmer", farmer, "--product", "potato", "--grade", "A", "--kg", "1",
+                "--price", "1.80")
+        code, _, err = a.cli(*args)
+        check(code == 0 and "clock" not in err, "no warning with a right clock: %r" % err)
+        con = sqlite3.connect(a.db)
+        with con:
+            con.execute("UPDATE lm_meta SET value = ? WHERE key = 'clock_offset'",
+                        (str(-366 * 86400000),))
+        con.close()
+        code, _, err = a.cli(*args)
+        check(code == 0 and "clock was 8784 hours ahead of the server's" in err,
+              "warned of a clock a year ahead: %r" % err)
         server.stop()
     done("integration_dates")
 
