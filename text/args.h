@@ -5,7 +5,7 @@
  *
  * Accepted forms: "--name value", "--name=value", "--flag". A value option
  * always takes the next argument, even one starting with a single '-', so
- * "--delta-kg -1.5" works; an empty value or one starting with "--" is
+ * "--delta-kg -1.5" works; an empty value or an option ("--product") is
  * refused (lm_text_option_value_problem). "--" ends the options.
  */
 #ifndef LM_TEXT_ARGS_H

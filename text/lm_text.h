@@ -68,7 +68,8 @@ void lm_text_column_cell(int kind, int64_t v, int offset_min, char *out, size_t 
 /* ---- options ---------------------------------------------------------- */
 
 /* Why value cannot be the value of an option, or NULL when it can: an
- * empty value ("is empty") or one that is itself an option ("--product":
+ * empty value ("is empty") or one that is itself an option ("--" or "--"
+ * and a letter, as "--product":
  * "needs a value, not the option that follows it"). Both tools'
  * option parsers ask, so `--farmer $F --product corn` with an empty $F is
  * an error about --farmer instead of a farmer named "--product". */

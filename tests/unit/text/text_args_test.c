@@ -82,6 +82,9 @@ int main(void)
     char *v11[] = {"--kg", "--json", "corn"};
     CHECK_RC(parse(&o, &a, err, sizeof err, 3, v11), LM_EINVAL);
     CHECK_STR(err, "--kg needs a value, not the option that follows it");
+    char *v13[] = {"--kg", "--1"}; /* no option: the command judges it */
+    CHECK_RC(parse(&o, &a, err, sizeof err, 2, v13), LM_OK);
+    CHECK_STR(o.kg, "--1");
     char *v12[] = {"--delta-kg", "-1.5"};
     CHECK_RC(parse(&o, &a, err, sizeof err, 2, v12), LM_OK);
     CHECK_STR(o.delta, "-1.5");
