@@ -262,3 +262,41 @@ int lm_cli_print_id(const char *cmd, const char *id, int json)
     }
     return lm_cli_print_object(cmd, id_member, id);
 }
+
+int lm_cli_table_head(lm_table *t, size_t table_col, const char *name)
+{
+    char head[128];
+    int kind = lm_text_column_header(name, head, sizeof head);
+    if (kind == LM_TEXT_COL_GRAMS || kind == LM_TEXT_COL_FEN)
+        lm_table_align_right(t, table_col);
+    lm_table_add(t, head);
+    return kind;
+}
+
+void lm_cli_table_cell(lm_table *t, sqlite3_stmt *st, int col, int kind, int offset_min,
+                       const char *null_text)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+        lm_table_add(t, null_text);
+    } else if (kind != LM_TEXT_COL_PLAIN && sqlite3_column_type(st, col) == SQLITE_INTEGER) {
+        char text[64];
+        lm_text_column_cell(kind, sqlite3_column_int64(st, col), offset_min, text, sizeof text);
+        lm_table_add(t, text);
+    } else {
+        lm_table_add(t, (const char *)sqlite3_column_text(st, col));
+    }
+}
+
+void lm_cli_warn_clock(const char *cmd, lm_replica *r)
+{
+    char *text = lm_cli_meta(r, "clock_offset"); /* server time - device time */
+    long long off = text ? strtoll(text, NULL, 10) : 0;
+    lm_free(text);
+    if (off > -LM_CLI_CLOCK_WARN_MS && off < LM_CLI_CLOCK_WARN_MS)
+        return;
+    long long hours = (off < 0 ? -off : off) / 3600000;
+    fprintf(stderr,
+            "lastmile: %s: warning: this device's clock was %lld hours %s the server's at the "
+            "last sync; purchases are dated by it, so set the clock\n",
+            cmd, hours, off < 0 ? "ahead of" : "behind");
+}

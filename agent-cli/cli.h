@@ -12,6 +12,8 @@
 #include "args.h"
 #include "json.h"
 #include "lm_sync.h"
+#include "lm_text.h"
+#include "table.h"
 
 #define LM_EXIT_OK 0
 #define LM_EXIT_RUNTIME 1
@@ -98,6 +100,13 @@ int lm_cli_sql_error(const char *cmd, sqlite3 *db, const char *what);
 /* Wall-clock ms since the epoch (device time, as records keep it). */
 uint64_t lm_cli_now_ms(void);
 
+/* A purchase is dated by the phone's clock. When the clock was more than
+ * LM_CLI_CLOCK_WARN_MS off the server's at the last sync (meta
+ * clock_offset), prints one warning line on stderr naming how far and
+ * which way, before the command records anything. Never fails. */
+#define LM_CLI_CLOCK_WARN_MS INT64_C(86400000)
+void lm_cli_warn_clock(const char *cmd, lm_replica *r);
+
 /* Meta value or NULL when missing (caller frees with lm_free). */
 char *lm_cli_meta(lm_replica *r, const char *key);
 
@@ -127,6 +136,15 @@ void lm_cli_format_time(uint64_t ms, char *out, size_t size);
  * log show: a string, because a JSON number above 2^53 loses digits in
  * parsers that read numbers as doubles. */
 void lm_cli_json_site(lm_json *j, uint64_t site);
+
+/* Adds a column's header to a table for people (lm_text_column_header:
+ * weight_g -> weight_kg, amount_fen -> amount_yuan), right-aligning kg and
+ * yuan; table_col is its place in t. Returns the LM_TEXT_COL_* kind. */
+int lm_cli_table_head(lm_table *t, size_t table_col, const char *name);
+/* Adds column col of st's current row as people read it (kg, yuan, local
+ * time at offset_min by kind); a NULL shows as null_text. */
+void lm_cli_table_cell(lm_table *t, struct sqlite3_stmt *st, int col, int kind, int offset_min,
+                       const char *null_text);
 
 /* Writes an lm_value as JSON (TEXT/BLOB as strings). */
 void lm_cli_json_value(lm_json *j, const lm_value *v);

@@ -13,6 +13,7 @@
 
 #include "catalog.h"
 #include "cli.h"
+#include "lm_text.h"
 #include "farmer_lookup.h"
 #include "money.h"
 
@@ -86,7 +87,7 @@ static int settle_price(const char *cmd, sqlite3 *db, purchase *p)
     int found = lm_catalog_price_today(db, p->product, p->grade, &catalog_fen, from);
     if (found < 0)
         return lm_cli_error(cmd, "cannot read the catalog: %s", sqlite3_errmsg(db));
-    char a[LM_MONEY_TEXT_SIZE], b[LM_MONEY_TEXT_SIZE];
+    char a[LM_TEXT_UNIT_SIZE], b[LM_TEXT_UNIT_SIZE];
     if (!p->price) {
         if (!found)
             return lm_cli_usage_error(cmd,
@@ -97,17 +98,18 @@ static int settle_price(const char *cmd, sqlite3 *db, purchase *p)
         memcpy(p->catalog_from, from, sizeof from);
     } else if (found && catalog_fen > 0 &&
                llabs(p->price_fen - catalog_fen) * 100 > catalog_fen * LM_CATALOG_WARN_PERCENT) {
+        lm_text_yuan(p->price_fen, a, sizeof a);
+        lm_text_yuan(catalog_fen, b, sizeof b);
         fprintf(stderr,
-                "lastmile: %s: warning: ¥%s/kg is %lld%% %s the catalog price ¥%s/kg for %s "
+                "lastmile: %s: warning: %s/kg is %lld%% %s the catalog price %s/kg for %s "
                 "grade %s (recorded as typed)\n",
-                cmd, lm_money_format_yuan(p->price_fen, a, sizeof a),
-                (long long)(llabs(p->price_fen - catalog_fen) * 100 / catalog_fen),
-                p->price_fen > catalog_fen ? "above" : "below",
-                lm_money_format_yuan(catalog_fen, b, sizeof b), p->product, p->grade);
+                cmd, a, (long long)(llabs(p->price_fen - catalog_fen) * 100 / catalog_fen),
+                p->price_fen > catalog_fen ? "above" : "below", b, p->product, p->grade);
     }
-    if (lm_money_amount_fen(p->weight_g, p->price_fen, &p->amount_fen) != LM_OK)
-        return lm_cli_usage_error(cmd, "--kg %s at ¥%s/kg is too large an amount", p->kg,
-                                  lm_money_format_yuan(p->price_fen, a, sizeof a));
+    if (lm_money_amount_fen(p->weight_g, p->price_fen, &p->amount_fen) != LM_OK) {
+        lm_text_yuan(p->price_fen, a, sizeof a);
+        return lm_cli_usage_error(cmd, "--kg %s at %s/kg is too large an amount", p->kg, a);
+    }
     return LM_EXIT_OK;
 }
 
@@ -175,12 +177,13 @@ static int print_purchase(const char *cmd, const purchase *p, const char *id, in
         printed x = {p, id};
         return lm_cli_print_object(cmd, purchase_members, &x);
     }
-    char kg[LM_MONEY_TEXT_SIZE], price[LM_MONEY_TEXT_SIZE], amount[LM_MONEY_TEXT_SIZE];
-    printf("%s  %s kg × ¥%s/kg = ¥%s  (%s %s%s%s)\n", p->farmer_name ? p->farmer_name : "",
-           lm_money_format_kg(p->weight_g, kg, sizeof kg),
-           lm_money_format_yuan(p->price_fen, price, sizeof price),
-           lm_money_format_yuan(p->amount_fen, amount, sizeof amount), p->product, p->grade,
-           p->catalog_from[0] ? ", catalog price since " : "", p->catalog_from);
+    char kg[LM_TEXT_UNIT_SIZE], price[LM_TEXT_UNIT_SIZE], amount[LM_TEXT_UNIT_SIZE];
+    lm_text_kg(p->weight_g, kg, sizeof kg);
+    lm_text_yuan(p->price_fen, price, sizeof price);
+    lm_text_yuan(p->amount_fen, amount, sizeof amount);
+    printf("%s  %s kg × %s/kg = %s  (%s %s%s%s)\n", p->farmer_name ? p->farmer_name : "", kg, price,
+           amount, p->product, p->grade, p->catalog_from[0] ? ", catalog price since " : "",
+           p->catalog_from);
     return lm_cli_print_id(cmd, id, 0);
 }
 
@@ -211,6 +214,7 @@ int lm_cmd_collect(int argc, char **argv)
     lm_replica *r;
     if ((code = lm_cli_open(cmd, c.db, LM_CLI_USER | LM_CLI_WRITE, &r)) != LM_EXIT_OK)
         return code;
+    lm_cli_warn_clock(cmd, r);
     sqlite3 *db = lm_replica_db(r);
     char *user = lm_cli_meta(r, "user");
     char id[LM_ID_SIZE];

@@ -9,6 +9,7 @@
 
 #include "catalog.h"
 #include "cli.h"
+#include "lm_text.h"
 #include "money.h"
 #include "table.h"
 
@@ -51,14 +52,16 @@ static void row_to_json(lm_json *j, sqlite3_stmt *st)
 
 static void row_to_table(lm_table *t, sqlite3_stmt *st)
 {
-    char n[32], kg[LM_MONEY_TEXT_SIZE], yuan[LM_MONEY_TEXT_SIZE];
+    char n[32], kg[LM_TEXT_UNIT_SIZE], yuan[LM_TEXT_UNIT_SIZE];
     lm_table_add(t, (const char *)sqlite3_column_text(st, 1));
     lm_table_add(t, (const char *)sqlite3_column_text(st, 2));
     lm_table_add(t, sqlite3_column_int(st, 3) ? "yes" : "");
     snprintf(n, sizeof n, "%lld", (long long)sqlite3_column_int64(st, 4));
     lm_table_add(t, n);
-    lm_table_add(t, lm_money_format_kg(sqlite3_column_int64(st, 5), kg, sizeof kg));
-    lm_table_add(t, lm_money_format_yuan(sqlite3_column_int64(st, 6), yuan, sizeof yuan));
+    lm_text_kg(sqlite3_column_int64(st, 5), kg, sizeof kg);
+    lm_table_add(t, kg);
+    lm_text_yuan(sqlite3_column_int64(st, 6), yuan, sizeof yuan);
+    lm_table_add(t, yuan);
 }
 
 static void totals_to_json(lm_json *j, const totals *sum)
@@ -76,14 +79,16 @@ static void totals_to_json(lm_json *j, const totals *sum)
 
 static void totals_to_table(lm_table *t, const totals *sum)
 {
-    char n[32], kg[LM_MONEY_TEXT_SIZE], yuan[LM_MONEY_TEXT_SIZE];
+    char n[32], kg[LM_TEXT_UNIT_SIZE], yuan[LM_TEXT_UNIT_SIZE];
     snprintf(n, sizeof n, "%lld", (long long)sum->purchases);
     lm_table_add(t, "total");
     lm_table_add(t, "");
     lm_table_add(t, "");
     lm_table_add(t, n);
-    lm_table_add(t, lm_money_format_kg(sum->weight_g, kg, sizeof kg));
-    lm_table_add(t, lm_money_format_yuan(sum->amount_fen, yuan, sizeof yuan));
+    lm_text_kg(sum->weight_g, kg, sizeof kg);
+    lm_table_add(t, kg);
+    lm_text_yuan(sum->amount_fen, yuan, sizeof yuan);
+    lm_table_add(t, yuan);
 }
 
 /* date: the --date given, else today's local date, checked and copied. */

@@ -77,8 +77,9 @@ int lm_cmd_points(int argc, char **argv)
         return code;
     if (a.n_positional)
         return lm_cli_usage_error(cmd, "unexpected argument '%s'", a.positional[0]);
-    if (date && (strlen(date) != 10 || date[4] != '-' || date[7] != '-'))
-        return lm_cli_usage_error(cmd, "--date '%s' is not YYYY-MM-DD", date);
+    const char *why = NULL;
+    if (date && lm_date_parse(date, NULL, &why) != LM_OK)
+        return lm_cli_usage_error(cmd, "--date '%s' %s", date, why);
     lm_replica *r;
     if ((code = lm_cli_open(cmd, c.db, 1, &r)) != LM_EXIT_OK)
         return code;
@@ -98,8 +99,9 @@ int lm_cmd_points(int argc, char **argv)
         sqlite3_bind_text(st, 1, date, -1, SQLITE_STATIC);
     if (c.json)
         lm_json_begin_array(&j);
+    int kinds[8];
     for (int k = 0; k < 8 && !c.json; k++)
-        lm_table_add(&t, sqlite3_column_name(st, k));
+        kinds[k] = lm_cli_table_head(&t, (size_t)k, sqlite3_column_name(st, k));
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         if (c.json)
@@ -109,8 +111,7 @@ int lm_cmd_points(int argc, char **argv)
                 lm_json_key(&j, sqlite3_column_name(st, k));
                 lm_cli_json_column(&j, st, k);
             } else {
-                const char *text = (const char *)sqlite3_column_text(st, k);
-                lm_table_add(&t, text ? text : "-");
+                lm_cli_table_cell(&t, st, k, kinds[k], LM_TIME_DEFAULT_OFFSET_MIN, "-");
             }
         }
         if (c.json)

@@ -51,18 +51,6 @@ static const char sql_waiting[] =
     " - COALESCE((SELECT SUM(COALESCE(s.loaded_weight_g, 0)) FROM route_stops s"
     "  JOIN routes r ON r.id = s.route_id WHERE s.village = ?1 AND r.date <= ?2), 0)";
 
-static int valid_date(const char *s)
-{
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    for (int i = 0; i < 10; i++) {
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-            return 0;
-    }
-    int m = (s[5] - '0') * 10 + s[6] - '0', d = (s[8] - '0') * 10 + s[9] - '0';
-    return m >= 1 && m <= 12 && d >= 1 && d <= 31;
-}
-
 /* One text column of a one-row query with up to two text parameters, as a
  * new string; NULL when there is no row (or out of memory). */
 static char *query_text(sqlite3 *db, const char *sql, const char *p1, const char *p2)
@@ -243,14 +231,22 @@ static int suggest(lm_replica *r, const char *date, long long cap, lm_geo_opts *
             if (pts[i].bin != b)
                 continue;
             county = pts[i].county;
-            printf(json ? "%s\"%s\"" : "%s%s", k++ ? "," : " ", pts[i].village);
+            fputs(k++ ? "," : json ? "" : " ", stdout);
+            if (json)
+                lm_json_fput_string(stdout, pts[i].village);
+            else
+                lm_text_fput(stdout, pts[i].village);
         }
         long long w = load[b - 1];
+        fputs(json ? "],\"county\":" : "  (", stdout);
         if (json)
-            printf("],\"county\":\"%s\",\"waiting_g\":%lld,\"over_capacity\":%s}", county, w,
-                   w > cap ? "true" : "false");
+            lm_json_fput_string(stdout, county);
         else
-            printf("  (%s, %lld.%03lld kg%s)\n", county, w / 1000, w % 1000,
+            lm_text_fput(stdout, county);
+        if (json)
+            printf(",\"waiting_g\":%lld,\"over_capacity\":%s}", w, w > cap ? "true" : "false");
+        else
+            printf(", %lld.%03lld kg%s)\n", w / 1000, w % 1000,
                    w > cap ? ", OVER CAPACITY: one village alone exceeds it" : "");
     }
     if (json)
@@ -287,9 +283,13 @@ int lm_cmd_route(int argc, char **argv)
         return code;
     if (a.n_positional == 1 && strcmp(a.positional[0], "suggest") == 0) {
         int64_t cg = 0;
-        if (!date || !valid_date(date) || !cap_kg || lm_money_parse_kg(cap_kg, &cg, &why) != LM_OK)
+        if (!date || !cap_kg)
             return lm_cli_usage_error("route suggest",
                                       "needs --date YYYY-MM-DD and --capacity-kg N");
+        if (lm_date_parse(date, NULL, &why) != LM_OK)
+            return lm_cli_usage_error("route suggest", "--date '%s' %s", date, why);
+        if (lm_money_parse_kg(cap_kg, &cg, &why) != LM_OK)
+            return lm_cli_usage_error("route suggest", "--capacity-kg '%s' %s", cap_kg, why);
         lm_geo_opts go = {.cap_g = cg, .svg = svg, .json = c.json};
         if (cg <= 0)
             return lm_cli_usage_error("route suggest", "--capacity-kg must be more than 0");
@@ -317,8 +317,13 @@ int lm_cmd_route(int argc, char **argv)
         return lm_cli_usage_error(cmd, "--vehicles, --max-km and --svg are route suggest's");
     if (!date || !vehicle || !driver || !stops_arg)
         return lm_cli_usage_error(cmd, "--date, --vehicle, --driver and --stops are required");
-    if (!valid_date(date))
-        return lm_cli_usage_error(cmd, "--date '%s' is not YYYY-MM-DD", date);
+    if (lm_date_parse_near(date, lm_date_today(LM_TIME_DEFAULT_OFFSET_MIN), LM_DATE_ROUTE_BACK,
+                           LM_DATE_ROUTE_AHEAD, NULL, &why) != LM_OK)
+        return lm_cli_usage_error(cmd, "--date '%s' %s%s", date, why,
+                                  strcmp(why, "is too far from today") == 0
+                                      ? " (a route is recorded at most a month late and planned"
+                                        " at most a year ahead)"
+                                      : "");
     int tc;
     if ((tc = lm_cli_check_text(cmd, "vehicle", "routes", "vehicle", vehicle)) >= 0 ||
         (tc = lm_cli_check_text(cmd, "driver", "routes", "driver", driver)) >= 0)

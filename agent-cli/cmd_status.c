@@ -102,8 +102,11 @@ static void print_text(const char *path, lm_replica *r, const status *s)
            s->role ? s->role : "?", s->server ? s->server : "?");
     printf("pending:    %llu changes to push\n", (unsigned long long)s->pending);
     printf("last sync:  %s\n", when);
-    if (s->last_error && *s->last_error)
-        printf("last error: %s\n", s->last_error);
+    if (s->last_error && *s->last_error) {
+        fputs("last error: ", stdout);
+        lm_text_fput(stdout, s->last_error);
+        fputc('\n', stdout);
+    }
     printf("conflicts:  %zu open%s\n", s->open_conflicts,
            s->open_conflicts ? " (see 'lastmile conflicts')" : "");
     printf("refusals:   %zu%s\n", s->refusals,

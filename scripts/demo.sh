@@ -194,7 +194,7 @@ receipt kiwi A 60.2
 receipt kiwi C 18.75
 receipt apple B 118
 
-say "headquarters: volumes, reconcile, poverty, agents"
+say "headquarters: volumes (kg, yuan; voids excluded), reconcile, poverty, agents"
 "$srv" report volumes --db "$run_dir/server.db" --by agent,product --format table
 echo
 "$srv" report reconcile --db "$run_dir/server.db" --format table

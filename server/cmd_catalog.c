@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "hq.h"
+#include "lm_text.h"
 #include "money.h"
 #include "opts.h"
 
@@ -66,14 +66,6 @@ fail_check:
 }
 
 /* Today's date in China Standard Time, the calendar every report uses. */
-static void today_cst(char out[11])
-{
-    time_t now = time(NULL) + 8 * 3600;
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
-}
-
 int lm__cmd_price(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "set") != 0) {
@@ -98,11 +90,13 @@ int lm__cmd_price(int argc, char **argv)
         return 2;
     }
     char today[11];
-    today_cst(today);
+    int64_t today_days = lm_date_today(LM_TIME_DEFAULT_OFFSET_MIN);
+    lm_date_format(today_days, today, sizeof today);
     if (!from)
         from = today;
-    if (!lm__hq_valid_date(from)) {
-        fprintf(stderr, "lastmile-server price set: --from '%s' is not a date YYYY-MM-DD\n", from);
+    if (lm_date_parse_near(from, today_days, LM_DATE_PRICE_BACK, LM_DATE_PRICE_AHEAD, NULL, &why) !=
+        LM_OK) {
+        fprintf(stderr, "lastmile-server price set: --from '%s' %s\n", from, why);
         return 2;
     }
     lm_replica *r = lm__hq_open(db, "price set");

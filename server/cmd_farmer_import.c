@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "hq.h"
+#include "lm_text.h"
 #include "opts.h"
 #include "register_file.h"
 
@@ -204,7 +205,9 @@ static int load_register(sqlite3 *db, char *text, const char *path, int *n_rows,
     return rc;
 }
 
-/* Prints every row of sql, a tab-separated line each after the label. */
+/* Prints every row of sql, a tab-separated line each after the label; the
+ * cells go through lm_text_fput, so a TAB or newline inside a name shows as
+ * \t or \n and cannot forge a field or a line (a summary, say). */
 static int list(sqlite3 *db, const char *label, const char *sql, int *count)
 {
     sqlite3_stmt *st = NULL;
@@ -216,7 +219,8 @@ static int list(sqlite3 *db, const char *label, const char *sql, int *count)
         fputs(label, stdout);
         for (int k = 0; k < sqlite3_column_count(st); k++) {
             const char *t = (const char *)sqlite3_column_text(st, k);
-            printf("\t%s", t ? t : "");
+            putchar('\t');
+            lm_text_fput(stdout, t);
         }
         putchar('\n');
         (*count)++;

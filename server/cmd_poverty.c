@@ -35,10 +35,8 @@ int lm__cmd_report_poverty(int argc, char **argv)
         lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "report poverty", usage, "db");
     if (prc != LM_OPTS_GO)
         return prc;
-    if ((from && !lm__hq_valid_date(from)) || (to && !lm__hq_valid_date(to))) {
-        fprintf(stderr, "lastmile-server report poverty: --from/--to take YYYY-MM-DD\n");
+    if (lm__hq_check_dates("report poverty", from, to) != 0)
         return 2;
-    }
     int fmt = lm__report_parse_format(format);
     if (fmt < 0 || (strcmp(period, "day") != 0 && strcmp(period, "week") != 0 &&
                     strcmp(period, "month") != 0 && strcmp(period, "all") != 0)) {

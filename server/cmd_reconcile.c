@@ -39,10 +39,8 @@ int lm__cmd_report_reconcile(int argc, char **argv)
                            usage, "db");
     if (prc != LM_OPTS_GO)
         return prc;
-    if ((from && !lm__hq_valid_date(from)) || (to && !lm__hq_valid_date(to))) {
-        fprintf(stderr, "lastmile-server report reconcile: --from/--to take YYYY-MM-DD\n");
+    if (lm__hq_check_dates("report reconcile", from, to) != 0)
         return 2;
-    }
     int64_t tol_cpct;
     const char *why = "is not a percentage";
     if (lm_money_parse_decimal(tol, 2, &tol_cpct, &why) != LM_OK || tol_cpct < 0 ||

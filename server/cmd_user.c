@@ -21,7 +21,8 @@
 #include "cmds.h"
 #include "identity.h"
 #include "opts.h"
-#include "out.h"
+#include "json.h"
+#include "table.h"
 #include "srvdb.h"
 
 static const char usage[] =
@@ -296,11 +297,14 @@ static int user_list(int argc, char **argv)
                            " LEFT JOIN lm_sessions_log s ON s.user = u.id ORDER BY u.id",
                            -1, &st, NULL) != SQLITE_OK)
         goto fail_db;
+    static const char *const head[] = {"ID",     "ROLE",    "VILLAGES",
+                                       "COUNTY", "REVOKED", "LAST_SYNC_AT"};
+    lm_table t;
+    lm_table_init(&t, 6);
     if (json)
         fputs("[", stdout);
-    else
-        printf("%-20s %-10s %-24s %-12s %-7s %s\n", "ID", "ROLE", "VILLAGES", "COUNTY", "REVOKED",
-               "LAST_SYNC_AT");
+    for (size_t k = 0; !json && k < 6; k++)
+        lm_table_add(&t, head[k]);
     int step, n = 0;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *cid = (const char *)sqlite3_column_text(st, 0);
@@ -313,13 +317,13 @@ static int user_list(int argc, char **argv)
         long long last = sqlite3_column_int64(st, 6);
         if (json) {
             fputs(n ? ",\n {\"id\":" : "\n {\"id\":", stdout);
-            lm__out_json_str(stdout, cid);
+            lm_json_fput_string(stdout, cid);
             fputs(",\"role\":", stdout);
-            lm__out_json_str(stdout, role);
+            lm_json_fput_string(stdout, role);
             fputs(",\"villages\":", stdout);
-            lm__out_json_str(stdout, vl);
+            lm_json_fput_string(stdout, vl);
             fputs(",\"county\":", stdout);
-            lm__out_json_str(stdout, cty);
+            lm_json_fput_string(stdout, cty);
             printf(",\"revoked\":%s,\"created_at\":%lld,\"last_sync_at\":",
                    revoked ? "true" : "false", created);
             if (synced)
@@ -330,8 +334,10 @@ static int user_list(int argc, char **argv)
             char lastbuf[32] = "-";
             if (synced)
                 snprintf(lastbuf, sizeof lastbuf, "%lld", last);
-            printf("%-20s %-10s %-24s %-12s %-7s %s\n", cid, role, vl ? vl : "-", cty ? cty : "-",
-                   revoked ? "yes" : "no", lastbuf);
+            const char *cells[] = {
+                cid, role, vl ? vl : "-", cty ? cty : "-", revoked ? "yes" : "no", lastbuf};
+            for (size_t k = 0; k < 6; k++)
+                lm_table_add(&t, cells[k]);
         }
         n++;
     }
@@ -339,8 +345,11 @@ static int user_list(int argc, char **argv)
         goto fail_step;
     if (json)
         fputs(n ? "\n]\n" : "]\n", stdout);
+    else if (lm_table_print(&t, stdout) != LM_OK)
+        goto fail_step;
     code = 0;
 fail_step:
+    lm_table_close(&t);
     sqlite3_finalize(st);
 fail_db:
     if (code)

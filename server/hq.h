@@ -35,8 +35,10 @@ int lm__hq_exists(sqlite3 *db, const char *table, const char *column, const char
 int lm__hq_write(lm_replica *r, const char *sql, const lm_hq_param *params, size_t n, int *changed,
                  char *err, size_t err_size);
 
-/* 1 when s is a calendar date YYYY-MM-DD (month 1-12, day 1-31), else 0. */
-int lm__hq_valid_date(const char *s);
+/* 0 when from and to (either may be NULL) are real dates (lm_date_parse,
+ * lm_text.h); else prints "lastmile-server CMD: --from 'X' <why>" and
+ * returns 2, the usage exit code. */
+int lm__hq_check_dates(const char *cmd, const char *from, const char *to);
 
 /* Opens the server database at path for an HQ command (5 s busy timeout);
  * on failure prints "lastmile-server CMD: reason" and returns NULL. */
@@ -60,8 +62,11 @@ char **lm__hq_rows_add(lm_hq_rows *t);
 /* Frees every cell and the array; the table can be reused empty. */
 void lm__hq_rows_free(lm_hq_rows *t);
 /* Prints the rows as LM_FMT_TABLE, LM_FMT_CSV or LM_FMT_JSON (an array of
- * objects keyed by column name). */
-void lm__hq_rows_print(const lm_hq_rows *t, int format, FILE *out);
+ * objects keyed by column name) through the text layer: table cells with
+ * control characters made visible, CSV cells that cannot run as formulas,
+ * JSON strings with terminal controls escaped (lm_text.h). LM_OK, or
+ * LM_ENOMEM / LM_EIO. */
+int lm__hq_rows_print(const lm_hq_rows *t, int format, FILE *out);
 
 /* Fills a row's cells from the statement's current result row (arg: the
  * report's own parameter). LM_OK, LM_ENOMEM, or LM_ERANGE when a figure is

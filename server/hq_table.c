@@ -1,15 +1,21 @@
 /*
  * hq_table.c — prints the HQ reports' rows as an aligned table, CSV or
- * JSON (see hq.h). Numbers are kept as the text SQLite produced so the
- * figures are printed exactly as summed.
+ * JSON (see hq.h) through the text layer, which keeps names typed in the
+ * field inert on hq's terminal and in its spreadsheets (lm_text.h).
+ * Numbers are kept as the text SQLite produced so the figures are printed
+ * exactly as summed.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hq.h"
+#include "json.h"
+#include "lm_text.h"
 #include "money.h"
-#include "out.h"
 #include "report.h"
+#include "table.h"
 
 void lm__hq_rows_free(lm_hq_rows *t)
 {
@@ -36,8 +42,9 @@ char **lm__hq_rows_add(lm_hq_rows *t)
     return row;
 }
 
-static void print_json(const lm_hq_rows *t, FILE *out)
+static int print_json(const lm_hq_rows *t, FILE *out)
 {
+    int rc = LM_OK;
     fputs("[", out);
     for (size_t i = 0; i < t->n; i++) {
         char **row = t->cells + i * t->n_cols;
@@ -46,62 +53,83 @@ static void print_json(const lm_hq_rows *t, FILE *out)
             fprintf(out, "%s\"%s\":", k ? "," : "", t->names[k]);
             if (t->numeric[k])
                 fputs(row[k] ? row[k] : "null", out);
-            else
-                lm__out_json_str(out, row[k]);
+            else if (rc == LM_OK)
+                rc = lm_json_fput_string(out, row[k]);
         }
         fputs("}", out);
     }
     fputs(t->n ? "\n]\n" : "]\n", out);
+    return rc;
 }
 
-static void print_csv(const lm_hq_rows *t, FILE *out)
+static int print_csv(const lm_hq_rows *t, FILE *out)
 {
+    int rc = LM_OK;
     for (size_t k = 0; k < t->n_cols; k++)
         fprintf(out, "%s%s", t->names[k], k + 1 < t->n_cols ? "," : "\n");
-    for (size_t i = 0; i < t->n; i++) {
-        for (size_t k = 0; k < t->n_cols; k++) {
-            lm__out_csv_field(out, t->cells[i * t->n_cols + k]);
+    for (size_t i = 0; i < t->n && rc == LM_OK; i++) {
+        for (size_t k = 0; k < t->n_cols && rc == LM_OK; k++) {
+            rc = lm_csv_field(out, t->cells[i * t->n_cols + k]);
             fputs(k + 1 < t->n_cols ? "," : "\n", out);
         }
     }
+    return rc;
 }
 
-/* Text columns left-aligned, numbers right-aligned, "-" for not
- * applicable; a text last column is not padded (no trailing blanks). */
-static void print_line(const lm_hq_rows *t, char *const *cells, const size_t *width, FILE *out)
+/* A numeric cell as people read it: grams as kg, fen as yuan (kind from
+ * lm_text_column_header); the cell as it is when it is not an integer. */
+static void add_figure(lm_table *tab, int kind, const char *cell)
 {
-    for (size_t k = 0; k < t->n_cols; k++) {
-        int last = k + 1 == t->n_cols;
-        fprintf(out, t->numeric[k] ? "%*s%s" : "%-*s%s", last && !t->numeric[k] ? 0 : (int)width[k],
-                cells[k] ? cells[k] : "-", last ? "\n" : "  ");
+    char *end = NULL, text[LM_TEXT_UNIT_SIZE];
+    errno = 0;
+    long long v = strtoll(cell, &end, 10);
+    if (kind == LM_TEXT_COL_PLAIN || kind == LM_TEXT_COL_TIME || errno || !*cell || *end) {
+        lm_table_add(tab, cell);
+        return;
     }
+    lm_text_column_cell(kind, v, 0, text, sizeof text);
+    lm_table_add(tab, text);
 }
 
-static void print_table(const lm_hq_rows *t, FILE *out)
+/* For people: text columns left-aligned, numbers right-aligned, weights in
+ * kg and money in yuan (headers *_kg, *_yuan; CSV and JSON keep grams and
+ * fen), "-" for not applicable. */
+static int print_table(const lm_hq_rows *t, FILE *out)
 {
-    size_t width[LM_HQ_MAX_COLS];
+    lm_table tab;
+    int kinds[LM_HQ_MAX_COLS];
+    lm_table_init(&tab, t->n_cols);
     for (size_t k = 0; k < t->n_cols; k++) {
-        width[k] = strlen(t->names[k]);
-        for (size_t i = 0; i < t->n; i++) {
-            const char *c = t->cells[i * t->n_cols + k];
-            size_t w = c ? strlen(c) : 1;
-            if (w > width[k])
-                width[k] = w;
-        }
+        char head[64];
+        kinds[k] = lm_text_column_header(t->names[k], head, sizeof head);
+        if (t->numeric[k])
+            lm_table_align_right(&tab, k);
+        lm_table_add(&tab, t->numeric[k] ? head : t->names[k]);
     }
-    print_line(t, (char *const *)t->names, width, out);
-    for (size_t i = 0; i < t->n; i++)
-        print_line(t, t->cells + i * t->n_cols, width, out);
+    for (size_t i = 0; i < t->n * t->n_cols; i++) {
+        size_t k = i % t->n_cols;
+        if (!t->cells[i])
+            lm_table_add(&tab, "-");
+        else if (t->numeric[k])
+            add_figure(&tab, kinds[k], t->cells[i]);
+        else
+            lm_table_add(&tab, t->cells[i]);
+    }
+    int rc = lm_table_print(&tab, out);
+    lm_table_close(&tab);
+    return rc;
 }
 
-void lm__hq_rows_print(const lm_hq_rows *t, int format, FILE *out)
+int lm__hq_rows_print(const lm_hq_rows *t, int format, FILE *out)
 {
+    int rc = LM_OK;
     if (format == LM_FMT_JSON)
-        print_json(t, out);
+        rc = print_json(t, out);
     else if (format == LM_FMT_CSV)
-        print_csv(t, out);
+        rc = print_csv(t, out);
     else
-        print_table(t, out);
+        rc = print_table(t, out);
+    return rc == LM_OK && ferror(out) ? LM_EIO : rc;
 }
 
 int lm__hq_exact(sqlite3_stmt *st, int k)
@@ -184,8 +212,8 @@ int lm__hq_rows_report(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fi
                        void *arg, int format, FILE *out, char *err, size_t err_size)
 {
     int rc = lm__hq_rows_read(db, st, rows, fill, arg, err, err_size);
-    if (rc == LM_OK)
-        lm__hq_rows_print(rows, format, out);
+    if (rc == LM_OK && (rc = lm__hq_rows_print(rows, format, out)) != LM_OK)
+        snprintf(err, err_size, "cannot print the report: %s", lm_strerror(rc));
     lm__hq_rows_free(rows);
     return rc;
 }

@@ -4,11 +4,11 @@
 #include "hq.h"
 
 #include <sqlite3.h>
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cmds.h"
+#include "lm_text.h"
 
 int lm__hq_exists(sqlite3 *db, const char *table, const char *column, const char *value)
 {
@@ -66,16 +66,18 @@ fail_begin:
     return rc;
 }
 
-int lm__hq_valid_date(const char *s)
+int lm__hq_check_dates(const char *cmd, const char *from, const char *to)
 {
-    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    for (int i = 0; i < 10; i++) {
-        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-            return 0;
+    const char *why = NULL;
+    if (from && lm_date_parse(from, NULL, &why) != LM_OK) {
+        fprintf(stderr, "lastmile-server %s: --from '%s' %s\n", cmd, from, why);
+        return 2;
     }
-    int month = (s[5] - '0') * 10 + (s[6] - '0'), day = (s[8] - '0') * 10 + (s[9] - '0');
-    return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+    if (to && lm_date_parse(to, NULL, &why) != LM_OK) {
+        fprintf(stderr, "lastmile-server %s: --to '%s' %s\n", cmd, to, why);
+        return 2;
+    }
+    return 0;
 }
 
 lm_replica *lm__hq_open(const char *path, const char *cmd)

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lm_text.h"
+
 int lm__opts_parse(int argc, char **argv, const lm_opt *opts, size_t n_opts, const char *cmd)
 {
     for (int i = 0; i < argc; i++) {
@@ -53,14 +55,13 @@ int lm__opts_parse(int argc, char **argv, const lm_opt *opts, size_t n_opts, con
             *o->present = 1;
             continue;
         }
-        if (eq) {
-            *o->value = eq + 1;
-        } else if (i + 1 < argc) {
-            *o->value = argv[++i];
-        } else {
-            fprintf(stderr, "lastmile-server %s: --%s needs a value\n", cmd, o->name);
+        const char *value = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+        const char *problem = value ? lm_text_option_value_problem(value) : "needs a value";
+        if (problem) {
+            fprintf(stderr, "lastmile-server %s: --%s %s\n", cmd, o->name, problem);
             return LM_OPTS_USAGE;
         }
+        *o->value = value;
     }
     return LM_OPTS_OK;
 }

@@ -83,6 +83,9 @@ sqlite3 *lm__report_open(const char *path, const char *cmd)
 /* Builds the grouped query into sql. */
 static int build_sql(const lm_report_spec *spec, char *sql, size_t size)
 {
+    int by_day = 0;
+    for (size_t i = 0; i < spec->n_dims; i++)
+        by_day |= spec->dims[i] == LM_DIM_DAY;
     char cols[512] = "", group[512] = "";
     size_t cl = 0, gl = 0;
     for (size_t i = 0; i < spec->n_dims; i++) {
@@ -90,21 +93,38 @@ static int build_sql(const lm_report_spec *spec, char *sql, size_t size)
                                i);
         gl += (size_t)snprintf(group + gl, sizeof group - gl, "%sg%zu", i ? ", " : "", i);
     }
-    int n = snprintf(sql, size,
-                     "SELECT %s"
-                     " SUM(c.weight_g + COALESCE(a.dw, 0)),"
-                     " SUM(c.amount_fen + COALESCE(a.da, 0)), COUNT(*)"
-                     " FROM collections c LEFT JOIN"
-                     " (SELECT collection_id, SUM(delta_weight_g) AS dw,"
-                     "  SUM(delta_amount_fen) AS da, MAX(COALESCE(voided, 0)) AS v"
-                     "  FROM adjustments GROUP BY collection_id) a ON a.collection_id = c.id"
-                     " WHERE COALESCE(a.v, 0) = 0"
-                     "%s%s%s%s",
-                     cols, gl ? " GROUP BY " : "", group, gl ? " ORDER BY " : "", group);
+    int n = snprintf(
+        sql, size,
+        "SELECT %s"
+        " SUM(c.weight_g + COALESCE(a.dw, 0)),"
+        " SUM(c.amount_fen + COALESCE(a.da, 0)), COUNT(*)%s"
+        " FROM collections c LEFT JOIN"
+        " (SELECT collection_id, SUM(delta_weight_g) AS dw,"
+        "  SUM(delta_amount_fen) AS da, MAX(COALESCE(voided, 0)) AS v"
+        "  FROM adjustments GROUP BY collection_id) a ON a.collection_id = c.id"
+        " WHERE COALESCE(a.v, 0) = 0"
+        "%s%s%s%s",
+        cols,
+        by_day
+            ? ", SUM(c.received_at > 0 AND c.collected_at > c.received_at + " LM_FUTURE_DATED_MS_SQL
+              ")"
+            : "",
+        gl ? " GROUP BY " : "", group, gl ? " ORDER BY " : "", group);
     return n > 0 && (size_t)n < size ? LM_OK : LM_EINVAL;
 }
 
-static const char *const figure_names[3] = {"weight_g", "amount_fen", "count"};
+static const char *const figure_names[4] = {"weight_g", "amount_fen", "count", "future_dated"};
+
+/* 4 with --by day (future_dated: purchases dated more than a day after the
+ * server received them), else 3. */
+static int n_figures(const lm_report_spec *spec)
+{
+    for (size_t i = 0; i < spec->n_dims; i++) {
+        if (spec->dims[i] == LM_DIM_DAY)
+            return 4;
+    }
+    return 3;
+}
 
 /* Group columns as text (NULL when absent), then the three exact figures. */
 static int fill_row(sqlite3_stmt *st, char **cells, void *arg)
@@ -116,7 +136,7 @@ static int fill_row(sqlite3_stmt *st, char **cells, void *arg)
         if (t && !(cells[k] = lm_strdup(t)))
             return LM_ENOMEM;
     }
-    for (int k = n_dims; k < n_dims + 3; k++) {
+    for (int k = n_dims; k < n_dims + n_figures(spec); k++) {
         if (lm__hq_exact(st, k) != LM_OK)
             return LM_ERANGE;
         char text[24];
@@ -135,9 +155,9 @@ int lm__report_volumes(sqlite3 *db, const lm_report_spec *spec, FILE *out, char 
         snprintf(err, err_size, "report query too long");
         return LM_EINVAL;
     }
-    const char *names[LM_DIM_COUNT_ + 3];
-    int numeric[LM_DIM_COUNT_ + 3];
-    size_t n_cols = spec->n_dims + 3;
+    const char *names[LM_DIM_COUNT_ + 4];
+    int numeric[LM_DIM_COUNT_ + 4];
+    size_t n_cols = spec->n_dims + (size_t)n_figures(spec);
     for (size_t k = 0; k < n_cols; k++) {
         names[k] = k < spec->n_dims ? dim_names[spec->dims[k]] : figure_names[k - spec->n_dims];
         numeric[k] = k >= spec->n_dims;

@@ -22,6 +22,12 @@ enum lm_report_dim {
 
 enum lm_report_format { LM_FMT_TABLE, LM_FMT_CSV, LM_FMT_JSON };
 
+/* A purchase dated more than this after the server received it was
+ * recorded on a phone whose clock runs ahead: `report volumes --by day`
+ * and `report agents` count them as future_dated (one day, in ms). A
+ * purchase the server has not stamped (received_at NULL or 0) is not. */
+#define LM_FUTURE_DATED_MS_SQL "86400000"
+
 typedef struct lm_report_spec {
     int dims[LM_DIM_COUNT_]; /* in the order asked */
     size_t n_dims;

@@ -39,8 +39,10 @@ static const char usage[] =
     "server holds beyond the cursor its replica confirmed), waiting_push\n"
     "(changes its replica still had queued when the last session ended; empty\n"
     "when it did not say), open_conflicts and refusals involving the user's\n"
-    "replica, and clock_ahead_ms (the furthest its clock was found ahead of the\n"
-    "server's, past max_clock_ahead_ms; empty when never). See docs/hq.md.\n";
+    "replica; clock_ahead_ms, the furthest its clock was found ahead of the\n"
+    "server's, past max_clock_ahead_ms (empty when never); and future_dated:\n"
+    "the user's purchases dated more than a day after the server received\n"
+    "them (a phone clock running ahead). See docs/hq.md.\n";
 
 /* %s: the progress columns, or NULLs on a file a server of an earlier
  * version wrote and no server has opened since. */
@@ -54,18 +56,21 @@ static const char query_fmt[] =
     " (SELECT COUNT(*) FROM lm_refusals f WHERE s.site IS NOT NULL AND f.site = s.site)%s,"
     " (SELECT MAX((g.remote_hlc >> 16) - (g.clamped_hlc >> 16)) FROM lm_flags g"
     "  WHERE s.site IS NOT NULL AND g.site = s.site),"
+    " (SELECT COUNT(*) FROM collections fc WHERE fc.agent_id = u.id"
+    "  AND fc.received_at > 0 AND fc.collected_at > fc.received_at + " LM_FUTURE_DATED_MS_SQL "),"
     " s.site"
     " FROM lm_users u LEFT JOIN lm_sessions_log s ON s.user = u.id ORDER BY u.id";
 
 static const char *const col_names[] = {
-    "user",   "role",         "revoked",      "last_sync",      "sessions", "pushed",
-    "pulled", "waiting_pull", "waiting_push", "open_conflicts", "refusals", "clock_ahead_ms"};
-static const int numeric[] = {0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+    "user",     "role",           "revoked",      "last_sync",    "sessions",
+    "pushed",   "pulled",         "waiting_pull", "waiting_push", "open_conflicts",
+    "refusals", "clock_ahead_ms", "future_dated"};
+static const int numeric[] = {0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1};
 #define N_COLS (sizeof numeric / sizeof numeric[0])
 /* Result columns: the N_COLS above with the pull cursor in place of
  * waiting_pull, then the site. */
 #define COL_CURSOR 7
-#define COL_SITE 12
+#define COL_SITE 13
 
 /* Pull batches of this size while counting: big enough for few round
  * trips, small enough to stay modest in memory. */

@@ -1,14 +1,14 @@
 # The field tool's unit tests and the end-to-end tests that drive the real
 # `lastmile-server` and `lastmile` binaries over loopback (Python 3, stdlib).
-if(NOT TARGET lm_agent_text)
+if(NOT TARGET lm_text)
   return()
 endif()
 
-foreach(t money json args table plan_svg)
-  add_executable(agent_${t}_test ${CMAKE_CURRENT_SOURCE_DIR}/unit/agent_${t}_test.c)
-  target_include_directories(agent_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-  target_link_libraries(agent_${t}_test PRIVATE lm_agent_text)
-  add_test(NAME agent_${t} COMMAND agent_${t}_test)
+foreach(t money json args table hostile)
+  add_executable(text_${t}_test ${CMAKE_CURRENT_SOURCE_DIR}/unit/text/text_${t}_test.c)
+  target_include_directories(text_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(text_${t}_test PRIVATE lm_text)
+  add_test(NAME text_${t} COMMAND text_${t}_test)
 endforeach()
 
 if(TARGET lm_agent)
@@ -17,6 +17,10 @@ if(TARGET lm_agent)
   target_link_libraries(agent_sync_client_test PRIVATE lm_agent)
   add_test(NAME agent_sync_client COMMAND agent_sync_client_test)
   set_tests_properties(agent_sync_client PROPERTIES TIMEOUT 60)
+  add_executable(agent_plan_svg_test ${CMAKE_CURRENT_SOURCE_DIR}/unit/agent_plan_svg_test.c)
+  target_include_directories(agent_plan_svg_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(agent_plan_svg_test PRIVATE lm_agent)
+  add_test(NAME agent_plan_svg COMMAND agent_plan_svg_test)
 endif()
 
 if(NOT TARGET lastmile OR NOT TARGET lastmile-server)
@@ -29,7 +33,8 @@ if(NOT Python3_FOUND)
   return()
 endif()
 foreach(t sync auth input drop conflicts retry pipeline checkpoint queue_limit big_rows slow_writer
-          farmers paying route_geo ledger_rules damaged disk_full restore)
+          farmers paying route_geo ledger_rules damaged disk_full restore hostile_text dates
+          readable)
   add_test(NAME integration_${t}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_${t}.py)
   set_tests_properties(integration_${t} PROPERTIES

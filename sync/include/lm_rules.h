@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "lm_protocol.h"
+#include "money.h" /* text/: the amount formula and the kg and price bounds */
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,8 +28,8 @@ extern "C" {
  * beyond any village purchase, truck load or receipt, and low enough that
  * an amount (at most LM_RULES_MAX_AMOUNT_FEN) and every report total over
  * billions of records stay far from 64-bit overflow. */
-#define LM_RULES_MAX_G INT64_C(1000000000)              /* 1,000,000 kg */
-#define LM_RULES_MAX_PRICE_FEN INT64_C(10000000)        /* 100,000 yuan/kg */
+#define LM_RULES_MAX_G LM_MONEY_MAX_G                   /* 1,000,000 kg */
+#define LM_RULES_MAX_PRICE_FEN LM_MONEY_MAX_PRICE_FEN   /* 100,000 yuan/kg */
 #define LM_RULES_MAX_AMOUNT_FEN INT64_C(10000000000000) /* 10^13 fen */
 /* Bytes of UTF-8 in a text column: free text (a note, a reason, defects:
  * the protocol's value limit, LM_MAX_VALUE; lastmile's options take 1,000)

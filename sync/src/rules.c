@@ -121,18 +121,7 @@ static const col_rule *rule_of(const char *table, const char *column)
 
 int lm_rules_amount_fen(int64_t weight_g, int64_t price_fen, int64_t *amount_fen)
 {
-    *amount_fen = 0;
-    if (price_fen < 0)
-        return LM_EINVAL;
-    if (weight_g == INT64_MIN)
-        return LM_ERANGE;
-    int64_t magnitude = weight_g < 0 ? -weight_g : weight_g;
-    if (price_fen != 0 && magnitude > INT64_MAX / price_fen)
-        return LM_ERANGE;
-    int64_t product = magnitude * price_fen;
-    int64_t amount = product / 1000 + (product % 1000 >= 500 ? 1 : 0);
-    *amount_fen = weight_g < 0 ? -amount : amount;
-    return LM_OK;
+    return lm_money_amount_fen(weight_g, price_fen, amount_fen);
 }
 
 /* Length of the UTF-8 sequence at s[0..n) that is a valid code point, 0

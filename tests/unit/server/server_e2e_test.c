@@ -153,8 +153,8 @@ static const char expected_total[] =
     "[\n {\"weight_g\":12000,\"amount_fen\":2910,\"count\":2}\n]\n";
 static const char expected_by_product_day[] =
     "[\n {\"product\":\"apple\",\"day\":\"2026-11-29\",\"weight_g\":2500,\"amount_fen\":1200,"
-    "\"count\":1},\n {\"product\":\"potato\",\"day\":\"2026-11-29\",\"weight_g\":9500,"
-    "\"amount_fen\":1710,\"count\":1}\n]\n";
+    "\"count\":1,\"future_dated\":0},\n {\"product\":\"potato\",\"day\":\"2026-11-29\","
+    "\"weight_g\":9500,\"amount_fen\":1710,\"count\":1,\"future_dated\":0}\n]\n";
 
 static void test_push_pull(int port, lmt_identity *key_a1, lmt_identity *key_a2)
 {
@@ -257,7 +257,9 @@ static void test_push_pull(int port, lmt_identity *key_a1, lmt_identity *key_a2)
     CHECK_EQ_INT(SERVER("report", "volumes", "--db", db, "--by", "agent", "--format", "csv"), 0);
     CHECK_STR(out, "agent,weight_g,amount_fen,count\na1,12000,2910,2\n");
     CHECK_EQ_INT(SERVER("report", "volumes", "--db", db, "--by", "village"), 0);
-    CHECK_STR(out, "village  weight_g  amount_fen  count\nshangba     12000        2910      2\n");
+    /* The table is for people (kg, yuan); CSV and JSON above keep grams and fen. */
+    CHECK_STR(out,
+              "village  weight_kg  amount_yuan  count\nshangba     12.000       ¥29.10      2\n");
 
     lm_changes_free(ch, n);
 

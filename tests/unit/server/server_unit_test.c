@@ -1,6 +1,6 @@
 /*
  * server_unit_test.c — the server's pure pieces: config file and flags,
- * the flag parser, --by parsing, log levels, JSON/CSV writers, and the
+ * the flag parser, --by parsing, log levels, and the
  * user scope built from a users row under allocation failure.
  */
 #include <sqlite3.h>
@@ -13,7 +13,6 @@
 #include "log.h"
 #include "lm_test.h"
 #include "opts.h"
-#include "out.h"
 #include "report.h"
 #include "srvdb.h"
 
@@ -135,6 +134,11 @@ static void test_opts(void)
     db = by = NULL;
     char *r3[] = {"--db="};
     CHECK_EQ_INT(lm__opts_run(1, r3, opts, 3, "t", "usage\n", "db"), 2);
+    /* a value is never empty nor the next flag (an empty $VAR unquoted) */
+    char *r5[] = {"--db", "--by", "day"};
+    CHECK_EQ_INT(lm__opts_parse(3, r5, opts, 3, "t"), LM_OPTS_USAGE);
+    char *r6[] = {"--db", "", "--by", "day"};
+    CHECK_EQ_INT(lm__opts_parse(4, r6, opts, 3, "t"), LM_OPTS_USAGE);
     char *r4[] = {"--help"};
     CHECK_EQ_INT(lm__opts_run(1, r4, opts, 3, "t", "", "db"), 0);
     CHECK_EQ_INT(lm__opts_run(1, a3, opts, 3, "t", "usage\n", NULL), 2);
@@ -160,21 +164,6 @@ static void test_report_parse(void)
     CHECK_EQ_INT(lm_log_parse_level("debug"), LM_LOG_DEBUG);
     CHECK_EQ_INT(lm_log_parse_level("warning"), LM_LOG_WARN);
     CHECK_EQ_INT(lm_log_parse_level("chatty"), -1);
-}
-
-static void test_writers(void)
-{
-    char buf[256];
-    FILE *f = fmemopen(buf, sizeof buf, "w");
-    lm__out_json_str(f, "a\"b\\c\nd\x01");
-    fputc(' ', f);
-    lm__out_json_str(f, NULL);
-    fputc(' ', f);
-    lm__out_csv_field(f, "plain");
-    fputc(' ', f);
-    lm__out_csv_field(f, "with,comma \"q\"");
-    fclose(f);
-    CHECK_STR(buf, "\"a\\\"b\\\\c\\nd\\u0001\" null plain \"with,comma \"\"q\"\"\"");
 }
 
 static void test_scope(void)
@@ -327,11 +316,13 @@ static void test_report_sums(void)
     FILE *f = fmemopen(buf, sizeof buf, "w");
     CHECK_RC(lm__report_volumes(db, &spec, f, err, sizeof err), LM_OK);
     fclose(f);
-    CHECK_STR(buf,
-              "[\n {\"agent\":\"a1\",\"day\":\"2026-11-28\",\"weight_g\":1000,"
-              "\"amount_fen\":6000,\"count\":1},\n {\"agent\":\"a1\",\"day\":\"2026-11-29\","
-              "\"weight_g\":3500,\"amount_fen\":21000,\"count\":1},\n {\"agent\":\"a2\","
-              "\"day\":\"2026-11-29\",\"weight_g\":2000,\"amount_fen\":1300,\"count\":1}\n]\n");
+    CHECK_STR(buf, "[\n {\"agent\":\"a1\",\"day\":\"2026-11-28\",\"weight_g\":1000,"
+                   "\"amount_fen\":6000,\"count\":1,\"future_dated\":0},\n "
+                   "{\"agent\":\"a1\",\"day\":\"2026-11-29\","
+                   "\"weight_g\":3500,\"amount_fen\":21000,\"count\":1,\"future_dated\":0},\n "
+                   "{\"agent\":\"a2\","
+                   "\"day\":\"2026-11-29\",\"weight_g\":2000,\"amount_fen\":1300,\"count\":1,"
+                   "\"future_dated\":0}\n]\n");
     CHECK_RC(lm__report_parse_by("grade", &spec, err, sizeof err), LM_OK);
     spec.format = LM_FMT_CSV;
     f = fmemopen(buf, sizeof buf, "w");
@@ -347,9 +338,8 @@ static void test_report_sums(void)
         int failed = lm_test_heap_state.failed;
         lm_test_heap_check_clean("report table");
         if (rc == LM_OK)
-            CHECK_STR(buf,
-                      "grade  weight_g  amount_fen  count\nA          4500       27000      2\n"
-                      "B          2000        1300      1\n");
+            CHECK_STR(buf, "grade  weight_kg  amount_yuan  count\nA          4.500      ¥270.00"
+                           "      2\nB          2.000       ¥13.00      1\n");
         else
             CHECK_RC(rc, LM_ENOMEM);
         if (!failed)
@@ -397,7 +387,6 @@ int main(void)
     test_config();
     test_opts();
     test_report_parse();
-    test_writers();
     test_scope();
     test_user_get();
     test_users_migration();

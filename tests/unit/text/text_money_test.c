@@ -1,5 +1,5 @@
 /*
- * agent_money_test.c — exact decimal parsing of --kg, --price, --delta-kg,
+ * text_money_test.c — exact decimal parsing of --kg, --price, --delta-kg,
  * --moisture and the rounded amount: every refusal class, the precision
  * edges, the per-record bounds, 64-bit overflow, and rounding half up (away
  * from zero).
@@ -190,5 +190,5 @@ int main(void)
     test_price();
     test_delta_and_moisture();
     test_amount();
-    return lm_test_done("agent_money");
+    return lm_test_done("text_money");
 }

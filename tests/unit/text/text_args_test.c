@@ -1,5 +1,5 @@
 /*
- * agent_args_test.c — CLI option parsing: both value forms, flags,
+ * text_args_test.c — CLI option parsing: both value forms, flags,
  * negative values, positionals, "--", and every refusal.
  */
 #include <string.h>
@@ -71,8 +71,22 @@ int main(void)
     CHECK_RC(parse(&o, &a, err, sizeof err, 9, v8), LM_EINVAL);
     CHECK_STR(err, "too many arguments");
 
+    /* An option's value is never empty nor the next option: `--kg $W
+     * --json` with an empty $W is an error about --kg. */
     char *v9[] = {"--kg="};
-    CHECK_RC(parse(&o, &a, err, sizeof err, 1, v9), LM_OK);
-    CHECK_STR(o.kg, "");
-    return lm_test_done("agent_args");
+    CHECK_RC(parse(&o, &a, err, sizeof err, 1, v9), LM_EINVAL);
+    CHECK_STR(err, "--kg is empty");
+    char *v10[] = {"--kg", "", "--json"};
+    CHECK_RC(parse(&o, &a, err, sizeof err, 3, v10), LM_EINVAL);
+    CHECK_STR(err, "--kg is empty");
+    char *v11[] = {"--kg", "--json", "corn"};
+    CHECK_RC(parse(&o, &a, err, sizeof err, 3, v11), LM_EINVAL);
+    CHECK_STR(err, "--kg needs a value, not the option that follows it");
+    char *v13[] = {"--kg", "--1"}; /* no option: the command judges it */
+    CHECK_RC(parse(&o, &a, err, sizeof err, 2, v13), LM_OK);
+    CHECK_STR(o.kg, "--1");
+    char *v12[] = {"--delta-kg", "-1.5"};
+    CHECK_RC(parse(&o, &a, err, sizeof err, 2, v12), LM_OK);
+    CHECK_STR(o.delta, "-1.5");
+    return lm_test_done("text_args");
 }

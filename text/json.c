@@ -3,6 +3,7 @@
  * small state per nesting level so callers never think about commas.
  */
 #include "json.h"
+#include "text_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -97,35 +98,15 @@ void lm_json_end_array(lm_json *j)
     close_container(j, 0);
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there
- * are not valid UTF-8 (overlong forms, surrogates and values past U+10FFFF
- * included). */
-static size_t utf8_len(const unsigned char *s, size_t left)
+/* Code points a string keeps only as \uXXXX: DEL and the C1 controls
+ * (terminals act on them), bidi marks, overrides and isolates (they reorder
+ * what a reader sees), and U+2028/9 (line breaks to JavaScript). JSON allows
+ * them raw; escaped, a document printed to a terminal stays inert. */
+static int escaped_cp(uint32_t cp)
 {
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t cp, min;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xe0) == 0xc0) {
-        n = 2, cp = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        n = 3, cp = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        n = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (left < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
+    return (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 ||
+           cp == 0x2029;
 }
 
 /* Writes s as a quoted JSON string. */
@@ -136,8 +117,9 @@ static void put_quoted(lm_json *j, const char *s, size_t len)
     put(j, "\"", 1);
     while (i + run < len) {
         const unsigned char *c = p + i + run;
-        size_t n = utf8_len(c, len - i - run);
-        if (n > 1 || (n == 1 && *c >= 0x20 && *c != '"' && *c != '\\')) {
+        uint32_t cp = 0;
+        size_t n = lm__utf8_decode(c, len - i - run, &cp);
+        if (n > 0 && cp >= 0x20 && cp != '"' && cp != '\\' && !escaped_cp(cp)) {
             run += n;
             continue;
         }
@@ -168,15 +150,16 @@ static void put_quoted(lm_json *j, const char *s, size_t len)
             put_str(j, "\\f");
             break;
         default:
-            if (n == 1) {
-                snprintf(esc, sizeof esc, "\\u%04x", *c);
+            if (n > 0) {
+                snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
                 put_str(j, esc);
             } else {
                 put_str(j, "\\ufffd"); /* invalid UTF-8 byte */
+                n = 1;
             }
             break;
         }
-        i++;
+        i += n;
     }
     put(j, p + i, run);
     put(j, "\"", 1);
@@ -258,4 +241,18 @@ int lm_json_finish(const lm_json *j)
     if (j->rc != LM_OK)
         return j->rc;
     return j->depth == 0 && !j->want_value ? LM_OK : LM_ESTATE;
+}
+
+int lm_json_fput_string(FILE *f, const char *s)
+{
+    lm_buf b;
+    lm_json j;
+    lm_buf_init(&b);
+    lm_json_init(&j, &b);
+    lm_json_string(&j, s);
+    int rc = lm_json_finish(&j);
+    if (rc == LM_OK && fwrite(b.data, 1, b.len, f) != b.len)
+        rc = LM_EIO;
+    lm_buf_close(&b);
+    return rc;
 }

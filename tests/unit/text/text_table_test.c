@@ -1,5 +1,5 @@
 /*
- * agent_table_test.c — aligned text tables: padding by UTF-8 characters,
+ * text_table_test.c — aligned text tables: padding by UTF-8 characters,
  * a short last row, and clean LM_ENOMEM (no leak) when allocation fails.
  */
 #include <stdio.h>
@@ -38,7 +38,7 @@ int main(void)
     CHECK_RC(fill(&t), LM_OK);
     CHECK_RC(render(&t, text, sizeof text), LM_OK);
     CHECK_STR(text, "id  village  kg\n"
-                    "1   上坝       12.5\n"
+                    "1   上坝     12.5\n"
                     "22  \n");
     lm_table_close(&t);
 
@@ -57,5 +57,5 @@ int main(void)
             saw_ok = rc == LM_OK;
     }
     CHECK(saw_ok);
-    return lm_test_done("agent_table");
+    return lm_test_done("text_table");
 }

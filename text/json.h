@@ -2,15 +2,18 @@
  * json.h — a small streaming JSON writer for the CLI's --json output. It
  * appends to an lm_buf (borrowed, owned by the caller), inserts commas and
  * colons itself, escapes strings per RFC 8259 (quote, backslash and control
- * characters; valid UTF-8 passes through untouched, invalid bytes become
- * U+FFFD so the output is always valid JSON). Errors are sticky: after the
+ * characters) and also DEL, C1 controls, bidi overrides and U+2028/9, so a
+ * document printed to a terminal cannot drive it; other valid UTF-8 passes
+ * through untouched, invalid bytes become U+FFFD so the output is always
+ * valid JSON). Errors are sticky: after the
  * first failure every call is a no-op and lm_json_finish() reports it.
  */
-#ifndef LM_AGENT_JSON_H
-#define LM_AGENT_JSON_H
+#ifndef LM_TEXT_JSON_H
+#define LM_TEXT_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lm_protocol.h"
 
@@ -44,5 +47,9 @@ void lm_json_null(lm_json *j);
 /* LM_OK when every call succeeded and all containers are closed; otherwise
  * the first error (LM_ESTATE for misuse such as a value without a key). */
 int lm_json_finish(const lm_json *j);
+
+/* Writes s as one JSON string literal to f (NULL writes null), escaped as
+ * above. LM_OK, LM_ENOMEM or LM_EIO. */
+int lm_json_fput_string(FILE *f, const char *s);
 
 #endif

@@ -4,13 +4,11 @@
  * 12345 g, "3.10" yuan/kg into 310 fen, so what the agent typed is what
  * the ledger stores.
  */
-#ifndef LM_AGENT_MONEY_H
-#define LM_AGENT_MONEY_H
+#ifndef LM_TEXT_MONEY_H
+#define LM_TEXT_MONEY_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include "lm_rules.h"
 
 /* Parses an ASCII decimal "[-]D+[.D+]" into value × 10^places. No sign
  * other than a leading '-', no spaces, no exponent. Returns LM_OK, or
@@ -24,8 +22,8 @@ int lm_money_parse_decimal(const char *s, int places, int64_t *out, const char *
  * (at most 10^13 fen) and every report total over billions of records stay
  * far from 64-bit overflow. A value past its bound is LM_ERANGE, and *why
  * names the bound. */
-#define LM_MONEY_MAX_G LM_RULES_MAX_G                 /* 1,000,000 kg */
-#define LM_MONEY_MAX_PRICE_FEN LM_RULES_MAX_PRICE_FEN /* 100,000 yuan/kg */
+#define LM_MONEY_MAX_G INT64_C(1000000000)       /* 1,000,000 kg */
+#define LM_MONEY_MAX_PRICE_FEN INT64_C(10000000) /* 100,000 yuan/kg */
 
 /* --kg: positive, at most 3 decimals and LM_MONEY_MAX_G, in grams. */
 int lm_money_parse_kg(const char *s, int64_t *grams, const char **why);
@@ -38,13 +36,11 @@ int lm_money_parse_price(const char *s, int64_t *fen, const char **why);
 /* --moisture: percent 0..100, at most 1 decimal, in permille. */
 int lm_money_parse_moisture(const char *s, int64_t *permille, const char **why);
 
-/* lm_rules_amount_fen: the amount the server checks a record against. */
+/* amount = weight_g × price_fen / 1000 rounded half up, i.e. half away from
+ * zero, so a negative adjustment of the whole weight gives back exactly the
+ * collection's amount. LM_ERANGE when the product does not fit in 64 bits;
+ * LM_EINVAL when price_fen is negative. The one formula: the ledger's
+ * rules (lm_rules_amount_fen) check received records against it. */
 int lm_money_amount_fen(int64_t weight_g, int64_t price_fen, int64_t *amount_fen);
-
-/* For people: grams as kg with 3 decimals ("152.400"), fen as yuan with 2
- * ("274.32"), exactly; negative values keep their sign. Return out. */
-#define LM_MONEY_TEXT_SIZE 32
-const char *lm_money_format_kg(int64_t grams, char *out, size_t size);
-const char *lm_money_format_yuan(int64_t fen, char *out, size_t size);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lm_protocol.h"
+#include "lm_text.h"
 
 void lm_table_init(lm_table *t, size_t n_cols)
 {
@@ -35,7 +36,7 @@ void lm_table_add(lm_table *t, const char *cell)
         t->cells = cells;
         t->cap = cap;
     }
-    char *copy = lm_strdup(cell ? cell : "");
+    char *copy = lm_text_display(cell);
     if (!copy) {
         t->rc = LM_ENOMEM;
         return;
@@ -43,13 +44,16 @@ void lm_table_add(lm_table *t, const char *cell)
     t->cells[t->n_cells++] = copy;
 }
 
-/* Display width: UTF-8 continuation bytes do not advance the cursor. */
-static size_t width(const char *s)
+void lm_table_align_right(lm_table *t, size_t col)
 {
-    size_t w = 0;
-    for (; *s; s++)
-        w += ((unsigned char)*s & 0xc0) != 0x80;
-    return w;
+    if (col < 64)
+        t->right |= UINT64_C(1) << col;
+}
+
+static void pad(FILE *out, size_t n)
+{
+    while (n--)
+        fputc(' ', out);
 }
 
 int lm_table_print(const lm_table *t, FILE *out)
@@ -60,20 +64,22 @@ int lm_table_print(const lm_table *t, FILE *out)
     if (!w)
         return LM_ENOMEM;
     for (size_t i = 0; i < t->n_cells; i++) {
-        size_t cw = width(t->cells[i]);
+        size_t cw = lm_text_width(t->cells[i]);
         if (cw > w[i % t->n_cols])
             w[i % t->n_cols] = cw;
     }
     for (size_t i = 0; i < t->n_cells; i++) {
         size_t col = i % t->n_cols;
         int last = col + 1 == t->n_cols || i + 1 == t->n_cells;
+        int right = col < 64 && (t->right >> col) & 1;
+        size_t cw = lm_text_width(t->cells[i]);
+        if (right)
+            pad(out, w[col] - cw);
         fputs(t->cells[i], out);
-        if (last) {
+        if (last)
             fputc('\n', out);
-        } else {
-            for (size_t pad = width(t->cells[i]); pad < w[col] + 2; pad++)
-                fputc(' ', out);
-        }
+        else
+            pad(out, (right ? 0 : w[col] - cw) + 2);
     }
     lm_free(w);
     return ferror(out) ? LM_EIO : LM_OK;

@@ -1,5 +1,5 @@
 /*
- * agent_json_test.c — the CLI's JSON writer: structure, escaping (quotes,
+ * text_json_test.c — the CLI's JSON writer: structure, escaping (quotes,
  * backslashes, control characters), UTF-8 passthrough and replacement of
  * invalid bytes, misuse detection, and clean failure when allocation fails.
  */
@@ -61,7 +61,8 @@ static void test_escaping(void)
     lm_buf_init(&b);
     CHECK_STR(escaped(&b, "a\"b\\c", 5), "\"a\\\"b\\\\c\"");
     CHECK_STR(escaped(&b, "\n\r\t\b\f", 5), "\"\\n\\r\\t\\b\\f\"");
-    CHECK_STR(escaped(&b, "\x01\x1f\x7f", 3), "\"\\u0001\\u001f\x7f\"");
+    /* DEL too: a terminal acts on it (lm_text.h). */
+    CHECK_STR(escaped(&b, "\x01\x1f\x7f", 3), "\"\\u0001\\u001f\\u007f\"");
     CHECK_STR(escaped(&b, "a\0b", 3), "\"a\\u0000b\"");
     /* Valid UTF-8 passes through: 2-, 3- and 4-byte forms. */
     CHECK_STR(escaped(&b, "\xc3\xa9 \xe5\x9c\x9f\xe8\xb1\x86 \xf0\x9f\xa5\x94", 14),
@@ -153,5 +154,5 @@ int main(void)
     test_escaping();
     test_misuse();
     test_alloc_failures();
-    return lm_test_done("agent_json");
+    return lm_test_done("text_json");
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lm_protocol.h"
+#include "lm_text.h"
 
 static const lm_opt *find_opt(const lm_opt *opts, size_t n, const char *name, size_t len)
 {
@@ -74,14 +75,17 @@ int lm_args_parse(int argc, char **argv, const lm_opt *opts, size_t n_opts, lm_a
             *o->flag = 1;
             continue;
         }
-        if (eq) {
-            *o->value = eq + 1;
-        } else if (i + 1 < argc) {
-            *o->value = argv[++i];
-        } else {
+        const char *value = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+        if (!value) {
             snprintf(err, err_size, "--%s needs a value", o->name);
             return LM_EINVAL;
         }
+        const char *problem = lm_text_option_value_problem(value);
+        if (problem) {
+            snprintf(err, err_size, "--%s %s", o->name, problem);
+            return LM_EINVAL;
+        }
+        *o->value = value;
     }
     return LM_OK;
 }

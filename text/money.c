@@ -151,25 +151,16 @@ int lm_money_parse_moisture(const char *s, int64_t *permille, const char **why)
 
 int lm_money_amount_fen(int64_t weight_g, int64_t price_fen, int64_t *amount_fen)
 {
-    return lm_rules_amount_fen(weight_g, price_fen, amount_fen);
-}
-
-/* value / 10^places as "[-]I.FFF": exact, no floating point. */
-static const char *format_fixed(int64_t value, int places, int64_t unit, char *out, size_t size)
-{
-    uint64_t magnitude = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
-    snprintf(out, size, "%s%llu.%0*llu", value < 0 ? "-" : "",
-             (unsigned long long)(magnitude / (uint64_t)unit), places,
-             (unsigned long long)(magnitude % (uint64_t)unit));
-    return out;
-}
-
-const char *lm_money_format_kg(int64_t grams, char *out, size_t size)
-{
-    return format_fixed(grams, 3, 1000, out, size);
-}
-
-const char *lm_money_format_yuan(int64_t fen, char *out, size_t size)
-{
-    return format_fixed(fen, 2, 100, out, size);
+    *amount_fen = 0;
+    if (price_fen < 0)
+        return LM_EINVAL;
+    if (weight_g == INT64_MIN)
+        return LM_ERANGE;
+    int64_t magnitude = weight_g < 0 ? -weight_g : weight_g;
+    if (price_fen != 0 && magnitude > INT64_MAX / price_fen)
+        return LM_ERANGE;
+    int64_t product = magnitude * price_fen;
+    int64_t amount = product / 1000 + (product % 1000 >= 500 ? 1 : 0);
+    *amount_fen = weight_g < 0 ? -amount : amount;
+    return LM_OK;
 }

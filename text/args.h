@@ -4,11 +4,12 @@
  * copies, nothing to free) and collects positional arguments.
  *
  * Accepted forms: "--name value", "--name=value", "--flag". A value option
- * always takes the next argument, even one starting with '-', so
- * "--delta-kg -1.5" works. "--" ends the options.
+ * always takes the next argument, even one starting with a single '-', so
+ * "--delta-kg -1.5" works; an empty value or an option ("--product") is
+ * refused (lm_text_option_value_problem). "--" ends the options.
  */
-#ifndef LM_AGENT_ARGS_H
-#define LM_AGENT_ARGS_H
+#ifndef LM_TEXT_ARGS_H
+#define LM_TEXT_ARGS_H
 
 #include <stddef.h>
 
