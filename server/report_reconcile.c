@@ -28,9 +28,11 @@
  */
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hq.h"
+#include "lm_text.h"
 #include "report.h"
 
 /* %s: load_corrections, or an empty select in a file older than schema 8. */
@@ -236,16 +238,17 @@ static int corrected(char *const *row)
     return row[C_CORRECTED] && strcmp(row[C_CORRECTED], "1") == 0;
 }
 
-/* The loaded cell of a narrow line: the weight, marked "*" when corrected. */
+/* The loaded cell of a narrow line: the weight, marked "*" when corrected.
+ * A marked cell is no longer a number, so the table prints it as it is:
+ * it is made in kg here, as the table shows the unmarked ones. */
 static char *loaded_cell(char *const *row)
 {
-    if (!row[C_LOADED])
-        return NULL;
-    size_t n = strlen(row[C_LOADED]) + 2;
-    char *s = lm_malloc(n);
-    if (s)
-        snprintf(s, n, "%s%s", row[C_LOADED], corrected(row) ? "*" : "");
-    return s;
+    if (!row[C_LOADED] || !corrected(row))
+        return row[C_LOADED] ? lm_strdup(row[C_LOADED]) : NULL;
+    char kg[LM_TEXT_UNIT_SIZE + 1];
+    lm_text_kg(strtoll(row[C_LOADED], NULL, 10), kg, sizeof kg - 1);
+    strcat(kg, "*");
+    return lm_strdup(kg);
 }
 
 /* Prints rows[first, end) (one route's lines) as a titled narrow table. */

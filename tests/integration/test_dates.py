@@ -1,10 +1,12 @@
 """integration_dates: impossible dates are refused by every command that
 takes one (price set --from, route create/suggest --date, points --date,
 report reconcile/poverty --from/--to), with a clear reason and nothing
-written; a purchase dated more than a day after the server received it (a
-phone clock a year ahead, written by plain SQL) is counted as future_dated
-by `report volumes --by day` and `report agents`, and `collect` warns when
-the clock was more than a day off the server's at the last sync."""
+written; a purchase dated a year ahead (a phone clock a year ahead,
+written by plain SQL) is refused by the server's ledger rules (times at
+most a day past its clock), so `report volumes --by day` and `report
+agents` count no future-dated purchase and the refusal is reported; and
+`collect` warns when the clock was more than a day off the server's at the
+last sync."""
 import json
 import sqlite3
 
@@ -67,12 +69,15 @@ def main():
         con.close()
         check(a.sync()[0] == 0, "sync")
         days = server.report("day")
-        future = [d for d in days if d.get("future_dated")]
-        check(len(days) == 2 and len(future) == 1 and future[0]["future_dated"] == 1,
-              "volumes by day flags the future-dated day: %r" % days)
+        check(len(days) == 1 and days[0].get("future_dated") == 0,
+              "the year-ahead purchase is not in the figures: %r" % days)
+        refusals = [r for r in a.list("refusals") if r.get("pk") == "AHEAD"]
+        check(refusals and all(r.get("table") == "collections" for r in refusals),
+              "the agent sees its year-ahead purchase refused: %r" % refusals)
         code, out, _ = run([SERVER, "report", "agents", "--db", server.db, "--format", "json"])
         rows = json.loads(out) if code == 0 else []
-        check([r.get("future_dated") for r in rows] == [1], "report agents flags it: %r" % rows)
+        check([(r.get("future_dated"), r.get("refusals", 0) > 0) for r in rows] == [(0, True)],
+              "report agents: refused, not future-dated: %r" % rows)
 
         # The agent is told at entry: its clock was a year ahead at the last sync.
         args = ("collect", "--farmer", farmer, "--product", "potato", "--grade", "A", "--kg", "1",

@@ -81,7 +81,7 @@ def check_import(server, tmp):
     summaries = [ln for ln in lines if ln.startswith("matched ")]
     check(len(summaries) == 1 and lines and lines[-1] == summaries[0],
           "one summary line, the last: %r" % out)
-    check(all(ln.split("\t")[0] in ("doubtful", "unmatched", "unregistered")
+    check(all(ln.split("\t")[0] in ("register", "doubtful", "unmatched", "unregistered")
               for ln in lines[:-1]), "every other line is a listing: %r" % out)
 
 

@@ -340,10 +340,10 @@ def check_reconcile(w, first, second):
     check(not any(rid in out for rid in w.routes), "no route ids in the narrow table")
     title = "%s  truck-3  Wang Fang  (pingshan)" % w.routes[second]["date"]
     after = lines[lines.index(title) + 1:] if title in lines else []
-    check(after and after[0].split() == ["what", "collected_g", "loaded_g", "received_g", "flag"]
+    check(after and after[0].split() == ["what", "collected_kg", "loaded_kg", "received_kg", "flag"]
           and after[1].split()[0] == "route" and "load>receive" in after[1]
           and any(l.split()[0] == "xiaba" and l.endswith("collect>load") for l in after)
-          and any(l.split()[:3] == ["liangshui", "61800", "61800*"] for l in after)
+          and any(l.split()[:3] == ["liangshui", "61.800", "61.800*"] for l in after)
           and "* a load corrected with `lastmile stop correct` (the latest correction)" in after,
           "the route and its short stop are flagged under the route's name: %r" % after)
     code, out, _ = hq("report", "reconcile", "--db", w.server.db, "--wide")
