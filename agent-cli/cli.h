@@ -197,6 +197,7 @@ int lm_cmd_adjust(int argc, char **argv);
 int lm_cmd_list(int argc, char **argv);
 int lm_cmd_status(int argc, char **argv);
 int lm_cmd_day(int argc, char **argv);
+int lm_cmd_slip(int argc, char **argv);
 int lm_cmd_sync(int argc, char **argv);
 int lm_cmd_conflicts(int argc, char **argv);
 int lm_cmd_route(int argc, char **argv);        /* route create (cmd_route.c) */

@@ -23,6 +23,7 @@ static const char usage[] =
     "  grade --collection ID --grade G [--moisture PCT] [--defects TEXT]\n"
     "  adjust --collection ID (--delta-kg KG | --void) --reason TEXT\n"
     "  day [--date D]                                today's purchases per farmer, totals\n"
+    "  slip COLLECTION [--width 32|48]               the farmer's purchase slip\n"
     "  list farmers|collections|gradings|adjustments|routes|stops|refusals\n"
     "  status                                        pending changes, last sync, conflicts\n"
     "  sync                                          push, then pull, until up to date\n"
@@ -52,6 +53,7 @@ static const command commands[] = {
     {"route", lm_cmd_route},     {"stop", lm_cmd_stop},
     {"points", lm_cmd_points},   {"check", lm_cmd_check},
     {"salvage", lm_cmd_salvage}, {"day", lm_cmd_day},
+    {"slip", lm_cmd_slip},
 };
 
 int main(int argc, char **argv)

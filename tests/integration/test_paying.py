@@ -6,12 +6,41 @@ agent's day per farmer, net of adjustments, void purchases out, and
 refuses an impossible date."""
 import datetime
 import json
+import unicodedata
 
 from lmtest import SERVER, Agent, Server, check, done, run, tempdir
 
 
 def local_today():
     return (datetime.datetime.utcnow() + datetime.timedelta(hours=8)).date().isoformat()
+
+
+def columns(line):
+    """Display columns of a line: Chinese (wide) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+def check_slips(a, c1, c2, c3):
+    """The farmer's slip at 32 and 48 columns: within the paper, in kg and
+    yuan, adjustments and the net to pay, a void said as such."""
+    for width in ("32", "48"):
+        code, out, _ = a.cli("slip", c1, "--width", width)
+        lines = out.splitlines()
+        check(code == 0 and all(columns(ln) <= int(width) for ln in lines),
+              "slip %s fits %s columns: %r" % (c1, width, lines))
+        check(any("王秀英" in ln for ln in lines) and any("152.400 kg" in ln for ln in lines)
+              and any("¥1.80/kg" in ln for ln in lines)
+              and any(ln.split()[:2] == ["To", "pay"] and ln.endswith("¥274.32") for ln in lines),
+              "the slip names the farmer, kg, price and what to pay: %r" % lines)
+    code, out, _ = a.cli("slip", c2)
+    check(code == 0 and "-2.000 kg" in out and "wet sacks" in out and "¥144.00" in out,
+          "an adjusted slip shows the adjustment and the net: %r" % out)
+    code, out, _ = a.cli("slip", c3)
+    check(code == 0 and "void" in out and "wrong farmer" in out, "a void slip says so: %r" % out)
+    code, _, err = a.cli("slip", "NOSUCH", ok=False)
+    check(code == 1 and "unknown collection" in err, "an unknown slip: %r" % err)
+    code, _, err = a.cli("slip", c1, "--width", "40", ok=False)
+    check(code == 2 and "32 or 48" in err, "a printer width is 32 or 48: %r" % err)
 
 
 def main():
@@ -75,6 +104,7 @@ def main():
         check(code == 2 and "not a date" in err, "an impossible date is refused: %r" % err)
         code, out, _ = a.cli("day", "--date", "2024-02-29", "--json")
         check(code == 0 and json.loads(out)["total"]["purchases"] == 0, "a quiet day is empty")
+        check_slips(a, c1, c2, c3)
         check(c1 and a.sync()[0] == 0, "the day syncs")
         srv = server.rows("SELECT unit_price_fen, amount_fen FROM collections WHERE id = ?", (c1,))
         check(srv == [{"unit_price_fen": 180, "amount_fen": 27432}],
