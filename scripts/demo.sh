@@ -194,6 +194,17 @@ receipt kiwi A 60.2
 receipt kiwi C 18.75
 receipt apple B 118
 
+say "headquarters imports the county's register of poor households"
+# Chen Jun's household id is on the register under another name: doubtful.
+cat >"$run_dir/register.csv" <<'CSV'
+户号,姓名,村
+HH-SB-017,Li Guihua,shangba
+HH-XB-004,Wang Fang,xiaba
+HH-LS-009,Chen Juan,liangshui
+HH-BS-021,Liu Yang,baishi
+CSV
+"$srv" farmer import --db "$run_dir/server.db" --csv "$run_dir/register.csv" | sed 's/^/  /'
+
 say "headquarters: volumes (kg, yuan; voids excluded), reconcile, poverty, agents"
 "$srv" report volumes --db "$run_dir/server.db" --by agent,product --format table
 echo
