@@ -203,8 +203,11 @@ int lm_cmd_salvage(int argc, char **argv)
     const char *path = lm_cli_db_path(c.db);
     if (access(path, F_OK) != 0)
         return lm_cli_error(cmd, "no replica at %s", path);
-    if (access(out, F_OK) == 0)
-        return lm_cli_error(cmd, "%s already exists; --out must name a new file", out);
+    char out_key[4200];
+    if (access(out, F_OK) == 0 || lm_cli_key_path(out, out_key, sizeof out_key) != LM_OK ||
+        access(out_key, F_OK) == 0)
+        return lm_cli_error(cmd, "%s or %s.key already exists; --out must name a new file", out,
+                            out);
     creds cr;
     if (read_creds(path, &cr) != 0) {
         creds_free(&cr);
