@@ -91,26 +91,22 @@ static void totals_to_table(lm_table *t, const totals *sum)
     lm_table_add(t, yuan);
 }
 
-/* date: the --date given, else today's local date, checked and copied. */
-static int pick_date(const char *cmd, sqlite3 *db, const char *given, char out[11])
+/* date: the --date given (lm_date_parse, the check of every date option),
+ * else today's local date, copied as YYYY-MM-DD. */
+static int pick_date(const char *cmd, const char *given, char out[11])
 {
-    sqlite3_stmt *st = NULL;
-    int ok = 0;
-    /* date(julianday(x)) = x only for a real YYYY-MM-DD: "2026-02-30" is
-     * day 61 of 2026, 2026-03-02, and is refused. */
-    if (sqlite3_prepare_v2(db,
-                           "SELECT CASE WHEN ?1 IS NULL THEN date('now', '" LM_CATALOG_UTC_OFFSET
-                           "') WHEN date(julianday(?1)) = ?1 THEN ?1 END",
-                           -1, &st, NULL) != SQLITE_OK)
-        return lm_cli_error(cmd, "cannot prepare: %s", sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, given, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
-        snprintf(out, 11, "%s", sqlite3_column_text(st, 0));
-        ok = 1;
+    const char *why = NULL;
+    int64_t days = 0;
+    if (!given) {
+        lm_date_format(lm_date_today(LM_TIME_DEFAULT_OFFSET_MIN), out, 11);
+        return LM_EXIT_OK;
     }
-    sqlite3_finalize(st);
-    return ok ? LM_EXIT_OK
-              : lm_cli_usage_error(cmd, "--date '%s' is not a date YYYY-MM-DD", given ? given : "");
+    if (lm_date_parse(given, &days, &why) != LM_OK)
+        return strncmp(why, "is ", 3) == 0
+                   ? lm_cli_usage_error(cmd, "--date '%s' %s", given, why)
+                   : lm_cli_usage_error(cmd, "--date '%s' is not a date: it %s", given, why);
+    lm_date_format(days, out, 11);
+    return LM_EXIT_OK;
 }
 
 static int print_day(const char *cmd, sqlite3 *db, const char *user, const char *date, int json)
@@ -188,7 +184,7 @@ int lm_cmd_day(int argc, char **argv)
     sqlite3 *db = lm_replica_db(r);
     char *user = lm_cli_meta(r, "user");
     char day[11];
-    if ((code = pick_date(cmd, db, date, day)) == LM_EXIT_OK)
+    if ((code = pick_date(cmd, date, day)) == LM_EXIT_OK)
         code = print_day(cmd, db, user, day, c.json);
     lm_free(user);
     lm_replica_close(r);
