@@ -173,7 +173,7 @@ static int plan_county(sqlite3 *db, const lm_geo_point *pts, county *c, const lm
                                 " allows %s",
                                 pts[c->first + k - 1].village, km, c->wh.name, lim);
     }
-    lm_route_problem p = {nodes, c->dist, c->demand, o->cap_g, o->vehicles, o->max_route_m};
+    lm_route_problem p = {nodes, c->dist, c->demand, o->cap_g, o->vehicles, o->max_route_m, NULL, 0};
     lm_route_options opt = {.seed = 1, .time_limit_ms = 10000};
     char msg[160];
     int rc = lm_route_solve(&p, &opt, &c->plan, msg, sizeof msg);

@@ -116,7 +116,7 @@ static int run(const char *path, const lm_route_options *o, totals *t)
         return -1;
     }
     int64_t *d = lm_vrp_matrix(&v);
-    lm_route_problem p = {v.n, d, v.demand, v.capacity, fleet ? fleet_of(v.name) : 0, 0};
+    lm_route_problem p = {v.n, d, v.demand, v.capacity, fleet ? fleet_of(v.name) : 0, 0, NULL, 0};
     lm_route_options cw = *o;
     cw.construct_only = 1;
     lm_route_plan plan = {0}, floor = {0};

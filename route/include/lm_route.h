@@ -39,6 +39,12 @@ typedef struct lm_route_problem {
     int64_t capacity;       /* > 0 */
     size_t max_routes;      /* 0 = any number of routes */
     int64_t max_route_dist; /* 0 = no limit on one route's length */
+    /* A second, independent measure of a route (`route suggest` --max-hours:
+     * driving time plus the time at each stop, in seconds): time[i*n + j] is
+     * what going from i to j costs of it, the time spent at j included;
+     * NULL = none. Only limited, never minimised. */
+    const int64_t *time;    /* n*n, every entry in 0..LM_ROUTE_MAX_QTY, or NULL */
+    int64_t max_route_time; /* 0 = no limit; needs time */
 } lm_route_problem;
 
 typedef struct lm_route_options {
@@ -63,6 +69,7 @@ typedef struct lm_route_plan {
     lm_route_stop *stops; /* start[n_routes] visits */
     int64_t *route_dist;  /* per route, depot to depot */
     int64_t *route_load;  /* per route */
+    int64_t *route_time;  /* per route, depot to depot (0s without a time matrix) */
     int64_t cost;         /* sum of route_dist */
     uint32_t iterations;  /* search steps run */
     int stopped_by_time;  /* 1 when time_limit_ms ended the search */

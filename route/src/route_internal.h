@@ -42,14 +42,22 @@ typedef struct lm__vrp {
     const int64_t *d;
     const int64_t *q;
     int64_t cap;
-    int64_t max_len; /* 0 = none */
-    int max_routes;  /* 0 = any */
-    int64_t penalty; /* added per route over max_routes */
+    int64_t max_len;  /* 0 = none */
+    int max_routes;   /* 0 = any */
+    int64_t penalty;  /* added per route over max_routes */
+    const int64_t *t; /* (m+1)*(m+1) time matrix, or NULL */
+    int64_t max_time; /* 0 = none */
 } lm__vrp;
 
 static inline int64_t lm__d(const lm__vrp *v, int a, int b)
 {
     return v->d[(size_t)a * (size_t)(v->m + 1) + (size_t)b];
+}
+
+/* Time from a to b (0 without a time matrix). */
+static inline int64_t lm__t(const lm__vrp *v, int a, int b)
+{
+    return v->t ? v->t[(size_t)a * (size_t)(v->m + 1) + (size_t)b] : 0;
 }
 
 /* A plan being searched: routes 0..nr-1, route r's pieces in
@@ -58,13 +66,13 @@ typedef struct lm__sol {
     int m, nr;
     int *len;
     int *stop;
-    int64_t *load, *dist;
+    int64_t *load, *dist, *time;
 } lm__sol;
 
 int lm__sol_init(lm__sol *s, int m);
 void lm__sol_close(lm__sol *s);
 void lm__sol_copy(lm__sol *dst, const lm__sol *src);
-/* Recomputes route r's load and length from its stops. */
+/* Recomputes route r's load, length and time from its stops. */
 void lm__sol_update(const lm__vrp *v, lm__sol *s, int r);
 /* Total length plus the penalty for routes over max_routes. */
 int64_t lm__sol_objective(const lm__vrp *v, const lm__sol *s);

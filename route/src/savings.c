@@ -2,7 +2,8 @@
  * savings.c — Clarke and Wright's parallel savings (1964): every piece on a
  * route of its own, then, by decreasing saving s(i,j) = d(i,0) + d(0,j) -
  * d(i,j), join the route ending in i to the route starting with j when both
- * are route ends, the load fits and the joined route keeps within max_len.
+ * are route ends, the load fits and the joined route keeps within max_len
+ * (and max_time).
  * A route may be reversed to put i last or j first; its length is
  * recomputed, so asymmetric costs stay exact (the savings then only guide).
  */
@@ -50,6 +51,13 @@ static int64_t joined_len(const lm__vrp *v, lm__sol *s, int a, int b)
     return s->dist[a] + s->dist[b] - lm__d(v, last, 0) - lm__d(v, 0, first) + lm__d(v, last, first);
 }
 
+/* Time of route a followed by route b. */
+static int64_t joined_time(const lm__vrp *v, lm__sol *s, int a, int b)
+{
+    int last = route_stops(s, a)[s->len[a] - 1], first = route_stops(s, b)[0];
+    return s->time[a] + s->time[b] - lm__t(v, last, 0) - lm__t(v, 0, first) + lm__t(v, last, first);
+}
+
 /* Tries to join the routes of i and j with i last and j first. */
 static void try_join(const lm__vrp *v, lm__sol *s, int *route_of, int i, int j)
 {
@@ -61,12 +69,21 @@ static void try_join(const lm__vrp *v, lm__sol *s, int *route_of, int i, int j)
         return;
     if (tb[0] != j && tb[s->len[b] - 1] != j)
         return;
-    if (ta[s->len[a] - 1] != i)
+    /* a reversal can lengthen a route when costs are asymmetric: undone
+     * when the join does not happen, so every route stays feasible */
+    int rev_a = ta[s->len[a] - 1] != i, rev_b = tb[0] != j;
+    if (rev_a)
         reverse_route(v, s, a);
-    if (tb[0] != j)
+    if (rev_b)
         reverse_route(v, s, b);
-    if (v->max_len > 0 && joined_len(v, s, a, b) > v->max_len)
+    if ((v->max_len > 0 && joined_len(v, s, a, b) > v->max_len) ||
+        (v->max_time > 0 && joined_time(v, s, a, b) > v->max_time)) {
+        if (rev_a)
+            reverse_route(v, s, a);
+        if (rev_b)
+            reverse_route(v, s, b);
         return;
+    }
     memcpy(ta + s->len[a], tb, (size_t)s->len[b] * sizeof *tb);
     for (int k = 0; k < s->len[b]; k++)
         route_of[tb[k]] = a;

@@ -138,6 +138,17 @@ static void ruin(work *w, lm__sol *s)
     for (int r = s->nr - 1; r >= 0; r--) {
         if (w->ruined[r]) {
             lm__sol_update(w->v, s, r);
+            /* where the triangle inequality fails (imported times), taking
+             * a stop out can lengthen a route past its limit: then the
+             * whole route is ruined, so every plan stays feasible */
+            if ((w->v->max_len > 0 && s->dist[r] > w->v->max_len) ||
+                (w->v->max_time > 0 && s->time[r] > w->v->max_time)) {
+                const int *t = stops_of(s, r);
+                for (int i = 0; i < s->len[r]; i++)
+                    w->removed[w->n_removed++] = t[i];
+                s->len[r] = 0;
+                lm__sol_update(w->v, s, r);
+            }
             lm__sol_drop_if_empty(s, r);
         }
     }
@@ -166,7 +177,8 @@ static void order_removed(work *w)
         w->removed[i] = w->order[i].piece;
 }
 
-static void insert_at(const lm__vrp *v, lm__sol *s, int r, int pos, int c, int64_t delta)
+static void insert_at(const lm__vrp *v, lm__sol *s, int r, int pos, int c, int64_t delta,
+                      int64_t dtime)
 {
     int *t = stops_of(s, r);
     memmove(t + pos + 1, t + pos, (size_t)(s->len[r] - pos) * sizeof *t);
@@ -174,6 +186,7 @@ static void insert_at(const lm__vrp *v, lm__sol *s, int r, int pos, int c, int64
     s->len[r]++;
     s->load[r] += v->q[c];
     s->dist[r] += delta;
+    s->time[r] += dtime;
 }
 
 static void recreate(work *w, lm__sol *s)
@@ -182,21 +195,24 @@ static void recreate(work *w, lm__sol *s)
     order_removed(w);
     for (int k = 0; k < w->n_removed; k++) {
         int c = w->removed[k], best_r = -1, best_p = 0;
-        int64_t best = INT64_MAX;
+        int64_t best = INT64_MAX, best_time = 0;
         for (int r = 0; r < s->nr; r++) {
             if (s->load[r] + v->q[c] > v->cap)
                 continue;
             const int *t = stops_of(s, r);
             int prev = 0;
             for (int p = 0; p <= s->len[r]; p++) {
-                int next = p < s->len[r] ? t[p] : 0;
+                int next = p < s->len[r] ? t[p] : 0, prev0 = prev;
                 int64_t delta = lm__d(v, prev, c) + lm__d(v, c, next) - lm__d(v, prev, next);
                 prev = next;
-                if (delta >= best || (v->max_len > 0 && s->dist[r] + delta > v->max_len))
+                int64_t dtime = lm__t(v, prev0, c) + lm__t(v, c, next) - lm__t(v, prev0, next);
+                if (delta >= best || (v->max_len > 0 && s->dist[r] + delta > v->max_len) ||
+                    (v->max_time > 0 && s->time[r] + dtime > v->max_time))
                     continue;
                 if (lm__rng_unit(&w->rng) < BLINK)
                     continue;
                 best = delta;
+                best_time = dtime;
                 best_r = r;
                 best_p = p;
             }
@@ -206,9 +222,11 @@ static void recreate(work *w, lm__sol *s)
             s->len[best_r] = 0;
             s->load[best_r] = 0;
             s->dist[best_r] = 0;
+            s->time[best_r] = 0;
             best = lm__d(v, 0, c) + lm__d(v, c, 0);
+            best_time = lm__t(v, 0, c) + lm__t(v, c, 0);
         }
-        insert_at(v, s, best_r, best_p, c, best);
+        insert_at(v, s, best_r, best_p, c, best, best_time);
     }
 }
 

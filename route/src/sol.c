@@ -15,7 +15,8 @@ int lm__sol_init(lm__sol *s, int m)
     s->stop = lm_calloc(slots * per, sizeof *s->stop);
     s->load = lm_calloc(slots, sizeof *s->load);
     s->dist = lm_calloc(slots, sizeof *s->dist);
-    if (!s->len || !s->stop || !s->load || !s->dist) {
+    s->time = lm_calloc(slots, sizeof *s->time);
+    if (!s->len || !s->stop || !s->load || !s->dist || !s->time) {
         lm__sol_close(s);
         return LM_ENOMEM;
     }
@@ -28,6 +29,7 @@ void lm__sol_close(lm__sol *s)
     lm_free(s->stop);
     lm_free(s->load);
     lm_free(s->dist);
+    lm_free(s->time);
     memset(s, 0, sizeof *s);
 }
 
@@ -41,20 +43,23 @@ void lm__sol_copy(lm__sol *dst, const lm__sol *src)
     memcpy(dst->len, src->len, (size_t)src->nr * sizeof *src->len);
     memcpy(dst->load, src->load, (size_t)src->nr * sizeof *src->load);
     memcpy(dst->dist, src->dist, (size_t)src->nr * sizeof *src->dist);
+    memcpy(dst->time, src->time, (size_t)src->nr * sizeof *src->time);
 }
 
 void lm__sol_update(const lm__vrp *v, lm__sol *s, int r)
 {
     const int *t = s->stop + (size_t)r * (size_t)s->m;
-    int64_t load = 0, dist = 0;
+    int64_t load = 0, dist = 0, time = 0;
     int prev = 0;
     for (int i = 0; i < s->len[r]; i++) {
         load += v->q[t[i]];
         dist += lm__d(v, prev, t[i]);
+        time += lm__t(v, prev, t[i]);
         prev = t[i];
     }
     s->load[r] = load;
     s->dist[r] = s->len[r] ? dist + lm__d(v, prev, 0) : 0;
+    s->time[r] = s->len[r] ? time + lm__t(v, prev, 0) : 0;
 }
 
 int64_t lm__sol_objective(const lm__vrp *v, const lm__sol *s)
@@ -80,19 +85,22 @@ void lm__sol_drop_if_empty(lm__sol *s, int r)
     s->len[r] = s->len[last];
     s->load[r] = s->load[last];
     s->dist[r] = s->dist[last];
+    s->time[r] = s->time[last];
     s->len[last] = 0;
 }
 
-/* Length of route t[0..n) with t[i..j] reversed. */
-static int64_t reversed_len(const lm__vrp *v, const int *t, int n, int i, int j)
+/* Length of route t[0..n) with t[i..j] reversed; its time in *time. */
+static int64_t reversed_len(const lm__vrp *v, const int *t, int n, int i, int j, int64_t *time)
 {
-    int64_t len = 0;
+    int64_t len = 0, tm = 0;
     int prev = 0;
     for (int k = 0; k < n; k++) {
         int c = k >= i && k <= j ? t[i + j - k] : t[k];
         len += lm__d(v, prev, c);
+        tm += lm__t(v, prev, c);
         prev = c;
     }
+    *time = tm + lm__t(v, prev, 0);
     return len + lm__d(v, prev, 0);
 }
 
@@ -114,7 +122,9 @@ void lm__sol_two_opt(const lm__vrp *v, lm__sol *s)
             improved = 0;
             for (int i = 0; i < n - 1 && !improved; i++) {
                 for (int j = i + 1; j < n && !improved; j++) {
-                    if (reversed_len(v, t, n, i, j) < s->dist[r]) {
+                    int64_t time;
+                    if (reversed_len(v, t, n, i, j, &time) < s->dist[r] &&
+                        (v->max_time <= 0 || time <= v->max_time)) {
                         reverse(t, i, j);
                         lm__sol_update(v, s, r);
                         improved = 1;

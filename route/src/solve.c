@@ -30,6 +30,8 @@ static int check(const lm_route_problem *p, char *msg, size_t size)
         return fail(msg, size, LM_EINVAL, "capacity must be in 1..%lld", LM_ROUTE_MAX_QTY);
     if (p->max_route_dist < 0)
         return fail(msg, size, LM_EINVAL, "maximum route length must not be negative");
+    if (p->max_route_time < 0 || (p->max_route_time > 0 && !p->time))
+        return fail(msg, size, LM_EINVAL, "a maximum route time needs a time matrix");
     if (p->n > LM_ROUTE_MAX_NODES)
         return fail(msg, size, LM_EINVAL, "%zu nodes, at most %d", p->n, LM_ROUTE_MAX_NODES);
     int64_t trips = 0;
@@ -47,7 +49,17 @@ static int check(const lm_route_problem *p, char *msg, size_t size)
             return fail(msg, size, LM_EINVAL, "distance from node %zu to node %zu not in 0..%lld",
                         i / p->n, i % p->n, LM_ROUTE_MAX_QTY);
     }
+    for (size_t i = 0; p->time && i < p->n * p->n; i++) {
+        if (p->time[i] < 0 || p->time[i] > LM_ROUTE_MAX_QTY)
+            return fail(msg, size, LM_EINVAL, "time from node %zu to node %zu not in 0..%lld",
+                        i / p->n, i % p->n, LM_ROUTE_MAX_QTY);
+    }
     for (size_t i = 1; i < p->n; i++) {
+        int64_t ttrip = p->time ? p->time[i] + p->time[i * p->n] : 0;
+        if (p->max_route_time > 0 && ttrip > p->max_route_time)
+            return fail(msg, size, LM_ERANGE,
+                        "node %zu: its round trip takes %lld, longer than a route may (%lld)", i,
+                        (long long)ttrip, (long long)p->max_route_time);
         int64_t trip = p->dist[i] + p->dist[i * p->n];
         if (p->max_route_dist > 0 && trip > p->max_route_dist)
             return fail(msg, size, LM_ERANGE,
@@ -63,6 +75,7 @@ typedef struct pieces {
     size_t *node;
     int64_t *q;
     int64_t *d;
+    int64_t *t; /* NULL without a time matrix */
     size_t full_trips;
 } pieces;
 
@@ -71,6 +84,7 @@ static void pieces_close(pieces *pc)
     lm_free(pc->node);
     lm_free(pc->q);
     lm_free(pc->d);
+    lm_free(pc->t);
 }
 
 static int pieces_init(pieces *pc, const lm_route_problem *p)
@@ -89,7 +103,8 @@ static int pieces_init(pieces *pc, const lm_route_problem *p)
     pc->node = lm_calloc(m + 1, sizeof *pc->node);
     pc->q = lm_calloc(m + 1, sizeof *pc->q);
     pc->d = lm_calloc((m + 1) * (m + 1), sizeof *pc->d);
-    if (!pc->node || !pc->q || !pc->d) {
+    pc->t = p->time ? lm_calloc((m + 1) * (m + 1), sizeof *pc->t) : NULL;
+    if (!pc->node || !pc->q || !pc->d || (p->time && !pc->t)) {
         pieces_close(pc);
         return LM_ENOMEM;
     }
@@ -102,8 +117,11 @@ static int pieces_init(pieces *pc, const lm_route_problem *p)
         pc->q[k++] = q;
     }
     for (size_t a = 0; a <= m; a++) {
-        for (size_t b = 0; b <= m; b++)
+        for (size_t b = 0; b <= m; b++) {
             pc->d[a * (m + 1) + b] = p->dist[pc->node[a] * p->n + pc->node[b]];
+            if (pc->t)
+                pc->t[a * (m + 1) + b] = p->time[pc->node[a] * p->n + pc->node[b]];
+        }
     }
     return LM_OK;
 }
@@ -111,7 +129,7 @@ static int pieces_init(pieces *pc, const lm_route_problem *p)
 typedef struct out_route {
     size_t first_node, n;
     const int *stops; /* pieces, or NULL for a full trip to first_node */
-    int64_t dist, load;
+    int64_t dist, load, time;
 } out_route;
 
 static int out_route_cmp(const void *pa, const void *pb)
@@ -133,18 +151,23 @@ static int write_plan(const lm_route_problem *p, const pieces *pc, const lm__sol
     out->stops = lm_calloc(n_stops ? n_stops : 1, sizeof *out->stops);
     out->route_dist = lm_calloc(nr ? nr : 1, sizeof *out->route_dist);
     out->route_load = lm_calloc(nr ? nr : 1, sizeof *out->route_load);
-    if (!rs || !out->start || !out->stops || !out->route_dist || !out->route_load) {
+    out->route_time = lm_calloc(nr ? nr : 1, sizeof *out->route_time);
+    if (!rs || !out->start || !out->stops || !out->route_dist || !out->route_load ||
+        !out->route_time) {
         lm_free(rs);
         return LM_ENOMEM;
     }
     size_t k = 0;
     for (size_t i = 1; i < p->n; i++) {
         for (int64_t t = 0; p->demand[i] > p->capacity && t < p->demand[i] / p->capacity; t++)
-            rs[k++] = (out_route){i, 1, NULL, p->dist[i] + p->dist[i * p->n], p->capacity};
+            rs[k++] = (out_route){i,           1,
+                                  NULL,        p->dist[i] + p->dist[i * p->n],
+                                  p->capacity, p->time ? p->time[i] + p->time[i * p->n] : 0};
     }
     for (int r = 0; r < s->nr; r++) {
         const int *t = s->stop + (size_t)r * (size_t)s->m;
-        rs[k++] = (out_route){pc->node[t[0]], (size_t)s->len[r], t, s->dist[r], s->load[r]};
+        rs[k++] =
+            (out_route){pc->node[t[0]], (size_t)s->len[r], t, s->dist[r], s->load[r], s->time[r]};
     }
     qsort(rs, nr, sizeof *rs, out_route_cmp);
     size_t at = 0;
@@ -157,6 +180,7 @@ static int write_plan(const lm_route_problem *p, const pieces *pc, const lm__sol
         }
         out->route_dist[r] = rs[r].dist;
         out->route_load[r] = rs[r].load;
+        out->route_time[r] = rs[r].time;
         out->cost += rs[r].dist;
     }
     out->start[nr] = at;
@@ -180,7 +204,7 @@ int lm_route_solve(const lm_route_problem *p, const lm_route_options *o, lm_rout
     pieces pc;
     if (pieces_init(&pc, p) != LM_OK)
         return fail(msg, msg_size, LM_ENOMEM, "out of memory");
-    lm__vrp v = {pc.m, pc.d, pc.q, p->capacity, p->max_route_dist, 0, 1};
+    lm__vrp v = {pc.m, pc.d, pc.q, p->capacity, p->max_route_dist, 0, 1, pc.t, p->max_route_time};
     if (p->max_routes > 0) {
         if (pc.full_trips + (pc.m > 0) > p->max_routes) {
             rc = fail(msg, msg_size, LM_ERANGE, "needs at least %zu routes, at most %zu allowed",
@@ -224,5 +248,6 @@ void lm_route_plan_clear(lm_route_plan *plan)
     lm_free(plan->stops);
     lm_free(plan->route_dist);
     lm_free(plan->route_load);
+    lm_free(plan->route_time);
     memset(plan, 0, sizeof *plan);
 }

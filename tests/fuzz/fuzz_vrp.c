@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (v.n <= 12) {
         int64_t *d = lm_vrp_matrix(&v);
-        lm_route_problem p = {v.n, d, v.demand, v.capacity, 0, 0};
+        lm_route_problem p = {v.n, d, v.demand, v.capacity, 0, 0, NULL, 0};
         lm_route_options o = {.seed = 1, .iterations = 200};
         lm_route_plan pl;
         int rc = lm_route_solve(&p, &o, &pl, msg, sizeof msg);

@@ -16,6 +16,7 @@ typedef struct rt_instance {
     size_t n;
     double x[RT_MAX_N], y[RT_MAX_N];
     int64_t dist[RT_MAX_N * RT_MAX_N];
+    int64_t time[RT_MAX_N * RT_MAX_N];
     int64_t demand[RT_MAX_N];
     lm_route_problem p;
 } rt_instance;
@@ -42,12 +43,12 @@ static inline void rt_random(rt_instance *t, size_t n, uint32_t seed, int64_t ma
             t->dist[a * n + b] = (int64_t)(sqrt(dx * dx + dy * dy) + 0.5);
         }
     }
-    t->p = (lm_route_problem){n, t->dist, t->demand, cap, 0, 0};
+    t->p = (lm_route_problem){n, t->dist, t->demand, cap, 0, 0, NULL, 0};
 }
 
 /* Checks what any plan must satisfy: each customer's demand served exactly
  * (split over visits only when it exceeds the capacity), no route over the
- * capacity, max_routes or max_route_dist, and the lengths and cost as the
+ * capacity, max_routes, max_route_dist or max_route_time, and the lengths and cost as the
  * matrix gives them. Returns the number of failed checks. */
 static inline int rt_check_plan(const lm_route_problem *p, const lm_route_plan *pl)
 {
@@ -57,7 +58,7 @@ static inline int rt_check_plan(const lm_route_problem *p, const lm_route_plan *
     if (p->max_routes)
         CHECK(pl->n_routes <= p->max_routes);
     for (size_t r = 0; r < pl->n_routes; r++) {
-        int64_t load = 0, len = 0;
+        int64_t load = 0, len = 0, time = 0;
         size_t prev = 0;
         CHECK(pl->start[r + 1] > pl->start[r]);
         for (size_t k = pl->start[r]; k < pl->start[r + 1]; k++) {
@@ -67,9 +68,14 @@ static inline int rt_check_plan(const lm_route_problem *p, const lm_route_plan *
             served[c] += pl->stops[k].load;
             load += pl->stops[k].load;
             len += p->dist[prev * p->n + c];
+            time += p->time ? p->time[prev * p->n + c] : 0;
             prev = c;
         }
         len += p->dist[prev * p->n];
+        time += p->time ? p->time[prev * p->n] : 0;
+        CHECK_EQ_INT(time, pl->route_time[r]);
+        if (p->max_route_time)
+            CHECK(time <= p->max_route_time);
         CHECK(load <= p->capacity);
         CHECK_EQ_INT(load, pl->route_load[r]);
         CHECK_EQ_INT(len, pl->route_dist[r]);
