@@ -1,15 +1,18 @@
 /*
  * route_geo.h — `lastmile route suggest` over real geography: when the
- * replica knows where the county's warehouse and every village with weight
- * waiting lie, the suggestion is a capacitated vehicle routing plan from
- * lm_route (the solver bench/routing measures) over great-circle distances
- * times a detour factor; otherwise cmd_route.c keeps first-fit decreasing.
- * Details and limits in docs/dispatch.md.
+ * replica knows the county's warehouse and the distances between it and
+ * every village with weight waiting, the suggestion is a capacitated
+ * vehicle routing plan from lm_route (the solver bench/routing measures)
+ * over the road distances headquarters imported (road_distances), else
+ * great-circle distances times the county's detour factor, within the
+ * capacity, --vehicles, --max-km and --max-hours; otherwise cmd_route.c
+ * keeps first-fit decreasing. Details and limits in docs/dispatch.md.
  *
- * Where coordinates come from: villages.lat / villages.lon and a table
+ * Where places come from: villages.lat / villages.lon and a table
  * warehouses(name, county, lat, lon), decimal degrees, as the
- * administration commands of issue 22 are to add them. This file only reads
- * them when they exist (PRAGMA table_info); it adds no schema.
+ * administration commands of issue 22 add them; road_distances and
+ * routing_settings (schema 15). Columns are read only when they exist
+ * (PRAGMA table_info).
  */
 #ifndef LM_ROUTE_GEO_H
 #define LM_ROUTE_GEO_H
@@ -18,8 +21,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Road kilometres per great-circle kilometre until road distances exist. */
-#define LM_GEO_DETOUR 1.3
+/* A county's routing settings when headquarters set none
+ * (`lastmile-server distance set`, table routing_settings): road metres per
+ * great-circle metre where no road distance was imported (per mille), the
+ * speed where no minutes were imported, the time at each stop. */
+#define LM_GEO_DETOUR_PERMILLE 1300
+#define LM_GEO_SPEED_M_PER_H 30000
+#define LM_GEO_STOP_S 0
+
+/* Villages with weight waiting one county's plan may hold (the matrices
+ * are n x n); more is refused with the number. */
+#define LM_GEO_MAX_VILLAGES 2000
 
 typedef struct lm_geo_point {
     const char *village, *county; /* borrowed */
@@ -30,14 +42,17 @@ typedef struct lm_geo_opts {
     int64_t cap_g;
     size_t vehicles;     /* per county; 0 = any number */
     int64_t max_route_m; /* 0 = no limit */
+    int64_t max_route_s; /* 0 = no limit (--max-hours) */
     const char *svg;     /* NULL = no picture */
     int json;
+    const char *date; /* the day planned (in the JSON, for route create) */
 } lm_geo_opts;
 
-/* 1 when every county of pts (sorted by county) has a warehouse with
- * coordinates and every village of pts has coordinates; 0 otherwise, with
- * what is missing in why (empty when this replica holds no coordinates at
- * all). pts with n == 0: 0. */
+/* 1 when every county of pts (sorted by county) has a warehouse and the
+ * distance between every two of its places is known (imported from
+ * road_distances, or both have coordinates); 0 otherwise, with what is
+ * missing in why (empty when this replica has no warehouses table at all).
+ * pts with n == 0: 0. */
 int lm_geo_ready(sqlite3 *db, const lm_geo_point *pts, size_t n, char *why, size_t why_size);
 
 /* Plans each county of pts (sorted by county, lm_geo_ready true) and prints

@@ -38,57 +38,6 @@ static const char usage[] =
 
 #define LINE_MAX_BYTES 4096
 
-/* Splits one CSV line into at most n fields in place (RFC 4180 quotes,
- * "" inside quotes). Returns the number of fields, -1 when malformed. */
-static int split_csv(char *line, char **fields, int n)
-{
-    int count = 0;
-    char *p = line;
-    for (;;) {
-        if (count == n)
-            return -1;
-        char *out = p, *start = p;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (*p == '\0')
-                    return -1;
-                if (*p == '"' && p[1] == '"') {
-                    *out++ = '"';
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    *out++ = *p++;
-                }
-            }
-            if (*p != ',' && *p != '\0')
-                return -1;
-        } else {
-            while (*p && *p != ',')
-                out = ++p;
-        }
-        char end = *p;
-        *out = '\0';
-        fields[count++] = start;
-        if (end == '\0')
-            return count;
-        p++;
-    }
-}
-
-/* Trims ASCII blanks at both ends, in place. */
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        s[--n] = '\0';
-    return s;
-}
-
 /* The header names of each column, in English and Chinese. */
 static const char *const header_names[3][3] = {
     {"household_id", "household", "户号"}, {"name", "姓名", NULL}, {"village", "村", NULL}};
@@ -115,7 +64,7 @@ static int insert_line(sqlite3 *db, sqlite3_stmt *ins, char **fields, const char
                        char *err, size_t err_size)
 {
     for (int i = 0; i < 3; i++) {
-        fields[i] = trim(fields[i]);
+        fields[i] = lm__csv_trim(fields[i]);
         sqlite3_bind_text(ins, i + 1, fields[i], -1, SQLITE_STATIC);
     }
     if (!*fields[0] || !*fields[1] || !*fields[2]) {
@@ -181,16 +130,17 @@ static int load_register(sqlite3 *db, char *text, const char *path, int *n_rows,
             rc = LM_EINVAL;
             break;
         }
-        char *fields[3], *t = trim(line);
+        char *fields[3], *t = lm__csv_trim(line);
         if (*t == '\0')
             continue;
-        if (split_csv(t, fields, 3) != 3) {
+        if (lm__csv_split(t, fields, 3) != 3) {
             snprintf(err, err_size, "%s:%ld: expected household_id,name,village", path, no);
             rc = LM_EINVAL;
             break;
         }
-        if (!seen_data++ && is_header_name(0, trim(fields[0]))) {
-            if (!is_header_name(1, trim(fields[1])) || !is_header_name(2, trim(fields[2]))) {
+        if (!seen_data++ && is_header_name(0, lm__csv_trim(fields[0]))) {
+            if (!is_header_name(1, lm__csv_trim(fields[1])) ||
+                !is_header_name(2, lm__csv_trim(fields[2]))) {
                 snprintf(err, err_size,
                          "%s:%ld: header must be household_id,name,village (or 户号,姓名,村)", path,
                          no);

@@ -93,10 +93,11 @@ int lm__hq_rows_report(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fi
 int lm__hq_rows_read(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fill_fn fill, void *arg,
                      char *err, size_t err_size);
 
-int lm__cmd_product(int argc, char **argv); /* product add */
-int lm__cmd_price(int argc, char **argv);   /* price set */
-int lm__cmd_receipt(int argc, char **argv); /* receipt add */
-int lm__cmd_farmer(int argc, char **argv);  /* farmer import */
+int lm__cmd_product(int argc, char **argv);  /* product add */
+int lm__cmd_price(int argc, char **argv);    /* price set */
+int lm__cmd_receipt(int argc, char **argv);  /* receipt add */
+int lm__cmd_farmer(int argc, char **argv);   /* farmer import */
+int lm__cmd_distance(int argc, char **argv); /* distance import|set */
 
 /* `report reconcile` / `report poverty`: the words after the report name. */
 int lm__cmd_report_reconcile(int argc, char **argv);

@@ -346,6 +346,17 @@ static int migrate_to_8(lm_replica *r)
     return lm__exec_sb(r, &b, "adding load_corrections");
 }
 
+/* Version 14 -> 15: road_distances and routing_settings (tables.c), the
+ * road distances and per-county routing settings headquarters sets for
+ * `route suggest`. Their own step so that a merge only renumbers it. */
+static int migrate_to_15(lm_replica *r)
+{
+    lm__sb b = {0};
+    table_with_columns_sql(&b, lm__table_find("road_distances"));
+    table_with_columns_sql(&b, lm__table_find("routing_settings"));
+    return lm__exec_sb(r, &b, "adding road_distances and routing_settings");
+}
+
 /* The capture triggers of this version, made again: version 2 added row
  * entries to them, version 3 the prev_hlc of a write that replaces an
  * unacknowledged local one (capture_cell_sql), version 4 the scope key,
@@ -379,6 +390,8 @@ int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
     if (from < 7 && (rc = migrate_to_7(r)))
         return rc;
     if (from < 8 && (rc = migrate_to_8(r)))
+        return rc;
+    if (from < 15 && (rc = migrate_to_15(r)))
         return rc;
     if (from < LM_SCHEMA_VERSION && (rc = make_triggers(r)))
         return rc;

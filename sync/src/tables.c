@@ -128,6 +128,32 @@ const lm__table_def lm__tables[LM__N_TABLES] = {
       {"reason", "TEXT", IMM, NULL, NULL},
       {"by", "TEXT", IMM, NULL, NULL},
       {"at", "INTEGER", IMM, NULL, NULL}}},
+    /* Schema 15 (appended). Road distances headquarters imports
+     * (`lastmile-server distance import`): one row per ordered pair of
+     * places (villages, warehouses) of a county; id is from || '|' || to.
+     * metres, and seconds when the file gave minutes. county is the scope
+     * column: the county's dispatchers receive them, agents do not. */
+    {"road_distances",
+     "id",
+     0,
+     5,
+     {{"county", "TEXT", IMM, NULL, NULL},
+      {"from_place", "TEXT", IMM, NULL, NULL},
+      {"to_place", "TEXT", IMM, NULL, NULL},
+      {"metres", "INTEGER", LWW, NULL, NULL},
+      {"seconds", "INTEGER", LWW, NULL, NULL}}},
+    /* Schema 15. A county's routing settings (`lastmile-server distance
+     * set`): the detour factor on great-circle distances (per mille), the
+     * speed for a route's time when no minutes were imported (metres per
+     * hour) and the time at each stop (seconds); NULL = the default
+     * (docs/dispatch.md). Scoped like road_distances. */
+    {"routing_settings",
+     "county",
+     0,
+     3,
+     {{"detour_permille", "INTEGER", LWW, NULL, NULL},
+      {"speed_m_per_h", "INTEGER", LWW, NULL, NULL},
+      {"stop_seconds", "INTEGER", LWW, NULL, NULL}}},
 };
 
 int lm__table_find(const char *name)

@@ -130,7 +130,7 @@ def main():
               "by weight, too few vehicles: the number needed: %r" % err)
         svg = os.path.join(tmp, "plan.svg")
         code, _, err = hq.cli(*base, "--svg", svg, ok=False)
-        check(code == 1 and "need coordinates" in err and not os.path.exists(svg),
+        check(code == 1 and "need distances" in err and not os.path.exists(svg),
               "--svg without coordinates is refused: %d %r" % (code, err))
 
         # Coordinates for all but one village: named, planned by weight.
@@ -182,7 +182,7 @@ def main():
         check(not os.path.exists(svg + ".tmp"), "no temporary file left")
         code, text, _ = hq.cli(*base)
         check(code == 0 and text.count("route ") == len(plan) and "of 4500.000 kg" in text
-              and " km from wh-pingshan)" in text, "text output: %r" % text)
+              and " h from wh-pingshan)" in text, "text output: %r" % text)
 
         # Limits: enough vehicles is fine, too few says how many are needed.
         per_county = max(sum(1 for r in plan if r["county"] == c) for c in ("pingshan", "yunxi"))

@@ -212,7 +212,9 @@ static void test_schema(void)
 /* What version 7 added (load_corrections), taken out again: no older
  * version had it. */
 #define LOAD_CORRECTIONS_DROP                                                                      \
-    "DROP TABLE load_corrections; DELETE FROM lm_columns WHERE tbl = 'load_corrections';"
+    "DROP TABLE load_corrections; DELETE FROM lm_columns WHERE tbl = 'load_corrections';"          \
+    "DROP TABLE road_distances; DROP TABLE routing_settings;"                                      \
+    "DELETE FROM lm_columns WHERE tbl IN ('road_distances', 'routing_settings');"
 
 /* Drops every trigger: an older schema's triggers cannot name a column
  * that version did not have, and SQLite checks them when one is dropped. */
@@ -251,7 +253,7 @@ static lm_replica *take_back_and_reopen(lm_replica *r, const char *name, const c
     CHECK_EQ_INT(st_int(r, "SELECT value FROM lm_meta WHERE key='schema_version'"),
                  LM_SCHEMA_VERSION);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_versions"), versions);
-    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 3 * 12);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 3 * 14);
     return r;
 }
 
@@ -458,6 +460,41 @@ static void test_migrate_v6(void)
     lm_replica_close(r);
 }
 
+/* A version 8 replica gains road_distances and routing_settings (schema
+ * 15): the tables, their columns' policies and their capture triggers. */
+static void test_migrate_v8(void)
+{
+    lm_replica *r = st_open("v8.db", 5, NULL);
+    CHECK(r);
+    if (!r)
+        return;
+    CHECK_RC(st_exec(r, "DROP TABLE road_distances; DROP TABLE routing_settings;"
+                        "DELETE FROM lm_columns WHERE tbl IN ('road_distances',"
+                        " 'routing_settings');"
+                        "UPDATE lm_meta SET value='8' WHERE key='schema_version'"),
+             SQLITE_OK);
+    lm_replica_close(r);
+    r = st_open("v8.db", 5, NULL);
+    CHECK(r);
+    if (!r)
+        return;
+    CHECK_EQ_INT(st_int(r, "SELECT value FROM lm_meta WHERE key='schema_version'"),
+                 LM_SCHEMA_VERSION);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 3 * 14);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE tbl = 'road_distances'"), 5);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE tbl = 'routing_settings'"
+                           " AND policy = 'lww'"),
+                 3);
+    CHECK_RC(st_exec(r, "INSERT INTO road_distances(id, county, from_place, to_place, metres)"
+                        " VALUES('a|b', 'Wuyuan', 'a', 'b', 12000)"),
+             SQLITE_OK);
+    CHECK_RC(st_exec(r, "INSERT INTO routing_settings(county, detour_permille)"
+                        " VALUES('Wuyuan', 1400)"),
+             SQLITE_OK);
+    CHECK(st_int(r, "SELECT count(*) FROM lm_versions WHERE pk IN ('a|b', 'Wuyuan')") >= 2);
+    lm_replica_close(r);
+}
+
 int main(void)
 {
     st_mkdir("clock");
@@ -471,6 +508,7 @@ int main(void)
     test_migrate_v3();
     test_migrate_v5();
     test_migrate_v6();
+    test_migrate_v8();
     st_rmdir();
     return lm_test_done("sync_clock");
 }
