@@ -175,7 +175,7 @@ static void test_schema(void)
                  LM_SCHEMA_VERSION);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM notes"), 1);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='monotonic'"), 2);
-    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='immutable'"), 32);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='immutable'"), 35);
     lm_replica_close(r);
     /* reopen: nothing to migrate, same site */
     r = st_open("old.db", 99, NULL);
