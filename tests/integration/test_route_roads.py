@@ -17,7 +17,7 @@ hours follow from imported km and minutes, else great-circle x the county's
 detour and its speed, plus its stop time; --max-hours is kept, or a village
 too far is named; a changed detour changes the km; --from-suggestion
 creates the routes and stops `list routes` / `list stops` show, all or
-nothing; the same suggestion again is stale and refused; a new suggestion
+nothing, and `points` shows an agent's load at one of them; the same suggestion again is stale and refused; a new suggestion
 plans nothing twice; capacity 0 is refused; 2,001 villages are all planned
 (by weight: over geography a county is limited to 2,000, named)."""
 import itertools
@@ -354,6 +354,22 @@ def main():
         code, summary, err = disp.sync()
         check(code == 0 and server_count(server, "routes") == len(plan),
               "the routes reach the server: %r %r" % (summary, err))
+        # The agent loads its stop at shangba: points shows the load, and a
+        # new suggestion still plans nothing twice.
+        check(agent.sync()[0] == 0, "the agent receives its stops")
+        mine = [s for s in agent.list("stops") if s["village"] == "shangba"]
+        check(len(mine) == 1, "the agent holds the shangba stop: %r" % mine)
+        if mine:
+            code, _, err = agent.cli("stop", "load", mine[0]["id"], "--kg", "1200")
+            check(code == 0, "stop load: %r" % err)
+        check(agent.sync()[0] == 0 and disp.sync()[0] == 0, "syncs after the load")
+        code, out, _ = disp.cli("points", "--date", DAY, "--json")
+        line = [p for p in json.loads(out) if p["village"] == "shangba" and p["product"] == "*"] \
+            if code == 0 else []
+        check(line and line[0]["loaded_g"] == 1200000 and line[0]["waiting_g"] == 0,
+              "points shows shangba's load: %r" % line)
+        code, out, err = disp.cli(*base, "--json")
+        check(code == 0 and json.loads(out) == [], "still nothing to plan: %r %r" % (out, err))
         check(server.stop() == 0, "server exits 0")
 
         # Many villages (no more silent cut at 256): a county of 2,001
