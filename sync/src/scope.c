@@ -95,7 +95,8 @@ static void agent_sql(lm__sb *b, const lm_scope *s, const char *table)
     } else if (!strcmp(table, "route_stops")) {
         lm__sb_add(b, "agent_id = ");
         lm__sb_quote(b, u);
-    } else if (!strcmp(table, "receipts") || !strcmp(table, "load_corrections")) {
+    } else if (!strcmp(table, "receipts") || !strcmp(table, "load_corrections") ||
+               !strcmp(table, "warehouses")) {
         lm__sb_add(b, "0");
     } else {
         lm__sb_add(b, "1"); /* catalog */
@@ -112,7 +113,8 @@ static void dispatcher_sql(lm__sb *b, const lm_scope *s, const char *table)
         lm__sb_add(b, " AND c.village IN ");
         county_villages(b, s);
         lm__sb_add(b, ")");
-    } else if (!strcmp(table, "routes") || !strcmp(table, "load_corrections")) {
+    } else if (!strcmp(table, "routes") || !strcmp(table, "load_corrections") ||
+               !strcmp(table, "warehouses")) {
         lm__sb_add(b, "county = ");
         lm__sb_quote(b, s->county ? s->county : "");
     } else if (!strcmp(table, "route_stops") || !strcmp(table, "receipts")) {

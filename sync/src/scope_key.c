@@ -12,7 +12,8 @@
  *   collections, route_stops         'a:' || agent_id
  *   gradings, adjustments            'a:' || the collection's agent_id
  *   routes                           'c:' || county
- *   receipts, load_corrections       'n' (no agent sees them)
+ *   receipts, load_corrections,      'n' (no agent sees them)
+ *   warehouses
  *   catalog tables, tombstones       '*'
  *   the tombstone of a new row the   'a:' || that agent (merge.c: only it
  *   server refused from an agent       ever held the row)
@@ -60,6 +61,7 @@ static const key_def key_defs[] = {
     {"routes", "county", "c:", 0},
     {"receipts", NULL, "n", 0},
     {"load_corrections", NULL, "n", 0},
+    {"warehouses", NULL, "n", 0},
 };
 
 static const key_def *key_def_of(int tid)
