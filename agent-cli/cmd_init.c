@@ -103,7 +103,7 @@ int lm_cmd_init(int argc, char **argv)
     if (!*server)
         return lm_cli_usage_error("init", "the enrolment string names no server: give --server "
                                           "HOST:PORT");
-    if (lm_sync_parse_server(server, host, sizeof host, &port) != LM_OK)
+    if (lm_text_host_port_parse(server, 1, host, sizeof host, &port) != LM_OK)
         return lm_cli_usage_error("init", "--server '%s' is not HOST:PORT", server);
 
     const char *path = lm_cli_db_path(c.db);

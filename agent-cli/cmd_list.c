@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include "cli.h"
+#include "farmer_lookup.h"
 #include "money.h"
 #include "table.h"
 
@@ -27,7 +28,8 @@ static const char usage[] =
     "route_date, vehicle and driver. 'refusals' lists the changes the server\n"
     "refused, with the reason.\n"
     "\n"
-    "collections: --farmer keeps one farmer's (by id or exact name), --since\n"
+    "collections: --farmer keeps one farmer's (an id, an id prefix or an exact\n"
+    "name, as every --farmer; an ambiguous one lists the candidates), --since\n"
     "those from that local day on, --limit N the latest N (0: all). The table\n"
     "shows the latest 50 unless --limit says otherwise; --json shows all.\n";
 
@@ -38,13 +40,12 @@ typedef struct kind {
     const char *sql;
 } kind;
 
-/* collections takes ?1 farmer (id or exact name, NULL: any), ?2 first ms
- * (NULL: any), ?3 limit (-1: all) and keeps the latest rows, oldest first. */
+/* collections takes ?1 farmer id (NULL: any), ?2 first ms (NULL: any), ?3 limit (-1: all) and keeps
+ * the latest rows, oldest first. */
 static const kind kinds[] = {
     {"farmers", "SELECT * FROM farmers ORDER BY created_at, id"},
-    {"collections", "SELECT * FROM (SELECT * FROM collections c WHERE (?1 IS NULL OR"
-                    " c.farmer_id = ?1 OR c.farmer_id IN (SELECT id FROM farmers WHERE name = ?1))"
-                    " AND (?2 IS NULL OR c.collected_at >= ?2)"
+    {"collections", "SELECT * FROM (SELECT * FROM collections c WHERE"
+                    " (?1 IS NULL OR c.farmer_id = ?1) AND (?2 IS NULL OR c.collected_at >= ?2)"
                     " ORDER BY collected_at DESC, id DESC LIMIT ?3) ORDER BY collected_at, id"},
     {"gradings", "SELECT * FROM gradings ORDER BY graded_at, id"},
     {"adjustments", "SELECT * FROM adjustments ORDER BY \"at\", id"},
@@ -55,15 +56,14 @@ static const kind kinds[] = {
 };
 
 static const char count_collections[] =
-    "SELECT COUNT(*) FROM collections c WHERE (?1 IS NULL OR c.farmer_id = ?1 OR"
-    " c.farmer_id IN (SELECT id FROM farmers WHERE name = ?1))"
+    "SELECT COUNT(*) FROM collections c WHERE (?1 IS NULL OR c.farmer_id = ?1)"
     " AND (?2 IS NULL OR c.collected_at >= ?2)";
 
 /* What `list` was asked for beyond the kind. */
 typedef struct list_opts {
     int json;
     int offset_min;     /* for the table's times */
-    const char *farmer; /* collections only */
+    const char *farmer; /* collections only: the resolved id, or NULL */
     int64_t since_ms;   /* collections only; -1: no bound */
     long long limit;    /* collections only; -1: all */
 } list_opts;
@@ -286,6 +286,14 @@ int lm_cmd_list(int argc, char **argv)
     lm_replica *r;
     if ((code = lm_cli_open(cmd, c.db, 0, &r)) != LM_EXIT_OK)
         return code;
+    char farmer_id[LM_ID_SIZE];
+    if (farmer) {
+        if ((code = lm_farmer_resolve(cmd, lm_replica_db(r), farmer, farmer_id)) != LM_EXIT_OK) {
+            lm_replica_close(r);
+            return code;
+        }
+        o.farmer = farmer_id;
+    }
     code = k ? list_rows(cmd, r, k, &o) : list_refusals(cmd, r, c.json);
     lm_replica_close(r);
     return code;

@@ -186,7 +186,10 @@ static int suggest_geo(sqlite3 *db, const point *pts, size_t n, lm_geo_opts *go,
     for (size_t i = 0; i < n; i++)
         gp[i] = (lm_geo_point){pts[i].village, pts[i].county, pts[i].waiting};
     int done = 1;
-    if (lm_geo_ready(db, gp, n, why, sizeof why))
+    why[0] = '\0';
+    if (n == 0) /* nothing to plan: an empty suggestion */
+        done = 0;
+    else if (lm_geo_ready(db, gp, n, why, sizeof why))
         *code = lm_geo_suggest(db, gp, n, go);
     else if (go->max_route_m || go->max_route_s || go->svg)
         *code = lm_cli_error("route suggest", "--max-km, --max-hours and --svg need distances: %s",

@@ -8,11 +8,10 @@
  * capacity, --vehicles, --max-km and --max-hours; otherwise cmd_route.c
  * keeps first-fit decreasing. Details and limits in docs/dispatch.md.
  *
- * Where places come from: villages.lat / villages.lon and a table
- * warehouses(name, county, lat, lon), decimal degrees, as the
- * administration commands of issue 22 add them; road_distances and
- * routing_settings (schema 15). Columns are read only when they exist
- * (PRAGMA table_info).
+ * Where places come from: villages.lat / villages.lon and the table
+ * warehouses(name, county, lat, lon), decimal degrees (schema 9);
+ * road_distances and routing_settings (schema 15). Columns are read only
+ * when they exist (PRAGMA table_info), so an older file plans by weight.
  */
 #ifndef LM_ROUTE_GEO_H
 #define LM_ROUTE_GEO_H

@@ -40,6 +40,7 @@
 #include <uv.h>
 
 #include "lm_net.h"
+#include "lm_text.h"
 
 /* The first PUSH batch, in changes before deflate (about 3 KB on the wire:
  * under a second even at 32 kbit/s). It stays this size while acks are
@@ -132,45 +133,6 @@ static uint64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int lm_sync_parse_server(const char *server, char *host, size_t host_size, int *port)
-{
-    const char *colon, *h = server;
-    size_t hlen;
-    *port = 0;
-    if (!server || !*server || host_size == 0)
-        return LM_EINVAL;
-    if (*h == '[') {
-        const char *close = strchr(h, ']');
-        if (!close || close[1] != ':')
-            return LM_EINVAL;
-        h++;
-        hlen = (size_t)(close - h);
-        colon = close + 1;
-    } else {
-        colon = strrchr(h, ':');
-        if (!colon)
-            return LM_EINVAL;
-        hlen = (size_t)(colon - h);
-    }
-    if (hlen == 0 || hlen >= host_size)
-        return LM_EINVAL;
-    const char *p = colon + 1;
-    long v = 0;
-    if (!*p)
-        return LM_EINVAL;
-    for (; *p; p++) {
-        if (*p < '0' || *p > '9' || v > 65535)
-            return LM_EINVAL;
-        v = v * 10 + (*p - '0');
-    }
-    if (v < 1 || v > 65535)
-        return LM_EINVAL;
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    *port = (int)v;
-    return LM_OK;
 }
 
 /* Closes the connection once; the loop then runs out of work and ends. A
@@ -767,7 +729,7 @@ static int start_connect(client *c)
 {
     char host[256], port_text[8];
     int port;
-    if (lm_sync_parse_server(c->cfg->server, host, sizeof host, &port) != LM_OK) {
+    if (lm_text_host_port_parse(c->cfg->server, 1, host, sizeof host, &port) != LM_OK) {
         fail(c, LM_EINVAL, "server address '%s' is not HOST:PORT", c->cfg->server);
         return LM_EINVAL;
     }

@@ -79,10 +79,6 @@ typedef struct lm_sync_config {
     int save_tls_session;        /* 1: hand the newest ticket back in the stats */
 } lm_sync_config;
 
-/* Splits "HOST:PORT" ("[v6]:PORT" too) into host (NUL-terminated, at most
- * host_size bytes) and a port 1..65535. LM_EINVAL when malformed. */
-int lm_sync_parse_server(const char *server, char *host, size_t host_size, int *port);
-
 /* Runs one full session on r (borrowed; used from this thread only until
  * the call returns). *st is zeroed first and filled even on failure with what
  * was achieved. Returns LM_OK when both sides are up to date; otherwise an

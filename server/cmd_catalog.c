@@ -11,7 +11,7 @@
 #include "hq.h"
 #include "lm_text.h"
 #include "money.h"
-#include "opts.h"
+#include "args.h"
 
 static const char product_usage[] =
     "usage: lastmile-server product add --db PATH --code CODE --name NAME [--unit kg]\n"
@@ -35,11 +35,13 @@ int lm__cmd_product(int argc, char **argv)
         return help ? 0 : 2;
     }
     const char *db = NULL, *code = NULL, *name = NULL, *unit = "kg";
-    lm_opt opts[] = {
-        {"db", &db, NULL}, {"code", &code, NULL}, {"name", &name, NULL}, {"unit", &unit, NULL}};
-    int prc = lm__opts_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "product add",
-                           product_usage, "db,code,name");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
+                     {"code", LM_OPT_VALUE, &code, NULL},
+                     {"name", LM_OPT_VALUE, &name, NULL},
+                     {"unit", LM_OPT_VALUE, &unit, NULL}};
+    int prc = lm_args_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0],
+                          "lastmile-server product add", product_usage, "db,code,name");
+    if (prc != LM_ARGS_GO)
         return prc;
     lm_replica *r = lm__hq_open(db, "product add");
     if (!r)
@@ -74,14 +76,14 @@ int lm__cmd_price(int argc, char **argv)
         return help ? 0 : 2;
     }
     const char *db = NULL, *product = NULL, *grade = NULL, *price = NULL, *from = NULL;
-    lm_opt opts[] = {{"db", &db, NULL},
-                     {"product", &product, NULL},
-                     {"grade", &grade, NULL},
-                     {"price", &price, NULL},
-                     {"from", &from, NULL}};
-    int prc = lm__opts_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "price set",
-                           price_usage, "db,product,grade,price");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
+                     {"product", LM_OPT_VALUE, &product, NULL},
+                     {"grade", LM_OPT_VALUE, &grade, NULL},
+                     {"price", LM_OPT_VALUE, &price, NULL},
+                     {"from", LM_OPT_VALUE, &from, NULL}};
+    int prc = lm_args_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0],
+                          "lastmile-server price set", price_usage, "db,product,grade,price");
+    if (prc != LM_ARGS_GO)
         return prc;
     int64_t fen;
     const char *why = NULL;

@@ -15,7 +15,7 @@
 #include "hq.h"
 #include "lm_text.h"
 #include "money.h"
-#include "opts.h"
+#include "args.h"
 #include "register_file.h"
 
 static const char usage[] =
@@ -225,10 +225,10 @@ static int load(sqlite3 *db, char *text, const char *path, int *n_new, int *n_re
 static int cmd_import(int argc, char **argv)
 {
     const char *db = NULL, *csv = NULL;
-    lm_opt opts[] = {{"db", &db, NULL}, {"csv", &csv, NULL}};
-    int prc = lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "distance import", usage,
-                           "db,csv");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL}, {"csv", LM_OPT_VALUE, &csv, NULL}};
+    int prc = lm_args_run(argc, argv, opts, sizeof opts / sizeof opts[0],
+                          "lastmile-server distance import", usage, "db,csv");
+    if (prc != LM_ARGS_GO)
         return prc;
     char err[1024] = "";
     char *text = NULL;
@@ -275,14 +275,13 @@ static int cmd_set(int argc, char **argv)
 {
     const char *db = NULL, *county = NULL, *detour = NULL, *speed = NULL, *stop = NULL;
     const char *cmd = "lastmile-server distance set";
-    lm_opt opts[] = {{"db", &db, NULL},
-                     {"county", &county, NULL},
-                     {"detour", &detour, NULL},
-                     {"speed-kmh", &speed, NULL},
-                     {"stop-minutes", &stop, NULL}};
-    int prc = lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "distance set", usage,
-                           "db,county");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
+                     {"county", LM_OPT_VALUE, &county, NULL},
+                     {"detour", LM_OPT_VALUE, &detour, NULL},
+                     {"speed-kmh", LM_OPT_VALUE, &speed, NULL},
+                     {"stop-minutes", LM_OPT_VALUE, &stop, NULL}};
+    int prc = lm_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, usage, "db,county");
+    if (prc != LM_ARGS_GO)
         return prc;
     if (!detour && !speed && !stop) {
         fprintf(stderr, "%s: give --detour, --speed-kmh or --stop-minutes\n", cmd);

@@ -20,7 +20,7 @@
 
 #include "hq.h"
 #include "lm_text.h"
-#include "opts.h"
+#include "args.h"
 #include "register_file.h"
 
 static const char usage[] =
@@ -207,13 +207,13 @@ int lm__cmd_farmer(int argc, char **argv)
     }
     const char *db = NULL, *csv = NULL, *encoding = NULL;
     int replace_with_empty = 0;
-    lm_opt opts[] = {{"db", &db, NULL},
-                     {"csv", &csv, NULL},
-                     {"encoding", &encoding, NULL},
-                     {"replace-with-empty", NULL, &replace_with_empty}};
-    int prc = lm__opts_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "farmer import",
-                           usage, "db,csv");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
+                     {"csv", LM_OPT_VALUE, &csv, NULL},
+                     {"encoding", LM_OPT_VALUE, &encoding, NULL},
+                     {"replace-with-empty", LM_OPT_FLAG, NULL, &replace_with_empty}};
+    int prc = lm_args_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0],
+                          "lastmile-server farmer import", usage, "db,csv");
+    if (prc != LM_ARGS_GO)
         return prc;
     if (encoding && strcmp(encoding, "utf-8") != 0 && strcmp(encoding, "gbk") != 0 &&
         strcmp(encoding, "gb18030") != 0) {

@@ -15,7 +15,7 @@
 
 #include "cmds.h"
 #include "identity.h"
-#include "opts.h"
+#include "args.h"
 #include "srvdb.h"
 
 static const char usage[] =
@@ -174,9 +174,9 @@ int lm__server_db_open(const char *path, int busy_timeout_ms, int cache_kib, lm_
 int lm__cmd_init(int argc, char **argv)
 {
     const char *db = NULL;
-    lm_opt opts[] = {{"db", &db, NULL}};
-    int prc = lm__opts_run(argc, argv, opts, 1, "init", usage, "db");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL}};
+    int prc = lm_args_run(argc, argv, opts, 1, "lastmile-server init", usage, "db");
+    if (prc != LM_ARGS_GO)
         return prc;
     char err[512] = "";
     int rc = lm__server_db_init(db, err, sizeof err);

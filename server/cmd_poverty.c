@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "hq.h"
-#include "opts.h"
+#include "args.h"
 #include "report.h"
 
 static const char usage[] =
@@ -28,12 +28,13 @@ int lm__cmd_report_poverty(int argc, char **argv)
 {
     const char *db = NULL, *from = NULL, *to = NULL, *period = "all", *format = "table";
     int follow_up = 0;
-    lm_opt opts[] = {{"db", &db, NULL},         {"from", &from, NULL},
-                     {"to", &to, NULL},         {"period", &period, NULL},
-                     {"format", &format, NULL}, {"follow-up", NULL, &follow_up}};
-    int prc =
-        lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "report poverty", usage, "db");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {
+        {"db", LM_OPT_VALUE, &db, NULL},         {"from", LM_OPT_VALUE, &from, NULL},
+        {"to", LM_OPT_VALUE, &to, NULL},         {"period", LM_OPT_VALUE, &period, NULL},
+        {"format", LM_OPT_VALUE, &format, NULL}, {"follow-up", LM_OPT_FLAG, NULL, &follow_up}};
+    int prc = lm_args_run(argc, argv, opts, sizeof opts / sizeof opts[0],
+                          "lastmile-server report poverty", usage, "db");
+    if (prc != LM_ARGS_GO)
         return prc;
     if (lm__hq_check_dates("report poverty", from, to) != 0)
         return 2;

@@ -11,7 +11,7 @@
 
 #include "hq.h"
 #include "money.h"
-#include "opts.h"
+#include "args.h"
 
 static const char usage[] =
     "usage: lastmile-server receipt add --db PATH --route ROUTE_ID --product P --grade G\n"
@@ -30,12 +30,13 @@ int lm__cmd_receipt(int argc, char **argv)
     }
     const char *db = NULL, *route = NULL, *product = NULL, *grade = NULL, *kg = NULL,
                *warehouse = "main";
-    lm_opt opts[] = {{"db", &db, NULL},           {"route", &route, NULL},
-                     {"product", &product, NULL}, {"grade", &grade, NULL},
-                     {"kg", &kg, NULL},           {"warehouse", &warehouse, NULL}};
-    int prc = lm__opts_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "receipt add",
-                           usage, "db,route,product,grade,kg");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {
+        {"db", LM_OPT_VALUE, &db, NULL},           {"route", LM_OPT_VALUE, &route, NULL},
+        {"product", LM_OPT_VALUE, &product, NULL}, {"grade", LM_OPT_VALUE, &grade, NULL},
+        {"kg", LM_OPT_VALUE, &kg, NULL},           {"warehouse", LM_OPT_VALUE, &warehouse, NULL}};
+    int prc = lm_args_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0],
+                          "lastmile-server receipt add", usage, "db,route,product,grade,kg");
+    if (prc != LM_ARGS_GO)
         return prc;
     int64_t grams;
     const char *why = NULL;

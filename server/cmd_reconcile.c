@@ -10,7 +10,7 @@
 
 #include "hq.h"
 #include "money.h"
-#include "opts.h"
+#include "args.h"
 #include "report.h"
 
 static const char usage[] =
@@ -31,13 +31,14 @@ int lm__cmd_report_reconcile(int argc, char **argv)
 {
     const char *db = NULL, *from = NULL, *to = NULL, *county = NULL, *tol = "2", *format = "table";
     int wide = 0;
-    lm_opt opts[] = {{"db", &db, NULL},         {"from", &from, NULL},
-                     {"to", &to, NULL},         {"county", &county, NULL},
-                     {"tolerance", &tol, NULL}, {"format", &format, NULL},
-                     {"wide", NULL, &wide}};
-    int prc = lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "report reconcile",
-                           usage, "db");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {
+        {"db", LM_OPT_VALUE, &db, NULL},         {"from", LM_OPT_VALUE, &from, NULL},
+        {"to", LM_OPT_VALUE, &to, NULL},         {"county", LM_OPT_VALUE, &county, NULL},
+        {"tolerance", LM_OPT_VALUE, &tol, NULL}, {"format", LM_OPT_VALUE, &format, NULL},
+        {"wide", LM_OPT_FLAG, NULL, &wide}};
+    int prc = lm_args_run(argc, argv, opts, sizeof opts / sizeof opts[0],
+                          "lastmile-server report reconcile", usage, "db");
+    if (prc != LM_ARGS_GO)
         return prc;
     if (lm__hq_check_dates("report reconcile", from, to) != 0)
         return 2;

@@ -13,7 +13,7 @@
 
 #include "cmds.h"
 #include "hq.h"
-#include "opts.h"
+#include "args.h"
 #include "report.h"
 
 static const char usage[] =
@@ -44,10 +44,12 @@ int lm__cmd_report(int argc, char **argv)
         return 2;
     }
     const char *db = NULL, *by = NULL, *format = "table";
-    lm_opt opts[] = {{"db", &db, NULL}, {"by", &by, NULL}, {"format", &format, NULL}};
-    int prc = lm__opts_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], "report volumes",
-                           usage, "db");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
+                     {"by", LM_OPT_VALUE, &by, NULL},
+                     {"format", LM_OPT_VALUE, &format, NULL}};
+    int prc = lm_args_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0],
+                          "lastmile-server report volumes", usage, "db");
+    if (prc != LM_ARGS_GO)
         return prc;
     lm_report_spec spec;
     memset(&spec, 0, sizeof spec);

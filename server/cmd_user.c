@@ -20,7 +20,7 @@
 
 #include "cmds.h"
 #include "identity.h"
-#include "opts.h"
+#include "args.h"
 #include "json.h"
 #include "table.h"
 #include "srvdb.h"
@@ -183,13 +183,14 @@ static int user_add(int argc, char **argv)
 {
     const char *db = NULL, *id = NULL, *role_name = NULL, *vlist = NULL, *county = NULL,
                *address = NULL, *expires = NULL;
-    lm_opt opts[] = {{"db", &db, NULL},          {"id", &id, NULL},
-                     {"role", &role_name, NULL}, {"villages", &vlist, NULL},
-                     {"county", &county, NULL},  {"address", &address, NULL},
-                     {"expires", &expires, NULL}};
-    int prc = lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "user add", usage,
-                           "db,id,role");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {
+        {"db", LM_OPT_VALUE, &db, NULL},          {"id", LM_OPT_VALUE, &id, NULL},
+        {"role", LM_OPT_VALUE, &role_name, NULL}, {"villages", LM_OPT_VALUE, &vlist, NULL},
+        {"county", LM_OPT_VALUE, &county, NULL},  {"address", LM_OPT_VALUE, &address, NULL},
+        {"expires", LM_OPT_VALUE, &expires, NULL}};
+    int prc = lm_args_run(argc, argv, opts, sizeof opts / sizeof opts[0],
+                          "lastmile-server user add", usage, "db,id,role");
+    if (prc != LM_ARGS_GO)
         return prc;
     if (!lm__user_id_valid(id)) {
         fprintf(stderr,
@@ -280,10 +281,10 @@ static int user_list(int argc, char **argv)
 {
     const char *db = NULL;
     int json = 0;
-    lm_opt opts[] = {{"db", &db, NULL}, {"json", NULL, &json}};
-    int prc =
-        lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "user list", usage, "db");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL}, {"json", LM_OPT_FLAG, NULL, &json}};
+    int prc = lm_args_run(argc, argv, opts, sizeof opts / sizeof opts[0],
+                          "lastmile-server user list", usage, "db");
+    if (prc != LM_ARGS_GO)
         return prc;
     lm_replica *r = NULL;
     if (open_db(db, &r, "list") != LM_OK)
@@ -392,14 +393,14 @@ static int user_change(int argc, char **argv, const char *cmd)
 {
     const char *db = NULL, *id = NULL, *address = NULL, *expires = NULL;
     int rekey = strcmp(cmd, "rekey") == 0;
-    lm_opt opts[] = {{"db", &db, NULL},
-                     {"id", &id, NULL},
-                     {"address", &address, NULL},
-                     {"expires", &expires, NULL}};
-    char name[32];
-    snprintf(name, sizeof name, "user %s", cmd);
-    int prc = lm__opts_run(argc, argv, opts, rekey ? 4 : 2, name, usage, "db,id");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
+                     {"id", LM_OPT_VALUE, &id, NULL},
+                     {"address", LM_OPT_VALUE, &address, NULL},
+                     {"expires", LM_OPT_VALUE, &expires, NULL}};
+    char name[48];
+    snprintf(name, sizeof name, "lastmile-server user %s", cmd);
+    int prc = lm_args_run(argc, argv, opts, rekey ? 4 : 2, name, usage, "db,id");
+    if (prc != LM_ARGS_GO)
         return prc;
     uint64_t expires_ms = expires ? parse_duration(expires) : EXPIRES_DEFAULT_MS;
     if (!expires_ms) {

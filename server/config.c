@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "lm_protocol.h"
+#include "lm_text.h"
 
 void lm_server_config_defaults(lm_server_config *c)
 {
@@ -61,35 +62,6 @@ static int parse_uint(const char *s, unsigned long long lo, unsigned long long h
     return 0;
 }
 
-int lm_server_parse_listen(const char *listen, char *host, size_t host_size, int *port)
-{
-    if (!listen || !*listen)
-        return LM_EINVAL;
-    const char *colon;
-    const char *h = listen;
-    size_t hlen;
-    if (*listen == '[') {
-        const char *close = strchr(listen, ']');
-        if (!close || close[1] != ':')
-            return LM_EINVAL;
-        h = listen + 1;
-        hlen = (size_t)(close - h);
-        colon = close + 1;
-    } else {
-        colon = strrchr(listen, ':');
-        if (!colon)
-            return LM_EINVAL;
-        hlen = (size_t)(colon - listen);
-    }
-    unsigned long long p;
-    if (hlen == 0 || hlen >= host_size || parse_uint(colon + 1, 0, 65535, &p) != 0)
-        return LM_EINVAL;
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    *port = (int)p;
-    return LM_OK;
-}
-
 /* The numeric keys: bounds and the unsigned field each sets. */
 static const struct uint_key {
     const char *name;
@@ -124,7 +96,7 @@ int lm_server_config_set(lm_server_config *c, const char *key, const char *value
         char host[256];
         int port;
         if (strlen(value) >= sizeof c->listen ||
-            lm_server_parse_listen(value, host, sizeof host, &port) != LM_OK)
+            lm_text_host_port_parse(value, 0, host, sizeof host, &port) != LM_OK)
             goto fail_value;
         snprintf(c->listen, sizeof c->listen, "%s", value);
     } else if (strcmp(key, "db") == 0) {

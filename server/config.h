@@ -47,7 +47,4 @@ int lm_server_config_set(lm_server_config *c, const char *key, const char *value
  * names the file and line; keys before the bad line stay applied. */
 int lm_server_config_load(lm_server_config *c, const char *path, char *err, size_t err_size);
 
-/* Splits "HOST:PORT" ("[v6]:PORT" too) into host and port 0..65535. */
-int lm_server_parse_listen(const char *listen, char *host, size_t host_size, int *port);
-
 #endif

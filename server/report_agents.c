@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "hq.h"
-#include "opts.h"
+#include "args.h"
 #include "report.h"
 #include "srvdb.h"
 
@@ -175,9 +175,9 @@ static int run_report(sqlite3 *db, fill_arg *a, int format, char *err, size_t er
 int lm__cmd_report_agents(int argc, char **argv)
 {
     const char *db = NULL, *format = "table";
-    lm_opt opts[] = {{"db", &db, NULL}, {"format", &format, NULL}};
-    int prc = lm__opts_run(argc, argv, opts, 2, "report agents", usage, "db");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL}, {"format", LM_OPT_VALUE, &format, NULL}};
+    int prc = lm_args_run(argc, argv, opts, 2, "lastmile-server report agents", usage, "db");
+    if (prc != LM_ARGS_GO)
         return prc;
     int fmt = lm__report_parse_format(format);
     if (fmt < 0) {

@@ -22,7 +22,8 @@
 #include "cmds.h"
 #include "identity.h"
 #include "log.h"
-#include "opts.h"
+#include "args.h"
+#include "lm_text.h"
 #include "server.h"
 
 /* A thousand agents may connect in the same second; the kernel caps this
@@ -87,7 +88,7 @@ static int start_listening(lm_server *srv, char *err, size_t err_size)
 {
     char host[256];
     int port;
-    if (lm_server_parse_listen(srv->cfg.listen, host, sizeof host, &port) != LM_OK) {
+    if (lm_text_host_port_parse(srv->cfg.listen, 0, host, sizeof host, &port) != LM_OK) {
         snprintf(err, err_size, "bad --listen '%s' (want HOST:PORT)", srv->cfg.listen);
         return LM_EINVAL;
     }
@@ -197,24 +198,25 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
                *idle = NULL, *handshake = NULL, *max_frame = NULL, *cache_mib = NULL,
                *ckpt_pages = NULL, *max_queued = NULL, *clock_ahead = NULL, *max_refusals = NULL;
     int plaintext = 0;
-    lm_opt opts[] = {{"db", &db, NULL},
-                     {"listen", &listen, NULL},
-                     {"config", &config, NULL},
-                     {"log-level", &level, NULL},
-                     {"max-sessions", &max_sessions, NULL},
-                     {"idle-timeout-ms", &idle, NULL},
-                     {"handshake-timeout-ms", &handshake, NULL},
-                     {"max-frame", &max_frame, NULL},
-                     {"cache-mib", &cache_mib, NULL},
-                     {"checkpoint-pages", &ckpt_pages, NULL},
-                     {"max-queued-mib", &max_queued, NULL},
-                     {"max-clock-ahead-ms", &clock_ahead, NULL},
-                     {"max-refusals-per-session", &max_refusals, NULL},
-                     {"insecure-plaintext", NULL, &plaintext}};
-    int prc = lm__opts_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "serve");
-    if (prc == LM_OPTS_HELP)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
+                     {"listen", LM_OPT_VALUE, &listen, NULL},
+                     {"config", LM_OPT_VALUE, &config, NULL},
+                     {"log-level", LM_OPT_VALUE, &level, NULL},
+                     {"max-sessions", LM_OPT_VALUE, &max_sessions, NULL},
+                     {"idle-timeout-ms", LM_OPT_VALUE, &idle, NULL},
+                     {"handshake-timeout-ms", LM_OPT_VALUE, &handshake, NULL},
+                     {"max-frame", LM_OPT_VALUE, &max_frame, NULL},
+                     {"cache-mib", LM_OPT_VALUE, &cache_mib, NULL},
+                     {"checkpoint-pages", LM_OPT_VALUE, &ckpt_pages, NULL},
+                     {"max-queued-mib", LM_OPT_VALUE, &max_queued, NULL},
+                     {"max-clock-ahead-ms", LM_OPT_VALUE, &clock_ahead, NULL},
+                     {"max-refusals-per-session", LM_OPT_VALUE, &max_refusals, NULL},
+                     {"insecure-plaintext", LM_OPT_FLAG, NULL, &plaintext}};
+    int prc = lm_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], "lastmile-server serve",
+                          usage, NULL);
+    if (prc == 0)
         return -1;
-    if (prc != LM_OPTS_OK)
+    if (prc != LM_ARGS_GO)
         return 2;
     lm_server_config_defaults(cfg);
     char err[512];

@@ -89,3 +89,51 @@ int lm_args_parse(int argc, char **argv, const lm_opt *opts, size_t n_opts, lm_a
     }
     return LM_OK;
 }
+
+/* The value of the value option named by the n bytes at name, or NULL. */
+static const char *opt_value(const lm_opt *opts, size_t n_opts, const char *name, size_t n)
+{
+    const lm_opt *o = find_opt(opts, n_opts, name, n);
+    return o && o->kind == LM_OPT_VALUE ? *o->value : NULL;
+}
+
+int lm_args_run(int argc, char **argv, const lm_opt *opts, size_t n_opts, const char *cmd,
+                const char *usage, const char *required)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+    }
+    lm_args args;
+    char err[160];
+    if (lm_args_parse(argc, argv, opts, n_opts, &args, err, sizeof err) != LM_OK) {
+        fprintf(stderr, "%s: %s (see --help)\n", cmd, err);
+        return 2;
+    }
+    if (args.n_positional > 0) {
+        fprintf(stderr, "%s: unexpected argument '", cmd);
+        lm_text_fput(stderr, args.positional[0]);
+        fputs("' (see --help)\n", stderr);
+        return 2;
+    }
+    int missing = 0, n_req = 0;
+    for (const char *p = required; p && *p; n_req++) {
+        size_t n = strcspn(p, ",");
+        const char *v = opt_value(opts, n_opts, p, n);
+        missing |= !v || !*v;
+        p += n + (p[n] == ',');
+    }
+    if (!missing)
+        return LM_ARGS_GO;
+    fprintf(stderr, "%s: ", cmd);
+    int i = 0;
+    for (const char *p = required; *p; i++) {
+        size_t n = strcspn(p, ",");
+        fprintf(stderr, "%s--%.*s", i == 0 ? "" : i == n_req - 1 ? " and " : ", ", (int)n, p);
+        p += n + (p[n] == ',');
+    }
+    fprintf(stderr, " %s required\n", n_req == 1 ? "is" : "are");
+    return 2;
+}

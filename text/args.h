@@ -39,4 +39,17 @@ typedef struct lm_args {
 int lm_args_parse(int argc, char **argv, const lm_opt *opts, size_t n_opts, lm_args *out, char *err,
                   size_t err_size);
 
+#define LM_ARGS_GO (-1)
+
+/* A subcommand's whole front for a command without positional arguments
+ * (lastmile-server's): -h or --help anywhere prints usage on stdout;
+ * otherwise lm_args_parse, a positional argument is refused, and the
+ * options named in `required` (comma-separated, e.g. "db,id") must have a
+ * non-empty value ("--db and --id are required"). Errors go to stderr as
+ * "<cmd>: <reason>", cmd naming the program and subcommand
+ * ("lastmile-server user add"). Returns LM_ARGS_GO to go on, else the exit
+ * code: 0 after help, 2 on bad usage. */
+int lm_args_run(int argc, char **argv, const lm_opt *opts, size_t n_opts, const char *cmd,
+                const char *usage, const char *required);
+
 #endif

@@ -75,6 +75,13 @@ void lm_text_column_cell(int kind, int64_t v, int offset_min, char *out, size_t 
  * an error about --farmer instead of a farmer named "--product". */
 const char *lm_text_option_value_problem(const char *value);
 
+/* Splits "HOST:PORT" ("[v6]:PORT" too) into host (NUL-terminated, at most
+ * host_size bytes) and a port min_port..65535 given in decimal digits only:
+ * lastmile-server's --listen takes port 0 (the kernel picks one), a
+ * server address to connect to takes 1..65535. LM_OK, or LM_EINVAL with
+ * *port 0 when malformed. */
+int lm_text_host_port_parse(const char *s, int min_port, char *host, size_t host_size, int *port);
+
 /* ---- CSV --------------------------------------------------------------- */
 
 /* Writes s as one CSV field (RFC 4180: quoted when it holds a comma, quote,

@@ -232,7 +232,7 @@ int main(int argc, char **argv)
     uint32_t nch = 0, *ends = NULL, n_ends = 0;
     uint64_t upto = 0;
     if (!a || !s || record_collections(a, n) ||
-        exec(lm_replica_db(s), "INSERT INTO villages VALUES('Xiacun','Wuyuan'),"
+        exec(lm_replica_db(s), "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan'),"
                                "('Shangcun','Wuyuan')") ||
         lm_replica_local_changes(a, 0, (size_t)1 << 40, &ch, &nch, &upto))
         goto done;

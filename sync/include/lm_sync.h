@@ -35,8 +35,9 @@ typedef struct lm_replica lm_replica;
  * seq index covers what reading the log by seq needs (schema.c). 7: refusals
  * counted per user, code, table and reason (lm_refusal_counts), an index of
  * adjustments by collection (schema.c). 8: load_corrections, a
- * dispatcher's or hq's correction of a stop's load (tables.c). 15:
- * road_distances and routing_settings, what `route suggest` plans over. */
+ * dispatcher's or hq's correction of a stop's load (tables.c). 9: geography,
+ * villages.lat/lon and the warehouses table (tables.c). 15: road_distances
+ * and routing_settings, what `route suggest` plans over. */
 #define LM_SCHEMA_VERSION 15
 
 /* Text ids: 26 chars, time-ordered (48-bit ms) and site-unique, NUL included. */

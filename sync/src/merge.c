@@ -418,9 +418,13 @@ static int validate(const lm_change *c, int tid, int *cid, const char **why)
         return LM_EINVAL;
     }
     const char *type = lm__tables[tid - 1].cols[*cid - 1].type;
-    int want = type[0] == 'I' ? LM_VAL_INTEGER : LM_VAL_TEXT;
-    if (c->value.type != want && c->value.type != LM_VAL_NULL) {
-        *why = want == LM_VAL_INTEGER ? "column takes an integer" : "column takes text";
+    int want = type[0] == 'I' ? LM_VAL_INTEGER : type[0] == 'R' ? LM_VAL_FLOAT : LM_VAL_TEXT;
+    /* a REAL column stores an integer as a float (SQLite's affinity) */
+    int also = want == LM_VAL_FLOAT ? LM_VAL_INTEGER : want;
+    if (c->value.type != want && c->value.type != also && c->value.type != LM_VAL_NULL) {
+        *why = want == LM_VAL_INTEGER ? "column takes an integer"
+               : want == LM_VAL_FLOAT ? "column takes a number"
+                                      : "column takes text";
         return LM_ETYPE;
     }
     if ((c->value.type == LM_VAL_TEXT && c->value.len > LM_MAX_VALUE) ||

@@ -9,12 +9,13 @@
  * it takes and the table its value must name. A column without an entry
  * is short text or an unbounded integer.
  */
+#include <math.h>
 #include <string.h>
 
 #include "lm_rules.h"
 #include "sync_internal.h"
 
-enum kind { K_SHORT, K_LONG, K_INT, K_EVENT, K_PLAN };
+enum kind { K_SHORT, K_LONG, K_INT, K_EVENT, K_PLAN, K_REAL };
 
 /* The rows a value can name; each has its lookup statement below. */
 enum ref {
@@ -45,9 +46,9 @@ static const struct ref_def {
 typedef struct col_rule {
     const char *table, *column;
     int kind;
-    int64_t lo, hi; /* K_INT */
+    int64_t lo, hi; /* K_INT, K_REAL (whole bounds) */
     int ref;
-    const char *why; /* K_INT: the bound, named */
+    const char *why; /* K_INT, K_REAL: the bound, named */
 } col_rule;
 
 #define MAX_G LM_RULES_MAX_G
@@ -56,6 +57,10 @@ typedef struct col_rule {
 #define INT(t, c, lo, hi, why)                                                                     \
     {                                                                                              \
         t, c, K_INT, lo, hi, REF_NONE, why                                                         \
+    }
+#define REAL(t, c, lo, hi, why)                                                                    \
+    {                                                                                              \
+        t, c, K_REAL, lo, hi, REF_NONE, why                                                        \
     }
 #define TXT(t, c, k, ref)                                                                          \
     {                                                                                              \
@@ -109,6 +114,11 @@ static const col_rule col_rules[] = {
     INT("route_stops", "loaded_weight_g", 0, MAX_G, "loaded weight must be 0 to 1000000 kg"),
     TXT("routes", "county", K_SHORT, REF_COUNTY),
     INT("routes", "capacity_g", 0, MAX_G, "capacity must be 0 to 1000000 kg"),
+    REAL("villages", "lat", -90, 90, "latitude must be -90 to 90 degrees"),
+    REAL("villages", "lon", -180, 180, "longitude must be -180 to 180 degrees"),
+    TXT("warehouses", "county", K_SHORT, REF_COUNTY),
+    REAL("warehouses", "lat", -90, 90, "latitude must be -90 to 90 degrees"),
+    REAL("warehouses", "lon", -180, 180, "longitude must be -180 to 180 degrees"),
 };
 
 static const col_rule *rule_of(const char *table, const char *column)
@@ -195,6 +205,14 @@ static int check_value(const col_rule *cr, const lm_value *v, uint64_t now_ms, c
         return lm_rules_text((const char *)v->bytes, v->len,
                              kind == K_LONG ? LM_RULES_MAX_LONG_TEXT : LM_RULES_MAX_SHORT_TEXT,
                              why);
+    }
+    if (kind == K_REAL && (v->type == LM_VAL_FLOAT || v->type == LM_VAL_INTEGER)) {
+        double d = v->type == LM_VAL_FLOAT ? v->f : (double)v->i;
+        if (!isfinite(d) || d < (double)cr->lo || d > (double)cr->hi) {
+            *why = cr->why;
+            return LM_ERANGE;
+        }
+        return 0;
     }
     if (v->type != LM_VAL_INTEGER)
         return 0;
@@ -398,6 +416,7 @@ int lm__rules_row(lm_replica *r, int tid, lm__row_get_fn get, void *ud, const ch
     static const char *const stops[] = {"route_id", "village", "agent_id", NULL};
     static const char *const routes[] = {"county", NULL};
     static const char *const prices[] = {"product", "grade", "price_fen", NULL};
+    static const char *const in_county[] = {"county", NULL};
     const char *table = lm__tables[tid - 1].name;
     *why = NULL;
     if (!strcmp(table, "collections"))
@@ -414,5 +433,7 @@ int lm__rules_row(lm_replica *r, int tid, lm__row_get_fn get, void *ud, const ch
         return required(get, ud, routes, why);
     if (!strcmp(table, "prices"))
         return required(get, ud, prices, why);
+    if (!strcmp(table, "villages") || !strcmp(table, "warehouses"))
+        return required(get, ud, in_county, why);
     return 0;
 }

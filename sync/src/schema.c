@@ -346,6 +346,34 @@ static int migrate_to_8(lm_replica *r)
     return lm__exec_sb(r, &b, "adding load_corrections");
 }
 
+/* Version 8 -> 9: geography. villages gains lat and lon (decimal
+ * degrees, NULL until known) and the warehouses table is added
+ * (tables.c). A file version 1 made from this build's tables has the
+ * columns already; one made before gets them here. */
+static int migrate_to_9(lm_replica *r)
+{
+    int tid = lm__table_find("villages"), has = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT count(*) FROM pragma_table_info('villages') WHERE name"
+                           " IN ('lat', 'lon')",
+                           -1, &st, NULL) != SQLITE_OK)
+        return lm__dberr(r, "adding geography");
+    if (sqlite3_step(st) == SQLITE_ROW)
+        has = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    lm__sb b = {0};
+    if (!has)
+        lm__sb_add(&b, "ALTER TABLE villages ADD COLUMN lat REAL;\n"
+                       "ALTER TABLE villages ADD COLUMN lon REAL;\n");
+    lm__sb_addf(&b,
+                "INSERT OR IGNORE INTO lm_columns VALUES('villages', 'lat', %d, %d, 'lww', NULL,"
+                " NULL), ('villages', 'lon', %d, %d, 'lww', NULL, NULL);\n",
+                tid, lm__col_find(tid, "lat"), tid, lm__col_find(tid, "lon"));
+    table_with_columns_sql(&b, lm__table_find("warehouses"));
+    return lm__exec_sb(r, &b, "adding geography");
+}
+
 /* Version 14 -> 15: road_distances and routing_settings (tables.c), the
  * road distances and per-county routing settings headquarters sets for
  * `route suggest`. Their own step so that a merge only renumbers it. */
@@ -390,6 +418,8 @@ int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
     if (from < 7 && (rc = migrate_to_7(r)))
         return rc;
     if (from < 8 && (rc = migrate_to_8(r)))
+        return rc;
+    if (from < 9 && (rc = migrate_to_9(r)))
         return rc;
     if (from < 15 && (rc = migrate_to_15(r)))
         return rc;

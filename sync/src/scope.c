@@ -96,7 +96,8 @@ static void agent_sql(lm__sb *b, const lm_scope *s, const char *table)
         lm__sb_add(b, "agent_id = ");
         lm__sb_quote(b, u);
     } else if (!strcmp(table, "receipts") || !strcmp(table, "load_corrections") ||
-               !strcmp(table, "road_distances") || !strcmp(table, "routing_settings")) {
+               !strcmp(table, "warehouses") || !strcmp(table, "road_distances") ||
+               !strcmp(table, "routing_settings")) {
         lm__sb_add(b, "0");
     } else {
         lm__sb_add(b, "1"); /* catalog */
@@ -114,7 +115,8 @@ static void dispatcher_sql(lm__sb *b, const lm_scope *s, const char *table)
         county_villages(b, s);
         lm__sb_add(b, ")");
     } else if (!strcmp(table, "routes") || !strcmp(table, "load_corrections") ||
-               !strcmp(table, "road_distances") || !strcmp(table, "routing_settings")) {
+               !strcmp(table, "warehouses") || !strcmp(table, "road_distances") ||
+               !strcmp(table, "routing_settings")) {
         lm__sb_add(b, "county = ");
         lm__sb_quote(b, s->county ? s->county : "");
     } else if (!strcmp(table, "route_stops") || !strcmp(table, "receipts")) {

@@ -13,7 +13,8 @@
  *   gradings, adjustments            'a:' || the collection's agent_id
  *   routes                           'c:' || county
  *   receipts, load_corrections,      'n' (no agent sees them)
- *   road_distances, routing_settings
+ *   warehouses, road_distances,
+ *   routing_settings
  *   catalog tables, tombstones       '*'
  *   the tombstone of a new row the   'a:' || that agent (merge.c: only it
  *   server refused from an agent       ever held the row)
@@ -61,6 +62,7 @@ static const key_def key_defs[] = {
     {"routes", "county", "c:", 0},
     {"receipts", NULL, "n", 0},
     {"load_corrections", NULL, "n", 0},
+    {"warehouses", NULL, "n", 0},
     {"road_distances", NULL, "n", 0},
     {"routing_settings", NULL, "n", 0},
 };

@@ -39,7 +39,7 @@
 /* Upper bound on columns per synced table (pk excluded); cid 0 is the
  * row's tombstone slot, so cells are 1..LM__MAX_COLS. */
 #define LM__MAX_COLS 16
-#define LM__N_TABLES 14
+#define LM__N_TABLES 15
 /* The tables schema version 1 made; later tables are added by their own
  * migration step (schema.c) and take the next ids. */
 #define LM__N_TABLES_V1 11
@@ -57,7 +57,8 @@ enum { LM__POL_LWW = 0, LM__POL_IMMUTABLE = 1, LM__POL_MONOTONIC = 2 };
 
 typedef struct lm__col_def {
     const char *name;
-    const char *type;  /* "INTEGER" or "TEXT": values of another type are refused */
+    const char *type;  /* "INTEGER", "TEXT" or "REAL" (an integer is taken too): values of
+                          another type are refused */
     int policy;        /* LM__POL_* */
     const char *mono;  /* monotonic order, comma separated, lowest first */
     const char *owner; /* owning role name or NULL ("system": trusted only) */

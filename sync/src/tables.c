@@ -113,7 +113,15 @@ const lm__table_def lm__tables[LM__N_TABLES] = {
       {"dispatcher_id", "TEXT", LWW, NULL, NULL},
       {"capacity_g", "INTEGER", LWW, NULL, NULL},
       {"status", "TEXT", MONO, "planned,dispatched,done", NULL}}},
-    {"villages", "name", 0, 1, {{"county", "TEXT", IMM, NULL, NULL}}},
+    /* lat and lon (schema 9): decimal degrees, NULL when not known yet;
+     * migrate_to_9 adds them to a file made before */
+    {"villages",
+     "name",
+     0,
+     3,
+     {{"county", "TEXT", IMM, NULL, NULL},
+      {"lat", "REAL", LWW, NULL, NULL},
+      {"lon", "REAL", LWW, NULL, NULL}}},
     /* Schema 7 (appended: ids are stored). A dispatcher's or hq's
      * correction of a stop's recorded load, a ledger row like an
      * adjustment: the latest one (by `at`, then id) is the stop's load.
@@ -128,6 +136,16 @@ const lm__table_def lm__tables[LM__N_TABLES] = {
       {"reason", "TEXT", IMM, NULL, NULL},
       {"by", "TEXT", IMM, NULL, NULL},
       {"at", "INTEGER", IMM, NULL, NULL}}},
+    /* Schema 9: a county's warehouses, where its trucks start and unload
+     * (route suggest plans from one). county is the scope column:
+     * dispatchers of the county and hq read them, hq writes them. */
+    {"warehouses",
+     "name",
+     0,
+     3,
+     {{"county", "TEXT", IMM, NULL, NULL},
+      {"lat", "REAL", LWW, NULL, NULL},
+      {"lon", "REAL", LWW, NULL, NULL}}},
     /* Schema 15 (appended). Road distances headquarters imports
      * (`lastmile-server distance import`): one row per ordered pair of
      * places (villages, warehouses) of a county; id is from || '|' || to.

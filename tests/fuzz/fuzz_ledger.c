@@ -63,7 +63,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     lm_replica_set_durable(server, 0); /* nothing here needs to survive a power cut */
     atexit(cleanup);
     const char *seed =
-        "INSERT INTO villages VALUES('Xiacun','Wuyuan'),('Beicun','Other');"
+        "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan'),('Beicun','Other');"
         "INSERT INTO products(code, name, unit) VALUES('potato','Potato','kg');"
         "INSERT INTO grades(code, name, rank) VALUES('A','A',1);"
         "INSERT INTO farmers(id, name, village) VALUES('f1','Li','Xiacun');"

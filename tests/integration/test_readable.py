@@ -1,8 +1,8 @@
 """integration_readable: the field tool's tables are for people, its --json
 for machines. `list collections` shows kg, yuan (¥) and local time (UTC+8
 by default, --utc-offset or $LASTMILE_UTC_OFFSET), aligned after Chinese
-names, while --json keeps grams, fen and ms; it filters by farmer (id or
-name) and day and shows the latest 50 unless told otherwise; `list stops`
+names, while --json keeps grams, fen and ms; it filters by farmer (id, id
+prefix or name, as every --farmer) and day and shows the latest 50 unless told otherwise; `list stops`
 names each stop's route date, vehicle and driver; `points` shows kg. An
 option never swallows the next one: `--farmer "" --product corn` and
 `--farmer --product corn` are errors about --farmer, in both tools."""
@@ -70,6 +70,20 @@ def check_filters(a, farmer, other):
     check(code == 2, "filters are for collections")
 
 
+def check_farmer_ref(a, farmer):
+    """`list collections --farmer` resolves as every --farmer does
+    (lm_farmer_resolve): an id prefix works, an unknown farmer is an error,
+    an ambiguous name lists the candidates."""
+    code, out, _ = a.cli("list", "collections", "--farmer", farmer[:12].lower())
+    check(len(out.splitlines()) == 2 and "152.400" in out, "an id prefix: %r" % out)
+    code, out, err = a.cli("list", "collections", "--farmer", "Nobody", ok=False)
+    check(code == 1 and "unknown farmer" in err and out == "", "unknown: %r" % err)
+    twin = a.new_id("farmer", "add", "--name", "王秀英", "--village", "shangba", "--force")
+    code, out, err = a.cli("list", "collections", "--farmer", "王秀英", ok=False)
+    check(code == 2 and farmer in err and twin in err and out == "",
+          "two of that name: the candidates: %r" % err)
+
+
 def check_stops(server, a, tmp):
     key = server.add_user("disp", "dispatcher", county="pingshan")
     d = Agent(tmp, "disp")
@@ -110,6 +124,7 @@ def main():
         other = a.new_id("farmer", "add", "--name", "Li", "--village", "shangba")
         check_units(a, farmer)
         check_filters(a, farmer, other)
+        check_farmer_ref(a, farmer)
         check_stops(server, a, tmp)
         check_options(a, farmer)
         server.stop()

@@ -1,9 +1,8 @@
 """route_geo: `lastmile route suggest` over coordinates (docs/dispatch.md).
 
 Real processes: one server, an hq replica (it sees every county). The
-purchases are written into the replica with plain SQL, and the geography
-issue 22 is to add (villages.lat/lon, a warehouses table) is added to the
-replica file by hand, since no command or migration adds it yet.
+purchases and the geography (schema 9: villages.lat/lon, the warehouses
+table) are written into the replica with plain SQL.
 
 Checked: without coordinates the suggestion is first-fit decreasing as
 before and --svg / --max-km are refused; with a village lacking
@@ -134,10 +133,9 @@ def main():
               "--svg without coordinates is refused: %d %r" % (code, err))
 
         # Coordinates for all but one village: named, planned by weight.
-        sql(hq.db, "ALTER TABLE villages ADD COLUMN lat REAL",
-            "ALTER TABLE villages ADD COLUMN lon REAL",
-            "CREATE TABLE warehouses (name TEXT PRIMARY KEY, county TEXT, lat REAL, lon REAL)",
-            *[("INSERT INTO warehouses VALUES (?, ?, ?, ?)", (n, c, la, lo))
+        sql(hq.db,
+            *[("INSERT INTO warehouses (name, county, lat, lon) VALUES (?, ?, ?, ?)",
+               (n, c, la, lo))
               for n, (c, la, lo) in WAREHOUSES.items()],
             *[("UPDATE villages SET lat = ?, lon = ? WHERE name = ?", (la, lo, v))
               for v, (la, lo) in PLACES.items() if v != "xishan"])

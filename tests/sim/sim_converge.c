@@ -845,7 +845,8 @@ static void setup_catalog(sim *s)
 {
     node *sv = &s->server;
     for (int i = 0; i < N_VILLAGES; i++)
-        sql(s, sv, "INSERT INTO villages VALUES('%s','%s')", village_names[i], village_county[i]);
+        sql(s, sv, "INSERT INTO villages(name, county) VALUES('%s','%s')", village_names[i],
+            village_county[i]);
     sql(s, sv,
         "INSERT INTO products VALUES('apple','Apple','kg'),('pear','Pear','kg');"
         "INSERT INTO grades VALUES('A','first',1),('B','second',2),('C','third',3);"

@@ -25,29 +25,6 @@
 #include "lm_test.h"
 #include "sync_client.h"
 
-static void test_parse_server(void)
-{
-    char host[64];
-    int port;
-    CHECK_RC(lm_sync_parse_server("127.0.0.1:7443", host, sizeof host, &port), LM_OK);
-    CHECK_STR(host, "127.0.0.1");
-    CHECK_EQ_INT(port, 7443);
-    CHECK_RC(lm_sync_parse_server("[::1]:80", host, sizeof host, &port), LM_OK);
-    CHECK_STR(host, "::1");
-    CHECK_EQ_INT(port, 80);
-    CHECK_RC(lm_sync_parse_server("hq.example:65535", host, sizeof host, &port), LM_OK);
-    CHECK_EQ_INT(port, 65535);
-    static const char *const bad[] = {
-        "",        "host",    ":80",     "host:",   "host:0",       "host:65536",
-        "host:8x", "[::1]80", "[::1:80", "host:-1", "host:99999999"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        port = 1;
-        CHECK_RC(lm_sync_parse_server(bad[i], host, sizeof host, &port), LM_EINVAL);
-        CHECK_EQ_INT(port, 0);
-    }
-    CHECK_RC(lm_sync_parse_server("averyveryverylonghostname:1", host, 8, &port), LM_EINVAL);
-}
-
 /* A listening socket on 127.0.0.1 with a kernel-chosen port. */
 static int listen_any(int *port)
 {
@@ -208,7 +185,6 @@ int main(void)
     fixture f;
     char server[64];
     int port, status;
-    test_parse_server();
     memset(&f, 0, sizeof f);
     if (fixture_open(&f) != 0) {
         fprintf(stderr, "cannot set up a replica\n");

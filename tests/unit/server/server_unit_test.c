@@ -1,6 +1,6 @@
 /*
  * server_unit_test.c — the server's pure pieces: config file and flags,
- * the flag parser, --by parsing, log levels, and the
+ * --by parsing, log levels, and the
  * user scope built from a users row under allocation failure.
  */
 #include <sqlite3.h>
@@ -12,7 +12,6 @@
 #include "config.h"
 #include "log.h"
 #include "lm_test.h"
-#include "opts.h"
 #include "report.h"
 #include "srvdb.h"
 
@@ -67,16 +66,6 @@ static void test_config(void)
     CHECK_EQ_INT(c.max_queued_mib, 1);
     CHECK_EQ_INT(c.max_frame, LM_FRAME_DEFAULT_MAX);
 
-    char host[64];
-    int port = -1;
-    CHECK_RC(lm_server_parse_listen("127.0.0.1:0", host, sizeof host, &port), LM_OK);
-    CHECK_STR(host, "127.0.0.1");
-    CHECK_EQ_INT(port, 0);
-    CHECK_RC(lm_server_parse_listen("[::1]:7070", host, sizeof host, &port), LM_OK);
-    CHECK_STR(host, "::1");
-    CHECK_EQ_INT(port, 7070);
-    CHECK_RC(lm_server_parse_listen("nohost", host, sizeof host, &port), LM_EINVAL);
-
     char path[] = "/tmp/lm-server-conf-XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0);
@@ -95,54 +84,6 @@ static void test_config(void)
     CHECK(strstr(err, ":2: expected key = value") != NULL);
     unlink(path);
     CHECK_RC(lm_server_config_load(&c, path, err, sizeof err), LM_EIO);
-}
-
-static void test_opts(void)
-{
-    const char *db = NULL, *by = NULL;
-    int json = 0;
-    lm_opt opts[] = {{"db", &db, NULL}, {"by", &by, NULL}, {"json", NULL, &json}};
-    char *a1[] = {"--db", "x.db", "--by=agent,day", "--json"};
-    CHECK_EQ_INT(lm__opts_parse(4, a1, opts, 3, "t"), LM_OPTS_OK);
-    CHECK_STR(db, "x.db");
-    CHECK_STR(by, "agent,day");
-    CHECK_EQ_INT(json, 1);
-    char *a2[] = {"--db"};
-    CHECK_EQ_INT(lm__opts_parse(1, a2, opts, 3, "t"), LM_OPTS_USAGE);
-    char *a3[] = {"--nope", "1"};
-    CHECK_EQ_INT(lm__opts_parse(2, a3, opts, 3, "t"), LM_OPTS_USAGE);
-    char *a4[] = {"stray"};
-    CHECK_EQ_INT(lm__opts_parse(1, a4, opts, 3, "t"), LM_OPTS_USAGE);
-    char *a5[] = {"--nope", "--help"};
-    CHECK_EQ_INT(lm__opts_parse(2, a5, opts, 3, "t"), LM_OPTS_HELP);
-    char *a6[] = {"--json=1"};
-    CHECK_EQ_INT(lm__opts_parse(1, a6, opts, 3, "t"), LM_OPTS_USAGE);
-    /* a flag given twice is refused, not "last one wins" */
-    char *a7[] = {"--by", "agent", "--by=day"};
-    CHECK_EQ_INT(lm__opts_parse(3, a7, opts, 3, "t"), LM_OPTS_USAGE);
-    char *a8[] = {"--json", "--db", "x.db", "--json"};
-    CHECK_EQ_INT(lm__opts_parse(4, a8, opts, 3, "t"), LM_OPTS_USAGE);
-
-    /* lm__opts_run: required flags given, missing, empty; help; bad flag */
-    db = by = NULL;
-    char *r1[] = {"--db", "x.db", "--by", "day"};
-    CHECK_EQ_INT(lm__opts_run(4, r1, opts, 3, "t", "usage\n", "db,by"), LM_OPTS_GO);
-    db = by = NULL;
-    char *r2[] = {"--db", "x.db"};
-    CHECK_EQ_INT(lm__opts_run(2, r2, opts, 3, "t", "usage\n", "db,by"), 2);
-    CHECK_EQ_INT(lm__opts_run(2, r2, opts, 3, "t", "usage\n", "db"), LM_OPTS_GO);
-    db = by = NULL;
-    char *r3[] = {"--db="};
-    CHECK_EQ_INT(lm__opts_run(1, r3, opts, 3, "t", "usage\n", "db"), 2);
-    /* a value is never empty nor the next flag (an empty $VAR unquoted) */
-    char *r5[] = {"--db", "--by", "day"};
-    CHECK_EQ_INT(lm__opts_parse(3, r5, opts, 3, "t"), LM_OPTS_USAGE);
-    char *r6[] = {"--db", "", "--by", "day"};
-    CHECK_EQ_INT(lm__opts_parse(4, r6, opts, 3, "t"), LM_OPTS_USAGE);
-    char *r4[] = {"--help"};
-    CHECK_EQ_INT(lm__opts_run(1, r4, opts, 3, "t", "", "db"), 0);
-    CHECK_EQ_INT(lm__opts_run(1, a3, opts, 3, "t", "usage\n", NULL), 2);
-    CHECK_EQ_INT(lm__opts_run(0, NULL, opts, 3, "t", "usage\n", NULL), LM_OPTS_GO);
 }
 
 static void test_report_parse(void)
@@ -385,7 +326,6 @@ static void test_report_overflow(void)
 int main(void)
 {
     test_config();
-    test_opts();
     test_report_parse();
     test_scope();
     test_user_get();

@@ -23,7 +23,7 @@ static void test_shell_capture(void)
 {
     lm_replica *a = st_open("shell_a.db", 2, NULL), *s = st_open("shell_s.db", 1, NULL);
     CHECK(a && s);
-    CHECK_RC(st_exec(s, "INSERT INTO villages VALUES('Xiacun','Wuyuan')"), SQLITE_OK);
+    CHECK_RC(st_exec(s, "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan')"), SQLITE_OK);
     lm_replica_close(a);
     CHECK_EQ_INT(shell("shell_a.db", "INSERT INTO farmers(id,name,village) VALUES('f1','Li',"
                                      "'Xiacun'); UPDATE farmers SET phone='139' WHERE id='f1';"),
@@ -83,8 +83,10 @@ static void test_shell_capture(void)
 static void test_changes_since(void)
 {
     lm_replica *s = st_open("cs_s.db", 1, NULL);
-    CHECK_RC(st_exec(s, "INSERT INTO villages VALUES('Xiacun','Wuyuan'),('Beicun','Other')"),
-             SQLITE_OK);
+    CHECK_RC(
+        st_exec(s,
+                "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan'),('Beicun','Other')"),
+        SQLITE_OK);
     char sql[256];
     for (int i = 0; i < 40; i++) {
         snprintf(sql, sizeof sql,
@@ -153,7 +155,7 @@ static void test_changes_since(void)
 static void test_initial_sync(void)
 {
     lm_replica *s = st_open("init_s.db", 1, NULL), *a = st_open("init_a.db", 2, NULL);
-    CHECK_RC(st_exec(s, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+    CHECK_RC(st_exec(s, "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan');"
                         "INSERT INTO products VALUES('apple','Apple','kg');"
                         "UPDATE products SET name='Red apple';"
                         "INSERT INTO products VALUES('pear','Pear','kg');"
@@ -174,17 +176,19 @@ static void test_initial_sync(void)
 static void test_route_scopes(void)
 {
     lm_replica *s = st_open("rs_s.db", 1, NULL);
-    CHECK_RC(st_exec(s, "INSERT INTO villages VALUES('Xiacun','Wuyuan'),('Beicun','Other');"
-                        "INSERT INTO routes(id,county,status) VALUES('r1','Wuyuan','planned'),"
-                        "('r2','Other','planned');"
-                        "INSERT INTO route_stops(id,route_id,agent_id,village) VALUES"
-                        "('s1','r1','agent-a','Xiacun'),('s2','r1','agent-b','Xiacun'),"
-                        "('s3','r2','agent-c','Beicun');"
-                        "INSERT INTO receipts(id,route_id,weight_g) VALUES('w1','r1',5),"
-                        "('w2','r2',6);"
-                        "INSERT INTO products VALUES('x','X','kg');"
-                        "DELETE FROM products WHERE code='x'"),
-             SQLITE_OK);
+    CHECK_RC(
+        st_exec(s,
+                "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan'),('Beicun','Other');"
+                "INSERT INTO routes(id,county,status) VALUES('r1','Wuyuan','planned'),"
+                "('r2','Other','planned');"
+                "INSERT INTO route_stops(id,route_id,agent_id,village) VALUES"
+                "('s1','r1','agent-a','Xiacun'),('s2','r1','agent-b','Xiacun'),"
+                "('s3','r2','agent-c','Beicun');"
+                "INSERT INTO receipts(id,route_id,weight_g) VALUES('w1','r1',5),"
+                "('w2','r2',6);"
+                "INSERT INTO products VALUES('x','X','kg');"
+                "DELETE FROM products WHERE code='x'"),
+        SQLITE_OK);
     struct {
         const lm_scope *sc;
         const char *table;
@@ -229,7 +233,7 @@ static void test_read_without_lock(void)
     char path[400], err[256];
     lm_replica *w = st_open("lock.db", 1, NULL);
     CHECK(w);
-    CHECK_RC(st_exec(w, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+    CHECK_RC(st_exec(w, "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan');"
                         "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun')"),
              SQLITE_OK);
     CHECK_RC(lm_replica_stamp(w, NULL), LM_OK);
@@ -297,8 +301,10 @@ static void test_scan_limit(void)
     CHECK_RC(lm_replica_open(path, &o, &s, err, sizeof err), LM_OK);
     if (!s)
         return;
-    CHECK_RC(st_exec(s, "INSERT INTO villages VALUES('Xiacun','Wuyuan'),('Beicun','Other')"),
-             SQLITE_OK);
+    CHECK_RC(
+        st_exec(s,
+                "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan'),('Beicun','Other')"),
+        SQLITE_OK);
     for (int i = 0; i < 12; i++) {
         char sql[200];
         snprintf(sql, sizeof sql,
@@ -379,7 +385,7 @@ static void test_flush(void)
     lm_replica *a = st_open("flush.db", 2, NULL);
     if (!a)
         return;
-    CHECK_RC(st_exec(a, "INSERT INTO villages VALUES('Xiacun','Wuyuan')"), SQLITE_OK);
+    CHECK_RC(st_exec(a, "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan')"), SQLITE_OK);
     uint64_t upto = 0;
     CHECK_RC(lm_replica_set_durable(a, 0), LM_OK);
     CHECK_RC(st_exec(a, "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun')"),
@@ -415,7 +421,7 @@ static void test_adopt_watermark(void)
     lm_replica *a = st_open("watermark.db", 2, NULL);
     if (!a)
         return;
-    CHECK_RC(st_exec(a, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+    CHECK_RC(st_exec(a, "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan');"
                         "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun');"
                         "INSERT INTO farmers(id,name,village) VALUES('f2','Wang','Xiacun')"),
              SQLITE_OK);

@@ -175,7 +175,7 @@ static void test_schema(void)
                  LM_SCHEMA_VERSION);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM notes"), 1);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='monotonic'"), 2);
-    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='immutable'"), 35);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='immutable'"), 36);
     lm_replica_close(r);
     /* reopen: nothing to migrate, same site */
     r = st_open("old.db", 99, NULL);
@@ -212,9 +212,21 @@ static void test_schema(void)
 /* What version 7 added (load_corrections), taken out again: no older
  * version had it. */
 #define LOAD_CORRECTIONS_DROP                                                                      \
-    "DROP TABLE load_corrections; DELETE FROM lm_columns WHERE tbl = 'load_corrections';"          \
+    "DROP TABLE load_corrections; DELETE FROM lm_columns WHERE tbl = 'load_corrections';"
+
+/* What version 15 added (road_distances, routing_settings), taken out
+ * again: no older version had them. */
+#define ROADS_DROP                                                                                 \
     "DROP TABLE road_distances; DROP TABLE routing_settings;"                                      \
     "DELETE FROM lm_columns WHERE tbl IN ('road_distances', 'routing_settings');"
+
+/* What version 9 added (villages.lat/lon, warehouses), taken out again:
+ * no older version had it. The villages triggers name the columns. */
+#define GEOGRAPHY_DROP                                                                             \
+    "DROP TRIGGER IF EXISTS lm_ins_villages; DROP TRIGGER IF EXISTS lm_upd_villages;"              \
+    "DROP TRIGGER IF EXISTS lm_del_villages; ALTER TABLE villages DROP COLUMN lat;"                \
+    "ALTER TABLE villages DROP COLUMN lon; DROP TABLE warehouses;"                                 \
+    "DELETE FROM lm_columns WHERE tbl = 'warehouses' OR col IN ('lat', 'lon');"
 
 /* Drops every trigger: an older schema's triggers cannot name a column
  * that version did not have, and SQLite checks them when one is dropped. */
@@ -238,11 +250,17 @@ static void drop_triggers(lm_replica *r)
 /* Takes r's file back to an older schema with sql (which ends by setting
  * its schema_version), closes it and reopens it: it must come back at the
  * current version, with all its versions and the triggers of this build
- * (insert, update and delete on each of the 12 synced tables). NULL if it
- * did not open. Every older version lacks version 7's table. */
+ * (insert, update and delete on each of the 15 synced tables). NULL if it
+ * did not open. Every older version lacks version 15's tables, all but
+ * version 9 version 9's geography, and all but versions 8 and 9 version 8's
+ * table. */
 static lm_replica *take_back_and_reopen(lm_replica *r, const char *name, const char *sql)
 {
-    CHECK_RC(st_exec(r, LOAD_CORRECTIONS_DROP), SQLITE_OK);
+    CHECK_RC(st_exec(r, ROADS_DROP), SQLITE_OK);
+    if (strstr(sql, "value='9'") == NULL)
+        CHECK_RC(st_exec(r, GEOGRAPHY_DROP), SQLITE_OK);
+    if (strstr(sql, "value='8'") == NULL && strstr(sql, "value='9'") == NULL)
+        CHECK_RC(st_exec(r, LOAD_CORRECTIONS_DROP), SQLITE_OK);
     CHECK_RC(st_exec(r, sql), SQLITE_OK);
     long long versions = st_int(r, "SELECT count(*) FROM lm_versions");
     lm_replica_close(r);
@@ -253,7 +271,7 @@ static lm_replica *take_back_and_reopen(lm_replica *r, const char *name, const c
     CHECK_EQ_INT(st_int(r, "SELECT value FROM lm_meta WHERE key='schema_version'"),
                  LM_SCHEMA_VERSION);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_versions"), versions);
-    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 3 * 14);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 3 * 15);
     return r;
 }
 
@@ -265,7 +283,7 @@ static void test_migrate_v1(void)
 {
     lm_replica *r = st_open("v1.db", 5, NULL);
     CHECK(r);
-    CHECK_RC(st_exec(r, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+    CHECK_RC(st_exec(r, "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan');"
                         "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun')"),
              SQLITE_OK);
     CHECK_RC(lm_replica_stamp(r, NULL), LM_OK);
@@ -297,7 +315,7 @@ static void test_migrate_v2(void)
 {
     lm_replica *r = st_open("v2.db", 5, NULL);
     CHECK(r);
-    CHECK_RC(st_exec(r, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+    CHECK_RC(st_exec(r, "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan');"
                         "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun')"),
              SQLITE_OK);
     CHECK_RC(lm_replica_stamp(r, NULL), LM_OK);
@@ -332,7 +350,7 @@ static void test_migrate_v3(void)
 {
     lm_replica *r = st_open("v3.db", 5, NULL);
     CHECK(r);
-    CHECK_RC(st_exec(r, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+    CHECK_RC(st_exec(r, "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan');"
                         "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun');"
                         "INSERT INTO farmers(id,name,village) VALUES('f2','Wang','Xiacun');"
                         "INSERT INTO collections(id,agent_id,farmer_id,village,weight_g)"
@@ -401,7 +419,7 @@ static void test_migrate_v5(void)
 {
     lm_replica *r = st_open("v5.db", 5, NULL);
     CHECK(r);
-    CHECK_RC(st_exec(r, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+    CHECK_RC(st_exec(r, "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan');"
                         "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun');"
                         "UPDATE farmers SET name='Li Ming' WHERE id='f1'"),
              SQLITE_OK);
@@ -460,27 +478,45 @@ static void test_migrate_v6(void)
     lm_replica_close(r);
 }
 
-/* A version 8 replica gains road_distances and routing_settings (schema
- * 15): the tables, their columns' policies and their capture triggers. */
+/* A version 8 replica gains villages.lat/lon (its villages keep their
+ * rows, with NULL coordinates) and the warehouses table with its lm_columns
+ * rows and capture triggers; a write of either is logged. */
 static void test_migrate_v8(void)
 {
     lm_replica *r = st_open("v8.db", 5, NULL);
     CHECK(r);
     if (!r)
         return;
-    CHECK_RC(st_exec(r, "DROP TABLE road_distances; DROP TABLE routing_settings;"
-                        "DELETE FROM lm_columns WHERE tbl IN ('road_distances',"
-                        " 'routing_settings');"
-                        "UPDATE lm_meta SET value='8' WHERE key='schema_version'"),
+    CHECK_RC(st_exec(r, "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan')"), SQLITE_OK);
+    if (!(r = take_back_and_reopen(r, "v8.db",
+                                   "UPDATE lm_meta SET value='8' WHERE key='schema_version'")))
+        return;
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM villages WHERE name = 'Xiacun' AND lat IS NULL"
+                           " AND lon IS NULL"),
+                 1);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE (tbl = 'villages' AND col IN"
+                           " ('lat', 'lon') AND cid IN (2, 3)) OR tbl = 'warehouses'"),
+                 5);
+    CHECK_RC(st_exec(r, "UPDATE villages SET lat = 29.25, lon = 117.85 WHERE name = 'Xiacun';"
+                        "INSERT INTO warehouses(name, county, lat, lon)"
+                        " VALUES('Wuyuan depot', 'Wuyuan', 29.2, 117.8)"),
              SQLITE_OK);
+    CHECK(st_int(r, "SELECT count(*) FROM lm_versions WHERE pk = 'Xiacun' AND cid IN (2, 3)") == 2);
+    CHECK(st_int(r, "SELECT count(*) FROM lm_versions WHERE pk = 'Wuyuan depot'") >= 1);
     lm_replica_close(r);
-    r = st_open("v8.db", 5, NULL);
+}
+
+/* A version 9 replica gains road_distances and routing_settings (schema
+ * 15): the tables, their columns' policies and their capture triggers. */
+static void test_migrate_v9(void)
+{
+    lm_replica *r = st_open("v9.db", 5, NULL);
     CHECK(r);
     if (!r)
         return;
-    CHECK_EQ_INT(st_int(r, "SELECT value FROM lm_meta WHERE key='schema_version'"),
-                 LM_SCHEMA_VERSION);
-    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 3 * 14);
+    if (!(r = take_back_and_reopen(r, "v9.db",
+                                   "UPDATE lm_meta SET value='9' WHERE key='schema_version'")))
+        return;
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE tbl = 'road_distances'"), 5);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE tbl = 'routing_settings'"
                            " AND policy = 'lww'"),
@@ -509,6 +545,7 @@ int main(void)
     test_migrate_v5();
     test_migrate_v6();
     test_migrate_v8();
+    test_migrate_v9();
     st_rmdir();
     return lm_test_done("sync_clock");
 }

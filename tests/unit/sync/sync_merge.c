@@ -37,9 +37,11 @@ static lm_value nul(void)
 
 static void seed_catalog(lm_replica *s)
 {
-    CHECK_RC(st_exec(s, "INSERT INTO villages VALUES('Xiacun','Wuyuan'),('Shangcun','Wuyuan'),"
-                        "('Beicun','Other')"),
-             SQLITE_OK);
+    CHECK_RC(
+        st_exec(
+            s, "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan'),('Shangcun','Wuyuan'),"
+               "('Beicun','Other')"),
+        SQLITE_OK);
 }
 
 /* Flow: agent writes with plain SQL, pushes; server merges; a second agent

@@ -66,8 +66,11 @@ static void setup(const char *tag, lm_replica **s, lm_replica **d, lm_replica **
     snprintf(f, sizeof f, "%s_a.db", tag);
     *a = st_open(f, 2, NULL);
     CHECK(*s && *d && *a);
-    CHECK_RC(st_exec(*s, "INSERT INTO villages VALUES('Xiacun','Wuyuan'),('Shangcun','Wuyuan')"),
-             SQLITE_OK);
+    CHECK_RC(
+        st_exec(
+            *s,
+            "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan'),('Shangcun','Wuyuan')"),
+        SQLITE_OK);
     CHECK_RC(st_pull(*s, *d, &disp), LM_OK);
     CHECK_RC(st_exec(*d, "INSERT INTO routes(id,county,status) VALUES('r1','Wuyuan','planned');"
                          "INSERT INTO route_stops(id,route_id,seq,agent_id,village,planned_at,"

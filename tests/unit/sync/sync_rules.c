@@ -7,6 +7,8 @@
  * loaded stop frozen, agents' deletes, the clock window, and refusals
  * counted rather than stored one by one.
  */
+#include <math.h>
+
 #include "lm_rules.h"
 #include "sync_test_util.h"
 
@@ -26,6 +28,12 @@ static lm_value txt(const char *s)
 static lm_value num(int64_t i)
 {
     lm_value v = {.type = LM_VAL_INTEGER, .i = i};
+    return v;
+}
+
+static lm_value real(double f)
+{
+    lm_value v = {.type = LM_VAL_FLOAT, .f = f};
     return v;
 }
 
@@ -130,6 +138,15 @@ static void test_values(void)
     CHECK_RC(value("farmers", "name", txt("Li\tSi")), LM_EINVAL);
     CHECK_RC(value("routes", "driver", txt("\x1b]0;x\x07")), LM_EINVAL);
     CHECK_RC(value("collections", "product", txt("=HYPERLINK(\"http://x\",\"click\")")), 0);
+    /* coordinates (schema 9): decimal degrees, an integer too, finite */
+    CHECK_RC(value("villages", "lat", real(90.0)), 0);
+    CHECK_RC(value("villages", "lat", real(-90.0000001)), LM_ERANGE);
+    CHECK_RC(value("villages", "lon", real(180.0)), 0);
+    CHECK_RC(value("villages", "lon", num(-181)), LM_ERANGE);
+    CHECK_RC(value("warehouses", "lat", real(NAN)), LM_ERANGE);
+    CHECK_RC(value("warehouses", "lon", real(INFINITY)), LM_ERANGE);
+    CHECK_RC(value("warehouses", "lon", num(117)), 0);
+    CHECK_RC(value("villages", "name", txt("\xe4\xb8\x8a\xe5\x9d\x9d")), 0); /* CJK */
     lm_value null = {.type = LM_VAL_NULL};
     CHECK_RC(value("collections", "weight_g", null), 0);
     CHECK_RC(value("nosuch", "column", num(-5)), 0);
@@ -209,16 +226,18 @@ static void test_merge_rules(void)
     CHECK(s != NULL);
     if (!s)
         return;
-    CHECK_RC(st_exec(s, "INSERT INTO villages VALUES('Xiacun','Wuyuan'),('Beicun','Other');"
-                        "INSERT INTO products(code, name, unit) VALUES('potato','Potato','kg');"
-                        "INSERT INTO grades(code, name, rank) VALUES('A','A',1);"
-                        "INSERT INTO farmers(id, name, village) VALUES('f1','Li','Xiacun'),"
-                        " ('f2','Wang','Xiacun');"
-                        "INSERT INTO routes(id, county, date) VALUES('r1','Wuyuan','2023-11-14'),"
-                        " ('r2','Other','2023-11-14');"
-                        "INSERT INTO route_stops(id, route_id, seq, village, agent_id, status)"
-                        " VALUES('s1','r1',1,'Xiacun','agent-a','planned')"),
-             SQLITE_OK);
+    CHECK_RC(
+        st_exec(s,
+                "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan'),('Beicun','Other');"
+                "INSERT INTO products(code, name, unit) VALUES('potato','Potato','kg');"
+                "INSERT INTO grades(code, name, rank) VALUES('A','A',1);"
+                "INSERT INTO farmers(id, name, village) VALUES('f1','Li','Xiacun'),"
+                " ('f2','Wang','Xiacun');"
+                "INSERT INTO routes(id, county, date) VALUES('r1','Wuyuan','2023-11-14'),"
+                " ('r2','Other','2023-11-14');"
+                "INSERT INTO route_stops(id, route_id, seq, village, agent_id, status)"
+                " VALUES('s1','r1',1,'Xiacun','agent-a','planned')"),
+        SQLITE_OK);
     lm_change c[16];
     uint64_t h = hlc_at(NOW);
     uint32_t n = coll(c, "c1", 1000, 180, 180, "potato", h);
@@ -311,6 +330,59 @@ static void test_merge_rules(void)
     lm_replica_close(s);
 }
 
+/* Geography (schema 9) as the server receives it: coordinates within
+ * bounds and numbers, a warehouse in a county some village is in, a
+ * village or warehouse with its county; only hq (or the server) writes
+ * them, and no agent reads warehouses. */
+static void test_geography(void)
+{
+    uint64_t clock = NOW;
+    lm_replica *s = st_open_as("geo_s.db", 1, &clock, 1);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_RC(st_exec(s, "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan')"), SQLITE_OK);
+    lm_change c[4];
+    uint64_t h = hlc_at(NOW);
+    c[0] = mk("villages", "Xiacun", "lat", real(29.25), h, 2);
+    c[1] = mk("villages", "Xiacun", "lon", real(117.85), h, 2);
+    CHECK_EQ_INT(refusals(s, &hq, c, 2, 0), 0);
+    c[0] = mk("villages", "Xiacun", "lat", real(95.0), hlc_at(NOW + 1), 2);
+    CHECK_EQ_INT(refusals(s, &hq, c, 1, LM_ERANGE), 1);
+    c[0] = mk("villages", "Xiacun", "lat", txt("north"), hlc_at(NOW + 1), 2);
+    CHECK_EQ_INT(refusals(s, &hq, c, 1, LM_ETYPE), 1);
+    CHECK(st_int(s, "SELECT lat * 100 FROM villages WHERE name='Xiacun'") == 2925);
+    /* a new village needs its county */
+    c[0] = mk("villages", "Dongcun", "lat", real(29.0), h, 2);
+    CHECK_EQ_INT(refusals(s, &hq, c, 1, LM_EMISSING), 1);
+    c[0] = mk("warehouses", "depot", "county", txt("Nowhere"), h, 2);
+    c[1] = mk("warehouses", "depot", "lat", real(29.2), h, 2);
+    c[2] = mk("warehouses", "depot", "lon", num(117), h, 2);
+    CHECK_EQ_INT(refusals(s, &hq, c, 3, LM_ENOTFOUND), 3);
+    c[0] = mk("warehouses", "depot", "county", txt("Wuyuan"), h, 2);
+    CHECK_EQ_INT(refusals(s, &disp, c, 3, LM_EDENIED), 3);
+    CHECK_EQ_INT(refusals(s, &agent_a, c, 3, LM_EDENIED), 3);
+    CHECK_EQ_INT(refusals(s, &hq, c, 3, 0), 0);
+    CHECK(st_int(s, "SELECT lon FROM warehouses WHERE name='depot'") == 117);
+    /* read scopes: the county's dispatcher reads it, no agent does */
+    static lm_scope other = {LM_ROLE_DISPATCHER, "disp-2", NULL, 0, "Other"};
+    const lm_scope *readers[] = {&disp, &other, &agent_a, &hq};
+    const int sees[] = {1, 0, 0, 1};
+    for (size_t k = 0; k < 4; k++) {
+        lm_change *out = NULL;
+        uint32_t got = 0, depot = 0;
+        uint64_t next = 0;
+        int more = 0;
+        CHECK_RC(lm_replica_changes_since(s, 0, readers[k], 0, 1 << 20, &out, &got, &next, &more),
+                 LM_OK);
+        for (uint32_t i = 0; i < got; i++)
+            depot += !strcmp(out[i].table, "warehouses") && out[i].column && out[i].column[0];
+        CHECK_EQ_INT(depot > 0, sees[k]);
+        lm_changes_free(out, got);
+    }
+    lm_replica_close(s);
+}
+
 int main(void)
 {
     st_mkdir("rules");
@@ -318,6 +390,7 @@ int main(void)
     test_text();
     test_values();
     test_merge_rules();
+    test_geography();
     st_rmdir();
     return lm_test_done("sync_rules");
 }

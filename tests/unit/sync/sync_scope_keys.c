@@ -17,17 +17,19 @@ static lm_scope agent_none = {LM_ROLE_AGENT, "agent-z", NULL, 0, NULL};
  * (the merge), then server writes that replace and delete. */
 static void build(lm_replica *s, lm_replica *a, lm_replica *b)
 {
-    CHECK_RC(st_exec(s, "INSERT INTO villages VALUES('Xiacun','Wuyuan'),('Shangcun','Wuyuan'),"
-                        "('Beicun','Other');"
-                        "INSERT INTO products(code,name) VALUES('potato','Potato');"
-                        "INSERT INTO farmers(id,name,village) VALUES('fs1','Zhou','Xiacun'),"
-                        "('fs2','Qian','Beicun'),('fs3','Sun','Beicun');"
-                        "INSERT INTO routes(id,county,date) VALUES('r1','Wuyuan','2026-11-29'),"
-                        "('r2','Other','2026-11-29');"
-                        "INSERT INTO route_stops(id,route_id,village,agent_id)"
-                        " VALUES('rs1','r1','Xiacun','agent-a'),('rs2','r2','Beicun','agent-b');"
-                        "INSERT INTO receipts(id,route_id,weight_g) VALUES('rc1','r1',9000)"),
-             SQLITE_OK);
+    CHECK_RC(
+        st_exec(
+            s, "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan'),('Shangcun','Wuyuan'),"
+               "('Beicun','Other');"
+               "INSERT INTO products(code,name) VALUES('potato','Potato');"
+               "INSERT INTO farmers(id,name,village) VALUES('fs1','Zhou','Xiacun'),"
+               "('fs2','Qian','Beicun'),('fs3','Sun','Beicun');"
+               "INSERT INTO routes(id,county,date) VALUES('r1','Wuyuan','2026-11-29'),"
+               "('r2','Other','2026-11-29');"
+               "INSERT INTO route_stops(id,route_id,village,agent_id)"
+               " VALUES('rs1','r1','Xiacun','agent-a'),('rs2','r2','Beicun','agent-b');"
+               "INSERT INTO receipts(id,route_id,weight_g) VALUES('rc1','r1',9000)"),
+        SQLITE_OK);
     CHECK_RC(st_pull(s, a, &agent_a), LM_OK);
     CHECK_RC(st_pull(s, b, &agent_b), LM_OK);
     /* a collection with its grading and an adjustment in one batch */

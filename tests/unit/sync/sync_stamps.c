@@ -18,8 +18,11 @@ static lm_scope agent_a = {LM_ROLE_AGENT, "agent-a", villages_a, 2, NULL};
 
 static void seed(lm_replica *s, lm_replica *a)
 {
-    CHECK_RC(st_exec(s, "INSERT INTO villages VALUES('Xiacun','Wuyuan'),('Shangcun','Wuyuan')"),
-             SQLITE_OK);
+    CHECK_RC(
+        st_exec(
+            s,
+            "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan'),('Shangcun','Wuyuan')"),
+        SQLITE_OK);
     CHECK_RC(st_pull(s, a, &agent_a), LM_OK);
 }
 
