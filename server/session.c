@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "identity.h"
 #include "log.h"
 #include "server.h"
 #include "srvdb.h"
@@ -104,6 +105,9 @@ typedef struct auth_job {
     char why[128]; /* for the client when !ok */
     lm_user *u;
     uint64_t watermark, head;
+    const char *db; /* for the staged next identity; NULL with plaintext (borrowed) */
+    int has_next;
+    uint8_t next_fp[LM_FINGERPRINT_SIZE];
 } auth_job;
 
 typedef struct push_job {
@@ -585,6 +589,11 @@ static void auth_run(lm_store_job *job, lm_replica *r)
         j->rc = lm_replica_watermark(r, j->site, &j->watermark);
     if (j->rc == LM_OK)
         j->rc = lm_replica_seq(r, &j->head);
+    /* A staged rotation is announced to every device that logs in, inside
+     * this channel (which the device's pin authenticated). Read per login,
+     * a file of some 600 bytes: `identity rotate` needs no restart. */
+    if (j->rc == LM_OK && j->db)
+        lm__identity_next(j->db, &j->has_next, j->next_fp);
 }
 
 /* Loop: WELCOME on success (the session takes the user record), else
@@ -639,6 +648,10 @@ static void auth_done(lm_store_job *job, int status)
     if (s->features & LM_FEATURE_DEFLATE_STREAM) {
         m.u.welcome.features = LM_FEATURE_DEFLATE_STREAM;
         lm_frame_decoder_accept_stream(dec);
+    }
+    if (j->has_next) {
+        m.u.welcome.has_next_identity = 1;
+        memcpy(m.u.welcome.next_identity, j->next_fp, sizeof j->next_fp);
     }
     lm_log(LM_LOG_DEBUG, "session %s: %s %s authenticated, site %016llx watermark %llu", s->peer,
            lm_role_name(s->u->role), s->user, (unsigned long long)s->site,
@@ -916,6 +929,7 @@ static void on_hello(lm_session *s, lm_msg *m)
     uint8_t exporter[LM_EXPORTER_SIZE];
     lm_conn_exporter(s->conn, LM_HELLO_EXPORTER_LABEL, exporter);
     j->transcript_len = lm_hello_transcript(exporter, s->user, s->site, j->transcript);
+    j->db = lm_conn_is_tls(s->conn) ? s->srv->cfg.db : NULL;
     j->has_token = m->u.hello.has_token;
     if (j->has_token)
         SHA256(m->u.hello.token, sizeof m->u.hello.token, j->token_hash);

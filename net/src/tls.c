@@ -93,7 +93,8 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
 }
 
 /* Client: replaces chain verification. The leaf certificate's SHA-256
- * must be the pinned one; nothing else is trusted. */
+ * must be the pinned one, or the next one the server announced inside an
+ * earlier channel authenticated by the pin; nothing else is trusted. */
 static int pin_verify_cb(X509_STORE_CTX *store, void *arg)
 {
     lm_tls *t = arg;
@@ -102,13 +103,30 @@ static int pin_verify_cb(X509_STORE_CTX *store, void *arg)
     unsigned len = 0;
     if (!leaf || !X509_digest(leaf, EVP_sha256(), fp, &len) || len != sizeof fp)
         return 0;
-    if (CRYPTO_memcmp(fp, t->pin, sizeof fp) != 0) {
+    if (CRYPTO_memcmp(fp, t->pin, sizeof fp) != 0 &&
+        (!t->has_next || CRYPTO_memcmp(fp, t->next, sizeof fp) != 0)) {
         t->pin_mismatch = 1;
         memcpy(t->seen, fp, sizeof fp);
         X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
         return 0;
     }
+    memcpy(t->presented, fp, sizeof fp);
+    t->has_presented = 1;
     return 1;
+}
+
+void lm_tls_client_add_next(lm_tls *t, const uint8_t next[LM_FINGERPRINT_SIZE])
+{
+    memcpy(t->next, next, sizeof t->next);
+    t->has_next = 1;
+}
+
+int lm_tls_presented(const lm_tls *t, uint8_t out[LM_FINGERPRINT_SIZE])
+{
+    if (!t->has_presented)
+        return LM_ENOTFOUND;
+    memcpy(out, t->presented, LM_FINGERPRINT_SIZE);
+    return LM_OK;
 }
 
 int lm_tls_client_new(const uint8_t pin[LM_FINGERPRINT_SIZE], lm_tls **out, char *err,
@@ -177,9 +195,11 @@ void lm__tls_error_text(lm_tls *t, char *out, size_t size)
         char want[LM_FINGERPRINT_HEX_SIZE], seen[LM_FINGERPRINT_HEX_SIZE];
         lm_fingerprint_hex(t->pin, want);
         lm_fingerprint_hex(t->seen, seen);
+        /* A device that missed a rotation's window lands here too: say so. */
         snprintf(out, size,
-                 "server identity does not match the pinned fingerprint (pinned %s, the server "
-                 "presented %s): refusing to talk to it",
+                 "server identity does not match the pinned fingerprint (pinned %.16s…, the "
+                 "server presented %.16s…): refusing to talk to it; if the server rotated its key "
+                 "while this device did not sync, enrol it again (lastmile-server user rekey)",
                  want, seen);
         t->pin_mismatch = 0;
         ERR_clear_error();

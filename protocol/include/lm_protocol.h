@@ -307,6 +307,11 @@ typedef struct lm_msg_welcome {
     uint32_t max_frame;      /* largest frame the server accepts, header included;
                               * 0 (an older server) = LM_FRAME_DEFAULT_MAX */
     uint64_t features;       /* LM_FEATURE_* the server grants this client; 0 when not sent */
+    /* The SHA-256 of the certificate the server rotates to (lastmile-server
+     * identity rotate), sent while a rotation is staged: the client may
+     * accept that identity from then on (docs/security.md). */
+    uint8_t has_next_identity;
+    uint8_t next_identity[32];
 } lm_msg_welcome;
 
 typedef struct lm_msg_push {
