@@ -6,8 +6,7 @@
  *   HELLO      v version  u user  s site  c client?  p pending?
  *              f features? (LM_FEATURE_* bits)  k public_key(bin 32)
  *              g signature(bin 64)  t enrol_token?(bin 32)
- *   CHALLENGE  n nonce(bin 32)  t server_time_ms
- *   AUTH       m mac(bin 32)
+ *   (types 2 and 3, CHALLENGE and AUTH of protocol 1, are retired)
  *   WELCOME    t server_time_ms  s server_site  w push_watermark
  *              q server_seq  r role  m max_frame? (0 when absent)
  *              f features? (LM_FEATURE_* bits granted to this client)
@@ -46,15 +45,6 @@ static const lm__field hello[] = {
     F("k", "public_key", LM__F_BIN32, 1, u.hello.public_key, 0),
     F("g", "signature", LM__F_BIN64, 1, u.hello.signature, 0),
     F2("t", "enrol_token", LM__F_OPT_BIN32, 0, u.hello.token, u.hello.has_token),
-};
-
-static const lm__field challenge[] = {
-    F("n", "nonce", LM__F_BIN32, 1, u.challenge.nonce, 0),
-    F("t", "server_time_ms", LM__F_U64, 1, u.challenge.server_time_ms, 0),
-};
-
-static const lm__field auth[] = {
-    F("m", "mac", LM__F_BIN32, 1, u.auth.mac, 0),
 };
 
 static const lm__field welcome[] = {
@@ -112,12 +102,6 @@ const lm__field *lm__msg_fields(int type, size_t *n)
     case LM_MSG_HELLO:
         *n = COUNT(hello);
         return hello;
-    case LM_MSG_CHALLENGE:
-        *n = COUNT(challenge);
-        return challenge;
-    case LM_MSG_AUTH:
-        *n = COUNT(auth);
-        return auth;
     case LM_MSG_WELCOME:
         *n = COUNT(welcome);
         return welcome;
