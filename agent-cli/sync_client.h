@@ -1,6 +1,6 @@
 /*
  * sync_client.h — one sync session of an agent replica with a
- * lastmile-server over TCP (libuv): HELLO → CHALLENGE → AUTH → WELCOME, then
+ * lastmile-server over TLS (net/): HELLO (signed over the channel) → WELCOME, then
  * PUSH/PUSH_ACK until nothing local is pending, PULL/CHANGES until the
  * server has nothing more, BYE.
  *
