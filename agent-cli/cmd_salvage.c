@@ -30,7 +30,7 @@ static const char usage[] =
     "pushed_changes, pulled_changes.\n";
 
 typedef struct creds {
-    char *server, *user, *server_fp, *role, *plaintext;
+    char *server, *user, *server_fp, *server_fp_next, *role, *plaintext;
 } creds;
 
 static char *read_meta(sqlite3 *db, const char *key)
@@ -56,6 +56,7 @@ static int read_creds(const char *path, creds *c)
         c->server = read_meta(db, "server");
         c->user = read_meta(db, "user");
         c->server_fp = read_meta(db, "server_fp");
+        c->server_fp_next = read_meta(db, "server_fp_next"); /* a rotation's; may be absent */
         c->role = read_meta(db, "role");
         c->plaintext = read_meta(db, "insecure_plaintext");
     }
@@ -68,6 +69,7 @@ static void creds_free(creds *c)
     lm_free(c->server);
     lm_free(c->user);
     lm_free(c->server_fp);
+    lm_free(c->server_fp_next);
     lm_free(c->role);
     lm_free(c->plaintext);
 }
@@ -120,6 +122,8 @@ static int sync_new(lm_replica *r, const char *out, const creds *c, lm_sync_stat
     cfg.user = c->user;
     cfg.key_path = key_path;
     cfg.insecure_plaintext = c->plaintext && strcmp(c->plaintext, "1") == 0;
+    cfg.has_next_pin = c->server_fp_next && *c->server_fp_next &&
+                       lm_key_from_hex(c->server_fp_next, cfg.next_pin) == LM_OK;
     return lm_cli_run_sync(r, &cfg, st, err, err_size);
 }
 
@@ -142,6 +146,8 @@ static int build_new(const char *path, const char *out, const creds *c, lm_repli
         return lm_cli_error("salvage", "cannot copy the device key %s.key to %s.key", path, out);
     if (lm_replica_meta_set(*r, "server", c->server) != LM_OK ||
         lm_replica_meta_set(*r, "server_fp", c->server_fp) != LM_OK ||
+        lm_replica_meta_set(*r, "server_fp_next", c->server_fp_next ? c->server_fp_next : "") !=
+            LM_OK ||
         lm_replica_meta_set(*r, "insecure_plaintext", c->plaintext ? c->plaintext : "0") != LM_OK ||
         lm_replica_meta_set(*r, "user", c->user) != LM_OK)
         return lm_cli_error("salvage", "cannot store the credentials in %s: %s", out,

@@ -91,6 +91,48 @@ static void save_ticket(lm_replica *r, const uint8_t *der, size_t len)
     lm_free(hex);
 }
 
+/* meta key as a fingerprint; LM_ENOTFOUND when absent or empty. */
+static int meta_fp(lm_replica *r, const char *key, uint8_t out[LM_FINGERPRINT_SIZE])
+{
+    char *hex = lm_cli_meta(r, key);
+    int rc = hex && *hex ? lm_key_from_hex(hex, out) : LM_ENOTFOUND;
+    lm_free(hex);
+    return rc;
+}
+
+/* The server key rotation, agent side (docs/security.md, key lifecycle).
+ * "server_fp" is the pin; "server_fp_next" the identity the server
+ * announced in WELCOME, which only a channel authenticated by the pin can
+ * carry. Once a session was welcomed: a server that presented the next
+ * identity makes it the pin; the announcement (or its absence: an aborted
+ * rotation) becomes the next pin. Best effort: the old pin stays valid
+ * until the server switches. */
+static void follow_rotation(lm_replica *r, const lm_sync_config *cfg, const lm_sync_stats *st)
+{
+    if (cfg->insecure_plaintext || !st->welcomed)
+        return;
+    uint8_t pin[LM_FINGERPRINT_SIZE];
+    memcpy(pin, cfg->pin, sizeof pin);
+    char hex[LM_FINGERPRINT_HEX_SIZE];
+    if (cfg->has_next_pin && st->has_presented &&
+        memcmp(st->presented, cfg->next_pin, sizeof pin) == 0 &&
+        memcmp(st->presented, cfg->pin, sizeof pin) != 0) {
+        lm_fingerprint_hex(st->presented, hex);
+        if (lm_replica_meta_set(r, "server_fp", hex) != LM_OK)
+            return;
+        memcpy(pin, st->presented, sizeof pin);
+        fprintf(stderr,
+                "lastmile: sync: the server now uses its rotated identity %s: "
+                "pinned\n",
+                hex);
+    }
+    if (st->has_next && memcmp(st->next, pin, sizeof pin) != 0)
+        lm_fingerprint_hex(st->next, hex);
+    else
+        hex[0] = '\0';
+    lm_replica_meta_set(r, "server_fp_next", hex);
+}
+
 /* One session with the given credentials and timeouts (0: the client's
  * defaults); records last_sync or last_error in the replica's meta. */
 static int run_session(lm_replica *r, const lm_sync_config *creds, unsigned timeout_ms,
@@ -107,6 +149,7 @@ static int run_session(lm_replica *r, const lm_sync_config *creds, unsigned time
     cfg.save_tls_session = !cfg.insecure_plaintext;
     int rc = lm_sync_client_run(r, &cfg, st, err, err_size);
     lm_free(ticket);
+    follow_rotation(r, &cfg, st);
     if (st->tls_session) {
         save_ticket(r, st->tls_session, st->tls_session_len);
         lm_free(st->tls_session);
@@ -320,6 +363,10 @@ int lm_cmd_sync(int argc, char **argv)
     uint64_t site = lm_replica_site(r);
     for (;;) {
         attempts++;
+        /* the pins as the replica holds them now: a session may have moved
+         * them (a rotation) */
+        meta_fp(r, "server_fp", creds.pin);
+        creds.has_next_pin = meta_fp(r, "server_fp_next", creds.next_pin) == LM_OK;
         rc = run_session(r, &creds, (unsigned)timeout_s * 1000u, &st, err, sizeof err);
         add_stats(&total, &st);
         if (lm_replica_site(r) != site && (rc = went_on_as_new_site(r)) == LM_OK) {

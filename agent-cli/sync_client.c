@@ -571,6 +571,13 @@ static void on_welcome(client *c, const lm_msg_welcome *w)
         return;
     }
     c->server_site = w->server_site;
+    c->st->welcomed = 1;
+    if (c->tls && w->has_next_identity) {
+        c->st->has_next = 1;
+        memcpy(c->st->next, w->next_identity, sizeof c->st->next);
+    }
+    if (c->tls && lm_tls_presented(c->tls, c->st->presented) == LM_OK)
+        c->st->has_presented = 1;
     /* A server configured below the protocol's 1 MiB would refuse bigger
      * PUSH frames (and end the session); an older one does not say. */
     if (w->max_frame > 0 && w->max_frame < c->max_frame)
@@ -793,6 +800,8 @@ int lm_sync_client_run(lm_replica *r, const lm_sync_config *cfg, lm_sync_stats *
         goto fail_key;
     if (!cfg->insecure_plaintext && (rc = lm_tls_client_new(cfg->pin, &c->tls, err, err_size)))
         goto fail_tls;
+    if (c->tls && cfg->has_next_pin)
+        lm_tls_client_add_next(c->tls, cfg->next_pin);
     if (c->tls && cfg->tls_session && cfg->tls_session_len)
         lm_tls_session_load(c->tls, cfg->tls_session, cfg->tls_session_len);
     rc = uv_loop_init(&c->loop);

@@ -1,6 +1,6 @@
 /*
  * sync_client.h — one sync session of an agent replica with a
- * lastmile-server over TCP (libuv): HELLO → CHALLENGE → AUTH → WELCOME, then
+ * lastmile-server over TLS (net/): HELLO (signed over the channel) → WELCOME, then
  * PUSH/PUSH_ACK until nothing local is pending, PULL/CHANGES until the
  * server has nothing more, BYE.
  *
@@ -57,6 +57,14 @@ typedef struct lm_sync_stats {
      * (serialised, lm_malloc'ed; the caller frees it) */
     uint8_t *tls_session;
     size_t tls_session_len;
+    /* Server key rotation (docs/security.md): welcomed = 1 once WELCOME
+     * arrived; presented = the fingerprint of the certificate accepted on
+     * this connection (has_presented = 0 on a resumed session); next = the
+     * identity the server announced in WELCOME (has_next = 0: none). */
+    int welcomed;
+    int has_presented, has_next;
+    uint8_t presented[LM_FINGERPRINT_SIZE];
+    uint8_t next[LM_FINGERPRINT_SIZE];
 } lm_sync_stats;
 
 typedef struct lm_sync_config {
@@ -70,6 +78,9 @@ typedef struct lm_sync_config {
     /* TLS: the server certificate's SHA-256 pinned at enrolment; the
      * session fails unless the server holds that identity. */
     uint8_t pin[LM_FINGERPRINT_SIZE];
+    /* the identity the server announced it rotates to, accepted too */
+    int has_next_pin;
+    uint8_t next_pin[LM_FINGERPRINT_SIZE];
     int insecure_plaintext;     /* 1: no TLS at all (debugging only) */
     const uint8_t *tls_session; /* a ticket saved by an earlier session, or NULL (borrowed) */
     size_t tls_session_len;

@@ -15,7 +15,13 @@
 # counts, among AGENTS, that also run on a fresh server with at most THEN_K
 # sessions at a time; BURST=0 runs only those), SIZES, COLLECTIONS, THEN_K (second pass: at most
 # THEN_K sessions at a time), PEER (0 skips the peer), OTHER_BENCH (0 skips
-# bench_protocol/bench_merge), PEER_PORT, SERVE_FLAGS, BUILD, DOC.
+# bench_protocol/bench_merge), PEER_PORT, SERVE_FLAGS, BUILD, DOC,
+# TRANSPORTS ("tls plain": each agents pass runs over TLS, then again with
+# --insecure-plaintext on both sides, on a fresh server; "tls" alone skips
+# the comparison).
+#
+#   AGENTS=100 LIMITED= SIZES= PEER=0 OTHER_BENCH=0 DOC=/tmp/a.md scripts/bench-agents.sh
+#                                      # 100 agents at once, TLS and plaintext
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 QUICK=${QUICK:-0}
@@ -37,6 +43,7 @@ OTHER_BENCH=${OTHER_BENCH:-1}
 PEER=${PEER:-1}
 PEER_PORT=${PEER_PORT:-15984}
 PEER_SRC=${PEER_SRC:-$ROOT/../shared/peers/couchdb}
+TRANSPORTS=${TRANSPORTS:-tls plain}
 RUN=$BUILD/run
 PEER_DIR=$BUILD/peer-couchdb
 SERVER_PID=
@@ -94,7 +101,9 @@ ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); pri
 fmt() { python3 -c "import sys; print(format(int(round(float(sys.argv[1]))), ','))" "$1"; }
 
 # ------------------------------------------------------ peer's records
+if [ -n "$SIZES" ] || [ "$PEER" = 1 ]; then
 log "records: generate.py (peer's generator, seed 20240901)"
+[ -d "$PEER_SRC" ] || { echo "bench-agents: no peer at $PEER_SRC (set PEER_SRC, or SIZES= PEER=0)" >&2; exit 1; }
 rm -rf "$PEER_DIR.new"
 cp -r "$PEER_SRC" "$PEER_DIR.new"
 if [ -d "$PEER_DIR/node_modules" ]; then mv "$PEER_DIR/node_modules" "$PEER_DIR.new/"; fi
@@ -103,6 +112,7 @@ mv "$PEER_DIR.new" "$PEER_DIR"
 chmod -R u+w "$PEER_DIR"
 mkdir -p "$PEER_DIR/data"
 for n in $SIZES; do python3 "$PEER_DIR/generate.py" "$n" "$PEER_DIR/data" >/dev/null; done
+fi
 
 # CPU seconds (user + system) a process has used so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
@@ -164,14 +174,25 @@ for a in $AGENTS; do
   [ "${BURST:-1}" = 0 ] || RUNS="$RUNS $a:0"
   case " $LIMITED " in *" $a "*) RUNS="$RUNS $a:$THEN_K" ;; esac
 done
-for run in $RUNS; do
+for run0 in $RUNS; do
+for transport in $TRANSPORTS; do
+  run=$run0
   a=${run%%:*}
   k=${run##*:}
   tag=$a
   at="all"
   if [ "$k" != 0 ]; then tag=$a-k$k; at=$k; fi
-  log "agents: $a agents x $COLLECTIONS collections with gradings, $at at a time"
+  tag=$tag-$transport
+  log "agents: $a agents x $COLLECTIONS collections with gradings, $at at a time, $transport"
+  SAVED_FLAGS=${SERVE_FLAGS:-}
+  if [ "$transport" = plain ]; then
+    SERVE_FLAGS="$SAVED_FLAGS --insecure-plaintext"
+    export LM_BENCH_PLAINTEXT=1
+  else
+    unset LM_BENCH_PLAINTEXT
+  fi
   start_server "agents-$tag"
+  SERVE_FLAGS=$SAVED_FLAGS
   db=$RUN/agents-$tag/server.db
   "$BENCH" villages --server "$SERVER_ADDR" --user bench-hq --key "$HQ_KEY" \
     --db "$RUN/agents-$tag/hq.db" --count "$a" >&2
@@ -202,17 +223,19 @@ for run in $RUNS; do
     fi
     if [ -z "$(kv "$res" server_vmhwm_kb)" ]; then
       AG_ROWS="$AG_ROWS
-| $(fmt "$a") | $(kv "$res" concurrency) | $(fmt $((a * COLLECTIONS * 2))) | > $(kv "$res" total_s) | — | — | — | $(kv "$res" failures) (none finished) | — | — | — |"
+| $(fmt "$a") | $transport | $(kv "$res" concurrency) | $(fmt $((a * COLLECTIONS * 2))) | > $(kv "$res" total_s) | — | — | — | $(kv "$res" failures) (none finished) | — | — | — |"
       continue
     fi
     rss_mb=$(python3 -c "print('%.1f MiB' % ($(kv "$res" server_vmhwm_kb) / 1024))")
     [ "$(kv "$res" vmhwm_reset)" = 1 ] || rss_mb="$rss_mb (whole life)"
     AG_ROWS="$AG_ROWS
-| $(fmt "$a") | $(kv "$res" concurrency) | $(fmt $((a * COLLECTIONS * 2))) | $(kv "$res" total_s) | $(kv "$res" p50_ms) | $(kv "$res" p99_ms) | $(kv "$res" max_ms) | $(kv "$res" failures) | $rss_mb | $(kv "$res" bytes_per_record) | $(kv "$res" bytes_per_collection) |"
+| $(fmt "$a") | $transport | $(kv "$res" concurrency) | $(fmt $((a * COLLECTIONS * 2))) | $(kv "$res" total_s) | $(kv "$res" p50_ms) | $(kv "$res" p99_ms) | $(kv "$res" max_ms) | $(kv "$res" failures) | $rss_mb | $(kv "$res" bytes_per_record) | $(kv "$res" bytes_per_collection) |"
   done < <(printf '%s\n' "$out" | grep '^RESULT' || true)
   AG_NOTES="$AG_NOTES
-- $(fmt "$a") agents, $at at a time: provisioning with \`user add\` × $(fmt "$a") took $(printf '%.1f' "$prov") s; after the pass the server's \`report volumes\` counts $(fmt "${count:-0}") collections (expected $(fmt $((a * COLLECTIONS))) if every session succeeded)."
+- $(fmt "$a") agents, $at at a time, $transport: provisioning with \`user add\` × $(fmt "$a") took $(printf '%.1f' "$prov") s; after the pass the server's \`report volumes\` counts $(fmt "${count:-0}") collections (expected $(fmt $((a * COLLECTIONS))) if every session succeeded)."
 done
+done
+unset LM_BENCH_PLAINTEXT
 
 # ------------------------------------------- other engineers' benches
 OTHER=""
@@ -259,8 +282,8 @@ for n in $SIZES; do
 | $(fmt "$n") | $(kv "$b" changes) | $(kv "$b" rows) | $(kv "$b" raw) | $(kv "$b" deflated) | $(kv "$b" deflated_nover) | $(kv "$b" deflated_nover_short) | $(python3 -c "print('%.1f' % (${R_SENT[$n]} / $n))") | $(python3 -c "print('%.1f' % (${R_RECV[$n]} / $n))") |"
   fi
 done
-AG_TABLE="| agents | sessions at a time | records (rows) | total s | p50 ms/sync | p99 ms/sync | max ms | failed sessions | server peak RSS | B/record | B/collection+grading |
-|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|$AG_ROWS"
+AG_TABLE="| agents | transport | sessions at a time | records (rows) | total s | p50 ms/sync | p99 ms/sync | max ms | failed sessions | server peak RSS | B/record | B/collection+grading |
+|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|$AG_ROWS"
 
 CMD="scripts/bench-agents.sh"
 [ "$QUICK" = 1 ] && CMD="QUICK=1 scripts/bench-agents.sh"

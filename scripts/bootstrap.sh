@@ -6,8 +6,8 @@ set -euo pipefail
 
 packages=(
   gcc make cmake pkg-config
-  libsqlite3-dev libuv1-dev libmsgpack-dev zlib1g-dev libssl-dev
-  sqlite3 python3 gzip
+  libsqlite3-dev libuv1-dev libmsgpack-dev zlib1g-dev libssl-dev libqrencode-dev
+  sqlite3 python3 gzip qrencode
   clang libclang-rt-14-dev clang-format
 )
 

@@ -57,6 +57,7 @@ static void watch_done(lm_store_job *job, int status)
     watch_job *j = (watch_job *)job;
     lm_server *srv = j->srv;
     srv->auth_busy = 0;
+    srv->auth_polls++;
     for (unsigned i = 0; i < j->n; i++) {
         if (j->changed[i].gen > srv->auth_seen)
             srv->auth_seen = j->changed[i].gen;

@@ -11,12 +11,15 @@
  * rekey bump the user's auth_gen: a running server ends the user's open
  * sessions within a second (auth_watch.c).
  */
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <qrencode.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "identity.h"
@@ -28,9 +31,9 @@
 static const char usage[] =
     "usage: lastmile-server user add --db PATH --id ID --role agent|dispatcher|hq\n"
     "                                [--villages V1,V2] [--county C]\n"
-    "                                [--address HOST:PORT] [--expires DURATION]\n"
+    "                                [--address HOST:PORT] [--expires DURATION] [--qr]\n"
     "       lastmile-server user rekey --db PATH --id ID [--address HOST:PORT]\n"
-    "                                  [--expires DURATION]\n"
+    "                                  [--expires DURATION] [--qr]\n"
     "       lastmile-server user list --db PATH [--json]\n"
     "       lastmile-server user revoke|unrevoke --db PATH --id ID\n"
     "\n"
@@ -39,6 +42,8 @@ static const char usage[] =
     "          It carries --address (the server as agents reach it; else the\n"
     "          agent gives --server), the server's fingerprint and a token that\n"
     "          works once, until --expires (7d by default; 30m, 12h, 3d...).\n"
+    "          On a terminal (or with --qr) a QR code of the string comes\n"
+    "          first, for the agent's phone camera.\n"
     "          Agents need --villages (villages of the catalog), dispatchers\n"
     "          need --county (a county of the catalog).\n"
     "rekey     issues a new enrolment string and invalidates the user's device\n"
@@ -74,10 +79,43 @@ static uint64_t parse_duration(const char *text)
     return v * unit;
 }
 
+/* The enrolment string as a QR code (libqrencode, level L, 8-bit mode:
+ * what `qrencode -t ANSIUTF8` makes of it) on stdout: two modules per
+ * character cell, the upper one the foreground colour of an upper half
+ * block, the lower one its background, black on white whatever the
+ * terminal's own colours, a quiet zone of QR_MARGIN modules. */
+#define QR_MARGIN 2
+static void print_qr(const char *text)
+{
+    QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
+    if (!q) {
+        fprintf(stderr,
+                "lastmile-server user: cannot make a QR code of the string (%s); "
+                "type it instead\n",
+                strerror(errno));
+        return;
+    }
+    int n = q->width, side = n + 2 * QR_MARGIN;
+    for (int y = 0; y < side; y += 2) {
+        for (int x = 0; x < side; x++) {
+            int dark[2];
+            for (int k = 0; k < 2; k++) {
+                int my = y + k - QR_MARGIN, mx = x - QR_MARGIN;
+                dark[k] = my >= 0 && my < n && mx >= 0 && mx < n && (q->data[my * n + mx] & 1);
+            }
+            /* 30/40 black, 37/47 white */
+            printf("\x1b[%d;%dm\xe2\x96\x80", dark[0] ? 30 : 37, dark[1] ? 40 : 47);
+        }
+        printf("\x1b[0m\n");
+    }
+    QRcode_free(q);
+}
+
 /* A new token for user: its hash and expiry stored (in the caller's
- * transaction), the enrolment string printed as the last stdout line. */
+ * transaction), the enrolment string printed as the last stdout line
+ * (after its QR code when qr). */
 static int issue_enrolment(sqlite3 *sdb, const char *db_path, const char *cmd, const char *id,
-                           const char *address, uint64_t expires_ms)
+                           const char *address, uint64_t expires_ms, int qr)
 {
     lm_enrolment e;
     char err[512] = "", text[LM_ENROL_TEXT_MAX];
@@ -118,6 +156,8 @@ out:
             "give this enrolment string to %s's device (lastmile init --enrol ...); it "
             "works once, within %llu h, and is not shown again\n",
             id, (unsigned long long)(expires_ms / 3600000u));
+    if (qr || isatty(STDOUT_FILENO))
+        print_qr(text);
     printf("%s\n", text);
     OPENSSL_cleanse(text, sizeof text);
     return LM_OK;
@@ -183,11 +223,12 @@ static int user_add(int argc, char **argv)
 {
     const char *db = NULL, *id = NULL, *role_name = NULL, *vlist = NULL, *county = NULL,
                *address = NULL, *expires = NULL;
+    int qr = 0;
     lm_opt opts[] = {
         {"db", LM_OPT_VALUE, &db, NULL},          {"id", LM_OPT_VALUE, &id, NULL},
         {"role", LM_OPT_VALUE, &role_name, NULL}, {"villages", LM_OPT_VALUE, &vlist, NULL},
         {"county", LM_OPT_VALUE, &county, NULL},  {"address", LM_OPT_VALUE, &address, NULL},
-        {"expires", LM_OPT_VALUE, &expires, NULL}};
+        {"expires", LM_OPT_VALUE, &expires, NULL}, {"qr", LM_OPT_FLAG, NULL, &qr}};
     int prc = lm_args_run(argc, argv, opts, sizeof opts / sizeof opts[0],
                           "lastmile-server user add", usage, "db,id,role");
     if (prc != LM_ARGS_GO)
@@ -261,7 +302,7 @@ static int user_add(int argc, char **argv)
     if (county)
         printf(" county=%s", county);
     printf("\n");
-    if (issue_enrolment(sdb, db, "add", id, address, expires_ms) != LM_OK)
+    if (issue_enrolment(sdb, db, "add", id, address, expires_ms, qr) != LM_OK)
         goto fail_rollback;
     if (sqlite3_exec(sdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         goto fail_db;
@@ -392,14 +433,15 @@ fail_db:
 static int user_change(int argc, char **argv, const char *cmd)
 {
     const char *db = NULL, *id = NULL, *address = NULL, *expires = NULL;
-    int rekey = strcmp(cmd, "rekey") == 0;
+    int rekey = strcmp(cmd, "rekey") == 0, qr = 0;
     lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
                      {"id", LM_OPT_VALUE, &id, NULL},
                      {"address", LM_OPT_VALUE, &address, NULL},
-                     {"expires", LM_OPT_VALUE, &expires, NULL}};
+                     {"expires", LM_OPT_VALUE, &expires, NULL},
+                     {"qr", LM_OPT_FLAG, NULL, &qr}};
     char name[48];
     snprintf(name, sizeof name, "lastmile-server user %s", cmd);
-    int prc = lm_args_run(argc, argv, opts, rekey ? 4 : 2, name, usage, "db,id");
+    int prc = lm_args_run(argc, argv, opts, rekey ? 5 : 2, name, usage, "db,id");
     if (prc != LM_ARGS_GO)
         return prc;
     uint64_t expires_ms = expires ? parse_duration(expires) : EXPIRES_DEFAULT_MS;
@@ -417,7 +459,7 @@ static int user_change(int argc, char **argv, const char *cmd)
                           ? "UPDATE lm_users SET revoked = 0 WHERE id = ?1"
                           : "UPDATE lm_users SET pubkey = NULL, device_site = NULL WHERE id = ?1";
     int code = update_user(sdb, cmd, id, sql);
-    if (code == 0 && rekey && issue_enrolment(sdb, db, cmd, id, address, expires_ms) != LM_OK) {
+    if (code == 0 && rekey && issue_enrolment(sdb, db, cmd, id, address, expires_ms, qr) != LM_OK) {
         sqlite3_exec(sdb, "ROLLBACK", NULL, NULL, NULL);
         code = 1;
     }

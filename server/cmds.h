@@ -12,6 +12,7 @@ int lm__cmd_init(int argc, char **argv);
 int lm__cmd_user(int argc, char **argv);   /* user add | list | revoke */
 int lm__cmd_report(int argc, char **argv); /* report volumes */
 int lm__cmd_serve(int argc, char **argv);
+int lm__cmd_identity(int argc, char **argv); /* identity show | rotate */
 
 /* Creates (idempotently) the server database at path: replica schema,
  * server-only tables and the starter catalog. Used by `init` and by

@@ -5,12 +5,36 @@
 
 #include "identity.h"
 
+static int paths_with(const char *db, const char *infix, char key[1100], char cert[1100]);
+
 int lm__identity_paths(const char *db, char key[1100], char cert[1100])
 {
-    if ((size_t)snprintf(key, 1100, "%s.key", db) >= 1100 ||
-        (size_t)snprintf(cert, 1100, "%s.crt", db) >= 1100)
+    return paths_with(db, "", key, cert);
+}
+
+static int paths_with(const char *db, const char *infix, char key[1100], char cert[1100])
+{
+    if ((size_t)snprintf(key, 1100, "%s%s.key", db, infix) >= 1100 ||
+        (size_t)snprintf(cert, 1100, "%s%s.crt", db, infix) >= 1100)
         return LM_EINVAL;
     return LM_OK;
+}
+
+int lm__identity_next_paths(const char *db, char key[1100], char cert[1100])
+{
+    return paths_with(db, ".next", key, cert);
+}
+
+int lm__identity_old_paths(const char *db, char key[1100], char cert[1100])
+{
+    return paths_with(db, ".old", key, cert);
+}
+
+void lm__identity_next(const char *db, int *has, uint8_t fp[LM_FINGERPRINT_SIZE])
+{
+    char key[1100], cert[1100], err[256];
+    *has = lm__identity_next_paths(db, key, cert) == LM_OK && access(key, F_OK) == 0 &&
+           access(cert, F_OK) == 0 && lm_identity_fingerprint(cert, fp, err, sizeof err) == LM_OK;
 }
 
 int lm__identity_ensure(const char *db, int *created, uint8_t fp[LM_FINGERPRINT_SIZE], char *err,

@@ -19,4 +19,13 @@ int lm__identity_paths(const char *db, char key[1100], char cert[1100]);
 int lm__identity_ensure(const char *db, int *created, uint8_t fp[LM_FINGERPRINT_SIZE], char *err,
                         size_t err_size);
 
+/* The staged next identity of a rotation (lastmile-server identity
+ * rotate): DB.next.key and DB.next.crt; DB.old.key / DB.old.crt keep the
+ * retired one once the rotation is finished. */
+int lm__identity_next_paths(const char *db, char key[1100], char cert[1100]);
+int lm__identity_old_paths(const char *db, char key[1100], char cert[1100]);
+/* *has = 1 and fp when a next identity is staged (both files there and the
+ * certificate readable), else *has = 0. */
+void lm__identity_next(const char *db, int *has, uint8_t fp[LM_FINGERPRINT_SIZE]);
+
 #endif

@@ -16,6 +16,7 @@ static const char usage[] =
     "commands:\n"
     "  init --db PATH                      create the server database (idempotent)\n"
     "  user add|rekey|list|revoke|unrevoke provision users, enrolment strings\n"
+    "  identity show|rotate --db PATH      the server's key and its rotation\n"
     "  serve --db PATH --listen HOST:PORT  serve sync sessions\n"
     "  report volumes --db PATH ...        volume report (table, csv, json)\n"
     "  report reconcile --db PATH ...      collected / loaded / received per route\n"
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
         return lm__cmd_init(argc - 2, argv + 2);
     if (strcmp(cmd, "user") == 0)
         return lm__cmd_user(argc - 2, argv + 2);
+    if (strcmp(cmd, "identity") == 0)
+        return lm__cmd_identity(argc - 2, argv + 2);
     if (strcmp(cmd, "serve") == 0)
         return lm__cmd_serve(argc - 2, argv + 2);
     if (strcmp(cmd, "product") == 0)

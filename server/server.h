@@ -36,7 +36,8 @@ typedef struct lm_server {
     /* auth_watch.c: the poll for revoked / rekeyed users */
     uv_timer_t auth_timer;
     int auth_busy;
-    int64_t auth_seen; /* highest lm_users.auth_gen handled */
+    int64_t auth_seen;   /* highest lm_users.auth_gen handled */
+    uint64_t auth_polls; /* polls finished: a login that spans one looks again */
     /* Decoded PUSH batches in write jobs (queued or running), an estimate
      * of their heap; past cfg.max_queued_mib a session's next PUSH waits
      * in its frame decoder, undecoded, in the parked FIFO. */

@@ -27,8 +27,11 @@
 #include <openssl/sha.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "identity.h"
 #include "log.h"
 #include "server.h"
 #include "srvdb.h"
@@ -104,6 +107,12 @@ typedef struct auth_job {
     char why[128]; /* for the client when !ok */
     lm_user *u;
     uint64_t watermark, head;
+    const char *db; /* for the staged next identity; NULL with plaintext (borrowed) */
+    uint64_t polls; /* srv->auth_polls when this run was submitted */
+    int reruns;
+    long test_delay_ms; /* LASTMILE_TEST_AUTH_DELAY_MS: tests widen the race below */
+    int has_next;
+    uint8_t next_fp[LM_FINGERPRINT_SIZE];
 } auth_job;
 
 typedef struct push_job {
@@ -555,6 +564,10 @@ static void auth_run(lm_store_job *job, lm_replica *r)
         }
     }
     int rc = lm__srvdb_user_get(db, j->user, j->u);
+    if (j->test_delay_ms > 0 && j->reruns == 0) { /* the first look only */
+        struct timespec ts = {j->test_delay_ms / 1000, (j->test_delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (rc != LM_OK && rc != LM_ENOTFOUND) {
         j->rc = rc;
         return;
@@ -585,6 +598,11 @@ static void auth_run(lm_store_job *job, lm_replica *r)
         j->rc = lm_replica_watermark(r, j->site, &j->watermark);
     if (j->rc == LM_OK)
         j->rc = lm_replica_seq(r, &j->head);
+    /* A staged rotation is announced to every device that logs in, inside
+     * this channel (which the device's pin authenticated). Read per login,
+     * a file of some 600 bytes: `identity rotate` needs no restart. */
+    if (j->rc == LM_OK && j->db)
+        lm__identity_next(j->db, &j->has_next, j->next_fp);
 }
 
 /* Loop: WELCOME on success (the session takes the user record), else
@@ -617,6 +635,23 @@ static void auth_done(lm_store_job *job, int status)
         fail_session(s, LM_EAUTH, j->why);
         goto out;
     }
+    /* A revoke / rekey that the auth watch saw while this login was being
+     * looked up would end no session (this one was not registered yet):
+     * when a poll finished meanwhile, look the user up again before
+     * WELCOME. Polls are 250 ms apart and a lookup takes milliseconds, so
+     * this is rare and ends. */
+    if (s->srv->auth_polls != j->polls && j->reruns < 5) {
+        lm__user_clear(j->u);
+        lm_free(j->u);
+        j->u = NULL;
+        j->ok = 0;
+        j->has_token = 0; /* enrolled by the first run, if it carried one */
+        j->write = 0;
+        j->reruns++;
+        j->polls = s->srv->auth_polls;
+        submit(s, &j->base, 0);
+        return;
+    }
     s->auth_gen = j->u->auth_gen;
     s->u = j->u;
     j->u = NULL;
@@ -639,6 +674,10 @@ static void auth_done(lm_store_job *job, int status)
     if (s->features & LM_FEATURE_DEFLATE_STREAM) {
         m.u.welcome.features = LM_FEATURE_DEFLATE_STREAM;
         lm_frame_decoder_accept_stream(dec);
+    }
+    if (j->has_next) {
+        m.u.welcome.has_next_identity = 1;
+        memcpy(m.u.welcome.next_identity, j->next_fp, sizeof j->next_fp);
     }
     lm_log(LM_LOG_DEBUG, "session %s: %s %s authenticated, site %016llx watermark %llu", s->peer,
            lm_role_name(s->u->role), s->user, (unsigned long long)s->site,
@@ -916,6 +955,10 @@ static void on_hello(lm_session *s, lm_msg *m)
     uint8_t exporter[LM_EXPORTER_SIZE];
     lm_conn_exporter(s->conn, LM_HELLO_EXPORTER_LABEL, exporter);
     j->transcript_len = lm_hello_transcript(exporter, s->user, s->site, j->transcript);
+    j->db = lm_conn_is_tls(s->conn) ? s->srv->cfg.db : NULL;
+    j->polls = s->srv->auth_polls;
+    const char *delay = getenv("LASTMILE_TEST_AUTH_DELAY_MS");
+    j->test_delay_ms = delay ? strtol(delay, NULL, 10) : 0;
     j->has_token = m->u.hello.has_token;
     if (j->has_token)
         SHA256(m->u.hello.token, sizeof m->u.hello.token, j->token_hash);

@@ -9,7 +9,7 @@ find_package(Python3 COMPONENTS Interpreter)
 if(NOT Python3_FOUND)
   return()
 endif()
-foreach(t eavesdrop hijack site_binding revoke_live db_copy identity file_modes)
+foreach(t eavesdrop hijack site_binding revoke_live db_copy identity file_modes rotation enrol_qr revoke_race)
   add_test(NAME security_${t}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/security/test_${t}.py)
   set_tests_properties(security_${t} PROPERTIES

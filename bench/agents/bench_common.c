@@ -4,6 +4,7 @@
 #include "bench_common.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,6 +97,9 @@ int lm_bench_sync(lm_replica *r, const char *server, const char *user, const cha
     }
     memcpy(cfg.pin, e.fingerprint, sizeof cfg.pin);
     cfg.key_path = key_path;
+    /* scripts/bench-agents.sh times TLS against --insecure-plaintext */
+    const char *plain = getenv("LM_BENCH_PLAINTEXT");
+    cfg.insecure_plaintext = plain && strcmp(plain, "1") == 0;
     if (access(key_path, F_OK) != 0) {
         lm_device_key *k = NULL;
         if (lm_device_key_create(key_path, &k, err, sizeof err) != LM_OK) {

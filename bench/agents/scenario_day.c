@@ -45,7 +45,7 @@ static const char usage[] =
 
 typedef struct agent {
     char user[72];
-    char key[72];
+    char key[LM_ENROL_TEXT_MAX]; /* the enrolment string (lm1-...) */
     char village[72];
     char path[4096];
     lm_replica *r;
@@ -192,7 +192,7 @@ static int read_users(const char *file, agent **out, size_t *n, const char *dir)
         }
         agent *a = &v[*n];
         memset(a, 0, sizeof *a);
-        if (sscanf(line, "%71s %71s %71s", a->user, a->key, a->village) != 3)
+        if (sscanf(line, "%71s %255s %71s", a->user, a->key, a->village) != 3)
             continue;
         snprintf(a->path, sizeof a->path, "%s/%s.db", dir, a->user);
         (*n)++;

@@ -104,6 +104,15 @@ int lm_tls_server_new(const char *key_path, const char *cert_path, lm_tls **out,
  * fingerprint pin (no CA, no name check: the pin is the identity). */
 int lm_tls_client_new(const uint8_t pin[LM_FINGERPRINT_SIZE], lm_tls **out, char *err,
                       size_t err_size);
+/* Client: also accept the identity with fingerprint next — the one the
+ * server announced in WELCOME, inside a channel the pin authenticated, as
+ * the key it rotates to (docs/security.md, key lifecycle). */
+void lm_tls_client_add_next(lm_tls *t, const uint8_t next[LM_FINGERPRINT_SIZE]);
+/* Client: the fingerprint of the certificate the server presented and the
+ * client accepted (the pin or the next one); LM_ENOTFOUND before that, or
+ * on a resumed session (no certificate on the wire: the ticket was made
+ * under the identity that the earlier handshake accepted). */
+int lm_tls_presented(const lm_tls *t, uint8_t out[LM_FINGERPRINT_SIZE]);
 void lm_tls_free(lm_tls *t);
 /* Client: the last session ticket the server handed out, serialised (DER),
  * to resume with in a later process; *der is lm_malloc'ed (caller frees).

@@ -15,6 +15,10 @@
 
 #include "tls_internal.h"
 
+/* Server session cache (stateful tickets): entries and their lifetime. */
+#define SESSION_CACHE 20480L
+#define SESSION_LIFETIME_S (26L * 3600)
+
 static void ossl_err(char *err, size_t size, const char *what)
 {
     unsigned long e = ERR_get_error();
@@ -64,9 +68,23 @@ int lm_tls_server_new(const char *key_path, const char *cert_path, lm_tls **out,
         goto fail;
     }
     /* One ticket per handshake (the default two cost ~250 B more on a
-     * 2G link); stateless tickets, sealed with keys of this process. */
+     * 2G link), and a stateful one (SSL_OP_NO_TICKET in TLS 1.3): the
+     * ticket on the wire is a 32-byte id into this process's session cache
+     * instead of a ~200-byte sealed session, in the resumed ClientHello
+     * and in every NewSessionTicket. Each handshake hands out a new one
+     * (a reused ticket would let an observer link a device's sessions);
+     * the cache keeps at most SESSION_CACHE sessions, the oldest dropped
+     * first, each for SESSION_LIFETIME_S (a day and a bit, so a device
+     * that syncs daily resumes). A restart empties it: the next handshake
+     * is a full one. Resumption still runs X25519 (psk_dhe_ke): forward
+     * secrecy holds. */
     SSL_CTX_set_num_tickets(t->ctx, 1);
-    SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(t->ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_sess_set_cache_size(t->ctx, SESSION_CACHE);
+    SSL_CTX_set_timeout(t->ctx, SESSION_LIFETIME_S);
+    static const unsigned char sid_ctx[] = "lastmile";
+    SSL_CTX_set_session_id_context(t->ctx, sid_ctx, sizeof sid_ctx - 1);
     *out = t;
     return LM_OK;
 fail:
@@ -93,7 +111,8 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
 }
 
 /* Client: replaces chain verification. The leaf certificate's SHA-256
- * must be the pinned one; nothing else is trusted. */
+ * must be the pinned one, or the next one the server announced inside an
+ * earlier channel authenticated by the pin; nothing else is trusted. */
 static int pin_verify_cb(X509_STORE_CTX *store, void *arg)
 {
     lm_tls *t = arg;
@@ -102,13 +121,30 @@ static int pin_verify_cb(X509_STORE_CTX *store, void *arg)
     unsigned len = 0;
     if (!leaf || !X509_digest(leaf, EVP_sha256(), fp, &len) || len != sizeof fp)
         return 0;
-    if (CRYPTO_memcmp(fp, t->pin, sizeof fp) != 0) {
+    if (CRYPTO_memcmp(fp, t->pin, sizeof fp) != 0 &&
+        (!t->has_next || CRYPTO_memcmp(fp, t->next, sizeof fp) != 0)) {
         t->pin_mismatch = 1;
         memcpy(t->seen, fp, sizeof fp);
         X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
         return 0;
     }
+    memcpy(t->presented, fp, sizeof fp);
+    t->has_presented = 1;
     return 1;
+}
+
+void lm_tls_client_add_next(lm_tls *t, const uint8_t next[LM_FINGERPRINT_SIZE])
+{
+    memcpy(t->next, next, sizeof t->next);
+    t->has_next = 1;
+}
+
+int lm_tls_presented(const lm_tls *t, uint8_t out[LM_FINGERPRINT_SIZE])
+{
+    if (!t->has_presented)
+        return LM_ENOTFOUND;
+    memcpy(out, t->presented, LM_FINGERPRINT_SIZE);
+    return LM_OK;
 }
 
 int lm_tls_client_new(const uint8_t pin[LM_FINGERPRINT_SIZE], lm_tls **out, char *err,
@@ -121,6 +157,21 @@ int lm_tls_client_new(const uint8_t pin[LM_FINGERPRINT_SIZE], lm_tls **out, char
     memcpy(t->pin, pin, sizeof t->pin);
     if (!(t->ctx = ctx_new(TLS_client_method()))) {
         ossl_err(err, err_size, "cannot make the TLS context");
+        lm_tls_free(t);
+        return LM_EIO;
+    }
+    /* A ClientHello of what this client can use: the server's key is
+     * Ed25519 and X25519 is the one key share sent anyway (the default
+     * lists of groups and signature schemes cost some 70 bytes per
+     * handshake on a 2G link). SHA-256 suites first: AES-256-GCM's
+     * SHA-384 makes the resumption binder and both Finished messages 16
+     * bytes longer each, for no protection this link needs (128-bit
+     * security either way). */
+    if (SSL_CTX_set_ciphersuites(t->ctx, "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256") !=
+            1 ||
+        SSL_CTX_set1_groups_list(t->ctx, "X25519") != 1 ||
+        SSL_CTX_set1_sigalgs_list(t->ctx, "ed25519") != 1) {
+        ossl_err(err, err_size, "cannot configure the TLS context");
         lm_tls_free(t);
         return LM_EIO;
     }
@@ -177,9 +228,11 @@ void lm__tls_error_text(lm_tls *t, char *out, size_t size)
         char want[LM_FINGERPRINT_HEX_SIZE], seen[LM_FINGERPRINT_HEX_SIZE];
         lm_fingerprint_hex(t->pin, want);
         lm_fingerprint_hex(t->seen, seen);
+        /* A device that missed a rotation's window lands here too: say so. */
         snprintf(out, size,
-                 "server identity does not match the pinned fingerprint (pinned %s, the server "
-                 "presented %s): refusing to talk to it",
+                 "server identity does not match the pinned fingerprint (pinned %.16s…, the "
+                 "server presented %.16s…): refusing to talk to it; if the server rotated its key "
+                 "while this device did not sync, enrol it again (lastmile-server user rekey)",
                  want, seen);
         t->pin_mismatch = 0;
         ERR_clear_error();

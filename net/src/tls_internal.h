@@ -9,7 +9,14 @@
 struct lm_tls {
     SSL_CTX *ctx;
     int is_server;
-    uint8_t pin[LM_FINGERPRINT_SIZE]; /* client: the one server identity accepted */
+    uint8_t pin[LM_FINGERPRINT_SIZE]; /* client: the server identity accepted */
+    /* client: the identity the server announced it rotates to (accepted
+     * too, lm_tls_client_add_next) */
+    int has_next;
+    uint8_t next[LM_FINGERPRINT_SIZE];
+    /* client: the accepted certificate's fingerprint (pin or next) */
+    int has_presented;
+    uint8_t presented[LM_FINGERPRINT_SIZE];
     /* client: the fingerprint the last failed handshake was shown, when it
      * was not the pinned one (the error says both) */
     int pin_mismatch;

@@ -115,8 +115,7 @@ char *lm_strndup(const char *s, size_t n);
 
 typedef enum lm_msg_type {
     LM_MSG_HELLO = 1,
-    LM_MSG_CHALLENGE = 2,
-    LM_MSG_AUTH = 3,
+    /* 2 and 3 were CHALLENGE and AUTH of protocol 1: retired, never reused */
     LM_MSG_WELCOME = 4,
     LM_MSG_PUSH = 5,
     LM_MSG_PUSH_ACK = 6,
@@ -289,15 +288,6 @@ typedef struct lm_msg_hello {
     uint8_t token[32];
 } lm_msg_hello;
 
-typedef struct lm_msg_challenge {
-    uint8_t nonce[32];
-    uint64_t server_time_ms;
-} lm_msg_challenge;
-
-typedef struct lm_msg_auth {
-    uint8_t mac[32]; /* HMAC-SHA256(key, nonce | user | site) */
-} lm_msg_auth;
-
 typedef struct lm_msg_welcome {
     uint64_t server_time_ms;
     uint64_t server_site;
@@ -307,6 +297,11 @@ typedef struct lm_msg_welcome {
     uint32_t max_frame;      /* largest frame the server accepts, header included;
                               * 0 (an older server) = LM_FRAME_DEFAULT_MAX */
     uint64_t features;       /* LM_FEATURE_* the server grants this client; 0 when not sent */
+    /* The SHA-256 of the certificate the server rotates to (lastmile-server
+     * identity rotate), sent while a rotation is staged: the client may
+     * accept that identity from then on (docs/security.md). */
+    uint8_t has_next_identity;
+    uint8_t next_identity[32];
 } lm_msg_welcome;
 
 typedef struct lm_msg_push {
@@ -368,8 +363,6 @@ typedef struct lm_msg {
     int type; /* lm_msg_type */
     union {
         lm_msg_hello hello;
-        lm_msg_challenge challenge;
-        lm_msg_auth auth;
         lm_msg_welcome welcome;
         lm_msg_push push;
         lm_msg_push_ack push_ack;
@@ -409,12 +402,6 @@ int lm_random_bytes(uint8_t *out, size_t len);
 int lm_key_to_hex(const uint8_t key[LM_KEY_SIZE], char out[LM_KEY_HEX_SIZE]);
 /* LM_EINVAL unless hex is exactly 64 hex digits. */
 int lm_key_from_hex(const char *hex, uint8_t out[LM_KEY_SIZE]);
-/* AUTH.mac = HMAC-SHA256(key, nonce[32] | user bytes | site as 8 bytes
- * big-endian). */
-int lm_auth_mac(const uint8_t key[LM_KEY_SIZE], const uint8_t nonce[32], const char *user,
-                uint64_t site, uint8_t out[32]);
-/* Constant-time comparison; 1 when equal. */
-int lm_auth_mac_equal(const uint8_t a[32], const uint8_t b[32]);
 
 #ifdef __cplusplus
 }

@@ -36,10 +36,6 @@ const char *lm_msg_type_name(int type)
     switch (type) {
     case LM_MSG_HELLO:
         return "HELLO";
-    case LM_MSG_CHALLENGE:
-        return "CHALLENGE";
-    case LM_MSG_AUTH:
-        return "AUTH";
     case LM_MSG_WELCOME:
         return "WELCOME";
     case LM_MSG_PUSH:

@@ -60,7 +60,7 @@ void lm_msg_clear(lm_msg *m)
         lm_free(m->u.bye.reason);
         break;
     default:
-        break; /* CHALLENGE, AUTH, PULL own nothing */
+        break; /* PULL owns nothing */
     }
     memset(m, 0, sizeof *m);
 }

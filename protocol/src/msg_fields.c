@@ -6,11 +6,11 @@
  *   HELLO      v version  u user  s site  c client?  p pending?
  *              f features? (LM_FEATURE_* bits)  k public_key(bin 32)
  *              g signature(bin 64)  t enrol_token?(bin 32)
- *   CHALLENGE  n nonce(bin 32)  t server_time_ms
- *   AUTH       m mac(bin 32)
+ *   (types 2 and 3, CHALLENGE and AUTH of protocol 1, are retired)
  *   WELCOME    t server_time_ms  s server_site  w push_watermark
  *              q server_seq  r role  m max_frame? (0 when absent)
  *              f features? (LM_FEATURE_* bits granted to this client)
+ *              n next_identity?(bin 32: the server's next certificate's SHA-256)
  *   PUSH       u upto_seq  d/r change list (see changes.c)
  *   PUSH_ACK   u upto_seq  a applied  c conflicts
  *              f refusals? [[index, code, reason|nil], ...]
@@ -47,15 +47,6 @@ static const lm__field hello[] = {
     F2("t", "enrol_token", LM__F_OPT_BIN32, 0, u.hello.token, u.hello.has_token),
 };
 
-static const lm__field challenge[] = {
-    F("n", "nonce", LM__F_BIN32, 1, u.challenge.nonce, 0),
-    F("t", "server_time_ms", LM__F_U64, 1, u.challenge.server_time_ms, 0),
-};
-
-static const lm__field auth[] = {
-    F("m", "mac", LM__F_BIN32, 1, u.auth.mac, 0),
-};
-
 static const lm__field welcome[] = {
     F("t", "server_time_ms", LM__F_U64, 1, u.welcome.server_time_ms, 0),
     F("s", "server_site", LM__F_U64, 1, u.welcome.server_site, 0),
@@ -64,6 +55,8 @@ static const lm__field welcome[] = {
     F("r", "role", LM__F_STR, 1, u.welcome.role, LM_MAX_NAME),
     F("m", "max_frame", LM__F_U32, 0, u.welcome.max_frame, 0),
     F("f", "features", LM__F_U64, 0, u.welcome.features, 0),
+    F2("n", "next_identity", LM__F_OPT_BIN32, 0, u.welcome.next_identity,
+       u.welcome.has_next_identity),
 };
 
 static const lm__field push[] = {
@@ -109,12 +102,6 @@ const lm__field *lm__msg_fields(int type, size_t *n)
     case LM_MSG_HELLO:
         *n = COUNT(hello);
         return hello;
-    case LM_MSG_CHALLENGE:
-        *n = COUNT(challenge);
-        return challenge;
-    case LM_MSG_AUTH:
-        *n = COUNT(auth);
-        return auth;
     case LM_MSG_WELCOME:
         *n = COUNT(welcome);
         return welcome;

@@ -73,6 +73,7 @@ static void test_keys(void)
 typedef struct side {
     lm_conn *conn;
     int ready, closed, frames, ended, resumed;
+    uint64_t bytes_out; /* at close: every byte written, handshake included */
     char text[300];
     uint8_t exporter[32];
 } side;
@@ -119,6 +120,7 @@ static void on_close(lm_conn *c)
 {
     side *s = lm_conn_data(c);
     s->closed = 1;
+    s->bytes_out = lm_conn_bytes_out(c);
     if (s == &cli_side && !uv_is_closing((uv_handle_t *)&listener) && !srv_side.conn)
         uv_close((uv_handle_t *)&listener, NULL);
     if (s == &cli_side && srv_side.closed && !uv_is_closing((uv_handle_t *)&listener))
@@ -163,7 +165,7 @@ static int run_once(const uint8_t pin[32], lm_tls *cli_tls)
 static void test_tls(void)
 {
     char key[128], cert[128], err[256];
-    uint8_t fp[32], wrong[32];
+    uint8_t fp[32], wrong[32], seen[32];
     snprintf(key, sizeof key, "%s/server.key", dir);
     snprintf(cert, sizeof cert, "%s/server.crt", dir);
     CHECK_RC(lm_identity_create(key, cert, err, sizeof err), LM_OK);
@@ -187,13 +189,30 @@ static void test_tls(void)
     CHECK_RC(lm_tls_session_save(cli, &ticket, &ticket_len), LM_OK);
     lm_tls_free(cli);
 
+    uint64_t fresh_out = cli_side.bytes_out;
+
     /* a new process would load the ticket: the session resumes */
     CHECK_RC(lm_tls_client_new(fp, &cli, err, sizeof err), LM_OK);
     lm_tls_session_load(cli, ticket, ticket_len);
-    lm_free(ticket);
     run_once(fp, cli);
     CHECK(cli_side.ready && srv_side.frames == 1);
     CHECK_EQ_INT(cli_side.resumed, 1);
+    CHECK_RC(lm_tls_presented(cli, seen), LM_ENOTFOUND); /* no certificate on the wire */
+    /* The ticket is a 32-byte id into the server's cache (stateful), not a
+     * sealed session of ~200 bytes: the resumed ClientHello is not much
+     * bigger than the fresh one, which carries no ticket at all. */
+    CHECK(cli_side.bytes_out < fresh_out + 120);
+    lm_tls_free(cli);
+
+    lm_free(ticket);
+
+    /* no ticket: a full handshake, and the certificate it accepted */
+    CHECK_RC(lm_tls_client_new(fp, &cli, err, sizeof err), LM_OK);
+    run_once(fp, cli);
+    CHECK(cli_side.ready && srv_side.frames == 1);
+    CHECK_EQ_INT(cli_side.resumed, 0);
+    CHECK_RC(lm_tls_presented(cli, seen), LM_OK);
+    CHECK(memcmp(seen, fp, 32) == 0);
     lm_tls_free(cli);
 
     memcpy(wrong, fp, 32);
@@ -203,6 +222,27 @@ static void test_tls(void)
     CHECK(!cli_side.ready);
     CHECK(strstr(cli_side.text, "does not match the pinned fingerprint") != NULL);
     CHECK_EQ_INT(srv_side.frames, 0);
+    lm_tls_free(cli);
+
+    /* rotation: a next pin (announced by the server in an authenticated
+     * WELCOME) is accepted beside the pin, and reported as presented */
+    CHECK_RC(lm_tls_client_new(wrong, &cli, err, sizeof err), LM_OK);
+    lm_tls_client_add_next(cli, fp);
+    run_once(fp, cli);
+    CHECK(cli_side.ready && srv_side.frames == 1);
+    CHECK_RC(lm_tls_presented(cli, seen), LM_OK);
+    CHECK(memcmp(seen, fp, 32) == 0);
+    lm_tls_free(cli);
+    /* ... and only that one: another next pin does not open the door */
+    uint8_t other[32];
+    memcpy(other, fp, 32);
+    other[31] ^= 0x01;
+    CHECK_RC(lm_tls_client_new(wrong, &cli, err, sizeof err), LM_OK);
+    lm_tls_client_add_next(cli, other);
+    run_once(fp, cli);
+    CHECK(!cli_side.ready);
+    CHECK(strstr(cli_side.text, "enrol it again") != NULL);
+    CHECK_RC(lm_tls_presented(cli, seen), LM_ENOTFOUND);
     lm_tls_free(cli);
     lm_tls_free(srv_tls);
     unlink(key);

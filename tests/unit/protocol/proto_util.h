@@ -97,17 +97,14 @@ static inline int pu_msg_eq(const lm_msg *a, const lm_msg *b)
                a->u.hello.has_pending == b->u.hello.has_pending &&
                a->u.hello.features == b->u.hello.features &&
                (!a->u.hello.has_pending || a->u.hello.pending == b->u.hello.pending);
-    case LM_MSG_CHALLENGE:
-        return memcmp(a->u.challenge.nonce, b->u.challenge.nonce, 32) == 0 &&
-               a->u.challenge.server_time_ms == b->u.challenge.server_time_ms;
-    case LM_MSG_AUTH:
-        return memcmp(a->u.auth.mac, b->u.auth.mac, 32) == 0;
     case LM_MSG_WELCOME:
         return a->u.welcome.server_time_ms == b->u.welcome.server_time_ms &&
                a->u.welcome.server_site == b->u.welcome.server_site &&
                a->u.welcome.push_watermark == b->u.welcome.push_watermark &&
                a->u.welcome.server_seq == b->u.welcome.server_seq &&
                a->u.welcome.max_frame == b->u.welcome.max_frame &&
+               a->u.welcome.has_next_identity == b->u.welcome.has_next_identity &&
+               memcmp(a->u.welcome.next_identity, b->u.welcome.next_identity, 32) == 0 &&
                pu_str_eq(a->u.welcome.role, b->u.welcome.role);
     case LM_MSG_PUSH:
         return a->u.push.upto_seq == b->u.push.upto_seq &&

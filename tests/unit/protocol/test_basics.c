@@ -148,23 +148,10 @@ static void test_values(void)
 
 static void test_auth(void)
 {
-    uint8_t key[LM_KEY_SIZE], nonce[32], mac[32], mac2[32], back[LM_KEY_SIZE];
+    uint8_t key[LM_KEY_SIZE], back[LM_KEY_SIZE];
     char hex[LM_KEY_HEX_SIZE];
-    for (int i = 0; i < 32; i++) {
+    for (int i = 0; i < 32; i++)
         key[i] = (uint8_t)i;
-        nonce[i] = (uint8_t)(100 + i);
-    }
-    /* reference values from Python's hmac module */
-    CHECK_RC(lm_auth_mac(key, nonce, "agent7", UINT64_C(0x0102030405060708), mac), LM_OK);
-    CHECK_RC(lm_key_to_hex(mac, hex), LM_OK);
-    CHECK_STR(hex, "c1171d2ef952def62803cb718597b5366a652f324063b3d0e74da8033781a61e");
-    CHECK_RC(lm_auth_mac(key, nonce, "", 0, mac2), LM_OK);
-    CHECK_RC(lm_key_to_hex(mac2, hex), LM_OK);
-    CHECK_STR(hex, "59f37a025d5a72a1f9e7f230e4a3be9dc24ff1aa80a1e66a5e453db84dd8bbd2");
-    CHECK(!lm_auth_mac_equal(mac, mac2));
-    CHECK(lm_auth_mac_equal(mac, mac));
-    CHECK_RC(lm_auth_mac(NULL, nonce, "u", 1, mac), LM_EINVAL);
-
     CHECK_RC(lm_key_to_hex(key, hex), LM_OK);
     CHECK_STR(hex, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
     CHECK_RC(lm_key_from_hex(hex, back), LM_OK);

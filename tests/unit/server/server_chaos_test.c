@@ -48,10 +48,6 @@ static void random_msg(lm_msg *m, lm_change *ch, uint32_t *n_ch)
         m->u.hello.site = rnd(1000);
         m->u.hello.client = (char *)"chaos";
         break;
-    case LM_MSG_AUTH:
-        for (int i = 0; i < 32; i++)
-            m->u.auth.mac[i] = (uint8_t)rnd(256);
-        break;
     case LM_MSG_PUSH:
     case LM_MSG_CHANGES:
         *n_ch = rnd(4);
