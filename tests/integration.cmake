@@ -32,7 +32,7 @@ if(NOT Python3_FOUND)
   message(STATUS "integration: python3 not found, end-to-end tests skipped")
   return()
 endif()
-foreach(t sync auth input drop conflicts retry pipeline checkpoint queue_limit big_rows slow_writer
+foreach(t sync auth input drop conflicts retry pipeline checkpoint queue_limit big_rows slow_writer bounds floods
           farmers paying route_geo ledger_rules damaged disk_full restore hostile_text dates
           readable)
   add_test(NAME integration_${t}

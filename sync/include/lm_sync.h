@@ -36,7 +36,7 @@ typedef struct lm_replica lm_replica;
  * counted per user, code, table and reason (lm_refusal_counts), an index of
  * adjustments by collection (schema.c). 8: load_corrections, a
  * dispatcher's or hq's correction of a stop's load (tables.c). */
-#define LM_SCHEMA_VERSION 8
+#define LM_SCHEMA_VERSION 10
 
 /* Text ids: 26 chars, time-ordered (48-bit ms) and site-unique, NUL included. */
 #define LM_ID_SIZE 27

@@ -346,6 +346,17 @@ static int migrate_to_8(lm_replica *r)
     return lm__exec_sb(r, &b, "adding load_corrections");
 }
 
+/* Version 9 -> 10: lm_refusals looked up by (site, hlc). Each version of
+ * ours the server answers (its repair or tombstone of a refused write) is
+ * checked against the refusal log (merge.c refused_own); without the index
+ * that is a full scan each, so pulling the answers to N refused cells cost
+ * N scans of N rows. */
+static int migrate_to_10(lm_replica *r)
+{
+    return lm__exec(r, "CREATE INDEX IF NOT EXISTS lm_refusals_site_hlc"
+                       " ON lm_refusals(site, hlc);\n");
+}
+
 /* The capture triggers of this version, made again: version 2 added row
  * entries to them, version 3 the prev_hlc of a write that replaces an
  * unacknowledged local one (capture_cell_sql), version 4 the scope key,
@@ -379,6 +390,8 @@ int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
     if (from < 7 && (rc = migrate_to_7(r)))
         return rc;
     if (from < 8 && (rc = migrate_to_8(r)))
+        return rc;
+    if (from < 10 && (rc = migrate_to_10(r)))
         return rc;
     if (from < LM_SCHEMA_VERSION && (rc = make_triggers(r)))
         return rc;
