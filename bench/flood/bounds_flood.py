@@ -71,8 +71,8 @@ class Rig:
         self.raw = {u: Identity(u, enrolment=keys[u]) for u in users}
         self.idle, _ = syncs(self.wang)
 
-    def login_li(self, new_site=True):
-        s = RawSession(self.server.port)
+    def login_li(self, new_site=True, rcvbuf=0):
+        s = RawSession(self.server.port, rcvbuf=rcvbuf)
         w = s.login(Identity("agent-li", agent_db=self.li.db, new_site=new_site))
         return s if w.get("_type") == WELCOME else None
 
@@ -110,7 +110,7 @@ def unread(tmp, args):
     con.close()
     rig.li.sync()
     rig.idle, _ = syncs(rig.wang)
-    s = rig.login_li()
+    s = rig.login_li(rcvbuf=4096)
     sent = [0]
 
     def flood(stop):
