@@ -45,6 +45,24 @@ void lm_server_config_defaults(lm_server_config *c)
      * villages); 10,000 is far past that and keeps a flood's cost to the
      * writer (each refusal is a row write) to a fraction of a second. */
     c->max_refusals_per_session = 10000;
+    /* A user whose session ended on refusals waits this long before its
+     * next login is let in, twice as long after each further one (at most
+     * an hour), so a flood of refused changes costs it time. */
+    c->refusal_backoff_ms = 10000;
+    /* A reply is at most one 1 MiB CHANGES frame; a client that reads its
+     * answers never has more than one queued. */
+    c->max_unsent_kib = 1024;
+    /* An agent runs one sync at a time; the second covers a reconnect
+     * while the cut session is still open on this side. */
+    c->max_sessions_per_user = 2;
+    /* A login takes a TLS handshake and one round trip; strangers get
+     * this many sockets, never the logged-in sessions' room. */
+    c->max_prelogin = 256;
+    /* 1,000 agents pushing at once hold a few MiB of frames in flight. */
+    c->max_partial_mib = 64;
+    /* lastmile ends a batch at 2 MiB of estimated bytes, 43 bytes a change
+     * at the least (sync/src/outgoing.c): at most ~48,800 changes. */
+    c->max_changes_per_push = 50000;
 }
 
 /* Parses a decimal unsigned within [lo, hi]; 0 on success. */
@@ -77,6 +95,12 @@ static const struct uint_key {
     {"max_clock_ahead_ms", 1000, 3600000ULL, offsetof(lm_server_config, max_clock_ahead_ms)},
     {"max_refusals_per_session", 1, 100000000ULL,
      offsetof(lm_server_config, max_refusals_per_session)},
+    {"refusal_backoff_ms", 0, 3600000ULL, offsetof(lm_server_config, refusal_backoff_ms)},
+    {"max_unsent_kib", 64, 1048576ULL, offsetof(lm_server_config, max_unsent_kib)},
+    {"max_sessions_per_user", 1, 1000, offsetof(lm_server_config, max_sessions_per_user)},
+    {"max_prelogin", 1, 1000000, offsetof(lm_server_config, max_prelogin)},
+    {"max_partial_mib", 1, 65536, offsetof(lm_server_config, max_partial_mib)},
+    {"max_changes_per_push", 1, 100000, offsetof(lm_server_config, max_changes_per_push)},
 };
 
 int lm_server_config_set(lm_server_config *c, const char *key, const char *value, char *err,

@@ -37,7 +37,10 @@ static const char usage[] =
     "                             [--handshake-timeout-ms MS] [--max-frame BYTES]\n"
     "                             [--cache-mib MIB] [--checkpoint-pages N]\n"
     "                             [--max-queued-mib MIB] [--max-clock-ahead-ms MS]\n"
-    "                             [--max-refusals-per-session N] [--insecure-plaintext]\n"
+    "                             [--max-refusals-per-session N] [--refusal-backoff-ms MS]\n"
+    "                             [--max-unsent-kib KIB] [--max-sessions-per-user N]\n"
+    "                             [--max-prelogin N] [--max-partial-mib MIB]\n"
+    "                             [--max-changes-per-push N] [--insecure-plaintext]\n"
     "\n"
     "Serves sync sessions on HOST:PORT (default 127.0.0.1:7070; port 0 picks a\n"
     "free port). The first stdout line is `listening on HOST:PORT`. Logs go to\n"
@@ -49,7 +52,13 @@ static const char usage[] =
     "(PUSH batches decoded and waiting for the database, default 16),\n"
     "max_clock_ahead_ms (a change stamped further ahead of the server's clock\n"
     "is clamped to it and flagged, default 120000), max_refusals_per_session\n"
-    "(refused changes that end a session, default 10000); flags win.\n";
+    "(refused changes that end a session, default 10000), refusal_backoff_ms\n"
+    "(that user's next logins wait this long, doubling, default 10000),\n"
+    "max_unsent_kib (unsent replies past which a session is not read, default\n"
+    "1024), max_sessions_per_user (a newer login ends the oldest, default 2),\n"
+    "max_prelogin (connections not logged in, default 256), max_partial_mib\n"
+    "(unfinished frames of all sessions, default 64), max_changes_per_push\n"
+    "(default 50000); flags win. docs/server.md lists every limit.\n";
 
 static void noop_close_cb(uv_handle_t *h)
 {
@@ -196,7 +205,9 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
 {
     const char *db = NULL, *listen = NULL, *config = NULL, *level = NULL, *max_sessions = NULL,
                *idle = NULL, *handshake = NULL, *max_frame = NULL, *cache_mib = NULL,
-               *ckpt_pages = NULL, *max_queued = NULL, *clock_ahead = NULL, *max_refusals = NULL;
+               *ckpt_pages = NULL, *max_queued = NULL, *clock_ahead = NULL, *max_refusals = NULL,
+               *backoff = NULL, *unsent = NULL, *per_user = NULL, *prelogin = NULL, *partial = NULL,
+               *per_push = NULL;
     int plaintext = 0;
     lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
                      {"listen", LM_OPT_VALUE, &listen, NULL},
@@ -211,6 +222,12 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
                      {"max-queued-mib", LM_OPT_VALUE, &max_queued, NULL},
                      {"max-clock-ahead-ms", LM_OPT_VALUE, &clock_ahead, NULL},
                      {"max-refusals-per-session", LM_OPT_VALUE, &max_refusals, NULL},
+                     {"refusal-backoff-ms", LM_OPT_VALUE, &backoff, NULL},
+                     {"max-unsent-kib", LM_OPT_VALUE, &unsent, NULL},
+                     {"max-sessions-per-user", LM_OPT_VALUE, &per_user, NULL},
+                     {"max-prelogin", LM_OPT_VALUE, &prelogin, NULL},
+                     {"max-partial-mib", LM_OPT_VALUE, &partial, NULL},
+                     {"max-changes-per-push", LM_OPT_VALUE, &per_push, NULL},
                      {"insecure-plaintext", LM_OPT_FLAG, NULL, &plaintext}};
     int prc = lm_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], "lastmile-server serve",
                           usage, NULL);
@@ -235,10 +252,17 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
                           "checkpoint_pages",
                           "max_queued_mib",
                           "max_clock_ahead_ms",
-                          "max_refusals_per_session"};
-    const char *values[] = {db,         listen,     level,       max_sessions,
-                            idle,       handshake,  max_frame,   cache_mib,
-                            ckpt_pages, max_queued, clock_ahead, max_refusals};
+                          "max_refusals_per_session",
+                          "refusal_backoff_ms",
+                          "max_unsent_kib",
+                          "max_sessions_per_user",
+                          "max_prelogin",
+                          "max_partial_mib",
+                          "max_changes_per_push"};
+    const char *values[] = {db,          listen,       level,     max_sessions, idle,
+                            handshake,   max_frame,    cache_mib, ckpt_pages,   max_queued,
+                            clock_ahead, max_refusals, backoff,   unsent,       per_user,
+                            prelogin,    partial,      per_push};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (values[i] && lm_server_config_set(cfg, keys[i], values[i], err, sizeof err) != LM_OK) {
             fprintf(stderr, "lastmile-server serve: %s\n", err);
@@ -308,11 +332,19 @@ int lm__cmd_serve(int argc, char **argv)
 
     uv_run(&loop, UV_RUN_DEFAULT);
     lm__session_log_discard(srv);
+    lm__session_penalties_free(srv);
     lm_log(LM_LOG_INFO,
            "stopped after %llu session(s); at most %zu KiB of PUSH batches queued, %llu PUSH(es) "
            "waited for room",
            (unsigned long long)srv->sessions_total, srv->queued_peak >> 10,
            (unsigned long long)srv->parked_total);
+    lm_log(LM_LOG_INFO,
+           "bounds: %llu session(s) not read for unsent replies, %llu replaced by a newer one of "
+           "their user, %llu connection(s) closed not logged in, at most %zu KiB of unfinished "
+           "frames, %llu session(s) ended for them",
+           (unsigned long long)srv->out_paused_total, (unsigned long long)srv->replaced,
+           (unsigned long long)srv->prelogin_evicted, srv->partial_peak >> 10,
+           (unsigned long long)srv->partial_evicted);
     code = 0;
 fail_listen:
     lm_tls_free(srv->tls);

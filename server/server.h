@@ -44,6 +44,14 @@ typedef struct lm_server {
     size_t queued_bytes, queued_peak;
     lm_session *parked_head, *parked_tail;
     uint64_t parked_total;
+    /* session.c: connections not logged in yet and logged-in sessions
+     * (each under its own cap), input buffers holding unfinished frames
+     * (under max_partial_mib), and what the bounds did */
+    unsigned n_prelogin, n_ready;
+    size_t partial_bytes, partial_peak;
+    uint64_t prelogin_evicted, partial_evicted, replaced, out_paused_total;
+    /* users whose sessions ended on refusals: logins wait until `until` */
+    struct lm_penalty *penalties;
 } lm_server;
 
 /* Accepts one pending connection on srv->listener and starts its session
@@ -68,5 +76,8 @@ void lm__auth_watch_stop(lm_server *srv);
 /* After the loop: frees session-log entries no job could take (only after
  * an allocation failure), saying so. */
 void lm__session_log_discard(lm_server *srv);
+
+/* After the loop: frees the refusal back-offs of users (session.c). */
+void lm__session_penalties_free(lm_server *srv);
 
 #endif

@@ -87,6 +87,24 @@ struct lm_session {
     /* its next PUSH waits for the writer's queue to shrink (lm_server) */
     int parked;
     lm_session *park_next;
+    /* Bounds (docs/server.md "Limits"): what lm_server counts it as
+     * (COUNT_*), the input buffer it holds for an unfinished frame and
+     * since when, and whether it is not read because its replies are not
+     * (max_unsent_kib). */
+    int counted;
+    size_t partial;
+    uint64_t partial_since_ms;
+    int out_paused;
+};
+
+enum { COUNT_NONE, COUNT_PRELOGIN, COUNT_READY };
+
+/* A user whose session ended on refusals (max_refusals_per_session). */
+struct lm_penalty {
+    struct lm_penalty *next;
+    char user[LM_MAX_NAME + 1];
+    uint64_t until_ms;
+    unsigned strikes;
 };
 
 typedef struct auth_job {
@@ -159,6 +177,11 @@ static void hard_close(lm_session *s, const char *reason);
 static void conn_close_cb(lm_conn *c);
 static void end_graceful(lm_session *s, const char *reason);
 static void process_frames(lm_session *s);
+static void set_counted(lm_session *s, int kind);
+static void partial_update(lm_session *s);
+static void penalize(lm_session *s);
+static void penalty_forgive(lm_session *s);
+static int admit(lm_session *s);
 
 /* ----------------------------------------------------------- lifetime */
 
@@ -278,6 +301,7 @@ static void maybe_free(lm_session *s)
     if (s->next)
         s->next->prev = s->prev;
     srv->n_sessions--;
+    set_counted(s, COUNT_NONE);
     if (s->parked)
         unpark_remove(srv, s);
     if (s->u) {
@@ -310,6 +334,7 @@ static void hard_close(lm_session *s, const char *reason)
     s->closing = 1;
     if (!s->end_reason[0])
         snprintf(s->end_reason, sizeof s->end_reason, "%s", reason);
+    set_counted(s, COUNT_NONE);
     if (s->conn) {
         s->bytes_in = lm_conn_bytes_in(s->conn);
         s->bytes_out = lm_conn_bytes_out(s->conn);
@@ -418,15 +443,18 @@ static void end_cb(lm_conn *c, int rc, const char *text)
     hard_close(s, rc == LM_OK ? "peer closed" : text);
 }
 
+static void drain_cb(lm_conn *c);
+
 static const lm_conn_cbs conn_cbs = {
     .on_frames = frames_cb,
+    .on_drain = drain_cb,
     .on_end = end_cb,
     .on_close = conn_close_cb,
 };
 
 static void start_reading(lm_session *s)
 {
-    if (s->conn && !s->closing)
+    if (s->conn && !s->closing && !s->out_paused)
         lm_conn_read_start(s->conn);
 }
 
@@ -448,6 +476,7 @@ static void end_graceful(lm_session *s, const char *reason)
     s->ending = 1;
     if (!s->end_reason[0])
         snprintf(s->end_reason, sizeof s->end_reason, "%s", reason);
+    set_counted(s, COUNT_NONE);
     lm_conn_end(s->conn, LINGER_MS);
 }
 
@@ -513,9 +542,33 @@ static void resume(lm_session *s)
     }
     arm_timer(s, s->state == ST_READY ? s->srv->cfg.idle_timeout_ms
                                       : s->srv->cfg.handshake_timeout_ms);
+    if (s->conn && lm_conn_queued(s->conn) > (size_t)s->srv->cfg.max_unsent_kib * 1024u) {
+        /* its client does not read our replies: read nothing more of it
+         * (not even frames already buffered) until they have gone out;
+         * drain_cb goes on. The idle timer still runs. */
+        s->out_paused = 1;
+        s->srv->out_paused_total++;
+        stop_reading(s);
+        lm_log(LM_LOG_DEBUG, "session %s user=%s: not read, %zu KiB of replies unsent", s->peer,
+               s->user, lm_conn_queued(s->conn) >> 10);
+        return;
+    }
+    if (s->partial) /* its unfinished frame waited for us, not for its client */
+        s->partial_since_ms = lm__now_ms();
     process_frames(s);
     if (!s->job_busy && !s->ending && !s->parked)
         start_reading(s);
+}
+
+/* Every reply has been written to the socket: a session paused on its
+ * unsent replies goes on. */
+static void drain_cb(lm_conn *c)
+{
+    lm_session *s = lm_conn_data(c);
+    if (!s->out_paused || s->closing || s->ending)
+        return;
+    s->out_paused = 0;
+    resume(s);
 }
 
 /* Hands a job to the store; reading pauses until its done callback. */
@@ -652,6 +705,8 @@ static void auth_done(lm_store_job *job, int status)
         submit(s, &j->base, 0);
         return;
     }
+    if (!admit(s))
+        goto out;
     s->auth_gen = j->u->auth_gen;
     s->u = j->u;
     j->u = NULL;
@@ -849,6 +904,7 @@ static void push_done(lm_store_job *job, int status)
         snprintf(why, sizeof why, "%llu changes refused in this session (limit %u)",
                  (unsigned long long)s->refused, srv->cfg.max_refusals_per_session);
         fail_session(s, LM_EDENIED, why);
+        penalize(s);
         goto out;
     }
     resume(s);
@@ -972,6 +1028,15 @@ static void on_hello(lm_session *s, lm_msg *m)
 /* PUSH: the decoded batch moves into a write job (m is left empty). */
 static void on_push(lm_session *s, lm_msg *m)
 {
+    if (m->u.push.n_changes > s->srv->cfg.max_changes_per_push) {
+        char text[160];
+        snprintf(text, sizeof text,
+                 "PUSH of %u changes, over this server's limit of %u changes a PUSH "
+                 "(max_changes_per_push)",
+                 m->u.push.n_changes, s->srv->cfg.max_changes_per_push);
+        fail_session(s, LM_ETOOBIG, text);
+        return;
+    }
     push_job *j = lm_calloc(1, sizeof *j);
     if (!j) {
         fail_session(s, LM_ENOMEM, "out of memory");
@@ -1039,6 +1104,8 @@ static void handle_frame(lm_session *s, const lm_frame *f)
             s->pull_cursor = s->sent_cursor;
             s->has_pull_cursor = 1;
         }
+        if (s->u && s->refused <= s->srv->cfg.max_refusals_per_session)
+            penalty_forgive(s);
         end_graceful(s, "bye");
     } else if (m.type == LM_MSG_ERROR) {
         lm_log(LM_LOG_INFO, "session %s user=%s: peer sent ERROR %s: %s", s->peer,
@@ -1062,9 +1129,9 @@ static void handle_frame(lm_session *s, const lm_frame *f)
 
 /* Handles buffered frames until one starts a job, the session ends, more
  * bytes are needed, or a PUSH must wait for room in the writer's queue. */
-static void process_frames(lm_session *s)
+static void take_frames(lm_session *s)
 {
-    while (s->conn && !s->job_busy && !s->ending && !s->closing && !s->parked) {
+    while (s->conn && !s->job_busy && !s->ending && !s->closing && !s->parked && !s->out_paused) {
         uint8_t type;
         if (s->state == ST_READY && queue_full(s->srv) &&
             lm_frame_decoder_peek(lm_conn_decoder(s->conn), &type) == 1 && type == LM_MSG_PUSH) {
@@ -1083,6 +1150,194 @@ static void process_frames(lm_session *s)
             arm_timer(s, s->srv->cfg.idle_timeout_ms);
         handle_frame(s, &f);
     }
+}
+
+/* take_frames, then the partial-frame budget's account of what is left. */
+static void process_frames(lm_session *s)
+{
+    take_frames(s);
+    partial_update(s);
+}
+
+/* ------------------------------------------------------------- bounds */
+
+/* Moves s between the pre-login and the logged-in counts (or out). */
+static void set_counted(lm_session *s, int kind)
+{
+    lm_server *srv = s->srv;
+    if (s->counted == kind)
+        return;
+    if (s->counted == COUNT_PRELOGIN)
+        srv->n_prelogin--;
+    else if (s->counted == COUNT_READY)
+        srv->n_ready--;
+    if (kind == COUNT_PRELOGIN)
+        srv->n_prelogin++;
+    else if (kind == COUNT_READY)
+        srv->n_ready++;
+    s->counted = kind;
+    if (kind == COUNT_NONE && s->partial) {
+        srv->partial_bytes -= s->partial;
+        s->partial = 0;
+    }
+}
+
+/* A session the partial-frame budget may end: its client, not the server,
+ * keeps its frame unfinished. */
+static int partial_evictable(const lm_session *s)
+{
+    return s->partial && !s->job_busy && !s->parked && !s->out_paused && !s->ending &&
+           !s->closing && s->conn;
+}
+
+/* Past max_partial_mib, the sessions whose unfinished frame began longest
+ * ago are ended (ERROR LM_EBUSY) and their buffers freed at once, until
+ * the rest fits: a frame held one byte short loses to one that is
+ * arriving. */
+static void partial_enforce(lm_server *srv)
+{
+    size_t budget = (size_t)srv->cfg.max_partial_mib << 20;
+    while (srv->partial_bytes > budget) {
+        lm_session *oldest = NULL;
+        for (lm_session *x = srv->sessions; x; x = x->next)
+            if (partial_evictable(x) &&
+                (!oldest || x->partial_since_ms <= oldest->partial_since_ms))
+                oldest = x;
+        if (!oldest)
+            return;
+        srv->partial_evicted++;
+        lm_log(LM_LOG_WARN,
+               "session %s user=%s: unfinished frame of %zu KiB for %llu ms ended, %zu KiB of "
+               "unfinished frames buffered (max_partial_mib %u)",
+               oldest->peer, oldest->user[0] ? oldest->user : "-", oldest->partial >> 10,
+               (unsigned long long)(lm__now_ms() - oldest->partial_since_ms),
+               srv->partial_bytes >> 10, srv->cfg.max_partial_mib);
+        lm_conn *c = oldest->conn;
+        fail_session(oldest, LM_EBUSY, "server busy: too many unfinished frames, try again");
+        set_counted(oldest, COUNT_NONE);
+        /* nothing reads this decoder again; the connection's close frees it
+         * a second time harmlessly */
+        lm_frame_decoder_close(lm_conn_decoder(c));
+    }
+}
+
+/* Accounts s's input buffer when it holds an unfinished frame. */
+static void partial_update(lm_session *s)
+{
+    lm_server *srv = s->srv;
+    size_t held = 0;
+    if (s->conn && s->counted != COUNT_NONE && !s->ending && !s->closing) {
+        lm_frame_decoder *dec = lm_conn_decoder(s->conn);
+        uint8_t type;
+        held = lm_frame_decoder_held(dec);
+        if (held && lm_frame_decoder_peek(dec, &type) != 0)
+            held = 0; /* whole frames, waiting for this session's turn */
+    }
+    if (held && !s->partial)
+        s->partial_since_ms = lm__now_ms();
+    srv->partial_bytes = srv->partial_bytes - s->partial + held;
+    s->partial = held;
+    if (srv->partial_bytes > srv->partial_peak)
+        srv->partial_peak = srv->partial_bytes;
+    if (held)
+        partial_enforce(srv);
+}
+
+/* The user's back-off after a session ended on refusals, or NULL. */
+static struct lm_penalty *penalty_find(lm_server *srv, const char *user)
+{
+    for (struct lm_penalty *p = srv->penalties; p; p = p->next)
+        if (strcmp(p->user, user) == 0)
+            return p;
+    return NULL;
+}
+
+/* s ended on refusals: its user's next logins wait refusal_backoff_ms,
+ * doubled for each such end since its last clean session (at most 1 h). */
+static void penalize(lm_session *s)
+{
+    lm_server *srv = s->srv;
+    struct lm_penalty *p = penalty_find(srv, s->user);
+    if (!p) {
+        p = lm_calloc(1, sizeof *p);
+        if (!p)
+            return;
+        snprintf(p->user, sizeof p->user, "%s", s->user);
+        p->next = srv->penalties;
+        srv->penalties = p;
+    }
+    uint64_t wait = srv->cfg.refusal_backoff_ms;
+    for (unsigned i = 0; i < p->strikes && wait < 3600000u; i++)
+        wait *= 2;
+    if (wait > 3600000u)
+        wait = 3600000u;
+    p->strikes++;
+    p->until_ms = lm__now_ms() + wait;
+    lm_log(LM_LOG_WARN, "user %s: logins wait %llu ms (refusal flood number %u)", s->user,
+           (unsigned long long)wait, p->strikes);
+}
+
+/* A clean end (BYE) under the refusal cap forgives the user's past floods
+ * once its back-off is over. */
+static void penalty_forgive(lm_session *s)
+{
+    lm_server *srv = s->srv;
+    for (struct lm_penalty **pp = &srv->penalties; *pp; pp = &(*pp)->next) {
+        struct lm_penalty *p = *pp;
+        if (strcmp(p->user, s->user) == 0) {
+            if (p->until_ms <= lm__now_ms()) {
+                *pp = p->next;
+                lm_free(p);
+            }
+            return;
+        }
+    }
+}
+
+void lm__session_penalties_free(lm_server *srv)
+{
+    while (srv->penalties) {
+        struct lm_penalty *p = srv->penalties;
+        srv->penalties = p->next;
+        lm_free(p);
+    }
+}
+
+/* Logged in: the user's back-off, its sessions beyond max_sessions_per_user
+ * (the oldest end), the server's max_sessions. 1 when s may go on. */
+static int admit(lm_session *s)
+{
+    lm_server *srv = s->srv;
+    struct lm_penalty *p = penalty_find(srv, s->user);
+    uint64_t now = lm__now_ms();
+    if (p && p->until_ms > now) {
+        char text[160];
+        snprintf(text, sizeof text,
+                 "too many refused changes from this user: logins wait %llu s more",
+                 (unsigned long long)((p->until_ms - now + 999) / 1000));
+        fail_session(s, LM_EBUSY, text);
+        return 0;
+    }
+    for (;;) {
+        unsigned mine = 0;
+        lm_session *oldest = NULL;
+        for (lm_session *x = srv->sessions; x; x = x->next)
+            if (x != s && x->counted == COUNT_READY && strcmp(x->user, s->user) == 0) {
+                mine++;
+                oldest = x; /* the list is newest first */
+            }
+        if (mine < srv->cfg.max_sessions_per_user || !oldest)
+            break;
+        srv->replaced++;
+        fail_session(oldest, LM_EBUSY, "a newer session of this user replaced this one");
+        set_counted(oldest, COUNT_NONE);
+    }
+    if (srv->n_ready >= srv->cfg.max_sessions) {
+        fail_session(s, LM_EBUSY, "server full, try again later");
+        return 0;
+    }
+    set_counted(s, COUNT_READY);
+    return 1;
 }
 
 /* ------------------------------------------------------------- accept */
@@ -1123,9 +1378,23 @@ void lm__session_accept(lm_server *srv)
         fail_session(s, LM_EBUSY, "server shutting down");
         return;
     }
-    if (srv->n_sessions > srv->cfg.max_sessions) {
-        fail_session(s, LM_EBUSY, "server full, try again later");
-        return;
+    if (srv->n_prelogin >= srv->cfg.max_prelogin) {
+        /* full of connections that have not logged in: the one waiting
+         * longest (not one whose login is being checked) makes room; an
+         * agent logs in within a round trip or two, a held socket does not */
+        lm_session *oldest = NULL;
+        for (lm_session *x = srv->sessions; x; x = x->next)
+            if (x->counted == COUNT_PRELOGIN && x->state == ST_HELLO && !x->job_busy)
+                oldest = x; /* the list is newest first */
+        if (!oldest) {
+            fail_session(s, LM_EBUSY, "server busy with logins, try again later");
+            return;
+        }
+        srv->prelogin_evicted++;
+        lm_log(LM_LOG_DEBUG, "connection from %s closed: %u not logged in (max_prelogin)",
+               oldest->peer, srv->n_prelogin);
+        hard_close(oldest, "not logged in, room needed (max_prelogin)");
     }
+    set_counted(s, COUNT_PRELOGIN);
     arm_timer(s, srv->cfg.handshake_timeout_ms);
 }

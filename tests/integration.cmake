@@ -32,8 +32,9 @@ if(NOT Python3_FOUND)
   message(STATUS "integration: python3 not found, end-to-end tests skipped")
   return()
 endif()
-foreach(t sync auth input drop conflicts retry pipeline checkpoint queue_limit big_rows slow_writer
-          farmers paying route_geo route_roads ledger_rules damaged disk_full restore hostile_text dates
+foreach(t sync auth input drop conflicts retry pipeline checkpoint queue_limit big_rows
+          slow_writer farmers paying route_geo route_roads ledger_rules damaged disk_full restore
+          hostile_text dates bounds floods
           readable)
   add_test(NAME integration_${t}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_${t}.py)

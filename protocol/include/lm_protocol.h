@@ -166,6 +166,11 @@ int lm_frame_decoder_next(lm_frame_decoder *d, lm_frame *out);
 /* 1 and *type set when a whole frame is buffered, without taking it (nor
  * inflating it); 0 when more bytes are needed; negative as above. */
 int lm_frame_decoder_peek(const lm_frame_decoder *d, uint8_t *type);
+/* Bytes of input buffer allocated while some input waits in it (a frame
+ * not yet complete, or frames not yet taken); 0 when nothing waits. Once
+ * every frame is taken, the next lm_frame_decoder_next() releases a big
+ * buffer, so an idle decoder holds at most a few KiB. */
+size_t lm_frame_decoder_held(const lm_frame_decoder *d);
 /* Accepts LM_FRAME_STREAM frames from now on (the handshake agreed on
  * LM_FEATURE_DEFLATE_STREAM). Their inflate state (about 15 KB) is made at
  * the first one and freed by lm_frame_decoder_close(). */

@@ -434,10 +434,23 @@ int lm_frame_decoder_peek(const lm_frame_decoder *d, uint8_t *type)
     return 1;
 }
 
+size_t lm_frame_decoder_held(const lm_frame_decoder *d)
+{
+    return d->len > d->off ? d->cap : 0;
+}
+
 int lm_frame_decoder_next(lm_frame_decoder *d, lm_frame *out)
 {
     if (d->error)
         return d->error;
+    if (d->off == d->len) { /* all taken: the last payload expired with this call */
+        d->off = d->len = 0;
+        if (d->cap > KEEP_BUF_CAP) {
+            lm_free(d->buf);
+            d->buf = NULL;
+            d->cap = 0;
+        }
+    }
     if (d->inflated_cap > KEEP_BUF_CAP) {
         lm_free(d->inflated);
         d->inflated = NULL;

@@ -36,7 +36,8 @@ typedef struct lm_replica lm_replica;
  * counted per user, code, table and reason (lm_refusal_counts), an index of
  * adjustments by collection (schema.c). 8: load_corrections, a
  * dispatcher's or hq's correction of a stop's load (tables.c). 9: geography,
- * villages.lat/lon and the warehouses table (tables.c). 15: road_distances
+ * villages.lat/lon and the warehouses table (tables.c). 10: lm_refusals
+ * indexed by cell (schema.c). 15: road_distances
  * and routing_settings, what `route suggest` plans over. */
 #define LM_SCHEMA_VERSION 15
 

@@ -374,6 +374,18 @@ static int migrate_to_9(lm_replica *r)
     return lm__exec_sb(r, &b, "adding geography");
 }
 
+/* Version 9 -> 10: lm_refusals indexed by cell. Each version of ours the
+ * server answers (its repair or tombstone of a refused write) is looked up
+ * in the refusal log (merge.c refused_own); without the index each look-up
+ * scanned the log, so pulling the answers to N refused cells cost N scans
+ * of N rows. A plain-SQL batch is stamped with one hlc, so (site, hlc)
+ * alone would still leave the whole batch to scan: the cell comes first. */
+static int migrate_to_10(lm_replica *r)
+{
+    return lm__exec(r, "CREATE INDEX IF NOT EXISTS lm_refusals_cell"
+                       " ON lm_refusals(tbl, pk, col, site, hlc);\n");
+}
+
 /* Version 14 -> 15: road_distances and routing_settings (tables.c), the
  * road distances and per-county routing settings headquarters sets for
  * `route suggest`. Their own step so that a merge only renumbers it. */
@@ -420,6 +432,8 @@ int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
     if (from < 8 && (rc = migrate_to_8(r)))
         return rc;
     if (from < 9 && (rc = migrate_to_9(r)))
+        return rc;
+    if (from < 10 && (rc = migrate_to_10(r)))
         return rc;
     if (from < 15 && (rc = migrate_to_15(r)))
         return rc;

@@ -134,13 +134,10 @@ int main(void)
 
     pid_t pid;
     int port;
-    char *argv[] = {(char *)LM_SERVER_BIN,
-                    (char *)"serve",
-                    (char *)"--db",
-                    db,
-                    (char *)"--listen",
+    char *argv[] = {(char *)LM_SERVER_BIN, (char *)"serve", (char *)"--db", db, (char *)"--listen",
                     (char *)"127.0.0.1:0",
-                    (char *)"--insecure-plaintext",
+                    /* every client is a1, each on a site of its own */
+                    (char *)"--max-sessions-per-user", (char *)"24", (char *)"--insecure-plaintext",
                     NULL};
     if (lmt_serve_start(argv, logp, &pid, &port) != 0) {
         CHECK(!"server started");
