@@ -97,6 +97,8 @@ int lm__cmd_product(int argc, char **argv); /* product add */
 int lm__cmd_price(int argc, char **argv);   /* price set */
 int lm__cmd_receipt(int argc, char **argv); /* receipt add */
 int lm__cmd_farmer(int argc, char **argv);  /* farmer import */
+/* conflicts list | show | resolve */
+int lm__cmd_conflicts(int argc, char **argv);
 
 /* `report reconcile` / `report poverty`: the words after the report name. */
 int lm__cmd_report_reconcile(int argc, char **argv);

@@ -346,6 +346,32 @@ static int migrate_to_8(lm_replica *r)
     return lm__exec_sb(r, &b, "adding load_corrections");
 }
 
+/* Version 8 -> 11 (9 and 10 are other branches' steps): conflict_resolutions
+ * (tables.c), a person's closing of a conflict as a synced row, and the
+ * triggers that close every matching conflict in lm_conflicts when one is
+ * written with plain SQL (the merge writes with triggers off and closes
+ * them itself, apply.c). A conflict is named by its cell and both
+ * versions: the same on every replica that logged it. */
+#define CONFLICT_CLOSE_SQL                                                                         \
+    " BEGIN UPDATE lm_conflicts SET resolved = 1 WHERE resolved = 0 AND tbl = NEW.tbl"             \
+    " AND pk = NEW.row_pk AND col = NEW.col AND winner_hlc = NEW.winner_hlc"                       \
+    " AND winner_site = NEW.winner_site AND loser_hlc = NEW.loser_hlc"                             \
+    " AND loser_site = NEW.loser_site; END;\n"
+static int migrate_to_11(lm_replica *r)
+{
+    lm__sb b = {0};
+    table_with_columns_sql(&b, lm__table_find("conflict_resolutions"));
+    lm__sb_add(
+        &b,
+        "CREATE INDEX IF NOT EXISTS conflict_resolutions_cell"
+        " ON conflict_resolutions(tbl, row_pk, col);\n"
+        "CREATE INDEX IF NOT EXISTS lm_conflicts_cell ON lm_conflicts(tbl, pk, col);\n"
+        "CREATE TRIGGER lm_conflict_closed AFTER INSERT ON conflict_resolutions" CONFLICT_CLOSE_SQL
+        "CREATE TRIGGER lm_conflict_closed_upd AFTER UPDATE ON "
+        "conflict_resolutions" CONFLICT_CLOSE_SQL);
+    return lm__exec_sb(r, &b, "adding conflict_resolutions");
+}
+
 /* The capture triggers of this version, made again: version 2 added row
  * entries to them, version 3 the prev_hlc of a write that replaces an
  * unacknowledged local one (capture_cell_sql), version 4 the scope key,
@@ -379,6 +405,8 @@ int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
     if (from < 7 && (rc = migrate_to_7(r)))
         return rc;
     if (from < 8 && (rc = migrate_to_8(r)))
+        return rc;
+    if (from < 11 && (rc = migrate_to_11(r)))
         return rc;
     if (from < LM_SCHEMA_VERSION && (rc = make_triggers(r)))
         return rc;

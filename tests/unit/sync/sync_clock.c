@@ -175,7 +175,7 @@ static void test_schema(void)
                  LM_SCHEMA_VERSION);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM notes"), 1);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='monotonic'"), 2);
-    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='immutable'"), 32);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='immutable'"), 43);
     lm_replica_close(r);
     /* reopen: nothing to migrate, same site */
     r = st_open("old.db", 99, NULL);
@@ -209,10 +209,11 @@ static void test_schema(void)
     "DROP INDEX lm_versions_scope; ALTER TABLE lm_versions DROP COLUMN scope;"                     \
     "DROP TABLE lm_keyed;"
 
-/* What version 7 added (load_corrections), taken out again: no older
- * version had it. */
+/* What version 7 added (load_corrections) and version 11
+ * (conflict_resolutions), taken out again: no older version had them. */
 #define LOAD_CORRECTIONS_DROP                                                                      \
-    "DROP TABLE load_corrections; DELETE FROM lm_columns WHERE tbl = 'load_corrections';"
+    "DROP TABLE load_corrections; DELETE FROM lm_columns WHERE tbl = 'load_corrections';"          \
+    "DROP TABLE conflict_resolutions; DELETE FROM lm_columns WHERE tbl = 'conflict_resolutions';"
 
 /* Drops every trigger: an older schema's triggers cannot name a column
  * that version did not have, and SQLite checks them when one is dropped. */
@@ -236,7 +237,8 @@ static void drop_triggers(lm_replica *r)
 /* Takes r's file back to an older schema with sql (which ends by setting
  * its schema_version), closes it and reopens it: it must come back at the
  * current version, with all its versions and the triggers of this build
- * (insert, update and delete on each of the 12 synced tables). NULL if it
+ * (insert, update and delete on each of the 13 synced tables, and the two
+ * that close conflicts, schema 11). NULL if it
  * did not open. Every older version lacks version 7's table. */
 static lm_replica *take_back_and_reopen(lm_replica *r, const char *name, const char *sql)
 {
@@ -251,7 +253,7 @@ static lm_replica *take_back_and_reopen(lm_replica *r, const char *name, const c
     CHECK_EQ_INT(st_int(r, "SELECT value FROM lm_meta WHERE key='schema_version'"),
                  LM_SCHEMA_VERSION);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_versions"), versions);
-    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 3 * 12);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 3 * 13 + 2);
     return r;
 }
 
