@@ -112,6 +112,7 @@ typedef struct lm_poverty_opts {
     const char *from, *to, *period;
     int format;
     int follow_up;
+    int wide; /* follow_up as a table: every column (else 80 columns) */
 } lm_poverty_opts;
 
 /* The poverty-targeting report (see docs/hq.md): per period, county and

@@ -35,7 +35,8 @@ typedef struct lm_replica lm_replica;
  * seq index covers what reading the log by seq needs (schema.c). 7: refusals
  * counted per user, code, table and reason (lm_refusal_counts), an index of
  * adjustments by collection (schema.c). 8: load_corrections, a
- * dispatcher's or hq's correction of a stop's load (tables.c). */
+ * dispatcher's or hq's correction of a stop's load (tables.c). 11:
+ * conflict_resolutions, a conflict's closing as a synced row (conflicts.c). */
 #define LM_SCHEMA_VERSION 11
 
 /* Text ids: 26 chars, time-ordered (48-bit ms) and site-unique, NUL included. */
