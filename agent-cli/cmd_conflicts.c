@@ -12,14 +12,18 @@
 
 static const char usage[] =
     "usage: lastmile conflicts [--all] [--db PATH] [--json]\n"
-    "       lastmile conflicts resolve ID --keep mine|theirs [--db PATH] [--json]\n"
+    "       lastmile conflicts resolve ID --keep mine|theirs [--reason TEXT] [--db PATH]\n"
+    "                                      [--json]\n"
     "\n"
-    "Lists open conflicts: a cell two sites wrote concurrently, the value kept\n"
-    "(winner) and the one set aside (loser); 'mine' says which one this replica\n"
-    "wrote. --all includes resolved ones. 'resolve' settles one: --keep theirs\n"
-    "accepts the other site's value, --keep mine writes this replica's value\n"
-    "back as a new change that the next sync sends; with --json it prints\n"
-    "{\"id\", \"kept\", \"queued\"}.\n";
+    "Lists open conflicts: a cell two sites wrote concurrently, the record it\n"
+    "belongs to (a farmer's name and village, a purchase's farmer, product and\n"
+    "village...), the value kept (winner) and the one set aside (loser); 'mine'\n"
+    "says which one this replica wrote. --all includes closed ones and who\n"
+    "closed them. 'resolve' settles one: --keep theirs accepts the other site's\n"
+    "value, --keep mine writes this replica's value back as a new change; either\n"
+    "way the closing (with --reason) is sent by the next sync, and the conflict\n"
+    "closes at the server and on every replica that shows it. With --json it\n"
+    "prints {\"id\", \"kept\", \"queued\"}.\n";
 
 /* Which side of the conflict this replica wrote: "winner", "loser" or "". */
 static const char *mine_side(const lm_conflict *cf, uint64_t site)
@@ -29,6 +33,17 @@ static const char *mine_side(const lm_conflict *cf, uint64_t site)
     if (cf->winner_site == site)
         return "winner";
     return "";
+}
+
+/* The record a conflict is about, in words (a farmer's name and village,
+ * a purchase's farmer, product and village...), else its table and key:
+ * the table printer shows it through the text layer. */
+static void conflict_record(const lm_conflict *cf, char *out, size_t size)
+{
+    if (cf->label && cf->label[0])
+        snprintf(out, size, "%s", cf->label);
+    else
+        snprintf(out, size, "%s %s", cf->table, cf->pk);
 }
 
 static int list(const char *cmd, lm_replica *r, int all, int json)
@@ -44,14 +59,15 @@ static int list(const char *cmd, lm_replica *r, int all, int json)
     lm_table t;
     lm_buf_init(&b);
     lm_json_init(&j, &b);
-    lm_table_init(&t, 8);
+    lm_table_init(&t, 7);
     if (json) {
         lm_json_begin_array(&j);
     } else {
-        static const char *const head[] = {"id",     "table", "pk",   "column",
-                                           "winner", "loser", "mine", "resolved"};
-        for (size_t i = 0; i < 8; i++)
+        static const char *const head[] = {"id",    "record", "column",  "winner",
+                                           "loser", "mine",   "resolved"};
+        for (size_t i = 0; i < 7; i++)
             lm_table_add(&t, head[i]);
+        lm_table_align_right(&t, 0);
     }
     for (size_t i = 0; i < n; i++) {
         char text[256];
@@ -65,6 +81,8 @@ static int list(const char *cmd, lm_replica *r, int all, int json)
             lm_json_string(&j, cf[i].pk);
             lm_json_key(&j, "column");
             lm_json_string(&j, cf[i].column);
+            lm_json_key(&j, "record");
+            lm_json_string(&j, cf[i].label);
             lm_json_key(&j, "winner");
             lm_cli_json_value(&j, &cf[i].winner);
             lm_json_key(&j, "loser");
@@ -79,20 +97,30 @@ static int list(const char *cmd, lm_replica *r, int all, int json)
             lm_json_uint(&j, cf[i].at_ms);
             lm_json_key(&j, "resolved");
             lm_json_bool(&j, cf[i].resolved);
+            lm_json_key(&j, "resolved_by");
+            lm_json_string(&j, cf[i].resolved_by);
+            lm_json_key(&j, "kept");
+            lm_json_string(&j, cf[i].kept);
+            lm_json_key(&j, "reason");
+            lm_json_string(&j, cf[i].reason);
             lm_json_end_object(&j);
             continue;
         }
         snprintf(text, sizeof text, "%lld", (long long)cf[i].id);
         lm_table_add(&t, text);
-        lm_table_add(&t, cf[i].table);
-        lm_table_add(&t, cf[i].pk);
+        conflict_record(&cf[i], text, sizeof text);
+        lm_table_add(&t, text);
         lm_table_add(&t, cf[i].column);
         lm_cli_value_text(&cf[i].winner, text, sizeof text);
         lm_table_add(&t, text);
         lm_cli_value_text(&cf[i].loser, text, sizeof text);
         lm_table_add(&t, text);
         lm_table_add(&t, mine_side(&cf[i], site));
-        lm_table_add(&t, cf[i].resolved ? "yes" : "no");
+        if (cf[i].resolved && cf[i].resolved_by[0])
+            snprintf(text, sizeof text, "by %s", cf[i].resolved_by);
+        else
+            snprintf(text, sizeof text, "%s", cf[i].resolved ? "yes" : "no");
+        lm_table_add(&t, text);
     }
     if (json) {
         lm_json_end_array(&j);
@@ -135,7 +163,8 @@ static int print_resolved(const char *cmd, const resolved *rv, int json)
 
 /* Settles conflict id. "mine"/"theirs" are relative to this replica, the
  * engine's keep_loser to the merge outcome: translate through the sites. */
-static int resolve(const char *cmd, lm_replica *r, int64_t id, int keep_mine, int json)
+static int resolve(const char *cmd, lm_replica *r, int64_t id, int keep_mine, const char *reason,
+                   int json)
 {
     lm_conflict *cf = NULL;
     size_t n = 0;
@@ -152,12 +181,13 @@ static int resolve(const char *cmd, lm_replica *r, int64_t id, int keep_mine, in
         goto done;
     }
     if (hit->resolved) {
-        code = lm_cli_error(cmd, "conflict %lld is already resolved", (long long)id);
+        code = lm_cli_error(cmd, "conflict %lld is already resolved%s%s", (long long)id,
+                            hit->resolved_by[0] ? " by " : "", hit->resolved_by);
         goto done;
     }
     int loser_is_mine = hit->loser_site == lm_replica_site(r);
     int keep_loser = keep_mine ? loser_is_mine : !loser_is_mine;
-    if (lm_replica_conflict_resolve(r, id, keep_loser) != LM_OK) {
+    if (lm_replica_conflict_close(r, id, keep_loser, NULL, reason) != LM_OK) {
         code = lm_cli_error(cmd, "cannot resolve conflict %lld: %s", (long long)id,
                             lm_replica_errmsg(r));
         goto done;
@@ -172,13 +202,14 @@ done:
 int lm_cmd_conflicts(int argc, char **argv)
 {
     lm_cli_common c = {0};
-    const char *keep = NULL;
+    const char *keep = NULL, *reason = NULL;
     int all = 0;
     lm_args a;
     const lm_opt opts[] = {
         LM_CLI_COMMON_OPTS(c),
         LM_CLI_JSON_OPT(c),
         {"keep", LM_OPT_VALUE, &keep, NULL},
+        {"reason", LM_OPT_VALUE, &reason, NULL},
         {"all", LM_OPT_FLAG, NULL, &all},
     };
     const char *cmd = "conflicts";
@@ -200,13 +231,14 @@ int lm_cmd_conflicts(int argc, char **argv)
         keep_mine = strcmp(keep, "mine") == 0;
     } else if (a.n_positional) {
         return lm_cli_usage_error(cmd, "unexpected argument '%s'", a.positional[0]);
-    } else if (keep) {
-        return lm_cli_usage_error(cmd, "--keep only goes with 'resolve ID'");
+    } else if (keep || reason) {
+        return lm_cli_usage_error(cmd, "--%s only goes with 'resolve ID'",
+                                  keep ? "keep" : "reason");
     }
     lm_replica *r;
     if ((code = lm_cli_open(cmd, c.db, resolving ? LM_CLI_WRITE : 0, &r)) != LM_EXIT_OK)
         return code;
-    code = resolving ? resolve(cmd, r, id, keep_mine, c.json) : list(cmd, r, all, c.json);
+    code = resolving ? resolve(cmd, r, id, keep_mine, reason, c.json) : list(cmd, r, all, c.json);
     lm_replica_close(r);
     return code;
 }

@@ -452,7 +452,9 @@ static void on_push_ack(client *c, const lm_msg_push_ack *ack)
         return;
     }
     c->st->pushed_changes += head.n;
-    c->st->conflicts += ack->conflicts;
+    /* ack->conflicts counts the server's log, which holds conflicts this
+     * replica wrote the winning side of and never sees: the loser ones
+     * arrive with the pull and are counted there, in this replica's log */
     c->st->refusals += ack->n_refusals;
     lm_change *acked = head.v;
     uint32_t n_acked = head.n;

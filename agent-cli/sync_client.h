@@ -48,7 +48,7 @@ typedef struct lm_sync_stats {
     uint64_t pulled_changes; /* received and applied */
     uint64_t bytes_sent;     /* every byte written to the socket, handshake included */
     uint64_t bytes_received; /* every byte read from the socket */
-    uint64_t conflicts;      /* reported by the server plus found while applying */
+    uint64_t conflicts;      /* logged in this replica's conflict log while applying */
     uint64_t refusals;       /* changes the server refused (kept on the replica) */
     uint64_t elapsed_ms;
     char role[16];   /* role the server gave the user in WELCOME */

@@ -208,9 +208,9 @@ int lm__cmd_identity(int argc, char **argv)
         fprintf(stderr, "lastmile-server identity: unknown subcommand '%s' (show, rotate)\n", sub);
         return 2;
     }
-    int prc = lm_args_run(argc - 1, argv + 1, opts, is_show ? 1 : 3,
-                          is_show ? "lastmile-server identity show" : "lastmile-server identity rotate",
-                          usage, "db");
+    int prc = lm_args_run(
+        argc - 1, argv + 1, opts, is_show ? 1 : 3,
+        is_show ? "lastmile-server identity show" : "lastmile-server identity rotate", usage, "db");
     if (prc != LM_ARGS_GO)
         return prc;
     if (access(db, F_OK) != 0)

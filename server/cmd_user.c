@@ -225,9 +225,9 @@ static int user_add(int argc, char **argv)
                *address = NULL, *expires = NULL;
     int qr = 0;
     lm_opt opts[] = {
-        {"db", LM_OPT_VALUE, &db, NULL},          {"id", LM_OPT_VALUE, &id, NULL},
-        {"role", LM_OPT_VALUE, &role_name, NULL}, {"villages", LM_OPT_VALUE, &vlist, NULL},
-        {"county", LM_OPT_VALUE, &county, NULL},  {"address", LM_OPT_VALUE, &address, NULL},
+        {"db", LM_OPT_VALUE, &db, NULL},           {"id", LM_OPT_VALUE, &id, NULL},
+        {"role", LM_OPT_VALUE, &role_name, NULL},  {"villages", LM_OPT_VALUE, &vlist, NULL},
+        {"county", LM_OPT_VALUE, &county, NULL},   {"address", LM_OPT_VALUE, &address, NULL},
         {"expires", LM_OPT_VALUE, &expires, NULL}, {"qr", LM_OPT_FLAG, NULL, &qr}};
     int prc = lm_args_run(argc, argv, opts, sizeof opts / sizeof opts[0],
                           "lastmile-server user add", usage, "db,id,role");

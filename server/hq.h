@@ -98,6 +98,8 @@ int lm__cmd_price(int argc, char **argv);    /* price set */
 int lm__cmd_receipt(int argc, char **argv);  /* receipt add */
 int lm__cmd_farmer(int argc, char **argv);   /* farmer import */
 int lm__cmd_distance(int argc, char **argv); /* distance import|set */
+/* conflicts list | show | resolve */
+int lm__cmd_conflicts(int argc, char **argv);
 
 /* `report reconcile` / `report poverty`: the words after the report name. */
 int lm__cmd_report_reconcile(int argc, char **argv);
@@ -111,6 +113,7 @@ typedef struct lm_poverty_opts {
     const char *from, *to, *period;
     int format;
     int follow_up;
+    int wide; /* follow_up as a table: every column (else 80 columns) */
 } lm_poverty_opts;
 
 /* The poverty-targeting report (see docs/hq.md): per period, county and

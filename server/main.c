@@ -27,6 +27,7 @@ static const char usage[] =
     "  farmer import --db PATH --csv FILE  match farmers to the poor-household register\n"
     "  receipt add --db PATH ...           record a warehouse receipt for a route\n"
     "  distance import|set --db PATH ...   road distances, a county's routing settings\n"
+    "  conflicts list|show|resolve ...     review and close concurrent-write conflicts\n"
     "  version                             print the version\n"
     "\n"
     "`lastmile-server <command> --help` describes each command.\n";
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
         return lm__cmd_distance(argc - 2, argv + 2);
     if (strcmp(cmd, "report") == 0)
         return lm__cmd_report(argc - 2, argv + 2);
+    if (strcmp(cmd, "conflicts") == 0)
+        return lm__cmd_conflicts(argc - 2, argv + 2);
     fprintf(stderr, "lastmile-server: unknown command '%s' (see --help)\n", cmd);
     return 2;
 }

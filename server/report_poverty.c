@@ -17,13 +17,17 @@
  * "*", the period total county "*". Days are China Standard Time days of
  * collected_at; a week starts on Monday and is named by that Monday's
  * date. With follow_up, one line per doubtful or claimed farmer who sold
- * in the range instead.
+ * in the range instead; as a terminal table (unless wide) in 80 columns:
+ * the farmer's id and county are left out (CSV, JSON and --wide keep
+ * them) and the register's name and village are shown only where they
+ * differ from the field's.
  */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "hq.h"
+#include "report.h"
 
 /* %1$s: the register (a table, or an empty select before any import);
  * %2$s: the period. */
@@ -108,6 +112,72 @@ static const char *const follow_names[N_FOLLOW] = {
     "kind",         "county",        "village",          "farmer",   "name",
     "household_id", "register_name", "register_village", "weight_g", "amount_fen"};
 static const int follow_numeric[N_FOLLOW] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
+
+enum {
+    F_KIND,
+    F_COUNTY,
+    F_VILLAGE,
+    F_FARMER,
+    F_NAME,
+    F_HOUSEHOLD,
+    F_REG_NAME,
+    F_REG_VILLAGE,
+    F_W,
+    F_M
+};
+enum { N_NARROW = 7 };
+static const char *const narrow_names[N_NARROW] = {
+    "kind", "village", "name", "household_id", "register", "weight_g", "amount_fen"};
+static const int narrow_numeric[N_NARROW] = {0, 0, 0, 0, 0, 1, 1};
+
+static char *dup_or_null(const char *s)
+{
+    return s ? lm_strdup(s) : NULL;
+}
+
+static int same(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+/* What the register says where it differs from the field: its name and
+ * village when they differ, "-" when the household is not on it. */
+static char *register_cell(char *const *c)
+{
+    const char *rn = c[F_REG_NAME], *rv = c[F_REG_VILLAGE];
+    if (!rn && !rv)
+        return lm_strdup("-");
+    char buf[512];
+    int nd = !same(rn, c[F_NAME]), vd = !same(rv, c[F_VILLAGE]);
+    snprintf(buf, sizeof buf, "%s%s%s", nd ? (rn ? rn : "?") : "", nd && vd ? ", " : "",
+             vd ? (rv ? rv : "?") : "");
+    return lm_strdup(buf);
+}
+
+/* The follow-up rows in 80 columns (see the top of the file). */
+static int print_narrow_follow_up(const lm_hq_rows *all, FILE *out)
+{
+    lm_hq_rows t = {narrow_names, narrow_numeric, N_NARROW, NULL, 0, 0};
+    static const int from[N_NARROW] = {F_KIND, F_VILLAGE, F_NAME, F_HOUSEHOLD, -1, F_W, F_M};
+    int rc = LM_OK;
+    for (size_t i = 0; i < all->n && rc == LM_OK; i++) {
+        char *const *c = &all->cells[i * all->n_cols];
+        char **row = lm__hq_rows_add(&t);
+        if (!row) {
+            rc = LM_ENOMEM;
+            break;
+        }
+        for (int k = 0; k < N_NARROW; k++) {
+            row[k] = from[k] < 0 ? register_cell(c) : dup_or_null(c[from[k]]);
+            if (!row[k] && (from[k] < 0 || c[from[k]]))
+                rc = LM_ENOMEM;
+        }
+    }
+    if (rc == LM_OK)
+        rc = lm__hq_rows_print(&t, LM_FMT_TABLE, out);
+    lm__hq_rows_free(&t);
+    return rc;
+}
 
 /* The SQL naming a collection's period. */
 static const char *period_sql(const char *period)
@@ -197,6 +267,15 @@ int lm__report_poverty(sqlite3 *db, const lm_poverty_opts *o, FILE *out, char *e
         if (o->to)
             sqlite3_bind_text(st, 2, o->to, -1, SQLITE_STATIC);
     }
-    return lm__hq_rows_report(db, st, &rows, o->follow_up ? fill_follow_up : fill_row, NULL,
-                              o->format, out, err, err_size);
+    if (!o->follow_up || o->format != LM_FMT_TABLE || o->wide)
+        return lm__hq_rows_report(db, st, &rows, o->follow_up ? fill_follow_up : fill_row, NULL,
+                                  o->format, out, err, err_size);
+    int rc = lm__hq_rows_read(db, st, &rows, fill_follow_up, NULL, err, err_size);
+    if (rc != LM_OK)
+        return rc;
+    /* everything is read before anything is printed */
+    if ((rc = print_narrow_follow_up(&rows, out)) != LM_OK)
+        snprintf(err, err_size, "cannot print the report: %s", lm_strerror(rc));
+    lm__hq_rows_free(&rows);
+    return rc;
 }

@@ -37,7 +37,9 @@ typedef struct lm_replica lm_replica;
  * adjustments by collection (schema.c). 8: load_corrections, a
  * dispatcher's or hq's correction of a stop's load (tables.c). 9: geography,
  * villages.lat/lon and the warehouses table (tables.c). 10: lm_refusals
- * indexed by cell (schema.c). 15: road_distances
+ * indexed by cell (schema.c). 11:
+ * conflict_resolutions, a conflict's closing as a synced row (conflicts.c).
+ * 15: road_distances
  * and routing_settings, what `route suggest` plans over. */
 #define LM_SCHEMA_VERSION 15
 
@@ -325,12 +327,32 @@ typedef struct lm_conflict {
     uint64_t winner_hlc, winner_site, loser_hlc, loser_site;
     uint64_t at_ms;
     int resolved; /* 0 open, 1 resolved */
+    /* The record in words, for people: a farmer's name and village, a
+     * purchase's farmer, product and village, a route's date, vehicle and
+     * driver... ("" when the row is gone). Raw text typed by people: show
+     * it through the text layer. */
+    char *label;
+    /* How it was closed, from its resolution record (conflict_resolutions,
+     * schema 11; empty strings and 0 when none): kept "winner" or "loser",
+     * by whom, why, when (ms). A conflict closed on a replica of an
+     * earlier version has resolved = 1 and no record. */
+    char *kept, *resolved_by, *reason;
+    uint64_t resolved_at_ms;
 } lm_conflict;
 
 int lm_replica_conflicts(lm_replica *r, int include_resolved, lm_conflict **out, size_t *n);
-/* keep_loser = 0 keeps the winner ("theirs" on an agent when the server's
- * value won); 1 writes the loser's value back as a new local change that
- * syncs like any other write. Either way the conflict is marked resolved. */
+/* Closes conflict id. keep_loser = 0 keeps the winner ("theirs" on an
+ * agent when the server's value won); 1 writes the loser's value back as a
+ * new local change that syncs like any other write. Either way a
+ * resolution record (conflict_resolutions: the conflict's cell and
+ * versions, what was kept, by, reason) is written as a captured change:
+ * it syncs, and every replica that logged the same conflict closes it when
+ * it arrives. by NULL: the replica's user (meta "user"), else none.
+ * LM_ENOTFOUND for no such conflict, LM_ESTATE when it is already closed
+ * or the loser cannot be kept. */
+int lm_replica_conflict_close(lm_replica *r, int64_t id, int keep_loser, const char *by,
+                              const char *reason);
+/* lm_replica_conflict_close(r, id, keep_loser, NULL, NULL). */
 int lm_replica_conflict_resolve(lm_replica *r, int64_t id, int keep_loser);
 void lm_conflicts_free(lm_conflict *c, size_t n);
 

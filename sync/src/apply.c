@@ -103,6 +103,18 @@ static int finish(batch *b)
     }
     if (ctx && ctx->cursor_key && (rc = lm__meta_set_u64(r, ctx->cursor_key, ctx->cursor_value)))
         return rc;
+    /* The merge writes with triggers off, so the ones that close a
+     * conflict when its resolution arrives (schema 11) did not run: close
+     * here every open conflict that a resolution record names. */
+    if (b->closes &&
+        (rc = lm__exec(r, "UPDATE lm_conflicts SET resolved = 1 WHERE resolved = 0 AND EXISTS"
+                          " (SELECT 1 FROM conflict_resolutions x WHERE x.tbl = lm_conflicts.tbl"
+                          " AND x.row_pk = lm_conflicts.pk AND x.col = lm_conflicts.col"
+                          " AND x.winner_hlc = lm_conflicts.winner_hlc"
+                          " AND x.winner_site = lm_conflicts.winner_site"
+                          " AND x.loser_hlc = lm_conflicts.loser_hlc"
+                          " AND x.loser_site = lm_conflicts.loser_site)")))
+        return rc;
     if ((rc = lm__exec(r, "UPDATE lm_applying SET v = 0")))
         return rc;
     return lm__meta_set_u64(r, "hlc_last", r->hlc_last);
@@ -179,6 +191,8 @@ int lm_replica_apply(lm_replica *r, const lm_change *changes, uint32_t n, const 
         if (!last_table || strcmp(t, last_table)) {
             last_table = t;
             last_tid = lm__table_find(t);
+            if (!strcmp(t, "conflict_resolutions"))
+                b.closes = 1;
         }
         sortkey k = {t, changes[i].pk ? changes[i].pk : "", last_tid, i};
         if (!nr || !same_row(&keys[nr - 1], &k)) {

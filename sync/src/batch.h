@@ -83,6 +83,7 @@ typedef struct batch {
     uint32_t n_rows, n_vers;
     int rows_tid, rows_st_tid;
     int chunks; /* PEND_MIN changes or more: chunk statements pay off */
+    int closes; /* the batch brings conflict resolutions (finish closes conflicts) */
     sqlite3_stmt *rows_st, *vers_st;
 } batch;
 

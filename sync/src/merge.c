@@ -163,6 +163,8 @@ static int add_conflict(batch *b, int tid, const char *pk, int cid, const lm_val
 {
     lm_replica *r = b->r;
     int rc, refused;
+    /* A conflict someone already closed elsewhere (its resolution arrived
+     * first, conflict_resolutions) is logged closed. */
     /* A refused write of ours is kept in the refusal log with its reason;
      * as a conflict it could not be resolved ("keep mine" is refused
      * again, or finds the row deleted), so it is not logged twice. */
@@ -170,8 +172,11 @@ static int add_conflict(batch *b, int tid, const char *pk, int cid, const lm_val
         return rc;
     rc = lm__prepare(r, &r->s_conflict,
                      "INSERT INTO lm_conflicts(tbl, pk, col, winner_value, loser_value,"
-                     " winner_hlc, winner_site, loser_hlc, loser_site, at)"
-                     " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                     " winner_hlc, winner_site, loser_hlc, loser_site, at, resolved)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+                     " EXISTS (SELECT 1 FROM conflict_resolutions WHERE tbl = ?1"
+                     " AND row_pk = ?2 AND col = ?3 AND winner_hlc = ?6 AND winner_site = ?7"
+                     " AND loser_hlc = ?8 AND loser_site = ?9))");
     if (rc)
         return rc;
     sqlite3_stmt *st = r->s_conflict;

@@ -113,6 +113,13 @@ static const col_rule col_rules[] = {
     TIME("route_stops", "planned_at", K_PLAN),
     INT("route_stops", "loaded_weight_g", 0, MAX_G, "loaded weight must be 0 to 1000000 kg"),
     TXT("routes", "county", K_SHORT, REF_COUNTY),
+    TXT("conflict_resolutions", "tbl", K_SHORT, REF_NONE),
+    TXT("conflict_resolutions", "row_pk", K_SHORT, REF_NONE),
+    TXT("conflict_resolutions", "col", K_SHORT, REF_NONE),
+    TXT("conflict_resolutions", "kept", K_SHORT, REF_NONE),
+    TXT("conflict_resolutions", "by", K_SHORT, REF_NONE),
+    TXT("conflict_resolutions", "reason", K_LONG, REF_NONE),
+    TIME("conflict_resolutions", "at", K_EVENT),
     INT("routes", "capacity_g", 0, MAX_G, "capacity must be 0 to 1000000 kg"),
     REAL("villages", "lat", -90, 90, "latitude must be -90 to 90 degrees"),
     REAL("villages", "lon", -180, 180, "longitude must be -180 to 180 degrees"),
@@ -417,6 +424,9 @@ int lm__rules_row(lm_replica *r, int tid, lm__row_get_fn get, void *ud, const ch
     static const char *const routes[] = {"county", NULL};
     static const char *const prices[] = {"product", "grade", "price_fen", NULL};
     static const char *const in_county[] = {"county", NULL};
+    static const char *const resolutions[] = {"tbl",        "row_pk",      "col",
+                                              "winner_hlc", "winner_site", "loser_hlc",
+                                              "loser_site", "kept",        NULL};
     const char *table = lm__tables[tid - 1].name;
     *why = NULL;
     if (!strcmp(table, "collections"))
@@ -435,5 +445,7 @@ int lm__rules_row(lm_replica *r, int tid, lm__row_get_fn get, void *ud, const ch
         return required(get, ud, prices, why);
     if (!strcmp(table, "villages") || !strcmp(table, "warehouses"))
         return required(get, ud, in_county, why);
+    if (!strcmp(table, "conflict_resolutions"))
+        return required(get, ud, resolutions, why);
     return 0;
 }

@@ -386,6 +386,32 @@ static int migrate_to_10(lm_replica *r)
                        " ON lm_refusals(tbl, pk, col, site, hlc);\n");
 }
 
+/* Version 10 -> 11: conflict_resolutions
+ * (tables.c), a person's closing of a conflict as a synced row, and the
+ * triggers that close every matching conflict in lm_conflicts when one is
+ * written with plain SQL (the merge writes with triggers off and closes
+ * them itself, apply.c). A conflict is named by its cell and both
+ * versions: the same on every replica that logged it. */
+#define CONFLICT_CLOSE_SQL                                                                         \
+    " BEGIN UPDATE lm_conflicts SET resolved = 1 WHERE resolved = 0 AND tbl = NEW.tbl"             \
+    " AND pk = NEW.row_pk AND col = NEW.col AND winner_hlc = NEW.winner_hlc"                       \
+    " AND winner_site = NEW.winner_site AND loser_hlc = NEW.loser_hlc"                             \
+    " AND loser_site = NEW.loser_site; END;\n"
+static int migrate_to_11(lm_replica *r)
+{
+    lm__sb b = {0};
+    table_with_columns_sql(&b, lm__table_find("conflict_resolutions"));
+    lm__sb_add(
+        &b,
+        "CREATE INDEX IF NOT EXISTS conflict_resolutions_cell"
+        " ON conflict_resolutions(tbl, row_pk, col);\n"
+        "CREATE INDEX IF NOT EXISTS lm_conflicts_cell ON lm_conflicts(tbl, pk, col);\n"
+        "CREATE TRIGGER lm_conflict_closed AFTER INSERT ON conflict_resolutions" CONFLICT_CLOSE_SQL
+        "CREATE TRIGGER lm_conflict_closed_upd AFTER UPDATE ON "
+        "conflict_resolutions" CONFLICT_CLOSE_SQL);
+    return lm__exec_sb(r, &b, "adding conflict_resolutions");
+}
+
 /* Version 14 -> 15: road_distances and routing_settings (tables.c), the
  * road distances and per-county routing settings headquarters sets for
  * `route suggest`. Their own step so that a merge only renumbers it. */
@@ -434,6 +460,8 @@ int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
     if (from < 9 && (rc = migrate_to_9(r)))
         return rc;
     if (from < 10 && (rc = migrate_to_10(r)))
+        return rc;
+    if (from < 11 && (rc = migrate_to_11(r)))
         return rc;
     if (from < 15 && (rc = migrate_to_15(r)))
         return rc;

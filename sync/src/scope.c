@@ -128,14 +128,43 @@ static void dispatcher_sql(lm__sb *b, const lm_scope *s, const char *table)
     }
 }
 
+typedef void (*rows_sql_fn)(lm__sb *b, const lm_scope *s, const char *table);
+
+/* A conflict's resolution (conflict_resolutions) is read by whoever may
+ * read the row it is about: the row's own condition, on the row its
+ * row_pk names in the table its tbl names. Inside the subquery the row's
+ * columns are the innermost, so the row condition reads them unqualified
+ * as it does on its own table. */
+static void resolution_sql(lm__sb *b, const lm_scope *s, rows_sql_fn rows)
+{
+    lm__sb_add(b, "CASE \"conflict_resolutions\".tbl");
+    for (int tid = 1; tid <= LM__N_TABLES; tid++) {
+        const lm__table_def *t = &lm__tables[tid - 1];
+        if (!strcmp(t->name, "conflict_resolutions"))
+            continue;
+        lm__sb_addf(b,
+                    " WHEN '%s' THEN EXISTS (SELECT 1 FROM \"%s\" WHERE \"%s\".\"%s\" ="
+                    " \"conflict_resolutions\".row_pk AND (",
+                    t->name, t->name, t->name, t->pk);
+        rows(b, s, t->name);
+        lm__sb_add(b, "))");
+    }
+    lm__sb_add(b, " ELSE 0 END");
+}
+
 char *lm__scope_visible_sql(const lm_scope *reader, int tid)
 {
     lm__sb b = {0};
     const char *table = lm__tables[tid - 1].name;
+    int resolution = !strcmp(table, "conflict_resolutions");
     if (!reader || reader->role == LM_ROLE_SYSTEM || reader->role == LM_ROLE_HQ)
         lm__sb_add(&b, "1");
+    else if (reader->role == LM_ROLE_AGENT && resolution)
+        resolution_sql(&b, reader, agent_sql);
     else if (reader->role == LM_ROLE_AGENT)
         agent_sql(&b, reader, table);
+    else if (reader->role == LM_ROLE_DISPATCHER && resolution)
+        resolution_sql(&b, reader, dispatcher_sql);
     else if (reader->role == LM_ROLE_DISPATCHER)
         dispatcher_sql(&b, reader, table);
     else
@@ -180,6 +209,52 @@ static int exists_with(lm_replica *r, const char *sql, const lm_value *p1, const
     return LM_OK;
 }
 
+/* An agent or a dispatcher closes a conflict on a row it may read, in its
+ * own name. */
+static int resolution_check(lm_replica *r, const lm_scope *w, lm__row_get_fn get, void *ud,
+                            const char **why)
+{
+    lm_value tbl = {.type = LM_VAL_NULL}, pk = {.type = LM_VAL_NULL}, by = {.type = LM_VAL_NULL};
+    char name[64];
+    int rc, found = 0;
+    if ((rc = get(ud, "tbl", &tbl)) < 0 || (rc = get(ud, "row_pk", &pk)) < 0 ||
+        (rc = get(ud, "by", &by)) < 0)
+        goto done;
+    rc = LM_EDENIED;
+    *why = "a conflict is closed in its closer's own name";
+    if (!text_is(&by, w->user_id))
+        goto done;
+    *why = "the conflict's table is not a synced table";
+    int tid = 0;
+    if (tbl.type == LM_VAL_TEXT && tbl.len < sizeof name) {
+        memcpy(name, tbl.bytes, tbl.len);
+        name[tbl.len] = 0;
+        tid = lm__table_find(name);
+    }
+    if (!tid || !strcmp(name, "conflict_resolutions") || pk.type != LM_VAL_TEXT)
+        goto done;
+    char *vis = lm__scope_visible_sql(w, tid);
+    lm__sb b = {0};
+    if (!vis) {
+        rc = LM_ENOMEM;
+        goto done;
+    }
+    lm__sb_addf(&b, "SELECT 1 FROM \"%s\" WHERE \"%s\" = ? AND (%s)", name, lm__tables[tid - 1].pk,
+                vis);
+    lm_free(vis);
+    rc = b.oom ? LM_ENOMEM : exists_with(r, b.s, &pk, NULL, &found);
+    lm__sb_free(&b);
+    if (rc)
+        goto done;
+    rc = found ? 0 : LM_ESCOPE;
+    *why = "the conflict is about a row outside the writer's scope";
+done:
+    lm_value_clear(&tbl);
+    lm_value_clear(&pk);
+    lm_value_clear(&by);
+    return rc;
+}
+
 int lm__scope_row_check(lm_replica *r, const lm_scope *w, int tid, int fresh, lm__row_get_fn get,
                         void *ud, const char **why)
 {
@@ -189,6 +264,9 @@ int lm__scope_row_check(lm_replica *r, const lm_scope *w, int tid, int fresh, lm
     *why = NULL;
     if (!w || w->role == LM_ROLE_SYSTEM || w->role == LM_ROLE_HQ)
         return 0;
+    if ((w->role == LM_ROLE_AGENT || w->role == LM_ROLE_DISPATCHER) &&
+        !strcmp(table, "conflict_resolutions"))
+        return resolution_check(r, w, get, ud, why);
     if (w->role == LM_ROLE_AGENT) {
         if (!strcmp(table, "farmers")) {
             if ((rc = get(ud, "village", &a)) < 0)

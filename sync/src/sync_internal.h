@@ -39,7 +39,7 @@
 /* Upper bound on columns per synced table (pk excluded); cid 0 is the
  * row's tombstone slot, so cells are 1..LM__MAX_COLS. */
 #define LM__MAX_COLS 16
-#define LM__N_TABLES 15
+#define LM__N_TABLES 16
 /* The tables schema version 1 made; later tables are added by their own
  * migration step (schema.c) and take the next ids. */
 #define LM__N_TABLES_V1 11

@@ -172,6 +172,27 @@ const lm__table_def lm__tables[LM__N_TABLES] = {
      {{"detour_permille", "INTEGER", LWW, NULL, NULL},
       {"speed_m_per_h", "INTEGER", LWW, NULL, NULL},
       {"stop_seconds", "INTEGER", LWW, NULL, NULL}}},
+    /* Schema 11 (appended). A person's closing of a conflict, synced so
+     * that every replica that logged the same conflict closes it too
+     * (conflicts.c): the conflict is named by its cell and the two
+     * versions, which are the same wherever it was logged. kept is
+     * "winner" or "loser"; by the user (or "hq"), reason free text. Read
+     * by whoever may read the row it is about (scope.c). */
+    {"conflict_resolutions",
+     "id",
+     1,
+     11,
+     {{"tbl", "TEXT", IMM, NULL, NULL},
+      {"row_pk", "TEXT", IMM, NULL, NULL},
+      {"col", "TEXT", IMM, NULL, NULL},
+      {"winner_hlc", "INTEGER", IMM, NULL, NULL},
+      {"winner_site", "INTEGER", IMM, NULL, NULL},
+      {"loser_hlc", "INTEGER", IMM, NULL, NULL},
+      {"loser_site", "INTEGER", IMM, NULL, NULL},
+      {"kept", "TEXT", IMM, NULL, NULL},
+      {"by", "TEXT", IMM, NULL, NULL},
+      {"reason", "TEXT", IMM, NULL, NULL},
+      {"at", "INTEGER", IMM, NULL, NULL}}},
 };
 
 int lm__table_find(const char *name)

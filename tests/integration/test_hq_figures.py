@@ -20,6 +20,7 @@ this script computes from what it generated, never from the C code:
 import json
 import sqlite3
 import time
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
 from ledger import Ledger
@@ -27,6 +28,11 @@ from lmtest import SERVER, Agent, Server, amount, check, done, run, tempdir
 
 CST = timezone(timedelta(hours=8))
 DAY_MS = 86400 * 1000
+
+
+def term_width(text):
+    """Columns a terminal gives text: East Asian wide and fullwidth take 2."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def cst_day(ms):
@@ -399,6 +405,15 @@ def check_poverty(w, f):
     code, out, _ = hq("report", "poverty", "--db", w.server.db, "--follow-up")
     check("王芳" in out and "HH-003" in out and "赵强" in out,
           "the follow-up table names the farmers: %r" % out)
+    check(all(term_width(line) <= 80 for line in out.splitlines())
+          and not any(f in out for f in per_farmer) and "王秀兰" in out,
+          "the follow-up table fits 80 columns, ids left out, the register's name shown "
+          "where it differs: %r" % out)
+    code, out, _ = hq("report", "poverty", "--db", w.server.db, "--follow-up", "--wide")
+    check(code == 0 and all(f in out for f in per_farmer),
+          "--wide shows every column, the farmer ids too: %r" % out)
+    code, _, err = hq("report", "poverty", "--db", w.server.db, "--wide", ok=False)
+    check(code == 2 and "--follow-up" in err, "--wide without --follow-up is a usage error")
 
 
 def register_rows(w):

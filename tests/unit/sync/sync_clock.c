@@ -175,7 +175,7 @@ static void test_schema(void)
                  LM_SCHEMA_VERSION);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM notes"), 1);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='monotonic'"), 2);
-    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='immutable'"), 36);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='immutable'"), 47);
     lm_replica_close(r);
     /* reopen: nothing to migrate, same site */
     r = st_open("old.db", 99, NULL);
@@ -214,6 +214,10 @@ static void test_schema(void)
 #define LOAD_CORRECTIONS_DROP                                                                      \
     "DROP TABLE load_corrections; DELETE FROM lm_columns WHERE tbl = 'load_corrections';"
 
+/* What version 11 added (conflict_resolutions), taken out again. */
+#define RESOLUTIONS_DROP                                                                           \
+    "DROP TABLE conflict_resolutions; DELETE FROM lm_columns WHERE tbl = 'conflict_resolutions';"
+
 /* What version 15 added (road_distances, routing_settings), taken out
  * again: no older version had them. */
 #define ROADS_DROP                                                                                 \
@@ -250,13 +254,14 @@ static void drop_triggers(lm_replica *r)
 /* Takes r's file back to an older schema with sql (which ends by setting
  * its schema_version), closes it and reopens it: it must come back at the
  * current version, with all its versions and the triggers of this build
- * (insert, update and delete on each of the 15 synced tables). NULL if it
- * did not open. Every older version lacks version 15's tables, all but
- * version 9 version 9's geography, and all but versions 8 and 9 version 8's
- * table. */
+ * (insert, update and delete on each of the 16 synced tables, and the two
+ * that close conflicts, schema 11). NULL if it did not open. Every older
+ * version lacks version 15's and 11's tables, all but version 9 version 9's
+ * geography, and all but versions 8 and 9 version 8's table. */
 static lm_replica *take_back_and_reopen(lm_replica *r, const char *name, const char *sql)
 {
     CHECK_RC(st_exec(r, ROADS_DROP), SQLITE_OK);
+    CHECK_RC(st_exec(r, RESOLUTIONS_DROP), SQLITE_OK);
     if (strstr(sql, "value='9'") == NULL)
         CHECK_RC(st_exec(r, GEOGRAPHY_DROP), SQLITE_OK);
     if (strstr(sql, "value='8'") == NULL && strstr(sql, "value='9'") == NULL)
@@ -271,7 +276,7 @@ static lm_replica *take_back_and_reopen(lm_replica *r, const char *name, const c
     CHECK_EQ_INT(st_int(r, "SELECT value FROM lm_meta WHERE key='schema_version'"),
                  LM_SCHEMA_VERSION);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_versions"), versions);
-    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 3 * 15);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 3 * 16 + 2);
     return r;
 }
 
