@@ -16,7 +16,7 @@ static const char usage[] =
     "commands:\n"
     "  init --db PATH                      create the server database (idempotent)\n"
     "  user add|rekey|list|revoke|unrevoke provision users, enrolment strings\n"
-    "  serve --db PATH --listen HOST:PORT  serve sync sessions\n"
+    "  serve --db PATH [--listen H:P]      serve sync sessions\n"
     "  report volumes --db PATH ...        volume report (table, csv, json)\n"
     "  report reconcile --db PATH ...      collected / loaded / received per route\n"
     "  report poverty --db PATH ...        buying from registered poor households\n"
@@ -27,7 +27,8 @@ static const char usage[] =
     "  receipt add --db PATH ...           record a warehouse receipt for a route\n"
     "  version                             print the version\n"
     "\n"
-    "`lastmile-server <command> --help` describes each command.\n";
+    "`lastmile-server <command> --help` describes each command. Reports count\n"
+    "local days: $LASTMILE_UTC_OFFSET (e.g. +08:00, -05:30), default UTC+8.\n";
 
 int main(int argc, char **argv)
 {
