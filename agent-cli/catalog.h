@@ -9,9 +9,6 @@
 #include <stdint.h>
 #include <sqlite3.h>
 
-/* Catalog prices take effect by the local date of the co-operative. */
-#define LM_CATALOG_UTC_OFFSET "+8 hours"
-
 /* A typed price further than this from the catalog's (in percent) gets a
  * warning: 18.00 for 1.80 potatoes is a slip of the decimal point. */
 #define LM_CATALOG_WARN_PERCENT 30

@@ -134,14 +134,6 @@ int lm_cli_exec(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? LM_OK : LM_EDB;
 }
 
-void lm_cli_format_time(uint64_t ms, char *out, size_t size)
-{
-    time_t t = (time_t)(ms / 1000u);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || strftime(out, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-        snprintf(out, size, "%llu ms", (unsigned long long)ms);
-}
-
 void lm_cli_json_site(lm_json *j, uint64_t site)
 {
     char hex[17];
@@ -299,4 +291,11 @@ void lm_cli_warn_clock(const char *cmd, lm_replica *r)
             "lastmile: %s: warning: this device's clock was %lld hours %s the server's at the "
             "last sync; purchases are dated by it, so set the clock\n",
             cmd, hours, off < 0 ? "ahead of" : "behind");
+}
+
+void lm_cli_bind_utc_offset(sqlite3_stmt *st, int offset_min)
+{
+    char offset[LM_TEXT_SQL_OFFSET_SIZE];
+    lm_text_sql_offset(offset_min, offset, sizeof offset);
+    sqlite3_bind_text(st, LM_TEXT_SQL_OFFSET_INDEX, offset, -1, SQLITE_TRANSIENT);
 }

@@ -129,9 +129,6 @@ int lm_cli_print_id(const char *cmd, const char *id, int json);
 /* Runs one SQL statement without results; LM_OK or LM_EDB. */
 int lm_cli_exec(sqlite3 *db, const char *sql);
 
-/* Formats ms since the epoch as "YYYY-MM-DD HH:MM:SS UTC" into out. */
-void lm_cli_format_time(uint64_t ms, char *out, size_t size);
-
 /* Writes a site id as the 16 hex digits the status line and the server's
  * log show: a string, because a JSON number above 2^53 loses digits in
  * parsers that read numbers as doubles. */
@@ -145,6 +142,10 @@ int lm_cli_table_head(lm_table *t, size_t table_col, const char *name);
  * time at offset_min by kind); a NULL shows as null_text. */
 void lm_cli_table_cell(lm_table *t, struct sqlite3_stmt *st, int col, int kind, int offset_min,
                        const char *null_text);
+
+/* Binds LM_TEXT_SQL_OFFSET ("?99", the modifier of SQL that turns ms into
+ * local days, lm_text.h) in st to offset_min, when st has it. */
+void lm_cli_bind_utc_offset(struct sqlite3_stmt *st, int offset_min);
 
 /* Writes an lm_value as JSON (TEXT/BLOB as strings). */
 void lm_cli_json_value(lm_json *j, const lm_value *v);

@@ -31,7 +31,7 @@ static const char day_sql[] =
     " FROM collections c JOIN farmers f ON f.id = c.farmer_id"
     " LEFT JOIN adj a ON a.collection_id = c.id"
     " WHERE c.agent_id = ?1 AND ifnull(a.v, 0) = 0"
-    "  AND date(c.collected_at / 1000, 'unixepoch', '" LM_CATALOG_UTC_OFFSET "') = ?2"
+    "  AND date(c.collected_at / 1000, 'unixepoch', " LM_TEXT_SQL_OFFSET ") = ?2"
     " GROUP BY f.id ORDER BY f.name, f.id";
 
 typedef struct totals {
@@ -98,7 +98,7 @@ static int pick_date(const char *cmd, const char *given, char out[11])
     const char *why = NULL;
     int64_t days = 0;
     if (!given) {
-        lm_date_format(lm_date_today(LM_TIME_DEFAULT_OFFSET_MIN), out, 11);
+        lm_date_format(lm_date_today(lm_text_utc_offset_default()), out, 11);
         return LM_EXIT_OK;
     }
     if (lm_date_parse(given, &days, &why) != LM_OK)
@@ -133,6 +133,7 @@ static int print_day(const char *cmd, sqlite3 *db, const char *user, const char 
     if (sqlite3_prepare_v2(db, day_sql, -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, date, -1, SQLITE_STATIC);
+        lm_cli_bind_utc_offset(st, lm_text_utc_offset_default());
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             sum.purchases += sqlite3_column_int64(st, 4);
             sum.weight_g += sqlite3_column_int64(st, 5);

@@ -38,7 +38,7 @@ static const char sql[] =
     "WITH net AS (SELECT c.village, c.product, c.grade, c.weight_g + COALESCE((SELECT"
     "   SUM(delta_weight_g) FROM adjustments a WHERE a.collection_id = c.id), 0) AS w"
     "   FROM collections c WHERE (?1 IS NULL OR"
-    "   date(c.collected_at / 1000, 'unixepoch', '+8 hours') <= ?1) AND NOT EXISTS"
+    "   date(c.collected_at / 1000, 'unixepoch', " LM_TEXT_SQL_OFFSET ") <= ?1) AND NOT EXISTS"
     "   (SELECT 1 FROM adjustments a WHERE a.collection_id = c.id AND a.voided = 1)),"
     /* a stop's load: its latest correction (load_corrections), else what
      * the agent recorded */
@@ -97,6 +97,7 @@ int lm_cmd_points(int argc, char **argv)
     }
     if (date)
         sqlite3_bind_text(st, 1, date, -1, SQLITE_STATIC);
+    lm_cli_bind_utc_offset(st, lm_text_utc_offset_default());
     if (c.json)
         lm_json_begin_array(&j);
     int kinds[8];
@@ -111,7 +112,7 @@ int lm_cmd_points(int argc, char **argv)
                 lm_json_key(&j, sqlite3_column_name(st, k));
                 lm_cli_json_column(&j, st, k);
             } else {
-                lm_cli_table_cell(&t, st, k, kinds[k], LM_TIME_DEFAULT_OFFSET_MIN, "-");
+                lm_cli_table_cell(&t, st, k, kinds[k], lm_text_utc_offset_default(), "-");
             }
         }
         if (c.json)

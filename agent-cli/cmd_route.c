@@ -46,8 +46,9 @@ static const char usage[] =
 
 #define MAX_STOPS 32
 
-/* One text column of a one-row query with up to two text parameters, as a
- * new string; NULL when there is no row (or out of memory). */
+/* One text column of a one-row query with up to two text parameters (and
+ * LM_TEXT_SQL_OFFSET, the local days' offset), as a new string; NULL when
+ * there is no row (or out of memory). */
 static char *query_text(sqlite3 *db, const char *sql, const char *p1, const char *p2)
 {
     sqlite3_stmt *st = NULL;
@@ -57,6 +58,7 @@ static char *query_text(sqlite3 *db, const char *sql, const char *p1, const char
     sqlite3_bind_text(st, 1, p1, -1, SQLITE_STATIC);
     if (p2)
         sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
+    lm_cli_bind_utc_offset(st, lm_text_utc_offset_default());
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
         out = lm_strdup((const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
@@ -75,7 +77,8 @@ static char *query_text(sqlite3 *db, const char *sql, const char *p1, const char
 static const char sql_waiting[] =
     "SELECT COALESCE((SELECT SUM(c.weight_g + COALESCE((SELECT SUM(delta_weight_g)"
     "  FROM adjustments a WHERE a.collection_id = c.id), 0)) FROM collections c"
-    "  WHERE c.village = ?1 AND date(c.collected_at / 1000, 'unixepoch', '+8 hours') <= ?2"
+    "  WHERE c.village = ?1 AND date(c.collected_at / 1000, 'unixepoch', " LM_TEXT_SQL_OFFSET
+    ") <= ?2"
     "  AND NOT EXISTS (SELECT 1 FROM adjustments a WHERE a.collection_id = c.id"
     "  AND a.voided = 1)), 0)"
     " - COALESCE((SELECT SUM(COALESCE(" STOP_LOAD ", 0)) FROM route_stops s"
@@ -716,7 +719,7 @@ int lm_cmd_route(int argc, char **argv)
     }
     if (!date || !vehicle || !driver || !stops_arg)
         return lm_cli_usage_error(cmd, "--date, --vehicle, --driver and --stops are required");
-    if (lm_date_parse_near(date, lm_date_today(LM_TIME_DEFAULT_OFFSET_MIN), LM_DATE_ROUTE_BACK,
+    if (lm_date_parse_near(date, lm_date_today(lm_text_utc_offset_default()), LM_DATE_ROUTE_BACK,
                            LM_DATE_ROUTE_AHEAD, NULL, &why) != LM_OK)
         return lm_cli_usage_error(cmd, "--date '%s' %s%s", date, why,
                                   strcmp(why, "is too far from today") == 0

@@ -96,7 +96,8 @@ static void print_text(const char *path, lm_replica *r, const status *s)
 {
     char when[64] = "never";
     if (s->last_sync && *s->last_sync)
-        lm_cli_format_time(strtoull(s->last_sync, NULL, 10), when, sizeof when);
+        lm_text_time((int64_t)strtoull(s->last_sync, NULL, 10), lm_text_utc_offset_default(), when,
+                     sizeof when);
     printf("replica:    %s (site %016llx)\n", path, (unsigned long long)lm_replica_site(r));
     printf("user:       %s (%s) at %s\n", s->user ? s->user : "(not initialised)",
            s->role ? s->role : "?", s->server ? s->server : "?");

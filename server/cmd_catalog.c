@@ -92,7 +92,7 @@ int lm__cmd_price(int argc, char **argv)
         return 2;
     }
     char today[11];
-    int64_t today_days = lm_date_today(LM_TIME_DEFAULT_OFFSET_MIN);
+    int64_t today_days = lm_date_today(lm_text_utc_offset_default());
     lm_date_format(today_days, today, sizeof today);
     if (!from)
         from = today;

@@ -87,7 +87,10 @@ int lm__hq_exact(sqlite3_stmt *st, int k);
 int lm__hq_rows_report(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fill_fn fill,
                        void *arg, int format, FILE *out, char *err, size_t err_size);
 /* The reading half of lm__hq_rows_report, for a report that prints its
- * rows its own way: on LM_OK the rows are the caller's to print and free
+ * rows its own way. Either binds LM_TEXT_SQL_OFFSET ("?99", lm_text.h)
+ * when st has it to the offset people read days in
+ * (lm_text_utc_offset_default: $LASTMILE_UTC_OFFSET, else UTC+8), so a
+ * report's days are local days: on LM_OK the rows are the caller's to print and free
  * (lm__hq_rows_free); on failure they are freed and err says why. Finalizes
  * st whatever happens. */
 int lm__hq_rows_read(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fill_fn fill, void *arg,

@@ -187,6 +187,10 @@ int lm__hq_rows_read(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fill
                      char *err, size_t err_size)
 {
     int rc = LM_OK, step = SQLITE_ERROR;
+    char offset[LM_TEXT_SQL_OFFSET_SIZE];
+    lm_text_sql_offset(lm_text_utc_offset_default(), offset, sizeof offset);
+    if (st)
+        sqlite3_bind_text(st, LM_TEXT_SQL_OFFSET_INDEX, offset, -1, SQLITE_TRANSIENT);
     while (st && (step = sqlite3_step(st)) == SQLITE_ROW) {
         char **cells = lm__hq_rows_add(rows);
         if ((rc = cells ? fill(st, cells, arg) : LM_ENOMEM) != LM_OK)

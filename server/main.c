@@ -30,7 +30,8 @@ static const char usage[] =
     "  conflicts list|show|resolve ...     review and close concurrent-write conflicts\n"
     "  version                             print the version\n"
     "\n"
-    "`lastmile-server <command> --help` describes each command.\n";
+    "`lastmile-server <command> --help` describes each command. Reports count\n"
+    "local days: $LASTMILE_UTC_OFFSET (e.g. +08:00, -05:30), default UTC+8.\n";
 
 int main(int argc, char **argv)
 {

@@ -17,11 +17,12 @@
 #include <string.h>
 
 #include "hq.h"
+#include "lm_text.h"
 
 static const char *const dim_names[LM_DIM_COUNT_] = {"agent", "village", "product", "grade", "day"};
 static const char *const dim_sql[LM_DIM_COUNT_] = {
     "c.agent_id", "c.village", "c.product", "c.grade",
-    "date(c.collected_at / 1000, 'unixepoch', '+8 hours')"};
+    "date(c.collected_at / 1000, 'unixepoch', " LM_TEXT_SQL_OFFSET ")"};
 
 int lm__report_parse_by(const char *by, lm_report_spec *spec, char *err, size_t err_size)
 {

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "hq.h"
+#include "lm_text.h"
 #include "args.h"
 #include "report.h"
 #include "srvdb.h"
@@ -34,7 +35,8 @@
 static const char usage[] =
     "usage: lastmile-server report agents --db PATH [--format table|csv|json]\n"
     "\n"
-    "Per user: role, revoked, last_sync (UTC), sessions, changes pushed and\n"
+    "Per user: role, revoked, last_sync (local time,\n"
+    "$LASTMILE_UTC_OFFSET, default +08:00), sessions, changes pushed and\n"
     "pulled in the last session, waiting_pull (changes in the user's scope the\n"
     "server holds beyond the cursor its replica confirmed), waiting_push\n"
     "(changes its replica still had queued when the last session ended; empty\n"
@@ -49,7 +51,8 @@ static const char usage[] =
 static const char query_fmt[] =
     "SELECT u.id, u.role, u.revoked,"
     " CASE WHEN s.last_sync_at IS NULL THEN NULL ELSE"
-    "  strftime('%%Y-%%m-%%d %%H:%%M:%%S', s.last_sync_at / 1000, 'unixepoch') END,"
+    "  strftime('%%Y-%%m-%%d %%H:%%M:%%S', s.last_sync_at / 1000, 'unixepoch', " LM_TEXT_SQL_OFFSET
+    ") END,"
     " COALESCE(s.sessions, 0), s.pushed, s.pulled, %s,"
     " (SELECT COUNT(*) FROM lm_conflicts c WHERE c.resolved = 0"
     "  AND s.site IS NOT NULL AND (c.loser_site = s.site OR c.winner_site = s.site)),"

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "hq.h"
+#include "lm_text.h"
 #include "report.h"
 
 /* %1$s: the register (a table, or an empty select before any import);
@@ -42,7 +43,7 @@ static const char net_fmt[] =
     "     WHEN r.name = f.name AND r.village = f.village THEN 'verified'"
     "     ELSE 'doubtful' END AS kind,"
     "   c.weight_g + COALESCE(a.dw, 0) AS w, c.amount_fen + COALESCE(a.da, 0) AS m"
-    "   FROM (SELECT *, date(collected_at / 1000, 'unixepoch', '+8 hours') AS day"
+    "   FROM (SELECT *, date(collected_at / 1000, 'unixepoch', " LM_TEXT_SQL_OFFSET ") AS day"
     "     FROM collections) c"
     "   LEFT JOIN adj a ON a.collection_id = c.id"
     "   LEFT JOIN farmers f ON f.id = c.farmer_id"

@@ -40,7 +40,7 @@ static const char query_fmt[] =
     "WITH adj AS (SELECT collection_id, SUM(delta_weight_g) AS dw,"
     "   MAX(COALESCE(voided, 0)) AS v FROM adjustments GROUP BY collection_id),"
     " net AS (SELECT c.village, c.product, c.grade,"
-    "   date(c.collected_at / 1000, 'unixepoch', '+8 hours') AS day,"
+    "   date(c.collected_at / 1000, 'unixepoch', " LM_TEXT_SQL_OFFSET ") AS day,"
     "   c.weight_g + COALESCE(a.dw, 0) AS w"
     "   FROM collections c LEFT JOIN adj a ON a.collection_id = c.id"
     "   WHERE COALESCE(a.v, 0) = 0),"

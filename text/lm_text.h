@@ -52,9 +52,22 @@ void lm_text_time(int64_t ms, int offset_min, char *out, size_t size);
 /* Parses a UTC offset "+08:00", "+8", "-05:30", "+0530" or "0" into
  * minutes east of UTC (at most 14 hours either way). LM_OK or LM_EINVAL. */
 int lm_text_utc_offset_parse(const char *s, int *minutes);
-/* The offset people read times in: $LASTMILE_UTC_OFFSET when it parses,
- * else LM_TIME_DEFAULT_OFFSET_MIN (UTC+8). */
+/* The offset people read and type days and times in, the one setting both
+ * tools follow: $LASTMILE_UTC_OFFSET when it parses, else
+ * LM_TIME_DEFAULT_OFFSET_MIN (UTC+8). A command's --utc-offset, where it
+ * has one, overrides it. */
 int lm_text_utc_offset_default(void);
+/* The offset as an SQLite date modifier ("+480 minutes"), for SQL that
+ * turns ms into a local day: "date(ms / 1000, 'unixepoch', "
+ * LM_TEXT_SQL_OFFSET ")" with parameter LM_TEXT_SQL_OFFSET_INDEX bound to
+ * it. A numbered slot far past any statement's own ?1..?n: a named one
+ * (":utc_offset") would take the next free number where it first appears
+ * and collide with a ?2 written after it. out needs
+ * LM_TEXT_SQL_OFFSET_SIZE bytes. */
+#define LM_TEXT_SQL_OFFSET "?99"
+#define LM_TEXT_SQL_OFFSET_INDEX 99
+#define LM_TEXT_SQL_OFFSET_SIZE 24
+void lm_text_sql_offset(int offset_min, char *out, size_t size);
 
 /* The machine-to-human rule tables share, by column name: a column named
  * *_g holds grams (shown as kg, header *_kg), *_fen fen (shown in yuan,

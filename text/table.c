@@ -68,18 +68,28 @@ int lm_table_print(const lm_table *t, FILE *out)
         if (cw > w[i % t->n_cols])
             w[i % t->n_cols] = cw;
     }
+    /* Blanks are owed, not written, until a cell with text follows: a line
+     * whose last cells are empty ends at its last text, with no trailing
+     * blanks. */
+    size_t owed = 0;
     for (size_t i = 0; i < t->n_cells; i++) {
         size_t col = i % t->n_cols;
         int last = col + 1 == t->n_cols || i + 1 == t->n_cells;
         int right = col < 64 && (t->right >> col) & 1;
         size_t cw = lm_text_width(t->cells[i]);
         if (right)
-            pad(out, w[col] - cw);
-        fputs(t->cells[i], out);
-        if (last)
+            owed += w[col] - cw;
+        if (*t->cells[i]) {
+            pad(out, owed);
+            owed = 0;
+            fputs(t->cells[i], out);
+        }
+        if (last) {
             fputc('\n', out);
-        else
-            pad(out, (right ? 0 : w[col] - cw) + 2);
+            owed = 0;
+        } else {
+            owed += (right ? 0 : w[col] - cw) + 2;
+        }
     }
     lm_free(w);
     return ferror(out) ? LM_EIO : LM_OK;

@@ -28,7 +28,8 @@ void lm_table_align_right(lm_table *t, size_t col);
 /* Appends one cell (NULL shows as empty); rows fill left to right. */
 void lm_table_add(lm_table *t, const char *cell);
 /* Prints the table, two blanks between columns, each column as wide as its
- * widest cell; a left-aligned last column is not padded. Returns the
+ * widest cell; no line ends in blanks (a left-aligned last column is not
+ * padded, and empty cells at the end of a line add nothing). Returns the
  * sticky error, LM_OK when all went well. */
 int lm_table_print(const lm_table *t, FILE *out);
 

@@ -93,6 +93,11 @@ int lm_text_utc_offset_default(void)
     return LM_TIME_DEFAULT_OFFSET_MIN;
 }
 
+void lm_text_sql_offset(int offset_min, char *out, size_t size)
+{
+    snprintf(out, size, "%+d minutes", offset_min);
+}
+
 static int ends_with(const char *s, const char *tail)
 {
     size_t n = strlen(s), t = strlen(tail);

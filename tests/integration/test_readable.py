@@ -5,7 +5,8 @@ names, while --json keeps grams, fen and ms; it filters by farmer (id, id
 prefix or name, as every --farmer) and day and shows the latest 50 unless told otherwise; `list stops`
 names each stop's route date, vehicle and driver; `points` shows kg. An
 option never swallows the next one: `--farmer "" --product corn` and
-`--farmer --product corn` are errors about --farmer, in both tools."""
+`--farmer --product corn` are errors about --farmer, in both tools.
+$LASTMILE_UTC_OFFSET moves the days of both tools' reports and tables."""
 import json
 import os
 from datetime import datetime, timedelta, timezone
@@ -42,6 +43,7 @@ def check_units(a, farmer):
     check(code == 2 and "--utc-offset" in err, "a bad offset is a usage error: %r" % err)
     code, out, _ = a.cli("points")
     check("collected_kg" in out and "152.400" in out, "points in kg: %r" % out)
+    return cid
 
 
 def check_filters(a, farmer, other):
@@ -103,6 +105,42 @@ def check_stops(server, a, tmp):
     check(stops and stops[0].get("vehicle") == "川A-12345", "--json has them too")
 
 
+def check_offset(server, a, cid):
+    """$LASTMILE_UTC_OFFSET, the one local-time setting (text/), moves the
+    days both tools count: UTC+14 and UTC-10 are 24 hours apart, so a
+    purchase falls on consecutive days; the default is UTC+8."""
+    at = [c for c in a.list("collections") if c["id"] == cid][0]["collected_at"]
+    east, west = local(at, 14)[:10], local(at, -10)[:10]
+    for off, day in (("+14:00", east), ("-10", west), (None, local(at, 8)[:10])):
+        env = dict(os.environ)
+        env.pop("LASTMILE_UTC_OFFSET", None)
+        if off:
+            env["LASTMILE_UTC_OFFSET"] = off
+        code, out, _ = run([SERVER, "report", "volumes", "--db", server.db, "--by", "day",
+                            "--format", "json"], env=env)
+        days = [r["day"] for r in json.loads(out)]
+        check(day in days, "report --by day at %s: %s in %r" % (off, day, days))
+        for d, mine in ((east, day == east), (west, day == west)):
+            code, out, _ = run([CLI, "day", "--date", d, "--json", "--db", a.db], env=env)
+            n = json.loads(out)["total"]["purchases"]
+            check(n == (1 if mine else 0), "day --date %s at %s: %d purchases" % (d, off, n))
+        code, out, _ = run([CLI, "list", "collections", "--db", a.db], env=env)
+        check(local(at, {"+14:00": 14, "-10": -10, None: 8}[off]) in out,
+              "list at %s: %r" % (off, out[-300:]))
+
+
+def check_no_trailing_blanks(server, a):
+    """Tables whose last column is empty on a line (a purchase's note, a
+    report's flag) end that line at its last text, not in blanks."""
+    outs = [a.cli("list", "collections")[1], a.cli("day")[1], a.cli("points")[1]]
+    for report in (["reconcile"], ["poverty"], ["agents"], ["volumes", "--by", "village,day"]):
+        outs.append(run([SERVER, "report"] + report + ["--db", server.db])[1])
+    check(any("\n" in o and o.count("\n") > 1 for o in outs), "tables printed: %r" % outs)
+    for out in outs:
+        bad = [ln for ln in out.splitlines() if ln != ln.rstrip()]
+        check(not bad, "no line ends in blanks: %r" % bad[:3])
+
+
 def check_options(a, farmer):
     for args in (["--farmer", "", "--product", "corn"], ["--farmer", "--product", "corn"]):
         code, out, err = a.cli("collect", *args, "--grade", "A", "--kg", "1", "--price", "1",
@@ -122,10 +160,12 @@ def main():
         a.init(server, key)
         farmer = a.new_id("farmer", "add", "--name", "王秀英", "--village", "shangba")
         other = a.new_id("farmer", "add", "--name", "Li", "--village", "shangba")
-        check_units(a, farmer)
+        cid = check_units(a, farmer)
         check_filters(a, farmer, other)
         check_farmer_ref(a, farmer)
         check_stops(server, a, tmp)
+        check_offset(server, a, cid)
+        check_no_trailing_blanks(server, a)
         check_options(a, farmer)
         server.stop()
     done("integration_readable")

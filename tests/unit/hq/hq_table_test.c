@@ -50,7 +50,7 @@ int main(void)
                                        "\"weight_g\":null,\"flag\":\"x>y\"}\n]\n");
     /* The table is for people: grams as kg (CSV and JSON keep grams). */
     CHECK_STR(render(&t, LM_FMT_TABLE), "village  weight_kg  flag\n"
-                                        "shangba      1.200  \n"
+                                        "shangba      1.200\n"
                                         "xi\"a,ba          -  x>y\n");
     lm__hq_rows_free(&t);
     lm_test_heap_check_clean("table");

@@ -98,7 +98,7 @@ static void test_table(void)
     fclose(f);
     CHECK_STR(buf, "name        kg  note\n"
                    "王秀英     1.5  \\x1b[31mred\n"
-                   "Li      120.25  \n");
+                   "Li      120.25\n");
 }
 
 static void test_dates(void)

@@ -1,6 +1,6 @@
 /*
  * text_table_test.c — aligned text tables: padding by UTF-8 characters,
- * a short last row, and clean LM_ENOMEM (no leak) when allocation fails.
+ * a short last row, no blanks at a line's end, and clean LM_ENOMEM (no leak) when allocation fails.
  */
 #include <stdio.h>
 #include <string.h>
@@ -39,7 +39,23 @@ int main(void)
     CHECK_RC(render(&t, text, sizeof text), LM_OK);
     CHECK_STR(text, "id  village  kg\n"
                     "1   上坝     12.5\n"
-                    "22  \n");
+                    "22\n");
+    lm_table_close(&t);
+
+    /* A report whose last column (a flag) is empty, after a right-aligned
+     * one: no line ends in blanks, and an empty cell inside a line still
+     * keeps the columns after it aligned. */
+    static const char *const rows[] = {"farmer", "kg",  "flag", "王秀英", "152.400", "",
+                                       "Li",     "1.5", "poor", "",       "",        "x"};
+    lm_table_init(&t, 3);
+    lm_table_align_right(&t, 1);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        lm_table_add(&t, rows[i]);
+    CHECK_RC(render(&t, text, sizeof text), LM_OK);
+    CHECK_STR(text, "farmer       kg  flag\n"
+                    "王秀英  152.400\n"
+                    "Li          1.5  poor\n"
+                    "                 x\n");
     lm_table_close(&t);
 
     int saw_ok = 0;
