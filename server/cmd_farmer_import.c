@@ -38,46 +38,6 @@ static const char usage[] =
 
 #define LINE_MAX_BYTES 4096
 
-/* Splits one CSV line into at most n fields in place (RFC 4180 quotes,
- * "" inside quotes). Returns the number of fields, -1 when malformed. */
-static int split_csv(char *line, char **fields, int n)
-{
-    int count = 0;
-    char *p = line;
-    for (;;) {
-        if (count == n)
-            return -1;
-        char *out = p, *start = p;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (*p == '\0')
-                    return -1;
-                if (*p == '"' && p[1] == '"') {
-                    *out++ = '"';
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    *out++ = *p++;
-                }
-            }
-            if (*p != ',' && *p != '\0')
-                return -1;
-        } else {
-            while (*p && *p != ',')
-                out = ++p;
-        }
-        char end = *p;
-        *out = '\0';
-        fields[count++] = start;
-        if (end == '\0')
-            return count;
-        p++;
-    }
-}
-
 /* Trims ASCII blanks at both ends, in place. */
 static char *trim(char *s)
 {
@@ -184,7 +144,7 @@ static int load_register(sqlite3 *db, char *text, const char *path, int *n_rows,
         char *fields[3], *t = trim(line);
         if (*t == '\0')
             continue;
-        if (split_csv(t, fields, 3) != 3) {
+        if (lm_csv_split(t, fields, 3) != 3) {
             snprintf(err, err_size, "%s:%ld: expected household_id,name,village", path, no);
             rc = LM_EINVAL;
             break;

@@ -307,6 +307,12 @@ typedef struct lm_msg_welcome {
     uint32_t max_frame;      /* largest frame the server accepts, header included;
                               * 0 (an older server) = LM_FRAME_DEFAULT_MAX */
     uint64_t features;       /* LM_FEATURE_* the server grants this client; 0 when not sent */
+    /* The user's scope as the server holds it now (NULL when not sent: an
+     * older server, or hq): an agent's villages as a comma list, a
+     * dispatcher's county. The field tool checks entries against it and
+     * follows a change of it (docs/sync.md, "Scope changes"). */
+    char *villages;
+    char *county;
 } lm_msg_welcome;
 
 typedef struct lm_msg_push {
