@@ -416,19 +416,3 @@ int lm__rules_row(lm_replica *r, int tid, lm__row_get_fn get, void *ud, const ch
         return required(get, ud, prices, why);
     return 0;
 }
-
-int lm_rules_new_row(lm_replica *r, const lm_scope *writer, const char *table, lm_rules_get_fn get,
-                     void *ud, const char **why)
-{
-    *why = NULL;
-    int tid = table ? lm__table_find(table) : 0;
-    if (!r || !get || tid <= 0)
-        return LM_EINVAL;
-    int rc = lm__scope_row_check(r, writer, tid, 1, get, ud, why);
-    if (rc == LM_ESCOPE || rc == LM_EDENIED)
-        return rc;
-    *why = NULL;
-    if (rc)
-        return rc;
-    return lm__rules_row(r, tid, get, ud, why);
-}
