@@ -7,6 +7,7 @@
 #define LM_AGENT_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "args.h"
@@ -109,6 +110,43 @@ void lm_cli_warn_clock(const char *cmd, lm_replica *r);
 
 /* Meta value or NULL when missing (caller frees with lm_free). */
 char *lm_cli_meta(lm_replica *r, const char *key);
+
+/* The scope the server last told this replica (cli_scope.c; lm_meta
+ * scope_role, scope_villages, scope_county, written at WELCOME). */
+typedef struct lm_cli_scope {
+    lm_scope scope; /* points into the fields below */
+    char *role_text, *user, *villages_text, *county;
+    char **list;
+    size_t n;
+} lm_cli_scope;
+/* 1 loaded, 0 not known (no sync with a server that tells it yet), -1 out
+ * of memory. Free a loaded one with lm_cli_scope_free. */
+int lm_cli_scope_load(lm_replica *r, lm_cli_scope *s);
+void lm_cli_scope_free(lm_cli_scope *s);
+
+/* The newest lm_refusals id (0 when none): what a sync refused is what
+ * comes after it. */
+int64_t lm_cli_refusal_head(lm_replica *r);
+/* One line per refused record (refused.c) among the refusals after
+ * after_id, newest first: "<prefix><table> <record>: <reason>", the record
+ * named for people (a farmer's name, a purchase's farmer and kg...). At
+ * most limit lines; returns how many records there are. */
+size_t lm_cli_print_refused(lm_replica *r, int64_t after_id, size_t limit, FILE *out,
+                            const char *prefix);
+
+/* One column of a row about to be written: text, or (text NULL) integer. */
+typedef struct lm_cli_col {
+    const char *name;
+    const char *text;
+    int64_t i;
+} lm_cli_col;
+/* The server's rules on a new row of table (lm_rules_new_row: scope,
+ * ownership, the row's own rules) against the scope the server last told
+ * this replica, before anything is written: -1 to go on, else the exit
+ * code after "refused, nothing written: <reason>" (LM_EXIT_USAGE) or a
+ * runtime error. */
+int lm_cli_check_new_row(const char *cmd, lm_replica *r, const char *table, const lm_cli_col *cols,
+                         size_t n);
 
 /* Finishes j, writes the buffer and a newline to stdout. Returns the exit
  * code (LM_EXIT_RUNTIME with a message when the writer failed). */

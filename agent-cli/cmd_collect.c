@@ -113,6 +113,26 @@ static int settle_price(const char *cmd, sqlite3 *db, purchase *p)
     return LM_EXIT_OK;
 }
 
+/* The server's rules on the purchase (scope: the agent's own villages;
+ * the farmer of the village; the amount), before it is written: a
+ * purchase the server would refuse is refused before the farmer is paid.
+ * -1 to go on. */
+static int check_row(const char *cmd, lm_replica *r, const char *user, const purchase *p)
+{
+    const lm_cli_col row[] = {
+        {"agent_id", user ? user : "", 0},
+        {"farmer_id", p->farmer_id, 0},
+        {"village", p->village, 0},
+        {"product", p->product, 0},
+        {"grade", p->grade, 0},
+        {"weight_g", NULL, p->weight_g},
+        {"unit_price_fen", NULL, p->price_fen},
+        {"amount_fen", NULL, p->amount_fen},
+        {"collected_at", NULL, (int64_t)lm_cli_now_ms()},
+    };
+    return lm_cli_check_new_row(cmd, r, "collections", row, sizeof row / sizeof row[0]);
+}
+
 static int insert_purchase(const char *cmd, lm_replica *r, const char *user, const purchase *p,
                            char id[LM_ID_SIZE])
 {
@@ -226,7 +246,7 @@ int lm_cmd_collect(int argc, char **argv)
                   cmd, db, "product", "SELECT 1 FROM products WHERE code = ?", p.product)) &&
             !(code = lm_cli_require_in_catalog(cmd, db, "grade",
                                                "SELECT 1 FROM grades WHERE code = ?", p.grade)) &&
-            !(code = settle_price(cmd, db, &p)))
+            !(code = settle_price(cmd, db, &p)) && (code = check_row(cmd, r, user, &p)) < 0)
             code = insert_purchase(cmd, r, user, &p, id);
         if (code)
             lm_cli_exec(db, "ROLLBACK");

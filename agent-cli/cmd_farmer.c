@@ -79,6 +79,14 @@ int lm_cmd_farmer_add(int argc, char **argv)
                                      village);
     if (code)
         goto fail_insert;
+    /* the server's scope rules, here: a farmer outside the agent's
+     * villages is refused before anybody is paid */
+    const lm_cli_col row[] = {{"name", name, 0},
+                              {"village", village, 0},
+                              {"created_by", user, 0},
+                              {"registered_poor", NULL, poor}};
+    if ((code = lm_cli_check_new_row(cmd, r, "farmers", row, sizeof row / sizeof row[0])) >= 0)
+        goto fail_insert;
     char twin[LM_ID_SIZE];
     int dup = lm_farmer_duplicate(db, name, village, NULL, twin);
     if (dup < 0) {

@@ -810,6 +810,11 @@ int lm_cmd_route(int argc, char **argv)
         waiting += w ? atoll(w) : 0;
         lm_free(w);
     }
+    /* the server's scope rule, here: a route outside the dispatcher's
+     * county is refused before a truck is sent */
+    const lm_cli_col route_row[] = {{"county", county, 0}};
+    if ((code = lm_cli_check_new_row(cmd, r, "routes", route_row, 1)) >= 0)
+        goto fail_tx;
     if (cap > 0 && waiting > cap) {
         code = lm_cli_error(cmd,
                             "plan over capacity: %lld.%03lld kg waiting at the stops, vehicle"

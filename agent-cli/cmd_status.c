@@ -111,7 +111,9 @@ static void print_text(const char *path, lm_replica *r, const status *s)
     printf("conflicts:  %zu open%s\n", s->open_conflicts,
            s->open_conflicts ? " (see 'lastmile conflicts')" : "");
     printf("refusals:   %zu%s\n", s->refusals,
-           s->refusals ? " (see 'lastmile list refusals')" : "");
+           s->refusals ? " (see 'lastmile list refusals'), the newest records:" : "");
+    if (s->refusals)
+        lm_cli_print_refused(r, 0, 10, stdout, "  ");
 }
 
 int lm_cmd_status(int argc, char **argv)

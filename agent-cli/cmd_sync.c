@@ -282,6 +282,8 @@ static void add_stats(lm_sync_stats *sum, const lm_sync_stats *one)
     sum->bytes_received += one->bytes_received;
     sum->conflicts += one->conflicts;
     sum->refusals += one->refusals;
+    sum->scope_changed |= one->scope_changed;
+    sum->scope_left += one->scope_left;
     if (one->role[0])
         memcpy(sum->role, one->role, sizeof sum->role);
 }
@@ -299,6 +301,26 @@ static int went_on_as_new_site(lm_replica *r)
             "what it recorded since its last sync under it\n",
             (unsigned long long)lm_replica_site(r));
     return lm_replica_meta_set(r, "pull_cursor", "0");
+}
+
+/* What needs a person after a sync, on stderr: each record the server
+ * refused in it, one line each (refused.c), and a scope hq moved. */
+static void say_refused_and_moved(lm_replica *r, const lm_sync_stats *st, int64_t refused_before)
+{
+    if (st->refusals)
+        lm_cli_print_refused(r, refused_before, 20, stderr, "lastmile: sync: refused ");
+    if (st->scope_changed) {
+        lm_cli_scope s;
+        int loaded = lm_cli_scope_load(r, &s);
+        fprintf(stderr,
+                "lastmile: sync: hq moved this user (now %s %s): its rows were pulled again "
+                "from the start, and %llu rows it no longer sees left this replica\n",
+                loaded > 0 && s.scope.role == LM_ROLE_AGENT ? "villages" : "county",
+                loaded > 0 ? (s.scope.role == LM_ROLE_AGENT ? s.villages_text : s.county) : "?",
+                (unsigned long long)st->scope_left);
+        if (loaded > 0)
+            lm_cli_scope_free(&s);
+    }
 }
 
 int lm_cmd_sync(int argc, char **argv)
@@ -361,6 +383,7 @@ int lm_cmd_sync(int argc, char **argv)
     srand((unsigned)(started ^ (uint64_t)getpid()));
     int rc;
     uint64_t site = lm_replica_site(r);
+    int64_t refused_before = lm_cli_refusal_head(r);
     for (;;) {
         attempts++;
         /* the pins as the replica holds them now: a session may have moved
@@ -411,6 +434,7 @@ int lm_cmd_sync(int argc, char **argv)
         goto done;
     }
     code = print_summary("sync", &total, attempts, c.json);
+    say_refused_and_moved(r, &total, refused_before); /* stderr, --json or not */
 done:
     lm_free(server);
     lm_free(user);

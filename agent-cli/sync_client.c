@@ -39,6 +39,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "cli.h"
 #include "lm_net.h"
 #include "lm_text.h"
 
@@ -510,6 +511,8 @@ static void send_bye(client *c)
     send_msg(c, &m);
 }
 
+static int prune_scope(client *c, uint64_t pending);
+
 static void on_changes(client *c, const lm_msg_changes *ch)
 {
     int rc;
@@ -556,7 +559,80 @@ static void on_changes(client *c, const lm_msg_changes *ch)
         start_push(c);
         return;
     }
+    if ((rc = prune_scope(c, pending))) {
+        fail(c, rc, "cannot drop the rows that left the scope: %s", lm_replica_errmsg(c->r));
+        return;
+    }
     send_bye(c);
+}
+
+/* The scope WELCOME names, kept in lm_meta (cli_scope.c reads it). A
+ * scope other than the last one kept means hq moved the user: the pull
+ * starts again from the beginning (rows the new scope sees were skipped
+ * by the old cursor), and the rows it does not see leave once nothing of
+ * theirs waits to be pushed (prune_scope). A server that does not say
+ * (an older one, a list too long for a WELCOME) changes nothing. */
+static int follow_scope(client *c, const lm_msg_welcome *w)
+{
+    int role = lm_role_parse(w->role);
+    const char *want = role == LM_ROLE_AGENT        ? w->villages
+                       : role == LM_ROLE_DISPATCHER ? w->county
+                       : role == LM_ROLE_HQ         ? ""
+                                                    : NULL;
+    if (!want)
+        return LM_OK;
+    const char *key = role == LM_ROLE_AGENT ? "scope_villages" : "scope_county";
+    char *old_role = NULL, *old = NULL;
+    int rc = lm_replica_meta_get(c->r, "scope_role", &old_role);
+    if (rc == LM_OK && role != LM_ROLE_HQ)
+        rc = lm_replica_meta_get(c->r, key, &old);
+    int known = rc == LM_OK;
+    if (rc != LM_OK && rc != LM_ENOTFOUND)
+        goto out;
+    rc = LM_OK;
+    if (known && !strcmp(old_role, w->role) && (role == LM_ROLE_HQ || !strcmp(old, want)))
+        goto out;
+    if (known) {
+        /* first the cursor, then the scope: a session cut in between finds
+         * the old scope and starts again */
+        c->st->scope_changed = 1;
+        if ((rc = lm_replica_meta_set(c->r, "pull_cursor", "0")) ||
+            (rc = lm_replica_meta_set(c->r, "scope_prune", "1")))
+            goto out;
+    }
+    if ((role != LM_ROLE_HQ && (rc = lm_replica_meta_set(c->r, key, want))) ||
+        (rc = lm_replica_meta_set(c->r, "scope_role", w->role)))
+        goto out;
+out:
+    lm_free(old_role);
+    lm_free(old);
+    return rc;
+}
+
+/* After a session that left nothing to push: the rows the new scope does
+ * not see leave (lm_replica_scope_prune keeps any row with a change still
+ * to push; the mark stays until a sync ends with nothing pending). */
+static int prune_scope(client *c, uint64_t pending)
+{
+    char *mark = NULL;
+    int rc = lm_replica_meta_get(c->r, "scope_prune", &mark);
+    int marked = rc == LM_OK && mark && *mark;
+    lm_free(mark);
+    if (rc == LM_ENOTFOUND || (rc == LM_OK && !marked))
+        return LM_OK;
+    lm_cli_scope s;
+    int loaded = rc == LM_OK ? lm_cli_scope_load(c->r, &s) : 0;
+    if (rc == LM_OK && loaded < 0)
+        rc = LM_ENOMEM;
+    if (rc == LM_OK && loaded) {
+        uint64_t left = 0;
+        rc = lm_replica_scope_prune(c->r, &s.scope, &left);
+        c->st->scope_left += left;
+        lm_cli_scope_free(&s);
+    }
+    if (rc == LM_OK && pending == 0)
+        rc = lm_replica_meta_set(c->r, "scope_prune", "");
+    return rc;
 }
 
 static void on_welcome(client *c, const lm_msg_welcome *w)
@@ -580,6 +656,10 @@ static void on_welcome(client *c, const lm_msg_welcome *w)
     }
     if (c->tls && lm_tls_presented(c->tls, c->st->presented) == LM_OK)
         c->st->has_presented = 1;
+    if ((rc = follow_scope(c, w))) {
+        fail(c, rc, "cannot keep the scope the server named: %s", lm_replica_errmsg(c->r));
+        return;
+    }
     /* A server configured below the protocol's 1 MiB would refuse bigger
      * PUSH frames (and end the session); an older one does not say. */
     if (w->max_frame > 0 && w->max_frame < c->max_frame)

@@ -51,7 +51,13 @@ typedef struct lm_sync_stats {
     uint64_t conflicts;      /* logged in this replica's conflict log while applying */
     uint64_t refusals;       /* changes the server refused (kept on the replica) */
     uint64_t elapsed_ms;
-    char role[16];   /* role the server gave the user in WELCOME */
+    char role[16]; /* role the server gave the user in WELCOME */
+    /* hq moved the user (WELCOME named another scope than the last one):
+     * the pull started again from the beginning, and scope_left rows the
+     * new scope does not see left the replica (docs/sync.md, "Scope
+     * changes") */
+    int scope_changed;
+    uint64_t scope_left;
     int tls_resumed; /* the TLS session was resumed from a ticket */
     /* the newest session ticket when lm_sync_config.save_tls_session
      * (serialised, lm_malloc'ed; the caller frees it) */

@@ -116,7 +116,7 @@ static int load(sqlite3 *db, char *text, const char *path, int *n_new, int *n_re
         char *f[4], *t = lm__csv_trim(line);
         if (*t == '\0')
             continue;
-        int n = lm__csv_split(t, f, 4);
+        int n = lm_csv_split(t, f, 4);
         for (int i = 0; i < n; i++)
             f[i] = lm__csv_trim(f[i]);
         if (!n_fields) { /* the header */

@@ -133,7 +133,7 @@ static int load_register(sqlite3 *db, char *text, const char *path, int *n_rows,
         char *fields[3], *t = lm__csv_trim(line);
         if (*t == '\0')
             continue;
-        if (lm__csv_split(t, fields, 3) != 3) {
+        if (lm_csv_split(t, fields, 3) != 3) {
             snprintf(err, err_size, "%s:%ld: expected household_id,name,village", path, no);
             rc = LM_EINVAL;
             break;

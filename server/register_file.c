@@ -167,46 +167,6 @@ int lm__register_file_read(const char *path, const char *encoding, char **text, 
     return LM_OK;
 }
 
-/* Splits one CSV line into at most n fields in place (RFC 4180 quotes,
- * "" inside quotes). Returns the number of fields, -1 when malformed. */
-int lm__csv_split(char *line, char **fields, int n)
-{
-    int count = 0;
-    char *p = line;
-    for (;;) {
-        if (count == n)
-            return -1;
-        char *out = p, *start = p;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (*p == '\0')
-                    return -1;
-                if (*p == '"' && p[1] == '"') {
-                    *out++ = '"';
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    *out++ = *p++;
-                }
-            }
-            if (*p != ',' && *p != '\0')
-                return -1;
-        } else {
-            while (*p && *p != ',')
-                out = ++p;
-        }
-        char end = *p;
-        *out = '\0';
-        fields[count++] = start;
-        if (end == '\0')
-            return count;
-        p++;
-    }
-}
-
 /* Trims ASCII blanks at both ends, in place. */
 char *lm__csv_trim(char *s)
 {

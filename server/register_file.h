@@ -21,11 +21,6 @@
 int lm__register_file_read(const char *path, const char *encoding, char **text, size_t *len,
                            char *err, size_t err_size);
 
-/* Splits one CSV line into at most n fields in place (RFC 4180 quotes,
- * "" inside quotes). Returns the number of fields, -1 when malformed or
- * when the line has more than n. */
-int lm__csv_split(char *line, char **fields, int n);
-
 /* Trims ASCII blanks (and a CR or LF) at both ends, in place. */
 char *lm__csv_trim(char *s);
 

@@ -65,6 +65,7 @@ struct lm_session {
     int64_t auth_gen; /* the user's lm_users.auth_gen when it logged in */
     lm_user *u;       /* after WELCOME; owned */
     uint64_t started_ms;
+    uint64_t welcomed_ms; /* when WELCOME told the client its scope; 0 before */
     uint64_t bytes_in, bytes_out, changes_in, changes_out;
     /* Sync progress for lm_sessions_log: the server seq the client
      * confirmed holding (its PULL cursor; the CHANGES cursor once it says
@@ -162,6 +163,7 @@ struct lm_log_entry {
     uint64_t site, at_ms, bytes_in, bytes_out, pushed, pulled;
     uint64_t pull_cursor, push_queued;
     int has_pull_cursor, has_push_queued;
+    uint64_t welcomed_ms; /* the session told the client its scope then (0: it did not) */
 };
 
 /* Writes every entry gathered since the last one ran, in one transaction:
@@ -195,6 +197,9 @@ static void log_run(lm_store_job *job, lm_replica *r)
                                             e->bytes_out, e->pushed, e->pulled,
                                             e->has_pull_cursor ? &e->pull_cursor : NULL,
                                             e->has_push_queued ? &e->push_queued : NULL);
+    for (struct lm_log_entry *e = j->entries; e && rc == LM_OK; e = e->next)
+        if (e->welcomed_ms)
+            rc = lm__srvdb_user_seen(db, e->user, e->welcomed_ms);
     if (rc == LM_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         rc = LM_EDB;
     if (rc != LM_OK) {
@@ -266,6 +271,7 @@ static void record_session(lm_session *s)
     e->has_pull_cursor = s->has_pull_cursor;
     e->has_push_queued = s->has_pending;
     e->push_queued = s->pending > s->push_applied ? s->pending - s->push_applied : 0;
+    e->welcomed_ms = s->welcomed_ms;
     e->next = s->srv->log_pending;
     s->srv->log_pending = e;
     flush_session_log(s->srv);
@@ -722,6 +728,14 @@ static void auth_done(lm_store_job *job, int status)
     m.u.welcome.push_watermark = j->watermark;
     m.u.welcome.server_seq = j->head;
     m.u.welcome.role = (char *)lm_role_name(s->u->role); /* borrowed */
+    /* the scope, which the client checks entries against and follows when
+     * it changes (a list too long for a WELCOME is not sent: the client
+     * then does neither) */
+    if (s->u->role == LM_ROLE_AGENT && s->u->villages && strlen(s->u->villages) <= LM_MAX_TEXT)
+        m.u.welcome.villages = s->u->villages; /* borrowed */
+    if (s->u->role == LM_ROLE_DISPATCHER && s->u->county && strlen(s->u->county) <= LM_MAX_TEXT)
+        m.u.welcome.county = s->u->county; /* borrowed */
+    s->welcomed_ms = lm__now_ms();
     /* config.c bounds it to 64 MiB; clients frame PUSHes within it */
     m.u.welcome.max_frame = (uint32_t)s->srv->cfg.max_frame;
     /* The client may deflate its frames as one stream from its next frame
@@ -817,6 +831,8 @@ static void push_run(lm_store_job *job, lm_replica *r)
     lm_apply_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.writer = &j->s->u->scope;
+    if ((ctx.writer_before_until_ms = lm__user_prev_scope_until(j->s->u)))
+        ctx.writer_before = &j->s->u->prev_scope;
     ctx.origin_site = j->s->site;
     ctx.origin_upto_seq = j->msg.u.push.upto_seq;
     ctx.received_at_ms = lm__now_ms();

@@ -73,15 +73,25 @@ int lm__srvdb_ensure_schema(sqlite3 *db, char *err, size_t err_size)
     }
     if (migrate_users(db, err, err_size) != LM_OK)
         return LM_EDB;
-    /* Files made before the sync progress columns existed get them now. */
-    static const char *const added[] = {"pull_cursor", "push_queued"};
+    /* Files made before these columns existed get them now: the sync
+     * progress, and the user's name and previous scope (user update). */
+    static const char *const added[][3] = {
+        {"lm_sessions_log", "pull_cursor", "INTEGER"},
+        {"lm_sessions_log", "push_queued", "INTEGER"},
+        {"lm_users", "name", "TEXT"},
+        {"lm_users", "prev_villages", "TEXT"},
+        {"lm_users", "prev_county", "TEXT"},
+        {"lm_users", "moved_at", "INTEGER"},
+        {"lm_users", "seen_at", "INTEGER"},
+    };
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
-        int has = lm__srvdb_has_column(db, "lm_sessions_log", added[i]);
+        int has = lm__srvdb_has_column(db, added[i][0], added[i][1]);
         char alter[128];
-        snprintf(alter, sizeof alter, "ALTER TABLE lm_sessions_log ADD COLUMN %s INTEGER",
-                 added[i]);
+        snprintf(alter, sizeof alter, "ALTER TABLE %s ADD COLUMN %s %s", added[i][0], added[i][1],
+                 added[i][2]);
         if (has < 0 || (!has && sqlite3_exec(db, alter, NULL, NULL, NULL) != SQLITE_OK)) {
-            snprintf(err, err_size, "adding lm_sessions_log.%s: %s", added[i], sqlite3_errmsg(db));
+            snprintf(err, err_size, "adding %s.%s: %s", added[i][0], added[i][1],
+                     sqlite3_errmsg(db));
             return LM_EDB;
         }
     }
@@ -139,7 +149,8 @@ int lm__srvdb_user_get(sqlite3 *db, const char *id, lm_user *u)
     int rc = LM_EDB;
     if (sqlite3_prepare_v2(db,
                            "SELECT role, villages, county, pubkey, revoked, created_at,"
-                           " device_site, auth_gen FROM lm_users WHERE id = ?1",
+                           " device_site, auth_gen, prev_villages, prev_county, moved_at,"
+                           " seen_at FROM lm_users WHERE id = ?1",
                            -1, &st, NULL) != SQLITE_OK)
         goto fail_prepare;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -163,9 +174,15 @@ int lm__srvdb_user_get(sqlite3 *db, const char *id, lm_user *u)
     u->auth_gen = sqlite3_column_int64(st, 7);
     u->revoked = sqlite3_column_int(st, 4) != 0;
     u->created_at = sqlite3_column_int64(st, 5);
+    u->moved_at = sqlite3_column_int64(st, 10);
+    u->seen_at = sqlite3_column_int64(st, 11);
     rc = column_strdup(st, 1, &u->villages);
     if (rc == LM_OK)
         rc = column_strdup(st, 2, &u->county);
+    if (rc == LM_OK)
+        rc = column_strdup(st, 8, &u->prev_villages);
+    if (rc == LM_OK)
+        rc = column_strdup(st, 9, &u->prev_county);
     if (rc != LM_OK)
         goto fail_copy;
     sqlite3_finalize(st);
@@ -179,35 +196,73 @@ fail_prepare:
     return rc;
 }
 
-int lm__user_scope_build(lm_user *u)
+/* Splits a comma list into *list / *n (lm__user_clear frees it). */
+static int split_villages(const char *villages, char ***list, size_t *count)
 {
     size_t n = 0;
-    if (u->villages && *u->villages) {
+    *count = 0;
+    if (villages && *villages) {
         n = 1;
-        for (const char *p = u->villages; *p; p++)
+        for (const char *p = villages; *p; p++)
             n += *p == ',';
-        u->village_list = lm_calloc(n, sizeof *u->village_list);
-        if (!u->village_list)
+        *list = lm_calloc(n, sizeof **list);
+        if (!*list)
             return LM_ENOMEM;
-        const char *start = u->villages;
+        const char *start = villages;
         for (size_t i = 0; i < n; i++) {
             const char *end = strchr(start, ',');
             size_t len = end ? (size_t)(end - start) : strlen(start);
-            u->village_list[i] = lm_strndup(start, len);
-            if (!u->village_list[i]) {
-                u->n_villages = i;
+            (*list)[i] = lm_strndup(start, len);
+            if (!(*list)[i]) {
+                *count = i;
                 return LM_ENOMEM; /* lm__user_clear frees the ones made */
             }
             start = end ? end + 1 : start + len;
         }
     }
-    u->n_villages = n;
+    *count = n;
+    return LM_OK;
+}
+
+int lm__user_scope_build(lm_user *u)
+{
+    int rc = split_villages(u->villages, &u->village_list, &u->n_villages);
+    if (rc == LM_OK && u->moved_at)
+        rc = split_villages(u->prev_villages, &u->prev_village_list, &u->n_prev_villages);
+    if (rc != LM_OK)
+        return rc;
     u->scope.role = u->role;
     u->scope.user_id = u->id;
     u->scope.villages = (const char *const *)u->village_list;
-    u->scope.n_villages = n;
+    u->scope.n_villages = u->n_villages;
     u->scope.county = u->county;
+    u->prev_scope = u->scope;
+    u->prev_scope.villages = (const char *const *)u->prev_village_list;
+    u->prev_scope.n_villages = u->n_prev_villages;
+    u->prev_scope.county = u->prev_county;
     return LM_OK;
+}
+
+int lm__srvdb_user_seen(sqlite3 *db, const char *user, uint64_t at_ms)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "UPDATE lm_users SET seen_at = ?2 WHERE id = ?1 AND moved_at IS NOT NULL"
+                           " AND seen_at IS NULL AND moved_at <= ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return LM_EDB;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)at_ms);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return step == SQLITE_DONE ? LM_OK : LM_EDB;
+}
+
+uint64_t lm__user_prev_scope_until(const lm_user *u)
+{
+    if (!u->moved_at)
+        return 0;
+    return u->seen_at > 0 ? (uint64_t)u->seen_at : UINT64_MAX;
 }
 
 void lm__user_clear(lm_user *u)
@@ -219,8 +274,15 @@ void lm__user_clear(lm_user *u)
             lm_free(u->village_list[i]);
         lm_free(u->village_list);
     }
+    if (u->prev_village_list) {
+        for (size_t i = 0; i < u->n_prev_villages; i++)
+            lm_free(u->prev_village_list[i]);
+        lm_free(u->prev_village_list);
+    }
     lm_free(u->villages);
     lm_free(u->county);
+    lm_free(u->prev_villages);
+    lm_free(u->prev_county);
     memset(u, 0, sizeof *u);
 }
 

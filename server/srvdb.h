@@ -58,11 +58,31 @@ typedef struct lm_user {
     int64_t auth_gen;
     int revoked;
     int64_t created_at;
+    /* The scope before the last `user update` moved it (NULL, NULL when
+     * never moved), when that was, and the start of the user's first
+     * session after it (0 while none has been logged): changes stamped
+     * before that session may still be in the old scope (docs/sync.md,
+     * "Scope changes"). */
+    char *prev_villages;
+    char *prev_county;
+    int64_t moved_at;
+    int64_t seen_at;
     /* Scope view, filled by lm__user_scope_build. */
     char **village_list;
     size_t n_villages;
     lm_scope scope;
+    char **prev_village_list;
+    size_t n_prev_villages;
+    lm_scope prev_scope;
 } lm_user;
+
+/* The cut-off of u's previous scope in HLC milliseconds: a change stamped
+ * before it is also checked against u->prev_scope; 0 when u was never
+ * moved. */
+uint64_t lm__user_prev_scope_until(const lm_user *u);
+/* A session that told user its scope started at at_ms: the first one after
+ * a move ends the previous scope for changes stamped from then on. */
+int lm__srvdb_user_seen(sqlite3 *db, const char *user, uint64_t at_ms);
 
 /* Creates the server-only tables when missing. */
 int lm__srvdb_ensure_schema(sqlite3 *db, char *err, size_t err_size);

@@ -58,3 +58,41 @@ int lm_csv_field(FILE *f, const char *s)
     lm_free(inert);
     return LM_OK;
 }
+
+int lm_csv_split(char *line, char **fields, int n)
+{
+    int count = 0;
+    char *p = line;
+    for (;;) {
+        if (count == n)
+            return -1;
+        char *out = p, *start = p;
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                if (*p == '\0')
+                    return -1;
+                if (*p == '"' && p[1] == '"') {
+                    *out++ = '"';
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    *out++ = *p++;
+                }
+            }
+            if (*p != ',' && *p != '\0')
+                return -1;
+        } else {
+            while (*p && *p != ',')
+                out = ++p;
+        }
+        char end = *p;
+        *out = '\0';
+        fields[count++] = start;
+        if (end == '\0')
+            return count;
+        p++;
+    }
+}

@@ -108,6 +108,11 @@ int lm_text_host_port_parse(const char *s, int min_port, char *host, size_t host
  * nothing written. */
 int lm_csv_field(FILE *f, const char *s);
 
+/* Splits one CSV line (no line end) into at most n fields in place (RFC
+ * 4180 quotes, "" inside quotes). Returns the number of fields, -1 when
+ * malformed or when there are more than n. */
+int lm_csv_split(char *line, char **fields, int n);
+
 /* ---- dates ------------------------------------------------------------- */
 
 #define LM_DATE_MIN_YEAR 2000

@@ -307,6 +307,12 @@ typedef struct lm_msg_welcome {
      * accept that identity from then on (docs/security.md). */
     uint8_t has_next_identity;
     uint8_t next_identity[32];
+    /* The user's scope as the server holds it now (NULL when not sent: an
+     * older server, or hq): an agent's villages as a comma list, a
+     * dispatcher's county. The field tool checks entries against it and
+     * follows a change of it (docs/sync.md, "Scope changes"). */
+    char *villages;
+    char *county;
 } lm_msg_welcome;
 
 typedef struct lm_msg_push {

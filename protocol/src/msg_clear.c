@@ -38,6 +38,8 @@ void lm_msg_clear(lm_msg *m)
         break;
     case LM_MSG_WELCOME:
         lm_free(m->u.welcome.role);
+        lm_free(m->u.welcome.villages);
+        lm_free(m->u.welcome.county);
         break;
     case LM_MSG_PUSH:
         free_changes(m->u.push.changes, m->u.push.n_changes);

@@ -11,6 +11,7 @@
  *              q server_seq  r role  m max_frame? (0 when absent)
  *              f features? (LM_FEATURE_* bits granted to this client)
  *              n next_identity?(bin 32: the server's next certificate's SHA-256)
+ *              v villages? (an agent's, comma list)  c county? (a dispatcher's)
  *   PUSH       u upto_seq  d/r change list (see changes.c)
  *   PUSH_ACK   u upto_seq  a applied  c conflicts
  *              f refusals? [[index, code, reason|nil], ...]
@@ -57,6 +58,8 @@ static const lm__field welcome[] = {
     F("f", "features", LM__F_U64, 0, u.welcome.features, 0),
     F2("n", "next_identity", LM__F_OPT_BIN32, 0, u.welcome.next_identity,
        u.welcome.has_next_identity),
+    F("v", "villages", LM__F_STR, 0, u.welcome.villages, LM_MAX_TEXT),
+    F("c", "county", LM__F_STR, 0, u.welcome.county, LM_MAX_TEXT),
 };
 
 static const lm__field push[] = {

@@ -6,9 +6,12 @@
  * with the same reason. docs/cli.md "Bounds" and docs/sync.md "Ledger
  * rules" list them.
  *
- * Rules on a value alone live here; the rules that read other rows
- * (references that must exist, an amount against its collection's price)
- * run in the engine on the server only, where every row is at hand.
+ * Rules on a value alone live here. The rules on a new row that read the
+ * writer's scope and other rows (a village of the agent's, a farmer of
+ * the collection's village, a stop on a route of the dispatcher's county,
+ * an amount against its price) are the engine's (scope.c, rules.c); the
+ * server runs them on every change, the field tool on the row it is about
+ * to write (lm_rules_new_row), against the scope the server last told it.
  *
  * Ownership: reasons are static strings; nothing is allocated.
  */
@@ -18,6 +21,7 @@
 #include <stdint.h>
 
 #include "lm_protocol.h"
+#include "lm_sync.h"
 #include "money.h" /* text/: the amount formula and the kg and price bounds */
 
 #ifdef __cplusplus
@@ -62,6 +66,23 @@ int lm_rules_text(const char *text, size_t len, size_t max, const char **why);
  * naming the bound. Columns the ledger does not know pass. */
 int lm_rules_value(const char *table, const char *column, const lm_value *v, uint64_t now_ms,
                    const char **why);
+
+/* Reads the value of column of the row being checked into *out (type
+ * LM_VAL_NULL when the row has none; text borrowed or owned, the caller
+ * clears out); < 0 fails the check with that error. */
+typedef int (*lm_rules_get_fn)(void *ud, const char *column, lm_value *out);
+
+/* The rules the server applies to a new row of table written by writer,
+ * the same code: the scope and ownership rules (scope.c: an agent writes
+ * farmers and its own collections in its villages, no route stops; a
+ * dispatcher routes of its county and stops on them...) and the row
+ * rules (rules.c: required columns, the amount, the farmer of the
+ * collection's village), reading the other rows from r. 0 when the server
+ * would take the row; else a refusal code (LM_ESCOPE, LM_EDENIED,
+ * LM_EINVAL, LM_EMISSING...) with *why a static reason; or an error with
+ * *why NULL. */
+int lm_rules_new_row(lm_replica *r, const lm_scope *writer, const char *table, lm_rules_get_fn get,
+                     void *ud, const char **why);
 
 #ifdef __cplusplus
 }

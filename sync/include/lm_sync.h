@@ -223,6 +223,12 @@ typedef struct lm_apply_ctx {
     /* Writer's rights; NULL = trusted (an agent applying what the server
      * sent). A change outside the writer's rights is refused, not applied. */
     const lm_scope *writer;
+    /* A moved user's previous scope (docs/sync.md, "Scope changes"): a row
+     * the writer's scope refuses, whose changes in the batch were all
+     * stamped (HLC ms) before writer_before_until_ms, is checked against
+     * writer_before instead. NULL = none. */
+    const lm_scope *writer_before;
+    uint64_t writer_before_until_ms;
     /* Watermark to record in the same transaction: the origin site and the
      * seq the batch covers through (0/0 = none). Changes from a batch at or
      * below the stored watermark are no-ops. */
@@ -368,6 +374,13 @@ typedef struct lm_refusal_record {
 
 int lm_replica_refusals(lm_replica *r, lm_refusal_record **out, size_t *n);
 void lm_refusal_records_free(lm_refusal_record *rr, size_t n);
+
+/* The replica follows its user's new scope (docs/sync.md, "Scope
+ * changes"): removes, in one transaction and without capturing it, every
+ * row scope does not see and nothing of which waits to be pushed, with its
+ * versions. hq (and LM_ROLE_SYSTEM) sees everything: nothing is removed.
+ * *removed (may be NULL) = rows removed. */
+int lm_replica_scope_prune(lm_replica *r, const lm_scope *scope, uint64_t *removed);
 
 /* Deterministic hash of all synced state a scope may see (tables, rows,
  * values; not versions): replicas that converged have equal hashes. */

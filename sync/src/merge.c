@@ -566,6 +566,21 @@ static uint64_t loaded_at(const rowstate *rs, int *status_cid, int *weight_cid)
     return rs->cells[*status_cid].hlc;
 }
 
+/* 1 when every valid change of the row was stamped before the moved
+ * writer's cut-off (lm_apply_ctx.writer_before_until_ms). */
+static int stamped_before(const batch *b, const sortkey *keys, uint32_t len, const uint8_t *valid)
+{
+    int any = 0;
+    for (uint32_t i = 0; i < len; i++) {
+        if (!valid[i])
+            continue;
+        if (LM_HLC_MS(b->ch[keys[i].idx].hlc) >= b->ctx->writer_before_until_ms)
+            return 0;
+        any = 1;
+    }
+    return any;
+}
+
 int lm__merge_row(batch *b, const sortkey *keys, uint32_t len)
 {
     lm_replica *r = b->r;
@@ -641,6 +656,15 @@ int lm__merge_row(batch *b, const sortkey *keys, uint32_t len)
     getctx g = {b, &rs, keys, len};
     if (w && !rs.cells[0].has) {
         code = lm__scope_row_check(r, w, tid, !rs.existed, group_get, &g, &why);
+        if (code == LM_ESCOPE && b->ctx->writer_before && stamped_before(b, keys, len, valid)) {
+            /* the user was moved: its changes made before it heard of the
+             * move are checked against the scope it had then */
+            const char *why_before = NULL;
+            code = lm__scope_row_check(r, b->ctx->writer_before, tid, !rs.existed, group_get, &g,
+                                       &why_before);
+            if (code == LM_ESCOPE || code == LM_EDENIED)
+                code = LM_ESCOPE; /* with the reason of the scope it has now */
+        }
         if (code < 0 && code != LM_ESCOPE && code != LM_EDENIED) {
             rc = code;
             goto done;

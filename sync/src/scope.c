@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "lm_rules.h"
 #include "sync_internal.h"
 
 const char *lm_role_name(int role)
@@ -355,4 +356,22 @@ int lm__scope_col_check(const lm_scope *w, int tid, int cid, const char **why)
     *why = owner[0] == 'a' ? "column is owned by the agent role"
                            : "column is owned by the dispatcher role";
     return LM_EOWNER;
+}
+
+/* lm_rules.h: the server's rules on a new row, for the field tool's entry
+ * checks; here, above rules.c, since it runs both files' checks. */
+int lm_rules_new_row(lm_replica *r, const lm_scope *writer, const char *table, lm_rules_get_fn get,
+                     void *ud, const char **why)
+{
+    *why = NULL;
+    int tid = table ? lm__table_find(table) : 0;
+    if (!r || !get || tid <= 0)
+        return LM_EINVAL;
+    int rc = lm__scope_row_check(r, writer, tid, 1, get, ud, why);
+    if (rc == LM_ESCOPE || rc == LM_EDENIED)
+        return rc;
+    *why = NULL;
+    if (rc)
+        return rc;
+    return lm__rules_row(r, tid, get, ud, why);
 }

@@ -13,7 +13,9 @@
  *   rules.c      the ledger's rules on a value and on a new row
  *   meta.c       lm_meta: settings and counters by key
  *   clock.c      the hybrid logical clock, ids, stamping captures
- *   scope.c      roles; who may see and who may write what
+ *   scope.c      roles; who may see and who may write what (and
+ *                lm_rules_new_row, the field tool's entry check: scope
+ *                and row rules together)
  *   scope_key.c  the scope key of a row (an agent's pull reads by it)
  *   schema.c     migrations: tables, lm_columns, capture triggers
  *   replica.c    open, migrate, close; small settings
@@ -26,6 +28,7 @@
  *   stamps.c     writing the received_at stamps of a PUSH_ACK
  *   check.c      SQLite's integrity checks of the file
  *   salvage.c    copying what only a damaged replica holds into a new one
+ *   prune.c      a replica following its user's new scope
  */
 #ifndef LM_SYNC_INTERNAL_H
 #define LM_SYNC_INTERNAL_H
