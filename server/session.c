@@ -1041,16 +1041,22 @@ static void on_hello(lm_session *s, lm_msg *m)
     submit(s, &j->base, j->write);
 }
 
+/* ERROR LM_ETOOBIG for a PUSH of at least n changes, over the limit. */
+static void push_too_big(lm_session *s, uint32_t n)
+{
+    char text[160];
+    snprintf(text, sizeof text,
+             "PUSH of %u changes or more, over this server's limit of %u changes a PUSH "
+             "(max_changes_per_push)",
+             n, s->srv->cfg.max_changes_per_push);
+    fail_session(s, LM_ETOOBIG, text);
+}
+
 /* PUSH: the decoded batch moves into a write job (m is left empty). */
 static void on_push(lm_session *s, lm_msg *m)
 {
     if (m->u.push.n_changes > s->srv->cfg.max_changes_per_push) {
-        char text[160];
-        snprintf(text, sizeof text,
-                 "PUSH of %u changes, over this server's limit of %u changes a PUSH "
-                 "(max_changes_per_push)",
-                 m->u.push.n_changes, s->srv->cfg.max_changes_per_push);
-        fail_session(s, LM_ETOOBIG, text);
+        push_too_big(s, m->u.push.n_changes);
         return;
     }
     push_job *j = lm_calloc(1, sizeof *j);
@@ -1109,6 +1115,15 @@ static void handle_frame(lm_session *s, const lm_frame *f)
 {
     lm_msg m;
     char err[160] = "";
+    uint32_t rows;
+    if (s->state == ST_READY && f->type == LM_MSG_PUSH &&
+        lm_push_rows(f->payload, f->payload_len, &rows) == LM_OK &&
+        rows > s->srv->cfg.max_changes_per_push) {
+        /* each row is a change or more: refused before the loop pays for
+         * decoding it (100,000 changes: most of a second) */
+        push_too_big(s, rows);
+        return;
+    }
     int rc = lm_msg_decode(f->type, f->payload, f->payload_len, &m, err, sizeof err);
     if (rc != LM_OK) {
         fail_session(s, rc, err[0] ? err : lm_strerror(rc));

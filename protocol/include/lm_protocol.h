@@ -402,6 +402,12 @@ int lm_msg_encode_frame_z(const lm_msg *m, lm_frame_deflater *z, lm_buf *out, si
 int lm_msg_decode(int type, const uint8_t *payload, size_t len, lm_msg *m, char *errmsg,
                   size_t errmsg_size);
 
+/* The rows of a PUSH payload (its "r" array; each row is one change or
+ * more), read from the array's header without decoding the batch, so a
+ * server can refuse one over its limit before paying for the decode.
+ * LM_OK and *rows (0 when there is no "r"), or LM_EMALFORMED. */
+int lm_push_rows(const uint8_t *payload, size_t len, uint32_t *rows);
+
 /* --------------------------------------------------------------- auth */
 
 /* User keys are 32 random bytes, shown to people as 64 lowercase hex chars. */

@@ -287,6 +287,26 @@ static int decode(lm__dctx *c, int type, const uint8_t *payload, size_t len, lm_
     return LM_OK;
 }
 
+int lm_push_rows(const uint8_t *payload, size_t len, uint32_t *rows)
+{
+    lm__mp_reader r = {payload, len};
+    uint32_t n;
+    *rows = 0;
+    if (lm__mp_read_map(&r, &n) != LM_OK)
+        return LM_EMALFORMED;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *key;
+        uint32_t klen;
+        if (lm__mp_read_str(&r, &key, &klen) != LM_OK)
+            return LM_EMALFORMED;
+        if (klen == 1 && key[0] == 'r')
+            return lm__mp_read_array(&r, rows) == LM_OK ? LM_OK : LM_EMALFORMED;
+        if (lm__mp_skip(&r, 0) != LM_OK)
+            return LM_EMALFORMED;
+    }
+    return LM_OK;
+}
+
 int lm_msg_decode(int type, const uint8_t *payload, size_t len, lm_msg *m, char *errmsg,
                   size_t errmsg_size)
 {

@@ -238,6 +238,40 @@ static void test_compactness(void)
     }
 }
 
+/* lm_push_rows: the rows of a PUSH read from its header, never more than
+ * its changes and at least one for a non-empty batch; garbage is
+ * LM_EMALFORMED, a PULL has no rows. */
+static void test_push_rows(void)
+{
+    lm_msg m = {.type = LM_MSG_PUSH};
+    m.u.push.changes = pu_collections(100, 0, UINT64_C(0x1234567890), &m.u.push.n_changes);
+    lm_buf b;
+    lm_buf_init(&b);
+    CHECK_RC(lm_msg_encode(&m, &b), LM_OK);
+    uint32_t rows = 0;
+    CHECK_RC(lm_push_rows(b.data, b.len, &rows), LM_OK);
+    CHECK(rows >= 100 && rows <= m.u.push.n_changes);
+    /* with a distinct hlc each, every change is a row of its own */
+    for (uint32_t i = 0; i < m.u.push.n_changes; i++)
+        m.u.push.changes[i].hlc += i;
+    lm_buf_reset(&b);
+    CHECK_RC(lm_msg_encode(&m, &b), LM_OK);
+    CHECK_RC(lm_push_rows(b.data, b.len, &rows), LM_OK);
+    CHECK_EQ_INT(rows, m.u.push.n_changes);
+    CHECK_RC(lm_push_rows(b.data, 3, &rows), LM_EMALFORMED);
+    const uint8_t junk[] = {0xc1, 0x00};
+    CHECK_RC(lm_push_rows(junk, sizeof junk, &rows), LM_EMALFORMED);
+    lm_msg_clear(&m);
+    lm_msg pull = {.type = LM_MSG_PULL};
+    pull.u.pull.cursor = 7;
+    pull.u.pull.max_bytes = 1024;
+    lm_buf_reset(&b);
+    CHECK_RC(lm_msg_encode(&pull, &b), LM_OK);
+    CHECK_RC(lm_push_rows(b.data, b.len, &rows), LM_OK);
+    CHECK_EQ_INT(rows, 0);
+    lm_buf_close(&b);
+}
+
 /* ------------------------------------------------------ hand-made inputs */
 
 typedef struct pb {
@@ -903,6 +937,7 @@ int main(void)
 {
     test_round_trips();
     test_compactness();
+    test_push_rows();
     test_field_errors();
     test_change_errors();
     test_depth();
