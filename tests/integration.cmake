@@ -33,7 +33,7 @@ if(NOT Python3_FOUND)
   return()
 endif()
 foreach(t sync auth input drop conflicts retry pipeline checkpoint queue_limit big_rows slow_writer
-          farmers paying route_geo ledger_rules damaged disk_full restore hostile_text dates
+          farmers paying route_geo ledger_rules damaged disk_full restore clones hostile_text dates
           readable)
   add_test(NAME integration_${t}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_${t}.py)

@@ -307,6 +307,9 @@ typedef struct lm_msg_welcome {
     uint32_t max_frame;      /* largest frame the server accepts, header included;
                               * 0 (an older server) = LM_FRAME_DEFAULT_MAX */
     uint64_t features;       /* LM_FEATURE_* the server grants this client; 0 when not sent */
+    /* the digest of the batch that set push_watermark (lm_push_digest,
+     * lm_sync.h); 0 when not sent or unknown */
+    uint64_t push_digest;
 } lm_msg_welcome;
 
 typedef struct lm_msg_push {

@@ -11,6 +11,7 @@
  *   WELCOME    t server_time_ms  s server_site  w push_watermark
  *              q server_seq  r role  m max_frame? (0 when absent)
  *              f features? (LM_FEATURE_* bits granted to this client)
+ *              d push_digest? (lm_push_digest of the batch that set w; 0 when absent)
  *   PUSH       u upto_seq  d/r change list (see changes.c)
  *   PUSH_ACK   u upto_seq  a applied  c conflicts
  *              f refusals? [[index, code, reason|nil], ...]
@@ -64,6 +65,7 @@ static const lm__field welcome[] = {
     F("r", "role", LM__F_STR, 1, u.welcome.role, LM_MAX_NAME),
     F("m", "max_frame", LM__F_U32, 0, u.welcome.max_frame, 0),
     F("f", "features", LM__F_U64, 0, u.welcome.features, 0),
+    F("d", "push_digest", LM__F_U64, 0, u.welcome.push_digest, 0),
 };
 
 static const lm__field push[] = {

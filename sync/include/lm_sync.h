@@ -35,8 +35,11 @@ typedef struct lm_replica lm_replica;
  * seq index covers what reading the log by seq needs (schema.c). 7: refusals
  * counted per user, code, table and reason (lm_refusal_counts), an index of
  * adjustments by collection (schema.c). 8: load_corrections, a
- * dispatcher's or hq's correction of a stop's load (tables.c). */
-#define LM_SCHEMA_VERSION 8
+ * dispatcher's or hq's correction of a stop's load (tables.c). 14: the
+ * digest of the batch that set each watermark, and this replica's pushed
+ * batches not yet acknowledged (lm_push_marks), which tell a clone from a
+ * lost acknowledgement (lm_replica_adopt_watermark_digest). */
+#define LM_SCHEMA_VERSION 14
 
 /* Text ids: 26 chars, time-ordered (48-bit ms) and site-unique, NUL included. */
 #define LM_ID_SIZE 27
@@ -223,6 +226,9 @@ typedef struct lm_apply_ctx {
      * below the stored watermark are no-ops. */
     uint64_t origin_site;
     uint64_t origin_upto_seq;
+    /* The batch's lm_push_digest, kept beside the watermark when the batch
+     * moves it (0 = none); WELCOME sends it back. */
+    uint64_t origin_digest;
     /* When non-NULL, meta key/value written in the same transaction (an
      * agent stores its pull cursor this way). */
     const char *cursor_key;
@@ -266,6 +272,24 @@ void lm_apply_result_clear(lm_apply_result *res);
 
 /* Per-origin watermark (0 when unknown). */
 int lm_replica_watermark(lm_replica *r, uint64_t origin_site, uint64_t *seq);
+/* The same, with the digest of the batch that set it (0 when unknown: set
+ * before schema version 14, or by a caller that gave none). */
+int lm_replica_watermark_digest(lm_replica *r, uint64_t origin_site, uint64_t *seq,
+                                uint64_t *digest);
+
+/* What identifies a PUSH batch: a digest (63 bits of SHA-256; 0 only when
+ * out of memory) of its changes, every field as sent, and its upto_seq. The sender keeps it
+ * (lm_replica_push_mark), the receiver computes it from what it decoded
+ * (lm_apply_ctx.origin_digest); the encoding round-trips exactly, so the
+ * two agree. */
+uint64_t lm_push_digest(const lm_change *batch, uint32_t n, uint64_t upto_seq);
+
+/* Agent side, before sending a PUSH: one durable commit (as
+ * lm_replica_flush: everything logged so far survives a power cut) that
+ * also keeps the batch's digest until an acknowledgement covers it. At
+ * the next WELCOME, a watermark past the acknowledgements is a lost ack
+ * when its digest is one this replica kept, and a clone's otherwise. */
+int lm_replica_push_mark(lm_replica *r, const lm_change *batch, uint32_t n, uint64_t upto_seq);
 
 /* Agent side, after PUSH_ACK: marks local changes up to upto_seq as
  * acknowledged and keeps the refusals the server reported for changes of
@@ -304,6 +328,15 @@ int lm_replica_seq(lm_replica *r, uint64_t *seq);
  * pulling from the start (rows the old site wrote elsewhere are not in
  * this file). */
 int lm_replica_adopt_watermark(lm_replica *r, uint64_t watermark);
+/* The same with the digest of the batch that set the watermark (WELCOME
+ * `d`; 0 = unknown, the rule above). With one, the watermark is a lost
+ * acknowledgement only when it names a batch this replica sent
+ * (lm_replica_push_mark) with that digest; otherwise the server holds,
+ * under this site's seqs, changes this file never made: a restored copy,
+ * or a live clone that logged as many changes or more since the copy. It
+ * takes a fresh site as above, logging again under it every change of
+ * its own the server has not acknowledged. */
+int lm_replica_adopt_watermark_digest(lm_replica *r, uint64_t watermark, uint64_t digest);
 
 /* Agent side, after PUSH_ACK: writes the received_at stamps the server
  * reported for the pushed batch, as the server's own writes (site

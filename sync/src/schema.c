@@ -346,6 +346,18 @@ static int migrate_to_8(lm_replica *r)
     return lm__exec_sb(r, &b, "adding load_corrections");
 }
 
+/* Version 8 -> 14: telling a cloned replica from a lost acknowledgement
+ * (outgoing.c, lm_replica_adopt_watermark_digest). A server keeps beside
+ * each origin's watermark the digest of the batch that set it
+ * (lm_push_digest); a replica keeps the digest of every batch it sent and
+ * the server has not acknowledged yet (lm_push_marks). */
+static int migrate_to_14(lm_replica *r)
+{
+    return lm__exec(r, "ALTER TABLE lm_watermarks ADD COLUMN digest INTEGER;\n"
+                       "CREATE TABLE IF NOT EXISTS lm_push_marks(upto INTEGER NOT NULL,"
+                       " digest INTEGER NOT NULL, PRIMARY KEY(upto, digest)) WITHOUT ROWID;\n");
+}
+
 /* The capture triggers of this version, made again: version 2 added row
  * entries to them, version 3 the prev_hlc of a write that replaces an
  * unacknowledged local one (capture_cell_sql), version 4 the scope key,
@@ -379,6 +391,8 @@ int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
     if (from < 7 && (rc = migrate_to_7(r)))
         return rc;
     if (from < 8 && (rc = migrate_to_8(r)))
+        return rc;
+    if (from < 14 && (rc = migrate_to_14(r)))
         return rc;
     if (from < LM_SCHEMA_VERSION && (rc = make_triggers(r)))
         return rc;

@@ -52,7 +52,8 @@ static void fill(lm_msg *m, int type, int variant)
                                         .push_watermark = (uint64_t)variant * 1000,
                                         .server_seq = UINT64_C(987654),
                                         .role = lm_strdup(variant ? "hq" : "agent"),
-                                        .max_frame = variant ? 262144u : 0u};
+                                        .max_frame = variant ? 262144u : 0u,
+                                        .push_digest = (uint64_t)variant * UINT64_C(0x1234567)};
         break;
     case LM_MSG_PUSH:
         m->u.push.upto_seq = 100 + (uint64_t)variant;

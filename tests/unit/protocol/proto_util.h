@@ -108,6 +108,7 @@ static inline int pu_msg_eq(const lm_msg *a, const lm_msg *b)
                a->u.welcome.push_watermark == b->u.welcome.push_watermark &&
                a->u.welcome.server_seq == b->u.welcome.server_seq &&
                a->u.welcome.max_frame == b->u.welcome.max_frame &&
+               a->u.welcome.push_digest == b->u.welcome.push_digest &&
                pu_str_eq(a->u.welcome.role, b->u.welcome.role);
     case LM_MSG_PUSH:
         return a->u.push.upto_seq == b->u.push.upto_seq &&

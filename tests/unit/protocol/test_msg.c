@@ -105,7 +105,8 @@ static void sample(int type, lm_msg *m, uint32_t n_changes)
                                         .push_watermark = 4711,
                                         .server_seq = UINT64_MAX,
                                         .role = lm_strdup("dispatcher"),
-                                        .max_frame = 262144};
+                                        .max_frame = 262144,
+                                        .push_digest = UINT64_C(0x7fffffffffffffff)};
         break;
     case LM_MSG_PUSH:
         m->u.push.upto_seq = 123456789;

@@ -241,6 +241,9 @@ static void drop_triggers(lm_replica *r)
 static lm_replica *take_back_and_reopen(lm_replica *r, const char *name, const char *sql)
 {
     CHECK_RC(st_exec(r, LOAD_CORRECTIONS_DROP), SQLITE_OK);
+    /* version 14: the watermark's digest, the push marks */
+    CHECK_RC(st_exec(r, "ALTER TABLE lm_watermarks DROP COLUMN digest; DROP TABLE lm_push_marks"),
+             SQLITE_OK);
     CHECK_RC(st_exec(r, sql), SQLITE_OK);
     long long versions = st_int(r, "SELECT count(*) FROM lm_versions");
     lm_replica_close(r);
@@ -252,6 +255,10 @@ static lm_replica *take_back_and_reopen(lm_replica *r, const char *name, const c
                  LM_SCHEMA_VERSION);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_versions"), versions);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 3 * 12);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM pragma_table_info('lm_watermarks')"
+                           " WHERE name='digest'"),
+                 1);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_push_marks"), 0);
     return r;
 }
 
