@@ -131,6 +131,11 @@ typedef struct lm_salvage_stats {
     uint64_t rows_foreign;   /* readable rows another site wrote, not held */
     uint64_t tables_damaged; /* tables with rows on unreadable pages */
     char damaged[128];       /* their names, comma separated (truncated) */
+    /* cells of rows the server held that the damaged file changed after
+     * its last acknowledgement, written into the new replica */
+    uint64_t cells_copied;
+    uint64_t conflicts_copied; /* rows of the local conflict log copied */
+    uint64_t refusals_copied;  /* rows of the local refusal log copied */
 } lm_salvage_stats;
 
 /* Salvage (docs/sync.md, "Damaged replicas"): r is a new replica of the
@@ -142,7 +147,11 @@ typedef struct lm_salvage_stats {
  * changes, so r's next sync sends them under r's site; columns only the
  * server writes (received_at) are left for it to stamp. Each table is
  * read forward and backward in storage order up to its first unreadable
- * page, so one damaged region loses only the rows on it. */
+ * page, so one damaged region loses only the rows on it. Then, for rows r
+ * holds alive, every cell the damaged file's log shows it wrote after its
+ * last acknowledgement whose value it can read and r holds differently is
+ * written into r (an UPDATE, captured as r's change); and the rows of its
+ * conflict and refusal logs that r lacks are copied. */
 int lm_replica_salvage(lm_replica *r, const char *bad_path, lm_salvage_stats *st);
 const char *lm_replica_errmsg(const lm_replica *r);
 
