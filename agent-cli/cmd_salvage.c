@@ -183,6 +183,12 @@ static void members(lm_json *j, const void *arg)
     lm_json_uint(j, x->sv->rows_known);
     lm_json_key(j, "foreign");
     lm_json_uint(j, x->sv->rows_foreign);
+    lm_json_key(j, "changes_copied");
+    lm_json_uint(j, x->sv->cells_copied);
+    lm_json_key(j, "conflicts_copied");
+    lm_json_uint(j, x->sv->conflicts_copied);
+    lm_json_key(j, "refusals_copied");
+    lm_json_uint(j, x->sv->refusals_copied);
     lm_json_key(j, "damaged_tables");
     lm_json_string(j, x->sv->damaged);
     lm_json_key(j, "pushed_changes");
@@ -262,10 +268,12 @@ int lm_cmd_salvage(int argc, char **argv)
     if (c.json) {
         code = lm_cli_print_object(cmd, members, &x);
     } else {
-        printf("salvaged %s into %s (new site %016llx): %llu records re-sent, %llu already on "
-               "the server\n",
+        printf("salvaged %s into %s (new site %016llx): %llu records re-sent, %llu changes to "
+               "records the server had re-sent, %llu already on the server; %llu conflicts and "
+               "%llu refusals kept\n",
                path, out, (unsigned long long)x.site, (unsigned long long)sv.rows_copied,
-               (unsigned long long)sv.rows_known);
+               (unsigned long long)sv.cells_copied, (unsigned long long)sv.rows_known,
+               (unsigned long long)sv.conflicts_copied, (unsigned long long)sv.refusals_copied);
         code = fflush(stdout) == 0 ? LM_EXIT_OK : LM_EXIT_RUNTIME;
     }
 done:

@@ -296,9 +296,9 @@ static void add_stats(lm_sync_stats *sum, const lm_sync_stats *one)
 static int went_on_as_new_site(lm_replica *r)
 {
     fprintf(stderr,
-            "lastmile: sync: this replica is a restored or copied file (the server already has "
-            "more of its changes than it ever counted); it goes on as site %016llx and sends "
-            "what it recorded since its last sync under it\n",
+            "lastmile: sync: this replica is a restored or copied file (the server holds "
+            "changes of its site that this file did not make); it goes on as site %016llx and "
+            "sends what it recorded since its last sync under it\n",
             (unsigned long long)lm_replica_site(r));
     return lm_replica_meta_set(r, "pull_cursor", "0");
 }

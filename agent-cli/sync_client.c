@@ -10,7 +10,7 @@
  *   WELCOME     → adopt the server clock and its watermark of our changes
  *     (lm_replica_adopt_watermark); push loop:
  *     local changes after max(push_watermark, acked seq) within the budget,
- *     made durable first if logged after the last check (lm_replica_flush)
+ *     made durable first with the batch's digest kept (lm_replica_push_mark)
  *     → PUSH → PUSH_ACK → lm_replica_push_acked() → next batch; while
  *     acks are fast, PUSH_DEPTH batches are in flight (the server answers
  *     them in order), so the server merges one while this side reads and
@@ -111,10 +111,9 @@ typedef struct client {
     uint64_t server_site;
     push_batch inflight[PUSH_DEPTH]; /* oldest first */
     int n_inflight;
-    int depth;             /* batches allowed in flight now: 1 until an ack is fast */
-    uint64_t read_upto;    /* the log is read up to here */
-    uint64_t flushed_upto; /* the log was durable up to here when last checked (lm_replica_flush) */
-    int push_drained;      /* the last read found nothing after read_upto */
+    int depth;          /* batches allowed in flight now: 1 until an ack is fast */
+    uint64_t read_upto; /* the log is read up to here */
+    int push_drained;   /* the last read found nothing after read_upto */
     size_t budget;
     /* the budget grows no further than this: BUDGET_MAX, or below the
      * budget whose frame outgrew max_frame (values that do not deflate),
@@ -339,11 +338,6 @@ static int read_push_frame(client *c, push_batch *b, lm_buf *frame)
         }
         if (b->n == 0)
             return LM_OK;
-        if (b->upto > c->flushed_upto && (rc = lm_replica_flush(c->r, &c->flushed_upto))) {
-            fail(c, rc, "cannot make the changes durable before sending them: %s",
-                 lm_replica_errmsg(c->r));
-            return rc;
-        }
         lm_msg m;
         memset(&m, 0, sizeof m);
         m.type = LM_MSG_PUSH;
@@ -352,6 +346,16 @@ static int read_push_frame(client *c, push_batch *b, lm_buf *frame)
         m.u.push.n_changes = b->n;
         lm_buf_reset(frame);
         rc = lm_msg_encode_frame_z(&m, c->z, frame, DEFLATE_MIN, c->max_frame);
+        /* One durable commit before the batch leaves, keeping its digest:
+         * the server's watermark will name these changes for good (a
+         * counter rolled back under it would give a new purchase a seq the
+         * server says it has), and the digest tells a lost ack of this
+         * batch from a clone's batch at the next WELCOME. */
+        if (rc == LM_OK && (rc = lm_replica_push_mark(c->r, b->v, b->n, b->upto))) {
+            fail(c, rc, "cannot make the changes durable before sending them: %s",
+                 lm_replica_errmsg(c->r));
+            return rc;
+        }
         if (rc == LM_OK)
             return LM_OK;
         const lm_change *big = rc == LM_ETOOBIG ? oversized_value(b) : NULL;
@@ -644,7 +648,7 @@ static void on_welcome(client *c, const lm_msg_welcome *w)
     }
     snprintf(c->st->role, sizeof c->st->role, "%s", w->role ? w->role : "");
     c->push_watermark = w->push_watermark;
-    if ((rc = lm_replica_adopt_watermark(c->r, w->push_watermark))) {
+    if ((rc = lm_replica_adopt_watermark_digest(c->r, w->push_watermark, w->push_digest))) {
         fail(c, rc, "cannot adopt the server's watermark: %s", lm_replica_errmsg(c->r));
         return;
     }

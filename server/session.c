@@ -125,7 +125,7 @@ typedef struct auth_job {
     int rc;
     char why[128]; /* for the client when !ok */
     lm_user *u;
-    uint64_t watermark, head;
+    uint64_t watermark, digest, head;
     const char *db; /* for the staged next identity; NULL with plaintext (borrowed) */
     uint64_t polls; /* srv->auth_polls when this run was submitted */
     int reruns;
@@ -654,7 +654,7 @@ static void auth_run(lm_store_job *job, lm_replica *r)
     j->ok = 1;
     j->rc = lm__user_scope_build(j->u);
     if (j->rc == LM_OK)
-        j->rc = lm_replica_watermark(r, j->site, &j->watermark);
+        j->rc = lm_replica_watermark_digest(r, j->site, &j->watermark, &j->digest);
     if (j->rc == LM_OK)
         j->rc = lm_replica_seq(r, &j->head);
     /* A staged rotation is announced to every device that logs in, inside
@@ -726,6 +726,8 @@ static void auth_done(lm_store_job *job, int status)
     m.u.welcome.server_time_ms = lm__now_ms();
     m.u.welcome.server_site = lm__store_site(s->srv->store);
     m.u.welcome.push_watermark = j->watermark;
+    /* which batch set it: a replica that never sent it is a clone */
+    m.u.welcome.push_digest = j->digest;
     m.u.welcome.server_seq = j->head;
     m.u.welcome.role = (char *)lm_role_name(s->u->role); /* borrowed */
     /* the scope, which the client checks entries against and follows when
@@ -835,6 +837,9 @@ static void push_run(lm_store_job *job, lm_replica *r)
         ctx.writer_before = &j->s->u->prev_scope;
     ctx.origin_site = j->s->site;
     ctx.origin_upto_seq = j->msg.u.push.upto_seq;
+    /* kept with the watermark this batch may move, and sent in WELCOME */
+    ctx.origin_digest =
+        lm_push_digest(j->msg.u.push.changes, j->msg.u.push.n_changes, j->msg.u.push.upto_seq);
     ctx.received_at_ms = lm__now_ms();
     ctx.ledger_rules = 1;
     ctx.max_ahead_ms = j->s->srv->cfg.max_clock_ahead_ms;

@@ -313,6 +313,9 @@ typedef struct lm_msg_welcome {
      * follows a change of it (docs/sync.md, "Scope changes"). */
     char *villages;
     char *county;
+    /* the digest of the batch that set push_watermark (lm_push_digest,
+     * lm_sync.h); 0 when not sent or unknown */
+    uint64_t push_digest;
 } lm_msg_welcome;
 
 typedef struct lm_msg_push {

@@ -12,6 +12,7 @@
  *              f features? (LM_FEATURE_* bits granted to this client)
  *              n next_identity?(bin 32: the server's next certificate's SHA-256)
  *              v villages? (an agent's, comma list)  c county? (a dispatcher's)
+ *              d push_digest? (lm_push_digest of the batch that set w; 0 when absent)
  *   PUSH       u upto_seq  d/r change list (see changes.c)
  *   PUSH_ACK   u upto_seq  a applied  c conflicts
  *              f refusals? [[index, code, reason|nil], ...]
@@ -60,6 +61,7 @@ static const lm__field welcome[] = {
        u.welcome.has_next_identity),
     F("v", "villages", LM__F_STR, 0, u.welcome.villages, LM_MAX_TEXT),
     F("c", "county", LM__F_STR, 0, u.welcome.county, LM_MAX_TEXT),
+    F("d", "push_digest", LM__F_U64, 0, u.welcome.push_digest, 0),
 };
 
 static const lm__field push[] = {

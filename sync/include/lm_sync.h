@@ -39,6 +39,9 @@ typedef struct lm_replica lm_replica;
  * villages.lat/lon and the warehouses table (tables.c). 10: lm_refusals
  * indexed by cell (schema.c). 11:
  * conflict_resolutions, a conflict's closing as a synced row (conflicts.c).
+ * 14: the digest of the batch that set each watermark, and this replica's
+ * pushed batches not yet acknowledged (lm_push_marks), which tell a clone
+ * from a lost acknowledgement (lm_replica_adopt_watermark_digest).
  * 15: road_distances
  * and routing_settings, what `route suggest` plans over. */
 #define LM_SCHEMA_VERSION 15
@@ -133,6 +136,11 @@ typedef struct lm_salvage_stats {
     uint64_t rows_foreign;   /* readable rows another site wrote, not held */
     uint64_t tables_damaged; /* tables with rows on unreadable pages */
     char damaged[128];       /* their names, comma separated (truncated) */
+    /* cells of rows the server held that the damaged file changed after
+     * its last acknowledgement, written into the new replica */
+    uint64_t cells_copied;
+    uint64_t conflicts_copied; /* rows of the local conflict log copied */
+    uint64_t refusals_copied;  /* rows of the local refusal log copied */
 } lm_salvage_stats;
 
 /* Salvage (docs/sync.md, "Damaged replicas"): r is a new replica of the
@@ -144,7 +152,11 @@ typedef struct lm_salvage_stats {
  * changes, so r's next sync sends them under r's site; columns only the
  * server writes (received_at) are left for it to stamp. Each table is
  * read forward and backward in storage order up to its first unreadable
- * page, so one damaged region loses only the rows on it. */
+ * page, so one damaged region loses only the rows on it. Then, for rows r
+ * holds alive, every cell the damaged file's log shows it wrote after its
+ * last acknowledgement whose value it can read and r holds differently is
+ * written into r (an UPDATE, captured as r's change); and the rows of its
+ * conflict and refusal logs that r lacks are copied. */
 int lm_replica_salvage(lm_replica *r, const char *bad_path, lm_salvage_stats *st);
 const char *lm_replica_errmsg(const lm_replica *r);
 
@@ -234,6 +246,9 @@ typedef struct lm_apply_ctx {
      * below the stored watermark are no-ops. */
     uint64_t origin_site;
     uint64_t origin_upto_seq;
+    /* The batch's lm_push_digest, kept beside the watermark when the batch
+     * moves it (0 = none); WELCOME sends it back. */
+    uint64_t origin_digest;
     /* When non-NULL, meta key/value written in the same transaction (an
      * agent stores its pull cursor this way). */
     const char *cursor_key;
@@ -277,6 +292,24 @@ void lm_apply_result_clear(lm_apply_result *res);
 
 /* Per-origin watermark (0 when unknown). */
 int lm_replica_watermark(lm_replica *r, uint64_t origin_site, uint64_t *seq);
+/* The same, with the digest of the batch that set it (0 when unknown: set
+ * before schema version 14, or by a caller that gave none). */
+int lm_replica_watermark_digest(lm_replica *r, uint64_t origin_site, uint64_t *seq,
+                                uint64_t *digest);
+
+/* What identifies a PUSH batch: a digest (63 bits of SHA-256; 0 only when
+ * out of memory) of its changes, every field as sent, and its upto_seq. The sender keeps it
+ * (lm_replica_push_mark), the receiver computes it from what it decoded
+ * (lm_apply_ctx.origin_digest); the encoding round-trips exactly, so the
+ * two agree. */
+uint64_t lm_push_digest(const lm_change *batch, uint32_t n, uint64_t upto_seq);
+
+/* Agent side, before sending a PUSH: one durable commit (as
+ * lm_replica_flush: everything logged so far survives a power cut) that
+ * also keeps the batch's digest until an acknowledgement covers it. At
+ * the next WELCOME, a watermark past the acknowledgements is a lost ack
+ * when its digest is one this replica kept, and a clone's otherwise. */
+int lm_replica_push_mark(lm_replica *r, const lm_change *batch, uint32_t n, uint64_t upto_seq);
 
 /* Agent side, after PUSH_ACK: marks local changes up to upto_seq as
  * acknowledged and keeps the refusals the server reported for changes of
@@ -315,6 +348,15 @@ int lm_replica_seq(lm_replica *r, uint64_t *seq);
  * pulling from the start (rows the old site wrote elsewhere are not in
  * this file). */
 int lm_replica_adopt_watermark(lm_replica *r, uint64_t watermark);
+/* The same with the digest of the batch that set the watermark (WELCOME
+ * `d`; 0 = unknown, the rule above). With one, the watermark is a lost
+ * acknowledgement only when it names a batch this replica sent
+ * (lm_replica_push_mark) with that digest; otherwise the server holds,
+ * under this site's seqs, changes this file never made: a restored copy,
+ * or a live clone that logged as many changes or more since the copy. It
+ * takes a fresh site as above, logging again under it every change of
+ * its own the server has not acknowledged. */
+int lm_replica_adopt_watermark_digest(lm_replica *r, uint64_t watermark, uint64_t digest);
 
 /* Agent side, after PUSH_ACK: writes the received_at stamps the server
  * reported for the pushed batch, as the server's own writes (site

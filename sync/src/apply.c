@@ -78,6 +78,18 @@ int lm_replica_watermark(lm_replica *r, uint64_t origin_site, uint64_t *seq)
     return read_u64(r, "SELECT seq FROM lm_watermarks WHERE site = ?", origin_site, seq);
 }
 
+int lm_replica_watermark_digest(lm_replica *r, uint64_t origin_site, uint64_t *seq,
+                                uint64_t *digest)
+{
+    if (!r || !seq || !digest)
+        return LM_EINVAL;
+    int rc = read_u64(r, "SELECT seq FROM lm_watermarks WHERE site = ?", origin_site, seq);
+    if (rc == LM_OK)
+        rc = read_u64(r, "SELECT COALESCE(digest, 0) FROM lm_watermarks WHERE site = ?",
+                      origin_site, digest);
+    return rc;
+}
+
 /* Commits the batch's bookkeeping: seq counter, guard, watermark, cursor,
  * clock. All inside the batch's transaction. */
 static int finish(batch *b)
@@ -90,12 +102,20 @@ static int finish(batch *b)
         return rc;
     if (ctx && ctx->origin_site) {
         if (sqlite3_prepare_v2(r->db,
-                               "INSERT INTO lm_watermarks(site, seq) VALUES(?, ?)"
-                               " ON CONFLICT(site) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+                               /* the digest of the batch that moved it (SQLite's SET
+                                * reads the row as it was) */
+                               "INSERT INTO lm_watermarks(site, seq, digest) VALUES(?, ?, ?)"
+                               " ON CONFLICT(site) DO UPDATE SET seq = MAX(seq, excluded.seq),"
+                               " digest = CASE WHEN excluded.seq > seq THEN excluded.digest"
+                               " ELSE digest END",
                                -1, &st, NULL) != SQLITE_OK)
             return lm__dberr(r, "watermark");
         sqlite3_bind_int64(st, 1, (int64_t)ctx->origin_site);
         sqlite3_bind_int64(st, 2, (int64_t)ctx->origin_upto_seq);
+        if (ctx->origin_digest)
+            sqlite3_bind_int64(st, 3, (int64_t)ctx->origin_digest);
+        else
+            sqlite3_bind_null(st, 3);
         s = sqlite3_step(st);
         sqlite3_finalize(st);
         if (s != SQLITE_DONE)

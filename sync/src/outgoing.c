@@ -14,6 +14,7 @@
  * handed out under SQLite's single writer: a snapshot holds every change up
  * to its lm_seq and none above it.
  */
+#include <openssl/evp.h>
 #include <string.h>
 
 #include "sync_internal.h"
@@ -429,6 +430,18 @@ static int raise_push_acked(lm_replica *r, uint64_t seq)
     int rc = lm__meta_get_u64(r, "push_acked", 0, &acked);
     if (rc == LM_OK && seq > acked)
         rc = lm__meta_set_u64(r, "push_acked", seq);
+    if (rc == LM_OK && seq > acked) {
+        /* the marks of acknowledged batches have done their work */
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(r->db, "DELETE FROM lm_push_marks WHERE upto <= ?", -1, &st, NULL) !=
+            SQLITE_OK)
+            return lm__dberr(r, "forget push marks");
+        sqlite3_bind_int64(st, 1, (int64_t)seq);
+        int s = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (s != SQLITE_DONE)
+            return lm__dberr(r, "forget push marks");
+    }
     return rc;
 }
 
@@ -439,26 +452,40 @@ int lm_replica_push_acked_seq(lm_replica *r, uint64_t *upto_seq)
     return lm__meta_get_u64(r, "push_acked", 0, upto_seq);
 }
 
+/* Keeps a sent batch's digest until an acknowledgement covers it. */
+static int keep_mark(lm_replica *r, uint64_t upto, uint64_t digest)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO lm_push_marks(upto, digest) VALUES(?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return lm__dberr(r, "keep push mark");
+    sqlite3_bind_int64(st, 1, (int64_t)upto);
+    sqlite3_bind_int64(st, 2, (int64_t)digest);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return s == SQLITE_DONE ? LM_OK : lm__dberr(r, "keep push mark");
+}
+
 /* A change may be sent only once a power cut can no longer take it back:
  * the server's watermark then names it for good, and a counter rolled back
  * under it would give a new change a seq the server says it has. A sync
  * session commits without fsync (lm_replica_set_durable), and what it
  * logs as this replica's own writes (a refused cell taken back, say) is
  * not fetched again, so one durable commit covers the log before it is
- * sent. */
-int lm_replica_flush(lm_replica *r, uint64_t *upto_seq)
+ * sent. With a mark (mark_upto > 0), the batch's digest is kept in the
+ * same commit. */
+static int durable_commit(lm_replica *r, uint64_t mark_upto, uint64_t mark_digest,
+                          uint64_t *upto_seq)
 {
-    if (!r || !upto_seq)
-        return LM_EINVAL;
     int rc = r->durable ? LM_OK : lm__exec(r, "PRAGMA synchronous=FULL;");
     if (rc == LM_OK && (rc = lm__begin(r)) == LM_OK) {
         /* a commit with nothing written syncs nothing: flushed_seq is that
          * something (read by no one) */
         uint64_t seq = 0;
         if ((rc = snapshot_seq(r, &seq)) || (rc = lm__meta_set_u64(r, "flushed_seq", seq)) ||
-            (rc = lm__commit(r)))
+            (mark_upto && (rc = keep_mark(r, mark_upto, mark_digest))) || (rc = lm__commit(r)))
             lm__rollback(r);
-        else
+        else if (upto_seq)
             *upto_seq = seq;
     }
     if (!r->durable) {
@@ -467,6 +494,81 @@ int lm_replica_flush(lm_replica *r, uint64_t *upto_seq)
             rc = rc2;
     }
     return rc;
+}
+
+int lm_replica_flush(lm_replica *r, uint64_t *upto_seq)
+{
+    if (!r || !upto_seq)
+        return LM_EINVAL;
+    return durable_commit(r, 0, 0, upto_seq);
+}
+
+static void digest_u64(EVP_MD_CTX *md, uint64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    EVP_DigestUpdate(md, b, sizeof b);
+}
+
+static void digest_text(EVP_MD_CTX *md, const char *t)
+{
+    size_t n = t ? strlen(t) : 0;
+    digest_u64(md, n);
+    if (n)
+        EVP_DigestUpdate(md, t, n);
+}
+
+uint64_t lm_push_digest(const lm_change *batch, uint32_t n, uint64_t upto_seq)
+{
+    unsigned char out[EVP_MAX_MD_SIZE];
+    uint64_t d = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
+        digest_u64(md, upto_seq);
+        digest_u64(md, n);
+        for (uint32_t i = 0; batch && i < n; i++) {
+            const lm_change *c = &batch[i];
+            digest_text(md, c->table);
+            digest_text(md, c->pk);
+            digest_text(md, c->column);
+            digest_u64(md, (uint64_t)c->value.type);
+            if (c->value.type == LM_VAL_INTEGER) {
+                digest_u64(md, (uint64_t)c->value.i);
+            } else if (c->value.type == LM_VAL_FLOAT) {
+                uint64_t bits;
+                memcpy(&bits, &c->value.f, sizeof bits);
+                digest_u64(md, bits);
+            } else if (c->value.type == LM_VAL_TEXT || c->value.type == LM_VAL_BLOB) {
+                digest_u64(md, c->value.len);
+                if (c->value.len)
+                    EVP_DigestUpdate(md, c->value.bytes, c->value.len);
+            }
+            digest_u64(md, c->hlc);
+            digest_u64(md, c->site);
+            digest_u64(md, c->prev_hlc);
+            digest_u64(md, c->seq);
+        }
+        if (EVP_DigestFinal_ex(md, out, NULL) == 1) {
+            for (int i = 0; i < 8; i++)
+                d |= (uint64_t)out[i] << (8 * i);
+            /* stored as a signed SQLite integer; 0 means "none" */
+            d &= (uint64_t)INT64_MAX;
+            d = d ? d : 1;
+        }
+    }
+    EVP_MD_CTX_free(md);
+    return d; /* 0: no memory for the digest (the receiver keeps none) */
+}
+
+int lm_replica_push_mark(lm_replica *r, const lm_change *batch, uint32_t n, uint64_t upto_seq)
+{
+    if (!r || (n && !batch) || !upto_seq)
+        return LM_EINVAL;
+    uint64_t digest = lm_push_digest(batch, n, upto_seq);
+    if (!digest)
+        return lm__fail(r, LM_ENOMEM, "out of memory");
+    return durable_commit(r, upto_seq, digest, NULL);
 }
 
 int lm_replica_seq(lm_replica *r, uint64_t *seq)
@@ -486,12 +588,12 @@ int lm_replica_seq(lm_replica *r, uint64_t *seq)
  * moves past it, or a new change would be numbered as one the server
  * already has and never leave. */
 /* A restored or copied file: the server holds changes of this site up to
- * watermark, past anything this file ever counted (head), so the changes
- * it logged since its last acknowledgement may carry seqs the server
- * already gave to other changes. They are logged again under a fresh site
- * id, with a fresh HLC and their seqs moved past the watermark (by one
- * offset: a row entry's reserved seqs stay together), in the caller's
- * transaction. The previous site is kept in meta "previous_site". */
+ * watermark that this file did not make (past anything it ever counted,
+ * or a batch it never sent), so the changes it logged since its last
+ * acknowledgement may carry seqs the server already gave to others. They are logged again under a
+ * fresh site id, with a fresh HLC and their seqs moved past the watermark (by one offset: a row
+ * entry's reserved seqs stay together), in the caller's transaction. The previous site is kept in
+ * meta "previous_site". */
 static int take_fresh_site(lm_replica *r, uint64_t acked, uint64_t head, uint64_t watermark,
                            uint64_t *site)
 {
@@ -515,14 +617,41 @@ static int take_fresh_site(lm_replica *r, uint64_t acked, uint64_t head, uint64_
     sqlite3_finalize(st);
     if (s != SQLITE_DONE)
         return lm__dberr(r, "re-log under a new site");
-    if ((rc = lm__seq_set(r, head + delta)) ||
+    /* the marks were the old site's batches; the new site pulls from the
+     * start (the field tool's cursor), as rows the old site wrote on the
+     * other copy never came down to this one */
+    if ((rc = lm__exec(r, "DELETE FROM lm_push_marks")) || (rc = lm__seq_set(r, head + delta)) ||
         (rc = lm__meta_set_u64(r, "previous_site", r->site)) ||
-        (rc = lm__meta_set_u64(r, "site", *site)))
+        (rc = lm__meta_set_u64(r, "site", *site)) || (rc = lm__meta_set_u64(r, "pull_cursor", 0)))
         return rc;
     return raise_push_acked(r, watermark);
 }
 
+/* Whether this replica sent the batch (upto, digest): kept by
+ * lm_replica_push_mark until an acknowledgement covered it. */
+static int mark_kept(lm_replica *r, uint64_t upto, uint64_t digest, int *kept)
+{
+    sqlite3_stmt *st = NULL;
+    *kept = 0;
+    if (sqlite3_prepare_v2(r->db, "SELECT 1 FROM lm_push_marks WHERE upto = ? AND digest = ?", -1,
+                           &st, NULL) != SQLITE_OK)
+        return lm__dberr(r, "read push marks");
+    sqlite3_bind_int64(st, 1, (int64_t)upto);
+    sqlite3_bind_int64(st, 2, (int64_t)digest);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+        return lm__dberr(r, "read push marks");
+    *kept = s == SQLITE_ROW;
+    return LM_OK;
+}
+
 int lm_replica_adopt_watermark(lm_replica *r, uint64_t watermark)
+{
+    return lm_replica_adopt_watermark_digest(r, watermark, 0);
+}
+
+int lm_replica_adopt_watermark_digest(lm_replica *r, uint64_t watermark, uint64_t digest)
 {
     if (!r)
         return LM_EINVAL;
@@ -534,8 +663,20 @@ int lm_replica_adopt_watermark(lm_replica *r, uint64_t watermark)
         return rc;
     if ((rc = snapshot_seq(r, &seq)))
         goto fail_tx;
-    /* the counter never reached the watermark: not a lost ack but a copy */
-    if (watermark > seq)
+    /* Not a lost ack but a copy: with the digest of the batch that set the
+     * watermark, when this replica never sent that batch (a clone that
+     * logged as many changes since the copy, or more, has a counter past
+     * the watermark); without one, when the counter never reached it. */
+    int copy = watermark > seq;
+    if (digest) {
+        int kept = 0;
+        if ((rc = mark_kept(r, watermark, digest, &kept)))
+            goto fail_tx;
+        copy = !kept;
+    }
+    const char *what = watermark > seq ? "restored from before the server's watermark"
+                                       : "cloned: the server holds other changes under its seqs";
+    if (copy)
         rc = take_fresh_site(r, acked, seq, watermark, &site);
     else
         rc = raise_push_acked(r, watermark);
@@ -548,9 +689,8 @@ int lm_replica_adopt_watermark(lm_replica *r, uint64_t watermark)
     /* The session that brought the watermark speaks for the old site:
      * sending under the new one is the next session's. */
     return lm__fail(r, LM_ECONFLICT,
-                    "this replica is a copy of site %016llx restored from before the server's "
-                    "watermark; it goes on as site %016llx",
-                    (unsigned long long)old, (unsigned long long)site);
+                    "this replica is a copy of site %016llx %s; it goes on as site %016llx",
+                    (unsigned long long)old, what, (unsigned long long)site);
 
 fail_tx:
     lm__rollback(r);

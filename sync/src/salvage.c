@@ -11,6 +11,15 @@
  * Reading a damaged file: a scan stops at the first unreadable page, so
  * each table is read by rowid forward, then backward down to the last row
  * the forward scan reached. One damaged region costs only its own rows.
+ *
+ * Rows the new replica holds may still carry work the server never got:
+ * a cell the damaged file's log shows as written there after its last
+ * acknowledgement (a stop marked loaded, a farmer's new phone number). Its
+ * value, when readable and not the one the new replica holds, is written
+ * into the new replica as an UPDATE: captured as its own change, whose
+ * prev_hlc is the server's version, so it fast-forwards there. The local
+ * conflict and refusal logs are copied too (each row once, however many
+ * times the file is salvaged).
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +29,8 @@
 typedef struct salvage {
     lm_replica *r;
     sqlite3 *bad;
-    uint64_t bad_site; /* 0 when the damaged file's meta is unreadable */
+    uint64_t bad_site;  /* 0 when the damaged file's meta is unreadable */
+    uint64_t bad_acked; /* its push_acked: its own changes after it never reached the server */
     lm_salvage_stats *st;
 } salvage;
 
@@ -196,17 +206,154 @@ static int salvage_table(salvage *s, int tid)
     return rc;
 }
 
-/* The damaged file's site id, 0 when its meta cannot be read. */
-static uint64_t bad_site(sqlite3 *bad)
+/* A meta value of the damaged file, 0 when it cannot be read. */
+static uint64_t bad_meta(sqlite3 *bad, const char *key)
 {
     sqlite3_stmt *st = NULL;
-    uint64_t site = 0;
-    if (sqlite3_prepare_v2(bad, "SELECT value FROM lm_meta WHERE key = 'site'", -1, &st, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        site = (uint64_t)sqlite3_column_int64(st, 0);
+    uint64_t v = 0;
+    if (sqlite3_prepare_v2(bad, "SELECT value FROM lm_meta WHERE key = ?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = (uint64_t)sqlite3_column_int64(st, 0);
+    }
     sqlite3_finalize(st);
-    return site;
+    return v;
+}
+
+/* Prepares "SELECT col FROM t WHERE pk = ?" on db (NULL on failure). */
+static sqlite3_stmt *cell_reader(sqlite3 *db, const lm__table_def *t, int cid)
+{
+    lm__sb q = {0};
+    sqlite3_stmt *st = NULL;
+    lm__sb_addf(&q, "SELECT \"%s\" FROM \"%s\" WHERE \"%s\" = ?", t->cols[cid - 1].name, t->name,
+                t->pk);
+    if (q.oom || sqlite3_prepare_v2(db, q.s, -1, &st, NULL) != SQLITE_OK)
+        st = NULL;
+    lm__sb_free(&q);
+    return st;
+}
+
+/* One cell the damaged file wrote after its last acknowledgement, on a row
+ * the new replica holds alive: its value goes into the new replica when
+ * readable and different. */
+static int take_cell(salvage *s, int tid, const char *pk, int cid)
+{
+    const lm__table_def *t = &lm__tables[tid - 1];
+    const char *owner = t->cols[cid - 1].owner;
+    if (owner && strcmp(owner, "system") == 0)
+        return LM_OK; /* the server's to write */
+    sqlite3_stmt *from = cell_reader(s->bad, t, cid), *mine = NULL, *upd = NULL;
+    lm__sb q = {0}, u = {0};
+    int rc = LM_OK;
+    if (!from)
+        return LM_OK; /* unreadable: nothing to carry */
+    sqlite3_bind_text(from, 1, pk, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(from) != SQLITE_ROW)
+        goto out;
+    lm__sb_addf(&q, "SELECT 1 FROM \"%s\" WHERE \"%s\" = ?1 AND \"%s\" IS NOT ?2", t->name, t->pk,
+                t->cols[cid - 1].name);
+    if (q.oom || sqlite3_prepare_v2(s->r->db, q.s, -1, &mine, NULL) != SQLITE_OK) {
+        rc = q.oom ? lm__fail(s->r, LM_ENOMEM, "out of memory")
+                   : lm__dberr(s->r, "salvage: read the new replica");
+        goto out;
+    }
+    sqlite3_bind_text(mine, 1, pk, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_value(mine, 2, sqlite3_column_value(from, 0));
+    int step = sqlite3_step(mine);
+    if (step == SQLITE_DONE) /* not held alive, or the same value */
+        goto out;
+    if (step != SQLITE_ROW) {
+        rc = lm__dberr(s->r, "salvage: read the new replica");
+        goto out;
+    }
+    lm__sb_addf(&u, "UPDATE \"%s\" SET \"%s\" = ?2 WHERE \"%s\" = ?1", t->name,
+                t->cols[cid - 1].name, t->pk);
+    if (u.oom || sqlite3_prepare_v2(s->r->db, u.s, -1, &upd, NULL) != SQLITE_OK) {
+        rc = u.oom ? lm__fail(s->r, LM_ENOMEM, "out of memory")
+                   : lm__dberr(s->r, "salvage: write the new replica");
+        goto out;
+    }
+    sqlite3_bind_text(upd, 1, pk, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_value(upd, 2, sqlite3_column_value(from, 0));
+    if (sqlite3_step(upd) != SQLITE_DONE)
+        rc = lm__dberr(s->r, "salvage: write the new replica");
+    else
+        s->st->cells_copied++;
+out:
+    lm__sb_free(&q);
+    lm__sb_free(&u);
+    sqlite3_finalize(upd);
+    sqlite3_finalize(mine);
+    sqlite3_finalize(from);
+    return rc;
+}
+
+/* The damaged file's own cell changes after its last acknowledgement
+ * (read as far as its log is readable). */
+static int salvage_cells(salvage *s)
+{
+    sqlite3_stmt *v = NULL;
+    if (!s->bad_site ||
+        sqlite3_prepare_v2(s->bad,
+                           "SELECT tid, pk, cid FROM lm_versions WHERE cid > 0 AND seq > ?1"
+                           " AND (hlc IS NULL OR site = ?2)",
+                           -1, &v, NULL) != SQLITE_OK) {
+        sqlite3_finalize(v);
+        return LM_OK;
+    }
+    sqlite3_bind_int64(v, 1, (int64_t)s->bad_acked);
+    sqlite3_bind_int64(v, 2, (int64_t)s->bad_site);
+    int rc = LM_OK;
+    while (rc == LM_OK && sqlite3_step(v) == SQLITE_ROW) {
+        int tid = sqlite3_column_int(v, 0), cid = sqlite3_column_int(v, 2);
+        const char *pk = (const char *)sqlite3_column_text(v, 1);
+        if (pk && tid >= 1 && tid <= LM__N_TABLES && cid <= lm__tables[tid - 1].n_cols)
+            rc = take_cell(s, tid, pk, cid);
+    }
+    sqlite3_finalize(v);
+    return rc;
+}
+
+/* Copies the rows of a local log (lm_conflicts, lm_refusals) the new
+ * replica does not hold yet, all columns but the id. */
+static int copy_log(salvage *s, const char *table, uint64_t *count)
+{
+    lm__sb q = {0};
+    sqlite3_stmt *from = NULL, *ins = NULL;
+    lm__sb_addf(&q, "SELECT * FROM %s ORDER BY id", table);
+    int ok = !q.oom && sqlite3_prepare_v2(s->bad, q.s, -1, &from, NULL) == SQLITE_OK;
+    lm__sb_free(&q);
+    if (!ok) {
+        sqlite3_finalize(from);
+        return LM_OK; /* unreadable */
+    }
+    int n = sqlite3_column_count(from);
+    lm__sb_addf(&q, "INSERT INTO %s(", table);
+    for (int i = 1; i < n; i++)
+        lm__sb_addf(&q, "%s\"%s\"", i > 1 ? ", " : "", sqlite3_column_name(from, i));
+    lm__sb_add(&q, ") SELECT ");
+    for (int i = 1; i < n; i++)
+        lm__sb_addf(&q, "%s?%d", i > 1 ? ", " : "", i);
+    lm__sb_addf(&q, " WHERE NOT EXISTS (SELECT 1 FROM %s WHERE ", table);
+    for (int i = 1; i < n; i++)
+        lm__sb_addf(&q, "%s\"%s\" IS ?%d", i > 1 ? " AND " : "", sqlite3_column_name(from, i), i);
+    lm__sb_add(&q, ")");
+    ok = n > 1 && !q.oom && sqlite3_prepare_v2(s->r->db, q.s, -1, &ins, NULL) == SQLITE_OK;
+    lm__sb_free(&q);
+    int rc = LM_OK;
+    while (ok && rc == LM_OK && sqlite3_step(from) == SQLITE_ROW) {
+        sqlite3_reset(ins);
+        for (int i = 1; i < n; i++)
+            sqlite3_bind_value(ins, i, sqlite3_column_value(from, i));
+        if (sqlite3_step(ins) != SQLITE_DONE)
+            rc = lm__dberr(s->r, "salvage: copy a local log");
+        else if (sqlite3_changes(s->r->db) > 0)
+            (*count)++;
+    }
+    sqlite3_finalize(ins);
+    sqlite3_finalize(from);
+    return rc;
 }
 
 int lm_replica_salvage(lm_replica *r, const char *bad_path, lm_salvage_stats *st)
@@ -214,14 +361,21 @@ int lm_replica_salvage(lm_replica *r, const char *bad_path, lm_salvage_stats *st
     if (!r || !bad_path || !st)
         return LM_EINVAL;
     memset(st, 0, sizeof *st);
-    salvage s = {r, NULL, 0, st};
+    salvage s = {r, NULL, 0, 0, st};
     char err[256];
     if (lm__open_quiet(bad_path, &s.bad, err, sizeof err) != LM_OK)
         return lm__fail(r, LM_EDB, "%s", err);
-    s.bad_site = bad_site(s.bad);
+    s.bad_site = bad_meta(s.bad, "site");
+    s.bad_acked = bad_meta(s.bad, "push_acked");
     int rc = lm__begin(r);
     for (int tid = 1; rc == LM_OK && tid <= LM__N_TABLES; tid++)
         rc = salvage_table(&s, tid);
+    if (rc == LM_OK)
+        rc = salvage_cells(&s);
+    if (rc == LM_OK)
+        rc = copy_log(&s, "lm_conflicts", &st->conflicts_copied);
+    if (rc == LM_OK)
+        rc = copy_log(&s, "lm_refusals", &st->refusals_copied);
     if (rc == LM_OK)
         rc = lm__commit(r);
     else

@@ -412,6 +412,18 @@ static int migrate_to_11(lm_replica *r)
     return lm__exec_sb(r, &b, "adding conflict_resolutions");
 }
 
+/* Version 11 -> 14: telling a cloned replica from a lost acknowledgement
+ * (outgoing.c, lm_replica_adopt_watermark_digest). A server keeps beside
+ * each origin's watermark the digest of the batch that set it
+ * (lm_push_digest); a replica keeps the digest of every batch it sent and
+ * the server has not acknowledged yet (lm_push_marks). */
+static int migrate_to_14(lm_replica *r)
+{
+    return lm__exec(r, "ALTER TABLE lm_watermarks ADD COLUMN digest INTEGER;\n"
+                       "CREATE TABLE IF NOT EXISTS lm_push_marks(upto INTEGER NOT NULL,"
+                       " digest INTEGER NOT NULL, PRIMARY KEY(upto, digest)) WITHOUT ROWID;\n");
+}
+
 /* Version 14 -> 15: road_distances and routing_settings (tables.c), the
  * road distances and per-county routing settings headquarters sets for
  * `route suggest`. Their own step so that a merge only renumbers it. */
@@ -462,6 +474,8 @@ int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
     if (from < 10 && (rc = migrate_to_10(r)))
         return rc;
     if (from < 11 && (rc = migrate_to_11(r)))
+        return rc;
+    if (from < 14 && (rc = migrate_to_14(r)))
         return rc;
     if (from < 15 && (rc = migrate_to_15(r)))
         return rc;

@@ -46,7 +46,8 @@ static void fill(lm_msg *m, int type, int variant)
                                         .server_seq = UINT64_C(987654),
                                         .role = lm_strdup(variant ? "hq" : "agent"),
                                         .max_frame = variant ? 262144u : 0u,
-                                        .has_next_identity = variant == 2};
+                                        .has_next_identity = variant == 2,
+                                        .push_digest = (uint64_t)variant * UINT64_C(0x1234567)};
         memset(m->u.welcome.next_identity, variant == 2 ? 0x44 : 0, 32);
         break;
     case LM_MSG_PUSH:

@@ -24,6 +24,18 @@
  *   - each agent's ledger sums (weight and money after adjustments) equal
  *     the server's for that agent, and no accepted collection is missing.
  *
+ * Restore and clone (issue 20): now and then an agent's phone is copied,
+ * key and all, into a new phone that goes on working beside it (a live
+ * clone with the same site and change counter), or backed up, and later
+ * restored from that backup, losing what it did since. Each session
+ * starts with the WELCOME check (lm_replica_adopt_watermark_digest with
+ * the server's watermark and its batch digest); a copy it finds goes on
+ * under a fresh site. The checks above then also say that no purchase
+ * made on any copy that lives on was lost, and that clones converge.
+ * Ids made on a copy carry the copy's tag: clones share site and clock
+ * state, so two could make one id in the same millisecond (a limit of
+ * the id scheme, docs/sync.md), which is not what is tested here.
+ *
  * Usage: sim_converge [--seed N] [--seeds K] [--first N] [--agents M]
  *        [--ops K] [--verbose]
  * CI runs a bounded number of seeds (see tests/sim.cmake); a soak is
@@ -41,7 +53,9 @@
 
 #include "lm_sync.h"
 
-#define MAX_CLIENTS 14
+#define MAX_AGENTS 12
+#define MAX_COPIES 4 /* clones per world */
+#define MAX_CLIENTS (2 + MAX_AGENTS + MAX_COPIES)
 #define N_VILLAGES 5
 
 static const char *const village_names[N_VILLAGES] = {"Xiacun", "Shangcun", "Dongcun", "Nancun",
@@ -88,11 +102,15 @@ typedef struct node {
     lm_scope scope;
     const char *villages[3];
     char user[32];
+    int tag;        /* > 0: a copy; its ids carry the tag */
+    int has_backup; /* backup_path holds a copy of the file */
+    char backup_path[320];
 } node;
 
 typedef struct rec {
-    char table[24], pk[40], col[24];
+    char table[24], pk[48], col[24];
     uint64_t hlc, site, prev;
+    uint64_t value; /* a hash of the value */
 } rec;
 
 typedef struct sim {
@@ -108,6 +126,8 @@ typedef struct sim {
     int failures;
     /* stats */
     unsigned crashes, crash_committed, dups, reorders, lost_acks, conflicts, refusals;
+    unsigned clones, backups, restores, new_sites;
+    int n_copies, next_tag;
 } sim;
 
 static int fail(sim *s, const char *fmt, ...)
@@ -268,6 +288,25 @@ static int pick(node *n, char *out, size_t size, const char *fmt, ...)
     return out[0] != 0;
 }
 
+static uint64_t value_hash(const lm_value *v)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)v->type;
+    unsigned char b[8];
+    const unsigned char *p = b;
+    size_t len = 8;
+    if (v->type == LM_VAL_INTEGER)
+        memcpy(b, &v->i, 8);
+    else if (v->type == LM_VAL_FLOAT)
+        memcpy(b, &v->f, 8);
+    else if (v->type == LM_VAL_TEXT || v->type == LM_VAL_BLOB)
+        p = v->bytes, len = v->len;
+    else
+        len = 0;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
 static void record(rec **v, size_t *n, size_t *cap, const lm_change *c)
 {
     if (*n == *cap) {
@@ -283,6 +322,7 @@ static void record(rec **v, size_t *n, size_t *cap, const lm_change *c)
     r->hlc = c->hlc;
     r->site = c->site;
     r->prev = c->prev_hlc;
+    r->value = value_hash(&c->value);
 }
 
 /* The server's own writes (repairs, received_at, refusal tombstones) go
@@ -343,11 +383,33 @@ static int crash_apply(sim *s, node *n, const lm_change *ch, uint32_t cnt, const
 
 /* --------------------------------------------------------------- sync */
 
+/* What a session's WELCOME does: the server's watermark of the client's
+ * site and the digest of the batch that set it. A restored or cloned copy
+ * goes on under a fresh site (and pulls from the start). */
+static int welcome(sim *s, node *c)
+{
+    uint64_t w = 0, d = 0;
+    int rc = lm_replica_watermark_digest(s->server.r, c->site, &w, &d);
+    if (rc)
+        return fail(s, "watermark: %s", lm_errname(rc));
+    rc = lm_replica_adopt_watermark_digest(c->r, w, d);
+    if (rc == LM_ECONFLICT) {
+        if (s->verbose)
+            printf("  %s (%s): %s\n", c->path, c->user, lm_replica_errmsg(c->r));
+        c->site = lm_replica_site(c->r);
+        s->new_sites++;
+        return 0;
+    }
+    return rc ? fail(s, "adopt watermark: %s %s", lm_errname(rc), lm_replica_errmsg(c->r)) : 0;
+}
+
 static int push(sim *s, node *c, size_t budget, int allow_faults)
 {
     uint64_t after = 0, upto = 0;
     lm_change *ch = NULL;
     uint32_t n = 0;
+    if (welcome(s, c))
+        return -1;
     int rc = lm_replica_push_acked_seq(c->r, &after);
     if (!rc)
         rc = lm_replica_local_changes(c->r, after, budget, &ch, &n, &upto);
@@ -357,9 +419,16 @@ static int push(sim *s, node *c, size_t budget, int allow_faults)
         return 0;
     for (uint32_t i = 0; i < n; i++)
         record(&s->writes, &s->n_writes, &s->cap_writes, &ch[i]);
+    /* the client keeps the batch's digest before sending it; the server
+     * computes it from what it received */
+    if ((rc = lm_replica_push_mark(c->r, ch, n, upto))) {
+        lm_changes_free(ch, n);
+        return fail(s, "push mark: %s", lm_errname(rc));
+    }
     lm_apply_ctx ctx = {.writer = &c->scope,
                         .origin_site = c->site,
                         .origin_upto_seq = upto,
+                        .origin_digest = lm_push_digest(ch, n, upto),
                         .received_at_ms = s->now};
     lm_apply_result res;
     if (allow_faults && chance(4)) {
@@ -434,6 +503,8 @@ static int apply_pulled(sim *s, node *c, lm_change *ch, uint32_t n, const char *
 
 static int pull(sim *s, node *c, size_t budget, int rounds, int allow_faults)
 {
+    if (welcome(s, c))
+        return -1;
     for (int i = 0; i < rounds; i++) {
         char *cur = NULL;
         uint64_t cursor = 0, next = 0, next2 = 0;
@@ -468,19 +539,117 @@ static int pull(sim *s, node *c, size_t budget, int rounds, int allow_faults)
     return 0;
 }
 
+/* ------------------------------------------------- restore and clone */
+
+/* A consistent copy of n's file at path (SQLite's online backup: what a
+ * phone backup of the closed app's files holds). */
+static int snapshot(sim *s, node *n, const char *path)
+{
+    sqlite3 *to = NULL;
+    unlink(path);
+    int rc = sqlite3_open(path, &to);
+    sqlite3_backup *b =
+        rc == SQLITE_OK ? sqlite3_backup_init(to, "main", lm_replica_db(n->r), "main") : NULL;
+    if (b) {
+        sqlite3_backup_step(b, -1);
+        rc = sqlite3_backup_finish(b);
+    } else {
+        rc = SQLITE_ERROR;
+    }
+    sqlite3_close(to);
+    return rc == SQLITE_OK ? 0 : fail(s, "snapshot of %s failed", n->path);
+}
+
+/* A new phone copied from agent c: same user, villages and site, its own
+ * clock; both go on working. */
+static int clone_node(sim *s, node *c)
+{
+    node *n = &s->cl[s->n_cl];
+    *n = *c;
+    n->r = NULL;
+    n->has_backup = 0;
+    n->scope.villages = n->villages;
+    n->tag = ++s->next_tag;
+    n->clk = (clockref){&s->now, (int64_t)rn(120000) - 60000};
+    snprintf(n->path, sizeof n->path, "%s/c%d.db", s->dir, s->n_cl);
+    if (snapshot(s, c, n->path) || node_open(s, n, 0))
+        return -1;
+    s->n_cl++;
+    s->n_copies++;
+    s->clones++;
+    return 0;
+}
+
+/* Agent c's phone is replaced by its backup: what it did since is gone
+ * (the writes it pushed stay on the server), its file goes back. */
+static int restore_node(sim *s, node *c)
+{
+    char side[330];
+    lm_replica_close(c->r);
+    c->r = NULL;
+    for (int k = 0; k < 2; k++) {
+        snprintf(side, sizeof side, "%s%s", c->path, k ? "-shm" : "-wal");
+        unlink(side);
+    }
+    if (copy_file(c->backup_path, c->path))
+        return fail(s, "restore of %s failed", c->path);
+    if (node_open(s, c, 0))
+        return -1;
+    c->site = lm_replica_site(c->r);
+    c->tag = ++s->next_tag;
+    s->restores++;
+    return 0;
+}
+
+/* One of: a clone of an agent's phone, a backup of one, a restore. */
+static int copy_op(sim *s)
+{
+    node *c = &s->cl[2 + rn((uint32_t)(s->n_cl - 2))];
+    uint32_t op = rn(3);
+    if (op == 0 && s->n_cl < MAX_CLIENTS && s->n_copies < MAX_COPIES)
+        return clone_node(s, c);
+    if (op == 2) { /* a phone that was backed up, if any */
+        int k = (int)rn((uint32_t)(s->n_cl - 2));
+        for (int i = 0; i < s->n_cl - 2; i++) {
+            node *b = &s->cl[2 + (k + i) % (s->n_cl - 2)];
+            if (b->has_backup)
+                return restore_node(s, b);
+        }
+    }
+    char path[sizeof c->backup_path];
+    snprintf(path, sizeof path, "%s.backup", c->path);
+    memcpy(c->backup_path, path, sizeof path);
+    if (snapshot(s, c, c->backup_path))
+        return -1;
+    c->has_backup = 1;
+    s->backups++;
+    return 0;
+}
+
 /* -------------------------------------------------------------- writes */
 
 static const char *const statuses_stop[] = {"planned", "arrived", "loaded"};
 static const char *const statuses_route[] = {"planned", "dispatched", "done"};
 
+/* A new id; a copy's carry its tag (see the top of the file). */
+static void node_id(node *c, char *id, size_t size)
+{
+    char raw[LM_ID_SIZE];
+    lm_replica_new_id(c->r, raw);
+    if (c->tag)
+        snprintf(id, size, "%s-%d", raw, c->tag);
+    else
+        snprintf(id, size, "%s", raw);
+}
+
 static void agent_write(sim *s, node *c)
 {
-    char id[LM_ID_SIZE], a[64], b[64];
+    char id[LM_ID_SIZE + 12], a[64], b[64];
     const char *v = c->villages[rn((uint32_t)c->scope.n_villages)];
     uint32_t op = rn(100);
     if (op < 15) { /* a farmer; now and then in a village not its own */
         const char *fv = chance(5) ? village_names[rn(N_VILLAGES)] : v;
-        lm_replica_new_id(c->r, id);
+        node_id(c, id, sizeof id);
         sql(s, c,
             "INSERT INTO farmers(id,name,village,phone,registered_poor,created_by,created_at)"
             " VALUES('%s','f%u','%s','%u',%u,'%s',%llu)",
@@ -490,7 +659,7 @@ static void agent_write(sim *s, node *c)
             return;
         int foreign = chance(4);
         long w = 1000 + (long)rn(50000), price = 200 + (long)rn(800);
-        lm_replica_new_id(c->r, id);
+        node_id(c, id, sizeof id);
         sql(s, c,
             "INSERT INTO collections(id,agent_id,farmer_id,village,product,grade,weight_g,"
             "unit_price_fen,amount_fen,collected_at,note) VALUES('%s','%s','%s','%s','apple',"
@@ -501,7 +670,7 @@ static void agent_write(sim *s, node *c)
         if (!pick(c, a, sizeof a, "SELECT id FROM collections WHERE agent_id='%s' ORDER BY id",
                   c->user))
             return;
-        lm_replica_new_id(c->r, id);
+        node_id(c, id, sizeof id);
         long d = (long)rn(2000) - 1000;
         long price = (long)qint(c, "SELECT unit_price_fen FROM collections WHERE id='%s'", a);
         long amt = d * price >= 0 ? (d * price + 500) / 1000 : -((-d * price + 499) / 1000);
@@ -524,7 +693,7 @@ static void agent_write(sim *s, node *c)
                     'A' + (int)rn(3), rn(300), a);
         } else if (pick(c, a, sizeof a,
                         "SELECT id FROM collections WHERE agent_id='%s' ORDER BY id", c->user)) {
-            lm_replica_new_id(c->r, id);
+            node_id(c, id, sizeof id);
             sql(s, c,
                 "INSERT INTO gradings(id,collection_id,grade,moisture_permille,graded_by,"
                 "graded_at) VALUES('%s','%s','B',%u,'%s',%llu)",
@@ -728,6 +897,51 @@ static int superseded(sim *s, const rec *w, const rec *by_prev)
     return 0;
 }
 
+/* The server's current value of w's cell equals w's: nothing of it was
+ * lost (a copy's change sent again under its fresh site, which the
+ * server already held: a no-op on an immutable column). */
+static int same_value(sim *s, const rec *w)
+{
+    char q[300];
+    sqlite3_stmt *st = NULL;
+    int same = 0;
+    if (!w->col[0])
+        return 0;
+    char key[64];
+    if (!pick(&s->server, key, sizeof key, "SELECT name FROM pragma_table_info('%s') WHERE pk = 1",
+              w->table))
+        return 0;
+    snprintf(q, sizeof q, "SELECT \"%s\" FROM \"%s\" WHERE \"%s\" = ?", w->col, w->table, key);
+    if (sqlite3_prepare_v2(lm_replica_db(s->server.r), q, -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, w->pk, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        lm_value v;
+        memset(&v, 0, sizeof v);
+        switch (sqlite3_column_type(st, 0)) {
+        case SQLITE_INTEGER:
+            v.type = LM_VAL_INTEGER;
+            v.i = sqlite3_column_int64(st, 0);
+            break;
+        case SQLITE_FLOAT:
+            v.type = LM_VAL_FLOAT;
+            v.f = sqlite3_column_double(st, 0);
+            break;
+        case SQLITE_TEXT:
+        case SQLITE_BLOB:
+            v.type = sqlite3_column_type(st, 0) == SQLITE_TEXT ? LM_VAL_TEXT : LM_VAL_BLOB;
+            v.bytes = (uint8_t *)sqlite3_column_blob(st, 0);
+            v.len = (size_t)sqlite3_column_bytes(st, 0);
+            break;
+        default:
+            v.type = LM_VAL_NULL;
+        }
+        same = value_hash(&v) == w->value;
+    }
+    sqlite3_finalize(st);
+    return same;
+}
+
 /* Refused at the server: its lm_refusals table, which also holds what a
  * crashed-but-committed apply refused before the ack was lost. */
 static int was_refused(sim *s, const rec *w)
@@ -751,7 +965,8 @@ static void check_accounted(sim *s)
         uint64_t h, si, pv, tp;
         if (cell_state(&s->server, w, &h, &si, &pv) && h == w->hlc && si == w->site)
             continue;
-        if (in_conflicts(&s->server, w) || superseded(s, w, by_prev) || was_refused(s, w))
+        if (in_conflicts(&s->server, w) || superseded(s, w, by_prev) || was_refused(s, w) ||
+            same_value(s, w))
             continue;
         /* lost on the writer's own replica before it reached the server
          * (e.g. its push died with the server, then a delete came down):
@@ -854,6 +1069,9 @@ static void setup_catalog(sim *s)
         "('p2','apple','B',450,'2026-11-01'),('p3','pear','A',300,'2026-11-01')");
 }
 
+/* over all seeds of the run */
+static unsigned total_clones, total_restores, total_new_sites;
+
 static int run_seed(uint64_t seed, int max_agents, int max_ops, int verbose)
 {
     sim s;
@@ -905,6 +1123,11 @@ static int run_seed(uint64_t seed, int max_agents, int max_ops, int verbose)
 
     for (int step = 0; step < ops && !s.failures; step++) {
         s.now += rn(3000);
+        if (chance(5)) {
+            if (copy_op(&s))
+                break;
+            continue;
+        }
         node *c = &s.cl[rn((uint32_t)s.n_cl)];
         uint32_t what = rn(100);
         if (what < 55) {
@@ -938,10 +1161,14 @@ static int run_seed(uint64_t seed, int max_agents, int max_ops, int verbose)
         check_final(&s);
     if (verbose || s.failures)
         printf("seed %llu: %d agents, %d ops, %zu writes, %u conflicts, %u refusals, %u crashes"
-               " (%u committed first), %u dups, %u reorders, %u lost acks: %s\n",
+               " (%u committed first), %u dups, %u reorders, %u lost acks, %u clones, %u backups,"
+               " %u restores, %u new sites: %s\n",
                (unsigned long long)seed, n_agents, ops, s.n_writes, s.conflicts, s.refusals,
-               s.crashes, s.crash_committed, s.dups, s.reorders, s.lost_acks,
-               s.failures ? "FAIL" : "ok");
+               s.crashes, s.crash_committed, s.dups, s.reorders, s.lost_acks, s.clones, s.backups,
+               s.restores, s.new_sites, s.failures ? "FAIL" : "ok");
+    total_clones += s.clones;
+    total_restores += s.restores;
+    total_new_sites += s.new_sites;
 done:
     lm_replica_close(s.server.r);
     for (int i = 0; i < s.n_cl; i++)
@@ -986,8 +1213,8 @@ int main(int argc, char **argv)
     }
     if (agents < 2)
         agents = 2;
-    if (agents > MAX_CLIENTS - 2)
-        agents = MAX_CLIENTS - 2;
+    if (agents > MAX_AGENTS)
+        agents = MAX_AGENTS;
     if (ops < 2)
         ops = 2;
     signal(SIGPIPE, SIG_IGN);
@@ -1003,7 +1230,9 @@ int main(int argc, char **argv)
         }
     }
     unlink(template_path);
-    printf("sim_converge: %llu seeds from %llu (agents <= %d, ops <= %d), %d failed\n",
-           (unsigned long long)count, (unsigned long long)first, agents, ops, failed);
+    printf("sim_converge: %llu seeds from %llu (agents <= %d, ops <= %d; %u clones, %u restores,"
+           " %u copies found), %d failed\n",
+           (unsigned long long)count, (unsigned long long)first, agents, ops, total_clones,
+           total_restores, total_new_sites, failed);
     return failed ? 1 : 0;
 }

@@ -105,6 +105,7 @@ static inline int pu_msg_eq(const lm_msg *a, const lm_msg *b)
                a->u.welcome.max_frame == b->u.welcome.max_frame &&
                a->u.welcome.has_next_identity == b->u.welcome.has_next_identity &&
                memcmp(a->u.welcome.next_identity, b->u.welcome.next_identity, 32) == 0 &&
+               a->u.welcome.push_digest == b->u.welcome.push_digest &&
                pu_str_eq(a->u.welcome.role, b->u.welcome.role);
     case LM_MSG_PUSH:
         return a->u.push.upto_seq == b->u.push.upto_seq &&

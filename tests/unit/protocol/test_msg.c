@@ -97,7 +97,8 @@ static void sample(int type, lm_msg *m, uint32_t n_changes)
                                         .server_seq = UINT64_MAX,
                                         .role = lm_strdup("dispatcher"),
                                         .max_frame = 262144,
-                                        .has_next_identity = 1};
+                                        .has_next_identity = 1,
+                                        .push_digest = UINT64_C(0x7fffffffffffffff)};
         memset(m->u.welcome.next_identity, 0x6b, 32);
         break;
     case LM_MSG_PUSH:

@@ -471,6 +471,137 @@ static void test_adopt_watermark(void)
     lm_replica_close(a);
 }
 
+/* A push as the field tool and the server make it: the batch's digest is
+ * kept on the agent before it is sent (lm_replica_push_mark) and by the
+ * server beside the watermark it moves. ack = 0: the ack is lost. The
+ * digest is taken from the batch after a PUSH encode and decode, as the
+ * server takes it. */
+static int push_marked(lm_replica *agent, lm_replica *server, int ack)
+{
+    uint64_t after = 0, upto = 0;
+    lm_change *ch = NULL;
+    uint32_t n = 0;
+    int rc = lm_replica_push_acked_seq(agent, &after);
+    if (!rc)
+        rc = lm_replica_local_changes(agent, after, 1u << 30, &ch, &n, &upto);
+    if (!rc)
+        rc = lm_replica_push_mark(agent, ch, n, upto);
+    lm_msg m, got;
+    memset(&m, 0, sizeof m);
+    memset(&got, 0, sizeof got);
+    m.type = LM_MSG_PUSH;
+    m.u.push.upto_seq = upto;
+    m.u.push.changes = ch;
+    m.u.push.n_changes = n;
+    lm_buf b;
+    lm_buf_init(&b);
+    if (!rc)
+        rc = lm_msg_encode(&m, &b);
+    if (!rc)
+        rc = lm_msg_decode(LM_MSG_PUSH, b.data, b.len, &got, NULL, 0);
+    lm_buf_close(&b);
+    if (!rc) {
+        CHECK_EQ_INT((long long)lm_push_digest(got.u.push.changes, got.u.push.n_changes, upto),
+                     (long long)lm_push_digest(ch, n, upto));
+        lm_apply_ctx ctx = {.origin_site = lm_replica_site(agent),
+                            .origin_upto_seq = upto,
+                            .origin_digest =
+                                lm_push_digest(got.u.push.changes, got.u.push.n_changes, upto)};
+        lm_apply_result res;
+        rc = lm_replica_apply(server, got.u.push.changes, got.u.push.n_changes, &ctx, &res);
+        if (!rc && ack)
+            rc = lm_replica_push_acked(agent, upto, ch, n, res.refusals, res.n_refusals);
+        lm_apply_result_clear(&res);
+    }
+    lm_msg_clear(&got);
+    lm_changes_free(ch, n);
+    return rc;
+}
+
+/* Two live clones of one replica (issue 20): the copy that syncs second
+ * has logged as many changes as the server holds of the site since the
+ * copy, so its counter reached the watermark and the counter rule alone
+ * took the watermark for a lost ack of its own change. The digest of the
+ * batch that set the watermark tells them apart: the original, whose ack
+ * was lost, kept it and catches up; the clone did not, and goes on under a
+ * fresh site with its change logged again. */
+static void test_clone_digest(void)
+{
+    lm_replica *srv = st_open_as("clone_srv.db", 1, NULL, 1);
+    lm_replica *a = st_open("clone_a.db", 2, NULL);
+    if (!srv || !a)
+        return;
+    CHECK_RC(st_exec(a, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+                        "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun')"),
+             SQLITE_OK);
+    CHECK_RC(push_marked(a, srv, 1), LM_OK);
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM lm_push_marks"), 0); /* acked: forgotten */
+    lm_replica_close(a);
+    char pa[400], pb[400], cmd[900];
+    st_path(pa, sizeof pa, "clone_a.db");
+    st_path(pb, sizeof pb, "clone_b.db");
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", pa, pb);
+    CHECK_EQ_INT(system(cmd), 0);
+    a = st_open("clone_a.db", 0, NULL);
+    lm_replica *b = st_open("clone_b.db", 0, NULL);
+    if (!a || !b)
+        return;
+    CHECK_EQ_INT((long long)lm_replica_site(b), 2);
+    /* one farmer each, the same number of cells: equal counters */
+    CHECK_RC(st_exec(a, "INSERT INTO farmers(id,name,village) VALUES('fa','Wang','Xiacun')"),
+             SQLITE_OK);
+    CHECK_RC(st_exec(b, "INSERT INTO farmers(id,name,village) VALUES('fb','Zhao','Xiacun')"),
+             SQLITE_OK);
+    CHECK_RC(push_marked(a, srv, 0), LM_OK); /* a's ack is lost */
+    uint64_t w = 0, d = 0, acked = 0, pending = 0;
+    CHECK_RC(lm_replica_watermark_digest(srv, 2, &w, &d), LM_OK);
+    CHECK(d != 0);
+    CHECK_EQ_INT(st_int(b, "SELECT v FROM lm_seq"), (long long)w);
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM lm_push_marks"), 1);
+
+    /* the original: its own batch, a lost ack */
+    CHECK_RC(lm_replica_adopt_watermark_digest(a, w, d), LM_OK);
+    CHECK_EQ_INT((long long)lm_replica_site(a), 2);
+    CHECK_RC(lm_replica_push_acked_seq(a, &acked), LM_OK);
+    CHECK_EQ_INT((long long)acked, (long long)w);
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM lm_push_marks"), 0);
+
+    /* the clone: never sent that batch */
+    CHECK_RC(lm_replica_adopt_watermark_digest(b, w, d ^ 1), LM_ECONFLICT); /* a wrong digest */
+    uint64_t site = lm_replica_site(b);
+    CHECK(site != 2 && site != 0);
+    CHECK(strstr(lm_replica_errmsg(b), "cloned") != NULL);
+    CHECK_EQ_INT(st_int(b, "SELECT value FROM lm_meta WHERE key = 'previous_site'"), 2);
+    CHECK_EQ_INT(st_int(b, "SELECT value FROM lm_meta WHERE key = 'pull_cursor'"), 0);
+    CHECK_RC(lm_replica_pending_count(b, &pending), LM_OK);
+    CHECK(pending > 0);
+    CHECK(st_int(b, "SELECT min(seq) FROM lm_versions WHERE pk = 'fb'") > (long long)w);
+    CHECK_EQ_INT(st_int(b, "SELECT count(*) FROM lm_versions WHERE pk = 'fb' AND site = 2"), 0);
+    /* b goes on as its new site; both converge with every farmer once */
+    CHECK_RC(lm_replica_watermark_digest(srv, site, &w, &d), LM_OK);
+    CHECK_RC(lm_replica_adopt_watermark_digest(b, w, d), LM_OK);
+    CHECK_RC(push_marked(b, srv, 1), LM_OK);
+    CHECK_RC(st_pull(srv, b, NULL), LM_OK);
+    CHECK_RC(st_pull(srv, a, NULL), LM_OK);
+    CHECK_EQ_INT(st_int(srv, "SELECT count(*) FROM farmers"), 3);
+    CHECK_EQ_INT(st_int(a, "SELECT count(*) FROM farmers WHERE id IN ('f1','fa','fb')"), 3);
+    CHECK_EQ_INT(st_int(b, "SELECT count(*) FROM farmers WHERE id IN ('f1','fa','fb')"), 3);
+    CHECK(st_hash_eq(a, srv, NULL) && st_hash_eq(b, srv, NULL));
+    CHECK_RC(lm_replica_pending_count(b, &pending), LM_OK);
+    CHECK_EQ_INT((long long)pending, 0);
+
+    /* bad input */
+    CHECK_RC(lm_replica_push_mark(NULL, NULL, 0, 1), LM_EINVAL);
+    CHECK_RC(lm_replica_push_mark(a, NULL, 1, 1), LM_EINVAL);
+    CHECK_RC(lm_replica_push_mark(a, NULL, 0, 0), LM_EINVAL);
+    CHECK_RC(lm_replica_watermark_digest(srv, 2, &w, NULL), LM_EINVAL);
+    CHECK_RC(lm_replica_adopt_watermark_digest(NULL, 1, 1), LM_EINVAL);
+    CHECK(lm_push_digest(NULL, 0, 0) != 0);
+    lm_replica_close(a);
+    lm_replica_close(b);
+    lm_replica_close(srv);
+}
+
 int main(void)
 {
     st_mkdir("capture");
@@ -478,6 +609,7 @@ int main(void)
     test_durable_commits();
     test_flush();
     test_adopt_watermark();
+    test_clone_digest();
     test_scan_limit();
     test_shell_capture();
     test_changes_since();

@@ -143,6 +143,18 @@ static void test_salvage(void)
     lm_apply_result_clear(&res);
     /* two purchases only the damaged replica has */
     collections(bad, 4, 5);
+    /* a change to a purchase the server holds, never pushed; a conflict
+     * and a refusal in the local logs */
+    CHECK_RC(st_exec(bad, "UPDATE collections SET note = 'wet sacks' WHERE id = 'c00001'"),
+             SQLITE_OK);
+    CHECK_RC(st_exec(bad,
+                     "INSERT INTO lm_conflicts(tbl, pk, col, winner_value, loser_value,"
+                     " winner_hlc, winner_site, loser_hlc, loser_site, at)"
+                     " VALUES('farmers', 'f1', 'phone', '139', '138', 5, 1, 4, 7, 9);"
+                     "INSERT INTO lm_refusals(tbl, pk, col, value, hlc, site, code, reason, at)"
+                     " VALUES('collections', 'c00002', 'weight_g', 5, 3, 7, -20, 'immutable',"
+                     " 9)"),
+             SQLITE_OK);
     lm_replica_close(bad);
 
     lm_replica *fresh = st_open("s_new.db", 8, &clock);
@@ -155,6 +167,19 @@ static void test_salvage(void)
     CHECK_EQ_INT(sv.rows_foreign, 1);
     CHECK_EQ_INT(sv.rows_known, 4); /* c1..c3 and the deleted farmer */
     CHECK_EQ_INT(sv.tables_damaged, 0);
+    CHECK_EQ_INT(sv.cells_copied, 1);
+    CHECK_EQ_INT(sv.conflicts_copied, 1);
+    CHECK_EQ_INT(sv.refusals_copied, 1);
+    char note[64];
+    CHECK(strcmp(
+              st_text(fresh, "SELECT note FROM collections WHERE id = 'c00001'", note, sizeof note),
+              "wet sacks") == 0);
+    CHECK_EQ_INT(st_int(fresh, "SELECT count(*) FROM lm_conflicts WHERE pk = 'f1' AND"
+                               " loser_value = '138' AND resolved = 0"),
+                 1);
+    CHECK_EQ_INT(st_int(fresh, "SELECT count(*) FROM lm_refusals WHERE pk = 'c00002' AND"
+                               " reason = 'immutable'"),
+                 1);
     CHECK_EQ_INT(st_int(fresh, "SELECT count(*) FROM farmers"), 0);
     CHECK_EQ_INT(st_int(fresh, "SELECT count(*) FROM collections WHERE received_at IS NULL "
                                "AND id IN ('c00004', 'c00005')"),
@@ -169,9 +194,17 @@ static void test_salvage(void)
     uint64_t pending = 1;
     CHECK_RC(lm_replica_pending_count(fresh, &pending), LM_OK);
     CHECK_EQ_INT(pending, 0);
+    /* the note reached the server, as a fast-forward: no conflict */
+    CHECK(
+        strcmp(st_text(srv, "SELECT note FROM collections WHERE id = 'c00001'", note, sizeof note),
+               "wet sacks") == 0);
+    CHECK_EQ_INT(st_int(srv, "SELECT count(*) FROM lm_conflicts"), 0);
     /* salvaging again finds nothing new */
     CHECK_RC(lm_replica_salvage(fresh, path, &sv), LM_OK);
     CHECK_EQ_INT(sv.rows_copied, 0);
+    CHECK_EQ_INT(sv.cells_copied, 0);
+    CHECK_EQ_INT(sv.conflicts_copied + sv.refusals_copied, 0);
+    CHECK_EQ_INT(st_int(fresh, "SELECT count(*) FROM lm_conflicts"), 1);
     lm_replica_close(fresh);
     lm_replica_close(srv);
 }

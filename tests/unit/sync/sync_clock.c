@@ -262,6 +262,9 @@ static lm_replica *take_back_and_reopen(lm_replica *r, const char *name, const c
 {
     CHECK_RC(st_exec(r, ROADS_DROP), SQLITE_OK);
     CHECK_RC(st_exec(r, RESOLUTIONS_DROP), SQLITE_OK);
+    /* version 14: the watermark's digest, the push marks */
+    CHECK_RC(st_exec(r, "ALTER TABLE lm_watermarks DROP COLUMN digest; DROP TABLE lm_push_marks"),
+             SQLITE_OK);
     if (strstr(sql, "value='9'") == NULL)
         CHECK_RC(st_exec(r, GEOGRAPHY_DROP), SQLITE_OK);
     if (strstr(sql, "value='8'") == NULL && strstr(sql, "value='9'") == NULL)
@@ -277,6 +280,10 @@ static lm_replica *take_back_and_reopen(lm_replica *r, const char *name, const c
                  LM_SCHEMA_VERSION);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_versions"), versions);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 3 * 16 + 2);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM pragma_table_info('lm_watermarks')"
+                           " WHERE name='digest'"),
+                 1);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_push_marks"), 0);
     return r;
 }
 
