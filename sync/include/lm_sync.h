@@ -36,8 +36,10 @@ typedef struct lm_replica lm_replica;
  * counted per user, code, table and reason (lm_refusal_counts), an index of
  * adjustments by collection (schema.c). 8: load_corrections, a
  * dispatcher's or hq's correction of a stop's load (tables.c). 9: geography,
- * villages.lat/lon and the warehouses table (tables.c). */
-#define LM_SCHEMA_VERSION 9
+ * villages.lat/lon and the warehouses table (tables.c). 12: hq's
+ * administration: farmers.deactivated_at, receipts.voided_at/void_reason,
+ * routes.status 'cancelled' (tables.c). */
+#define LM_SCHEMA_VERSION 12
 
 /* Text ids: 26 chars, time-ordered (48-bit ms) and site-unique, NUL included. */
 #define LM_ID_SIZE 27
