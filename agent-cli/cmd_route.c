@@ -35,7 +35,9 @@ static const char usage[] =
     "more than a truck takes split over trips, at most --vehicles routes and\n"
     "--max-km per route; --svg draws the plan. Otherwise: villages by decreasing\n"
     "waiting weight, each put on the first route of its county with room, else\n"
-    "on a new route (first-fit decreasing), which ignores distances.\n";
+    "on a new route (first-fit decreasing), which ignores distances.\n"
+    "\n"
+    "usage: lastmile route cancel ROUTE [--json]   (see route cancel --help)\n";
 
 #define MAX_STOPS 32
 
@@ -278,6 +280,8 @@ int lm_cmd_route(int argc, char **argv)
                            {"max-km", LM_OPT_VALUE, &max_km, NULL},
                            {"svg", LM_OPT_VALUE, &svg, NULL}};
     const char *cmd = "route create";
+    if (argc >= 1 && strcmp(argv[0], "cancel") == 0)
+        return lm_cmd_route_cancel(argc - 1, argv + 1);
     int code = lm_cli_parse("route", usage, argc, argv, opts, sizeof opts / sizeof opts[0], &a, &c);
     if (code >= 0)
         return code;

@@ -34,7 +34,7 @@ if(NOT Python3_FOUND)
 endif()
 foreach(t sync auth input drop conflicts retry pipeline checkpoint queue_limit big_rows slow_writer
           farmers paying route_geo ledger_rules damaged disk_full restore hostile_text dates
-          readable)
+          readable admin)
   add_test(NAME integration_${t}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_${t}.py)
   set_tests_properties(integration_${t} PROPERTIES
