@@ -314,6 +314,10 @@ static int merge_cell(batch *b, rowstate *rs, uint32_t idx, int cid, uint64_t hl
      * batches); owners guard the cell from then on. "system" columns are
      * never set by a remote writer. */
     int owned_now = cur->has || (d->owner && !strcmp(d->owner, "system"));
+    /* a row revived whole carries every column, a "system" one never set
+     * (NULL) too: nothing changes, so it is no write of the column */
+    if (!cur->has && c->value.type == LM_VAL_NULL && val->type == LM_VAL_NULL)
+        owned_now = 0;
     if (w && owned_now && (code = lm__scope_col_check(w, rs->tid, cid, &why))) {
         repair(b, rs, cid);
         return add_refusal(b, idx, code, why);
