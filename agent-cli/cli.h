@@ -240,6 +240,7 @@ int lm_cmd_slip(int argc, char **argv);
 int lm_cmd_sync(int argc, char **argv);
 int lm_cmd_conflicts(int argc, char **argv);
 int lm_cmd_route(int argc, char **argv);        /* route create (cmd_route.c) */
+int lm_cmd_route_cancel(int argc, char **argv); /* route cancel (cmd_route_cancel.c) */
 int lm_cmd_stop(int argc, char **argv);         /* stop arrive|load (cmd_stop.c) */
 int lm_cmd_stop_correct(int argc, char **argv); /* stop correct (cmd_stop_correct.c) */
 int lm_cmd_points(int argc, char **argv);       /* points (cmd_points.c) */

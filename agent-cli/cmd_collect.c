@@ -64,17 +64,29 @@ static int find_farmer(const char *cmd, sqlite3 *db, purchase *p)
     if (code)
         return code;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT name, village FROM farmers WHERE id = ?", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT name, village, deactivated_at FROM farmers WHERE id = ?", -1,
+                           &st, NULL) != SQLITE_OK)
         return lm_cli_error(cmd, "cannot prepare: %s", sqlite3_errmsg(db));
     sqlite3_bind_text(st, 1, p->farmer_id, -1, SQLITE_STATIC);
+    int deactivated = 0;
+    char when[40] = "";
     if (sqlite3_step(st) == SQLITE_ROW) {
         p->farmer_name = lm_strdup((const char *)sqlite3_column_text(st, 0));
         p->village = lm_strdup((const char *)sqlite3_column_text(st, 1));
+        if ((deactivated = sqlite3_column_type(st, 2) != SQLITE_NULL))
+            lm_text_time(sqlite3_column_int64(st, 2), LM_TIME_DEFAULT_OFFSET_MIN, when,
+                         sizeof when);
     }
     sqlite3_finalize(st);
     if (!p->village)
         return lm_cli_error(cmd, "farmer '%s' has no village", p->farmer_id);
+    /* hq deactivated the farmer: the server would refuse the purchase
+     * (rules.c), so it is refused before money changes hands */
+    if (deactivated)
+        return lm_cli_error(cmd,
+                            "farmer %s (%s) was deactivated by headquarters on %s: no new"
+                            " purchases",
+                            p->farmer_name ? p->farmer_name : "", p->farmer_id, when);
     return LM_EXIT_OK;
 }
 

@@ -25,7 +25,8 @@ static const char usage[] =
     "With --json: an array of objects keyed by the schema's column names (id,\n"
     "weight_g, unit_price_fen, ...), weights in grams, money in fen, times in ms\n"
     "since the epoch: exact values for scripts. 'stops' also names each stop's\n"
-    "route_date, vehicle and driver. 'refusals' lists the changes the server\n"
+    "route_date, vehicle, driver and route_status (a stop of a cancelled route\n"
+    "is no pickup). 'refusals' lists the changes the server\n"
     "refused, with the reason.\n"
     "\n"
     "collections: --farmer keeps one farmer's (an id, an id prefix or an exact\n"
@@ -50,7 +51,8 @@ static const kind kinds[] = {
     {"gradings", "SELECT * FROM gradings ORDER BY graded_at, id"},
     {"adjustments", "SELECT * FROM adjustments ORDER BY \"at\", id"},
     {"routes", "SELECT * FROM routes ORDER BY \"date\", id"},
-    {"stops", "SELECT s.*, r.\"date\" AS route_date, r.vehicle AS vehicle, r.driver AS driver"
+    {"stops", "SELECT s.*, r.\"date\" AS route_date, r.vehicle AS vehicle, r.driver AS driver,"
+              " r.status AS route_status"
               " FROM route_stops s LEFT JOIN routes r ON r.id = s.route_id"
               " ORDER BY r.\"date\", s.route_id, s.seq, s.id"},
 };

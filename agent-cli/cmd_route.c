@@ -42,7 +42,9 @@ static const char usage[] =
     "draws the plan. Weight on unloaded stops of routes of that date is not\n"
     "planned again. Otherwise: villages by decreasing\n"
     "waiting weight, each put on the first route of its county with room, else\n"
-    "on a new route (first-fit decreasing), which ignores distances.\n";
+    "on a new route (first-fit decreasing), which ignores distances.\n"
+    "\n"
+    "usage: lastmile route cancel ROUTE [--json]   (see route cancel --help)\n";
 
 #define MAX_STOPS 32
 
@@ -90,7 +92,7 @@ static const char sql_waiting[] =
 static const char sql_planned[] =
     "SELECT COALESCE(SUM(r.capacity_g), 0), COUNT(*) - COUNT(r.capacity_g) FROM route_stops s"
     " JOIN routes r ON r.id = s.route_id WHERE s.village = ?1 AND r.date = ?2"
-    " AND r.status <> 'done' AND " STOP_LOAD " IS NULL";
+    " AND r.status NOT IN ('done', 'cancelled') AND " STOP_LOAD " IS NULL";
 
 /* The weight `route suggest` plans at village for day: what waits (as in
  * `points --date`) less what the routes already planned for that day will
@@ -656,6 +658,8 @@ int lm_cmd_route(int argc, char **argv)
                            {"max-hours", LM_OPT_VALUE, &max_hours, NULL},
                            {"from-suggestion", LM_OPT_VALUE, &from, NULL}};
     const char *cmd = "route create";
+    if (argc >= 1 && strcmp(argv[0], "cancel") == 0)
+        return lm_cmd_route_cancel(argc - 1, argv + 1);
     int code = lm_cli_parse("route", usage, argc, argv, opts, sizeof opts / sizeof opts[0], &a, &c);
     if (code >= 0)
         return code;

@@ -73,8 +73,10 @@ int lm_cmd_stop(int argc, char **argv)
         code = lm_cli_sql_error(cmd, db, "cannot start a transaction");
         goto fail_begin;
     }
-    if (sqlite3_prepare_v2(db, "SELECT agent_id, status FROM route_stops WHERE id = ?", -1, &st,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db,
+                           "SELECT s.agent_id, s.status, r.status FROM route_stops s"
+                           " LEFT JOIN routes r ON r.id = s.route_id WHERE s.id = ?",
+                           -1, &st, NULL) != SQLITE_OK) {
         code = lm_cli_sql_error(cmd, db, "cannot read stops");
         goto fail_tx;
     }
@@ -87,6 +89,11 @@ int lm_cmd_stop(int argc, char **argv)
     const char *status = (const char *)sqlite3_column_text(st, 1);
     if ((!role || strcmp(role, "hq") != 0) && (!owner || !user || strcmp(owner, user) != 0)) {
         code = lm_cli_error(cmd, "stop '%s' is %s's, not yours", stop, owner ? owner : "nobody");
+        goto fail_tx;
+    }
+    const char *route_status = (const char *)sqlite3_column_text(st, 2);
+    if (route_status && strcmp(route_status, "cancelled") == 0) {
+        code = lm_cli_error(cmd, "stop '%s' is on a cancelled route: no pickup there", stop);
         goto fail_tx;
     }
     if (rank(status) >= target) {

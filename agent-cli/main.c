@@ -33,6 +33,7 @@ static const char usage[] =
     "  conflicts [resolve ID --keep mine|theirs]\n"
     "  route create --date D --vehicle V --driver NAME --stops V1,V2 [--capacity-kg N]\n"
     "  route suggest --date D --capacity-kg N        routes covering the waiting weight\n"
+    "  route cancel ROUTE                            call a planned route off\n"
     "  points [--date D]                             villages with weight waiting for pickup\n"
     "  stop arrive STOP | stop load STOP --kg KG     your stop of a pickup route\n"
     "  stop correct STOP --kg KG --reason TEXT       correct a recorded load (dispatcher)\n"

@@ -34,7 +34,10 @@ static const char usage[] =
     "in the catalog. The whole file replaces the register, or nothing changes: a\n"
     "bad line names FILE:LINE, and a file without households is refused unless\n"
     "--replace-with-empty. Farmers are matched by household id; the report lists\n"
-    "matched, doubtful, unmatched and unregistered households.\n";
+    "matched, doubtful, unmatched and unregistered households.\n"
+    "\n"
+    "usage: lastmile-server farmer deactivate|reactivate --db PATH --farmer ID\n"
+    "(see lastmile-server farmer deactivate --help)\n";
 
 #define LINE_MAX_BYTES 4096
 
@@ -200,6 +203,8 @@ static const char sql_unregistered[] =
 
 int lm__cmd_farmer(int argc, char **argv)
 {
+    if (argc >= 1 && (!strcmp(argv[0], "deactivate") || !strcmp(argv[0], "reactivate")))
+        return lm__cmd_farmer_state(argc, argv);
     if (argc < 1 || strcmp(argv[0], "import") != 0) {
         int help = argc >= 1 && (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0);
         fputs(usage, help ? stdout : stderr);

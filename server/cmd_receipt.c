@@ -1,7 +1,9 @@
 /*
- * cmd_receipt.c — `lastmile-server receipt add`: the warehouse records what
- * a route's truck delivered, per product and grade. Receipts feed
- * `report reconcile` (received weight).
+ * cmd_receipt.c — `lastmile-server receipt add|list|void`: the warehouse
+ * records what a route's truck delivered, per product and grade. Receipts
+ * feed `report reconcile` (received weight). A wrong receipt is voided,
+ * never erased: receipts.voided_at and void_reason (schema 12, immutable
+ * once set) keep when and why, and the reports leave it out.
  */
 #include <sqlite3.h>
 #include <stdint.h>
@@ -10,24 +12,107 @@
 #include <time.h>
 
 #include "hq.h"
+#include "lm_rules.h"
 #include "money.h"
 #include "args.h"
 
 static const char usage[] =
     "usage: lastmile-server receipt add --db PATH --route ROUTE_ID --product P --grade G\n"
     "                                   --kg KG [--warehouse NAME]\n"
+    "       lastmile-server receipt list --db PATH [--route ROUTE_ID] [--json]\n"
+    "       lastmile-server receipt void --db PATH --id RECEIPT_ID --reason TEXT\n"
     "\n"
-    "Records a warehouse receipt for a route: KG (at most 3 decimals) of one\n"
-    "product and grade. Several receipts for the same route, product and grade\n"
-    "add up. Prints the receipt id.\n";
+    "add   records a warehouse receipt for a route: KG (at most 3 decimals) of one\n"
+    "      product and grade. Several receipts for the same route, product and\n"
+    "      grade add up. Prints the receipt id.\n"
+    "list  lists receipts (kg; --json: weight_g), oldest first, voided ones with\n"
+    "      when and why.\n"
+    "void  marks a receipt void: it stays, with the time and the reason, and\n"
+    "      report reconcile leaves it out. A void is never undone (record the\n"
+    "      receipt again instead).\n";
+
+static const char *const list_cols[] = {"id",        "route_id",   "county",   "warehouse",
+                                        "product",   "grade",      "weight_g", "received_at",
+                                        "voided_at", "void_reason"};
+static const int list_num[] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 0};
+
+static int receipt_list(int argc, char **argv)
+{
+    const char *cmd = "receipt list";
+    const char *db = NULL, *route = NULL;
+    int json = 0;
+    lm_opt opts[] = {{"db", &db, NULL}, {"route", &route, NULL}, {"json", NULL, &json}};
+    int rc = lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, usage, "db");
+    if (rc != LM_OPTS_GO)
+        return rc;
+    lm_replica *r = lm__hq_open(db, cmd);
+    if (!r)
+        return 1;
+    if (route && lm__hq_exists(lm_replica_db(r), "routes", "id", route) <= 0) {
+        fprintf(stderr, "lastmile-server %s: unknown route '%s'\n", cmd, route);
+        rc = 1;
+    } else {
+        lm_hq_rows shape = {list_cols, list_num, 10, NULL, 0, 0};
+        rc = lm__hq_list(lm_replica_db(r), cmd,
+                         "SELECT c.id, c.route_id, t.county, c.warehouse, c.product, c.grade,"
+                         " c.weight_g, c.received_at, c.voided_at, c.void_reason FROM receipts c"
+                         " LEFT JOIN routes t ON t.id = c.route_id"
+                         " WHERE ?1 IS NULL OR c.route_id = ?1 ORDER BY c.received_at, c.id",
+                         &route, 1, &shape, json);
+    }
+    lm_replica_close(r);
+    return rc;
+}
+
+static int receipt_void(int argc, char **argv)
+{
+    const char *cmd = "receipt void";
+    const char *db = NULL, *id = NULL, *reason = NULL;
+    lm_opt opts[] = {{"db", &db, NULL}, {"id", &id, NULL}, {"reason", &reason, NULL}};
+    int rc =
+        lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, usage, "db,id,reason");
+    if (rc != LM_OPTS_GO)
+        return rc;
+    const char *why = NULL;
+    if (lm_rules_text(reason, strlen(reason), 1000, &why) != LM_OK) {
+        fprintf(stderr, "lastmile-server %s: --reason: %s\n", cmd, why);
+        return 2;
+    }
+    lm_replica *r = lm__hq_open(db, cmd);
+    if (!r)
+        return 1;
+    char err[512] = "";
+    int changed = 0;
+    lm_hq_param p[] = {
+        {id, 0, 0, 0}, {NULL, (long long)time(NULL) * 1000, 0, 0}, {reason, 0, 0, 0}};
+    rc = 1;
+    if (lm__hq_exists(lm_replica_db(r), "receipts", "id", id) <= 0)
+        fprintf(stderr, "lastmile-server %s: unknown receipt '%s'\n", cmd, id);
+    else if (lm__hq_write(r,
+                          "UPDATE receipts SET voided_at = ?2, void_reason = ?3"
+                          " WHERE id = ?1 AND voided_at IS NULL",
+                          p, 3, &changed, err, sizeof err) != LM_OK)
+        fprintf(stderr, "lastmile-server %s: %s\n", cmd, err);
+    else if (!changed)
+        fprintf(stderr, "lastmile-server %s: receipt '%s' is void already\n", cmd, id);
+    else
+        rc = 0;
+    if (!rc)
+        printf("%s voided\n", id);
+    lm_replica_close(r);
+    return rc;
+}
 
 int lm__cmd_receipt(int argc, char **argv)
 {
-    if (argc < 1 || strcmp(argv[0], "add") != 0) {
-        int help = argc >= 1 && (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0);
-        fputs(usage, help ? stdout : stderr);
-        return help ? 0 : 2;
-    }
+    static const char *const subs[] = {"add", "list", "void", NULL};
+    int urc = lm__hq_usage(argc, argv, subs, usage);
+    if (urc >= 0)
+        return urc;
+    if (!strcmp(argv[0], "list"))
+        return receipt_list(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "void"))
+        return receipt_void(argc - 1, argv + 1);
     const char *db = NULL, *route = NULL, *product = NULL, *grade = NULL, *kg = NULL,
                *warehouse = "main";
     lm_opt opts[] = {
@@ -65,13 +150,13 @@ int lm__cmd_receipt(int argc, char **argv)
         fprintf(stderr, "lastmile-server receipt add: %s\n", lm_replica_errmsg(r));
         goto fail_check;
     }
-    lm_hq_param p[] = {{id, 0},
-                       {route, 0},
-                       {warehouse, 0},
-                       {product, 0},
-                       {grade, 0},
-                       {NULL, (long long)grams},
-                       {NULL, (long long)time(NULL) * 1000}};
+    lm_hq_param p[] = {{id, 0, 0, 0},
+                       {route, 0, 0, 0},
+                       {warehouse, 0, 0, 0},
+                       {product, 0, 0, 0},
+                       {grade, 0, 0, 0},
+                       {NULL, (long long)grams, 0, 0},
+                       {NULL, (long long)time(NULL) * 1000, 0, 0}};
     if (lm__hq_write(r,
                      "INSERT INTO receipts(id, route_id, warehouse, product, grade, weight_g,"
                      " received_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -19,10 +19,13 @@
 #include "lm_sync.h"
 
 /* One bound parameter of an HQ write: text when text is non-NULL, else the
- * integer. */
+ * integer, or by kind the double real or NULL. */
+enum { LM_HQ_INT = 0, LM_HQ_REAL = 1, LM_HQ_NULL = 2 };
 typedef struct lm_hq_param {
     const char *text;
     long long num;
+    int kind; /* when text is NULL: LM_HQ_INT, LM_HQ_REAL or LM_HQ_NULL */
+    double real;
 } lm_hq_param;
 
 /* Returns 1 when table has a row whose column equals value, 0 when not,
@@ -96,11 +99,36 @@ int lm__hq_rows_report(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fi
 int lm__hq_rows_read(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fill_fn fill, void *arg,
                      char *err, size_t err_size);
 
-int lm__cmd_product(int argc, char **argv);  /* product add */
-int lm__cmd_price(int argc, char **argv);    /* price set */
-int lm__cmd_receipt(int argc, char **argv);  /* receipt add */
-int lm__cmd_farmer(int argc, char **argv);   /* farmer import */
-int lm__cmd_distance(int argc, char **argv); /* distance import|set */
+/* A listing (catalog administration): runs sql with binds[i] (NULL binds
+ * NULL) as ?i+1 and prints every row, shaped by shape's names and numeric
+ * flags (its cells unused), as a table or, json = 1, an array of objects;
+ * NULL is "-" / null. 0, or 1 with "lastmile-server CMD: reason" on
+ * stderr. */
+int lm__hq_list(sqlite3 *db, const char *cmd, const char *sql, const char *const *binds,
+                size_t n_binds, const lm_hq_rows *shape, int json);
+/* A name hq gives a village, county or warehouse: the ledger's text rules
+ * (lm_rules_text, at most LM_MAX_PK bytes), no leading or trailing space,
+ * no comma (names are listed with commas). 0, or 2 (usage) with the reason
+ * on stderr naming --option. */
+int lm__hq_check_name(const char *cmd, const char *option, const char *value);
+/* Decimal degrees typed for table.column ("lat" or "lon"): [-]D[.D],
+ * at most 9 decimals, within the ledger's bounds (lm_rules_value). 0 with
+ * *out set, or 2 with the reason on stderr naming --option. */
+int lm__hq_parse_degrees(const char *cmd, const char *option, const char *table, const char *column,
+                         const char *text, double *out);
+/* The front of a command with subcommands subs (NULL-terminated): -1 when
+ * argv[0] is one of them; else prints usage (stdout for --help: 0; stderr:
+ * 2) and returns the exit code. */
+int lm__hq_usage(int argc, char **argv, const char *const *subs, const char *usage);
+
+int lm__cmd_village(int argc, char **argv);      /* village add|list|update */
+int lm__cmd_warehouse(int argc, char **argv);    /* warehouse add|list */
+int lm__cmd_product(int argc, char **argv);      /* product add */
+int lm__cmd_price(int argc, char **argv);        /* price set */
+int lm__cmd_receipt(int argc, char **argv);      /* receipt add */
+int lm__cmd_farmer(int argc, char **argv);       /* farmer import|deactivate|reactivate */
+int lm__cmd_farmer_state(int argc, char **argv); /* farmer deactivate|reactivate */
+int lm__cmd_distance(int argc, char **argv);     /* distance import|set */
 /* conflicts list | show | resolve */
 int lm__cmd_conflicts(int argc, char **argv);
 

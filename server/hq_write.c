@@ -38,6 +38,10 @@ int lm__hq_write(lm_replica *r, const char *sql, const lm_hq_param *params, size
     for (size_t i = 0; i < n; i++) {
         if (params[i].text)
             sqlite3_bind_text(st, (int)i + 1, params[i].text, -1, SQLITE_STATIC);
+        else if (params[i].kind == LM_HQ_REAL)
+            sqlite3_bind_double(st, (int)i + 1, params[i].real);
+        else if (params[i].kind == LM_HQ_NULL)
+            sqlite3_bind_null(st, (int)i + 1);
         else
             sqlite3_bind_int64(st, (int)i + 1, params[i].num);
     }

@@ -22,10 +22,15 @@ static const char usage[] =
     "  report reconcile --db PATH ...      collected / loaded / received per route\n"
     "  report poverty --db PATH ...        buying from registered poor households\n"
     "  report agents --db PATH ...         last sync, conflicts, refusals per user\n"
-    "  product add --db PATH ...           add a product to the catalog\n"
-    "  price set --db PATH ...             set a product and grade's price\n"
+    "  village add|list|update ...         the catalog's villages (a county comes with\n"
+    "                                      its first village) and their coordinates\n"
+    "  warehouse add|list ...              a county's warehouses\n"
+    "  product add|list --db PATH ...      the catalog's products\n"
+    "  price set|list --db PATH ...        a product and grade's price, current and\n"
+    "                                      scheduled prices\n"
     "  farmer import --db PATH --csv FILE  match farmers to the poor-household register\n"
-    "  receipt add --db PATH ...           record a warehouse receipt for a route\n"
+    "  farmer deactivate|reactivate ...    stop (or allow again) buying from a farmer\n"
+    "  receipt add|list|void ...           warehouse receipts for a route\n"
     "  distance import|set --db PATH ...   road distances, a county's routing settings\n"
     "  conflicts list|show|resolve ...     review and close concurrent-write conflicts\n"
     "  version                             print the version\n"
@@ -63,6 +68,10 @@ int main(int argc, char **argv)
         return lm__cmd_identity(argc - 2, argv + 2);
     if (strcmp(cmd, "serve") == 0)
         return lm__cmd_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "village") == 0)
+        return lm__cmd_village(argc - 2, argv + 2);
+    if (strcmp(cmd, "warehouse") == 0)
+        return lm__cmd_warehouse(argc - 2, argv + 2);
     if (strcmp(cmd, "product") == 0)
         return lm__cmd_product(argc - 2, argv + 2);
     if (strcmp(cmd, "price") == 0)

@@ -14,7 +14,7 @@
  * loaded: the stop's latest load correction (load_corrections, by `at`
  * then id) when it has one, else route_stops.loaded_weight_g (a stop not
  * loaded yet counts 0).
- * received: Σ receipts.weight_g of the route.
+ * received: Σ receipts.weight_g of the route, voided receipts left out.
  * Loaded weight is known per stop and received weight per product and
  * grade, so each figure appears at the level where it exists:
  *   route    collected, loaded, received       (whole route)
@@ -65,7 +65,8 @@ static const char query_fmt[] =
     "   AND (st.since IS NULL OR n.day > st.since)"
     "   GROUP BY st.sid, st.route, n.product, n.grade),"
     " rc AS (SELECT route_id AS route, product, grade, SUM(weight_g) AS w FROM receipts"
-    "   WHERE route_id IN (SELECT id FROM rt) GROUP BY route_id, product, grade),"
+    "   WHERE route_id IN (SELECT id FROM rt) AND voided_at IS NULL"
+    "   GROUP BY route_id, product, grade),"
     " lines AS ("
     " SELECT 0 AS lv, rt.id AS route, '*' AS village, '*' AS product, '*' AS grade,"
     "   NULL AS since, NULL AS fixed, 0 AS seq,"

@@ -39,6 +39,8 @@ typedef struct lm_replica lm_replica;
  * villages.lat/lon and the warehouses table (tables.c). 10: lm_refusals
  * indexed by cell (schema.c). 11:
  * conflict_resolutions, a conflict's closing as a synced row (conflicts.c).
+ * 12: hq's administration: farmers.deactivated_at,
+ * receipts.voided_at/void_reason, routes.status 'cancelled' (tables.c).
  * 14: the digest of the batch that set each watermark, and this replica's
  * pushed batches not yet acknowledged (lm_push_marks), which tell a clone
  * from a lost acknowledgement (lm_replica_adopt_watermark_digest).

@@ -319,6 +319,10 @@ static int merge_cell(batch *b, rowstate *rs, uint32_t idx, int cid, uint64_t hl
      * batches); owners guard the cell from then on. "system" columns are
      * never set by a remote writer. */
     int owned_now = cur->has || (d->owner && !strcmp(d->owner, "system"));
+    /* a row revived whole carries every column, a "system" one never set
+     * (NULL) too: nothing changes, so it is no write of the column */
+    if (!cur->has && c->value.type == LM_VAL_NULL && val->type == LM_VAL_NULL)
+        owned_now = 0;
     if (w && owned_now && (code = lm__scope_col_check(w, rs->tid, cid, &why))) {
         repair(b, rs, cid);
         return add_refusal(b, idx, code, why);
@@ -581,6 +585,31 @@ static int stamped_before(const batch *b, const sortkey *keys, uint32_t len, con
     return any;
 }
 
+/* Whether v sets a route's status to cancelled while a stop of the route
+ * (pk) is loaded: the load is on the truck, so the route is finished, not
+ * called off (`lastmile route cancel` refuses the same). *yes = 1 then. */
+static int cancels_loaded(lm_replica *r, int tid, int cid, const lm_value *v, const char *pk,
+                          int *yes)
+{
+    *yes = 0;
+    if (strcmp(lm__tables[tid - 1].name, "routes") || cid != lm__col_find(tid, "status") ||
+        v->type != LM_VAL_TEXT || v->len != 9 || memcmp(v->bytes, "cancelled", 9))
+        return LM_OK;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT 1 FROM route_stops WHERE route_id = ?1 AND status = 'loaded'"
+                           " LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return lm__dberr(r, "check a route's stops");
+    sqlite3_bind_text(st, 1, pk, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return lm__dberr(r, "check a route's stops");
+    *yes = step == SQLITE_ROW;
+    return LM_OK;
+}
+
 int lm__merge_row(batch *b, const sortkey *keys, uint32_t len)
 {
     lm_replica *r = b->r;
@@ -729,7 +758,16 @@ int lm__merge_row(batch *b, const sortkey *keys, uint32_t len)
             rc = add_refusal(b, idx, LM_EIMMUTABLE,
                              "the stop is loaded: its status and loaded weight are frozen");
         } else {
-            rc = merge_cell(b, &rs, idx, cid, h);
+            int held = 0;
+            if (ledger && w && (rc = cancels_loaded(r, tid, cid, &c->value, rs.pk, &held)))
+                break;
+            if (held) {
+                repair(b, &rs, cid);
+                rc = add_refusal(b, idx, LM_EIMMUTABLE,
+                                 "the route has a loaded stop: it is finished, not cancelled");
+            } else {
+                rc = merge_cell(b, &rs, idx, cid, h);
+            }
         }
     }
     if (rc)

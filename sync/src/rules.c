@@ -93,6 +93,7 @@ static const col_rule col_rules[] = {
     TXT("farmers", "village", K_SHORT, REF_VILLAGE),
     INT("farmers", "registered_poor", 0, 1, "registered_poor is 0 or 1"),
     TIME("farmers", "created_at", K_EVENT),
+    TIME("farmers", "deactivated_at", K_EVENT),
     TXT("gradings", "collection_id", K_SHORT, REF_COLLECTION),
     TXT("gradings", "grade", K_SHORT, REF_GRADE),
     INT("gradings", "moisture_permille", 0, 1000, "moisture must be 0 to 1000 permille"),
@@ -107,6 +108,8 @@ static const col_rule col_rules[] = {
     TXT("receipts", "grade", K_SHORT, REF_GRADE),
     INT("receipts", "weight_g", 0, MAX_G, "weight must be 0 to 1000000 kg"),
     TIME("receipts", "received_at", K_EVENT),
+    TIME("receipts", "voided_at", K_EVENT),
+    TXT("receipts", "void_reason", K_LONG, REF_NONE),
     TXT("route_stops", "route_id", K_SHORT, REF_ROUTE),
     INT("route_stops", "seq", 0, 10000, "stop number must be 0 to 10000"),
     TXT("route_stops", "village", K_SHORT, REF_VILLAGE),
@@ -332,24 +335,31 @@ static int collection_row(lm_replica *r, lm__row_get_fn get, void *ud, const cha
         rc = LM_EINVAL;
         goto done;
     }
-    /* the farmer sells in its own village */
-    if ((rc = need(get, ud, "farmer_id", &v, why)) || (rc = need(get, ud, "village", &w, why)))
+    /* the farmer sells in its own village, and had not been deactivated
+     * by hq when the purchase was made (one made on a phone that had not
+     * heard of it yet still counts) */
+    if ((rc = need(get, ud, "farmer_id", &v, why)) || (rc = need(get, ud, "village", &w, why)) ||
+        (rc = need(get, ud, "collected_at", &p, why)))
         goto done;
     rc = lm__prepare(r, &r->s_rule[LM__RULE_REFS],
-                     "SELECT 1 FROM farmers WHERE id = ? AND village = ?");
+                     "SELECT deactivated_at FROM farmers WHERE id = ? AND village = ?");
     if (rc)
         goto done;
     sqlite3_stmt *st = r->s_rule[LM__RULE_REFS];
     lm__bind_value(st, 1, &v);
     lm__bind_value(st, 2, &w);
-    int s = sqlite3_step(st);
+    int s = sqlite3_step(st), off = 0;
     found = s == SQLITE_ROW;
+    if (found && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+        off = p.type == LM_VAL_INTEGER && p.i >= sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (s != SQLITE_ROW && s != SQLITE_DONE)
         rc = lm__dberr(r, "check a row");
     else if (!found && (rc = LM_EINVAL))
         *why = "the farmer is not of the collection's village";
+    else if (off && (rc = LM_EDENIED))
+        *why = "the farmer was deactivated by hq before the purchase";
 done:
     lm_value_clear(&v);
     lm_value_clear(&w);

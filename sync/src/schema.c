@@ -412,6 +412,49 @@ static int migrate_to_11(lm_replica *r)
     return lm__exec_sb(r, &b, "adding conflict_resolutions");
 }
 
+/* Adds table.column (type) when the file lacks it (a file version 1 made
+ * from this build's tables has it) and its lm_columns row. */
+static void add_column_sql(lm_replica *r, lm__sb *b, const char *table, const char *column)
+{
+    int tid = lm__table_find(table), cid = lm__col_find(tid, column), has = 0;
+    const lm__col_def *d = &lm__tables[tid - 1].cols[cid - 1];
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2", -1,
+                           &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            has = sqlite3_column_int(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (!has)
+        lm__sb_addf(b, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s;\n", table, column, d->type);
+    lm__sb_addf(b, "INSERT OR IGNORE INTO lm_columns VALUES('%s', '%s', %d, %d, '%s', NULL, ",
+                table, column, tid, cid, policy_name(d->policy));
+    if (d->owner)
+        lm__sb_quote(b, d->owner);
+    else
+        lm__sb_add(b, "NULL");
+    lm__sb_add(b, ");\n");
+}
+
+/* Version 11 -> 12: headquarters' administration (docs/server.md): a
+ * farmer's deactivation, a receipt's void, a route's cancellation (the
+ * last status of routes.status's order). */
+static int migrate_to_12(lm_replica *r)
+{
+    lm__sb b = {0};
+    add_column_sql(r, &b, "farmers", "deactivated_at");
+    add_column_sql(r, &b, "receipts", "voided_at");
+    add_column_sql(r, &b, "receipts", "void_reason");
+    lm__sb_add(&b, "UPDATE lm_columns SET mono_order = ");
+    lm__sb_quote(&b, lm__tables[lm__table_find("routes") - 1]
+                         .cols[lm__col_find(lm__table_find("routes"), "status") - 1]
+                         .mono);
+    lm__sb_add(&b, " WHERE tbl = 'routes' AND col = 'status';\n");
+    return lm__exec_sb(r, &b, "adding hq's administration");
+}
+
 /* Version 11 -> 14: telling a cloned replica from a lost acknowledgement
  * (outgoing.c, lm_replica_adopt_watermark_digest). A server keeps beside
  * each origin's watermark the digest of the batch that set it
@@ -474,6 +517,8 @@ int lm__schema_migrate(lm_replica *r, int from, uint64_t site)
     if (from < 10 && (rc = migrate_to_10(r)))
         return rc;
     if (from < 11 && (rc = migrate_to_11(r)))
+        return rc;
+    if (from < 12 && (rc = migrate_to_12(r)))
         return rc;
     if (from < 14 && (rc = migrate_to_14(r)))
         return rc;

@@ -42,17 +42,21 @@ const lm__table_def lm__tables[LM__N_TABLES] = {
       {"collected_at", "INTEGER", IMM, NULL, NULL},
       {"received_at", "INTEGER", LWW, NULL, "system"},
       {"note", "TEXT", LWW, NULL, NULL}}},
+    /* deactivated_at (schema 12): when hq stopped purchases from the
+     * farmer, NULL while active; the server's alone (`lastmile-server
+     * farmer deactivate`), so no agent or remote hq sets or clears it */
     {"farmers",
      "id",
      0,
-     7,
+     8,
      {{"name", "TEXT", LWW, NULL, NULL},
       {"village", "TEXT", IMM, NULL, NULL},
       {"phone", "TEXT", LWW, NULL, NULL},
       {"registered_poor", "INTEGER", LWW, NULL, NULL},
       {"household_id", "TEXT", LWW, NULL, NULL},
       {"created_by", "TEXT", IMM, NULL, NULL},
-      {"created_at", "INTEGER", IMM, NULL, NULL}}},
+      {"created_at", "INTEGER", IMM, NULL, NULL},
+      {"deactivated_at", "INTEGER", LWW, NULL, "system"}}},
     {"gradings",
      "id",
      0,
@@ -81,16 +85,20 @@ const lm__table_def lm__tables[LM__N_TABLES] = {
      0,
      2,
      {{"name", "TEXT", LWW, NULL, NULL}, {"unit", "TEXT", LWW, NULL, NULL}}},
+    /* voided_at, void_reason (schema 12): a void, immutable once set: the
+     * receipt stays and the reports leave it out */
     {"receipts",
      "id",
      0,
-     6,
+     8,
      {{"route_id", "TEXT", LWW, NULL, NULL},
       {"warehouse", "TEXT", LWW, NULL, NULL},
       {"product", "TEXT", LWW, NULL, NULL},
       {"grade", "TEXT", LWW, NULL, NULL},
       {"weight_g", "INTEGER", LWW, NULL, NULL},
-      {"received_at", "INTEGER", LWW, NULL, NULL}}},
+      {"received_at", "INTEGER", LWW, NULL, NULL},
+      {"voided_at", "INTEGER", IMM, NULL, NULL},
+      {"void_reason", "TEXT", IMM, NULL, NULL}}},
     {"route_stops",
      "id",
      0,
@@ -112,7 +120,8 @@ const lm__table_def lm__tables[LM__N_TABLES] = {
       {"driver", "TEXT", LWW, NULL, NULL},
       {"dispatcher_id", "TEXT", LWW, NULL, NULL},
       {"capacity_g", "INTEGER", LWW, NULL, NULL},
-      {"status", "TEXT", MONO, "planned,dispatched,done", NULL}}},
+      /* cancelled (schema 12) is last: nothing replaces it */
+      {"status", "TEXT", MONO, "planned,dispatched,done,cancelled", NULL}}},
     /* lat and lon (schema 9): decimal degrees, NULL when not known yet;
      * migrate_to_9 adds them to a file made before */
     {"villages",

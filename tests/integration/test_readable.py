@@ -97,7 +97,8 @@ def check_stops(server, a, tmp):
     check(d.sync()[0] == 0 and a.sync()[0] == 0, "route synced")
     code, out, _ = a.cli("list", "stops")
     head = out.splitlines()[0].split() if out else []
-    check(head[-3:] == ["route_date", "vehicle", "driver"], "stops name the route: %r" % head)
+    check(head[-4:] == ["route_date", "vehicle", "driver", "route_status"],
+          "stops name the route: %r" % head)
     line = [ln for ln in out.splitlines() if rid and rid in ln]
     check(line and day in line[0] and "川A-12345" in line[0] and "张师傅" in line[0],
           "the truck and when it comes: %r" % out)

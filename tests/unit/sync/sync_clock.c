@@ -175,7 +175,7 @@ static void test_schema(void)
                  LM_SCHEMA_VERSION);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM notes"), 1);
     CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='monotonic'"), 2);
-    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='immutable'"), 47);
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE policy='immutable'"), 49);
     lm_replica_close(r);
     /* reopen: nothing to migrate, same site */
     r = st_open("old.db", 99, NULL);
@@ -232,6 +232,18 @@ static void test_schema(void)
     "ALTER TABLE villages DROP COLUMN lon; DROP TABLE warehouses;"                                 \
     "DELETE FROM lm_columns WHERE tbl = 'warehouses' OR col IN ('lat', 'lon');"
 
+/* What version 12 added (farmers.deactivated_at, receipts.voided_at and
+ * void_reason, routes.status 'cancelled'), taken out again. */
+#define ADMIN_DROP                                                                                 \
+    "DROP TRIGGER IF EXISTS lm_ins_farmers; DROP TRIGGER IF EXISTS lm_upd_farmers;"                \
+    "DROP TRIGGER IF EXISTS lm_del_farmers; DROP TRIGGER IF EXISTS lm_ins_receipts;"               \
+    "DROP TRIGGER IF EXISTS lm_upd_receipts; DROP TRIGGER IF EXISTS lm_del_receipts;"              \
+    "ALTER TABLE farmers DROP COLUMN deactivated_at; ALTER TABLE receipts DROP COLUMN voided_at;"  \
+    "ALTER TABLE receipts DROP COLUMN void_reason;"                                                \
+    "DELETE FROM lm_columns WHERE col IN ('deactivated_at', 'voided_at', 'void_reason');"          \
+    "UPDATE lm_columns SET mono_order = 'planned,dispatched,done' WHERE tbl = 'routes'"            \
+    " AND col = 'status';"
+
 /* Drops every trigger: an older schema's triggers cannot name a column
  * that version did not have, and SQLite checks them when one is dropped. */
 static void drop_triggers(lm_replica *r)
@@ -256,12 +268,13 @@ static void drop_triggers(lm_replica *r)
  * current version, with all its versions and the triggers of this build
  * (insert, update and delete on each of the 16 synced tables, and the two
  * that close conflicts, schema 11). NULL if it did not open. Every older
- * version lacks version 15's and 11's tables, all but version 9 version 9's
+ * version lacks version 15's, 14's, 12's and 11's additions, all but version 9 version 9's
  * geography, and all but versions 8 and 9 version 8's table. */
 static lm_replica *take_back_and_reopen(lm_replica *r, const char *name, const char *sql)
 {
     CHECK_RC(st_exec(r, ROADS_DROP), SQLITE_OK);
     CHECK_RC(st_exec(r, RESOLUTIONS_DROP), SQLITE_OK);
+    CHECK_RC(st_exec(r, ADMIN_DROP), SQLITE_OK);
     /* version 14: the watermark's digest, the push marks */
     CHECK_RC(st_exec(r, "ALTER TABLE lm_watermarks DROP COLUMN digest; DROP TABLE lm_push_marks"),
              SQLITE_OK);
@@ -492,7 +505,8 @@ static void test_migrate_v6(void)
 
 /* A version 8 replica gains villages.lat/lon (its villages keep their
  * rows, with NULL coordinates) and the warehouses table with its lm_columns
- * rows and capture triggers; a write of either is logged. */
+ * rows and capture triggers (version 9), then version 12's columns and
+ * route status; a write of each is logged. */
 static void test_migrate_v8(void)
 {
     lm_replica *r = st_open("v8.db", 5, NULL);
@@ -515,6 +529,16 @@ static void test_migrate_v8(void)
              SQLITE_OK);
     CHECK(st_int(r, "SELECT count(*) FROM lm_versions WHERE pk = 'Xiacun' AND cid IN (2, 3)") == 2);
     CHECK(st_int(r, "SELECT count(*) FROM lm_versions WHERE pk = 'Wuyuan depot'") >= 1);
+    /* version 12: a farmer's deactivation, a receipt's void, a cancelled route */
+    CHECK_EQ_INT(st_int(r, "SELECT count(*) FROM lm_columns WHERE (col = 'deactivated_at' AND"
+                           " owner_role = 'system') OR (col IN ('voided_at', 'void_reason') AND"
+                           " policy = 'immutable') OR (col = 'status' AND tbl = 'routes' AND"
+                           " mono_order = 'planned,dispatched,done,cancelled')"),
+                 4);
+    CHECK_RC(st_exec(r, "INSERT INTO farmers(id, name, village) VALUES('f1', 'Li', 'Xiacun');"
+                        "UPDATE farmers SET deactivated_at = 1700000000000 WHERE id = 'f1'"),
+             SQLITE_OK);
+    CHECK(st_int(r, "SELECT count(*) FROM lm_versions WHERE pk = 'f1' AND cid = 8") == 1);
     lm_replica_close(r);
 }
 

@@ -383,6 +383,69 @@ static void test_geography(void)
     lm_replica_close(s);
 }
 
+/* Schema 12 as the server receives it: a purchase from a farmer hq
+ * deactivated is refused when it was made at or after the deactivation
+ * (one made before still counts); nobody but the server sets or clears
+ * deactivated_at; a receipt's void stays once set. */
+static void test_admin(void)
+{
+    uint64_t clock = NOW;
+    lm_replica *s = st_open_as("admin_s.db", 1, &clock, 1);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_RC(st_exec(s, "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan');"
+                        "INSERT INTO products(code, name, unit) VALUES('potato','Potato','kg');"
+                        "INSERT INTO grades(code, name, rank) VALUES('A','A',1);"
+                        "INSERT INTO farmers(id, name, village) VALUES('f1','Li','Xiacun');"
+                        "INSERT INTO routes(id, county, date) VALUES('r1','Wuyuan','2023-11-14'),"
+                        " ('r2','Wuyuan','2023-11-14');"
+                        "INSERT INTO route_stops(id, route_id, seq, village, agent_id, status)"
+                        " VALUES('s1','r1',1,'Xiacun','agent-a','loaded'),"
+                        " ('s2','r2',1,'Xiacun','agent-a','planned');"
+                        "INSERT INTO receipts(id, route_id, product, grade, weight_g)"
+                        " VALUES('k1','r1','potato','A',5000)"),
+             SQLITE_OK);
+    lm_change c[16];
+    uint64_t h = hlc_at(NOW);
+    /* deactivated 1 s after NOW: a purchase collected at NOW still counts */
+    CHECK_RC(st_exec(s, "UPDATE farmers SET deactivated_at = 1700000001000 WHERE id = 'f1'"),
+             SQLITE_OK);
+    uint32_t n = coll(c, "c1", 1000, 180, 180, "potato", h);
+    CHECK_EQ_INT(refusals(s, &agent_a, c, n, 0), 0);
+    n = coll(c, "c2", 1000, 180, 180, "potato", hlc_at(NOW + 5000));
+    c[8] = mk("collections", "c2", "collected_at", num((int64_t)NOW + 1000), hlc_at(NOW + 5000), 2);
+    CHECK_EQ_INT(refusals(s, &agent_a, c, n, LM_EDENIED), n);
+    CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM collections"), 1);
+    /* the column is the server's: an agent or a remote hq neither clears nor sets it */
+    c[0] = mk("farmers", "f1", "deactivated_at", (lm_value){.type = LM_VAL_NULL},
+              hlc_at(NOW + 6000), 2);
+    CHECK_EQ_INT(refusals(s, &agent_a, c, 1, LM_EOWNER), 1);
+    CHECK_EQ_INT(refusals(s, &hq, c, 1, LM_EOWNER), 1);
+    CHECK_RC(st_exec(s, "INSERT INTO farmers(id, name, village) VALUES('f2','Wang','Xiacun')"),
+             SQLITE_OK);
+    c[0] = mk("farmers", "f2", "deactivated_at", num((int64_t)NOW), hlc_at(NOW + 7000), 2);
+    CHECK_EQ_INT(refusals(s, &agent_a, c, 1, LM_EOWNER), 1);
+    CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM farmers WHERE deactivated_at IS NULL"), 1);
+    /* a receipt's void: set once, then it stays */
+    c[0] = mk("receipts", "k1", "voided_at", num((int64_t)NOW), hlc_at(NOW + 8000), 2);
+    c[1] = mk("receipts", "k1", "void_reason", txt("counted twice"), hlc_at(NOW + 8000), 2);
+    CHECK_EQ_INT(refusals(s, &hq, c, 2, 0), 0);
+    c[0] =
+        mk("receipts", "k1", "voided_at", (lm_value){.type = LM_VAL_NULL}, hlc_at(NOW + 9000), 2);
+    CHECK_EQ_INT(refusals(s, &hq, c, 1, LM_EIMMUTABLE), 1);
+    CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM receipts WHERE voided_at IS NOT NULL"), 1);
+    /* a route with a loaded stop is not cancelled; one without is, for good */
+    c[0] = mk("routes", "r1", "status", txt("cancelled"), hlc_at(NOW + 10000), 2);
+    CHECK_EQ_INT(refusals(s, &disp, c, 1, LM_EIMMUTABLE), 1);
+    c[0] = mk("routes", "r2", "status", txt("cancelled"), hlc_at(NOW + 10000), 2);
+    CHECK_EQ_INT(refusals(s, &disp, c, 1, 0), 0);
+    c[0] = mk("routes", "r2", "status", txt("done"), hlc_at(NOW + 11000), 2);
+    CHECK_EQ_INT(refusals(s, &disp, c, 1, LM_EMONOTONIC), 1);
+    CHECK_EQ_INT(st_int(s, "SELECT count(*) FROM routes WHERE status = 'cancelled'"), 1);
+    lm_replica_close(s);
+}
+
 int main(void)
 {
     st_mkdir("rules");
@@ -391,6 +454,7 @@ int main(void)
     test_values();
     test_merge_rules();
     test_geography();
+    test_admin();
     st_rmdir();
     return lm_test_done("sync_rules");
 }
