@@ -44,10 +44,10 @@ static int product_list(int argc, char **argv)
 {
     const char *db = NULL;
     int json = 0;
-    lm_opt opts[] = {{"db", &db, NULL}, {"json", NULL, &json}};
-    int prc = lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], "product list",
-                           product_usage, "db");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL}, {"json", LM_OPT_FLAG, NULL, &json}};
+    int prc = lm__hq_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], "product list",
+                              product_usage, "db");
+    if (prc != LM_ARGS_GO)
         return prc;
     lm_replica *r = lm__hq_open(db, "product list");
     if (!r)
@@ -81,10 +81,13 @@ static int price_list(int argc, char **argv)
     const char *cmd = "price list";
     const char *db = NULL, *product = NULL, *grade = NULL, *date = NULL;
     int json = 0, all = 0;
-    lm_opt opts[] = {{"db", &db, NULL},     {"product", &product, NULL}, {"grade", &grade, NULL},
-                     {"date", &date, NULL}, {"all", NULL, &all},         {"json", NULL, &json}};
-    int prc = lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, price_usage, "db");
-    if (prc != LM_OPTS_GO)
+    lm_opt opts[] = {
+        {"db", LM_OPT_VALUE, &db, NULL},       {"product", LM_OPT_VALUE, &product, NULL},
+        {"grade", LM_OPT_VALUE, &grade, NULL}, {"date", LM_OPT_VALUE, &date, NULL},
+        {"all", LM_OPT_FLAG, NULL, &all},      {"json", LM_OPT_FLAG, NULL, &json}};
+    int prc =
+        lm__hq_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, price_usage, "db");
+    if (prc != LM_ARGS_GO)
         return prc;
     char today[11];
     const char *why = NULL;

@@ -313,10 +313,10 @@ static int cmd_set(int argc, char **argv)
         goto done;
     }
     char err[512] = "";
-    lm_hq_param p[] = {{county, 0},
-                       {NULL, detour ? permille : -1},
-                       {NULL, speed ? speed_m : -1},
-                       {NULL, stop ? stop_tenths * 6 : -1}};
+    lm_hq_param p[] = {{county, 0, LM_HQ_INT, 0},
+                       {NULL, detour ? permille : -1, LM_HQ_INT, 0},
+                       {NULL, speed ? speed_m : -1, LM_HQ_INT, 0},
+                       {NULL, stop ? stop_tenths * 6 : -1, LM_HQ_INT, 0}};
     if (lm__hq_write(r,
                      "INSERT INTO routing_settings(county, detour_permille, speed_m_per_h,"
                      " stop_seconds) VALUES(?1, NULLIF(?2, -1), NULLIF(?3, -1), NULLIF(?4, -1))"

@@ -15,7 +15,7 @@
 
 #include "hq.h"
 #include "lm_text.h"
-#include "opts.h"
+#include "args.h"
 
 static const char usage[] =
     "usage: lastmile-server farmer deactivate --db PATH --farmer ID\n"
@@ -55,10 +55,10 @@ int lm__cmd_farmer_state(int argc, char **argv)
     int deactivate = strcmp(argv[0], "deactivate") == 0;
     const char *cmd = deactivate ? "farmer deactivate" : "farmer reactivate";
     const char *db = NULL, *farmer = NULL;
-    lm_opt opts[] = {{"db", &db, NULL}, {"farmer", &farmer, NULL}};
-    int rc = lm__opts_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], cmd, usage,
-                          "db,farmer");
-    if (rc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL}, {"farmer", LM_OPT_VALUE, &farmer, NULL}};
+    int rc = lm__hq_args_run(argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], cmd, usage,
+                             "db,farmer");
+    if (rc != LM_ARGS_GO)
         return rc;
     lm_replica *r = lm__hq_open(db, cmd);
     if (!r)

@@ -41,9 +41,11 @@ static int receipt_list(int argc, char **argv)
     const char *cmd = "receipt list";
     const char *db = NULL, *route = NULL;
     int json = 0;
-    lm_opt opts[] = {{"db", &db, NULL}, {"route", &route, NULL}, {"json", NULL, &json}};
-    int rc = lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, usage, "db");
-    if (rc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
+                     {"route", LM_OPT_VALUE, &route, NULL},
+                     {"json", LM_OPT_FLAG, NULL, &json}};
+    int rc = lm__hq_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, usage, "db");
+    if (rc != LM_ARGS_GO)
         return rc;
     lm_replica *r = lm__hq_open(db, cmd);
     if (!r)
@@ -68,10 +70,12 @@ static int receipt_void(int argc, char **argv)
 {
     const char *cmd = "receipt void";
     const char *db = NULL, *id = NULL, *reason = NULL;
-    lm_opt opts[] = {{"db", &db, NULL}, {"id", &id, NULL}, {"reason", &reason, NULL}};
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
+                     {"id", LM_OPT_VALUE, &id, NULL},
+                     {"reason", LM_OPT_VALUE, &reason, NULL}};
     int rc =
-        lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, usage, "db,id,reason");
-    if (rc != LM_OPTS_GO)
+        lm__hq_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, usage, "db,id,reason");
+    if (rc != LM_ARGS_GO)
         return rc;
     const char *why = NULL;
     if (lm_rules_text(reason, strlen(reason), 1000, &why) != LM_OK) {

@@ -14,7 +14,7 @@
 
 #include "hq.h"
 #include "lm_text.h"
-#include "opts.h"
+#include "args.h"
 
 static const char village_usage[] =
     "usage: lastmile-server village add --db PATH --name NAME --county COUNTY\n"
@@ -70,14 +70,14 @@ static int village_add(int argc, char **argv)
 {
     const char *cmd = "village add";
     const char *db = NULL, *name = NULL, *county = NULL, *lat = NULL, *lon = NULL;
-    lm_opt opts[] = {{"db", &db, NULL},
-                     {"name", &name, NULL},
-                     {"county", &county, NULL},
-                     {"lat", &lat, NULL},
-                     {"lon", &lon, NULL}};
-    int rc = lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, village_usage,
-                          "db,name,county");
-    if (rc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
+                     {"name", LM_OPT_VALUE, &name, NULL},
+                     {"county", LM_OPT_VALUE, &county, NULL},
+                     {"lat", LM_OPT_VALUE, &lat, NULL},
+                     {"lon", LM_OPT_VALUE, &lon, NULL}};
+    int rc = lm__hq_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, village_usage,
+                             "db,name,county");
+    if (rc != LM_ARGS_GO)
         return rc;
     lm_hq_param p[4] = {{name, 0, 0, 0}, {county, 0, 0, 0}};
     if ((rc = lm__hq_check_name(cmd, "name", name)) ||
@@ -109,14 +109,14 @@ static int village_update(int argc, char **argv)
 {
     const char *cmd = "village update";
     const char *db = NULL, *name = NULL, *county = NULL, *lat = NULL, *lon = NULL;
-    lm_opt opts[] = {{"db", &db, NULL},
-                     {"name", &name, NULL},
-                     {"county", &county, NULL},
-                     {"lat", &lat, NULL},
-                     {"lon", &lon, NULL}};
-    int rc =
-        lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, village_usage, "db,name");
-    if (rc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
+                     {"name", LM_OPT_VALUE, &name, NULL},
+                     {"county", LM_OPT_VALUE, &county, NULL},
+                     {"lat", LM_OPT_VALUE, &lat, NULL},
+                     {"lon", LM_OPT_VALUE, &lon, NULL}};
+    int rc = lm__hq_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, village_usage,
+                             "db,name");
+    if (rc != LM_ARGS_GO)
         return rc;
     if (county) {
         fprintf(stderr,
@@ -163,9 +163,11 @@ static int list(int argc, char **argv, const char *cmd, const char *usage, const
 {
     const char *db = NULL, *county = NULL;
     int json = 0;
-    lm_opt opts[] = {{"db", &db, NULL}, {"county", &county, NULL}, {"json", NULL, &json}};
-    int rc = lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, usage, "db");
-    if (rc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
+                     {"county", LM_OPT_VALUE, &county, NULL},
+                     {"json", LM_OPT_FLAG, NULL, &json}};
+    int rc = lm__hq_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, usage, "db");
+    if (rc != LM_ARGS_GO)
         return rc;
     lm_replica *r = lm__hq_open(db, cmd);
     if (!r)
@@ -205,14 +207,14 @@ static int warehouse_add(int argc, char **argv)
 {
     const char *cmd = "warehouse add";
     const char *db = NULL, *name = NULL, *county = NULL, *lat = NULL, *lon = NULL;
-    lm_opt opts[] = {{"db", &db, NULL},
-                     {"name", &name, NULL},
-                     {"county", &county, NULL},
-                     {"lat", &lat, NULL},
-                     {"lon", &lon, NULL}};
-    int rc = lm__opts_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, warehouse_usage,
-                          "db,name,county,lat,lon");
-    if (rc != LM_OPTS_GO)
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
+                     {"name", LM_OPT_VALUE, &name, NULL},
+                     {"county", LM_OPT_VALUE, &county, NULL},
+                     {"lat", LM_OPT_VALUE, &lat, NULL},
+                     {"lon", LM_OPT_VALUE, &lon, NULL}};
+    int rc = lm__hq_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, warehouse_usage,
+                             "db,name,county,lat,lon");
+    if (rc != LM_ARGS_GO)
         return rc;
     lm_hq_param p[4] = {{name, 0, 0, 0}, {county, 0, 0, 0}};
     if ((rc = lm__hq_check_name(cmd, "name", name)) ||

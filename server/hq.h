@@ -16,6 +16,8 @@
 
 #include <sqlite3.h>
 
+#include "args.h"
+
 #include "lm_sync.h"
 
 /* One bound parameter of an HQ write: text when text is non-NULL, else the
@@ -120,6 +122,10 @@ int lm__hq_parse_degrees(const char *cmd, const char *option, const char *table,
  * argv[0] is one of them; else prints usage (stdout for --help: 0; stderr:
  * 2) and returns the exit code. */
 int lm__hq_usage(int argc, char **argv, const char *const *subs, const char *usage);
+
+/* lm_args_run for "lastmile-server CMD" (cmd without the program name). */
+int lm__hq_args_run(int argc, char **argv, const lm_opt *opts, size_t n_opts, const char *cmd,
+                    const char *usage, const char *required);
 
 int lm__cmd_village(int argc, char **argv);      /* village add|list|update */
 int lm__cmd_warehouse(int argc, char **argv);    /* warehouse add|list */

@@ -108,3 +108,11 @@ int lm__hq_usage(int argc, char **argv, const char *const *subs, const char *usa
     fputs(usage, help ? stdout : stderr);
     return help ? 0 : 2;
 }
+
+int lm__hq_args_run(int argc, char **argv, const lm_opt *opts, size_t n_opts, const char *cmd,
+                    const char *usage, const char *required)
+{
+    char name[128];
+    snprintf(name, sizeof name, "lastmile-server %s", cmd);
+    return lm_args_run(argc, argv, opts, n_opts, name, usage, required);
+}
