@@ -531,7 +531,7 @@ static void test_clone_digest(void)
     lm_replica *a = st_open("clone_a.db", 2, NULL);
     if (!srv || !a)
         return;
-    CHECK_RC(st_exec(a, "INSERT INTO villages VALUES('Xiacun','Wuyuan');"
+    CHECK_RC(st_exec(a, "INSERT INTO villages(name, county) VALUES('Xiacun','Wuyuan');"
                         "INSERT INTO farmers(id,name,village) VALUES('f1','Li','Xiacun')"),
              SQLITE_OK);
     CHECK_RC(push_marked(a, srv, 1), LM_OK);
