@@ -144,9 +144,22 @@ def main():
         st = json.loads(out) if code == 0 else {}
         check(st.get("pending_changes") == 0 and st.get("last_sync_ms"), "status after sync: %r"
               % st)
-        # A farmer outside the agent's villages: the server refuses it per
-        # change, the sync still completes, and the refusal is kept and shown.
-        stray = a.new_id("farmer", "add", "--name", "Outsider", "--village", "baishi")
+        # A farmer outside the agent's villages: `farmer add` refuses it when
+        # typed (exit 2, nothing written); one slipped in with plain SQL is
+        # refused by the server per change, the sync still completes, and the
+        # refusal is kept and shown.
+        before = snapshot(a)
+        code, _, err = a.cli("farmer", "add", "--name", "Outsider", "--village", "baishi", ok=False)
+        check(code == 2 and "not one of the agent's villages" in err,
+              "farmer add outside the scope refused at entry: %d %r" % (code, err))
+        check(snapshot(a) == before, "nothing written by the refused farmer add")
+        stray = "01STRAYFARMER0000000000000"
+        con = sqlite3.connect(a.db)
+        con.execute("INSERT INTO farmers(id, name, village, registered_poor, created_by,"
+                    " created_at) VALUES(?, 'Outsider', 'baishi', 0, 'agent-li',"
+                    " CAST(strftime('%s', 'now') AS INTEGER) * 1000)", (stray,))
+        con.commit()
+        con.close()
         code, out, err = a.cli("sync")
         check(code == 0 and "refused" in err, "sync reports the refusal: %r" % err)
         refusals = a.list("refusals")
