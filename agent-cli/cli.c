@@ -160,28 +160,6 @@ void lm_cli_json_value(lm_json *j, const lm_value *v)
     }
 }
 
-void lm_cli_value_text(const lm_value *v, char *out, size_t size)
-{
-    switch (v->type) {
-    case LM_VAL_INTEGER:
-        snprintf(out, size, "%lld", (long long)v->i);
-        break;
-    case LM_VAL_FLOAT:
-        snprintf(out, size, "%g", v->f);
-        break;
-    case LM_VAL_TEXT:
-        snprintf(out, size, "%.*s", (int)(v->len < 200 ? v->len : 200),
-                 v->bytes ? (const char *)v->bytes : "");
-        break;
-    case LM_VAL_BLOB:
-        snprintf(out, size, "(%zu-byte blob)", v->len);
-        break;
-    default:
-        snprintf(out, size, "NULL");
-        break;
-    }
-}
-
 int lm_cli_row_exists(sqlite3 *db, const char *sql, const char *arg)
 {
     sqlite3_stmt *st = NULL;

@@ -187,8 +187,6 @@ void lm_cli_bind_utc_offset(struct sqlite3_stmt *st, int offset_min);
 
 /* Writes an lm_value as JSON (TEXT/BLOB as strings). */
 void lm_cli_json_value(lm_json *j, const lm_value *v);
-/* Formats an lm_value as text for tables into out (truncated to size). */
-void lm_cli_value_text(const lm_value *v, char *out, size_t size);
 
 /* 1 when `sql` (one "?" parameter bound to arg) returns a row, 0 when not,
  * LM_EDB on error. */

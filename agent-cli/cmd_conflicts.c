@@ -111,9 +111,9 @@ static int list(const char *cmd, lm_replica *r, int all, int json)
         conflict_record(&cf[i], text, sizeof text);
         lm_table_add(&t, text);
         lm_table_add(&t, cf[i].column);
-        lm_cli_value_text(&cf[i].winner, text, sizeof text);
+        lm_value_format(&cf[i].winner, "NULL", text, sizeof text);
         lm_table_add(&t, text);
-        lm_cli_value_text(&cf[i].loser, text, sizeof text);
+        lm_value_format(&cf[i].loser, "NULL", text, sizeof text);
         lm_table_add(&t, text);
         lm_table_add(&t, mine_side(&cf[i], site));
         if (cf[i].resolved && cf[i].resolved_by[0])

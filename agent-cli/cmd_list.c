@@ -222,7 +222,7 @@ static int list_refusals(const char *cmd, lm_replica *r, int json)
         lm_table_add(&t, rr[i].table);
         lm_table_add(&t, rr[i].pk);
         lm_table_add(&t, rr[i].column);
-        lm_cli_value_text(&rr[i].value, text, sizeof text);
+        lm_value_format(&rr[i].value, "NULL", text, sizeof text);
         lm_table_add(&t, text);
         lm_table_add(&t, lm_errname(rr[i].code));
         lm_table_add(&t, rr[i].reason);

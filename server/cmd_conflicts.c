@@ -61,28 +61,6 @@ static void site_name(sqlite3 *db, uint64_t server_site, uint64_t site, char *ou
     sqlite3_finalize(st);
 }
 
-static void value_text(const lm_value *v, char *out, size_t size)
-{
-    switch (v->type) {
-    case LM_VAL_INTEGER:
-        snprintf(out, size, "%lld", (long long)v->i);
-        break;
-    case LM_VAL_FLOAT:
-        snprintf(out, size, "%g", v->f);
-        break;
-    case LM_VAL_TEXT:
-        snprintf(out, size, "%.*s", (int)(v->len < 200 ? v->len : 200),
-                 v->bytes ? (const char *)v->bytes : "");
-        break;
-    case LM_VAL_BLOB:
-        snprintf(out, size, "(%zu-byte blob)", v->len);
-        break;
-    default:
-        snprintf(out, size, "(deleted)");
-        break;
-    }
-}
-
 static void json_value(lm_json *j, const lm_value *v)
 {
     switch (v->type) {
@@ -211,9 +189,9 @@ static int list(lm_replica *r, const lm_conflict *cf, size_t n, int json)
         record_text(&cf[i], text, sizeof text);
         lm_table_add(&t, text);
         lm_table_add(&t, cf[i].column);
-        value_text(&cf[i].winner, text, sizeof text);
+        lm_value_format(&cf[i].winner, "(deleted)", text, sizeof text);
         lm_table_add(&t, text);
-        value_text(&cf[i].loser, text, sizeof text);
+        lm_value_format(&cf[i].loser, "(deleted)", text, sizeof text);
         lm_table_add(&t, text);
         site_name(db, me, cf[i].winner_site, text, sizeof text);
         lm_table_add(&t, text);
@@ -259,13 +237,13 @@ static int show(lm_replica *r, const lm_conflict *c, int json)
     line("record", text);
     snprintf(text, sizeof text, "%s %s, column %s", c->table, c->pk, c->column);
     line("cell", text);
-    value_text(&c->winner, text, sizeof text);
+    lm_value_format(&c->winner, "(deleted)", text, sizeof text);
     site_name(db, me, c->winner_site, who, sizeof who);
     lm_text_time((int64_t)LM_HLC_MS(c->winner_hlc), off, when, sizeof when);
     line("kept", text);
     snprintf(text, sizeof text, "written by %s at %s", who, when);
     line("", text);
-    value_text(&c->loser, text, sizeof text);
+    lm_value_format(&c->loser, "(deleted)", text, sizeof text);
     site_name(db, me, c->loser_site, who, sizeof who);
     lm_text_time((int64_t)LM_HLC_MS(c->loser_hlc), off, when, sizeof when);
     line("set aside", text);

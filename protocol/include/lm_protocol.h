@@ -232,6 +232,9 @@ void lm_value_clear(lm_value *v);
 int lm_value_copy(lm_value *dst, const lm_value *src);
 /* Total order: NULL < INTEGER/FLOAT (numeric) < TEXT < BLOB, as SQLite. */
 int lm_value_compare(const lm_value *a, const lm_value *b);
+/* v as text for people into out (size bytes): the number, at most 200
+ * bytes of text, "(N-byte blob)", or null_text for NULL or no value. */
+void lm_value_format(const lm_value *v, const char *null_text, char *out, size_t size);
 
 /* ------------------------------------------------------------- changes */
 

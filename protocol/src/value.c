@@ -3,6 +3,7 @@
  * the total order SQLite uses (NULL < numbers < TEXT < BLOB).
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lm_protocol.h"
@@ -109,5 +110,27 @@ int lm_value_compare(const lm_value *a, const lm_value *b)
         return -cmp_int_double(b->i, a->f);
     default:
         return cmp_bytes(a, b);
+    }
+}
+
+void lm_value_format(const lm_value *v, const char *null_text, char *out, size_t size)
+{
+    switch (v->type) {
+    case LM_VAL_INTEGER:
+        snprintf(out, size, "%lld", (long long)v->i);
+        break;
+    case LM_VAL_FLOAT:
+        snprintf(out, size, "%g", v->f);
+        break;
+    case LM_VAL_TEXT:
+        snprintf(out, size, "%.*s", (int)(v->len < 200 ? v->len : 200),
+                 v->bytes ? (const char *)v->bytes : "");
+        break;
+    case LM_VAL_BLOB:
+        snprintf(out, size, "(%zu-byte blob)", v->len);
+        break;
+    default:
+        snprintf(out, size, "%s", null_text);
+        break;
     }
 }
