@@ -121,6 +121,7 @@ typedef struct client {
     size_t budget_max;
     uint32_t max_frame;   /* PUSH frames stay within it: the server's, if smaller */
     lm_frame_deflater *z; /* the session deflate stream, once WELCOME grants it */
+    int int_deltas;       /* WELCOME granted LM_FEATURE_INT_DELTAS */
     uint64_t pull_cursor;
     size_t pull_budget;
     uint64_t pulled_at_ms; /* when the PULL in flight was sent */
@@ -344,6 +345,7 @@ static int read_push_frame(client *c, push_batch *b, lm_buf *frame)
         m.u.push.upto_seq = b->upto;
         m.u.push.changes = b->v; /* borrowed for the encode only */
         m.u.push.n_changes = b->n;
+        m.u.push.int_deltas = (uint8_t)c->int_deltas;
         lm_buf_reset(frame);
         rc = lm_msg_encode_frame_z(&m, c->z, frame, DEFLATE_MIN, c->max_frame);
         /* One durable commit before the batch leaves, keeping its digest:
@@ -668,7 +670,11 @@ static void on_welcome(client *c, const lm_msg_welcome *w)
      * PUSH frames (and end the session); an older one does not say. */
     if (w->max_frame > 0 && w->max_frame < c->max_frame)
         c->max_frame = w->max_frame;
-    if ((w->features & LM_FEATURE_DEFLATE_STREAM) && (rc = lm_frame_deflater_new(&c->z))) {
+    /* what this server decodes: deltas in PUSH, a 32 KiB stream window */
+    c->int_deltas = (w->features & LM_FEATURE_INT_DELTAS) != 0;
+    int wbits =
+        (w->features & LM_FEATURE_WIDE_WINDOW) ? LM_FRAME_STREAM_WIDE_WBITS : LM_FRAME_STREAM_WBITS;
+    if ((w->features & LM_FEATURE_DEFLATE_STREAM) && (rc = lm_frame_deflater_new(&c->z, wbits))) {
         fail(c, rc, "cannot start deflating: %s", lm_strerror(rc));
         return;
     }
@@ -785,7 +791,12 @@ static void ready_cb(lm_conn *conn)
     m.u.hello.user = (char *)c->cfg->user; /* borrowed for the encode only */
     m.u.hello.site = lm_replica_site(c->r);
     m.u.hello.client = name;
-    m.u.hello.features = LM_FEATURE_ACK_STAMPS | LM_FEATURE_DEFLATE_STREAM;
+    m.u.hello.features = LM_FEATURE_ACK_STAMPS | LM_FEATURE_DEFLATE_STREAM |
+                         LM_FEATURE_WIDE_WINDOW | LM_FEATURE_INT_DELTAS;
+    /* Test hook: announce only these bits, as an older build would. */
+    const char *only = getenv("LASTMILE_TEST_HELLO_FEATURES");
+    if (only && *only)
+        m.u.hello.features &= strtoull(only, NULL, 0);
     /* What is still queued here, so the server can tell headquarters
      * (`report agents`); a server that does not know the key skips it. */
     m.u.hello.has_pending = c->has_pending;

@@ -8,7 +8,8 @@
  * log_level, max_sessions, idle_timeout_ms, handshake_timeout_ms, max_frame,
  * cache_mib, checkpoint_pages, max_queued_mib, max_clock_ahead_ms,
  * max_refusals_per_session, refusal_backoff_ms, max_unsent_kib,
- * max_sessions_per_user, max_prelogin, max_partial_mib, max_changes_per_push.
+ * max_sessions_per_user, max_prelogin, max_partial_mib, max_changes_per_push,
+ * stream_window_kib.
  */
 #ifndef LM_SERVER_CONFIG_H
 #define LM_SERVER_CONFIG_H
@@ -36,6 +37,7 @@ typedef struct lm_server_config {
     unsigned max_prelogin;             /* connections not logged in yet (own cap) */
     unsigned max_partial_mib;          /* unfinished frames buffered, all sessions together */
     unsigned max_changes_per_push;     /* a PUSH with more is refused (LM_ETOOBIG) */
+    unsigned stream_window_kib;        /* 8 or 32: a client's deflate window (memory a session) */
     int insecure_plaintext;            /* --insecure-plaintext: no TLS (debugging only) */
 } lm_server_config;
 
@@ -45,7 +47,7 @@ typedef struct lm_server_config {
  * batches, changes at most 2 minutes ahead, 10,000 refusals a session then
  * logins delayed 10 s doubling, 1 MiB of unsent replies a session, 2
  * sessions a user, 256 connections not logged in, 64 MiB of unfinished
- * frames, 50,000 changes a PUSH). */
+ * frames, 50,000 changes a PUSH, 32 KiB deflate windows). */
 void lm_server_config_defaults(lm_server_config *c);
 
 /* Sets one key from text. LM_EINVAL with a message in err for an unknown key

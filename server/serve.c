@@ -40,7 +40,8 @@ static const char usage[] =
     "                             [--max-refusals-per-session N] [--refusal-backoff-ms MS]\n"
     "                             [--max-unsent-kib KIB] [--max-sessions-per-user N]\n"
     "                             [--max-prelogin N] [--max-partial-mib MIB]\n"
-    "                             [--max-changes-per-push N] [--insecure-plaintext]\n"
+    "                             [--max-changes-per-push N] [--stream-window-kib 8|32]\n"
+    "                             [--insecure-plaintext]\n"
     "\n"
     "Serves sync sessions on HOST:PORT (default 127.0.0.1:7070; port 0 picks a\n"
     "free port). The first stdout line is `listening on HOST:PORT`. Logs go to\n"
@@ -58,7 +59,9 @@ static const char usage[] =
     "1024), max_sessions_per_user (a newer login ends the oldest, default 2),\n"
     "max_prelogin (connections not logged in, default 256), max_partial_mib\n"
     "(unfinished frames of all sessions, default 64), max_changes_per_push\n"
-    "(default 50000); flags win. docs/server.md lists every limit.\n";
+    "(default 50000), stream_window_kib (a client's deflate window, 8 or 32;\n"
+    "32 costs about 25 KB more a session, default 32); flags win.\n"
+    "docs/server.md lists every limit.\n";
 
 static void noop_close_cb(uv_handle_t *h)
 {
@@ -207,7 +210,7 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
                *idle = NULL, *handshake = NULL, *max_frame = NULL, *cache_mib = NULL,
                *ckpt_pages = NULL, *max_queued = NULL, *clock_ahead = NULL, *max_refusals = NULL,
                *backoff = NULL, *unsent = NULL, *per_user = NULL, *prelogin = NULL, *partial = NULL,
-               *per_push = NULL;
+               *per_push = NULL, *window = NULL;
     int plaintext = 0;
     lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
                      {"listen", LM_OPT_VALUE, &listen, NULL},
@@ -228,6 +231,7 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
                      {"max-prelogin", LM_OPT_VALUE, &prelogin, NULL},
                      {"max-partial-mib", LM_OPT_VALUE, &partial, NULL},
                      {"max-changes-per-push", LM_OPT_VALUE, &per_push, NULL},
+                     {"stream-window-kib", LM_OPT_VALUE, &window, NULL},
                      {"insecure-plaintext", LM_OPT_FLAG, NULL, &plaintext}};
     int prc = lm_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], "lastmile-server serve",
                           usage, NULL);
@@ -258,11 +262,12 @@ static int load_settings(int argc, char **argv, lm_server_config *cfg)
                           "max_sessions_per_user",
                           "max_prelogin",
                           "max_partial_mib",
-                          "max_changes_per_push"};
+                          "max_changes_per_push",
+                          "stream_window_kib"};
     const char *values[] = {db,          listen,       level,     max_sessions, idle,
                             handshake,   max_frame,    cache_mib, ckpt_pages,   max_queued,
                             clock_ahead, max_refusals, backoff,   unsent,       per_user,
-                            prelogin,    partial,      per_push};
+                            prelogin,    partial,      per_push,  window};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (values[i] && lm_server_config_set(cfg, keys[i], values[i], err, sizeof err) != LM_OK) {
             fprintf(stderr, "lastmile-server serve: %s\n", err);

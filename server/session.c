@@ -741,18 +741,25 @@ static void auth_done(lm_store_job *job, int status)
     /* config.c bounds it to 64 MiB; clients frame PUSHes within it */
     m.u.welcome.max_frame = (uint32_t)s->srv->cfg.max_frame;
     /* The client may deflate its frames as one stream from its next frame
-     * on (about 15 KB of inflate state here, made at its first piece). */
+     * on (inflate state made here at its first piece: about 15 KB with an
+     * 8 KiB window, 40 KB with a 32 KiB one). */
     if (s->features & LM_FEATURE_DEFLATE_STREAM) {
-        m.u.welcome.features = LM_FEATURE_DEFLATE_STREAM;
-        lm_frame_decoder_accept_stream(dec);
+        int wide = (s->features & LM_FEATURE_WIDE_WINDOW) && s->srv->cfg.stream_window_kib >= 32;
+        m.u.welcome.features |= LM_FEATURE_DEFLATE_STREAM | (wide ? LM_FEATURE_WIDE_WINDOW : 0);
+        lm_frame_decoder_accept_stream(dec,
+                                       wide ? LM_FRAME_STREAM_WIDE_WBITS : LM_FRAME_STREAM_WBITS);
     }
+    /* PUSHes may carry integer deltas (every build that knows the bit
+     * decodes them) */
+    m.u.welcome.features |= s->features & LM_FEATURE_INT_DELTAS;
     if (j->has_next) {
         m.u.welcome.has_next_identity = 1;
         memcpy(m.u.welcome.next_identity, j->next_fp, sizeof j->next_fp);
     }
-    lm_log(LM_LOG_DEBUG, "session %s: %s %s authenticated, site %016llx watermark %llu", s->peer,
+    lm_log(LM_LOG_DEBUG,
+           "session %s: %s %s authenticated, site %016llx watermark %llu features 0x%llx", s->peer,
            lm_role_name(s->u->role), s->user, (unsigned long long)s->site,
-           (unsigned long long)j->watermark);
+           (unsigned long long)j->watermark, (unsigned long long)m.u.welcome.features);
     if (send_msg(s, &m) == LM_OK)
         resume(s);
 out:
@@ -960,6 +967,7 @@ static void pull_run(lm_store_job *job, lm_replica *r)
             return;
         }
         m.u.changes.more = more ? 1 : 0;
+        m.u.changes.int_deltas = (s->features & LM_FEATURE_INT_DELTAS) != 0;
         lm_buf_reset(&j->frame);
         j->rc = lm_msg_encode_frame(&m, &j->frame, DEFLATE_MIN, LM_FRAME_DEFAULT_MAX);
         j->n_changes = m.u.changes.n_changes;

@@ -35,7 +35,7 @@ endif()
 foreach(t sync auth input drop conflicts retry pipeline checkpoint queue_limit big_rows
           slow_writer farmers paying route_geo route_roads ledger_rules damaged disk_full restore
           hostile_text dates bounds floods readable conflicts_hq scope_move user_batch clones
-          admin)
+          admin features)
   add_test(NAME integration_${t}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_${t}.py)
   set_tests_properties(integration_${t} PROPERTIES

@@ -107,6 +107,9 @@ char *lm_strndup(const char *s, size_t n);
  * LM_FEATURE_DEFLATE_STREAM; never together with LM_FRAME_DEFLATED. */
 #define LM_FRAME_STREAM 0x02u
 #define LM_FRAME_STREAM_WBITS 13
+/* The window both sides use once the handshake agreed on
+ * LM_FEATURE_WIDE_WINDOW: gzip's 32 KiB. */
+#define LM_FRAME_STREAM_WIDE_WBITS 15
 #define LM_FRAME_KNOWN_FLAGS (LM_FRAME_DEFLATED | LM_FRAME_STREAM)
 
 /* 2: TLS 1.3 underneath, HELLO carries the device's Ed25519 public key and
@@ -146,9 +149,10 @@ typedef struct lm_frame_decoder {
     size_t len, cap, off;
     uint8_t *inflated; /* private: inflate window */
     size_t inflated_cap;
-    int stream_ok; /* LM_FRAME_STREAM frames accepted (else LM_EFLAGS) */
-    void *stream;  /* private: the session stream's inflate state, once used */
-    int error;     /* sticky: once set every call returns it */
+    int stream_ok;    /* LM_FRAME_STREAM frames accepted (else LM_EFLAGS) */
+    int stream_wbits; /* their window, 2^stream_wbits bytes */
+    void *stream;     /* private: the session stream's inflate state, once used */
+    int error;        /* sticky: once set every call returns it */
 } lm_frame_decoder;
 
 /* max_frame / max_inflated of 0 take the defaults. Both fields may be
@@ -172,9 +176,12 @@ int lm_frame_decoder_peek(const lm_frame_decoder *d, uint8_t *type);
  * buffer, so an idle decoder holds at most a few KiB. */
 size_t lm_frame_decoder_held(const lm_frame_decoder *d);
 /* Accepts LM_FRAME_STREAM frames from now on (the handshake agreed on
- * LM_FEATURE_DEFLATE_STREAM). Their inflate state (about 15 KB) is made at
- * the first one and freed by lm_frame_decoder_close(). */
-void lm_frame_decoder_accept_stream(lm_frame_decoder *d);
+ * LM_FEATURE_DEFLATE_STREAM), deflated with a 2^wbits byte window:
+ * LM_FRAME_STREAM_WBITS, or LM_FRAME_STREAM_WIDE_WBITS when it also agreed
+ * on LM_FEATURE_WIDE_WINDOW; anything else is taken as the former. Their
+ * inflate state (about 15 KB, 40 KB wide) is made at the first one and
+ * freed by lm_frame_decoder_close(). */
+void lm_frame_decoder_accept_stream(lm_frame_decoder *d, int wbits);
 
 /* A growable output buffer. Embedded by value; owns data. */
 typedef struct lm_buf {
@@ -196,7 +203,9 @@ int lm_frame_encode(lm_buf *out, uint8_t type, const uint8_t *payload, size_t le
 
 /* The sending side of a session deflate stream (frame_stream.c). */
 typedef struct lm_frame_deflater lm_frame_deflater;
-int lm_frame_deflater_new(lm_frame_deflater **out);
+/* wbits: LM_FRAME_STREAM_WBITS, or LM_FRAME_STREAM_WIDE_WBITS when the
+ * handshake agreed on LM_FEATURE_WIDE_WINDOW (else LM_EINVAL). */
+int lm_frame_deflater_new(lm_frame_deflater **out, int wbits);
 void lm_frame_deflater_free(lm_frame_deflater *z);
 /* As lm_frame_encode, except that a payload of at least deflate_min bytes
  * and at most 64 KiB continues z's stream (LM_FRAME_STREAM) when even its
@@ -275,6 +284,13 @@ void lm_change_clear(lm_change *c);
 /* HELLO: the client would send LM_FRAME_STREAM frames; WELCOME: the server
  * accepts them from this client (from the client's first frame after it). */
 #define LM_FEATURE_DEFLATE_STREAM 2u
+/* With LM_FEATURE_DEFLATE_STREAM. HELLO: the client would deflate its
+ * session stream with a 32 KiB window (LM_FRAME_STREAM_WIDE_WBITS);
+ * WELCOME: the server inflates it so. */
+#define LM_FEATURE_WIDE_WINDOW 4u
+/* HELLO: the client decodes integer deltas in change lists (changes.c) and
+ * would send them; WELCOME: the server decodes them in PUSH. */
+#define LM_FEATURE_INT_DELTAS 8u
 
 typedef struct lm_msg_hello {
     uint32_t version;
@@ -325,6 +341,9 @@ typedef struct lm_msg_push {
     uint64_t upto_seq; /* the batch covers the sender's changes up to this seq */
     lm_change *changes;
     uint32_t n_changes;
+    /* encode only: integers may go as deltas (the peer granted
+     * LM_FEATURE_INT_DELTAS); the decoder takes deltas whatever this says */
+    uint8_t int_deltas;
 } lm_msg_push;
 
 typedef struct lm_refusal {
@@ -365,6 +384,7 @@ typedef struct lm_msg_changes {
     uint8_t more; /* 1 when the client should PULL again */
     lm_change *changes;
     uint32_t n_changes;
+    uint8_t int_deltas; /* encode only, as in lm_msg_push */
 } lm_msg_changes;
 
 typedef struct lm_msg_error {

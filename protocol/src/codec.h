@@ -36,7 +36,7 @@ const char *lm__read_errtext(int rc);
  * change list. Validates every change against the decoder's limits first:
  * LM_EINVAL for NULL names or unknown value types, LM_ETOOBIG past a limit.
  * Nothing is written on a validation error. */
-int lm__changes_encode(lm__mp_writer *w, const lm_change *ch, uint32_t n);
+int lm__changes_encode(lm__mp_writer *w, const lm_change *ch, uint32_t n, int int_deltas);
 
 /* Decodes the "d" and "r" values (cursors positioned on each) into a new
  * lm_change array owned by the caller. On error nothing is returned and

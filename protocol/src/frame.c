@@ -402,7 +402,7 @@ static int inflate_piece(lm_frame_decoder *d, uint8_t *src, size_t len, size_t *
             return LM_ENOMEM;
         zs->zalloc = lm__z_alloc;
         zs->zfree = lm__z_free;
-        int zrc = inflateInit2(zs, -LM_FRAME_STREAM_WBITS);
+        int zrc = inflateInit2(zs, -d->stream_wbits);
         if (zrc != Z_OK) {
             lm_free(zs);
             return zrc == Z_MEM_ERROR ? LM_ENOMEM : LM_EZLIB;
@@ -415,9 +415,11 @@ static int inflate_piece(lm_frame_decoder *d, uint8_t *src, size_t len, size_t *
     return rc;
 }
 
-void lm_frame_decoder_accept_stream(lm_frame_decoder *d)
+void lm_frame_decoder_accept_stream(lm_frame_decoder *d, int wbits)
 {
     d->stream_ok = 1;
+    d->stream_wbits =
+        wbits == LM_FRAME_STREAM_WIDE_WBITS ? LM_FRAME_STREAM_WIDE_WBITS : LM_FRAME_STREAM_WBITS;
 }
 
 int lm_frame_decoder_peek(const lm_frame_decoder *d, uint8_t *type)

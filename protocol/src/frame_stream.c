@@ -6,8 +6,10 @@
  * took 16.4-16.8 KB. One raw deflate stream for the whole session, each
  * frame's piece ending in a sync flush so the receiver can inflate it at
  * once, lets later batches refer to the earlier ones (13.4-14.0 KB for the
- * same payloads, bench/link/deflate_stream.py; a 32 KiB window would save
- * 2 % more and cost the server 4x the memory per session).
+ * same payloads, bench/link/deflate_stream.py). The window is 8 KiB, or
+ * gzip's 32 KiB when both sides agreed on LM_FEATURE_WIDE_WINDOW: 3.5 %
+ * fewer bytes on that day, for about 25 KB more inflate state per session
+ * on the server (its stream_window_kib chooses).
  *
  * A sync flush ends in the empty stored block 00 00 ff ff; every piece
  * does, so the sender drops it and the receiver puts it back (as RFC 7692
@@ -28,9 +30,9 @@
 #include "zhooks.h"
 
 /* Payloads past this are deflated alone, with zlib's full 32 KiB window:
- * such a frame has history enough of its own, and the stream's 8 KiB
- * window made it bigger (a 10,000-record loopback push: 52.4 -> 54.8
- * B/record with every frame in the stream). 2G batches stay far below. */
+ * such a frame has history enough of its own, and an 8 KiB stream window
+ * made it bigger (a 10,000-record loopback push: 52.4 -> 54.8 B/record
+ * with every frame in the stream). 2G batches stay far below. */
 #define STREAM_MAX_PAYLOAD (64u << 10)
 
 /* A sync flush adds an empty stored block (5 bytes) after the pending bits;
@@ -42,17 +44,18 @@ struct lm_frame_deflater {
     int spent; /* an error left the stream unknown to the peer */
 };
 
-int lm_frame_deflater_new(lm_frame_deflater **out)
+int lm_frame_deflater_new(lm_frame_deflater **out, int wbits)
 {
-    lm_frame_deflater *z = lm_calloc(1, sizeof *z);
     *out = NULL;
+    if (wbits != LM_FRAME_STREAM_WBITS && wbits != LM_FRAME_STREAM_WIDE_WBITS)
+        return LM_EINVAL;
+    lm_frame_deflater *z = lm_calloc(1, sizeof *z);
     if (!z)
         return LM_ENOMEM;
     z->zs.zalloc = lm__z_alloc;
     z->zs.zfree = lm__z_free;
     /* Level 9 as for single frames: the link, not the CPU, is scarce. */
-    int zrc = deflateInit2(&z->zs, Z_BEST_COMPRESSION, Z_DEFLATED, -LM_FRAME_STREAM_WBITS, 8,
-                           Z_DEFAULT_STRATEGY);
+    int zrc = deflateInit2(&z->zs, Z_BEST_COMPRESSION, Z_DEFLATED, -wbits, 8, Z_DEFAULT_STRATEGY);
     if (zrc != Z_OK) {
         lm_free(z);
         return zrc == Z_MEM_ERROR ? LM_ENOMEM : LM_EZLIB;

@@ -56,6 +56,8 @@ int lm__mp_read_bin(lm__mp_reader *r, const uint8_t **s, uint32_t *len);
  * a map pair two), so a lying header is refused before anyone allocates. */
 int lm__mp_read_array(lm__mp_reader *r, uint32_t *n);
 int lm__mp_read_map(lm__mp_reader *r, uint32_t *n);
+/* An ext object: its type and borrowed payload (*len bytes). */
+int lm__mp_read_ext(lm__mp_reader *r, int8_t *type, const uint8_t **data, uint32_t *len);
 /* Skips one object of any kind. depth is the nesting level of the object
  * being skipped (1 = top level); a container deeper than LM_MAX_DEPTH gives
  * LM_EDEPTH. */
@@ -79,5 +81,11 @@ void lm__mp_put_cstr(lm__mp_writer *w, const char *s);
 void lm__mp_put_bin(lm__mp_writer *w, const void *s, size_t len);
 void lm__mp_put_array(lm__mp_writer *w, uint32_t n);
 void lm__mp_put_map(lm__mp_writer *w, uint32_t n);
+/* A signed integer as the ext object `type` whose payload is its big-endian
+ * two's complement in the fewest of 1, 2, 4 or 8 bytes (fixext). */
+void lm__mp_put_ext_int(lm__mp_writer *w, int8_t type, int64_t v);
+/* Bytes lm__mp_put_i64 / lm__mp_put_ext_int would write for v. */
+size_t lm__mp_i64_size(int64_t v);
+size_t lm__mp_ext_int_size(int64_t v);
 
 #endif

@@ -300,6 +300,23 @@ int lm__mp_read_bin(lm__mp_reader *r, const uint8_t **s, uint32_t *len)
     return read_bytes(r, LM__MP_BIN, s, len);
 }
 
+int lm__mp_read_ext(lm__mp_reader *r, int8_t *type, const uint8_t **data, uint32_t *len)
+{
+    size_t h;
+    uint64_t l;
+    int rc = expect(r, LM__MP_EXT, &h, &l);
+    if (rc != LM_OK)
+        return rc;
+    if (l > r->left - h)
+        return LM_ETRUNC;
+    *type = (int8_t)r->p[h - 1]; /* the type byte ends the header, fixext or not */
+    *data = r->p + h;
+    *len = (uint32_t)l;
+    r->p += h + l;
+    r->left -= h + l;
+    return LM_OK;
+}
+
 int lm__mp_read_array(lm__mp_reader *r, uint32_t *n)
 {
     size_t h;

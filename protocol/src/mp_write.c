@@ -130,3 +130,42 @@ void lm__mp_put_map(lm__mp_writer *w, uint32_t n)
 {
     put_len(w, n, 0x80, 15, 0, 0xde, 0xdf);
 }
+
+/* Width in bytes (1, 2, 4 or 8) of the shortest two's complement of v. */
+static int int_width(int64_t v)
+{
+    if (v >= INT8_MIN && v <= INT8_MAX)
+        return 1;
+    if (v >= INT16_MIN && v <= INT16_MAX)
+        return 2;
+    if (v >= INT32_MIN && v <= INT32_MAX)
+        return 4;
+    return 8;
+}
+
+void lm__mp_put_ext_int(lm__mp_writer *w, int8_t type, int64_t v)
+{
+    int n = int_width(v);
+    uint8_t b[10];
+    b[0] = (uint8_t)(n == 1 ? 0xd4 : n == 2 ? 0xd5 : n == 4 ? 0xd6 : 0xd7);
+    b[1] = (uint8_t)type;
+    for (int i = 0; i < n; i++)
+        b[2 + i] = (uint8_t)((uint64_t)v >> (8 * (n - 1 - i)));
+    put(w, b, (size_t)n + 2);
+}
+
+size_t lm__mp_ext_int_size(int64_t v)
+{
+    return (size_t)int_width(v) + 2;
+}
+
+size_t lm__mp_i64_size(int64_t v)
+{
+    if (v >= -32 && v <= 0x7f)
+        return 1;
+    if (v >= 0) {
+        uint64_t u = (uint64_t)v;
+        return u <= 0xff ? 2 : u <= 0xffff ? 3 : u <= 0xffffffffu ? 5 : 9;
+    }
+    return (size_t)int_width(v) + 1;
+}

@@ -79,7 +79,10 @@ static int put_field(lm__mp_writer *w, const lm_msg *m, const lm__field *f)
         break;
     case LM__F_DICT: /* writes both "d" and "r" */
         return lm__changes_encode(w, *(lm_change *const *)at(m, f->off),
-                                  *(const uint32_t *)at(m, f->off2));
+                                  *(const uint32_t *)at(m, f->off2),
+                                  m->type == LM_MSG_PUSH      ? m->u.push.int_deltas
+                                  : m->type == LM_MSG_CHANGES ? m->u.changes.int_deltas
+                                                              : 0);
     case LM__F_ROWS:
         return LM_OK;
     case LM__F_OPT_U64:

@@ -18,13 +18,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     uint32_t seed = data[0] * 2654435761u + 1;
-    int stream = data[0] & 0x80;
+    int stream = data[0] & 0x80, wide = data[0] & 0x40;
     data++;
     size--;
     lm_frame_decoder d;
     lm_frame_decoder_init(&d, 64u << 10, 256u << 10);
     if (stream)
-        lm_frame_decoder_accept_stream(&d);
+        lm_frame_decoder_accept_stream(&d,
+                                       wide ? LM_FRAME_STREAM_WIDE_WBITS : LM_FRAME_STREAM_WBITS);
     size_t off = 0;
     int rc = LM_OK;
     while (off < size && rc >= 0) {

@@ -62,6 +62,7 @@ static void fill(lm_msg *m, int type, int variant)
             lm_value_clear(&c->value);
             m->u.push.changes[13].prev_hlc = 12345;
         }
+        m->u.push.int_deltas = variant >= 1; /* integers as deltas */
         break;
     case LM_MSG_PUSH_ACK:
         m->u.push_ack.upto_seq = 100;
@@ -86,6 +87,7 @@ static void fill(lm_msg *m, int type, int variant)
     case LM_MSG_CHANGES:
         m->u.changes.next_cursor = 500;
         m->u.changes.more = (uint8_t)(variant & 1);
+        m->u.changes.int_deltas = variant == 2; /* integers as deltas */
         m->u.changes.changes =
             pu_collections((uint32_t)variant * 3, 0, 99, &m->u.changes.n_changes);
         break;
@@ -110,7 +112,7 @@ int main(int argc, char **argv)
     lm_buf_init(&stream);
     lm_buf_init(&zstream);
     lm_frame_deflater *z = NULL;
-    failures += lm_frame_deflater_new(&z) != LM_OK;
+    failures += lm_frame_deflater_new(&z, LM_FRAME_STREAM_WIDE_WBITS) != LM_OK;
     for (int type = LM_MSG_HELLO; type <= LM_MSG_BYE; type++) {
         if (type == 2 || type == 3) /* CHALLENGE, AUTH: retired with protocol 1 */
             continue;
@@ -137,9 +139,10 @@ int main(int argc, char **argv)
     /* one whole session's worth of frames back to back */
     failures += write_file(argv[1], "frame", "session", 7, stream.data, stream.len) != 0;
     /* the same through a session deflate stream: fuzz_frame accepts
-     * LM_FRAME_STREAM when the first byte's top bit is set */
+     * LM_FRAME_STREAM when the first byte's top bit is set, with the wide
+     * window when the next bit is */
     failures +=
-        write_file(argv[1], "frame", "session-stream", 0x87, zstream.data, zstream.len) != 0;
+        write_file(argv[1], "frame", "session-stream", 0xc7, zstream.data, zstream.len) != 0;
     lm_frame_deflater_free(z);
     lm_buf_close(&stream);
     lm_buf_close(&zstream);

@@ -403,7 +403,7 @@ static int decode_all(lm_frame_decoder *d, const lm_buf *b, uint8_t *const *want
  * stream's worst case is deflated alone; small ones go plain. Refused:
  * stream frames before the decoder accepts them, both deflate flags at
  * once, a piece whose check or body is damaged, a bomb. */
-static void test_stream(void)
+static void test_stream(int wbits)
 {
     enum { N = 12 };
     uint8_t *want[N];
@@ -413,7 +413,7 @@ static void test_stream(void)
     lm_buf_init(&alone);
     lm_frame_deflater *z = NULL;
     lm_test_heap_install(0);
-    CHECK_RC(lm_frame_deflater_new(&z), LM_OK);
+    CHECK_RC(lm_frame_deflater_new(&z, wbits), LM_OK);
     for (int i = 0; i < N; i++) {
         /* 3: empty; 7: ~40 KB, whose worst case does not fit 16 KiB frames;
          * 9: ~200 KB, past what goes into the stream */
@@ -439,7 +439,7 @@ static void test_stream(void)
 
     lm_frame_decoder d;
     lm_frame_decoder_init(&d, 0, 0);
-    lm_frame_decoder_accept_stream(&d);
+    lm_frame_decoder_accept_stream(&d, wbits);
     CHECK_EQ_INT(decode_all(&d, &s, want, wlen, N), N);
     lm_frame_decoder_close(&d);
 
@@ -450,7 +450,7 @@ static void test_stream(void)
     lm_frame_decoder_close(&d);
     /* both deflate flags */
     lm_frame_decoder_init(&d, 0, 0);
-    lm_frame_decoder_accept_stream(&d);
+    lm_frame_decoder_accept_stream(&d, wbits);
     s.data[5] = LM_FRAME_STREAM | LM_FRAME_DEFLATED;
     CHECK_RC(lm_frame_decoder_feed(&d, s.data, first), LM_EFLAGS);
     s.data[5] = LM_FRAME_STREAM;
@@ -463,7 +463,7 @@ static void test_stream(void)
         copy[at[k]] ^= 0x20;
         lm_frame f;
         lm_frame_decoder_init(&d, 0, 0);
-        lm_frame_decoder_accept_stream(&d);
+        lm_frame_decoder_accept_stream(&d, wbits);
         CHECK_RC(feed_all(&d, copy, first, &f), LM_EZLIB);
         lm_frame_decoder_close(&d);
         free(copy);
@@ -473,7 +473,7 @@ static void test_stream(void)
     memset(tiny + 6, 0xff, 3);
     lm_frame f;
     lm_frame_decoder_init(&d, 0, 0);
-    lm_frame_decoder_accept_stream(&d);
+    lm_frame_decoder_accept_stream(&d, wbits);
     CHECK_RC(feed_all(&d, tiny, sizeof tiny, &f), LM_EZLIB);
     lm_frame_decoder_close(&d);
 
@@ -481,11 +481,11 @@ static void test_stream(void)
     uint8_t *zeros = calloc(1, 6000);
     for (size_t n = 5000; n <= 6000; n += 1000) {
         lm_buf_reset(&s);
-        CHECK_RC(lm_frame_deflater_new(&z), LM_OK);
+        CHECK_RC(lm_frame_deflater_new(&z, wbits), LM_OK);
         CHECK_RC(lm_frame_encode_z(z, &s, LM_MSG_PUSH, zeros, n, 512, 0), LM_OK);
         lm_frame_deflater_free(z);
         lm_frame_decoder_init(&d, 0, 5000);
-        lm_frame_decoder_accept_stream(&d);
+        lm_frame_decoder_accept_stream(&d, wbits);
         CHECK_RC(feed_all(&d, s.data, s.len, &f), n == 5000 ? 1 : LM_EBOMB);
         lm_frame_decoder_close(&d);
     }
@@ -500,7 +500,7 @@ static void test_stream(void)
     for (long long n = 1; n < 400 && !completed; n++) {
         lm_test_heap_install(n);
         lm_buf_init(&s);
-        int rc = lm_frame_deflater_new(&z), got = 0;
+        int rc = lm_frame_deflater_new(&z, wbits), got = 0;
         for (int i = 0; i < 3 && rc == LM_OK; i++)
             rc = lm_frame_encode_z(z, &s, LM_MSG_PUSH, want[i], wlen[i], 512, 0);
         CHECK(rc == LM_OK || rc == LM_ENOMEM);
@@ -510,7 +510,7 @@ static void test_stream(void)
         z = NULL;
         if (rc == LM_OK) {
             lm_frame_decoder_init(&d, 0, 0);
-            lm_frame_decoder_accept_stream(&d);
+            lm_frame_decoder_accept_stream(&d, wbits);
             got = decode_all(&d, &s, want, wlen, 3);
             CHECK(got == 3 || got == LM_ENOMEM);
             lm_frame_decoder_close(&d);
@@ -525,6 +525,58 @@ static void test_stream(void)
     CHECK(completed);
     for (int i = 0; i < N; i++)
         free(want[i]);
+}
+
+/* The two windows: a frame that repeats the one before, 12 KB back, costs
+ * the wide stream a reference and the narrow one its bytes again; a
+ * decoder that agreed on the narrow window refuses the wide stream's
+ * reference (LM_EZLIB), never returns other bytes. A window the protocol
+ * does not know is LM_EINVAL. */
+static void test_stream_windows(void)
+{
+    enum { LEN = 12000 };
+    uint8_t *p = malloc(LEN);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < LEN; i++) {
+        x = x * 1103515245u + 12345u;
+        p[i] = (uint8_t)('a' + (x >> 16) % 26); /* text deflate cannot shrink much */
+    }
+    size_t second[2];
+    lm_buf s[2];
+    int wbits[2] = {LM_FRAME_STREAM_WBITS, LM_FRAME_STREAM_WIDE_WBITS};
+    for (int k = 0; k < 2; k++) {
+        lm_frame_deflater *z = NULL;
+        lm_buf_init(&s[k]);
+        CHECK_RC(lm_frame_deflater_new(&z, wbits[k]), LM_OK);
+        CHECK_RC(lm_frame_encode_z(z, &s[k], LM_MSG_PUSH, p, LEN, 512, 0), LM_OK);
+        size_t first = s[k].len;
+        CHECK_RC(lm_frame_encode_z(z, &s[k], LM_MSG_PUSH, p, LEN, 512, 0), LM_OK);
+        CHECK_EQ_INT(s[k].data[first + 5], LM_FRAME_STREAM);
+        second[k] = s[k].len - first;
+        lm_frame_deflater_free(z);
+        for (int j = 0; j < 2; j++) { /* decoded with either window */
+            lm_frame_decoder d;
+            lm_frame f;
+            lm_frame_decoder_init(&d, 0, 0);
+            lm_frame_decoder_accept_stream(&d, wbits[j]);
+            int rc = feed_all(&d, s[k].data, first, &f);
+            CHECK_RC(rc, 1);
+            rc = feed_all(&d, s[k].data + first, s[k].len - first, &f);
+            if (j >= k) {
+                CHECK_RC(rc, 1);
+                CHECK(f.payload_len == LEN && memcmp(f.payload, p, LEN) == 0);
+            } else {
+                CHECK_RC(rc, LM_EZLIB);
+            }
+            lm_frame_decoder_close(&d);
+        }
+        lm_buf_close(&s[k]);
+    }
+    CHECK(second[1] * 10 < second[0]); /* the repeat is nearly free with 32 KiB */
+    lm_frame_deflater *z = (lm_frame_deflater *)p;
+    CHECK_RC(lm_frame_deflater_new(&z, 14), LM_EINVAL);
+    CHECK(z == NULL);
+    free(p);
 }
 
 /* The server starts a session with small handshake limits and raises them
@@ -573,6 +625,8 @@ int main(void)
     test_header_limits();
     test_zlib();
     test_alloc_failures();
-    test_stream();
+    test_stream(LM_FRAME_STREAM_WBITS);
+    test_stream(LM_FRAME_STREAM_WIDE_WBITS);
+    test_stream_windows();
     return lm_test_done("protocol_frame");
 }

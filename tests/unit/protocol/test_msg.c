@@ -188,9 +188,15 @@ static void test_round_trips(void)
     CHECK_RC(round_trip(&m), LM_OK);
     lm_msg_clear(&m);
 
-    /* many random change lists, including long ones */
+    /* many random change lists, including long ones, half of them with
+     * integers as deltas (INT64_MIN next to INT64_MAX among them: the
+     * difference wraps) */
     for (int i = 0; i < 200; i++) {
         sample(i % 2 ? LM_MSG_PUSH : LM_MSG_CHANGES, &m, pu_rnd() % (i % 10 == 0 ? 2000 : 40));
+        if (i % 4 >= 2 && m.type == LM_MSG_PUSH)
+            m.u.push.int_deltas = 1;
+        else if (i % 4 >= 2)
+            m.u.changes.int_deltas = 1;
         CHECK_RC(round_trip(&m), LM_OK);
         lm_msg_clear(&m);
     }
@@ -199,6 +205,8 @@ static void test_round_trips(void)
         memset(&m, 0, sizeof m);
         m.type = LM_MSG_PUSH;
         m.u.push.changes = pu_collections(50, step, 42, &m.u.push.n_changes);
+        CHECK_RC(round_trip(&m), LM_OK);
+        m.u.push.int_deltas = 1;
         CHECK_RC(round_trip(&m), LM_OK);
         lm_msg_clear(&m);
     }
@@ -237,6 +245,30 @@ static void test_compactness(void)
         lm_msg_clear(&m);
         m.type = LM_MSG_PUSH;
     }
+}
+
+/* Integer deltas: records whose timestamps climb a few ms apart take fewer
+ * bytes with them, and an integer never costs more than it would alone. */
+static void test_int_deltas(void)
+{
+    lm_msg m = {.type = LM_MSG_PUSH};
+    m.u.push.changes = pu_collections(100, 0, UINT64_C(0x1234567890), &m.u.push.n_changes);
+    int64_t t = INT64_C(1796600771175);
+    for (uint32_t i = 0; i < m.u.push.n_changes; i++)
+        if (m.u.push.changes[i].value.type == LM_VAL_INTEGER)
+            m.u.push.changes[i].value.i = t += 47; /* every integer a timestamp */
+    size_t plain = encoded_size(&m);
+    m.u.push.int_deltas = 1;
+    size_t delta = encoded_size(&m);
+    CHECK(delta < plain);
+    /* small integers that do not repeat: no delta is shorter, nothing changes */
+    for (uint32_t i = 0; i < m.u.push.n_changes; i++)
+        if (m.u.push.changes[i].value.type == LM_VAL_INTEGER)
+            m.u.push.changes[i].value.i = (int64_t)(i % 100);
+    size_t small_delta = encoded_size(&m);
+    m.u.push.int_deltas = 0;
+    CHECK_EQ_INT(small_delta, encoded_size(&m));
+    lm_msg_clear(&m);
 }
 
 /* lm_push_rows: the rows of a PUSH read from its header, never more than
@@ -531,7 +563,7 @@ static void push_with_row(pb *p, int variant)
     lm__mp_writer *w = &p->w;
     lm__mp_put_map(w, 3);
     lm__mp_put_cstr(w, "r"); /* rows before the dictionary: order is free */
-    lm__mp_put_array(w, 1);
+    lm__mp_put_array(w, variant == 13 ? 2 : 1);
     lm__mp_put_array(w, variant == 7 ? 8 : 5);
     lm__mp_put_u64(w, variant == 1 ? 5 : 0); /* table index */
     if (variant == 2) {
@@ -559,6 +591,11 @@ static void push_with_row(pb *p, int variant)
             free(big);
         } else if (variant == 5) {
             lm__mp_put_bool(w, 0);
+        } else if (variant == 10 || variant == 11) {
+            lm__mp_put_ext_int(w, variant == 10 ? 1 : 2, 5);
+        } else if (variant == 12) {
+            static const uint8_t ext16[18] = {0xd8, 1};
+            lm_buf_append(&p->b, ext16, sizeof ext16);
         } else {
             lm__mp_put_u64(w, 42);
         }
@@ -576,6 +613,18 @@ static void push_with_row(pb *p, int variant)
         lm__mp_put_u64(w, 3);
         lm__mp_put_map(w, 0);
         lm__mp_put_cstr(w, "x");
+    }
+    if (variant == 13) { /* a second row: weight_g as a delta from 42 */
+        lm__mp_put_array(w, 5);
+        lm__mp_put_u64(w, 0);
+        lm__mp_put_cstr(w, "pk2");
+        lm__mp_put_i64(w, 1);
+        lm__mp_put_i64(w, 2);
+        lm__mp_put_array(w, 4);
+        lm__mp_put_u64(w, 1 << 2);
+        lm__mp_put_ext_int(w, 1, -50);
+        lm__mp_put_u64(w, 2 << 2);
+        lm__mp_put_nil(w);
     }
     lm__mp_put_cstr(w, "d");
     lm__mp_put_array(w, 4);
@@ -650,6 +699,31 @@ static void test_change_errors(void)
     EXPECT_ERR(&p, LM_MSG_PUSH, LM_EMISSING, "PUSH.rows[0].cols[0]: entry cut short");
     push_with_row(&p, 9);
     EXPECT_ERR(&p, LM_MSG_PUSH, LM_ERANGE, "PUSH.rows[0].cols[0].column: not an index");
+    /* integer deltas: a delta with no integer before it in its column, an
+     * ext of another type, a delta of a width msgpack's fixext allows but
+     * the protocol does not (16 bytes), and one cut short */
+    push_with_row(&p, 10);
+    EXPECT_ERR(&p, LM_MSG_PUSH, LM_EMISSING, "PUSH.rows[0].cols[0].value: a delta with no");
+    push_with_row(&p, 11);
+    EXPECT_ERR(&p, LM_MSG_PUSH, LM_ETYPE, "PUSH.rows[0].cols[0].value: an ext other");
+    push_with_row(&p, 12);
+    EXPECT_ERR(&p, LM_MSG_PUSH, LM_ETYPE, "PUSH.rows[0].cols[0].value: an ext other");
+    /* a valid pair: 42, then 42 - 50 in the same column of the next row */
+    push_with_row(&p, 13);
+    {
+        lm_msg m;
+        char err[200];
+        CHECK_RC(lm_msg_decode(LM_MSG_PUSH, p.b.data, p.b.len, &m, err, sizeof err), LM_OK);
+        CHECK_EQ_INT(m.u.push.n_changes, 4);
+        if (m.u.push.n_changes == 4) {
+            CHECK_EQ_INT(m.u.push.changes[0].value.i, 42);
+            CHECK_EQ_INT(m.u.push.changes[2].value.type, LM_VAL_INTEGER);
+            CHECK_EQ_INT(m.u.push.changes[2].value.i, -8);
+            CHECK_STR(m.u.push.changes[2].column, "weight_g");
+        }
+        lm_msg_clear(&m);
+        lm_buf_close(&p.b);
+    }
 
     /* missing dictionary */
     pb_init(&p);
@@ -938,6 +1012,7 @@ int main(void)
 {
     test_round_trips();
     test_compactness();
+    test_int_deltas();
     test_push_rows();
     test_field_errors();
     test_change_errors();
