@@ -102,6 +102,11 @@ static int show(const char *db)
 {
     char key[1100], cert[1100], err[512];
     uint8_t fp[LM_FINGERPRINT_SIZE];
+    int settled = 0;
+    if (lm__identity_settle(db, &settled, err, sizeof err) != LM_OK)
+        return fail("%s", err);
+    if (settled)
+        printf("finished a key switch that was cut short (identity rotate --finish)\n");
     if (lm__identity_paths(db, key, cert) != LM_OK)
         return fail("database path too long");
     if (access(cert, F_OK) != 0)
@@ -158,19 +163,26 @@ static int finish(const char *db)
     if (lm__identity_paths(db, key, cert) != LM_OK || lm__identity_next_paths(db, nkey, ncert) ||
         lm__identity_old_paths(db, okey, ocert))
         return fail("database path too long");
-    int has = 0;
+    char err[512];
+    int has = 0, settled = 0;
+    if (lm__identity_settle(db, &settled, err, sizeof err) != LM_OK)
+        return fail("%s", err);
+    if (settled) {
+        printf("finished a key switch that was cut short; restart lastmile-server serve\n");
+        return 0;
+    }
     lm__identity_next(db, &has, fp);
     if (!has)
         return fail("no rotation is staged (%s is missing): start one with identity rotate", ncert);
     if (access(key, F_OK) != 0 || access(cert, F_OK) != 0)
         return fail("the current identity (%s) is incomplete", key);
     /* The retired identity is kept (an operator may have to step back);
-     * a rotation before this one's retired files are replaced. */
-    if (rename(key, okey) != 0 || rename(cert, ocert) != 0)
-        return fail("cannot retire the current identity: %s", strerror(errno));
-    if (rename(nkey, key) != 0 || rename(ncert, cert) != 0)
-        return fail("cannot install the next identity: %s (restore %s.old.* by hand)",
-                    strerror(errno), db);
+     * a rotation before this one's retired files are replaced. The journal
+     * makes the four renames one step: cut anywhere, the next command that
+     * reads the identity finishes them (identity.h). */
+    if (lm__identity_begin_switch(db, err, sizeof err) != LM_OK ||
+        lm__identity_settle(db, &settled, err, sizeof err) != LM_OK)
+        return fail("%s (the next identity command or serve takes the switch up again)", err);
     print_fp("current", fp);
     printf("switched: restart lastmile-server serve to present the new identity; the old one "
            "is kept as %s\n",
@@ -180,7 +192,14 @@ static int finish(const char *db)
 
 static int abort_rotation(const char *db)
 {
-    char key[1100], cert[1100];
+    char key[1100], cert[1100], err[512];
+    int settled = 0;
+    /* a switch cut short is finished, not undone: its renames had begun */
+    if (lm__identity_settle(db, &settled, err, sizeof err) != LM_OK)
+        return fail("%s", err);
+    if (settled)
+        return fail("a key switch that was cut short has just been finished: nothing is staged "
+                    "any more; restart lastmile-server serve");
     if (lm__identity_next_paths(db, key, cert) != LM_OK)
         return fail("database path too long");
     if (access(key, F_OK) != 0 && access(cert, F_OK) != 0)

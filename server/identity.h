@@ -28,4 +28,14 @@ int lm__identity_old_paths(const char *db, char key[1100], char cert[1100]);
  * certificate readable), else *has = 0. */
 void lm__identity_next(const char *db, int *has, uint8_t fp[LM_FINGERPRINT_SIZE]);
 
+/* The switch of a rotation (identity rotate --finish) is four renames:
+ * DB.key/.crt -> DB.old.*, then DB.next.* -> DB.key/.crt. Begin writes the
+ * journal DB.rotating (made durable) that says the switch is under way;
+ * settle, when the journal is there, does whichever renames are left and
+ * removes it (*settled = 1), so a switch cut by a crash at any point is
+ * finished by the next command that reads the identity (serve, init, user,
+ * identity) instead of leaving a key without its certificate. */
+int lm__identity_begin_switch(const char *db, char *err, size_t err_size);
+int lm__identity_settle(const char *db, int *settled, char *err, size_t err_size);
+
 #endif

@@ -13,6 +13,7 @@ nothing it says reaches the pins. `--abort` drops the announcement."""
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 
@@ -109,6 +110,40 @@ def main():
         # Wang misses the window: queued work, no sync.
         wang.new_id("farmer", "add", "--name", "Wang Fang", "--village", "xiaba")
         wang_pending = wang.status().get("pending_changes")
+
+        # The switch cut by a crash after each of its steps (the journal,
+        # then each of its four renames), on copies of the server's files:
+        # the next command that reads the identity finishes it, and the
+        # files are the staged pair as current and the old pair as retired.
+        for k in range(5):
+            cut_dir = os.path.join(tmp, "cut%d" % k)
+            os.mkdir(cut_dir)
+            for suffix in ("", ".key", ".crt", ".next.key", ".next.crt"):
+                shutil.copy(server.db + suffix, os.path.join(cut_dir, "server.db" + suffix))
+            cut_db = os.path.join(cut_dir, "server.db")
+            code, _, _ = run([SERVER, "identity", "rotate", "--finish", "--db", cut_db], ok=False,
+                             env=dict(os.environ, LASTMILE_TEST_ROTATE_CRASH_AFTER=str(k)))
+            check(code == 3, "cut %d: the switch was cut (exit %d)" % (k, code))
+            if k % 2:
+                code, out, err = run([SERVER, "identity", "show", "--db", cut_db], ok=False)
+                check(code == 0 and "cut short" in out,
+                      "cut %d: identity show finishes the switch (%s)" % (k, err.strip()))
+            else:  # serve itself takes it up before it loads the key
+                p = subprocess.Popen([SERVER, "serve", "--db", cut_db, "--listen", "127.0.0.1:0"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                line = p.stdout.readline()
+                p.terminate()
+                _, err = p.communicate(timeout=30)
+                check(line.startswith("listening on ") and p.returncode == 0,
+                      "cut %d: serve starts after the cut (%r, %s)" % (k, line, err.strip()))
+            code, out, _ = run([SERVER, "identity", "show", "--db", cut_db])
+            check(fingerprints(out).get("current") == new and "no rotation staged" in out,
+                  "cut %d: the staged key is current, nothing staged: %r" % (k, out))
+            left = sorted(f for f in os.listdir(cut_dir) if f.startswith("server.db."))
+            check(left == ["server.db.crt", "server.db.key", "server.db.old.crt",
+                           "server.db.old.key"], "cut %d: the files are whole: %r" % (k, left))
+        code, _, _ = run([SERVER, "identity", "rotate", "--finish", "--db", cut_db], ok=False)
+        check(code == 1, "finish with nothing staged after the take-up is refused")
 
         # The switch: the server presents the new identity from its restart.
         port = server.port
