@@ -26,11 +26,11 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmds.h"
 #include "identity.h"
+#include "srvdb.h"
 #include "args.h"
 
 static const char usage[] =
@@ -71,27 +71,34 @@ static void print_fp(const char *what, const uint8_t fp[LM_FINGERPRINT_SIZE])
     printf("%s sha256 %s\n", what, hex);
 }
 
-/* Users (not revoked) with no session that ended after since_ms. */
-static int print_laggards(const char *db, int64_t since_ms)
+/* Users (not revoked) whose devices no WELCOME has told the staged
+ * fingerprint fp: a session that began before the stage and ended after it
+ * does not count, a session of the window does. */
+static int print_laggards(const char *db, const uint8_t fp[LM_FINGERPRINT_SIZE])
 {
     lm_replica *r;
     char err[512];
     if (lm__server_db_open(db, 0, 0, &r, err, sizeof err) != LM_OK)
         return fail("%s", err);
+    /* a file last served by an older build gets next_pin_sent here */
+    if (lm__srvdb_ensure_schema(lm_replica_db(r), err, sizeof err) != LM_OK) {
+        lm_replica_close(r);
+        return fail("%s", err);
+    }
     sqlite3_stmt *st = NULL;
     int n = 0;
-    if (sqlite3_prepare_v2(
-            lm_replica_db(r),
-            "SELECT u.id FROM lm_users u LEFT JOIN lm_sessions_log l ON l.user = u.id"
-            " WHERE u.revoked = 0 AND u.pubkey IS NOT NULL"
-            " AND (l.last_sync_at IS NULL OR l.last_sync_at < ?1) ORDER BY u.id",
-            -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, since_ms);
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            printf("%s%s", n++ ? " " : "not synced since staged: ",
-                   (const char *)sqlite3_column_text(st, 0));
-        }
+    if (sqlite3_prepare_v2(lm_replica_db(r),
+                           "SELECT id FROM lm_users WHERE revoked = 0 AND pubkey IS NOT NULL"
+                           " AND (next_pin_sent IS NULL OR next_pin_sent <> ?1) ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, sizeof err, "%s", sqlite3_errmsg(lm_replica_db(r)));
+        lm_replica_close(r);
+        return fail("reading the users: %s", err);
     }
+    sqlite3_bind_blob(st, 1, fp, LM_FINGERPRINT_SIZE, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        printf("%s%s",
+               n++ ? " " : "not synced since staged: ", (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
     lm_replica_close(r);
     printf(n ? "\n" : "every enrolled user has synced since it was staged\n");
@@ -121,11 +128,7 @@ static int show(const char *db)
         return 0;
     }
     print_fp("next   ", fp);
-    struct stat sb;
-    lm__identity_next_paths(db, key, cert);
-    if (stat(cert, &sb) != 0)
-        return 0;
-    return print_laggards(db, (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000);
+    return print_laggards(db, fp);
 }
 
 static int stage(const char *db)

@@ -322,17 +322,22 @@ int lm__cmd_serve(int argc, char **argv)
         lm_log(LM_LOG_ERROR, "%s", err);
         goto fail_tls;
     }
-    rc = start_listening(srv, err, sizeof err);
-    if (rc != LM_OK) {
-        lm_log(LM_LOG_ERROR, "%s", err);
-        uv_run(&loop, UV_RUN_DEFAULT); /* runs the listener's close callback */
-        goto fail_listen;
-    }
+    /* The handlers come before the `listening on` line: a supervisor (or a
+     * test) may send SIGTERM as soon as it reads it, and that must drain
+     * and exit 0, not kill. The loop runs their callbacks only later. */
     uv_signal_init(&loop, &srv->sig_int);
     uv_signal_init(&loop, &srv->sig_term);
     srv->sig_int.data = srv->sig_term.data = srv;
     uv_signal_start(&srv->sig_int, signal_cb, SIGINT);
     uv_signal_start(&srv->sig_term, signal_cb, SIGTERM);
+    rc = start_listening(srv, err, sizeof err);
+    if (rc != LM_OK) {
+        lm_log(LM_LOG_ERROR, "%s", err);
+        uv_close((uv_handle_t *)&srv->sig_int, NULL);
+        uv_close((uv_handle_t *)&srv->sig_term, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT); /* runs the close callbacks */
+        goto fail_listen;
+    }
     lm__auth_watch_start(srv);
 
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -66,6 +66,9 @@ struct lm_session {
     lm_user *u;       /* after WELCOME; owned */
     uint64_t started_ms;
     uint64_t welcomed_ms; /* when WELCOME told the client its scope; 0 before */
+    /* the staged next identity WELCOME announced (identity rotate) */
+    int announced_next;
+    uint8_t next_fp[LM_FINGERPRINT_SIZE];
     uint64_t bytes_in, bytes_out, changes_in, changes_out;
     /* Sync progress for lm_sessions_log: the server seq the client
      * confirmed holding (its PULL cursor; the CHANGES cursor once it says
@@ -164,6 +167,8 @@ struct lm_log_entry {
     uint64_t pull_cursor, push_queued;
     int has_pull_cursor, has_push_queued;
     uint64_t welcomed_ms; /* the session told the client its scope then (0: it did not) */
+    int announced_next;   /* its WELCOME carried next_fp */
+    uint8_t next_fp[LM_FINGERPRINT_SIZE];
 };
 
 /* Writes every entry gathered since the last one ran, in one transaction:
@@ -198,8 +203,9 @@ static void log_run(lm_store_job *job, lm_replica *r)
                                             e->has_pull_cursor ? &e->pull_cursor : NULL,
                                             e->has_push_queued ? &e->push_queued : NULL);
     for (struct lm_log_entry *e = j->entries; e && rc == LM_OK; e = e->next)
-        if (e->welcomed_ms)
-            rc = lm__srvdb_user_seen(db, e->user, e->welcomed_ms);
+        if (e->welcomed_ms && (rc = lm__srvdb_user_seen(db, e->user, e->welcomed_ms)) == LM_OK &&
+            e->announced_next)
+            rc = lm__srvdb_user_next_pin_sent(db, e->user, e->next_fp);
     if (rc == LM_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         rc = LM_EDB;
     if (rc != LM_OK) {
@@ -272,6 +278,8 @@ static void record_session(lm_session *s)
     e->has_push_queued = s->has_pending;
     e->push_queued = s->pending > s->push_applied ? s->pending - s->push_applied : 0;
     e->welcomed_ms = s->welcomed_ms;
+    e->announced_next = s->announced_next;
+    memcpy(e->next_fp, s->next_fp, sizeof e->next_fp);
     e->next = s->srv->log_pending;
     s->srv->log_pending = e;
     flush_session_log(s->srv);
@@ -755,6 +763,8 @@ static void auth_done(lm_store_job *job, int status)
     if (j->has_next) {
         m.u.welcome.has_next_identity = 1;
         memcpy(m.u.welcome.next_identity, j->next_fp, sizeof j->next_fp);
+        s->announced_next = 1;
+        memcpy(s->next_fp, j->next_fp, sizeof s->next_fp);
     }
     lm_log(LM_LOG_DEBUG,
            "session %s: %s %s authenticated, site %016llx watermark %llu features 0x%llx", s->peer,

@@ -83,6 +83,7 @@ int lm__srvdb_ensure_schema(sqlite3 *db, char *err, size_t err_size)
         {"lm_users", "prev_county", "TEXT"},
         {"lm_users", "moved_at", "INTEGER"},
         {"lm_users", "seen_at", "INTEGER"},
+        {"lm_users", "next_pin_sent", "BLOB"},
     };
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
         int has = lm__srvdb_has_column(db, added[i][0], added[i][1]);
@@ -253,6 +254,19 @@ int lm__srvdb_user_seen(sqlite3 *db, const char *user, uint64_t at_ms)
         return LM_EDB;
     sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)at_ms);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return step == SQLITE_DONE ? LM_OK : LM_EDB;
+}
+
+int lm__srvdb_user_next_pin_sent(sqlite3 *db, const char *user, const uint8_t fp[32])
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "UPDATE lm_users SET next_pin_sent = ?2 WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return LM_EDB;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, fp, 32, SQLITE_STATIC);
     int step = sqlite3_step(st);
     sqlite3_finalize(st);
     return step == SQLITE_DONE ? LM_OK : LM_EDB;

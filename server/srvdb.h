@@ -83,6 +83,9 @@ uint64_t lm__user_prev_scope_until(const lm_user *u);
 /* A session that told user its scope started at at_ms: the first one after
  * a move ends the previous scope for changes stamped from then on. */
 int lm__srvdb_user_seen(sqlite3 *db, const char *user, uint64_t at_ms);
+/* The staged next identity's fingerprint a WELCOME of user announced
+ * (lm_users.next_pin_sent): `identity show` names who has not had it. */
+int lm__srvdb_user_next_pin_sent(sqlite3 *db, const char *user, const uint8_t fp[32]);
 
 /* Creates the server-only tables when missing. */
 int lm__srvdb_ensure_schema(sqlite3 *db, char *err, size_t err_size);
