@@ -69,6 +69,10 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return LM_EXIT_USAGE;
     }
+    char warning[200];
+    lm_text_utc_offset_env_warning(warning, sizeof warning);
+    if (*warning)
+        fprintf(stderr, "lastmile: %s\n", warning);
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
         fputs(usage, stdout);

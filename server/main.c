@@ -9,6 +9,7 @@
 
 #include "cmds.h"
 #include "hq.h"
+#include "lm_text.h"
 
 static const char usage[] =
     "usage: lastmile-server <command> [options]\n"
@@ -51,6 +52,10 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
+    char warning[200];
+    lm_text_utc_offset_env_warning(warning, sizeof warning);
+    if (*warning)
+        fprintf(stderr, "lastmile-server: %s\n", warning);
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         fputs(usage, stdout);

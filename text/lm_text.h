@@ -57,6 +57,10 @@ int lm_text_utc_offset_parse(const char *s, int *minutes);
  * LM_TIME_DEFAULT_OFFSET_MIN (UTC+8). A command's --utc-offset, where it
  * has one, overrides it. */
 int lm_text_utc_offset_default(void);
+/* When $LASTMILE_UTC_OFFSET is set but does not parse, a line for stderr
+ * saying so and that the default stands (the tools print it once, at
+ * start, so that a typo does not move every day silently); else "". */
+void lm_text_utc_offset_env_warning(char *out, size_t size);
 /* The offset as an SQLite date modifier ("+480 minutes"), for SQL that
  * turns ms into a local day: "date(ms / 1000, 'unixepoch', "
  * LM_TEXT_SQL_OFFSET ")" with parameter LM_TEXT_SQL_OFFSET_INDEX bound to

@@ -93,6 +93,21 @@ int lm_text_utc_offset_default(void)
     return LM_TIME_DEFAULT_OFFSET_MIN;
 }
 
+void lm_text_utc_offset_env_warning(char *out, size_t size)
+{
+    int m;
+    const char *env = getenv("LASTMILE_UTC_OFFSET");
+    if (!env || !*env || lm_text_utc_offset_parse(env, &m) == LM_OK) {
+        if (size)
+            *out = '\0';
+        return;
+    }
+    snprintf(out, size,
+             "warning: $LASTMILE_UTC_OFFSET '%.40s' is not a UTC offset (e.g. +08:00, -05:30, "
+             "0): local days and times stay at UTC%+d:%02d",
+             env, LM_TIME_DEFAULT_OFFSET_MIN / 60, LM_TIME_DEFAULT_OFFSET_MIN % 60);
+}
+
 void lm_text_sql_offset(int offset_min, char *out, size_t size)
 {
     snprintf(out, size, "%+d minutes", offset_min);

@@ -39,6 +39,12 @@ def check_units(a, farmer):
     env = dict(os.environ, LASTMILE_UTC_OFFSET="-05:00")
     code, out, _ = run([CLI, "list", "collections", "--db", a.db], env=env)
     check(local(at, -5) in out, "$LASTMILE_UTC_OFFSET: %r" % out)
+    # a typo in it is said once, on stderr, and the default stands
+    for tool in ([CLI, "list", "collections", "--db", a.db], [SERVER, "--version"]):
+        code, out, err = run(tool, env=dict(os.environ, LASTMILE_UTC_OFFSET="UTC+8"))
+        check(code == 0 and err.count("$LASTMILE_UTC_OFFSET 'UTC+8' is not a UTC offset") == 1,
+              "%s: a bad $LASTMILE_UTC_OFFSET is named: %r" % (tool[0], err))
+        check(tool[0] != CLI or local(at, 8) in out, "and days stay at UTC+8: %r" % out)
     code, out, err = a.cli("list", "collections", "--utc-offset", "UTC+8", ok=False)
     check(code == 2 and "--utc-offset" in err, "a bad offset is a usage error: %r" % err)
     code, out, _ = a.cli("points")
