@@ -141,25 +141,6 @@ void lm_cli_json_site(lm_json *j, uint64_t site)
     lm_json_string(j, hex);
 }
 
-void lm_cli_json_value(lm_json *j, const lm_value *v)
-{
-    switch (v->type) {
-    case LM_VAL_INTEGER:
-        lm_json_int(j, v->i);
-        break;
-    case LM_VAL_FLOAT:
-        lm_json_double(j, v->f);
-        break;
-    case LM_VAL_TEXT:
-    case LM_VAL_BLOB:
-        lm_json_string_n(j, (const char *)v->bytes, v->len);
-        break;
-    default:
-        lm_json_null(j);
-        break;
-    }
-}
-
 int lm_cli_row_exists(sqlite3 *db, const char *sql, const char *arg)
 {
     sqlite3_stmt *st = NULL;

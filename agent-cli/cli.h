@@ -185,9 +185,6 @@ void lm_cli_table_cell(lm_table *t, struct sqlite3_stmt *st, int col, int kind, 
  * local days, lm_text.h) in st to offset_min, when st has it. */
 void lm_cli_bind_utc_offset(struct sqlite3_stmt *st, int offset_min);
 
-/* Writes an lm_value as JSON (TEXT/BLOB as strings). */
-void lm_cli_json_value(lm_json *j, const lm_value *v);
-
 /* 1 when `sql` (one "?" parameter bound to arg) returns a row, 0 when not,
  * LM_EDB on error. */
 int lm_cli_row_exists(sqlite3 *db, const char *sql, const char *arg);

@@ -84,9 +84,9 @@ static int list(const char *cmd, lm_replica *r, int all, int json)
             lm_json_key(&j, "record");
             lm_json_string(&j, cf[i].label);
             lm_json_key(&j, "winner");
-            lm_cli_json_value(&j, &cf[i].winner);
+            lm_json_value(&j, &cf[i].winner);
             lm_json_key(&j, "loser");
-            lm_cli_json_value(&j, &cf[i].loser);
+            lm_json_value(&j, &cf[i].loser);
             lm_json_key(&j, "winner_site");
             lm_cli_json_site(&j, cf[i].winner_site);
             lm_json_key(&j, "loser_site");

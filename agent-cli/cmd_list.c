@@ -205,7 +205,7 @@ static int list_refusals(const char *cmd, lm_replica *r, int json)
             lm_json_key(&j, "column");
             lm_json_string(&j, rr[i].column);
             lm_json_key(&j, "value");
-            lm_cli_json_value(&j, &rr[i].value);
+            lm_json_value(&j, &rr[i].value);
             lm_json_key(&j, "code");
             lm_json_int(&j, rr[i].code);
             lm_json_key(&j, "error");

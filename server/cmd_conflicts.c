@@ -61,24 +61,6 @@ static void site_name(sqlite3 *db, uint64_t server_site, uint64_t site, char *ou
     sqlite3_finalize(st);
 }
 
-static void json_value(lm_json *j, const lm_value *v)
-{
-    switch (v->type) {
-    case LM_VAL_INTEGER:
-        lm_json_int(j, v->i);
-        break;
-    case LM_VAL_FLOAT:
-        lm_json_double(j, v->f);
-        break;
-    case LM_VAL_TEXT:
-        lm_json_string_n(j, v->bytes ? (const char *)v->bytes : "", v->len);
-        break;
-    default:
-        lm_json_null(j);
-        break;
-    }
-}
-
 static void record_text(const lm_conflict *c, char *out, size_t size)
 {
     if (c->label && c->label[0])
@@ -102,9 +84,9 @@ static void conflict_json(lm_json *j, sqlite3 *db, uint64_t server_site, const l
     lm_json_key(j, "record");
     lm_json_string(j, c->label);
     lm_json_key(j, "winner");
-    json_value(j, &c->winner);
+    lm_json_value(j, &c->winner);
     lm_json_key(j, "loser");
-    json_value(j, &c->loser);
+    lm_json_value(j, &c->loser);
     site_name(db, server_site, c->winner_site, who, sizeof who);
     lm_json_key(j, "winner_by");
     lm_json_string(j, who);

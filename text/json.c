@@ -188,6 +188,40 @@ void lm_json_string_n(lm_json *j, const char *s, size_t len)
         put_quoted(j, s, len);
 }
 
+void lm_json_value(lm_json *j, const lm_value *v)
+{
+    switch (v->type) {
+    case LM_VAL_INTEGER:
+        lm_json_int(j, v->i);
+        break;
+    case LM_VAL_FLOAT:
+        lm_json_double(j, v->f);
+        break;
+    case LM_VAL_TEXT:
+        lm_json_string_n(j, v->bytes ? (const char *)v->bytes : "", v->len);
+        break;
+    case LM_VAL_BLOB: {
+        static const char digits[] = "0123456789abcdef";
+        char *hex = lm_malloc(2 * v->len + 1);
+        if (!hex) {
+            if (j->rc == LM_OK)
+                j->rc = LM_ENOMEM;
+            return;
+        }
+        for (size_t i = 0; i < v->len; i++) {
+            hex[2 * i] = digits[v->bytes[i] >> 4];
+            hex[2 * i + 1] = digits[v->bytes[i] & 15];
+        }
+        lm_json_string_n(j, hex, 2 * v->len);
+        lm_free(hex);
+        break;
+    }
+    default:
+        lm_json_null(j);
+        break;
+    }
+}
+
 void lm_json_string(lm_json *j, const char *s)
 {
     if (!s)

@@ -44,6 +44,11 @@ void lm_json_uint(lm_json *j, uint64_t v);
 void lm_json_double(lm_json *j, double v);
 void lm_json_bool(lm_json *j, int v);
 void lm_json_null(lm_json *j);
+/* A cell value (lm_protocol.h) as JSON: an integer, a number, a string; a
+ * BLOB as the lowercase hex of its bytes (a string); NULL as null. One
+ * rendering for every --json that shows a synced value (conflicts,
+ * refusals), in both tools. */
+void lm_json_value(lm_json *j, const lm_value *v);
 /* LM_OK when every call succeeded and all containers are closed; otherwise
  * the first error (LM_ESTATE for misuse such as a value without a key). */
 int lm_json_finish(const lm_json *j);

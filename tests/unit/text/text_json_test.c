@@ -44,6 +44,31 @@ static void test_structure(void)
     lm_buf_close(&b);
 }
 
+/* lm_json_value: every storage class, the BLOB as hex, a hostile TEXT
+ * escaped like any string. */
+static void test_values(void)
+{
+    uint8_t blob[3] = {0x00, 0xab, 0x7f};
+    lm_value v[] = {{LM_VAL_INTEGER, -42, 0, NULL, 0},
+                    {LM_VAL_FLOAT, 0, 2.5, NULL, 0},
+                    {LM_VAL_TEXT, 0, 0, (uint8_t *)"a\x1b[2J", 5},
+                    {LM_VAL_BLOB, 0, 0, blob, 3},
+                    {LM_VAL_BLOB, 0, 0, NULL, 0},
+                    {LM_VAL_NULL, 0, 0, NULL, 0}};
+    lm_buf b;
+    lm_json j;
+    lm_buf_init(&b);
+    lm_json_init(&j, &b);
+    lm_json_begin_array(&j);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        lm_json_value(&j, &v[i]);
+    lm_json_end_array(&j);
+    CHECK_RC(lm_json_finish(&j), LM_OK);
+    CHECK_RC(lm_buf_append(&b, "", 1), LM_OK);
+    CHECK_STR((const char *)b.data, "[-42,2.5,\"a\\u001b[2J\",\"00ab7f\",\"\",null]");
+    lm_buf_close(&b);
+}
+
 static const char *escaped(lm_buf *b, const char *s, size_t len)
 {
     lm_json j;
@@ -151,6 +176,7 @@ static void test_alloc_failures(void)
 int main(void)
 {
     test_structure();
+    test_values();
     test_escaping();
     test_misuse();
     test_alloc_failures();
