@@ -100,25 +100,17 @@ static int load(sqlite3 *db, char *text, const char *path, int *n_new, int *n_re
         sqlite3_finalize(ins);
         return LM_EDB;
     }
-    int rc = LM_OK, n_fields = 0;
-    char *next = text;
-    long no = 0;
-    for (no = 1; rc == LM_OK && next && *next; no++) {
-        char *line = next;
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        if (strlen(line) > LINE_MAX_BYTES) {
+    int rc = LM_OK, n_fields = 0, n;
+    lm__csv_lines it;
+    char *f[4];
+    lm__csv_lines_init(&it, text, LINE_MAX_BYTES);
+    while (rc == LM_OK && (n = lm__csv_next(&it, f, 4)) != LM__CSV_END) {
+        long no = it.no;
+        if (n == LM__CSV_LONG) {
             snprintf(err, err_size, "%s:%ld: line longer than %d bytes", path, no, LINE_MAX_BYTES);
             rc = LM_EINVAL;
             break;
         }
-        char *f[4], *t = lm__csv_trim(line);
-        if (*t == '\0')
-            continue;
-        int n = lm_csv_split(t, f, 4);
-        for (int i = 0; i < n; i++)
-            f[i] = lm__csv_trim(f[i]);
         if (!n_fields) { /* the header */
             if ((n != 3 && n != 4) || strcmp(f[0], "from") || strcmp(f[1], "to") ||
                 strcmp(f[2], "km") || (n == 4 && strcmp(f[3], "minutes"))) {

@@ -120,30 +120,25 @@ static int load_register(sqlite3 *db, char *text, const char *path, int *n_rows,
         snprintf(err, err_size, "%s", sqlite3_errmsg(db));
         return LM_EDB;
     }
-    int rc = LM_OK, seen_data = 0;
+    int rc = LM_OK, seen_data = 0, n;
     *n_rows = 0;
-    char *next = text;
-    for (long no = 1; rc == LM_OK && next && *next; no++) {
-        char *line = next;
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        if (strlen(line) > LINE_MAX_BYTES) {
+    lm__csv_lines it;
+    char *fields[3];
+    lm__csv_lines_init(&it, text, LINE_MAX_BYTES);
+    while (rc == LM_OK && (n = lm__csv_next(&it, fields, 3)) != LM__CSV_END) {
+        long no = it.no;
+        if (n == LM__CSV_LONG) {
             snprintf(err, err_size, "%s:%ld: line longer than %d bytes", path, no, LINE_MAX_BYTES);
             rc = LM_EINVAL;
             break;
         }
-        char *fields[3], *t = lm__csv_trim(line);
-        if (*t == '\0')
-            continue;
-        if (lm_csv_split(t, fields, 3) != 3) {
+        if (n != 3) {
             snprintf(err, err_size, "%s:%ld: expected household_id,name,village", path, no);
             rc = LM_EINVAL;
             break;
         }
-        if (!seen_data++ && is_header_name(0, lm__csv_trim(fields[0]))) {
-            if (!is_header_name(1, lm__csv_trim(fields[1])) ||
-                !is_header_name(2, lm__csv_trim(fields[2]))) {
+        if (!seen_data++ && is_header_name(0, fields[0])) {
+            if (!is_header_name(1, fields[1]) || !is_header_name(2, fields[2])) {
                 snprintf(err, err_size,
                          "%s:%ld: header must be household_id,name,village (or 户号,姓名,村)", path,
                          no);

@@ -322,34 +322,29 @@ static int same_word(const char *a, const char *b)
  * later). 0, or 1 with the line named on stderr. */
 static int csv_parse(const char *path, char *text, csv_user **users, size_t *n_users)
 {
-    int col[CSV_COLS] = {-1, -1, -1, -1, -1}, n_cols = 0;
+    int col[CSV_COLS] = {-1, -1, -1, -1, -1}, n_cols = 0, nf;
     size_t cap = 0;
     long no = 0;
     *users = NULL;
     *n_users = 0;
-    for (char *next = text; next && *next;) {
-        char *line = next;
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        no++;
-        if (strlen(line) > CSV_LINE_MAX)
+    lm__csv_lines it;
+    char *f[CSV_COLS + 1];
+    lm__csv_lines_init(&it, text, CSV_LINE_MAX);
+    while ((nf = lm__csv_next(&it, f, CSV_COLS + 1)) != LM__CSV_END) {
+        no = it.no;
+        if (nf == LM__CSV_LONG)
             return csv_fail(path, no, "line longer than %d bytes", CSV_LINE_MAX);
-        char *t = lm__csv_trim(line), *f[CSV_COLS + 1];
-        if (!*t)
-            continue;
-        int nf = lm_csv_split(t, f, CSV_COLS + 1);
         if (!n_cols) { /* the header */
             if (nf < 0 || nf > CSV_COLS)
                 return csv_fail(path, no, "the header names at most id,role,villages,county,name");
             for (int i = 0; i < nf; i++) {
                 int k = 0;
-                while (k < CSV_COLS && !same_word(lm__csv_trim(f[i]), csv_names[k]))
+                while (k < CSV_COLS && !same_word(f[i], csv_names[k]))
                     k++;
                 if (k == CSV_COLS || col[k] >= 0)
                     return csv_fail(path, no,
                                     "header column '%s' is %s (id, role, villages, county, name)",
-                                    lm__csv_trim(f[i]), k == CSV_COLS ? "unknown" : "given twice");
+                                    f[i], k == CSV_COLS ? "unknown" : "given twice");
                 col[k] = i;
             }
             if (col[CSV_ID] < 0 || col[CSV_ROLE] < 0)
@@ -375,7 +370,7 @@ static int csv_parse(const char *path, char *text, csv_user **users, size_t *n_u
         u->line = no;
         const char **slot[CSV_COLS] = {&u->id, &u->role, &u->villages, &u->county, &u->name};
         for (int k = 0; k < CSV_COLS; k++) {
-            char *v = col[k] >= 0 ? lm__csv_trim(f[col[k]]) : NULL;
+            char *v = col[k] >= 0 ? f[col[k]] : NULL;
             *slot[k] = v && *v ? v : NULL;
         }
         if (u->villages)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lm_sync.h"
+#include "lm_text.h"
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes
  * there are not valid UTF-8 (overlong forms, surrogates, past U+10FFFF). */
@@ -168,6 +169,34 @@ int lm__register_file_read(const char *path, const char *encoding, char **text, 
 }
 
 /* Trims ASCII blanks at both ends, in place. */
+void lm__csv_lines_init(lm__csv_lines *it, char *text, size_t max_bytes)
+{
+    it->next = text;
+    it->no = 0;
+    it->max_bytes = max_bytes;
+}
+
+int lm__csv_next(lm__csv_lines *it, char **fields, int max)
+{
+    while (it->next && *it->next) {
+        char *line = it->next;
+        it->next = strchr(line, '\n');
+        if (it->next)
+            *it->next++ = '\0';
+        it->no++;
+        if (strlen(line) > it->max_bytes)
+            return LM__CSV_LONG;
+        char *t = lm__csv_trim(line);
+        if (!*t)
+            continue;
+        int n = lm_csv_split(t, fields, max);
+        for (int i = 0; i < n; i++)
+            fields[i] = lm__csv_trim(fields[i]);
+        return n;
+    }
+    return LM__CSV_END;
+}
+
 char *lm__csv_trim(char *s)
 {
     while (*s == ' ' || *s == '\t')

@@ -24,4 +24,20 @@ int lm__register_file_read(const char *path, const char *encoding, char **text, 
 /* Trims ASCII blanks (and a CR or LF) at both ends, in place. */
 char *lm__csv_trim(char *s);
 
+/* The lines of a CSV text read whole (the files hq imports: registers,
+ * road distances, user batches), one at a time, in place. */
+typedef struct lm__csv_lines {
+    char *next;       /* the rest of the text */
+    long no;          /* the line just returned, from 1 */
+    size_t max_bytes; /* a longer line is refused */
+} lm__csv_lines;
+#define LM__CSV_LONG (-2) /* the line is longer than max_bytes */
+#define LM__CSV_END (-3)  /* no line left */
+void lm__csv_lines_init(lm__csv_lines *it, char *text, size_t max_bytes);
+/* The next line that is not blank, split into at most max fields (RFC
+ * 4180, lm_csv_split), each trimmed: the number of fields, -1 when the
+ * line is malformed or has more than max, or LM__CSV_LONG / LM__CSV_END.
+ * it->no names the line either way. */
+int lm__csv_next(lm__csv_lines *it, char **fields, int max);
+
 #endif
