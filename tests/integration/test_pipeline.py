@@ -54,7 +54,9 @@ class Proxy:
             except OSError:
                 return
             server = socket.create_connection(("127.0.0.1", self.server_port))
-            self.inflater = zlib.decompressobj(-13)  # one stream per session
+            # one stream per session; a 32 KiB window (feature 4, which this
+            # server grants) also inflates an 8 KiB one
+            self.inflater = zlib.decompressobj(-15)
             up = threading.Thread(target=relay_frames, args=(client, server, self._from_client),
                                   daemon=True)
             up.start()
