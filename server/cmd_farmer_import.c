@@ -128,8 +128,7 @@ static int load_register(sqlite3 *db, char *text, const char *path, int *n_rows,
     while (rc == LM_OK && (n = lm__csv_next(&it, fields, 3)) != LM__CSV_END) {
         long no = it.no;
         if (n == LM__CSV_LONG) {
-            snprintf(err, err_size, "%s:%ld: line longer than %d bytes", path, no, LINE_MAX_BYTES);
-            rc = LM_EINVAL;
+            rc = lm__csv_long(&it, path, err, err_size);
             break;
         }
         if (n != 3) {

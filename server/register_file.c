@@ -197,6 +197,12 @@ int lm__csv_next(lm__csv_lines *it, char **fields, int max)
     return LM__CSV_END;
 }
 
+int lm__csv_long(const lm__csv_lines *it, const char *path, char *err, size_t err_size)
+{
+    snprintf(err, err_size, "%s:%ld: line longer than %zu bytes", path, it->no, it->max_bytes);
+    return LM_EINVAL;
+}
+
 char *lm__csv_trim(char *s)
 {
     while (*s == ' ' || *s == '\t')

@@ -39,5 +39,8 @@ void lm__csv_lines_init(lm__csv_lines *it, char *text, size_t max_bytes);
  * line is malformed or has more than max, or LM__CSV_LONG / LM__CSV_END.
  * it->no names the line either way. */
 int lm__csv_next(lm__csv_lines *it, char **fields, int max);
+/* "PATH:LINE: line longer than N bytes" into err, for LM__CSV_LONG;
+ * returns LM_EINVAL. */
+int lm__csv_long(const lm__csv_lines *it, const char *path, char *err, size_t err_size);
 
 #endif

@@ -305,16 +305,9 @@ int lm__mp_read_ext(lm__mp_reader *r, int8_t *type, const uint8_t **data, uint32
     size_t h;
     uint64_t l;
     int rc = expect(r, LM__MP_EXT, &h, &l);
-    if (rc != LM_OK)
-        return rc;
-    if (l > r->left - h)
-        return LM_ETRUNC;
-    *type = (int8_t)r->p[h - 1]; /* the type byte ends the header, fixext or not */
-    *data = r->p + h;
-    *len = (uint32_t)l;
-    r->p += h + l;
-    r->left -= h + l;
-    return LM_OK;
+    if (rc == LM_OK)
+        *type = (int8_t)r->p[h - 1]; /* the type byte ends the header, fixext or not */
+    return rc == LM_OK ? read_bytes(r, LM__MP_EXT, data, len) : rc;
 }
 
 int lm__mp_read_array(lm__mp_reader *r, uint32_t *n)
