@@ -50,6 +50,13 @@ static void test_config(void)
     CHECK_EQ_INT(c.max_queued_mib, 1);
     CHECK_RC(lm_server_config_set(&c, "max_queued_mib", "0", err, sizeof err), LM_EINVAL);
     CHECK_EQ_INT(c.max_queued_mib, 1);
+    /* the two deflate windows the protocol knows, nothing between */
+    CHECK_EQ_INT(c.stream_window_kib, 32);
+    CHECK_RC(lm_server_config_set(&c, "stream_window_kib", "8", err, sizeof err), LM_OK);
+    CHECK_EQ_INT(c.stream_window_kib, 8);
+    CHECK_RC(lm_server_config_set(&c, "stream_window_kib", "16", err, sizeof err), LM_EINVAL);
+    CHECK_RC(lm_server_config_set(&c, "stream_window_kib", "64", err, sizeof err), LM_EINVAL);
+    CHECK_EQ_INT(c.stream_window_kib, 8);
     CHECK_RC(lm_server_config_set(&c, "colour", "blue", err, sizeof err), LM_EINVAL);
     CHECK(strstr(err, "unknown config key 'colour'") != NULL);
     /* each numeric key sets its own field, bounds inclusive, nothing else */
