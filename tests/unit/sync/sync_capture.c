@@ -493,6 +493,7 @@ static int push_marked(lm_replica *agent, lm_replica *server, int ack)
     m.u.push.upto_seq = upto;
     m.u.push.changes = ch;
     m.u.push.n_changes = n;
+    m.u.push.int_deltas = 1; /* as lastmile sends to a server that decodes them */
     lm_buf b;
     lm_buf_init(&b);
     if (!rc)
