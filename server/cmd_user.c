@@ -9,28 +9,22 @@
  * with the token in its first HELLO, which spends the token. So the
  * database holds nothing that lets anybody log in. revoke / unrevoke /
  * rekey bump the user's auth_gen: a running server ends the user's open
- * sessions within a second (auth_watch.c).
+ * sessions within a second (auth_watch.c). The enrolment string itself is
+ * user_enrol.c's, `add --csv` is cmd_user_batch.c's.
  */
-#include <errno.h>
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-#include <qrencode.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cmds.h"
-#include "identity.h"
 #include "args.h"
 #include "lm_rules.h"
 #include "lm_text.h"
-#include "register_file.h"
 #include "json.h"
 #include "table.h"
 #include "srvdb.h"
+#include "user_cmd.h"
 
 static const char usage[] =
     "usage: lastmile-server user add --db PATH --id ID --role agent|dispatcher|hq\n"
@@ -74,153 +68,6 @@ static const char usage[] =
     "          its data stays. unrevoke lets the same device in again.\n";
 
 #define EXPIRES_DEFAULT_MS (7ull * 24 * 3600 * 1000)
-
-/* "30m", "12h", "7d" (or plain seconds) -> ms; 0 when malformed. */
-static uint64_t parse_duration(const char *text)
-{
-    char *end = NULL;
-    if (!text || *text < '0' || *text > '9')
-        return 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    uint64_t unit = 1000;
-    if (*end == 'm')
-        unit = 60 * 1000;
-    else if (*end == 'h')
-        unit = 3600 * 1000;
-    else if (*end == 'd')
-        unit = 24 * 3600 * 1000;
-    else if (*end == 's')
-        unit = 1000;
-    else if (*end)
-        return 0;
-    if (*end && end[1])
-        return 0;
-    if (v == 0 || v > 366ull * 24 * 3600)
-        return 0;
-    return v * unit;
-}
-
-/* The enrolment string as a QR code (libqrencode, level L, 8-bit mode:
- * what `qrencode -t ANSIUTF8` makes of it) on stdout: two modules per
- * character cell, the upper one the foreground colour of an upper half
- * block, the lower one its background, black on white whatever the
- * terminal's own colours, a quiet zone of QR_MARGIN modules. */
-#define QR_MARGIN 2
-static void print_qr(const char *text)
-{
-    QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
-    if (!q) {
-        fprintf(stderr,
-                "lastmile-server user: cannot make a QR code of the string (%s); "
-                "type it instead\n",
-                strerror(errno));
-        return;
-    }
-    int n = q->width, side = n + 2 * QR_MARGIN;
-    for (int y = 0; y < side; y += 2) {
-        for (int x = 0; x < side; x++) {
-            int dark[2];
-            for (int k = 0; k < 2; k++) {
-                int my = y + k - QR_MARGIN, mx = x - QR_MARGIN;
-                dark[k] = my >= 0 && my < n && mx >= 0 && mx < n && (q->data[my * n + mx] & 1);
-            }
-            /* 30/40 black, 37/47 white */
-            printf("\x1b[%d;%dm\xe2\x96\x80", dark[0] ? 30 : 37, dark[1] ? 40 : 47);
-        }
-        printf("\x1b[0m\n");
-    }
-    QRcode_free(q);
-}
-
-/* A new token for user id: its hash and expiry stored (in the caller's
- * transaction) and the enrolment string (server address, fingerprint fp,
- * token) in text. LM_OK, else the reason on stderr. */
-static int make_enrolment(sqlite3 *sdb, const uint8_t fp[LM_FINGERPRINT_SIZE], const char *cmd,
-                          const char *id, const char *address, uint64_t expires_ms,
-                          char text[LM_ENROL_TEXT_MAX])
-{
-    lm_enrolment e;
-    memset(&e, 0, sizeof e);
-    memcpy(e.fingerprint, fp, sizeof e.fingerprint);
-    if (lm_random_bytes(e.token, sizeof e.token) != LM_OK) {
-        fprintf(stderr, "lastmile-server user %s: no random bytes for the token\n", cmd);
-        return LM_EIO;
-    }
-    snprintf(e.user, sizeof e.user, "%s", id);
-    snprintf(e.address, sizeof e.address, "%s", address ? address : "");
-    uint8_t hash[32];
-    SHA256(e.token, sizeof e.token, hash);
-    sqlite3_stmt *st = NULL;
-    int rc = LM_EDB;
-    if (lm_enrol_encode(&e, text) != LM_OK ||
-        sqlite3_prepare_v2(sdb,
-                           "UPDATE lm_users SET enrol_hash = ?2, enrol_expires = ?3 WHERE id = ?1",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto out;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, hash, sizeof hash, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)(lm__now_ms() + expires_ms));
-    if (sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(sdb) == 1)
-        rc = LM_OK;
-    sqlite3_finalize(st);
-out:
-    OPENSSL_cleanse(&e, sizeof e);
-    if (rc != LM_OK)
-        fprintf(stderr, "lastmile-server user %s: %s\n", cmd, sqlite3_errmsg(sdb));
-    return rc;
-}
-
-/* The server's certificate fingerprint (made with the identity when
- * missing). */
-static int server_fingerprint(const char *db_path, const char *cmd, uint8_t fp[LM_FINGERPRINT_SIZE])
-{
-    char err[512] = "";
-    int created = 0;
-    if (lm__identity_ensure(db_path, &created, fp, err, sizeof err) != LM_OK) {
-        fprintf(stderr, "lastmile-server user %s: %s\n", cmd, err);
-        return LM_EIO;
-    }
-    return LM_OK;
-}
-
-/* A new token for user: its hash and expiry stored (in the caller's
- * transaction), the enrolment string printed as the last stdout line
- * (after its QR code when qr, or when stdout is a terminal). */
-static int issue_enrolment(sqlite3 *sdb, const char *db_path, const char *cmd, const char *id,
-                           const char *address, uint64_t expires_ms, int qr)
-{
-    uint8_t fp[LM_FINGERPRINT_SIZE];
-    char text[LM_ENROL_TEXT_MAX];
-    int rc = server_fingerprint(db_path, cmd, fp);
-    if (rc == LM_OK)
-        rc = make_enrolment(sdb, fp, cmd, id, address, expires_ms, text);
-    if (rc != LM_OK)
-        return rc;
-    fprintf(stderr,
-            "give this enrolment string to %s's device (lastmile init --enrol ...); it "
-            "works once, within %llu h, and is not shown again\n",
-            id, (unsigned long long)(expires_ms / 3600000u));
-    if (qr || isatty(STDOUT_FILENO))
-        print_qr(text);
-    printf("%s\n", text);
-    OPENSSL_cleanse(text, sizeof text);
-    return LM_OK;
-}
-
-/* Opens the server database and makes sure the server tables exist. */
-static int open_db(const char *path, lm_replica **r, const char *cmd)
-{
-    char err[512] = "";
-    int rc = lm__server_db_open(path, 0, 0, r, err, sizeof err);
-    if (rc == LM_OK)
-        rc = lm__srvdb_ensure_schema(lm_replica_db(*r), err, sizeof err);
-    if (rc != LM_OK) {
-        fprintf(stderr, "lastmile-server user %s: %s\n", cmd, *err ? err : lm_strerror(rc));
-        lm_replica_close(*r);
-        *r = NULL;
-    }
-    return rc;
-}
 
 /* 1 when the single-column query with one text parameter returns a row. */
 static int exists(sqlite3 *db, const char *sql, const char *arg)
@@ -279,272 +126,6 @@ static int name_valid(const char *name, const char *cmd)
     return 1;
 }
 
-/* One user of a --csv batch: fields point into the file's text. */
-typedef struct csv_user {
-    const char *id, *role, *villages, *county, *name;
-    long line;
-    char enrolment[LM_ENROL_TEXT_MAX];
-} csv_user;
-
-enum { CSV_ID, CSV_ROLE, CSV_VILLAGES, CSV_COUNTY, CSV_NAME, CSV_COLS };
-static const char *const csv_names[CSV_COLS] = {"id", "role", "villages", "county", "name"};
-#define CSV_MAX_USERS 100000
-#define CSV_LINE_MAX 8192
-
-/* "lastmile-server user add: PATH:LINE: reason"; returns 1. */
-static int csv_fail(const char *path, long line, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static int csv_fail(const char *path, long line, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "lastmile-server user add: %s:%ld: ", path, line);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
-
-/* 1 when a and b are equal, ASCII case ignored. */
-static int same_word(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++)
-        if ((*a | 0x20) != (*b | 0x20))
-            return 0;
-    return *a == *b;
-}
-
-/* Reads the batch file into users (col[k] = the field index of column k,
- * -1 when absent); every line checked on its own (the database checks come
- * later). 0, or 1 with the line named on stderr. */
-static int csv_parse(const char *path, char *text, csv_user **users, size_t *n_users)
-{
-    int col[CSV_COLS] = {-1, -1, -1, -1, -1}, n_cols = 0, nf;
-    size_t cap = 0;
-    long no = 0;
-    *users = NULL;
-    *n_users = 0;
-    lm__csv_lines it;
-    char *f[CSV_COLS + 1];
-    lm__csv_lines_init(&it, text, CSV_LINE_MAX);
-    while ((nf = lm__csv_next(&it, f, CSV_COLS + 1)) != LM__CSV_END) {
-        no = it.no;
-        if (nf == LM__CSV_LONG)
-            return csv_fail(path, no, "line longer than %d bytes", CSV_LINE_MAX);
-        if (!n_cols) { /* the header */
-            if (nf < 0 || nf > CSV_COLS)
-                return csv_fail(path, no, "the header names at most id,role,villages,county,name");
-            for (int i = 0; i < nf; i++) {
-                int k = 0;
-                while (k < CSV_COLS && !same_word(f[i], csv_names[k]))
-                    k++;
-                if (k == CSV_COLS || col[k] >= 0)
-                    return csv_fail(path, no,
-                                    "header column '%s' is %s (id, role, villages, county, name)",
-                                    f[i], k == CSV_COLS ? "unknown" : "given twice");
-                col[k] = i;
-            }
-            if (col[CSV_ID] < 0 || col[CSV_ROLE] < 0)
-                return csv_fail(path, no, "the header needs id and role columns");
-            n_cols = nf;
-            continue;
-        }
-        if (nf != n_cols)
-            return csv_fail(path, no, "expected %d fields as the header says, found %s", n_cols,
-                            nf < 0 ? "a malformed line (quotes?) or more" : "another number");
-        if (*n_users == CSV_MAX_USERS)
-            return csv_fail(path, no, "more than %d users in one batch", CSV_MAX_USERS);
-        if (*n_users == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            csv_user *nu = lm_realloc(*users, ncap * sizeof *nu);
-            if (!nu)
-                return csv_fail(path, no, "out of memory");
-            *users = nu;
-            cap = ncap;
-        }
-        csv_user *u = &(*users)[(*n_users)++];
-        memset(u, 0, sizeof *u);
-        u->line = no;
-        const char **slot[CSV_COLS] = {&u->id, &u->role, &u->villages, &u->county, &u->name};
-        for (int k = 0; k < CSV_COLS; k++) {
-            char *v = col[k] >= 0 ? f[col[k]] : NULL;
-            *slot[k] = v && *v ? v : NULL;
-        }
-        if (u->villages)
-            for (char *p = (char *)u->villages; *p; p++)
-                *p = *p == ';' ? ',' : *p;
-        const char *why = NULL;
-        int role = lm_role_parse(u->role);
-        if (!lm__user_id_valid(u->id))
-            return csv_fail(path, no, "id must be 1-64 characters of A-Z a-z 0-9 _ . - @");
-        if (role != LM_ROLE_AGENT && role != LM_ROLE_DISPATCHER && role != LM_ROLE_HQ)
-            return csv_fail(path, no, "role must be agent, dispatcher or hq, not '%s'",
-                            u->role ? u->role : "");
-        if (role == LM_ROLE_AGENT && (!u->villages || u->county))
-            return csv_fail(path, no, "an agent needs villages and no county");
-        if (role == LM_ROLE_DISPATCHER && (!u->county || u->villages))
-            return csv_fail(path, no, "a dispatcher needs a county and no villages");
-        if (role == LM_ROLE_HQ && (u->county || u->villages))
-            return csv_fail(path, no, "hq has no villages or county (it sees everything)");
-        if (u->name && lm_rules_text(u->name, strlen(u->name), LM_RULES_MAX_SHORT_TEXT, &why))
-            return csv_fail(path, no, "name: %s", why);
-    }
-    if (!n_cols)
-        return csv_fail(path, no ? no : 1, "empty file: a header (id,role,...) comes first");
-    if (!*n_users)
-        return csv_fail(path, no, "no users after the header");
-    return 0;
-}
-
-/* The batch's database checks and writes, in the caller's transaction:
- * villages and counties of the catalog, ids new, the rows and their
- * tokens. 0, or 1 with the line named. */
-static int csv_write(sqlite3 *sdb, const char *path, csv_user *users, size_t n,
-                     const uint8_t fp[LM_FINGERPRINT_SIZE], const char *address,
-                     uint64_t expires_ms)
-{
-    sqlite3_stmt *village = NULL, *county = NULL, *ins = NULL;
-    int code = 1;
-    if (sqlite3_prepare_v2(sdb, "SELECT 1 FROM villages WHERE name = ?1", -1, &village, NULL) ||
-        sqlite3_prepare_v2(sdb, "SELECT 1 FROM villages WHERE county = ?1 LIMIT 1", -1, &county,
-                           NULL) ||
-        sqlite3_prepare_v2(sdb,
-                           "INSERT INTO lm_users(id, role, villages, county, revoked, created_at,"
-                           " name) VALUES(?1, ?2, ?3, ?4, 0, ?5, ?6)",
-                           -1, &ins, NULL)) {
-        fprintf(stderr, "lastmile-server user add: %s\n", sqlite3_errmsg(sdb));
-        goto out;
-    }
-    uint64_t now = lm__now_ms();
-    for (size_t i = 0; i < n; i++) {
-        csv_user *u = &users[i];
-        for (const char *p = u->villages; p && *p;) {
-            const char *end = strchr(p, ',');
-            size_t len = end ? (size_t)(end - p) : strlen(p);
-            char name[LM_MAX_PK + 1];
-            if (len == 0 || len > LM_MAX_PK) {
-                csv_fail(path, u->line, "villages wants a list like v1,v2");
-                goto out;
-            }
-            memcpy(name, p, len);
-            name[len] = '\0';
-            sqlite3_bind_text(village, 1, name, -1, SQLITE_TRANSIENT);
-            int found = sqlite3_step(village) == SQLITE_ROW;
-            sqlite3_reset(village);
-            if (!found) {
-                csv_fail(path, u->line, "unknown village '%s'", name);
-                goto out;
-            }
-            p = end ? end + 1 : p + len;
-        }
-        if (u->county) {
-            sqlite3_bind_text(county, 1, u->county, -1, SQLITE_STATIC);
-            int found = sqlite3_step(county) == SQLITE_ROW;
-            sqlite3_reset(county);
-            if (!found) {
-                csv_fail(path, u->line, "unknown county '%s'", u->county);
-                goto out;
-            }
-        }
-        sqlite3_bind_text(ins, 1, u->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 2, u->role, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 3, u->villages, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 4, u->county, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ins, 5, (sqlite3_int64)now);
-        sqlite3_bind_text(ins, 6, u->name, -1, SQLITE_STATIC);
-        int step = sqlite3_step(ins);
-        sqlite3_reset(ins);
-        if (step == SQLITE_CONSTRAINT) {
-            long first = 0;
-            for (size_t k = 0; k < i && !first; k++)
-                first = strcmp(users[k].id, u->id) ? 0 : users[k].line;
-            if (first)
-                csv_fail(path, u->line, "user '%s' is also on line %ld", u->id, first);
-            else
-                csv_fail(path, u->line, "user '%s' already exists", u->id);
-            goto out;
-        }
-        if (step != SQLITE_DONE) {
-            csv_fail(path, u->line, "%s", sqlite3_errmsg(sdb));
-            goto out;
-        }
-        if (make_enrolment(sdb, fp, "add", u->id, address, expires_ms, u->enrolment) != LM_OK)
-            goto out;
-    }
-    code = 0;
-out:
-    sqlite3_finalize(village);
-    sqlite3_finalize(county);
-    sqlite3_finalize(ins);
-    return code;
-}
-
-/* `user add --csv FILE`: the batch in one transaction, all or nothing;
- * "ID STRING" per user (or JSON) on stdout. Exit 0/1. */
-static int user_add_csv(const char *db, const char *path, const char *address, uint64_t expires_ms,
-                        int json)
-{
-    char err[512] = "", *text = NULL;
-    size_t len = 0, n = 0;
-    csv_user *users = NULL;
-    if (lm__register_file_read(path, NULL, &text, &len, err, sizeof err) != LM_OK) {
-        fprintf(stderr, "lastmile-server user add: %s\n", err);
-        return 1;
-    }
-    int code = csv_parse(path, text, &users, &n);
-    lm_replica *r = NULL;
-    uint8_t fp[LM_FINGERPRINT_SIZE];
-    if (code || open_db(db, &r, "add") != LM_OK || server_fingerprint(db, "add", fp) != LM_OK) {
-        code = 1;
-        goto out;
-    }
-    sqlite3 *sdb = lm_replica_db(r);
-    code = 1;
-    if (sqlite3_exec(sdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        fprintf(stderr, "lastmile-server user add: %s\n", sqlite3_errmsg(sdb));
-        goto out;
-    }
-    if (csv_write(sdb, path, users, n, fp, address, expires_ms) ||
-        sqlite3_exec(sdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        if (sqlite3_get_autocommit(sdb) == 0)
-            fprintf(stderr, "lastmile-server user add: nothing added\n");
-        sqlite3_exec(sdb, "ROLLBACK", NULL, NULL, NULL);
-        goto out;
-    }
-    if (json)
-        fputs("[", stdout);
-    for (size_t i = 0; i < n; i++) {
-        if (json) {
-            fputs(i ? ",\n {\"id\":" : "\n {\"id\":", stdout);
-            lm_json_fput_string(stdout, users[i].id);
-            fputs(",\"role\":", stdout);
-            lm_json_fput_string(stdout, users[i].role);
-            fputs(",\"enrolment\":", stdout);
-            lm_json_fput_string(stdout, users[i].enrolment);
-            fputs("}", stdout);
-        } else {
-            printf("%s %s\n", users[i].id, users[i].enrolment);
-        }
-    }
-    if (json)
-        fputs("\n]\n", stdout);
-    fprintf(stderr,
-            "added %zu users; give each device its enrolment string (lastmile init --enrol "
-            "...): each works once, within %llu h, and is not shown again\n",
-            n, (unsigned long long)(expires_ms / 3600000u));
-    code = fflush(stdout) == 0 ? 0 : 1;
-out:
-    for (size_t i = 0; i < n; i++)
-        OPENSSL_cleanse(users[i].enrolment, sizeof users[i].enrolment);
-    lm_free(users);
-    lm_free(text);
-    lm_replica_close(r);
-    return code;
-}
-
 /* `user add`: validates everything before writing; the key is the last
  * stdout line. Exit 0/1/2. */
 static int user_add(int argc, char **argv)
@@ -582,14 +163,14 @@ static int user_add(int argc, char **argv)
         return 2;
     }
     if (csv) {
-        uint64_t ems = expires ? parse_duration(expires) : EXPIRES_DEFAULT_MS;
+        uint64_t ems = expires ? lm__user_parse_duration(expires) : EXPIRES_DEFAULT_MS;
         if (!ems || (address && strlen(address) > 127)) {
             fprintf(stderr, "lastmile-server user add: %s\n",
                     ems ? "--address is too long"
                         : "--expires wants a duration like 30m, 12h or 7d (at most a year)");
             return 2;
         }
-        return user_add_csv(db, csv, address, ems, json);
+        return lm__user_add_csv(db, csv, address, ems, json);
     }
     if (!lm__user_id_valid(id)) {
         fprintf(stderr,
@@ -609,7 +190,7 @@ static int user_add(int argc, char **argv)
         fprintf(stderr, "lastmile-server user add: a dispatcher needs --county\n");
         return 2;
     }
-    uint64_t expires_ms = expires ? parse_duration(expires) : EXPIRES_DEFAULT_MS;
+    uint64_t expires_ms = expires ? lm__user_parse_duration(expires) : EXPIRES_DEFAULT_MS;
     if (!expires_ms) {
         fprintf(stderr, "lastmile-server user add: --expires wants a duration like 30m, 12h or "
                         "7d (at most a year)\n");
@@ -623,7 +204,7 @@ static int user_add(int argc, char **argv)
         return 2;
 
     lm_replica *r = NULL;
-    if (open_db(db, &r, "add") != LM_OK)
+    if (lm__user_open_db(db, &r, "add") != LM_OK)
         return 1;
     sqlite3 *sdb = lm_replica_db(r);
     int code = 1;
@@ -664,7 +245,7 @@ static int user_add(int argc, char **argv)
     if (county)
         printf(" county=%s", county);
     printf("\n");
-    if (issue_enrolment(sdb, db, "add", id, address, expires_ms, qr) != LM_OK)
+    if (lm__user_issue_enrolment(sdb, db, "add", id, address, expires_ms, qr) != LM_OK)
         goto fail_rollback;
     if (sqlite3_exec(sdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         goto fail_db;
@@ -690,7 +271,7 @@ static int user_list(int argc, char **argv)
     if (prc != LM_ARGS_GO)
         return prc;
     lm_replica *r = NULL;
-    if (open_db(db, &r, "list") != LM_OK)
+    if (lm__user_open_db(db, &r, "list") != LM_OK)
         return 1;
     sqlite3 *sdb = lm_replica_db(r);
     sqlite3_stmt *st = NULL;
@@ -830,7 +411,7 @@ static int user_update(int argc, char **argv)
     if (!name_valid(uname, "update"))
         return 2;
     lm_replica *r = NULL;
-    if (open_db(db, &r, "update") != LM_OK)
+    if (lm__user_open_db(db, &r, "update") != LM_OK)
         return 1;
     sqlite3 *sdb = lm_replica_db(r);
     lm_user u;
@@ -931,14 +512,14 @@ static int user_change(int argc, char **argv, const char *cmd)
     int prc = lm_args_run(argc, argv, opts, rekey ? 5 : 2, name, usage, "db,id");
     if (prc != LM_ARGS_GO)
         return prc;
-    uint64_t expires_ms = expires ? parse_duration(expires) : EXPIRES_DEFAULT_MS;
+    uint64_t expires_ms = expires ? lm__user_parse_duration(expires) : EXPIRES_DEFAULT_MS;
     if (!expires_ms) {
         fprintf(stderr, "lastmile-server user rekey: --expires wants a duration like 30m, 12h or "
                         "7d (at most a year)\n");
         return 2;
     }
     lm_replica *r = NULL;
-    if (open_db(db, &r, cmd) != LM_OK)
+    if (lm__user_open_db(db, &r, cmd) != LM_OK)
         return 1;
     sqlite3 *sdb = lm_replica_db(r);
     const char *sql = strcmp(cmd, "revoke") == 0 ? "UPDATE lm_users SET revoked = 1 WHERE id = ?1"
@@ -946,7 +527,8 @@ static int user_change(int argc, char **argv, const char *cmd)
                           ? "UPDATE lm_users SET revoked = 0 WHERE id = ?1"
                           : "UPDATE lm_users SET pubkey = NULL, device_site = NULL WHERE id = ?1";
     int code = update_user(sdb, cmd, id, sql);
-    if (code == 0 && rekey && issue_enrolment(sdb, db, cmd, id, address, expires_ms, qr) != LM_OK) {
+    if (code == 0 && rekey &&
+        lm__user_issue_enrolment(sdb, db, cmd, id, address, expires_ms, qr) != LM_OK) {
         sqlite3_exec(sdb, "ROLLBACK", NULL, NULL, NULL);
         code = 1;
     }
