@@ -272,7 +272,7 @@ for n in $SIZES; do
   if [ -n "$prps" ]; then
     peer_cells="$(fmt "$prps") | ${P_BPR[$n]} | $(ratio "${R_RPS[$n]}" "$prps")×"
     VERDICT="$VERDICT
-- N = $(fmt "$n"): wire $(ratio "${R_BPR[$n]}" "$gzpr")× the gzip floor (target ≤ 1.2×: $(python3 -c "print('met' if ${R_BPR[$n]} <= 1.2 * $gzpr else 'NOT met')")); records/s $(ratio "${R_RPS[$n]}" "$prps")× the peer's (target ≥ 50×: $(python3 -c "print('met' if ${R_RPS[$n]} >= 50 * $prps else 'NOT met')"))."
+- N = $(fmt "$n"): wire $(ratio "${R_BPR[$n]}" "$gzpr")× the gzip floor (target ≤ 1.2×: $(python3 -c "print('met' if ${R_BPR[$n]} <= 1.2 * $gzpr else 'NOT met')")); records/s $(ratio "${R_RPS[$n]}" "$prps")× the peer's (the former ≥ 50× target is withdrawn: bulk push is judged against the measured floor, \`bench_merge\` below)."
   fi
   REC_TABLE="$REC_TABLE
 | $(fmt "$n") | ${R_SECS[$n]} | ${R_CCPU[$n]} / ${R_SCPU[$n]} | $(fmt "${R_RPS[$n]}") | ${R_BPR[$n]} | $(fmt "${R_SENT[$n]}") / $(fmt "${R_RECV[$n]}") | $gzpr | $(ratio "${R_BPR[$n]}" "$gzpr")× | $peer_cells |"
@@ -330,7 +330,12 @@ replicating to pouchdb-server 4.2 through a byte-counting proxy (its
 \`bench.js --reps 1\`, push phase: \`replicate.to\`), run in the same
 invocation ($PEER_NOTE).
 
-Targets: at most 1.2× the gzip floor on the wire; at least 50× the peer's records/s.
+Targets: at most 1.2× the gzip floor on the wire. Records/s against the peer
+is reported, not a target any more: the ≥ 50× target was withdrawn
+(2026-12-06) once the floor analysis showed the server's single writer
+and the change log bound bulk push (\`bench_merge\`: the merge against a raw
+SQLite bulk insert of the same records), and bulk push is judged against
+that measured floor.
 
 $REC_TABLE
 $VERDICT
