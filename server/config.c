@@ -63,7 +63,7 @@ void lm_server_config_defaults(lm_server_config *c)
     /* lastmile ends a batch at 2 MiB of estimated bytes, 43 bytes a change
      * at the least (sync/src/outgoing.c): at most ~48,800 changes. */
     c->max_changes_per_push = 50000;
-    /* gzip's window for a client's session stream: 3.5 % fewer bytes on a
+    /* gzip's window for a client's session stream: 3.8 % fewer bytes on a
      * 2G day than 8 KiB, for about 25 KB more inflate state a session
      * (docs/server.md "Limits"). */
     c->stream_window_kib = 32;
