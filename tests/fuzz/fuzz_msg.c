@@ -3,7 +3,7 @@
  * picks the message type (1..10, or an unknown one), the rest is the
  * payload. Besides "no crash, no leak, no UB", a payload that decodes must
  * survive encode -> decode unchanged: the decoder accepts nothing the
- * encoder cannot reproduce.
+ * encoder cannot reproduce; a change list also with integers as deltas.
  */
 #include <stdlib.h>
 
@@ -35,6 +35,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!pu_msg_eq(&m, &again))
         abort();
     lm_msg_clear(&again);
+    /* and again with integers as deltas (LM_FEATURE_INT_DELTAS): the
+     * encoder's choice of delta or integer must decode to the same list */
+    if (type == LM_MSG_PUSH || type == LM_MSG_CHANGES) {
+        if (type == LM_MSG_PUSH)
+            m.u.push.int_deltas = 1;
+        else
+            m.u.changes.int_deltas = 1;
+        lm_buf_reset(&b);
+        if (lm_msg_encode(&m, &b) != LM_OK)
+            abort();
+        if (lm_msg_decode(type, b.data, b.len, &again, err, sizeof err) != LM_OK)
+            abort();
+        if (!pu_msg_eq(&m, &again))
+            abort();
+        lm_msg_clear(&again);
+    }
     lm_msg_clear(&m);
     lm_buf_close(&b);
     return 0;
