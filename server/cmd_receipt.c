@@ -38,32 +38,14 @@ static const int list_num[] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 0};
 
 static int receipt_list(int argc, char **argv)
 {
-    const char *cmd = "receipt list";
-    const char *db = NULL, *route = NULL;
-    int json = 0;
-    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
-                     {"route", LM_OPT_VALUE, &route, NULL},
-                     {"json", LM_OPT_FLAG, NULL, &json}};
-    int rc = lm__hq_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, usage, "db");
-    if (rc != LM_ARGS_GO)
-        return rc;
-    lm_replica *r = lm__hq_open(db, cmd);
-    if (!r)
-        return 1;
-    if (route && lm__hq_exists(lm_replica_db(r), "routes", "id", route) <= 0) {
-        fprintf(stderr, "lastmile-server %s: unknown route '%s'\n", cmd, route);
-        rc = 1;
-    } else {
-        lm_hq_rows shape = {list_cols, list_num, 10, NULL, 0, 0};
-        rc = lm__hq_list(lm_replica_db(r), cmd,
-                         "SELECT c.id, c.route_id, t.county, c.warehouse, c.product, c.grade,"
-                         " c.weight_g, c.received_at, c.voided_at, c.void_reason FROM receipts c"
-                         " LEFT JOIN routes t ON t.id = c.route_id"
-                         " WHERE ?1 IS NULL OR c.route_id = ?1 ORDER BY c.received_at, c.id",
-                         &route, 1, &shape, json);
-    }
-    lm_replica_close(r);
-    return rc;
+    lm_hq_rows shape = {list_cols, list_num, 10, NULL, 0, 0};
+    return lm__hq_list_cmd(argc, argv, "receipt list", usage, "route", "routes", "id",
+                           "unknown route",
+                           "SELECT c.id, c.route_id, t.county, c.warehouse, c.product, c.grade,"
+                           " c.weight_g, c.received_at, c.voided_at, c.void_reason FROM receipts c"
+                           " LEFT JOIN routes t ON t.id = c.route_id"
+                           " WHERE ?1 IS NULL OR c.route_id = ?1 ORDER BY c.received_at, c.id",
+                           &shape);
 }
 
 static int receipt_void(int argc, char **argv)

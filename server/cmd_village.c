@@ -48,16 +48,30 @@ static int refuse(const char *cmd, const char *what, const char *value)
     return 1;
 }
 
-/* The coordinates of an add: both or neither (want_both: both required). */
-static int parse_pair(const char *cmd, const char *table, const char *lat, const char *lon,
-                      int want_both, lm_hq_param *plat, lm_hq_param *plon)
+/* What every place command takes: --db --name --county --lat --lon, the
+ * options of `required` among them (a comma list, as lm__hq_args_run). */
+typedef struct place_opts {
+    const char *db, *name, *county, *lat, *lon;
+} place_opts;
+
+static int place_args(int argc, char **argv, const char *cmd, const char *usage,
+                      const char *required, place_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &o->db, NULL},
+                     {"name", LM_OPT_VALUE, &o->name, NULL},
+                     {"county", LM_OPT_VALUE, &o->county, NULL},
+                     {"lat", LM_OPT_VALUE, &o->lat, NULL},
+                     {"lon", LM_OPT_VALUE, &o->lon, NULL}};
+    return lm__hq_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, usage, required);
+}
+
+/* --lat and --lon, each given or not: REAL parameters, or SQL NULL. */
+static int parse_coords(const char *cmd, const char *table, const char *lat, const char *lon,
+                        lm_hq_param *plat, lm_hq_param *plon)
 {
     *plat = (lm_hq_param){NULL, 0, LM_HQ_NULL, 0};
     *plon = *plat;
-    if (!lat != !lon || (want_both && !lat)) {
-        fprintf(stderr, "lastmile-server %s: --lat and --lon go together\n", cmd);
-        return 2;
-    }
     int rc = 0;
     if (lat && !(rc = lm__hq_parse_degrees(cmd, "lat", table, "lat", lat, &plat->real)))
         plat->kind = LM_HQ_REAL;
@@ -66,19 +80,25 @@ static int parse_pair(const char *cmd, const char *table, const char *lat, const
     return rc;
 }
 
+/* The coordinates of an add: both or neither (want_both: both required). */
+static int parse_pair(const char *cmd, const char *table, const char *lat, const char *lon,
+                      int want_both, lm_hq_param *plat, lm_hq_param *plon)
+{
+    if (!lat != !lon || (want_both && !lat)) {
+        fprintf(stderr, "lastmile-server %s: --lat and --lon go together\n", cmd);
+        return 2;
+    }
+    return parse_coords(cmd, table, lat, lon, plat, plon);
+}
+
 static int village_add(int argc, char **argv)
 {
     const char *cmd = "village add";
-    const char *db = NULL, *name = NULL, *county = NULL, *lat = NULL, *lon = NULL;
-    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
-                     {"name", LM_OPT_VALUE, &name, NULL},
-                     {"county", LM_OPT_VALUE, &county, NULL},
-                     {"lat", LM_OPT_VALUE, &lat, NULL},
-                     {"lon", LM_OPT_VALUE, &lon, NULL}};
-    int rc = lm__hq_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, village_usage,
-                             "db,name,county");
+    place_opts o;
+    int rc = place_args(argc, argv, cmd, village_usage, "db,name,county", &o);
     if (rc != LM_ARGS_GO)
         return rc;
+    const char *db = o.db, *name = o.name, *county = o.county, *lat = o.lat, *lon = o.lon;
     lm_hq_param p[4] = {{name, 0, 0, 0}, {county, 0, 0, 0}};
     if ((rc = lm__hq_check_name(cmd, "name", name)) ||
         (rc = lm__hq_check_name(cmd, "county", county)) ||
@@ -108,16 +128,11 @@ static int village_add(int argc, char **argv)
 static int village_update(int argc, char **argv)
 {
     const char *cmd = "village update";
-    const char *db = NULL, *name = NULL, *county = NULL, *lat = NULL, *lon = NULL;
-    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
-                     {"name", LM_OPT_VALUE, &name, NULL},
-                     {"county", LM_OPT_VALUE, &county, NULL},
-                     {"lat", LM_OPT_VALUE, &lat, NULL},
-                     {"lon", LM_OPT_VALUE, &lon, NULL}};
-    int rc = lm__hq_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, village_usage,
-                             "db,name");
+    place_opts o;
+    int rc = place_args(argc, argv, cmd, village_usage, "db,name", &o);
     if (rc != LM_ARGS_GO)
         return rc;
+    const char *db = o.db, *name = o.name, *county = o.county, *lat = o.lat, *lon = o.lon;
     if (county) {
         fprintf(stderr,
                 "lastmile-server %s: a village's county never changes (it decides who reads its"
@@ -130,13 +145,9 @@ static int village_update(int argc, char **argv)
         return 2;
     }
     /* NULL leaves the coordinate as it is */
-    lm_hq_param p[3] = {{name, 0, 0, 0}, {NULL, 0, LM_HQ_NULL, 0}, {NULL, 0, LM_HQ_NULL, 0}};
-    if (lat && (rc = lm__hq_parse_degrees(cmd, "lat", "villages", "lat", lat, &p[1].real)))
+    lm_hq_param p[3] = {{name, 0, 0, 0}};
+    if ((rc = parse_coords(cmd, "villages", lat, lon, &p[1], &p[2])))
         return rc;
-    if (lon && (rc = lm__hq_parse_degrees(cmd, "lon", "villages", "lon", lon, &p[2].real)))
-        return rc;
-    p[1].kind = lat ? LM_HQ_REAL : LM_HQ_NULL;
-    p[2].kind = lon ? LM_HQ_REAL : LM_HQ_NULL;
     lm_replica *r = lm__hq_open(db, cmd);
     if (!r)
         return 1;
@@ -158,28 +169,6 @@ static int village_update(int argc, char **argv)
     return rc;
 }
 
-static int list(int argc, char **argv, const char *cmd, const char *usage, const char *sql,
-                const lm_hq_rows *shape)
-{
-    const char *db = NULL, *county = NULL;
-    int json = 0;
-    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
-                     {"county", LM_OPT_VALUE, &county, NULL},
-                     {"json", LM_OPT_FLAG, NULL, &json}};
-    int rc = lm__hq_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, usage, "db");
-    if (rc != LM_ARGS_GO)
-        return rc;
-    lm_replica *r = lm__hq_open(db, cmd);
-    if (!r)
-        return 1;
-    if (county && lm__hq_exists(lm_replica_db(r), "villages", "county", county) <= 0)
-        rc = refuse(cmd, "unknown county (no village is in it)", county);
-    else
-        rc = lm__hq_list(lm_replica_db(r), cmd, sql, &county, 1, shape, json);
-    lm_replica_close(r);
-    return rc;
-}
-
 static const char *const village_cols[] = {"name", "county", "lat", "lon", "farmers"};
 static const int village_num[] = {0, 0, 1, 1, 1};
 static const char *const warehouse_cols[] = {"name", "county", "lat", "lon"};
@@ -196,26 +185,23 @@ int lm__cmd_village(int argc, char **argv)
     if (!strcmp(argv[0], "update"))
         return village_update(argc - 1, argv + 1);
     lm_hq_rows shape = {village_cols, village_num, 5, NULL, 0, 0};
-    return list(argc - 1, argv + 1, "village list", village_usage,
-                "SELECT v.name, v.county, v.lat, v.lon, (SELECT count(*) FROM farmers f"
-                " WHERE f.village = v.name) FROM villages v WHERE ?1 IS NULL OR v.county = ?1"
-                " ORDER BY v.county, v.name",
-                &shape);
+    return lm__hq_list_cmd(
+        argc - 1, argv + 1, "village list", village_usage, "county", "villages", "county",
+        "unknown county (no village is in it)",
+        "SELECT v.name, v.county, v.lat, v.lon, (SELECT count(*) FROM farmers f"
+        " WHERE f.village = v.name) FROM villages v WHERE ?1 IS NULL OR v.county = ?1"
+        " ORDER BY v.county, v.name",
+        &shape);
 }
 
 static int warehouse_add(int argc, char **argv)
 {
     const char *cmd = "warehouse add";
-    const char *db = NULL, *name = NULL, *county = NULL, *lat = NULL, *lon = NULL;
-    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
-                     {"name", LM_OPT_VALUE, &name, NULL},
-                     {"county", LM_OPT_VALUE, &county, NULL},
-                     {"lat", LM_OPT_VALUE, &lat, NULL},
-                     {"lon", LM_OPT_VALUE, &lon, NULL}};
-    int rc = lm__hq_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, warehouse_usage,
-                             "db,name,county,lat,lon");
+    place_opts o;
+    int rc = place_args(argc, argv, cmd, warehouse_usage, "db,name,county,lat,lon", &o);
     if (rc != LM_ARGS_GO)
         return rc;
+    const char *db = o.db, *name = o.name, *county = o.county, *lat = o.lat, *lon = o.lon;
     lm_hq_param p[4] = {{name, 0, 0, 0}, {county, 0, 0, 0}};
     if ((rc = lm__hq_check_name(cmd, "name", name)) ||
         (rc = parse_pair(cmd, "warehouses", lat, lon, 1, &p[2], &p[3])))
@@ -251,8 +237,10 @@ int lm__cmd_warehouse(int argc, char **argv)
     if (!strcmp(argv[0], "add"))
         return warehouse_add(argc - 1, argv + 1);
     lm_hq_rows shape = {warehouse_cols, warehouse_num, 4, NULL, 0, 0};
-    return list(argc - 1, argv + 1, "warehouse list", warehouse_usage,
-                "SELECT name, county, lat, lon FROM warehouses WHERE ?1 IS NULL OR county = ?1"
-                " ORDER BY county, name",
-                &shape);
+    return lm__hq_list_cmd(
+        argc - 1, argv + 1, "warehouse list", warehouse_usage, "county", "villages", "county",
+        "unknown county (no village is in it)",
+        "SELECT name, county, lat, lon FROM warehouses WHERE ?1 IS NULL OR county = ?1"
+        " ORDER BY county, name",
+        &shape);
 }

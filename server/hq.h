@@ -108,6 +108,13 @@ int lm__hq_rows_read(sqlite3 *db, sqlite3_stmt *st, lm_hq_rows *rows, lm_hq_fill
  * stderr. */
 int lm__hq_list(sqlite3 *db, const char *cmd, const char *sql, const char *const *binds,
                 size_t n_binds, const lm_hq_rows *shape, int json);
+/* A whole `list` subcommand with one optional filter: --db PATH, --FILTER
+ * VALUE, --json. A VALUE no row of table.column holds is refused with
+ * "lastmile-server CMD: UNKNOWN 'VALUE'" (exit 1); else lm__hq_list of sql
+ * with VALUE as ?1 (NULL without the option). The exit code. */
+int lm__hq_list_cmd(int argc, char **argv, const char *cmd, const char *usage, const char *filter,
+                    const char *table, const char *column, const char *unknown, const char *sql,
+                    const lm_hq_rows *shape);
 /* A name hq gives a village, county or warehouse: the ledger's text rules
  * (lm_rules_text, at most LM_MAX_PK bytes), no leading or trailing space,
  * no comma (names are listed with commas). 0, or 2 (usage) with the reason

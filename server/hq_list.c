@@ -50,6 +50,31 @@ int lm__hq_list(sqlite3 *db, const char *cmd, const char *sql, const char *const
     return 0;
 }
 
+int lm__hq_list_cmd(int argc, char **argv, const char *cmd, const char *usage, const char *filter,
+                    const char *table, const char *column, const char *unknown, const char *sql,
+                    const lm_hq_rows *shape)
+{
+    const char *db = NULL, *value = NULL;
+    int json = 0;
+    lm_opt opts[] = {{"db", LM_OPT_VALUE, &db, NULL},
+                     {filter, LM_OPT_VALUE, &value, NULL},
+                     {"json", LM_OPT_FLAG, NULL, &json}};
+    int rc = lm__hq_args_run(argc, argv, opts, sizeof opts / sizeof opts[0], cmd, usage, "db");
+    if (rc != LM_ARGS_GO)
+        return rc;
+    lm_replica *r = lm__hq_open(db, cmd);
+    if (!r)
+        return 1;
+    if (value && lm__hq_exists(lm_replica_db(r), table, column, value) <= 0) {
+        fprintf(stderr, "lastmile-server %s: %s '%s'\n", cmd, unknown, value);
+        rc = 1;
+    } else {
+        rc = lm__hq_list(lm_replica_db(r), cmd, sql, &value, 1, shape, json);
+    }
+    lm_replica_close(r);
+    return rc;
+}
+
 int lm__hq_check_name(const char *cmd, const char *option, const char *value)
 {
     const char *why = NULL;
